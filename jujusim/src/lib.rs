@@ -1,0 +1,1 @@
+//! jujusim: a local model of a Juju controller and unit agent.

@@ -1,0 +1,6 @@
+//! The docker-registry charm: a Juju machine charm for the CNCF distribution registry.
+//!
+//! Data flows one way: event → model → decide → render → apply → report.
+//! `juju` is the only module that talks to Juju; `charm` decides; `workload` applies.
+
+pub mod juju;
