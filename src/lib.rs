@@ -3,4 +3,5 @@
 //! Data flows one way: event → model → decide → render → apply → report.
 //! `juju` is the only module that talks to Juju; `charm` decides; `workload` applies.
 
+pub mod charm;
 pub mod juju;

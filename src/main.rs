@@ -1,3 +1,77 @@
-fn main() {
-    std::process::exit(0);
+//! The charm's `dispatch` executable: environment → Context → charm::handle → exit code.
+//!
+//! Exit codes: 0 handled (or an unknown hook, skipped); 1 handling failed (Juju marks the
+//! hook failed and retries it); 2 not started by Juju or a broken Juju environment.
+
+use std::error::Error as StdError;
+use std::process::ExitCode;
+
+use charm::juju::{self, Context, ContextError, HookTools};
+use tracing_subscriber::filter::LevelFilter;
+
+const USAGE: &str = "\
+docker-registry-charm: this program is the `dispatch` executable of the docker-registry
+Juju charm. Juju (or jujusim) runs it once per hook or action, from the charm directory.
+It reads the event from the environment and needs at least:
+  JUJU_DISPATCH_PATH   hooks/<hook-name> or actions/<action-name>
+  JUJU_UNIT_NAME       this unit, e.g. docker-registry/0
+  JUJU_MODEL_NAME  JUJU_MODEL_UUID  JUJU_VERSION  JUJU_CHARM_DIR
+plus the per-event variables (JUJU_RELATION_ID, JUJU_REMOTE_APP, JUJU_ACTION_NAME, ...),
+and the Juju hook tools (juju-log, status-set, relation-get, ...) on PATH.
+JUJU_DISPATCH_PATH is not set: run this only through Juju or `jujusim`.";
+
+/// How a run ended; turned into an exit code in exactly one place.
+enum Outcome {
+    Done,
+    NotUnderJuju,
+    BadEnvironment(ContextError),
+    Failed(charm::charm::Error),
+}
+
+fn run() -> Outcome {
+    if std::env::var_os("JUJU_DISPATCH_PATH").is_none() {
+        return Outcome::NotUnderJuju;
+    }
+    let ctx = match Context::from_env() {
+        Ok(ctx) => ctx,
+        Err(e) => return Outcome::BadEnvironment(e),
+    };
+    juju::log::init(LevelFilter::DEBUG);
+    let tools = HookTools::from_path();
+    match charm::charm::handle(&ctx, &tools) {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+/// `error: top: cause: root cause` (each source once, ripgrep style).
+fn chain(e: &dyn StdError) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(cause) = cur {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        cur = cause.source();
+    }
+    s
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Outcome::Done => ExitCode::SUCCESS,
+        Outcome::NotUnderJuju => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+        Outcome::BadEnvironment(e) => {
+            // Logging is not set up yet (it needs a valid context), so stderr directly.
+            eprintln!("docker-registry-charm: error: {}", chain(&e));
+            ExitCode::from(2)
+        }
+        Outcome::Failed(e) => {
+            // Through tracing so it reaches both stderr and juju-log, once.
+            tracing::error!("hook failed: {}", chain(&e));
+            ExitCode::from(1)
+        }
+    }
 }

@@ -1,1 +1,13 @@
 //! The only code that talks to Juju: hook-tool client and the event read from the environment.
+
+pub mod event;
+pub mod log;
+pub mod tools;
+pub mod types;
+
+pub use event::{Context, ContextError, Event, RelationKind, SecretKind};
+pub use tools::{classify, HookToolError, HookTools, NetworkInfo, ProcessRunner, ToolRunner};
+pub use types::{
+    AppName, Databag, LogLevel, ParseError, Port, PortRange, Protocol, RelationId, Status,
+    StatusKind, UnitName,
+};
