@@ -622,3 +622,25 @@ fn missing_tool_is_spawn_error() {
         "{e}"
     );
 }
+
+#[test]
+fn tool_that_ignores_large_stdin_is_not_an_error() {
+    let (fake, tools) = setup();
+    fake.ignore_stdin("state-set");
+    // Far more than a pipe buffer, so the writer sees EPIPE rather than finishing first.
+    let big = "x".repeat(4 << 20);
+    tools.state_set(&bag(&[("blob", &big)])).unwrap();
+    assert_eq!(
+        fake.only_call().argv(),
+        strings(&["state-set", "--file", "-"])
+    );
+}
+
+#[test]
+fn tool_killed_by_signal_has_no_exit_code() {
+    let (fake, tools) = setup();
+    fake.kill("config-get");
+    let e = tools.config_get().unwrap_err();
+    assert!(matches!(e, HookToolError::Tool { code: None, .. }), "{e:?}");
+    assert!(e.to_string().contains("killed by a signal"), "{e}");
+}

@@ -6,7 +6,10 @@ pub mod tools;
 pub mod types;
 
 pub use event::{Context, ContextError, Event, RelationKind, SecretKind};
-pub use tools::{classify, HookToolError, HookTools, NetworkInfo, ProcessRunner, ToolRunner};
+pub use tools::{
+    classify, BindAddress, HookToolError, HookTools, InterfaceAddress, NetworkInfo, ProcessRunner,
+    ToolRunner,
+};
 pub use types::{
     AppName, Databag, LogLevel, ParseError, Port, PortRange, Protocol, RelationId, Status,
     StatusKind, UnitName,

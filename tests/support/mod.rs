@@ -19,10 +19,13 @@ d=${0%/*}; d=${d%/*}
 n=$(cat "$d/counter" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$d/counter"
 mkdir -p "$d/calls/$n"
 printf '%s\0' "$name" "$@" > "$d/calls/$n/argv"
+if [ -f "$d/resp/$name.noread" ]; then : > "$d/calls/$n/stdin"; exit 0; fi
 cat > "$d/calls/$n/stdin"
 if [ -f "$d/resp/$name.out" ]; then cat "$d/resp/$name.out"; fi
 if [ -f "$d/resp/$name.err" ]; then cat "$d/resp/$name.err" >&2; fi
-exit "$(cat "$d/resp/$name.code" 2>/dev/null || echo 0)"
+code=$(cat "$d/resp/$name.code" 2>/dev/null || echo 0)
+if [ "$code" = kill ]; then kill -KILL $$; fi
+exit "$code"
 "#;
 
 /// The shared script, written once per process via write-then-rename.
@@ -139,6 +142,24 @@ impl FakeTools {
         let resp = self.dir.path().join("resp");
         fs::write(resp.join(format!("{tool}.err")), stderr).unwrap();
         fs::write(resp.join(format!("{tool}.code")), code.to_string()).unwrap();
+    }
+
+    /// Makes `tool` exit 0 at once without reading its stdin.
+    pub fn ignore_stdin(&self, tool: &str) {
+        fs::write(
+            self.dir.path().join("resp").join(format!("{tool}.noread")),
+            "",
+        )
+        .unwrap();
+    }
+
+    /// Makes `tool` die from SIGKILL (no exit code).
+    pub fn kill(&self, tool: &str) {
+        fs::write(
+            self.dir.path().join("resp").join(format!("{tool}.code")),
+            "kill",
+        )
+        .unwrap();
     }
 
     /// All calls so far, in order.
