@@ -75,3 +75,19 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charm::juju::classify;
+
+    #[test]
+    fn chain_prints_each_cause_once() {
+        let tool = classify("config-get", &[], Some(1), "ERROR boom\n");
+        let e = charm::charm::Error::from(tool);
+        assert_eq!(
+            chain(&e),
+            "a hook tool call failed: `config-get` failed (exit status 1): ERROR boom"
+        );
+    }
+}
