@@ -446,8 +446,11 @@ fn config_docker_only_options_say_they_are_ignored() {
         problems.push("`tls-ca-blob` must say it is written to tls-ca-path".into());
     }
     let v4 = desc("storage-s3-skip-v4-auth");
-    if !(v4.contains("When true") && v4.contains("v4auth: false")) {
-        problems.push("`storage-s3-skip-v4-auth` must say that true turns v4 auth off".into());
+    // Follows the Python charm's description ("uses Version 4 auth"), so the default keeps v4.
+    if !(v4.contains("true (the default) renders v4auth: true") && v4.contains("false turns v4")) {
+        problems.push(
+            "`storage-s3-skip-v4-auth` must say true keeps v4 auth and false turns it off".into(),
+        );
     }
     report("config.yaml", problems);
 }
