@@ -5,3 +5,4 @@
 
 pub mod charm;
 pub mod juju;
+pub mod probe;

@@ -1,0 +1,272 @@
+//! Liveness probe: does the registry answer `GET /v2/` on its port?
+//!
+//! 200 (open registry) and 401 (auth on) both mean "serving". The probe sends no
+//! credentials and reads only the status line, so it carries no secret either way.
+//! Over TLS it does not verify the certificate: it asks "is the registry up", not
+//! "is the certificate trusted" (that is validated when the certificate is chosen,
+//! in `tls`), and the served certificate may name no address the unit can dial.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+
+/// How to talk to the registry port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTPS (certificate not verified, see the module doc).
+    Https,
+}
+
+/// Why the registry did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// Nothing accepted the connection, or it broke.
+    #[error("GET {url}: {source}")]
+    Io {
+        /// The URL probed.
+        url: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TLS handshake failed.
+    #[error("GET {url}: TLS: {source}")]
+    Tls {
+        /// The URL probed.
+        url: String,
+        /// The rustls error.
+        source: rustls::Error,
+    },
+    /// The reply was not HTTP.
+    #[error("GET {url}: not an HTTP reply: {line:?}")]
+    NotHttp {
+        /// The URL probed.
+        url: String,
+        /// The first line received.
+        line: String,
+    },
+    /// The registry answered with a status other than 200 or 401.
+    #[error("GET {url}: HTTP {status}")]
+    Status {
+        /// The URL probed.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+}
+
+/// The URL a probe of `addr` reads.
+pub fn url(addr: SocketAddr, scheme: Scheme) -> String {
+    let s = match scheme {
+        Scheme::Http => "http",
+        Scheme::Https => "https",
+    };
+    format!("{s}://{addr}/v2/")
+}
+
+/// One `GET /v2/`; Ok(status) when the registry serves (200 or 401).
+pub fn get_v2(addr: SocketAddr, scheme: Scheme, timeout: Duration) -> Result<u16, ProbeError> {
+    let url = url(addr, scheme);
+    let io = |source| ProbeError::Io {
+        url: url.clone(),
+        source,
+    };
+    let tcp = TcpStream::connect_timeout(&addr, timeout).map_err(io)?;
+    tcp.set_read_timeout(Some(timeout)).map_err(io)?;
+    tcp.set_write_timeout(Some(timeout)).map_err(io)?;
+    let request = format!(
+        "GET /v2/ HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: docker-registry-charm-probe\r\n\r\n"
+    );
+    let reply = match scheme {
+        Scheme::Http => exchange(tcp, &request).map_err(io)?,
+        Scheme::Https => {
+            let name = ServerName::IpAddress(addr.ip().into());
+            let conn =
+                ClientConnection::new(tls_config(), name).map_err(|source| ProbeError::Tls {
+                    url: url.clone(),
+                    source,
+                })?;
+            exchange(StreamOwned::new(conn, tcp), &request).map_err(|e| {
+                match e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                {
+                    Some(tls) => ProbeError::Tls {
+                        url: url.clone(),
+                        source: tls.clone(),
+                    },
+                    None => io(e),
+                }
+            })?
+        }
+    };
+    let status = parse_status(&reply).ok_or_else(|| ProbeError::NotHttp {
+        url: url.clone(),
+        line: reply
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(80)
+            .collect(),
+    })?;
+    match status {
+        200 | 401 => Ok(status),
+        status => Err(ProbeError::Status { url, status }),
+    }
+}
+
+/// Polls `get_v2` every 25 ms until it succeeds or `deadline` passes; the last error otherwise.
+pub fn wait_ready(addr: SocketAddr, scheme: Scheme, within: Duration) -> Result<u16, ProbeError> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match get_v2(
+            addr,
+            scheme,
+            left.clamp(Duration::from_millis(50), Duration::from_secs(2)),
+        ) {
+            Ok(status) => return Ok(status),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(25)),
+        }
+    }
+}
+
+fn exchange(mut stream: impl Read + Write, request: &str) -> std::io::Result<String> {
+    stream.write_all(request.as_bytes())?;
+    stream.flush()?;
+    // The status line is all we need; 256 bytes always hold it.
+    let mut buf = [0u8; 256];
+    let mut got = 0;
+    while got < buf.len() {
+        match stream.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                got += n;
+                if buf[..got].contains(&b'\n') {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf[..got]).into_owned())
+}
+
+/// `HTTP/1.1 401 Unauthorized` → 401.
+fn parse_status(reply: &str) -> Option<u16> {
+    let line = reply.lines().next()?;
+    let mut parts = line.split_whitespace();
+    let version = parts.next()?;
+    if !version.starts_with("HTTP/") {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+fn tls_config() -> Arc<ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(AnyCert(provider.clone()));
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth()
+        });
+    match config {
+        Ok(config) => Arc::new(config),
+        // The ring provider always supports the default versions; keep a sane fallback anyway.
+        Err(_) => Arc::new(
+            ClientConfig::builder()
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCert(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))))
+                .with_no_client_auth(),
+        ),
+    }
+}
+
+/// Accepts any server certificate but still checks handshake signatures.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(parse_status("HTTP/1.1 401 Unauthorized\r\n"), Some(401));
+        assert_eq!(parse_status("HTTP/1.0 200 OK\r\n"), Some(200));
+        assert_eq!(parse_status("SSH-2.0-OpenSSH\r\n"), None);
+        assert_eq!(parse_status(""), None);
+    }
+
+    #[test]
+    fn nothing_listening_is_an_io_error_naming_the_url() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let err = get_v2(addr, Scheme::Http, Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(err, ProbeError::Io { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!("http://{addr}/v2/")),
+            "{err}"
+        );
+    }
+}
