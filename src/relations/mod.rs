@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 pub mod docker_registry;
 mod json;
 pub mod netloc;
+pub mod website;
 
 pub use netloc::{Host, Netloc, NetlocError};
 
