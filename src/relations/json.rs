@@ -14,7 +14,6 @@
 use serde_json::Value;
 
 /// `json.dumps(value, sort_keys=True)` as Python writes it.
-#[allow(dead_code)] // used by cert_provider (next commit)
 pub(crate) fn dumps(value: &Value) -> String {
     let mut out = String::new();
     write_value(&mut out, value);

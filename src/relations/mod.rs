@@ -23,6 +23,7 @@
 
 use std::collections::BTreeMap;
 
+pub mod cert_provider;
 pub mod docker_registry;
 mod json;
 pub mod netloc;
@@ -63,7 +64,6 @@ impl WireError {
     }
 
     /// A `Missing` error for `key`.
-    #[allow(dead_code)] // used by cert_provider (next commit)
     pub(crate) fn missing(key: impl Into<String>, why: &'static str) -> Self {
         WireError::Missing {
             key: key.into(),
