@@ -27,6 +27,7 @@ pub mod cert_provider;
 pub mod docker_registry;
 mod json;
 pub mod netloc;
+pub mod nrpe;
 pub mod peer;
 pub mod website;
 
