@@ -17,16 +17,16 @@ fn plain_check_command_and_nrpe_file_exact() {
          # The following header was added automatically by juju\n\
          # Modifying it will affect nagios monitoring and alerting\n\
          # servicegroups: juju\n\
-         command[check_docker_registry]=/usr/lib/nagios/plugins/check_http -I 127.0.0.1 -p 5000 -u /v2/ -e \"HTTP/1.1 200,HTTP/1.1 401\"\n"
+         command[check_docker_registry]=/usr/lib/nagios/plugins/check_http -I 127.0.0.1 -p 5000 -u /v2/ -e \"HTTP/1.0 200,HTTP/1.0 401,HTTP/1.1 200,HTTP/1.1 401\"\n"
     );
 }
 
 #[test]
 fn tls_checks_use_ssl_and_client_certs() {
     let on = NrpeCheck::registry(5443, &CheckTls::On);
-    assert!(on
-        .command
-        .ends_with(r#"-p 5443 -u /v2/ -e "HTTP/1.1 200,HTTP/1.1 401" -S"#));
+    assert!(on.command.ends_with(
+        r#"-p 5443 -u /v2/ -e "HTTP/1.0 200,HTTP/1.0 401,HTTP/1.1 200,HTTP/1.1 401" -S"#
+    ));
     let mutual = NrpeCheck::registry(
         5000,
         &CheckTls::Mutual {

@@ -27,7 +27,7 @@
 //!     # The following header was added automatically by juju
 //!     # Modifying it will affect nagios monitoring and alerting
 //!     # servicegroups: juju
-//!     command[check_docker_registry]=/usr/lib/nagios/plugins/check_http -I 127.0.0.1 -p 5000 -u /v2/ -e "HTTP/1.1 200,HTTP/1.1 401"
+//!     command[check_docker_registry]=/usr/lib/nagios/plugins/check_http -I 127.0.0.1 -p 5000 -u /v2/ -e "HTTP/1.0 200,HTTP/1.0 401,HTTP/1.1 200,HTTP/1.1 401"
 //! /var/lib/nagios/export/service__<host_name>_check_docker_registry.cfg
 //!     define service { ... check_command check_nrpe!check_docker_registry ... }
 //! ```
@@ -36,6 +36,11 @@
 //! collided with other charms); `-S` (and the client certificate when mutual TLS is on)
 //! so the check works with TLS; the expected status lines quoted (NRPE runs the command
 //! through `/bin/sh`); `/v2/` answering 200 (no auth) or 401 (auth on) both mean healthy.
+//!
+//! Measured (check_http 2.3.3, distribution registry): check_http sends HTTP/1.0 and the
+//! registry answers `HTTP/1.0 200 OK` / `HTTP/1.0 401 Unauthorized`, so an expect list of
+//! only `HTTP/1.1 ...` fails; we accept both versions. Without `-S` a TLS registry answers
+//! `HTTP/1.0 400 Bad Request` (CRITICAL), which is the anchor's B7.
 
 use sha2::{Digest, Sha256};
 
@@ -158,7 +163,7 @@ impl NrpeCheck {
     /// The registry check: `GET /v2/` on the local port expecting 200 or 401.
     pub fn registry(port: u16, tls: &CheckTls) -> Self {
         let mut command =
-            format!("{CHECK_HTTP} -I 127.0.0.1 -p {port} -u /v2/ -e \"HTTP/1.1 200,HTTP/1.1 401\"");
+            format!("{CHECK_HTTP} -I 127.0.0.1 -p {port} -u /v2/ -e \"HTTP/1.0 200,HTTP/1.0 401,HTTP/1.1 200,HTTP/1.1 401\"");
         match tls {
             CheckTls::Off => {}
             CheckTls::On => command.push_str(" -S"),

@@ -54,6 +54,9 @@
 //!   through: `mode tcp`, and health checks speak TLS (`check-ssl verify none`: the check
 //!   only needs the registry's `/` to answer; clients verify the certificate end to end,
 //!   so the registry's certificate must carry the haproxy address in its SANs, B2).
+//!   Measured with haproxy 2.6 and a TLS registry: the server stays UP under these checks
+//!   and `curl --cacert <registry CA> https://<haproxy>/v2/` returns 200. The check fails
+//!   if the registry demands client certificates (mTLS, B23).
 //!
 //! # haproxy side
 //!
