@@ -6,3 +6,4 @@
 pub mod charm;
 pub mod juju;
 pub mod probe;
+pub mod relations;

@@ -1,0 +1,84 @@
+//! Wire contract of the `peer` endpoint: addresses, the started marker, http-secret.
+
+use charm::relations::peer::{HttpSecret, PeerApp, PeerUnit};
+use charm::relations::{bag, changes, Databag, Host};
+
+#[test]
+fn unit_bag_prefers_ingress_then_private_address() {
+    let juju_bag = bag([
+        ("egress-subnets", "10.1.0.1/32"),
+        ("ingress-address", "10.1.0.1"),
+        ("private-address", "10.0.0.1"),
+        ("started", "true"),
+    ]);
+    let p = PeerUnit::parse(&juju_bag).unwrap();
+    assert_eq!(p.address, Some("10.1.0.1".parse::<Host>().unwrap()));
+    assert!(p.started);
+
+    let old_juju = PeerUnit::parse(&bag([("private-address", "fd00::3")])).unwrap();
+    assert_eq!(old_juju.address.unwrap().to_string(), "fd00::3");
+    assert!(!old_juju.started);
+
+    assert_eq!(PeerUnit::parse(&Databag::new()), Ok(PeerUnit::default()));
+}
+
+#[test]
+fn started_marker_round_trip_and_delete() {
+    let on = PeerUnit {
+        address: None,
+        started: true,
+    };
+    assert_eq!(on.to_databag(), bag([("started", "true")]));
+    assert_eq!(PeerUnit::parse(&on.to_databag()), Ok(on.clone()));
+    let off = PeerUnit::default().to_databag();
+    assert_eq!(off, bag([("started", "")]));
+    assert_eq!(
+        changes(&on.to_databag(), &off),
+        off,
+        "stopping deletes the marker"
+    );
+    assert!(changes(&Databag::new(), &off).is_empty());
+}
+
+#[test]
+fn unit_bag_garbage_names_the_key() {
+    let err = PeerUnit::parse(&bag([("ingress-address", "not an address!")])).unwrap_err();
+    assert_eq!(err.key(), "ingress-address");
+    let err = PeerUnit::parse(&bag([("private-address", "10.0.0.999")])).unwrap_err();
+    assert_eq!(err.key(), "private-address");
+    let err = PeerUnit::parse(&bag([("started", "yes")])).unwrap_err();
+    assert_eq!(err.key(), "started");
+    assert!(err.to_string().contains("`yes`"));
+}
+
+const SECRET: &str = "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c=";
+
+#[test]
+fn app_bag_round_trip_and_leader_settings_fallback() {
+    let app = PeerApp {
+        http_secret: Some(HttpSecret::new(SECRET).unwrap()),
+    };
+    let b = app.to_databag();
+    assert_eq!(b, bag([("http-secret", SECRET)]));
+    assert_eq!(PeerApp::parse(&b), Ok(app));
+
+    let leader = bag([("http-secret", "from-leader-settings")]);
+    let got = PeerApp::http_secret_or_leader(&Databag::new(), &leader).unwrap();
+    assert_eq!(got.unwrap().expose(), "from-leader-settings");
+    let got = PeerApp::http_secret_or_leader(&b, &leader).unwrap();
+    assert_eq!(got.unwrap().expose(), SECRET, "app bag wins");
+    assert_eq!(
+        PeerApp::http_secret_or_leader(&Databag::new(), &Databag::new()),
+        Ok(None)
+    );
+}
+
+#[test]
+fn bad_secret_is_rejected_without_echoing_it() {
+    let err = PeerApp::parse(&bag([("http-secret", "has space s3cret")])).unwrap_err();
+    assert_eq!(err.key(), "http-secret");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    let err = PeerApp::http_secret_or_leader(&Databag::new(), &bag([("http-secret", "tab\there")]))
+        .unwrap_err();
+    assert_eq!(err.key(), "http-secret");
+}
