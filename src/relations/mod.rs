@@ -21,8 +21,6 @@
 //! | [`peer`] | `peer` (peers) | `peer-discovery` |
 //! | [`nrpe`] | `nrpe-external-master` (provides) | `nrpe-external-master` |
 
-use std::collections::BTreeMap;
-
 pub mod cert_provider;
 pub mod docker_registry;
 mod json;
@@ -33,8 +31,8 @@ pub mod website;
 
 pub use netloc::{Host, Netloc, NetlocError};
 
-/// One side's data on one relation: key → raw string value, as `relation-get` returns it.
-pub type Databag = BTreeMap<String, String>;
+/// One side's relation data: the same type the hook-tool layer returns.
+pub use crate::juju::Databag;
 
 /// A relation value that does not follow its wire contract.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
