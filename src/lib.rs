@@ -3,4 +3,8 @@
 //! Data flows one way: event → model → decide → render → apply → report.
 //! `juju` is the only module that talks to Juju; `charm` decides; `workload` applies.
 
+pub mod config;
+pub mod htpasswd;
 pub mod juju;
+pub mod render;
+pub mod tls;
