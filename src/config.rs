@@ -88,6 +88,12 @@ impl std::error::Error for ConfigError {}
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl ConfigErrors {
+    /// Orders errors by option name so messages are stable whatever the check order.
+    pub fn sorted(mut errors: Vec<ConfigError>) -> Self {
+        errors.sort_by(|a, b| a.option.cmp(&b.option));
+        ConfigErrors(errors)
+    }
+
     /// The unit status message: `Invalid charm config: <opt>: <why>[; <opt>: <why>...]`.
     pub fn status_message(&self) -> String {
         format!("Invalid charm config: {self}")
@@ -822,7 +828,7 @@ impl CharmConfig {
         if r.errors.is_empty() {
             Ok(cfg)
         } else {
-            Err(ConfigErrors(r.errors))
+            Err(ConfigErrors::sorted(r.errors))
         }
     }
 
@@ -859,7 +865,7 @@ impl CharmConfig {
             (Ok(_), Err(e)) => Err(ConfigErrors(vec![e])),
             (Err(mut errs), Err(e)) => {
                 errs.0.push(e);
-                Err(errs)
+                Err(ConfigErrors::sorted(errs.0))
             }
             (Err(errs), Ok(_)) => Err(errs),
         }

@@ -3,9 +3,11 @@
 //! bcrypt salts are random, so a fresh entry never equals the old one: the charm calls
 //! [`verify_file`] first and rewrites the file only when the credentials changed.
 
-/// bcrypt cost. distribution verifies the hash on EVERY authenticated request (no cache),
-/// so the cost is paid per blob/manifest request; 10 is the library default and OWASP's
-/// floor, see the module tests for the measured per-verify time.
+/// bcrypt cost. distribution re-verifies the hash on EVERY authenticated request (no
+/// cache). Measured with docker-registry 2.8.2 on a 2-vCPU test machine: an authenticated
+/// `GET /v2/` takes about 99 ms at cost 10 versus 15 ms at cost 5 (the anchor's
+/// `htpasswd -B` default). We keep 10 (the bcrypt library default) for offline-cracking
+/// resistance; lower it here if request latency matters more than that.
 pub const COST: u32 = 10;
 
 /// Why an entry could not be made.
@@ -77,5 +79,38 @@ mod tests {
         assert!(matches!(entry("a:b", "p"), Err(HtpasswdError::BadUser(_))));
         assert!(matches!(entry("", "p"), Err(HtpasswdError::Empty)));
         assert!(matches!(entry("u", ""), Err(HtpasswdError::Empty)));
+    }
+
+    fn htpasswd(args: &[&str]) -> std::process::Output {
+        std::process::Command::new("htpasswd")
+            .args(args)
+            .output()
+            .expect("htpasswd (apache2-utils) must be installed")
+    }
+
+    #[test]
+    fn apache_htpasswd_accepts_our_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("htpasswd");
+        let pw = "p@ss w:rd\"#";
+        std::fs::write(&path, file("admin", pw).unwrap()).unwrap();
+        let p = path.to_str().unwrap();
+        let ok = htpasswd(&["-vb", p, "admin", pw]);
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert!(!htpasswd(&["-vb", p, "admin", "wrong"]).status.success());
+    }
+
+    #[test]
+    fn we_verify_apache_htpasswd_output() {
+        let out = htpasswd(&["-Bbn", "admin", "s3cret:#"]);
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.starts_with("admin:$2y$"), "{text}");
+        assert!(verify_file(&text, "admin", "s3cret:#"));
+        assert!(!verify_file(&text, "admin", "s3cret"));
     }
 }
