@@ -1243,6 +1243,7 @@ fn check_tls_paths(r: &mut Reader<'_>, paths: &TlsPaths) {
         ),
     ] {
         let blob_set = !r.string(blob, "").trim().is_empty();
+        // A relative path was already reported; only "" is left as None here.
         let path_empty = r.string(path_opt, default).is_empty();
         if blob_set && path_empty && path.is_none() {
             r.err(

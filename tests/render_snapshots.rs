@@ -449,3 +449,73 @@ fn real_registry_starts_with_basic_auth_and_tls() {
     assert_eq!(status(&url, &["--cacert", ca, "-u", "admin:wrong"]), 401);
     // No mTLS (B23): a client without a certificate got through above.
 }
+
+#[test]
+fn real_registry_understands_token_auth_metrics_read_only_and_delete() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (port, debug_port) = (free_port(), free_port());
+    // The registry loads the token root bundle at start, so it must be a real certificate.
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["auth.test".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("cert");
+    let pem_path = dir.path().join("auth_token.pem");
+    std::fs::write(&pem_path, cert.pem()).expect("write");
+    let cfg = config(json!({
+        "registry-port": port,
+        "debug-port": debug_port,
+        "prometheus-metrics": true,
+        "storage-read-only": true,
+        "storage-delete": true,
+        "log-level": "debug",
+        "auth-token-issuer": "auth-issuer",
+        "auth-token-realm": "https://auth.test/token",
+        "auth-token-service": "registry.test",
+        "auth-token-root-certs": base64::engine::general_purpose::STANDARD.encode(cert.pem()),
+    }));
+    let secret = Secret::new("leader-http-secret");
+    let data = dir.path().join("data");
+    let mut i = inputs(&cfg, &secret);
+    i.storage_root = &data;
+    i.token_pem_path = Some(&pem_path);
+    let (text, _) = render(&i);
+    let cfg_path = dir.path().join("config.yml");
+    std::fs::write(&cfg_path, &text).expect("write config");
+    let log = dir.path().join("registry.log");
+    let out = std::fs::File::create(&log).expect("log");
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&cfg_path)
+        .env("REGISTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env(
+            "REGISTRY_HTTP_DEBUG_ADDR",
+            format!("127.0.0.1:{debug_port}"),
+        )
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("dup"))
+        .stderr(out)
+        .spawn()
+        .expect("docker-registry must be installed");
+    let mut reg = Registry { child, log };
+    let url = format!("http://127.0.0.1:{port}/v2/");
+    assert_eq!(wait_for(&mut reg, &url, &[], &[401]), 401);
+    // Bearer challenge names our realm and service.
+    let head = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-D", "-", &url])
+        .output()
+        .expect("curl");
+    let head = String::from_utf8_lossy(&head.stdout).to_string();
+    assert!(
+        head.contains("Bearer realm=\"https://auth.test/token\",service=\"registry.test\""),
+        "{head}"
+    );
+    let metrics = format!("http://127.0.0.1:{debug_port}/metrics");
+    assert_eq!(wait_for(&mut reg, &metrics, &[], &[200]), 200);
+    let log = std::fs::read_to_string(&reg.log).unwrap_or_default();
+    assert!(
+        log.contains("\"level\":\"debug\""),
+        "log level not applied:\n{log}"
+    );
+}
