@@ -343,6 +343,9 @@ impl HttpUrl {
     }
 }
 
+/// The parsed `http-host` option (an absolute http(s) URL).
+pub type HttpHost = HttpUrl;
+
 /// Pull-through cache (`proxy:` section) settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proxy {
@@ -472,7 +475,7 @@ pub struct CharmConfig {
     /// `debug-port` (metrics server port).
     pub debug_port: u16,
     /// `http-host`: external URL of the registry.
-    pub http_host: Option<HttpUrl>,
+    pub http_host: Option<HttpHost>,
     /// `log-level`.
     pub log_level: LogLevel,
     /// `prometheus-metrics`.

@@ -681,6 +681,75 @@ fn openssl_rsa_pkcs8_bundle() {
     // Swapped key from openssl is caught too.
     let e = bundle(Some(&ca), &cert, &read(d.path(), "ca.key")).unwrap_err();
     assert_eq!(e.option, "tls-key-blob");
+    // openssl signed it for 30 days: 60 days on it is expired.
+    let later = now() + Duration::from_secs(60 * 86400);
+    let e = tls::from_blobs(&b64(&ca), &b64(&cert), &b64(&key), later).unwrap_err();
+    assert!(e.problem.contains("expired"), "{e}");
+    // Another CA with the very same name did not sign it.
+    let o = tempfile::tempdir().unwrap();
+    openssl(
+        o.path(),
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "365",
+            "-subj",
+            "/CN=Test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ],
+    );
+    let e = bundle(Some(&read(o.path(), "ca.crt")), &cert, &key).unwrap_err();
+    assert_eq!(
+        e.to_string().split(" (").next(),
+        Some("tls-cert-blob: certificate is not signed by the CA in tls-ca-blob")
+    );
+}
+
+#[test]
+fn real_easyrsa_bundle() {
+    let d = tempfile::tempdir().unwrap();
+    let pki = d.path().join("pki");
+    let easyrsa = |args: &[&str]| {
+        let out = Command::new("/usr/share/easy-rsa/easyrsa")
+            .args(args)
+            .current_dir(d.path())
+            .env("EASYRSA_PKI", &pki)
+            .env("EASYRSA_BATCH", "1")
+            .output()
+            .expect("easy-rsa must be installed");
+        assert!(
+            out.status.success(),
+            "easyrsa {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    easyrsa(&["init-pki"]);
+    easyrsa(&["--req-cn=Test CA", "build-ca", "nopass"]);
+    easyrsa(&[
+        "--subject-alt-name=IP:127.0.0.1,DNS:registry.test",
+        "build-server-full",
+        "registry.test",
+        "nopass",
+    ]);
+    let cert = read(&pki, "issued/registry.test.crt");
+    assert!(cert.starts_with("Certificate:"), "{}", &cert[..20]);
+    let b = bundle(
+        Some(&read(&pki, "ca.crt")),
+        &cert,
+        &read(&pki, "private/registry.test.key"),
+    )
+    .unwrap()
+    .unwrap();
+    assert!(b.cert.as_str().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(b.cert_sans().len(), 2);
 }
 
 #[test]
