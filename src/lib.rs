@@ -4,6 +4,10 @@
 //! `juju` is the only module that talks to Juju; `charm` decides; `workload` applies.
 
 pub mod charm;
+pub mod config;
+pub mod htpasswd;
 pub mod juju;
 pub mod probe;
 pub mod relations;
+pub mod render;
+pub mod tls;

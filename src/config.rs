@@ -1,0 +1,1316 @@
+//! Typed, validated charm configuration.
+//!
+//! `CharmConfig::from_json` takes the object printed by `config-get --format=json` and
+//! returns either a fully typed config or EVERY problem found (not just the first), each
+//! naming its option, what is wrong and how to fix it. Secret values never appear in
+//! messages or in `Debug` output.
+
+use std::fmt;
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use crate::tls::{TlsBundle, TlsSource};
+
+/// A secret string (password, key, token material) whose Debug/Display are redacted.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value; call only where it is written to a file or sent on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One invalid option: which one, what is wrong, and (optionally) how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The charm option name, e.g. `storage-cache`.
+    pub option: String,
+    /// What is wrong, without secret values.
+    pub problem: String,
+    /// How to fix it, when not obvious from the problem.
+    pub fix: Option<String>,
+}
+
+impl ConfigError {
+    /// An error without a separate fix hint.
+    pub fn new(option: impl Into<String>, problem: impl Into<String>) -> Self {
+        ConfigError {
+            option: option.into(),
+            problem: problem.into(),
+            fix: None,
+        }
+    }
+
+    /// Adds the fix hint shown in parentheses.
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.option, self.problem)?;
+        if let Some(fix) = &self.fix {
+            write!(f, " ({fix})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// All problems found in one configuration (never empty when returned as an error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// Orders errors by option name so messages are stable whatever the check order.
+    pub fn sorted(mut errors: Vec<ConfigError>) -> Self {
+        errors.sort_by(|a, b| a.option.cmp(&b.option));
+        ConfigErrors(errors)
+    }
+
+    /// The unit status message: `Invalid charm config: <opt>: <why>[; <opt>: <why>...]`.
+    pub fn status_message(&self) -> String {
+        format!("Invalid charm config: {self}")
+    }
+
+    /// The option names involved, in order, without duplicates.
+    pub fn options(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for e in &self.0 {
+            if !out.contains(&e.option.as_str()) {
+                out.push(&e.option);
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Registry authentication; distribution accepts exactly one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// No authentication.
+    None,
+    /// htpasswd (bcrypt) with a single user.
+    Basic {
+        /// `auth-basic-user`.
+        user: String,
+        /// `auth-basic-password`.
+        password: Secret,
+    },
+    /// Bearer token auth issued by an external service.
+    Token {
+        /// `auth-token-issuer`.
+        issuer: String,
+        /// `auth-token-realm` (URL clients get tokens from).
+        realm: String,
+        /// `auth-token-service`.
+        service: String,
+        /// Decoded `auth-token-root-certs` (PEM bundle that signs tokens).
+        root_certs_pem: String,
+    },
+}
+
+/// `storage-cache`: the blob descriptor cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cache {
+    /// `storage.cache.blobdescriptor: inmemory`.
+    InMemory,
+    /// No cache section.
+    Disabled,
+}
+
+/// `log-level` of the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// `error`.
+    Error,
+    /// `warn`.
+    Warn,
+    /// `info`.
+    Info,
+    /// `debug`.
+    Debug,
+}
+
+impl LogLevel {
+    /// The value distribution expects in `log.level`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+}
+
+/// URL scheme of an http(s) URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `http`.
+    Http,
+    /// `https`.
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// A parsed absolute http(s) URL (no userinfo, query or fragment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    raw: String,
+    scheme: Scheme,
+    host: String,
+    port: Option<u16>,
+    path: String,
+}
+
+impl HttpUrl {
+    /// The URL as the operator wrote it.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// Host name or IP address, without IPv6 brackets.
+    pub fn hostname(&self) -> &str {
+        &self.host
+    }
+
+    /// Explicit port, if any.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// Path ("" or starting with `/`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// `host[:port]` as written in the URL (IPv6 in brackets); what clients dial.
+    pub fn netloc(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match self.port {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        }
+    }
+
+    /// Parses `value`; the error is `(problem, fix)`.
+    pub fn parse(value: &str) -> Result<HttpUrl, (String, String)> {
+        let example = "use a URL like https://host[:port]/";
+        let Some((scheme, rest)) = value.split_once("://") else {
+            return Err((
+                format!("{value:?} has no scheme"),
+                "use https://host[:port]/ (or http://...)".into(),
+            ));
+        };
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            other => {
+                return Err((
+                    format!("scheme {other:?} is not http or https"),
+                    example.into(),
+                ))
+            }
+        };
+        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(("contains whitespace".into(), example.into()));
+        }
+        if rest.contains(['?', '#']) {
+            return Err((
+                "must not contain a query or fragment".into(),
+                example.into(),
+            ));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        if authority.contains('@') {
+            return Err((
+                "must not contain credentials".into(),
+                "put the user name and password in their own options".into(),
+            ));
+        }
+        let (host, port) = if let Some(after) = authority.strip_prefix('[') {
+            let Some((v6, tail)) = after.split_once(']') else {
+                return Err(("unclosed '[' in the host".into(), example.into()));
+            };
+            if v6.parse::<Ipv6Addr>().is_err() {
+                return Err((format!("{v6:?} is not an IPv6 address"), example.into()));
+            }
+            let port = match tail {
+                "" => None,
+                t => match t.strip_prefix(':') {
+                    Some(p) => Some(p),
+                    None => return Err(("junk after ']' in the host".into(), example.into())),
+                },
+            };
+            (v6.to_string(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (authority.to_string(), None),
+            }
+        };
+        if host.is_empty() {
+            return Err(("has no host".into(), example.into()));
+        }
+        if !host.contains(':')
+            && !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        {
+            return Err((format!("host {host:?} is not a valid name"), example.into()));
+        }
+        let port = match port {
+            None => None,
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    return Err((
+                        format!("port {p:?} is not a number in 1..=65535"),
+                        example.into(),
+                    ))
+                }
+            },
+        };
+        Ok(HttpUrl {
+            raw: value.to_string(),
+            scheme,
+            host,
+            port,
+            path: path.to_string(),
+        })
+    }
+}
+
+/// The parsed `http-host` option (an absolute http(s) URL).
+pub type HttpHost = HttpUrl;
+
+/// Pull-through cache (`proxy:` section) settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxy {
+    /// `cache-remoteurl`.
+    pub remote_url: HttpUrl,
+    /// `cache-username`.
+    pub username: Option<String>,
+    /// `cache-password`.
+    pub password: Option<Secret>,
+}
+
+/// S3 storage driver settings; every option of the anchor, with B13/B14 fixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3 {
+    /// `storage-s3-region`.
+    pub region: String,
+    /// `storage-s3-bucket`.
+    pub bucket: String,
+    /// `storage-s3-accesskey`.
+    pub access_key: Option<Secret>,
+    /// `storage-s3-secretkey`.
+    pub secret_key: Option<Secret>,
+    /// `storage-s3-regionendpoint`.
+    pub region_endpoint: Option<String>,
+    /// `storage-s3-forcepathstyle`.
+    pub force_path_style: bool,
+    /// `storage-s3-encrypt`.
+    pub encrypt: bool,
+    /// `storage-s3-keyid`.
+    pub key_id: Option<String>,
+    /// `storage-s3-secure`.
+    pub secure: bool,
+    /// `storage-s3-skip-verify`.
+    pub skip_verify: bool,
+    /// Rendered `v4auth`: `storage-s3-skip-v4-auth` read as its description reads ("uses
+    /// Version 4 auth"), so the default `true` keeps the v4 signing the Python charm always
+    /// rendered; the option is now read at all (B13).
+    pub v4auth: bool,
+    /// `storage-s3-chunksize` (5 MiB..=5 GiB).
+    pub chunk_size: u64,
+    /// `storage-s3-multipartcopychunksize` (5 MiB..=5 GiB).
+    pub multipart_copy_chunk_size: u64,
+    /// `storage-s3-multipartcopymaxconcurrency` (>= 1).
+    pub multipart_copy_max_concurrency: u64,
+    /// `storage-s3-multipartcopythresholdsize` (0..=5 GiB).
+    pub multipart_copy_threshold_size: u64,
+    /// `storage-s3-rootdirectory`.
+    pub root_directory: Option<String>,
+    /// `storage-s3-storageclass`.
+    pub storage_class: String,
+    /// `storage-s3-useragent`.
+    pub user_agent: Option<String>,
+    /// `storage-s3-usedualstack`.
+    pub use_dual_stack: bool,
+    /// `storage-s3-accelerate`.
+    pub accelerate: bool,
+    /// `storage-s3-objectacl` (rendered: B14).
+    pub object_acl: String,
+    /// `storage-s3-loglevel`.
+    pub log_level: String,
+}
+
+/// Swift storage driver settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swift {
+    /// `storage-swift-authurl`.
+    pub auth_url: HttpUrl,
+    /// `storage-swift-username`.
+    pub username: String,
+    /// `storage-swift-password`.
+    pub password: Secret,
+    /// `storage-swift-container`.
+    pub container: String,
+    /// `storage-swift-region`.
+    pub region: Option<String>,
+    /// `storage-swift-tenant`.
+    pub tenant: Option<String>,
+    /// `storage-swift-domain` (Keystone v3).
+    pub domain: Option<String>,
+}
+
+/// Where image data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// Local filesystem (`/srv/registry`).
+    Filesystem,
+    /// Amazon S3 or compatible.
+    S3(Box<S3>),
+    /// OpenStack Swift (takes precedence over S3 when both are complete).
+    Swift(Box<Swift>),
+}
+
+/// Decoded `tls-*-blob` options (PEM text; validated by `tls::TlsBundle::from_pems`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsBlobs {
+    /// Decoded `tls-ca-blob`.
+    pub ca: Option<String>,
+    /// Decoded `tls-cert-blob`.
+    pub cert: Option<String>,
+    /// Decoded `tls-key-blob`.
+    pub key: Option<Secret>,
+}
+
+impl TlsBlobs {
+    /// True when no blob is set.
+    pub fn is_empty(&self) -> bool {
+        self.ca.is_none() && self.cert.is_none() && self.key.is_none()
+    }
+}
+
+/// `tls-*-path` options: absolute host paths (None when set to "").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPaths {
+    /// `tls-ca-path`.
+    pub ca: Option<PathBuf>,
+    /// `tls-cert-path`.
+    pub cert: Option<PathBuf>,
+    /// `tls-key-path`.
+    pub key: Option<PathBuf>,
+}
+
+/// The whole typed charm configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CharmConfig {
+    /// Authentication (basic, token or none).
+    pub auth: Auth,
+    /// Pull-through cache settings when `cache-remoteurl` is set.
+    pub proxy: Option<Proxy>,
+    /// `debug-port` (metrics server port).
+    pub debug_port: u16,
+    /// `http-host`: external URL of the registry.
+    pub http_host: Option<HttpHost>,
+    /// `log-level`.
+    pub log_level: LogLevel,
+    /// `prometheus-metrics`.
+    pub prometheus_metrics: bool,
+    /// `registry-image` (kept for compatibility; the machine charm runs the distro package).
+    pub registry_image: String,
+    /// `registry-name` (kept for compatibility).
+    pub registry_name: String,
+    /// `registry-port`: the port the registry listens on.
+    pub registry_port: u16,
+    /// `registry-http-proxy`: HTTP_PROXY for the registry process.
+    pub registry_http_proxy: Option<String>,
+    /// `registry-https-proxy`: HTTPS_PROXY for the registry process.
+    pub registry_https_proxy: Option<String>,
+    /// Storage driver.
+    pub storage: Storage,
+    /// `storage-cache`.
+    pub storage_cache: Cache,
+    /// `storage-delete`.
+    pub storage_delete: bool,
+    /// `storage-redirect-disable`.
+    pub storage_redirect_disable: bool,
+    /// `storage-read-only`.
+    pub storage_read_only: bool,
+    /// Decoded `tls-*-blob` values.
+    pub tls_blobs: TlsBlobs,
+    /// `tls-*-path` values.
+    pub tls_paths: TlsPaths,
+    /// `nagios_context` (layer option; default `juju`).
+    pub nagios_context: String,
+    /// `nagios_servicegroups` (layer option).
+    pub nagios_servicegroups: String,
+}
+
+/// Default of `tls-ca-path`.
+pub const DEFAULT_TLS_CA_PATH: &str = "/etc/docker/registry/ca.crt";
+/// Default of `tls-cert-path`.
+pub const DEFAULT_TLS_CERT_PATH: &str = "/etc/docker/registry/registry.crt";
+/// Default of `tls-key-path`.
+pub const DEFAULT_TLS_KEY_PATH: &str = "/etc/docker/registry/registry.key";
+
+const MIB: u64 = 1024 * 1024;
+const S3_MIN_CHUNK: u64 = 5 * MIB;
+const S3_MAX_CHUNK: u64 = 5 * 1024 * MIB;
+const S3_STORAGE_CLASSES: &[&str] = &["STANDARD", "REDUCED_REDUNDANCY"];
+const S3_OBJECT_ACLS: &[&str] = &[
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+    "log-delivery-write",
+];
+const S3_LOG_LEVELS: &[&str] = &[
+    "off",
+    "debug",
+    "debugwithsigning",
+    "debugwithhttpbody",
+    "debugwithrequestretries",
+    "debugwithrequesterrors",
+    "debugwitheventstreambody",
+];
+/// bcrypt uses only the first 72 bytes of a password.
+const BCRYPT_MAX_PASSWORD: usize = 72;
+
+/// Reads options one by one, collecting every type problem.
+struct Reader<'a> {
+    map: &'a Map<String, Value>,
+    errors: Vec<ConfigError>,
+}
+
+impl Reader<'_> {
+    fn err(&mut self, e: ConfigError) {
+        self.errors.push(e);
+    }
+
+    /// A string option; missing or null means `default`.
+    fn string(&mut self, key: &str, default: &str) -> String {
+        match self.map.get(key) {
+            None | Some(Value::Null) => default.to_string(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => {
+                self.err(ConfigError::new(
+                    key,
+                    format!("expected a string, got {}", type_name(other)),
+                ));
+                default.to_string()
+            }
+        }
+    }
+
+    /// A string option without a default: missing, null or "" mean unset.
+    fn opt(&mut self, key: &str) -> Option<String> {
+        Some(self.string(key, "")).filter(|s| !s.is_empty())
+    }
+
+    fn boolean(&mut self, key: &str, default: bool) -> bool {
+        match self.map.get(key) {
+            None | Some(Value::Null) => default,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                self.err(ConfigError::new(
+                    key,
+                    format!("expected a boolean, got {}", type_name(other)),
+                ));
+                default
+            }
+        }
+    }
+
+    fn int(&mut self, key: &str, default: i64) -> i64 {
+        match self.map.get(key) {
+            None | Some(Value::Null) => default,
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(i) => i,
+                None => {
+                    self.err(ConfigError::new(key, format!("{n} is not an integer")));
+                    default
+                }
+            },
+            Some(other) => {
+                self.err(ConfigError::new(
+                    key,
+                    format!("expected an integer, got {}", type_name(other)),
+                ));
+                default
+            }
+        }
+    }
+
+    fn port(&mut self, key: &str, default: u16) -> u16 {
+        let v = self.int(key, i64::from(default));
+        match u16::try_from(v) {
+            Ok(p) if p > 0 => p,
+            _ => {
+                self.err(ConfigError::new(
+                    key,
+                    format!("{v} is not a port in 1..=65535"),
+                ));
+                default
+            }
+        }
+    }
+
+    /// An integer option within `min..=max`.
+    fn ranged(&mut self, key: &str, default: u64, min: u64, max: u64, what: &str) -> u64 {
+        let v = self.int(key, default as i64);
+        match u64::try_from(v) {
+            Ok(n) if (min..=max).contains(&n) => n,
+            _ => {
+                self.err(ConfigError::new(key, format!("{v} is not {what}")));
+                default
+            }
+        }
+    }
+
+    /// A string option that must be one of `allowed`.
+    fn one_of(&mut self, key: &str, default: &str, allowed: &[&str]) -> String {
+        let v = self.string(key, default);
+        if allowed.contains(&v.as_str()) {
+            v
+        } else {
+            self.err(ConfigError::new(
+                key,
+                format!("{} is not one of {}", quote(&v), allowed.join(", ")),
+            ));
+            default.to_string()
+        }
+    }
+
+    /// A base64 option decoded to UTF-8 text; None when unset.
+    fn base64_text(&mut self, key: &str) -> Option<String> {
+        let raw = self.opt(key)?;
+        match decode_base64_text(&raw) {
+            Ok(text) => Some(text),
+            Err(problem) => {
+                self.err(
+                    ConfigError::new(key, problem)
+                        .with_fix("set it to the output of `base64 -w0 <file>`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn path(&mut self, key: &str, default: &str) -> Option<PathBuf> {
+        let v = self.string(key, default);
+        if v.is_empty() {
+            return None;
+        }
+        if !v.starts_with('/') {
+            self.err(
+                ConfigError::new(key, format!("{} is not an absolute path", quote(&v)))
+                    .with_fix(format!("use a path starting with /, e.g. {default}")),
+            );
+            return None;
+        }
+        Some(PathBuf::from(v))
+    }
+
+    fn url(&mut self, key: &str, value: &str) -> Option<HttpUrl> {
+        match HttpUrl::parse(value) {
+            Ok(u) => Some(u),
+            Err((problem, fix)) => {
+                self.err(ConfigError::new(key, problem).with_fix(fix));
+                None
+            }
+        }
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Quotes a (non-secret) value for a message, shortened to keep status lines readable.
+fn quote(v: &str) -> String {
+    const MAX: usize = 64;
+    if v.chars().count() > MAX {
+        let short: String = v.chars().take(MAX).collect();
+        format!("{:?}...", short)
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// Decodes a base64 blob (whitespace ignored, padding optional) into UTF-8 text.
+///
+/// The error never contains the value: blobs carry private keys.
+pub fn decode_base64_text(raw: &str) -> Result<String, String> {
+    let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = engine
+        .decode(compact.as_bytes())
+        .map_err(|e| format!("is not valid base64 ({e})"))?;
+    String::from_utf8(bytes).map_err(|_| "does not decode to text (expected PEM)".to_string())
+}
+
+impl CharmConfig {
+    /// Parses and validates the output of `config-get --format=json`.
+    ///
+    /// Missing or null keys take the option's default (unset for options without one).
+    /// Unknown keys are ignored. Returns every problem found.
+    pub fn from_json(map: &Map<String, Value>) -> Result<CharmConfig, ConfigErrors> {
+        let mut r = Reader {
+            map,
+            errors: Vec::new(),
+        };
+        let auth = read_auth(&mut r);
+        let proxy = read_proxy(&mut r);
+
+        let registry_port = r.port("registry-port", 5000);
+        let debug_port = r.port("debug-port", 5001);
+        let prometheus_metrics = r.boolean("prometheus-metrics", false);
+        if prometheus_metrics && registry_port == debug_port {
+            r.err(
+                ConfigError::new("debug-port", format!("{debug_port} is also registry-port"))
+                    .with_fix("choose another port for the metrics server"),
+            );
+        }
+
+        let http_host = match r.opt("http-host") {
+            None => None,
+            Some(v) => r.url("http-host", &v).and_then(|u| {
+                if !u.path().is_empty() && !u.path().ends_with('/') {
+                    r.err(
+                        ConfigError::new("http-host", "path must end with '/'")
+                            .with_fix(format!("use {}/", u.as_str())),
+                    );
+                    None
+                } else {
+                    Some(u)
+                }
+            }),
+        };
+
+        let log_level = match r.string("log-level", "info").as_str() {
+            "error" => LogLevel::Error,
+            "warn" => LogLevel::Warn,
+            "info" => LogLevel::Info,
+            "debug" => LogLevel::Debug,
+            other => {
+                let e = ConfigError::new(
+                    "log-level",
+                    format!("{} is not one of error, warn, info, debug", quote(other)),
+                );
+                r.err(e);
+                LogLevel::Info
+            }
+        };
+
+        let storage_cache = match r.string("storage-cache", "inmemory").as_str() {
+            "inmemory" => Cache::InMemory,
+            "disabled" => Cache::Disabled,
+            other => {
+                let e = ConfigError::new(
+                    "storage-cache",
+                    format!("{} is not one of inmemory, disabled", quote(other)),
+                );
+                r.err(e);
+                Cache::InMemory
+            }
+        };
+
+        let storage = read_storage(&mut r);
+        let tls_blobs = TlsBlobs {
+            ca: r.base64_text("tls-ca-blob"),
+            cert: r.base64_text("tls-cert-blob"),
+            key: r.base64_text("tls-key-blob").map(Secret),
+        };
+        let tls_paths = TlsPaths {
+            ca: r.path("tls-ca-path", DEFAULT_TLS_CA_PATH),
+            cert: r.path("tls-cert-path", DEFAULT_TLS_CERT_PATH),
+            key: r.path("tls-key-path", DEFAULT_TLS_KEY_PATH),
+        };
+        check_tls_paths(&mut r, &tls_paths);
+
+        let cfg = CharmConfig {
+            auth,
+            proxy,
+            debug_port,
+            http_host,
+            log_level,
+            prometheus_metrics,
+            registry_image: r.string("registry-image", "registry:2"),
+            registry_name: r.string("registry-name", "registry"),
+            registry_port,
+            registry_http_proxy: r.opt("registry-http-proxy"),
+            registry_https_proxy: r.opt("registry-https-proxy"),
+            storage,
+            storage_cache,
+            storage_delete: r.boolean("storage-delete", false),
+            storage_redirect_disable: r.boolean("storage-redirect-disable", true),
+            storage_read_only: r.boolean("storage-read-only", false),
+            tls_blobs,
+            tls_paths,
+            nagios_context: r.string("nagios_context", "juju"),
+            nagios_servicegroups: r.string("nagios_servicegroups", ""),
+        };
+        if r.errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigErrors::sorted(r.errors))
+        }
+    }
+
+    /// Like [`CharmConfig::from_json`], and also validates the `tls-*-blob` material
+    /// (pairing, PEM, key match, validity at `now`, CA chain), reporting all problems at once.
+    pub fn from_json_with_tls(
+        map: &Map<String, Value>,
+        now: SystemTime,
+    ) -> Result<(CharmConfig, Option<TlsBundle>), ConfigErrors> {
+        let parsed = CharmConfig::from_json(map);
+        // Decode the blobs independently so TLS problems are reported even when other
+        // options are invalid too.
+        let mut r = Reader {
+            map,
+            errors: Vec::new(),
+        };
+        let ca = r.base64_text("tls-ca-blob");
+        let cert = r.base64_text("tls-cert-blob");
+        let key = r.base64_text("tls-key-blob");
+        let tls = if r.errors.is_empty() {
+            TlsBundle::from_pems(
+                ca.as_deref(),
+                cert.as_deref(),
+                key.as_deref(),
+                now,
+                TlsSource::Config,
+            )
+            .map_err(ConfigError::from)
+        } else {
+            Ok(None)
+        };
+        match (parsed, tls) {
+            (Ok(cfg), Ok(bundle)) => Ok((cfg, bundle)),
+            (Ok(_), Err(e)) => Err(ConfigErrors(vec![e])),
+            (Err(mut errs), Err(e)) => {
+                errs.0.push(e);
+                Err(ConfigErrors::sorted(errs.0))
+            }
+            (Err(errs), Ok(_)) => Err(errs),
+        }
+    }
+}
+
+fn read_auth(r: &mut Reader<'_>) -> Auth {
+    let user = r.string("auth-basic-user", "admin");
+    let password = r.string("auth-basic-password", "");
+    let issuer = r.string("auth-token-issuer", "");
+    let realm = r.string("auth-token-realm", "");
+    let service = r.string("auth-token-service", "");
+    let root_certs = r.base64_text("auth-token-root-certs");
+
+    let basic = if password.is_empty() {
+        None
+    } else if user.is_empty() {
+        r.err(
+            ConfigError::new("auth-basic-user", "empty while auth-basic-password is set")
+                .with_fix("set a user name, or unset auth-basic-password"),
+        );
+        None
+    } else {
+        let mut ok = true;
+        if user.contains(':') || user.chars().any(char::is_control) {
+            r.err(ConfigError::new(
+                "auth-basic-user",
+                format!("{} contains ':' or a control character", quote(&user)),
+            ));
+            ok = false;
+        }
+        if password.len() > BCRYPT_MAX_PASSWORD {
+            r.err(
+                ConfigError::new(
+                    "auth-basic-password",
+                    format!(
+                        "longer than {BCRYPT_MAX_PASSWORD} bytes; bcrypt would ignore the rest"
+                    ),
+                )
+                .with_fix("use a shorter password"),
+            );
+            ok = false;
+        }
+        ok.then(|| Auth::Basic {
+            user: user.clone(),
+            password: Secret(password.clone()),
+        })
+    };
+
+    // Token auth needs all four options: name the missing ones instead of silently
+    // running without auth (B20/B21).
+    let token_opts = [
+        ("auth-token-issuer", !issuer.is_empty()),
+        ("auth-token-realm", !realm.is_empty()),
+        ("auth-token-service", !service.is_empty()),
+        ("auth-token-root-certs", root_certs.is_some()),
+    ];
+    let token_set: Vec<&str> = token_opts
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect();
+    let token = if token_set.is_empty() {
+        None
+    } else if token_set.len() < token_opts.len() {
+        for (k, set) in token_opts {
+            // A root-certs value that failed to decode was already reported.
+            let undecodable =
+                k == "auth-token-root-certs" && !r.string("auth-token-root-certs", "").is_empty();
+            if !set && !undecodable {
+                r.err(
+                    ConfigError::new(k, format!("unset while {} is set", token_set.join(", ")))
+                        .with_fix("token auth needs all four auth-token-* options"),
+                );
+            }
+        }
+        None
+    } else {
+        let pem = root_certs.unwrap_or_default();
+        if !pem.contains("-----BEGIN CERTIFICATE-----") {
+            r.err(
+                ConfigError::new(
+                    "auth-token-root-certs",
+                    "does not contain a PEM certificate",
+                )
+                .with_fix("set it to `base64 -w0 <token-signing-cert.pem>`"),
+            );
+        }
+        if let Err((problem, fix)) = HttpUrl::parse(&realm) {
+            r.err(ConfigError::new("auth-token-realm", problem).with_fix(fix));
+        }
+        Some(Auth::Token {
+            issuer,
+            realm,
+            service,
+            root_certs_pem: pem,
+        })
+    };
+
+    match (basic, token) {
+        (Some(_), Some(_)) => {
+            r.err(
+                ConfigError::new(
+                    "auth-basic-password",
+                    "set together with auth-token-*; the registry accepts only one auth method",
+                )
+                .with_fix("unset auth-basic-password or the auth-token-* options"),
+            );
+            Auth::None
+        }
+        (Some(b), None) => b,
+        (None, Some(t)) => t,
+        (None, None) => Auth::None,
+    }
+}
+
+fn read_proxy(r: &mut Reader<'_>) -> Option<Proxy> {
+    let url = r.opt("cache-remoteurl");
+    let username = r.opt("cache-username");
+    let password = r.opt("cache-password").map(Secret);
+    let Some(url) = url else {
+        for (k, set) in [
+            ("cache-username", username.is_some()),
+            ("cache-password", password.is_some()),
+        ] {
+            if set {
+                r.err(
+                    ConfigError::new("cache-remoteurl", format!("unset while {k} is set"))
+                        .with_fix("set the upstream URL, or unset the cache-* options"),
+                );
+            }
+        }
+        return None;
+    };
+    if username.is_some() != password.is_some() {
+        let missing = if username.is_none() {
+            ("cache-username", "cache-password")
+        } else {
+            ("cache-password", "cache-username")
+        };
+        r.err(ConfigError::new(
+            missing.0,
+            format!(
+                "unset while {} is set; both or neither are needed",
+                missing.1
+            ),
+        ));
+    }
+    let remote_url = r.url("cache-remoteurl", &url)?;
+    Some(Proxy {
+        remote_url,
+        username,
+        password,
+    })
+}
+
+fn read_storage(r: &mut Reader<'_>) -> Storage {
+    let swift = read_swift(r);
+    let s3 = read_s3(r);
+    // Swift takes precedence when both are complete (anchor behaviour).
+    match (swift, s3) {
+        (Some(sw), _) => Storage::Swift(Box::new(sw)),
+        (None, Some(s3)) => Storage::S3(Box::new(s3)),
+        (None, None) => Storage::Filesystem,
+    }
+}
+
+fn read_swift(r: &mut Reader<'_>) -> Option<Swift> {
+    let auth_url = r.opt("storage-swift-authurl");
+    let username = r.opt("storage-swift-username");
+    let password = r.opt("storage-swift-password");
+    let container = r.string("storage-swift-container", "docker-registry");
+    let region = r.opt("storage-swift-region");
+    let tenant = r.opt("storage-swift-tenant");
+    let domain = r.opt("storage-swift-domain");
+
+    let others: Vec<&str> = [
+        ("storage-swift-username", username.is_some()),
+        ("storage-swift-password", password.is_some()),
+        ("storage-swift-region", region.is_some()),
+        ("storage-swift-tenant", tenant.is_some()),
+        ("storage-swift-domain", domain.is_some()),
+    ]
+    .iter()
+    .filter(|(_, set)| *set)
+    .map(|(k, _)| *k)
+    .collect();
+    let Some(auth_url) = auth_url else {
+        if !others.is_empty() {
+            r.err(
+                ConfigError::new(
+                    "storage-swift-authurl",
+                    format!("unset while {} is set", others.join(", ")),
+                )
+                .with_fix(
+                    "set the Keystone URL to use swift, or unset the storage-swift-* options",
+                ),
+            );
+        }
+        return None;
+    };
+    let mut missing = false;
+    for (k, set) in [
+        ("storage-swift-username", username.is_some()),
+        ("storage-swift-password", password.is_some()),
+        ("storage-swift-container", !container.is_empty()),
+    ] {
+        if !set {
+            r.err(ConfigError::new(
+                k,
+                "unset while storage-swift-authurl is set; swift storage needs it",
+            ));
+            missing = true;
+        }
+    }
+    let auth_url = r.url("storage-swift-authurl", &auth_url);
+    if missing {
+        return None;
+    }
+    Some(Swift {
+        auth_url: auth_url?,
+        username: username?,
+        password: Secret(password?),
+        container,
+        region,
+        tenant,
+        domain,
+    })
+}
+
+fn read_s3(r: &mut Reader<'_>) -> Option<S3> {
+    let region = r.opt("storage-s3-region");
+    let bucket = r.opt("storage-s3-bucket");
+    let access_key = r.opt("storage-s3-accesskey");
+    let secret_key = r.opt("storage-s3-secretkey");
+    let region_endpoint = r.opt("storage-s3-regionendpoint");
+    let key_id = r.opt("storage-s3-keyid");
+    let root_directory = r.opt("storage-s3-rootdirectory");
+    let user_agent = r.opt("storage-s3-useragent");
+    let force_path_style = r.boolean("storage-s3-forcepathstyle", false);
+    let encrypt = r.boolean("storage-s3-encrypt", false);
+    let secure = r.boolean("storage-s3-secure", true);
+    let skip_verify = r.boolean("storage-s3-skip-verify", false);
+    let uses_v4_auth = r.boolean("storage-s3-skip-v4-auth", true);
+    let chunk = "a size in 5242880..=5368709120 bytes (5 MiB..5 GiB)";
+    let chunk_size = r.ranged(
+        "storage-s3-chunksize",
+        10 * MIB,
+        S3_MIN_CHUNK,
+        S3_MAX_CHUNK,
+        chunk,
+    );
+    let multipart_copy_chunk_size = r.ranged(
+        "storage-s3-multipartcopychunksize",
+        32 * MIB,
+        S3_MIN_CHUNK,
+        S3_MAX_CHUNK,
+        chunk,
+    );
+    let multipart_copy_max_concurrency = r.ranged(
+        "storage-s3-multipartcopymaxconcurrency",
+        100,
+        1,
+        i64::MAX as u64,
+        "a count >= 1",
+    );
+    let multipart_copy_threshold_size = r.ranged(
+        "storage-s3-multipartcopythresholdsize",
+        32 * MIB,
+        0,
+        S3_MAX_CHUNK,
+        "a size in 0..=5368709120 bytes (5 GiB)",
+    );
+    let storage_class = r.one_of("storage-s3-storageclass", "STANDARD", S3_STORAGE_CLASSES);
+    let object_acl = r.one_of("storage-s3-objectacl", "private", S3_OBJECT_ACLS);
+    let log_level = r.one_of("storage-s3-loglevel", "off", S3_LOG_LEVELS);
+
+    if access_key.is_some() != secret_key.is_some() {
+        let (missing, set) = if access_key.is_none() {
+            ("storage-s3-accesskey", "storage-s3-secretkey")
+        } else {
+            ("storage-s3-secretkey", "storage-s3-accesskey")
+        };
+        r.err(
+            ConfigError::new(missing, format!("unset while {set} is set"))
+                .with_fix("set both keys, or neither to use the instance's IAM role"),
+        );
+    }
+
+    let set_strings: Vec<&str> = [
+        ("storage-s3-accesskey", access_key.is_some()),
+        ("storage-s3-secretkey", secret_key.is_some()),
+        ("storage-s3-regionendpoint", region_endpoint.is_some()),
+        ("storage-s3-keyid", key_id.is_some()),
+        ("storage-s3-rootdirectory", root_directory.is_some()),
+        ("storage-s3-useragent", user_agent.is_some()),
+    ]
+    .iter()
+    .filter(|(_, set)| *set)
+    .map(|(k, _)| *k)
+    .collect();
+
+    match (&region, &bucket) {
+        (Some(_), Some(_)) => {}
+        (None, None) => {
+            if !set_strings.is_empty() {
+                for k in ["storage-s3-region", "storage-s3-bucket"] {
+                    r.err(
+                        ConfigError::new(
+                            k,
+                            format!("unset while {} is set", set_strings.join(", ")),
+                        )
+                        .with_fix("s3 storage needs storage-s3-region and storage-s3-bucket"),
+                    );
+                }
+            }
+            return None;
+        }
+        (None, Some(_)) | (Some(_), None) => {
+            let (missing, set) = if region.is_none() {
+                ("storage-s3-region", "storage-s3-bucket")
+            } else {
+                ("storage-s3-bucket", "storage-s3-region")
+            };
+            r.err(
+                ConfigError::new(missing, format!("unset while {set} is set"))
+                    .with_fix("s3 storage needs storage-s3-region and storage-s3-bucket"),
+            );
+            return None;
+        }
+    }
+    Some(S3 {
+        region: region?,
+        bucket: bucket?,
+        access_key: access_key.map(Secret),
+        secret_key: secret_key.map(Secret),
+        region_endpoint,
+        force_path_style,
+        encrypt,
+        key_id,
+        secure,
+        skip_verify,
+        // B13: the option says "skip", distribution's key says "use".
+        v4auth: uses_v4_auth,
+        chunk_size,
+        multipart_copy_chunk_size,
+        multipart_copy_max_concurrency,
+        multipart_copy_threshold_size,
+        root_directory,
+        storage_class,
+        user_agent,
+        use_dual_stack: r.boolean("storage-s3-usedualstack", false),
+        accelerate: r.boolean("storage-s3-accelerate", false),
+        object_acl,
+        log_level,
+    })
+}
+
+/// B38: a blob with an empty path would be written to "."; two options sharing a path
+/// would overwrite each other.
+fn check_tls_paths(r: &mut Reader<'_>, paths: &TlsPaths) {
+    for (blob, path_opt, path, default) in [
+        ("tls-ca-blob", "tls-ca-path", &paths.ca, DEFAULT_TLS_CA_PATH),
+        (
+            "tls-cert-blob",
+            "tls-cert-path",
+            &paths.cert,
+            DEFAULT_TLS_CERT_PATH,
+        ),
+        (
+            "tls-key-blob",
+            "tls-key-path",
+            &paths.key,
+            DEFAULT_TLS_KEY_PATH,
+        ),
+    ] {
+        let blob_set = !r.string(blob, "").trim().is_empty();
+        // A relative path was already reported; only "" is left as None here.
+        let path_empty = r.string(path_opt, default).is_empty();
+        if blob_set && path_empty && path.is_none() {
+            r.err(
+                ConfigError::new(path_opt, format!("empty while {blob} is set"))
+                    .with_fix(format!("set an absolute path, e.g. {default}")),
+            );
+        }
+    }
+    let named = [
+        ("tls-ca-path", &paths.ca),
+        ("tls-cert-path", &paths.cert),
+        ("tls-key-path", &paths.key),
+    ];
+    for (i, (a, pa)) in named.iter().enumerate() {
+        for (b, pb) in &named[i + 1..] {
+            if let (Some(pa), Some(pb)) = (pa, pb) {
+                if pa == pb {
+                    r.err(ConfigError::new(
+                        *b,
+                        format!("same path as {a}; each file needs its own path"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_is_redacted() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s}"), "<redacted>");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn url_parsing() {
+        let u = HttpUrl::parse("https://example.com:8443/docker-registry/").unwrap();
+        assert_eq!(u.netloc(), "example.com:8443");
+        assert_eq!(u.hostname(), "example.com");
+        assert_eq!(u.path(), "/docker-registry/");
+        let u = HttpUrl::parse("http://[::1]:5000").unwrap();
+        assert_eq!(u.hostname(), "::1");
+        assert_eq!(u.netloc(), "[::1]:5000");
+        assert!(HttpUrl::parse("registry.example.com:5000").is_err());
+        assert!(HttpUrl::parse("ftp://x/").is_err());
+        assert!(HttpUrl::parse("https://u:p@x/").is_err());
+        assert!(HttpUrl::parse("https://x:0/").is_err());
+        assert!(HttpUrl::parse("https://x:99999/").is_err());
+        assert!(HttpUrl::parse("https:///").is_err());
+        assert!(HttpUrl::parse("https://x y/").is_err());
+    }
+
+    #[test]
+    fn base64_decoding_tolerates_wrapping_and_missing_padding() {
+        assert_eq!(decode_base64_text("aGVs\nbG8=").unwrap(), "hello");
+        assert_eq!(decode_base64_text("aGVsbG8").unwrap(), "hello");
+        assert!(decode_base64_text("!!!").is_err());
+        assert!(decode_base64_text("/w==").is_err()); // 0xff is not UTF-8
+    }
+}

