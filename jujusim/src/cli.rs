@@ -14,6 +14,8 @@ pub const USAGE: &str = "\
 jujusim: a local stand-in for a Juju controller and unit agent
 
 Usage: jujusim [--model DIR] COMMAND [ARGS]     (or set JUJUSIM_MODEL=DIR)
+Every command that changes the model then runs hooks until all units are idle
+(at most JUJUSIM_MAX_HOOKS hooks, default 2000).
 
 Commands:
   deploy CHARM [APP] [-n N] [--config k=v ...] [--machines linux|host]
@@ -575,11 +577,22 @@ fn model_dir(low: &LowArgs) -> Result<ModelDir, CliError> {
 
 fn engine_for(dir: ModelDir) -> Result<Engine, CliError> {
     let m = dir.load()?;
-    Ok(Engine::new(
+    Ok(with_bound(Engine::new(
         dir,
         machines_for(m.machines_kind),
         tool_binary()?,
-    ))
+    )))
+}
+
+/// Apply `JUJUSIM_MAX_HOOKS` (the settle bound; default 2000).
+fn with_bound(mut e: Engine) -> Engine {
+    if let Some(n) = std::env::var("JUJUSIM_MAX_HOOKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        e.hook_bound = n;
+    }
+    e
 }
 
 fn tool_binary() -> Result<PathBuf, CliError> {
@@ -615,7 +628,7 @@ pub fn run(low: &LowArgs, req: Request) -> Result<i32, CliError> {
             std::fs::create_dir_all(&dir.path)
                 .map_err(|e| CliError::Run(format!("creating {}: {e}", dir.path.display())))?;
             let _ops = dir.ops_lock()?;
-            let engine = Engine::new(dir, machines_for(kind), tool_binary()?);
+            let engine = with_bound(Engine::new(dir, machines_for(kind), tool_binary()?));
             let app = ops::deploy(&engine, kind, &charm, app.as_deref(), n, &config)?;
             engine.settle()?;
             eprintln!("Deployed {app:?} from {}", charm.display());
