@@ -530,9 +530,9 @@ pub fn similar(word: &str, names: &[&str]) -> String {
         .iter()
         .copied()
         .filter(|n| {
-            levenshtein(word, n) <= 2.max(word.len() / 4)
-                || n.starts_with(word)
-                || word.starts_with(*n)
+            let d = edit_distance(word, n);
+            (d <= 1.max(word.len() / 3) && d < word.len())
+                || (word.len() > 2 && (n.starts_with(word) || word.starts_with(*n)))
         })
         .collect();
     if close.is_empty() {
@@ -542,18 +542,29 @@ pub fn similar(word: &str, names: &[&str]) -> String {
     }
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
+/// Optimal string alignment distance (a transposition counts as one edit).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -567,6 +578,8 @@ mod tests {
             " (similar: storage-cache)"
         );
         assert_eq!(similar("zzz", &["storage-cache"]), "");
+        assert_eq!(similar("prot", &["port", "name"]), " (similar: port)");
+        assert_eq!(similar("q", &["x", "y"]), "");
     }
 
     #[test]
