@@ -235,16 +235,13 @@ fn relation_set_rules_and_commit_through_exec() {
         sim.take_events(),
         vec!["tiny/0 hooks/cluster-relation-changed tiny/1".to_string()]
     );
-    assert_eq!(
-        t(
-            &sim,
-            "tiny/0",
-            &["relation-get", "-r", "0", "-", "tiny/1", "--format=json"]
-        )
-        .1
-        .contains("\"j\":\"1\",\"k\":\"v\""),
-        true
-    );
+    let bag = t(
+        &sim,
+        "tiny/0",
+        &["relation-get", "-r", "0", "-", "tiny/1", "--format=json"],
+    )
+    .1;
+    assert!(bag.contains("\"j\":\"1\",\"k\":\"v\""), "{bag}");
     // Leader writes the peer app bag; the follower reads it; a failing exec discards.
     assert_eq!(
         t(&sim, "tiny/0", &["relation-set", "-r", "0", "--app", "x=1"]).0,
@@ -530,16 +527,13 @@ fn network_and_unit_get() {
         t(&sim, "tiny/0", &["unit-get"]),
         usage("no setting specified")
     );
-    assert_eq!(
-        t(
-            &sim,
-            "tiny/0",
-            &["relation-model-get", "-r", "0", "--format=json"]
-        )
-        .1
-        .starts_with("{\"uuid\":\""),
-        true
-    );
+    let uuid = t(
+        &sim,
+        "tiny/0",
+        &["relation-model-get", "-r", "0", "--format=json"],
+    )
+    .1;
+    assert!(uuid.starts_with("{\"uuid\":\""), "{uuid}");
 }
 
 #[test]
