@@ -325,3 +325,72 @@ fn missing_dispatch_skips_hooks_as_success() {
     let st = sim.ok(&["status", "--format", "json"]).stdout;
     assert!(st.contains(r#""current":"unknown""#), "{st}");
 }
+
+#[test]
+fn update_status_runs_once_per_idle_unit() {
+    let sim = Sim::new();
+    let c = sim.charm(
+        "tiny",
+        PEER_META,
+        None,
+        None,
+        r#"if [ "$H" = hooks/update-status ]; then juju-log "checked $JUJU_UNIT_NAME"; fi"#,
+    );
+    sim.deploy(&c, &["-n", "2"]);
+    sim.take_events();
+    sim.ok(&["update-status"]);
+    assert_eq!(
+        sim.take_events(),
+        strs(&["tiny/0 hooks/update-status", "tiny/1 hooks/update-status"])
+    );
+    sim.ok(&["update-status", "tiny/1"]);
+    assert_eq!(sim.take_events(), strs(&["tiny/1 hooks/update-status"]));
+    let log = sim.ok(&["debug-log", "-n", "3"]).stdout;
+    assert!(
+        log.contains("INFO unit.tiny/1.juju-log checked tiny/1"),
+        "{log}"
+    );
+    assert_eq!(sim.run(&["update-status", "nope"]).code, 1);
+}
+
+#[test]
+fn status_yaml_has_juju_layout() {
+    let sim = Sim::new();
+    let c = sim.charm("tiny", PEER_META, None, None, r#"if [ "$H" = hooks/start ]; then status-set active ready; open-port 443; open-port 80; application-version-set 1.2.3; fi"#);
+    sim.deploy(&c, &[]);
+    let y = sim.ok(&["status", "--format", "yaml"]).stdout;
+    let v: serde_yaml::Value = serde_yaml::from_str(&y).unwrap();
+    let app = &v["applications"]["tiny"];
+    assert_eq!(app["charm"], serde_yaml::Value::from("tiny"));
+    assert_eq!(app["version"], serde_yaml::Value::from("1.2.3"));
+    let u = &app["units"]["tiny/0"];
+    assert_eq!(
+        u["workload-status"]["current"],
+        serde_yaml::Value::from("active")
+    );
+    assert_eq!(
+        u["workload-status"]["message"],
+        serde_yaml::Value::from("ready")
+    );
+    assert_eq!(u["juju-status"]["current"], serde_yaml::Value::from("idle"));
+    assert_eq!(u["leader"], serde_yaml::Value::from(true));
+    assert_eq!(u["machine"], serde_yaml::Value::from("0"));
+    assert_eq!(
+        u["open-ports"],
+        serde_yaml::from_str::<serde_yaml::Value>("[80/tcp, 443/tcp]").unwrap()
+    );
+    // Keys in juju's struct order, not sorted.
+    let units = &y[y.find("    units:").unwrap()..];
+    let pos = |k: &str| units.find(k).unwrap();
+    assert!(
+        pos("workload-status:") < pos("juju-status:")
+            && pos("juju-status:") < pos("leader:")
+            && pos("leader:") < pos("machine:"),
+        "{y}"
+    );
+    let table = sim.ok(&["status"]).stdout;
+    assert!(
+        table.contains("tiny/0*  active    idle   0        127.0.0.1       80/tcp,443/tcp  ready"),
+        "{table}"
+    );
+}
