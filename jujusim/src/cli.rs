@@ -4,7 +4,7 @@
 //! to juju's codes: 2 for usage, 1 for runtime.
 use crate::engine::{machines_for, Engine, EngineError};
 use crate::flags::{flag, parse, FlagError, Parsed, Spec};
-use crate::model::{app_of, juju_time, Life, MachinesKind, Model, ModelDir, StatusInfo, Task};
+use crate::model::{juju_time, Life, MachinesKind, Model, ModelDir, StatusInfo, Task};
 use crate::ops;
 use serde_yaml::{Mapping, Value as Y};
 use std::path::PathBuf;
@@ -1526,6 +1526,5 @@ fn print_task(t: &Task, format: OutFormat) -> Result<(), CliError> {
     }
     print!("{stdout}");
     eprint!("{stderr}");
-    let _ = app_of;
     Ok(())
 }

@@ -194,7 +194,7 @@ impl Engine {
         })?;
         let path = context_path(&self.dir.unit_dir(unit), &ctx_id);
         write_snapshot(&path, &snap)?;
-        let outcome = self.execute(&snap, &format!("hooks/{name}"), Output::Capture)?;
+        let outcome = self.execute(&snap, &format!("hooks/{name}"))?;
         let (_, changes) = read_context(&path, &ctx_id)?;
         let _ = std::fs::remove_file(&path);
         let module = format!("unit.{unit}.{name}");
@@ -278,12 +278,7 @@ impl Engine {
 
     /// Run `dispatch` (or the legacy hooks/ or actions/ file) for a snapshot.
     /// `code: None` means no handler exists.
-    fn execute(
-        &self,
-        snap: &Snapshot,
-        dispatch_path: &str,
-        output: Output,
-    ) -> Result<RunOutcome, EngineError> {
+    fn execute(&self, snap: &Snapshot, dispatch_path: &str) -> Result<RunOutcome, EngineError> {
         let charm_dir = self.dir.unit_dir(&snap.unit).join("charm");
         if !charm_dir.join("metadata.yaml").exists() {
             return Ok(RunOutcome {
@@ -307,12 +302,7 @@ impl Engine {
         };
         let mut cmd = Command::new(&exe);
         self.prepare_command(&mut cmd, snap, Some(dispatch_path))?;
-        run_captured(
-            &mut cmd,
-            &self.dir.unit_dir(&snap.unit),
-            &snap.context_id,
-            output,
-        )
+        run_captured(&mut cmd, &self.dir.unit_dir(&snap.unit), &snap.context_id)
     }
 
     /// Environment, cwd and machine for a process in `snap`'s context (§2).
@@ -460,7 +450,7 @@ impl Engine {
         eprintln!("Running operation {} with 1 task\n  - task {task_id} on {}\n\nWaiting for task {task_id}...", task_id - 1, crate::model::unit_tag(unit));
         let path = context_path(&self.dir.unit_dir(unit), &snap.context_id);
         write_snapshot(&path, &snap)?;
-        let outcome = self.execute(&snap, &format!("actions/{name}"), Output::Capture)?;
+        let outcome = self.execute(&snap, &format!("actions/{name}"))?;
         let (_, changes) = read_context(&path, &snap.context_id)?;
         let _ = std::fs::remove_file(&path);
         self.log_outcome(unit, &format!("unit.{unit}.{name}"), &outcome);
@@ -541,11 +531,6 @@ impl Engine {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Output {
-    Capture,
-}
-
 fn exit_code(status: &std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status
@@ -559,7 +544,6 @@ fn run_captured(
     cmd: &mut Command,
     unit_dir: &Path,
     ctx_id: &str,
-    _output: Output,
 ) -> Result<RunOutcome, EngineError> {
     let run_dir = unit_dir.join("run");
     std::fs::create_dir_all(&run_dir)

@@ -3,13 +3,13 @@ use crate::charm::{CharmMeta, Role};
 use crate::engine::{Engine, EngineError};
 use crate::machines::ModelNet;
 use crate::model::{
-    app_of, fnv1a, now_secs, Application, Bag, Life, MachinesKind, Model, ModelDir, RelEndpoint,
-    Relation, Seen, StatusInfo, Unit,
+    app_of, fnv1a, Application, Bag, Life, MachinesKind, Model, ModelDir, RelEndpoint, Relation,
+    Seen, StatusInfo, Unit,
 };
 use crate::resolver::{mark_done, roles_match, Hook, HookKind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn other(msg: impl Into<String>) -> EngineError {
     EngineError::Other(msg.into())
@@ -655,14 +655,4 @@ fn insert(map: &mut serde_json::Map<String, Value>, path: &[&str], v: Value) {
             }
         }
     }
-}
-
-/// Time stamp helper re-exported for CLI output.
-pub fn now() -> u64 {
-    now_secs()
-}
-
-/// Path of the unpacked charm of `app`.
-pub fn charm_dir(m: &Model, app: &str) -> Option<PathBuf> {
-    m.applications.get(app).map(|a| a.charm_dir.clone())
 }
