@@ -1,0 +1,388 @@
+//! Commit semantics, error state and resolve, actions, and the ping-pong bound.
+mod util;
+use util::Sim;
+
+const META: &str = "peers:\n  cluster:\n    interface: tiny-peers\n";
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// config-changed: first run writes relation data + status then fails; later runs succeed.
+fn flaky(sim: &Sim) -> std::path::PathBuf {
+    sim.charm(
+        "tiny",
+        META,
+        None,
+        None,
+        r#"if [ "$H" = hooks/config-changed ] && [ ! -e "$CHARM_DIR/../ok" ]; then
+  relation-set -r "$(relation-ids cluster)" k=v
+  state-set s=1
+  status-set blocked first
+  exit 1
+fi"#,
+    )
+}
+
+#[test]
+fn failed_hook_discards_buffered_changes_keeps_status_and_blocks_the_unit() {
+    let sim = Sim::new();
+    let c = flaky(&sim);
+    sim.deploy(&c, &[]);
+    assert_eq!(
+        Sim::of(&sim.take_events(), "tiny/0"),
+        strs(&[
+            "hooks/install",
+            "hooks/cluster-relation-created",
+            "hooks/leader-elected",
+            "hooks/config-changed"
+        ])
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&sim.ok(&["status", "--format", "json"]).stdout).unwrap();
+    let u = &v["applications"]["tiny"]["units"]["tiny/0"];
+    assert_eq!(u["workload-status"]["current"], "error");
+    assert_eq!(
+        u["workload-status"]["message"],
+        "hook failed: \"config-changed\""
+    );
+    assert_eq!(u["juju-status"]["current"], "idle");
+    let su = sim.ok(&["show-unit", "tiny/0", "--format", "json"]).stdout;
+    assert!(
+        !su.contains("\"k\""),
+        "relation-set of a failed hook must not commit: {su}"
+    );
+    // Nothing runs while in error, but actions and exec still work.
+    sim.ok(&["update-status"]);
+    assert!(sim.take_events().is_empty());
+    assert_eq!(
+        sim.exec("tiny/0", &["state-get", "--format=json"]).stdout,
+        "null\n"
+    );
+    // Retry: the same hook runs again, then the rest of the sequence.
+    std::fs::write(sim.model().join("units/unit-tiny-0/ok"), "").unwrap();
+    sim.ok(&["resolve", "tiny/0"]);
+    assert_eq!(
+        Sim::of(&sim.take_events(), "tiny/0"),
+        strs(&["hooks/config-changed", "hooks/start"])
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&sim.ok(&["status", "--format", "json"]).stdout).unwrap();
+    let u = &v["applications"]["tiny"]["units"]["tiny/0"];
+    // status-set from the failing hook was immediate and stays (start did not override it).
+    assert_eq!(u["workload-status"]["current"], "blocked");
+    assert_eq!(u["workload-status"]["message"], "first");
+    let r = sim.run(&["resolve", "tiny/0"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            1,
+            "jujusim resolve: unit \"tiny/0\" is not in an error state\n"
+        )
+    );
+}
+
+#[test]
+fn resolve_no_retry_skips_the_failed_hook() {
+    let sim = Sim::new();
+    let c = flaky(&sim);
+    sim.deploy(&c, &[]);
+    sim.take_events();
+    sim.ok(&["resolve", "--no-retry", "tiny/0"]);
+    assert_eq!(
+        Sim::of(&sim.take_events(), "tiny/0"),
+        strs(&["hooks/start"])
+    );
+}
+
+#[test]
+fn non_executable_dispatch_fails_the_hook() {
+    let sim = Sim::new();
+    let c = sim.charm("tiny", META, None, None, "");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(c.join("dispatch"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    sim.deploy(&c, &[]);
+    let st = sim.ok(&["status"]).stdout;
+    assert!(
+        st.contains("error     idle   0        127.0.0.1              hook failed: \"install\""),
+        "{st}"
+    );
+}
+
+const ACTIONS: &str = r#"
+hello:
+  description: greet
+  params:
+    who: {type: string, default: world}
+    times: {type: integer}
+  required: []
+fail-me:
+  description: fails politely
+crash:
+  description: exits 3
+needs:
+  description: needs a param
+  params:
+    x: {type: string}
+  required: [x]
+"#;
+
+fn action_charm(sim: &Sim) -> std::path::PathBuf {
+    sim.charm(
+        "tiny",
+        META,
+        None,
+        Some(ACTIONS),
+        r#"case "$H" in
+  actions/hello) action-set greeting="hello $(action-get who)" nested.deep=1; action-log working; echo printed; echo warn >&2 ;;
+  actions/fail-me) action-set partial=yes; action-fail "no luck" ;;
+  actions/crash) relation-set -r "$(relation-ids cluster)" crashed=1; action-set before=crash; exit 3 ;;
+esac"#,
+    )
+}
+
+#[test]
+fn run_action_prints_results_like_juju_run() {
+    let sim = Sim::new();
+    let c = action_charm(&sim);
+    sim.deploy(&c, &[]);
+    sim.take_events();
+    let o = sim.ok(&["run", "tiny/0", "hello", "who=bob"]);
+    assert_eq!(
+        o.stdout,
+        "greeting: hello bob\nnested:\n  deep: '1'\nprinted\n"
+    );
+    assert!(
+        o.stderr.contains(
+            "Running operation 1 with 1 task\n  - task 2 on unit-tiny-0\n\nWaiting for task 2...\n"
+        ),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains("working\n") && o.stderr.ends_with("warn\n"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(sim.take_events(), strs(&["tiny/0 actions/hello"]));
+    let y = sim
+        .ok(&["run", "tiny/0", "hello", "--format", "yaml"])
+        .stdout;
+    let v: serde_yaml::Value = serde_yaml::from_str(&y).unwrap();
+    assert_eq!(
+        v["tiny/0"]["id"],
+        serde_yaml::Value::from("4"),
+        "ids share one counter with operations"
+    );
+    assert_eq!(v["tiny/0"]["status"], serde_yaml::Value::from("completed"));
+    assert_eq!(
+        v["tiny/0"]["results"]["greeting"],
+        serde_yaml::Value::from("hello world"),
+        "schema default inserted"
+    );
+    assert_eq!(
+        v["tiny/0"]["results"]["return-code"],
+        serde_yaml::Value::from(0)
+    );
+    assert_eq!(
+        v["tiny/0"]["results"]["stdout"],
+        serde_yaml::Value::from("printed\n")
+    );
+}
+
+#[test]
+fn action_failures_and_validation() {
+    let sim = Sim::new();
+    let c = action_charm(&sim);
+    sim.deploy(&c, &[]);
+    let o = sim.run(&["run", "tiny/0", "fail-me"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stdout, "partial: yes\n");
+    assert!(
+        o.stderr.contains("Action id 2 failed: no luck\n"),
+        "{}",
+        o.stderr
+    );
+    let o = sim.run(&["run", "tiny/0", "crash"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stdout, "before: crash\n");
+    assert!(
+        o.stderr.contains("Action id 4 failed: exit status 3\n"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .contains("the following task failed:\n - id \"4\" with return code 3\n"),
+        "{}",
+        o.stderr
+    );
+    let su = sim.ok(&["show-unit", "tiny/0"]).stdout;
+    assert!(
+        !su.contains("crashed"),
+        "a failed action's relation-set is discarded: {su}"
+    );
+    let cases: [(&[&str], &str); 5] = [
+        (&["run", "tiny/0", "hello", "nope=1"], "validation failed: (root) : additional property \"nope\" is not allowed, given {\"nope\":1}"),
+        (&["run", "tiny/0", "hello", "who=5"], "validation failed: (root).who : must be of type string, given 5"),
+        (&["run", "tiny/0", "hello", "times=x"], "validation failed: (root).times : must be of type integer, given \"x\""),
+        (&["run", "tiny/0", "needs"], "validation failed: (root) : \"x\" property is missing and required, given {}"),
+        (&["run", "tiny/0", "helo"], "action \"helo\" not defined on unit \"tiny/0\" (similar: hello)"),
+    ];
+    for (args, msg) in cases {
+        let o = sim.run(args);
+        assert_eq!(
+            (o.code, o.stderr.as_str()),
+            (1, format!("jujusim run: {msg}\n").as_str()),
+            "{args:?}"
+        );
+    }
+    assert_eq!(sim.run(&["run", "tiny/0"]).code, 2);
+}
+
+#[test]
+fn actions_run_while_the_unit_is_in_error() {
+    let sim = Sim::new();
+    let c = sim.charm(
+        "tiny",
+        META,
+        None,
+        Some(ACTIONS),
+        r#"case "$H" in hooks/start) exit 1;; actions/hello) action-set ok=1;; esac"#,
+    );
+    sim.deploy(&c, &[]);
+    assert_eq!(sim.ok(&["run", "tiny/leader", "hello"]).stdout, "ok: '1'\n");
+}
+
+#[test]
+fn charms_that_ping_pong_hit_the_bound_with_a_clear_error() {
+    let sim = Sim::new();
+    let body = r#"case "$H" in
+  hooks/*-relation-changed) if [ -n "$JUJU_REMOTE_UNIT" ]; then n=$(relation-get n "$JUJU_REMOTE_UNIT"); relation-set n=$(( ${n:-0} + 1 )); fi ;;
+  hooks/*-relation-joined) relation-set n=1 ;;
+esac"#;
+    let ping = sim.charm(
+        "ping",
+        "provides:\n  ball:\n    interface: pong\n",
+        None,
+        None,
+        body,
+    );
+    let pong = sim.charm(
+        "pong",
+        "requires:\n  ball:\n    interface: pong\n",
+        None,
+        None,
+        body,
+    );
+    sim.deploy(&ping, &[]);
+    sim.deploy(&pong, &[]);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_jujusim"))
+        .env("JUJUSIM_MAX_HOOKS", "30")
+        .args([
+            "--model",
+            sim.model().to_str().unwrap(),
+            "integrate",
+            "ping",
+            "pong",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.starts_with("jujusim integrate: charms ping-pong: 30 hooks ran without the model settling; still changing: "), "{err}");
+    assert!(
+        err.contains("ping/0 ball-relation-changed (relation 0)")
+            && err.contains("pong/0 ball-relation-changed (relation 0)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn integrate_and_deploy_errors_are_clear() {
+    let sim = Sim::new();
+    let a = sim.charm(
+        "a",
+        "provides:\n  x:\n    interface: one\n  y:\n    interface: one\n",
+        None,
+        None,
+        "",
+    );
+    let b = sim.charm(
+        "b",
+        "requires:\n  z:\n    interface: one\n  w:\n    interface: two\n",
+        None,
+        None,
+        "",
+    );
+    sim.deploy(&a, &[]);
+    sim.deploy(&b, &[]);
+    let o = sim.run(&["integrate", "a", "b"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stderr, "jujusim integrate: ambiguous relation: \"a b\" could refer to \"a:x b:z\"; \"a:y b:z\"; name the endpoints (APP:ENDPOINT)\n");
+    let o = sim.run(&["integrate", "a:x", "b:w"]);
+    assert!(
+        o.stderr
+            .starts_with("jujusim integrate: no relations found between a:x and b:w"),
+        "{}",
+        o.stderr
+    );
+    let o = sim.run(&["integrate", "a:q", "b"]);
+    assert_eq!(
+        o.stderr,
+        "jujusim integrate: application \"a\" has no \"q\" relation\n"
+    );
+    sim.ok(&["integrate", "a:x", "b"]);
+    let o = sim.run(&["integrate", "a:x", "b:z"]);
+    assert_eq!(
+        o.stderr,
+        "jujusim integrate: relation a:x b:z already exists\n"
+    );
+    let o = sim.run(&["deploy", a.to_str().unwrap()]);
+    assert!(
+        o.stderr.contains("application \"a\" already exists"),
+        "{}",
+        o.stderr
+    );
+    let o = sim.run(&["bogus"]);
+    assert_eq!(o.code, 2);
+    let o = sim.run(&["add-unit", "a", "-n", "x"]);
+    assert_eq!((o.code, o.stderr.as_str()), (2, "jujusim add-unit: invalid value \"x\" for option -n: expected a positive number of units\n"));
+}
+
+#[test]
+fn deploy_from_a_packed_charm_zip() {
+    let sim = Sim::new();
+    let c = sim.charm("tiny", META, None, None, "");
+    let zip_path = sim.tmp.path().join("tiny.charm");
+    let f = std::fs::File::create(&zip_path).unwrap();
+    let mut z = zip::ZipWriter::new(f);
+    for (name, mode) in [("metadata.yaml", 0o644), ("dispatch", 0o755)] {
+        let opts = zip::write::SimpleFileOptions::default().unix_permissions(mode);
+        z.start_file(name, opts).unwrap();
+        std::io::Write::write_all(&mut z, &std::fs::read(c.join(name)).unwrap()).unwrap();
+    }
+    z.finish().unwrap();
+    sim.ok(&[
+        "deploy",
+        zip_path.to_str().unwrap(),
+        "zipped",
+        "--machines",
+        "host",
+    ]);
+    let ev = sim.take_events();
+    assert_eq!(
+        ev.first().map(String::as_str),
+        Some("zipped/0 hooks/install")
+    );
+    assert_eq!(ev.len(), 5);
+}
+
+#[test]
+fn destroy_removes_the_model_dir() {
+    let sim = Sim::new();
+    let c = sim.charm("tiny", META, None, None, "");
+    sim.deploy(&c, &[]);
+    sim.ok(&["destroy"]);
+    assert!(!sim.model().exists());
+}
