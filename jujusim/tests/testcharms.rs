@@ -396,3 +396,91 @@ fn containerd_and_docker_render_registry_settings() {
         "leaked to the host"
     );
 }
+
+/// A registry in machine 1; containerd's `pull` action in machine 0 pulls through hosts.toml.
+#[test]
+fn containerd_pull_action_pulls_from_a_registry_machine() {
+    let model = TestModel::new("pul1", [10, 96, 5], 2);
+    let work = model.fake("work");
+    let sh = |script: &str| {
+        let out = Command::new("bash")
+            .args(["-c", script])
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh(
+        "umoci init --layout layout && umoci new --image layout:hello \
+        && umoci unpack --image layout:hello bundle && mkdir -p bundle/rootfs/app \
+        && echo hi > bundle/rootfs/app/hello.txt && umoci repack --image layout:hello bundle",
+    );
+    write(
+        &work.join("config.yml"),
+        "version: 0.1\nstorage: {filesystem: {rootdirectory: /var/lib/docker-registry}}\nhttp: {addr: \"10.96.5.11:5000\"}\n",
+    );
+    let registry = format!(
+        "setsid docker-registry serve {}/config.yml </dev/null >/var/log/reg.log 2>&1 &",
+        work.display()
+    );
+    model.run(1, &work, "trivial", "x", &registry);
+    eventually(Duration::from_secs(10), "registry", || {
+        model.curl("http://10.96.5.11:5000/v2/")
+    });
+    let mut push = Command::new("skopeo");
+    push.args(["copy", "-q", "--dest-tls-verify=false", "oci:layout:hello"])
+        .arg("docker://10.96.5.11:5000/test/hello:v1")
+        .current_dir(&work);
+    LinuxMachines
+        .enter_model_network(&model.net, &mut push)
+        .unwrap();
+    let out = push.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let fake = model.fake("containerd");
+    write(&fake.join("rel/docker-registry"), "docker-registry:2\n");
+    write(&fake.join("units/2"), "docker-registry/0\n");
+    write(
+        &fake.join("bags/2/docker-registry/0.json"),
+        &registry_bag("10.96.5.11:5000", "http://10.96.5.11:5000", None, None),
+    );
+    write(
+        &fake.join("config/action-image"),
+        "10.96.5.11:5000/test/hello:v1",
+    );
+    model.run(
+        0,
+        &fake,
+        "containerd",
+        "docker-registry-relation-changed",
+        "main",
+    );
+    let started = Instant::now();
+    let out = model.run(
+        0,
+        &fake,
+        "containerd",
+        "pull",
+        "export JUJU_DISPATCH_PATH=actions/pull; main; cat $FAKE/log; \
+         ctr --address /run/containerd-sim/containerd.sock images ls -q",
+    );
+    eprintln!("pull action: {:?}\n{out}", started.elapsed());
+    assert_eq!(
+        read(&fake.join("action")),
+        "result=pulled 10.96.5.11:5000/test/hello:v1\n",
+        "{out}"
+    );
+    assert!(
+        out.contains("pulling 10.96.5.11:5000/test/hello:v1 with ctr"),
+        "containerd should run in a machine: {out}"
+    );
+    assert!(out.ends_with("10.96.5.11:5000/test/hello:v1\n"), "{out}");
+}
