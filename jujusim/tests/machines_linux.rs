@@ -1,0 +1,364 @@
+//! LinuxMachines against the real kernel (needs root, as on CI).
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jujusim::machines::{LinuxMachines, Machine, MachineError, Machines, ModelNet};
+
+/// A model that is destroyed even when the test panics.
+struct TestModel {
+    net: ModelNet,
+    machines: Vec<Machine>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestModel {
+    /// `tag` must be unique per test: tests run in parallel.
+    fn new(tag: &str, subnet: [u8; 3]) -> TestModel {
+        let dir = tempfile::tempdir().unwrap();
+        let net = ModelNet {
+            tag: tag.into(),
+            dir: dir.path().join("model"),
+            subnet,
+        };
+        cleanup_leftovers(&net);
+        LinuxMachines.create_model(&net).unwrap();
+        TestModel {
+            net,
+            machines: Vec::new(),
+            _dir: dir,
+        }
+    }
+
+    fn add_machine(&mut self, id: u32) -> Machine {
+        let m = LinuxMachines.create_machine(&self.net, id).unwrap();
+        self.machines.push(m.clone());
+        m
+    }
+
+    fn destroy_all(&mut self) {
+        for m in std::mem::take(&mut self.machines) {
+            LinuxMachines.destroy_machine(&self.net, &m).unwrap();
+        }
+        LinuxMachines.destroy_model(&self.net).unwrap();
+    }
+}
+
+impl Drop for TestModel {
+    fn drop(&mut self) {
+        for m in std::mem::take(&mut self.machines) {
+            let _ = LinuxMachines.destroy_machine(&self.net, &m);
+        }
+        let _ = LinuxMachines.destroy_model(&self.net);
+    }
+}
+
+/// A previous, killed run may have left namespaces with our tag.
+fn cleanup_leftovers(net: &ModelNet) {
+    let _ = LinuxMachines.destroy_model(net);
+}
+
+fn sh_in(machine: &Machine, script: &str) -> (bool, String) {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", script]);
+    LinuxMachines.enter(machine, &mut cmd).unwrap();
+    let out = cmd.output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+fn sh_in_bridge(net: &ModelNet, script: &str) -> (bool, String) {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", script]);
+    LinuxMachines.enter_model_network(net, &mut cmd).unwrap();
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// A tiny HTTP server on 0.0.0.0:5000 answering the machine's host name.
+fn serve_hostname(machine: &Machine) -> Child {
+    let script = r#"
+import http.server, socket
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = socket.gethostname().encode()
+        self.send_response(200); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.HTTPServer(("0.0.0.0", 5000), H).serve_forever()
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script])
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    LinuxMachines.enter(machine, &mut cmd).unwrap();
+    cmd.spawn().unwrap()
+}
+
+use std::os::unix::process::CommandExt;
+
+/// Poll `f` until it returns Some, or panic after `limit`.
+fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn netns_names() -> String {
+    String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned()
+}
+
+fn ours_in_netns_list(tag: &str) -> bool {
+    let prefix = format!("jujusim-{tag}");
+    netns_names()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .any(|n| n == prefix || n.starts_with(&format!("{prefix}-")))
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie still has a /proc entry; its state is Z.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn two_machines_are_isolated_and_cleaned_up() {
+    let started = Instant::now();
+    let mut model = TestModel::new("iso1", [10, 97, 1]);
+    let m0 = model.add_machine(0);
+    let m1 = model.add_machine(1);
+    eprintln!("create model + 2 machines: {:?}", started.elapsed());
+    assert_eq!(m0.address, Ipv4Addr::new(10, 97, 1, 10));
+    assert_eq!(m1.address, Ipv4Addr::new(10, 97, 1, 11));
+    assert_eq!(m0.cidr, "10.97.1.0/24");
+
+    // Addresses: each machine sees only its own.
+    for m in [&m0, &m1] {
+        let (ok, out) = sh_in(
+            m,
+            "ip -4 -o addr show; cat /sys/class/net/eth0/address; hostname",
+        );
+        assert!(ok, "{out}");
+        assert!(out.contains(&format!("inet {}/24", m.address)), "{out}");
+        let other = if m.id == 0 { &m1 } else { &m0 };
+        assert!(!out.contains(&format!("inet {}/", other.address)), "{out}");
+        assert!(out.contains(&m.mac), "{out}");
+        assert!(out.contains(&format!("machine-{}", m.id)), "{out}");
+    }
+
+    // L2 across the bridge.
+    let (ok, out) = sh_in(&m0, &format!("ping -c 1 -W 2 {}", m1.address));
+    assert!(ok, "ping m0 -> m1: {out}");
+
+    // Same port on both machines at once; the bridge namespace reaches both.
+    let mut servers = vec![serve_hostname(&m0), serve_hostname(&m1)];
+    for m in [&m0, &m1] {
+        let url = format!("http://{}:5000/", m.address);
+        let body = eventually(Duration::from_secs(10), &url, || {
+            let (ok, out) = sh_in_bridge(&model.net, &format!("curl -fsS -m 2 {url}"));
+            ok.then_some(out)
+        });
+        assert_eq!(body, format!("machine-{}", m.id));
+    }
+    // Private /etc: a write in m0 is invisible on the host and in m1; host content visible.
+    let file = "/etc/docker/registry/x-iso1";
+    let (ok, out) = sh_in(
+        &m0,
+        &format!("mkdir -p /etc/docker/registry && echo m0 > {file} && cat {file}"),
+    );
+    assert!(ok && out.trim() == "m0", "{out}");
+    assert!(!Path::new(file).exists(), "{file} leaked to the host");
+    let (ok, _) = sh_in(&m1, &format!("test -e {file}"));
+    assert!(!ok, "{file} leaked to machine 1");
+    let host_release = std::fs::read_to_string("/etc/os-release").unwrap();
+    let (ok, inside) = sh_in(&m1, "cat /etc/os-release");
+    assert!(ok);
+    assert_eq!(inside, host_release);
+    for dir in ["/var/lib", "/var/log", "/run", "/srv"] {
+        let probe = format!("{dir}/jujusim-probe-iso1");
+        let (ok, out) = sh_in(&m1, &format!("touch {probe} && test -e {probe}"));
+        assert!(ok, "{dir}: {out}");
+        assert!(!Path::new(&probe).exists(), "{probe} leaked to the host");
+    }
+
+    // cwd is kept when it exists inside the machine.
+    let mut pwd = Command::new("pwd");
+    pwd.current_dir("/var/log");
+    LinuxMachines.enter(&m0, &mut pwd).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&pwd.output().unwrap().stdout).trim(),
+        "/var/log"
+    );
+    // The machine's /sys shows its own interfaces; cgroups are still mounted.
+    let (ok, out) = sh_in(
+        &m0,
+        "ls /sys/class/net; test -d /sys/fs/cgroup && ls /sys/fs/cgroup | wc -l",
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        out.split_whitespace().take(2).collect::<Vec<_>>(),
+        ["eth0", "lo"],
+        "{out}"
+    );
+    let host_cgroups = std::fs::read_dir("/sys/fs/cgroup")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(
+        out.split_whitespace().nth(2),
+        Some(host_cgroups.to_string().as_str()),
+        "{out}"
+    );
+
+    let inits: Vec<i32> = [&m0, &m1].iter().map(|m| m.init_pid.unwrap()).collect();
+    let server_pids: Vec<i32> = servers.iter().map(|c| c.id() as i32).collect();
+    let started = Instant::now();
+    model.destroy_all();
+    eprintln!("destroy 2 machines + model: {:?}", started.elapsed());
+
+    for s in &mut servers {
+        let status = eventually(Duration::from_secs(2), "server exit", || {
+            s.try_wait().unwrap()
+        });
+        assert!(!status.success());
+    }
+    for pid in inits.iter().chain(&server_pids) {
+        assert!(!alive(*pid), "pid {pid} survived destroy");
+    }
+    assert!(!ours_in_netns_list("iso1"), "{}", netns_names());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains("jujusim-iso1"), "{mounts}");
+    assert!(
+        !mounts.contains(&model.net.dir.display().to_string()),
+        "{mounts}"
+    );
+    assert!(!model.net.dir.join("machines/0/overlay").exists());
+}
+
+#[test]
+fn destroy_kills_processes_that_ignore_sigterm_and_ids_can_be_reused() {
+    let mut model = TestModel::new("kil1", [10, 97, 2]);
+    let m = model.add_machine(3);
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "trap '' TERM; echo ready; exec sleep 1000"])
+        .process_group(0)
+        .stdout(Stdio::piped());
+    LinuxMachines.enter(&m, &mut cmd).unwrap();
+    let mut stubborn = cmd.spawn().unwrap();
+    drop(cmd);
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(stubborn.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+
+    let started = Instant::now();
+    LinuxMachines.destroy_machine(&model.net, &m).unwrap();
+    model.machines.clear();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(4),
+        "SIGTERM should have been ignored: {took:?}"
+    );
+    let status = eventually(Duration::from_secs(2), "stubborn exit", || {
+        stubborn.try_wait().unwrap()
+    });
+    assert!(!status.success());
+
+    // Same id again right away: the bridge port of the old machine must be gone.
+    let again = model.add_machine(3);
+    let (ok, out) = sh_in_bridge(&model.net, &format!("ping -c 1 -W 2 {}", again.address));
+    assert!(ok, "{out}");
+    model.destroy_all();
+    assert!(!ours_in_netns_list("kil1"));
+}
+
+#[test]
+fn enter_refuses_a_pid_that_is_not_our_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let machine = Machine {
+        id: 0,
+        address: Ipv4Addr::new(10, 97, 3, 10),
+        cidr: "10.97.3.0/24".into(),
+        interface: "eth0".into(),
+        mac: "02:0a:61:03:00:00".into(),
+        init_pid: Some(std::process::id() as i32),
+        root: dir.path().into(),
+    };
+    let err = LinuxMachines
+        .enter(&machine, &mut Command::new("true"))
+        .unwrap_err();
+    assert!(matches!(err, MachineError::InitGone { .. }), "{err}");
+    let none = Machine {
+        init_pid: None,
+        ..machine
+    };
+    let err = LinuxMachines
+        .enter(&none, &mut Command::new("true"))
+        .unwrap_err();
+    assert!(matches!(err, MachineError::NoInit { .. }), "{err}");
+}
+
+#[test]
+fn a_model_dir_under_an_overlaid_dir_is_rejected_with_the_fix() {
+    let net = ModelNet {
+        tag: "ovl1".into(),
+        dir: "/var/lib/jujusim/models/x".into(),
+        subnet: [10, 97, 4],
+    };
+    let err = LinuxMachines.create_machine(&net, 0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MachineError::ModelDirOverlaid {
+                overlaid: "/var/lib",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("put the model dir elsewhere"),
+        "{err}"
+    );
+    assert!(!ours_in_netns_list("ovl1"));
+}
+
+#[test]
+fn bad_tags_are_rejected_before_touching_the_system() {
+    let net = ModelNet {
+        tag: "Bad-Tag".into(),
+        dir: "/tmp/jujusim-bad".into(),
+        subnet: [10, 97, 5],
+    };
+    let err = LinuxMachines.create_model(&net).unwrap_err();
+    assert!(matches!(err, MachineError::InvalidTag { .. }), "{err}");
+}
