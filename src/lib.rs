@@ -4,3 +4,4 @@
 //! `juju` is the only module that talks to Juju; `charm` decides; `workload` applies.
 
 pub mod juju;
+pub mod workload;
