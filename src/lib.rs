@@ -11,3 +11,4 @@ pub mod probe;
 pub mod relations;
 pub mod render;
 pub mod tls;
+pub mod workload;

@@ -1,0 +1,121 @@
+//! Reading /proc: is a pid still the process we started?
+//!
+//! A pid alone is not an identity (pids are recycled); pid + start time (field 22 of
+//! `/proc/<pid>/stat`, clock ticks since boot) + boot id is.
+
+use std::fs;
+use std::io;
+
+/// The fields of `/proc/<pid>/stat` the supervisor needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Field 3: `R`, `S`, `D`, `Z` (zombie), `X` (dead), ...
+    pub state: char,
+    /// Field 22: start time in clock ticks after boot.
+    pub start_time: u64,
+}
+
+impl ProcStat {
+    /// A zombie or dead process is not running, even though /proc still lists it.
+    pub fn is_alive(&self) -> bool {
+        !matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
+/// Parses `/proc/<pid>/stat`.
+///
+/// # Format
+///
+/// ```text
+/// 10419 (cat) R 10400 10400 9280 0 -1 4194304 101 0 0 0 0 0 0 0 20 0 1 0 41092 ...
+/// ```
+///
+/// The command name (field 2) may contain spaces and parentheses, so fields are counted
+/// after the LAST `)`.
+pub fn parse_stat(text: &str) -> Option<ProcStat> {
+    let after = &text[text.rfind(')')? + 1..];
+    let mut fields = after.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // Field 3 was the first after ')'; field 22 is 19 further on.
+    let start_time = fields.nth(18)?.parse().ok()?;
+    Some(ProcStat { state, start_time })
+}
+
+/// `/proc/<pid>/stat` parsed; `None` when there is no such process.
+pub fn read_stat(pid: u32) -> io::Result<Option<ProcStat>> {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(text) => parse_stat(&text).map(Some).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unparsable /proc/{pid}/stat: {text:?}"),
+            )
+        }),
+        // ESRCH: the process vanished between open and read.
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The argv of a process; `None` when gone. Empty for a zombie or kernel thread.
+pub fn read_cmdline(pid: u32) -> io::Result<Option<Vec<String>>> {
+    match fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(bytes) => Ok(Some(
+            bytes
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect(),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// This boot's id (changes on reboot, so a pid file from an earlier boot is never trusted).
+pub fn boot_id() -> Option<String> {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_start_time_and_state() {
+        let line = "10419 (cat) R 10400 10400 9280 0 -1 4194304 101 0 0 0 0 0 0 0 20 0 1 0 41092 3133440 389";
+        assert_eq!(
+            parse_stat(line),
+            Some(ProcStat {
+                state: 'R',
+                start_time: 41092
+            })
+        );
+    }
+
+    #[test]
+    fn command_names_with_spaces_and_parens_do_not_shift_fields() {
+        let line = "7 (a) b (c) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0";
+        let st = parse_stat(line).unwrap();
+        assert_eq!((st.state, st.start_time), ('Z', 555));
+        assert!(!st.is_alive());
+    }
+
+    #[test]
+    fn truncated_stat_is_none() {
+        assert_eq!(parse_stat("1 (init) S 0 1"), None);
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn reads_this_process() {
+        let me = std::process::id();
+        let st = read_stat(me).unwrap().unwrap();
+        assert!(st.is_alive());
+        assert!(st.start_time > 0);
+        assert!(!read_cmdline(me).unwrap().unwrap().is_empty());
+        assert_eq!(read_stat(u32::MAX / 2).unwrap(), None);
+        assert!(boot_id().is_some_and(|b| b.len() >= 32));
+    }
+}

@@ -1,0 +1,431 @@
+//! Our own service manager for machines without systemd.
+//!
+//! `start` launches the program in its own session (setsid), as the service user, with stdin
+//! from /dev/null and stdout/stderr appended to a log file, so the hook that started it never
+//! waits on its pipes and exits normally. The pid file records pid + start time + boot id;
+//! like youki's `refresh_status`, every use checks /proc first, so a recycled pid (or pid 1)
+//! is never signalled.
+
+use std::ffi::CString;
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::{umask, Mode};
+use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::unistd::{getgrouplist, setgid, setgroups, setsid, setuid, Gid, Pid, Uid, User};
+
+use super::proc::{boot_id, read_cmdline, read_stat};
+use super::{ServiceError, ServiceSpec, ServiceStatus};
+use crate::workload::files::{FileSpec, Files, HostFiles};
+use crate::workload::users::UsersError;
+
+/// PATH for the service: the registry needs nothing else from the hook's environment (and
+/// must not inherit stray `REGISTRY_*` overrides from it).
+const SERVICE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A log bigger than this is moved to `<log>.1` at the next start.
+const LOG_ROTATE_BYTES: u64 = 10 * 1024 * 1024;
+
+/// How long to wait for a process after SIGKILL.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// What the pid file says: which process, identified beyond its recyclable pid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PidRecord {
+    /// Process id.
+    pub pid: u32,
+    /// Start time (clock ticks after boot, /proc/<pid>/stat field 22).
+    pub start_time: u64,
+    /// Boot id at start; a pid file from an earlier boot is stale.
+    pub boot_id: Option<String>,
+}
+
+impl PidRecord {
+    /// The pid file's text.
+    ///
+    /// # Format
+    ///
+    /// ```text
+    /// pid=4242
+    /// start_time=1234567
+    /// boot_id=0e6c...
+    /// ```
+    pub fn render(&self) -> String {
+        let mut s = format!("pid={}\nstart_time={}\n", self.pid, self.start_time);
+        if let Some(b) = &self.boot_id {
+            s.push_str(&format!("boot_id={b}\n"));
+        }
+        s
+    }
+
+    /// Parses the pid file; `None` when pid or start time is missing or malformed.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (mut pid, mut start_time, mut boot) = (None, None, None);
+        for line in text.lines() {
+            match line.split_once('=') {
+                Some(("pid", v)) => pid = v.trim().parse().ok(),
+                Some(("start_time", v)) => start_time = v.trim().parse().ok(),
+                Some(("boot_id", v)) => boot = Some(v.trim().to_string()),
+                _ => {}
+            }
+        }
+        Some(PidRecord {
+            pid: pid.filter(|p| *p > 0)?,
+            start_time: start_time?,
+            boot_id: boot,
+        })
+    }
+}
+
+/// The built-in supervisor (setsid + pid file + signals).
+#[derive(Debug, Clone)]
+pub struct Supervisor {
+    spec: ServiceSpec,
+    files: HostFiles,
+}
+
+/// uid, gid and supplementary groups to switch to in the child.
+struct Credentials {
+    uid: Uid,
+    gid: Gid,
+    groups: Vec<Gid>,
+}
+
+fn errno_to_io(e: nix::Error) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+impl Supervisor {
+    /// A supervisor for `spec`.
+    pub fn new(spec: ServiceSpec) -> Self {
+        Supervisor {
+            spec,
+            files: HostFiles,
+        }
+    }
+
+    /// The spec it runs.
+    pub fn spec(&self) -> &ServiceSpec {
+        &self.spec
+    }
+
+    /// The pid file's record; `Ok(None)` when there is no pid file.
+    pub fn pid_record(&self) -> Result<Option<Result<PidRecord, String>>, ServiceError> {
+        Ok(self.files.read(&self.spec.pid_path)?.map(|bytes| {
+            let text = String::from_utf8_lossy(&bytes);
+            PidRecord::parse(&text).ok_or_else(|| {
+                format!(
+                    "unreadable pid file {}: {text:?}",
+                    self.spec.pid_path.display()
+                )
+            })
+        }))
+    }
+
+    /// Is the recorded process still the one we started? Checked against /proc.
+    fn verify(&self, rec: &PidRecord) -> Result<ServiceStatus, ServiceError> {
+        let pid = rec.pid;
+        let crashed = |reason: String| {
+            Ok(ServiceStatus::Crashed {
+                pid: Some(pid),
+                reason,
+            })
+        };
+        if let (Some(recorded), Some(now)) = (&rec.boot_id, boot_id()) {
+            if *recorded != now {
+                return crashed(format!("the pid file is from an earlier boot (pid {pid})"));
+            }
+        }
+        let stat = match read_stat(pid).map_err(|source| ServiceError::Proc { pid, source })? {
+            None => return crashed(format!("process {pid} is gone")),
+            Some(st) => st,
+        };
+        if !stat.is_alive() {
+            return crashed(format!("process {pid} has exited (state {})", stat.state));
+        }
+        if stat.start_time != rec.start_time {
+            return crashed(format!(
+                "pid {pid} now belongs to another process (start time {}, recorded {})",
+                stat.start_time, rec.start_time
+            ));
+        }
+        let argv = read_cmdline(pid)
+            .map_err(|source| ServiceError::Proc { pid, source })?
+            .unwrap_or_default();
+        let want = self.spec.binary.file_name();
+        if argv.first().map(|a| Path::new(a).file_name()) != Some(want) {
+            return crashed(format!(
+                "pid {pid} runs {:?}, not {}",
+                argv.join(" "),
+                self.spec.binary.display()
+            ));
+        }
+        Ok(ServiceStatus::Running { pid })
+    }
+
+    fn credentials(&self) -> Result<Option<Credentials>, ServiceError> {
+        let Some(name) = &self.spec.user else {
+            return Ok(None);
+        };
+        let user = User::from_name(name)
+            .map_err(|source| UsersError::Lookup {
+                user: name.clone(),
+                source,
+            })?
+            .ok_or_else(|| UsersError::NoSuchUser { user: name.clone() })?;
+        // Already that user (tests as non-root): nothing to drop, and no right to try.
+        if user.uid == Uid::effective() {
+            return Ok(None);
+        }
+        let cname = CString::new(name.as_bytes())
+            .map_err(|_| UsersError::NoSuchUser { user: name.clone() })?;
+        let groups = getgrouplist(&cname, user.gid).map_err(|source| UsersError::Lookup {
+            user: name.clone(),
+            source,
+        })?;
+        Ok(Some(Credentials {
+            uid: user.uid,
+            gid: user.gid,
+            groups,
+        }))
+    }
+
+    fn open_log(&self) -> Result<fs::File, ServiceError> {
+        let path = &self.spec.log_path;
+        let log_err = |source| ServiceError::Log {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !self.files.exists(dir)? {
+                self.files.ensure_dir(dir, 0o750, None)?;
+            }
+        }
+        if fs::metadata(path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
+            let mut old = path.clone().into_os_string();
+            old.push(".1");
+            fs::rename(path, old).map_err(log_err)?;
+        }
+        OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o640)
+            .open(path)
+            .map_err(log_err)
+    }
+
+    /// Spawns the program detached and returns its pid. The `Child` is dropped on purpose:
+    /// the hook exits long before the registry, which is then adopted by init.
+    #[allow(clippy::zombie_processes)]
+    fn spawn(&self) -> Result<u32, ServiceError> {
+        let creds = self.credentials()?;
+        let log = self.open_log()?;
+        let log2 = log.try_clone().map_err(|source| ServiceError::Log {
+            path: self.spec.log_path.clone(),
+            source,
+        })?;
+        let mut cmd = Command::new(&self.spec.binary);
+        cmd.args(&self.spec.args)
+            .env_clear()
+            .env("PATH", SERVICE_PATH)
+            .envs(self.spec.env.iter().map(|(k, v)| (k, v)))
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
+        // SAFETY: the closure runs between fork and exec; it only makes raw syscalls
+        // (close_range, setsid, umask, setgroups, setgid, setuid) on data prepared before the
+        // fork, and allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                // Fds inherited from whoever ran the hook (e.g. a pipe the caller reads to
+                // EOF) must not stay open in a daemon. Failure (old kernel) is harmless.
+                let _ = nix::libc::syscall(
+                    nix::libc::SYS_close_range,
+                    3u32,
+                    u32::MAX,
+                    nix::libc::CLOSE_RANGE_CLOEXEC,
+                );
+                // Own session: no controlling terminal, not in the hook's process group.
+                setsid().map_err(errno_to_io)?;
+                // Data the registry writes is not world-readable.
+                umask(Mode::from_bits_truncate(0o027));
+                if let Some(c) = &creds {
+                    // Groups first: after setuid we no longer may change them.
+                    setgroups(&c.groups).map_err(errno_to_io)?;
+                    setgid(c.gid).map_err(errno_to_io)?;
+                    setuid(c.uid).map_err(errno_to_io)?;
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|source| ServiceError::Spawn {
+            binary: self.spec.binary.clone(),
+            source,
+        })?;
+        Ok(child.id())
+    }
+
+    fn write_pid_file(&self, rec: &PidRecord) -> Result<(), ServiceError> {
+        if let Some(dir) = self
+            .spec
+            .pid_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            if !self.files.exists(dir)? {
+                self.files.ensure_dir(dir, 0o755, None)?;
+            }
+        }
+        self.files.write(
+            &self.spec.pid_path,
+            rec.render().as_bytes(),
+            FileSpec::mode(0o644),
+        )?;
+        Ok(())
+    }
+
+    /// True while `pid` is alive and still the process that started at `start_time`.
+    fn still_ours(pid: u32, start_time: u64) -> Result<bool, ServiceError> {
+        // Our own child (tests, or a hook that is still running) stays a zombie until reaped.
+        reap(pid);
+        Ok(read_stat(pid)
+            .map_err(|source| ServiceError::Proc { pid, source })?
+            .is_some_and(|st| st.is_alive() && st.start_time == start_time))
+    }
+
+    fn wait_gone(pid: u32, start_time: u64, timeout: Duration) -> Result<bool, ServiceError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !Self::still_ours(pid, start_time)? {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn signal(pid: u32, signal: Signal) -> Result<(), ServiceError> {
+        match kill(Pid::from_raw(pid as i32), signal) {
+            Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
+            Err(source) => Err(ServiceError::Signal {
+                signal: signal.as_str(),
+                pid,
+                source,
+            }),
+        }
+    }
+
+    fn terminate(&self, pid: u32, start_time: u64) -> Result<(), ServiceError> {
+        Self::signal(pid, Signal::SIGTERM)?;
+        if Self::wait_gone(pid, start_time, self.spec.stop_timeout)? {
+            return Ok(());
+        }
+        tracing::warn!(pid, timeout = ?self.spec.stop_timeout, "service ignored SIGTERM; sending SIGKILL");
+        Self::signal(pid, Signal::SIGKILL)?;
+        if Self::wait_gone(pid, start_time, KILL_WAIT)? {
+            return Ok(());
+        }
+        Err(ServiceError::StopTimeout {
+            pid,
+            waited: self.spec.stop_timeout + KILL_WAIT,
+        })
+    }
+}
+
+/// Collects a zombie if it is our child; anything else (ECHILD, still running) is ignored.
+fn reap(pid: u32) {
+    let _ = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG));
+}
+
+impl super::Service for Supervisor {
+    fn start(&self) -> Result<(), ServiceError> {
+        if let ServiceStatus::Running { pid } = self.status()? {
+            tracing::debug!(pid, "already running");
+            return Ok(());
+        }
+        self.files.remove(&self.spec.pid_path)?;
+        let pid = self.spawn()?;
+        // spawn() returns after exec, so /proc shows the program (at worst as a zombie).
+        let start_time = read_stat(pid)
+            .map_err(|source| ServiceError::Proc { pid, source })?
+            .map(|st| st.start_time)
+            .ok_or(ServiceError::Proc {
+                pid,
+                source: io::Error::new(io::ErrorKind::NotFound, "the new process vanished at once"),
+            })?;
+        self.write_pid_file(&PidRecord {
+            pid,
+            start_time,
+            boot_id: boot_id(),
+        })?;
+        tracing::info!(pid, binary = %self.spec.binary.display(), "service started");
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), ServiceError> {
+        match self.pid_record()? {
+            None => return Ok(()),
+            Some(Ok(rec)) => match self.verify(&rec)? {
+                ServiceStatus::Running { pid } => {
+                    self.terminate(pid, rec.start_time)?;
+                    tracing::info!(pid, "service stopped");
+                }
+                // Never signal a pid we cannot prove is ours; just forget it.
+                _ => reap(rec.pid),
+            },
+            Some(Err(_)) => {}
+        }
+        self.files.remove(&self.spec.pid_path)?;
+        Ok(())
+    }
+
+    fn restart(&self) -> Result<(), ServiceError> {
+        self.stop()?;
+        self.start()
+    }
+
+    fn status(&self) -> Result<ServiceStatus, ServiceError> {
+        match self.pid_record()? {
+            None => Ok(ServiceStatus::Stopped),
+            Some(Err(reason)) => Ok(ServiceStatus::Crashed { pid: None, reason }),
+            Some(Ok(rec)) => self.verify(&rec),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_record_round_trips() {
+        let rec = PidRecord {
+            pid: 42,
+            start_time: 9001,
+            boot_id: Some("abc".into()),
+        };
+        assert_eq!(PidRecord::parse(&rec.render()), Some(rec));
+    }
+
+    #[test]
+    fn pid_record_rejects_garbage() {
+        assert_eq!(PidRecord::parse(""), None);
+        assert_eq!(PidRecord::parse("4242\n"), None);
+        assert_eq!(PidRecord::parse("pid=0\nstart_time=1\n"), None);
+        assert_eq!(PidRecord::parse("pid=x\nstart_time=1\n"), None);
+        assert_eq!(
+            PidRecord::parse("pid=7\nstart_time=1\n").map(|r| r.boot_id),
+            Some(None)
+        );
+    }
+}
