@@ -28,6 +28,15 @@ pub enum Host {
     Dns(String),
 }
 
+impl From<std::net::IpAddr> for Host {
+    fn from(ip: std::net::IpAddr) -> Self {
+        match ip {
+            std::net::IpAddr::V4(v4) => Host::Ipv4(v4),
+            std::net::IpAddr::V6(v6) => Host::Ipv6(v6),
+        }
+    }
+}
+
 /// A `host[:port]` location, e.g. `10.5.0.12:5000` or `[fd00::12]:5000`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Netloc {

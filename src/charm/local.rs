@@ -1,0 +1,79 @@
+//! What this unit remembers between hooks, on its own disk (never in Juju): which files the
+//! charm wrote (so it never deletes an operator's), what the running registry was started
+//! with (so it restarts only on a real change), and the certificate request it sent.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::workload::files::{Changed, FileSpec, Files, FilesError};
+
+/// The charm's private directory on the unit (0700 root).
+pub const STATE_DIR: &str = "/var/lib/docker-registry-charm";
+/// The state file inside [`STATE_DIR`].
+pub const STATE_FILE: &str = "/var/lib/docker-registry-charm/state.json";
+/// The private key for cert-provider requests; generated here and never sent anywhere.
+pub const CSR_KEY: &str = "/var/lib/docker-registry-charm/cert-provider.key";
+
+/// The certificate request currently published on cert-provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsrRecord {
+    /// Common name requested.
+    pub common_name: String,
+    /// SANs requested, as strings.
+    pub sans: Vec<String>,
+    /// The PEM CSR (signatures are random, so it is kept rather than regenerated).
+    pub csr: String,
+}
+
+/// The unit's remembered facts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalState {
+    /// Fingerprint of what the running registry read at start.
+    #[serde(default)]
+    pub running: Option<String>,
+    /// Files the charm wrote, with the sha256 of what it wrote.
+    #[serde(default)]
+    pub owned: BTreeMap<PathBuf, String>,
+    /// The published certificate request.
+    #[serde(default)]
+    pub csr: Option<CsrRecord>,
+    /// Set by the `stop` action: the operator wants the registry down until `start`.
+    #[serde(default)]
+    pub stopped: bool,
+}
+
+impl LocalState {
+    /// Reads the state; a missing file is a fresh unit, a corrupt one is logged and reset.
+    pub fn load(files: &dyn Files) -> Result<Self, FilesError> {
+        match files.read(Path::new(STATE_FILE))? {
+            None => Ok(LocalState::default()),
+            Some(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!("{STATE_FILE} is unreadable ({e}); starting from a clean state");
+                LocalState::default()
+            })),
+        }
+    }
+
+    /// Writes the state (a no-op when unchanged).
+    pub fn save(&self, files: &dyn Files) -> Result<Changed, FilesError> {
+        files.ensure_dir(Path::new(STATE_DIR), 0o700, None)?;
+        let text = serde_json::to_vec_pretty(self).unwrap_or_default();
+        files.write(Path::new(STATE_FILE), &text, FileSpec::mode(0o600))
+    }
+
+    /// True when the file at `path` holds exactly what the charm last wrote there.
+    pub fn owns(&self, path: &Path, contents: &[u8]) -> bool {
+        self.owned.get(path) == Some(&sha256(contents))
+    }
+}
+
+/// Hex sha256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,822 @@
+//! The reconciler: every hook loads the model, decides what the unit should look like,
+//! makes it so, and reports. Event-specific work is small (install, stop, remove, actions).
+//!
+//! Effects go through the narrow traits in `workload` (chosen once in [`handle`]) and the
+//! hook tools, so tests change the world around the charm, never flags inside it.
+
+pub mod decide;
+pub mod local;
+pub mod view;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{Auth, CharmConfig, Secret, Storage};
+use crate::juju::{
+    Context, Event, HookToolError, HookTools, RelationId, Status, ToolRunner, UnitName,
+};
+use crate::probe::{self, Scheme};
+use crate::relations::cert_provider::{
+    legacy_unit_name, CsrRequest, CsrRequests, LegacyProvider, LegacyRequest, ProvidedCerts,
+};
+use crate::relations::peer::{HttpSecret, PeerApp, PeerUnit};
+use crate::relations::{Databag, Host};
+use crate::render::{self, RegistryConfigInputs, TlsFiles};
+use crate::tls::{self, San, TlsBundle, TlsSource};
+use crate::workload::files::{fingerprint, FileSpec, Files, FilesError, HostFiles, Owner};
+use crate::workload::packages::{self, Apt, Packages, PackagesError};
+use crate::workload::service::{self, Service, ServiceError, ServiceSpec};
+use crate::workload::users::{self, UsersError};
+
+use decide::{Advertised, ServiceAction};
+use local::{CsrRecord, LocalState};
+use view::{ModelView, RelationView};
+
+/// The distro package that ships the registry.
+pub const PACKAGE: &str = "docker-registry";
+/// Where the registry's own log goes when no systemd journal exists.
+pub const LOG_DIR: &str = "/var/log/docker-registry";
+/// Registry config directory.
+pub const CONFIG_DIR: &str = "/etc/docker/registry";
+
+/// Why handling an event failed; the hook then exits 1 and Juju retries it. Operator
+/// mistakes are never errors: they become a `blocked` status.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A hook tool failed.
+    #[error("a hook tool call failed")]
+    Tool(#[from] HookToolError),
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Files(#[from] FilesError),
+    /// The registry service could not be managed.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The registry package could not be installed or found.
+    #[error(transparent)]
+    Packages(#[from] PackagesError),
+    /// The service user or data directory is unusable.
+    #[error(transparent)]
+    Users(#[from] UsersError),
+    /// config.yml could not be rendered (a charm bug).
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
+    /// The htpasswd entry could not be made.
+    #[error(transparent)]
+    Htpasswd(#[from] crate::htpasswd::HtpasswdError),
+    /// A generated HTTP secret was refused (a charm bug).
+    #[error("generated http secret: {0}")]
+    Secret(String),
+    /// A key or request could not be generated.
+    #[error("certificate request: {0}")]
+    Tls(#[from] tls::TlsError),
+}
+
+/// The machine-facing effects, chosen once per process.
+pub struct Effects<'a> {
+    /// Files on the unit.
+    pub files: &'a dyn Files,
+    /// The package manager.
+    pub packages: &'a dyn Packages,
+    /// Builds the registry service for a spec (systemd or supervisor on a real unit).
+    pub service: &'a dyn Fn(ServiceSpec) -> Box<dyn Service>,
+    /// Finds the registry binary (PATH lookup on a real unit).
+    pub binary: &'a dyn Fn() -> Result<PathBuf, PackagesError>,
+    /// How long to wait for the registry to answer after a (re)start.
+    pub ready_within: Duration,
+}
+
+/// Handles one event on a real unit.
+pub fn handle<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<(), Error> {
+    let init = service::detect();
+    let apt = Apt::host();
+    let make_service = move |spec: ServiceSpec| service::for_host(init, spec);
+    let effects = Effects {
+        files: &HostFiles,
+        packages: &apt,
+        service: &make_service,
+        binary: &packages::registry_binary,
+        ready_within: Duration::from_secs(10),
+    };
+    handle_with(ctx, tools, &effects)
+}
+
+/// Handles one event with the given effects.
+pub fn handle_with<R: ToolRunner>(
+    ctx: &Context,
+    tools: &HookTools<R>,
+    fx: &Effects<'_>,
+) -> Result<(), Error> {
+    match &ctx.event {
+        Event::Unknown(hook) => {
+            tracing::debug!("ignoring unknown hook {hook}");
+            Ok(())
+        }
+        Event::Action { name, .. } => run_action(name, ctx, tools, fx),
+        Event::Stop => stop(tools, fx, "stopping: the unit is being removed"),
+        Event::Remove => remove(fx),
+        _ => reconcile(ctx, tools, fx),
+    }
+}
+
+fn registry_service(
+    fx: &Effects<'_>,
+    binary: &Path,
+    config: Option<&CharmConfig>,
+) -> Box<dyn Service> {
+    let mut spec = ServiceSpec::registry(binary, Path::new(render::CONFIG_PATH));
+    if let Some(c) = config {
+        for (key, value) in [
+            ("HTTP_PROXY", &c.registry_http_proxy),
+            ("HTTPS_PROXY", &c.registry_https_proxy),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                spec = spec.with_env(key, v);
+            }
+        }
+    }
+    (fx.service)(spec)
+}
+
+fn stop<R: ToolRunner>(tools: &HookTools<R>, fx: &Effects<'_>, why: &str) -> Result<(), Error> {
+    if let Ok(binary) = (fx.binary)() {
+        tracing::info!("{why}");
+        registry_service(fx, &binary, None).stop()?;
+    }
+    let mut local = LocalState::load(fx.files)?;
+    local.running = None;
+    local.save(fx.files)?;
+    let _ = tools; // ports are closed by Juju when the unit goes away
+    Ok(())
+}
+
+/// `remove`: the unit is going away. Remove what the charm wrote (config, secrets, its
+/// state), never the image data in /srv/registry (no data loss on a re-deploy).
+fn remove(fx: &Effects<'_>) -> Result<(), Error> {
+    let local = LocalState::load(fx.files)?;
+    for path in local.owned.keys() {
+        if let Some(current) = fx.files.read(path)? {
+            if local.owns(path, &current) {
+                fx.files.remove(path)?;
+            }
+        }
+    }
+    fx.files.remove(Path::new(local::CSR_KEY))?;
+    fx.files.remove(Path::new(local::STATE_FILE))?;
+    tracing::info!(
+        "removed the charm's files; image data in {} is kept",
+        users::DATA_DIR
+    );
+    Ok(())
+}
+
+/// Files the reconciler wants, with their contents (secrets included: never logged).
+struct Wanted {
+    path: PathBuf,
+    contents: Vec<u8>,
+    spec: FileSpec,
+}
+
+/// Writes `w`, recording it as ours.
+fn put(fx: &Effects<'_>, local: &mut LocalState, w: &Wanted) -> Result<bool, Error> {
+    let changed = fx.files.write(&w.path, &w.contents, w.spec)?.is_yes();
+    local
+        .owned
+        .insert(w.path.clone(), local::sha256(&w.contents));
+    Ok(changed)
+}
+
+/// Removes `path` only if it still holds what the charm wrote there (never an operator's file).
+fn drop_owned(fx: &Effects<'_>, local: &mut LocalState, path: &Path) -> Result<bool, Error> {
+    let mut changed = false;
+    if let Some(current) = fx.files.read(path)? {
+        if local.owns(path, &current) {
+            changed = fx.files.remove(path)?.is_yes();
+        }
+    }
+    local.owned.remove(path);
+    Ok(changed)
+}
+
+/// Where TLS comes from, in precedence order.
+enum TlsChoice {
+    /// Plain HTTP.
+    Off,
+    /// Material the charm writes to the tls-*-path files (config blobs or cert-provider).
+    Managed(TlsBundle, TlsSource),
+    /// Files an operator put at the tls-*-path locations; used as they are.
+    Operator { ca: Option<String> },
+}
+
+fn tls_paths(config: &CharmConfig) -> (PathBuf, PathBuf, PathBuf) {
+    let or = |p: &Option<PathBuf>, d: &str| p.clone().unwrap_or_else(|| PathBuf::from(d));
+    (
+        or(&config.tls_paths.ca, crate::config::DEFAULT_TLS_CA_PATH),
+        or(&config.tls_paths.cert, crate::config::DEFAULT_TLS_CERT_PATH),
+        or(&config.tls_paths.key, crate::config::DEFAULT_TLS_KEY_PATH),
+    )
+}
+
+fn reconcile<R: ToolRunner>(
+    ctx: &Context,
+    tools: &HookTools<R>,
+    fx: &Effects<'_>,
+) -> Result<(), Error> {
+    let view = ModelView::load(ctx, tools)?;
+    let mut local = LocalState::load(fx.files)?;
+
+    // Install (and repair): only touch apt when the binary is missing.
+    let binary = match (fx.binary)() {
+        Ok(b) => b,
+        Err(_) => {
+            tools.status_set(
+                &Status::maintenance("Installing the registry (docker-registry package)."),
+                false,
+            )?;
+            fx.packages.ensure_installed(&[PACKAGE])?;
+            (fx.binary)()?
+        }
+    };
+    if matches!(
+        ctx.event,
+        Event::Install | Event::UpgradeCharm | Event::Start
+    ) {
+        match packages::registry_version(&binary) {
+            Ok(v) => tools.application_version_set(&v)?,
+            Err(e) => tracing::warn!("could not read the registry version: {e}"),
+        }
+    }
+
+    // The shared http.secret: the leader makes it once; every unit renders it.
+    let secret = match (&view.http_secret, view.leader) {
+        (Some(s), _) => Some(s.clone()),
+        (None, true) => Some(publish_new_secret(tools, &view)?),
+        (None, false) => None,
+    };
+
+    let (config, blob_tls) = match &view.config {
+        Ok((c, t)) => (c, t.clone()),
+        Err(errors) => {
+            tracing::warn!("{errors}");
+            // Keep serving the last good config: nothing is rewritten or restarted.
+            keep_running(fx, &binary, None, &mut local)?;
+            local.save(fx.files)?;
+            tools.status_set(&Status::blocked(errors.status_message()), false)?;
+            return Ok(());
+        }
+    };
+    let service = registry_service(fx, &binary, Some(config));
+
+    if local.stopped {
+        tools.status_set(
+            &Status::blocked(
+                "Registry stopped by the `stop` action; run the `start` action to serve again.",
+            ),
+            false,
+        )?;
+        return Ok(());
+    }
+
+    let Some(secret) = secret else {
+        tools.status_set(
+            &Status::waiting("Waiting for the leader to share the registry's HTTP secret."),
+            false,
+        )?;
+        return Ok(());
+    };
+
+    let owner = users::service_user()?;
+    prepare_dirs(fx, config, owner)?;
+
+    let proxy = decide::proxy_host(&view.website);
+    let Some(advertised) = decide::advertised(config, proxy.clone(), view.address) else {
+        tools.status_set(
+            &Status::waiting("Waiting for an ingress address on the website binding."),
+            false,
+        )?;
+        return Ok(());
+    };
+
+    // TLS: config blobs > cert-provider > operator files > plain HTTP.
+    let (ca_path, cert_path, key_path) = tls_paths(config);
+    let relation_tls = match &view.cert_provider {
+        Some(rel) => {
+            request_certificate(tools, fx, &view, rel, config, proxy.as_ref(), &mut local)?
+        }
+        None => {
+            local.csr = None;
+            None
+        }
+    };
+    let choice = match (blob_tls, relation_tls) {
+        (Some(b), _) => TlsChoice::Managed(b, TlsSource::Config),
+        (None, Some(b)) => TlsChoice::Managed(b, TlsSource::CertProvider),
+        (None, None) => {
+            match operator_tls(fx, &local, &ca_path, &cert_path, &key_path, view.now)? {
+                Ok(choice) => choice,
+                Err(problem) => {
+                    tools.status_set(
+                        &Status::blocked(format!("Invalid charm config: {problem}")),
+                        false,
+                    )?;
+                    keep_running(fx, &binary, Some(config), &mut local)?;
+                    local.save(fx.files)?;
+                    return Ok(());
+                }
+            }
+        }
+    };
+    let mut read_at_start: Vec<Vec<u8>> = Vec::new();
+    let tls_ca: Option<String> = match &choice {
+        TlsChoice::Off => {
+            for p in [&ca_path, &cert_path, &key_path] {
+                drop_owned(fx, &mut local, p)?;
+            }
+            None
+        }
+        TlsChoice::Managed(bundle, source) => {
+            tracing::debug!("TLS from {source:?}");
+            let cert = Wanted {
+                path: cert_path.clone(),
+                contents: bundle.cert.as_str().as_bytes().to_vec(),
+                spec: FileSpec::mode(0o644),
+            };
+            let key = Wanted {
+                path: key_path.clone(),
+                contents: bundle.key.expose().as_bytes().to_vec(),
+                spec: FileSpec::mode(0o600).owned_by(owner),
+            };
+            put(fx, &mut local, &cert)?;
+            put(fx, &mut local, &key)?;
+            read_at_start.push(cert.contents);
+            read_at_start.push(key.contents);
+            match &bundle.ca {
+                Some(ca) => {
+                    put(
+                        fx,
+                        &mut local,
+                        &Wanted {
+                            path: ca_path.clone(),
+                            contents: ca.as_str().as_bytes().to_vec(),
+                            spec: FileSpec::mode(0o644),
+                        },
+                    )?;
+                    Some(ca.as_str().to_string())
+                }
+                None => {
+                    drop_owned(fx, &mut local, &ca_path)?;
+                    None
+                }
+            }
+        }
+        TlsChoice::Operator { ca } => {
+            for p in [&cert_path, &key_path] {
+                read_at_start.push(fx.files.read(p)?.unwrap_or_default());
+            }
+            ca.clone()
+        }
+    };
+    let tls_on = !matches!(choice, TlsChoice::Off);
+
+    // Auth files. htpasswd is re-read by the registry on change: no restart needed.
+    let htpasswd = Path::new(render::HTPASSWD_PATH);
+    let token_pem = Path::new(render::TOKEN_PEM_PATH);
+    match &config.auth {
+        Auth::Basic { user, password } => {
+            let current = fx.files.read(htpasswd)?.unwrap_or_default();
+            let current = String::from_utf8_lossy(&current);
+            if !crate::htpasswd::verify_file(&current, user, password.expose()) {
+                let entry = crate::htpasswd::file(user, password.expose())?;
+                put(
+                    fx,
+                    &mut local,
+                    &Wanted {
+                        path: htpasswd.into(),
+                        contents: entry.into_bytes(),
+                        spec: FileSpec::mode(0o640).owned_by((0, owner.1)),
+                    },
+                )?;
+                tracing::info!("basic auth credentials written for user {user}");
+            }
+            drop_owned(fx, &mut local, token_pem)?;
+        }
+        Auth::Token { root_certs_pem, .. } => {
+            let w = Wanted {
+                path: token_pem.into(),
+                contents: root_certs_pem.as_bytes().to_vec(),
+                spec: FileSpec::mode(0o644),
+            };
+            put(fx, &mut local, &w)?;
+            read_at_start.push(w.contents);
+            drop_owned(fx, &mut local, htpasswd)?;
+        }
+        Auth::None => {
+            drop_owned(fx, &mut local, htpasswd)?;
+            drop_owned(fx, &mut local, token_pem)?;
+        }
+    }
+
+    let app_name = view.unit.app().as_str().to_string();
+    let render_secret = Secret::new(secret.expose());
+    let rendered = render::render_registry_config(&RegistryConfigInputs {
+        config,
+        app_name: &app_name,
+        http_secret: Some(&render_secret),
+        tls: tls_on.then_some(TlsFiles {
+            cert: &cert_path,
+            key: &key_path,
+        }),
+        htpasswd_path: matches!(config.auth, Auth::Basic { .. }).then_some(htpasswd),
+        token_pem_path: matches!(config.auth, Auth::Token { .. }).then_some(token_pem),
+        storage_root: Path::new(users::DATA_DIR),
+        listen_port: config.registry_port,
+    })?;
+    put(
+        fx,
+        &mut local,
+        &Wanted {
+            path: render::CONFIG_PATH.into(),
+            contents: rendered.clone().into_bytes(),
+            spec: FileSpec::mode(0o640).owned_by((0, owner.1)),
+        },
+    )?;
+    read_at_start.push(rendered.into_bytes());
+    read_at_start.push(binary.as_os_str().as_encoded_bytes().to_vec());
+    for (k, v) in [
+        ("HTTP_PROXY", &config.registry_http_proxy),
+        ("HTTPS_PROXY", &config.registry_https_proxy),
+    ] {
+        read_at_start.push(format!("{k}={}", v.as_deref().unwrap_or_default()).into_bytes());
+    }
+    let parts: Vec<&[u8]> = read_at_start.iter().map(Vec::as_slice).collect();
+    let wanted_fp = fingerprint(&parts);
+
+    let action = decide::service_action(&service.status()?, local.running.as_deref(), &wanted_fp);
+    match action {
+        ServiceAction::Keep => {}
+        ServiceAction::Start => {
+            tracing::info!("starting the registry");
+            service.start()?;
+        }
+        ServiceAction::Restart => {
+            tracing::info!(
+                "restarting the registry: its config, certificates or environment changed"
+            );
+            service.restart()?;
+        }
+    }
+    local.running = Some(wanted_fp);
+    local.save(fx.files)?;
+
+    // Ports follow registry-port (and debug-port with metrics).
+    let (open, close) = decide::port_changes(&view.opened_ports, &decide::desired_ports(config));
+    for range in close {
+        tools.close_port(&crate::juju::Port {
+            number: range.from,
+            protocol: range.protocol,
+        })?;
+    }
+    for port in open {
+        tools.open_port(&port)?;
+    }
+
+    publish(tools, &view, config, &advertised, tls_on, tls_ca.as_deref())?;
+
+    // Report: Ready only when the registry really answers GET /v2/ (B25).
+    let scheme = if tls_on { Scheme::Https } else { Scheme::Http };
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], config.registry_port));
+    let within = match action {
+        ServiceAction::Keep => Duration::from_secs(2),
+        _ => fx.ready_within,
+    };
+    let status = match probe::wait_ready(addr, scheme, within) {
+        Ok(_) => Status::active(decide::ready_message(&advertised, tls_on)),
+        Err(e) => {
+            tracing::warn!("registry not answering: {e}");
+            Status::waiting(format!("Registry not answering yet: {e}"))
+        }
+    };
+    tools.status_set(&status, false)?;
+    Ok(())
+}
+
+/// With a bad config the last good one keeps serving: start it again if it died.
+fn keep_running(
+    fx: &Effects<'_>,
+    binary: &Path,
+    config: Option<&CharmConfig>,
+    local: &mut LocalState,
+) -> Result<(), Error> {
+    if local.stopped || !fx.files.exists(Path::new(render::CONFIG_PATH))? {
+        return Ok(());
+    }
+    let service = registry_service(fx, binary, config);
+    if !service.status()?.is_running() {
+        tracing::info!("starting the registry with its last good config");
+        service.start()?;
+    }
+    Ok(())
+}
+
+fn prepare_dirs(fx: &Effects<'_>, config: &CharmConfig, owner: Owner) -> Result<(), Error> {
+    fx.files.ensure_dir(Path::new(CONFIG_DIR), 0o755, None)?;
+    fx.files
+        .ensure_dir(Path::new(LOG_DIR), 0o750, Some(owner))?;
+    if matches!(config.storage, Storage::Filesystem) {
+        users::prepare_data_dir(fx.files, Path::new(users::DATA_DIR), owner)?;
+    }
+    Ok(())
+}
+
+/// The leader's first hook: 32 random bytes, base64 (like the Python charm), shared in the
+/// peer app bag and, for units still reading leader settings, with leader-set.
+fn publish_new_secret<R: ToolRunner>(
+    tools: &HookTools<R>,
+    view: &ModelView,
+) -> Result<HttpSecret, Error> {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let secret = HttpSecret::new(&text).map_err(Error::Secret)?;
+    let app = PeerApp {
+        http_secret: Some(secret.clone()),
+    };
+    match &view.peer {
+        Some(peer) => tools.relation_set(&peer.id, true, &app.to_databag())?,
+        None => tools.leader_set(&app.to_databag())?,
+    }
+    tracing::info!("generated the shared registry HTTP secret");
+    Ok(secret)
+}
+
+/// Operator-placed certificate files at tls-*-path that the charm did not write.
+fn operator_tls(
+    fx: &Effects<'_>,
+    local: &LocalState,
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+    now: std::time::SystemTime,
+) -> Result<Result<TlsChoice, String>, Error> {
+    let read = |p: &Path| -> Result<Option<Vec<u8>>, Error> {
+        Ok(fx.files.read(p)?.filter(|c| !local.owns(p, c)))
+    };
+    let (Some(cert_pem), Some(key_pem)) = (read(cert)?, read(key)?) else {
+        return Ok(Ok(TlsChoice::Off));
+    };
+    let ca_pem = read(ca)?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let ca_text = ca_pem.as_deref().map(text);
+    match TlsBundle::from_pems(
+        ca_text.as_deref(),
+        Some(&text(&cert_pem)),
+        Some(&text(&key_pem)),
+        now,
+        TlsSource::Config,
+    ) {
+        Ok(_) => Ok(Ok(TlsChoice::Operator { ca: ca_text })),
+        Err(e) => Ok(Err(format!(
+            "tls-cert-path: the certificate files at {} and {} are unusable: {}",
+            cert.display(),
+            key.display(),
+            e.problem
+        ))),
+    }
+}
+
+/// Publishes our certificate request on cert-provider (the legacy keys easyrsa reads and a
+/// v4 CSR from a key that never leaves this unit) and returns the issued certificate once
+/// it is there and valid.
+fn request_certificate<R: ToolRunner>(
+    tools: &HookTools<R>,
+    fx: &Effects<'_>,
+    view: &ModelView,
+    rel: &RelationView,
+    config: &CharmConfig,
+    proxy: Option<&Host>,
+    local: &mut LocalState,
+) -> Result<Option<TlsBundle>, Error> {
+    let ingress: Vec<std::net::IpAddr> = view.address.into_iter().collect();
+    let proxy_sans: Vec<San> = proxy
+        .and_then(|h| h.to_string().parse::<San>().ok())
+        .into_iter()
+        .collect();
+    let sans = tls::compute_sans(
+        &ingress,
+        &view.bind_addresses,
+        config.http_host.as_ref().map(|u| u.hostname()),
+        &proxy_sans,
+        &view.hostname,
+    );
+    let sans_text: Vec<String> = sans.iter().map(ToString::to_string).collect();
+    let common_name = view
+        .address
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| view.hostname.clone());
+
+    // Our key: generated once, 0600, never published.
+    let key_path = Path::new(local::CSR_KEY);
+    let key = match fx.files.read(key_path)? {
+        Some(k) => Secret::new(String::from_utf8_lossy(&k).into_owned()),
+        None => {
+            let k = tls::generate_key()?;
+            fx.files
+                .ensure_dir(Path::new(local::STATE_DIR), 0o700, None)?;
+            fx.files
+                .write(key_path, k.expose().as_bytes(), FileSpec::mode(0o600))?;
+            local.csr = None;
+            k
+        }
+    };
+    let record = match &local.csr {
+        Some(r) if r.sans == sans_text && r.common_name == common_name => r.clone(),
+        _ => {
+            let csr = tls::csr(&key, &common_name, &sans)?;
+            CsrRecord {
+                common_name: common_name.clone(),
+                sans: sans_text.clone(),
+                csr: csr.as_str().to_string(),
+            }
+        }
+    };
+    local.csr = Some(record.clone());
+
+    let mut desired =
+        LegacyRequest::new(view.unit.to_string().as_str(), &common_name, sans_text).to_databag();
+    desired.extend(
+        CsrRequests {
+            requests: vec![CsrRequest {
+                csr: record.csr.clone(),
+                ca: false,
+            }],
+        }
+        .to_databag(),
+    );
+    write_bag(tools, rel, &desired)?;
+
+    // v4 answer (our key) first, then the legacy answer (the CA's key).
+    let v4 = ProvidedCerts::parse(&rel.app)
+        .map_err(|e| tracing::warn!("ignoring cert-provider app data: {e}"))
+        .ok()
+        .and_then(|p| p.find_for_csr(&record.csr).cloned())
+        .map(|c| {
+            let chain = std::iter::once(c.certificate.clone())
+                .chain(
+                    c.chain
+                        .iter()
+                        .filter(|p| **p != c.certificate && **p != c.ca)
+                        .cloned(),
+                )
+                .collect::<Vec<_>>()
+                .join("\n");
+            (Some(c.ca), chain, key.expose().to_string())
+        });
+    let legacy_name = legacy_unit_name(&view.unit.to_string());
+    let legacy = rel.units.iter().find_map(|(unit, bag)| {
+        match LegacyProvider::parse(bag).and_then(|p| p.issued_for(&legacy_name)) {
+            Ok(Some(c)) => Some((Some(c.ca), c.cert, c.key)),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!("ignoring {unit}'s certificate data: {e}");
+                None
+            }
+        }
+    });
+    let Some((ca, cert, key)) = v4.or(legacy) else {
+        tracing::info!("waiting for a certificate from cert-provider");
+        return Ok(None);
+    };
+    match TlsBundle::from_pems(
+        ca.as_deref(),
+        Some(&cert),
+        Some(&key),
+        view.now,
+        TlsSource::CertProvider,
+    ) {
+        Ok(bundle) => Ok(bundle),
+        Err(e) => {
+            tracing::warn!("the certificate from cert-provider is unusable: {e}");
+            Ok(None)
+        }
+    }
+}
+
+/// Writes only the keys of `desired` that differ from our current bag.
+fn write_bag<R: ToolRunner>(
+    tools: &HookTools<R>,
+    rel: &RelationView,
+    desired: &Databag,
+) -> Result<(), Error> {
+    let writes = decide::bag_writes(&rel.ours, desired);
+    if !writes.is_empty() {
+        tools.relation_set(&rel.id, false, &writes)?;
+    }
+    Ok(())
+}
+
+/// Relation data for runtimes (every unit, every relation: B5) and haproxy (leader).
+fn publish<R: ToolRunner>(
+    tools: &HookTools<R>,
+    view: &ModelView,
+    config: &CharmConfig,
+    advertised: &Advertised,
+    tls_on: bool,
+    tls_ca: Option<&str>,
+) -> Result<(), Error> {
+    let info = decide::client_info(advertised, config, tls_on.then_some(tls_ca));
+    let bag = info.to_databag();
+    for rel in &view.clients {
+        write_bag(tools, rel, &bag)?;
+    }
+    if view.website.is_empty() {
+        return Ok(());
+    }
+    let desired = match (view.leader, view.address) {
+        (true, Some(address)) => {
+            let peers: Vec<(String, Host)> = view
+                .peer
+                .iter()
+                .flat_map(|p| p.units.iter())
+                .filter_map(|(unit, bag)| match PeerUnit::parse(bag) {
+                    Ok(PeerUnit {
+                        address: Some(a), ..
+                    }) => Some((unit.to_string(), a)),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!("ignoring peer {unit}'s data: {e}");
+                        None
+                    }
+                })
+                .collect();
+            let me = view.unit.to_string();
+            match decide::website_leader_bag(
+                view.unit.app().as_str(),
+                (&me, Host::from(address)),
+                &peers,
+                config,
+                tls_on,
+            ) {
+                Ok(bag) => bag,
+                Err(e) => {
+                    tracing::warn!("not publishing the haproxy stanza: {e}");
+                    return Ok(());
+                }
+            }
+        }
+        (true, None) => return Ok(()),
+        (false, _) => decide::website_follower_bag(),
+    };
+    for rel in &view.website {
+        write_bag(tools, rel, &desired)?;
+    }
+    Ok(())
+}
+
+fn run_action<R: ToolRunner>(
+    name: &str,
+    ctx: &Context,
+    tools: &HookTools<R>,
+    fx: &Effects<'_>,
+) -> Result<(), Error> {
+    let mut results = std::collections::BTreeMap::new();
+    match name {
+        "stop" => {
+            let mut local = LocalState::load(fx.files)?;
+            local.stopped = true;
+            local.save(fx.files)?;
+            stop(tools, fx, "stopping: the stop action was run")?;
+            results.insert("outcome".to_string(), "success".to_string());
+            tools.action_set(&results)?;
+            tools.status_set(
+                &Status::blocked(
+                    "Registry stopped by the `stop` action; run the `start` action to serve again.",
+                ),
+                false,
+            )?;
+        }
+        "start" => {
+            let mut local = LocalState::load(fx.files)?;
+            local.stopped = false;
+            local.save(fx.files)?;
+            reconcile(ctx, tools, fx)?;
+            results.insert("outcome".to_string(), "success".to_string());
+            tools.action_set(&results)?;
+        }
+        other => {
+            tools.action_fail(&format!(
+                "{other}: not implemented by this revision of the charm yet"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// Unit names used in messages.
+pub fn unit_label(unit: &UnitName) -> String {
+    unit.to_string()
+}
+
+/// Relation ids used in messages.
+pub fn relation_label(id: &RelationId) -> String {
+    id.to_string()
+}

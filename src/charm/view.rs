@@ -1,0 +1,169 @@
+//! The model as this hook sees it: one read of everything the reconciler needs.
+//!
+//! This is the only place the reconciler reads from Juju. Reads are few and fixed (about a
+//! dozen hook-tool calls for a unit with no relations) because every hook pays for them.
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use crate::config::{CharmConfig, ConfigErrors};
+use crate::juju::{
+    Context, Databag, HookToolError, HookTools, PortRange, RelationId, ToolRunner, UnitName,
+};
+use crate::relations::peer::{HttpSecret, PeerApp};
+use crate::tls::TlsBundle;
+
+/// Endpoint names from metadata.yaml.
+pub mod endpoints {
+    /// Runtimes (containerd, docker) get the registry's location, creds and CA.
+    pub const DOCKER_REGISTRY: &str = "docker-registry";
+    /// haproxy's `reverseproxy` (interface http).
+    pub const WEBSITE: &str = "website";
+    /// A CA (tls-certificates).
+    pub const CERT_PROVIDER: &str = "cert-provider";
+    /// Our own units.
+    pub const PEER: &str = "peer";
+    /// nrpe subordinate.
+    pub const NRPE: &str = "nrpe-external-master";
+}
+
+/// One relation as seen from this unit: our own bag and every remote unit's bag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationView {
+    /// `endpoint:id`.
+    pub id: RelationId,
+    /// Our unit bag, as committed so far (used to write only what changed).
+    pub ours: Databag,
+    /// Remote units in the relation (peers: the other units of our app), by unit number.
+    pub units: Vec<(UnitName, Databag)>,
+    /// The remote application's bag (for peers: our own app bag).
+    pub app: Databag,
+}
+
+/// Everything the reconciler decides from.
+#[derive(Debug)]
+pub struct ModelView {
+    /// This unit.
+    pub unit: UnitName,
+    /// Leadership for this hook.
+    pub leader: bool,
+    /// The typed config with any TLS blobs validated, or every problem found.
+    pub config: Result<(CharmConfig, Option<TlsBundle>), ConfigErrors>,
+    /// The unit's ingress address on the `website` binding (what clients dial).
+    pub address: Option<IpAddr>,
+    /// Addresses the unit's binding is bound to (certificate SANs).
+    pub bind_addresses: Vec<IpAddr>,
+    /// The machine's host name (certificate SANs).
+    pub hostname: String,
+    /// The shared `http.secret`: peer app bag first, else the Python charm's leader setting.
+    pub http_secret: Option<HttpSecret>,
+    /// The peer relation (exists from deployment).
+    pub peer: Option<RelationView>,
+    /// haproxy relations.
+    pub website: Vec<RelationView>,
+    /// Container runtime relations.
+    pub clients: Vec<RelationView>,
+    /// The CA relation (the first one, like the Python charm).
+    pub cert_provider: Option<RelationView>,
+    /// Ports Juju has opened for this unit.
+    pub opened_ports: Vec<PortRange>,
+    /// When the view was read (certificate validity is checked against it).
+    pub now: SystemTime,
+}
+
+impl ModelView {
+    /// Reads the view through the hook tools.
+    pub fn load<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<Self, HookToolError> {
+        let now = SystemTime::now();
+        let config = CharmConfig::from_json_with_tls(&tools.config_get()?, now);
+        let leader = tools.is_leader()?;
+        let net = tools.network_get(endpoints::WEBSITE, None)?;
+        let address = net.ingress_address().and_then(|a| a.parse().ok());
+        let bind_addresses = net
+            .bind_addresses
+            .iter()
+            .flat_map(|b| b.addresses.iter())
+            .filter_map(|a| a.value.parse().ok())
+            .collect();
+        let peer = read_relations(tools, &ctx.unit, endpoints::PEER, true)?
+            .into_iter()
+            .next();
+        let leader_settings = match &peer {
+            // Only units upgraded from the Python charm keep the secret in leader settings.
+            Some(p) if p.app.contains_key("http-secret") => Databag::new(),
+            _ => tools.leader_get()?,
+        };
+        let empty = Databag::new();
+        let http_secret = PeerApp::http_secret_or_leader(
+            peer.as_ref().map(|p| &p.app).unwrap_or(&empty),
+            &leader_settings,
+        )
+        .unwrap_or_else(|e| {
+            tracing::warn!("ignoring an unusable http-secret: {e}");
+            None
+        });
+        Ok(ModelView {
+            unit: ctx.unit.clone(),
+            leader,
+            config,
+            address,
+            bind_addresses,
+            hostname: hostname(),
+            http_secret,
+            peer,
+            website: read_relations(tools, &ctx.unit, endpoints::WEBSITE, false)?,
+            clients: read_relations(tools, &ctx.unit, endpoints::DOCKER_REGISTRY, false)?,
+            cert_provider: read_relations(tools, &ctx.unit, endpoints::CERT_PROVIDER, true)?
+                .into_iter()
+                .next(),
+            opened_ports: tools.opened_ports()?,
+            now,
+        })
+    }
+}
+
+/// Reads every relation of `endpoint`: our bag, remote units' bags, and (when asked) the
+/// remote app bag. Remote units are ordered by unit number (not by name: /10 > /2).
+fn read_relations<R: ToolRunner>(
+    tools: &HookTools<R>,
+    unit: &UnitName,
+    endpoint: &str,
+    with_app: bool,
+) -> Result<Vec<RelationView>, HookToolError> {
+    let mut out = Vec::new();
+    for id in tools.relation_ids(endpoint)? {
+        let mut members = tools.relation_list(&id)?;
+        members.sort_by_key(|u| (u.app().as_str().to_string(), u.number()));
+        let mut units = Vec::with_capacity(members.len());
+        for member in members {
+            units.push((member.clone(), tools.relation_get_unit(&id, &member)?));
+        }
+        let app = if with_app {
+            let remote_app = match units.first() {
+                Some((u, _)) => Some(u.app().clone()),
+                None => tools.relation_list_app(&id)?,
+            };
+            match remote_app {
+                Some(app) => tools.relation_get_app(&id, &app)?,
+                None => Databag::new(),
+            }
+        } else {
+            Databag::new()
+        };
+        let ours = tools.relation_get_unit(&id, unit)?;
+        out.push(RelationView {
+            id,
+            ours,
+            units,
+            app,
+        });
+    }
+    Ok(out)
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default()
+}
