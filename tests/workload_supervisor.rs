@@ -423,3 +423,63 @@ fn registry_that_fails_to_start_is_reported_crashed() {
         fx.log().contains("address already in use")
     });
 }
+
+/// Set by `start_returns_while_the_registry_keeps_running` when it runs this test binary as
+/// a stand-in hook; the helper test below does nothing otherwise.
+const HOOK_ENV: &str = "WORKLOAD_TEST_HOOK_CONFIG";
+
+#[test]
+fn helper_hook_that_starts_the_registry() {
+    let Ok(config) = std::env::var(HOOK_ENV) else {
+        return;
+    };
+    let mut spec = ServiceSpec::registry(Path::new("/usr/bin/docker-registry"), Path::new(&config));
+    let dir = Path::new(&config).parent().unwrap();
+    spec.log_path = dir.join("log/registry.log");
+    spec.pid_path = dir.join("run/registry.pid");
+    Supervisor::new(spec).start().unwrap();
+    println!("hook done");
+}
+
+#[test]
+fn start_returns_while_the_registry_keeps_running() {
+    // A separate process plays the hook, with stdout/stderr on pipes as a unit agent (or
+    // jujusim) would read them. The reader must see EOF when the hook exits, although the
+    // registry it started keeps running.
+    let fx = fixture();
+    let config = fx.sup.spec().args[1].clone();
+    let mut hook = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "helper_hook_that_starts_the_registry",
+            "--nocapture",
+        ])
+        .env(HOOK_ENV, &config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut out, mut err) = (hook.stdout.take().unwrap(), hook.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut o, mut e) = (String::new(), String::new());
+        out.read_to_string(&mut o).unwrap();
+        err.read_to_string(&mut e).unwrap();
+        tx.send((o, e)).unwrap();
+    });
+    let (stdout, stderr) = rx
+        .recv_timeout(DEADLINE)
+        .expect("the hook's pipes never reached EOF: the registry holds them");
+    assert!(hook.wait().unwrap().success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("hook done"), "{stdout}");
+
+    wait_ready(fx.addr);
+    let pid = running_pid(&fx.sup);
+    let ppid = read_stat(pid).unwrap().unwrap().ppid;
+    assert_ne!(ppid, std::process::id(), "adopted by init, not our child");
+    // Not our child: stop() must still see it go.
+    fx.sup.stop().unwrap();
+    assert!(gone_or_zombie(pid));
+    assert_eq!(http_get(fx.addr, "/v2/"), None);
+}
