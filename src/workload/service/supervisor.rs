@@ -41,7 +41,7 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 pub struct PidRecord {
     /// Process id.
     pub pid: u32,
-    /// Start time (clock ticks after boot, /proc/<pid>/stat field 22).
+    /// Start time (clock ticks after boot, `/proc/<pid>/stat` field 22).
     pub start_time: u64,
     /// Boot id at start; a pid file from an earlier boot is stale.
     pub boot_id: Option<String>,
