@@ -4,6 +4,20 @@
 //! one real implementation and one recording fake, like youki's `Syscall`. The real
 //! implementation is chosen once (in `main.rs`) and passed down; nothing here checks
 //! `cfg!(test)`.
+//!
+//! Wiring, once per hook run (in `main.rs`):
+//!
+//! ```text
+//! let files = HostFiles;
+//! let owner = service_user()?;                       // (uid, gid) of docker-registry
+//! prepare_data_dir(&files, Path::new(DATA_DIR), owner)?;
+//! let spec = ServiceSpec::registry(&registry_binary()?, Path::new(service::REGISTRY_CONFIG))
+//!     .with_env("HTTPS_PROXY", proxy);
+//! let service = for_host(detect(), spec);            // systemd or our Supervisor
+//! ```
+//!
+//! The registry runs as `docker-registry`, so every file it reads (config.yml, htpasswd,
+//! registry.key) must be readable by it: e.g. `FileSpec::mode(0o640).owned_by((0, gid))`.
 
 pub mod command;
 pub mod files;

@@ -11,6 +11,8 @@ use std::io;
 pub struct ProcStat {
     /// Field 3: `R`, `S`, `D`, `Z` (zombie), `X` (dead), ...
     pub state: char,
+    /// Field 4: parent pid.
+    pub ppid: u32,
     /// Field 22: start time in clock ticks after boot.
     pub start_time: u64,
 }
@@ -36,9 +38,14 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let after = &text[text.rfind(')')? + 1..];
     let mut fields = after.split_whitespace();
     let state = fields.next()?.chars().next()?;
-    // Field 3 was the first after ')'; field 22 is 19 further on.
-    let start_time = fields.nth(18)?.parse().ok()?;
-    Some(ProcStat { state, start_time })
+    let ppid = fields.next()?.parse().ok()?;
+    // Fields 3 and 4 were the first after ')'; field 22 is 18 further on.
+    let start_time = fields.nth(17)?.parse().ok()?;
+    Some(ProcStat {
+        state,
+        ppid,
+        start_time,
+    })
 }
 
 /// `/proc/<pid>/stat` parsed; `None` when there is no such process.
@@ -89,6 +96,7 @@ mod tests {
             parse_stat(line),
             Some(ProcStat {
                 state: 'R',
+                ppid: 10400,
                 start_time: 41092
             })
         );
@@ -98,7 +106,7 @@ mod tests {
     fn command_names_with_spaces_and_parens_do_not_shift_fields() {
         let line = "7 (a) b (c) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0";
         let st = parse_stat(line).unwrap();
-        assert_eq!((st.state, st.start_time), ('Z', 555));
+        assert_eq!((st.state, st.ppid, st.start_time), ('Z', 1, 555));
         assert!(!st.is_alive());
     }
 

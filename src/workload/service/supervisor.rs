@@ -41,7 +41,7 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 pub struct PidRecord {
     /// Process id.
     pub pid: u32,
-    /// Start time (clock ticks after boot, /proc/<pid>/stat field 22).
+    /// Start time (clock ticks after boot, `/proc/<pid>/stat` field 22).
     pub start_time: u64,
     /// Boot id at start; a pid file from an earlier boot is stale.
     pub boot_id: Option<String>,
@@ -156,18 +156,51 @@ impl Supervisor {
                 stat.start_time, rec.start_time
             ));
         }
-        let argv = read_cmdline(pid)
-            .map_err(|source| ServiceError::Proc { pid, source })?
-            .unwrap_or_default();
-        let want = self.spec.binary.file_name();
-        if argv.first().map(|a| Path::new(a).file_name()) != Some(want) {
+        if let Err(runs) = self.runs_our_program(pid)? {
             return crashed(format!(
-                "pid {pid} runs {:?}, not {}",
-                argv.join(" "),
+                "pid {pid} runs {runs}, not {}",
                 self.spec.binary.display()
             ));
         }
         Ok(ServiceStatus::Running { pid })
+    }
+
+    /// Is `pid` executing the spec's binary? `Err(what it runs)` when not.
+    ///
+    /// `/proc/<pid>/exe` first: it is set before exec returns to the parent, whereas
+    /// `cmdline` is briefly empty right after exec. `cmdline` is the fallback when `exe` is
+    /// not readable (no ptrace access as non-root).
+    fn runs_our_program(&self, pid: u32) -> Result<Result<(), String>, ServiceError> {
+        let binary = &self.spec.binary;
+        let canonical = fs::canonicalize(binary).unwrap_or_else(|_| binary.clone());
+        match fs::read_link(format!("/proc/{pid}/exe")) {
+            Ok(exe) => {
+                // A binary replaced by a package upgrade shows as "<path> (deleted)".
+                let text = exe.to_string_lossy();
+                let exe = Path::new(text.strip_suffix(" (deleted)").unwrap_or(&text));
+                if exe == canonical || exe == binary.as_path() {
+                    Ok(Ok(()))
+                } else {
+                    Ok(Err(exe.display().to_string()))
+                }
+            }
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    && read_stat(pid).ok().flatten().is_none() =>
+            {
+                Ok(Err("nothing (it is gone)".into()))
+            }
+            Err(_) => {
+                let argv = read_cmdline(pid)
+                    .map_err(|source| ServiceError::Proc { pid, source })?
+                    .unwrap_or_default();
+                if argv.first().map(|a| Path::new(a).file_name()) == Some(binary.file_name()) {
+                    Ok(Ok(()))
+                } else {
+                    Ok(Err(format!("{:?}", argv.join(" "))))
+                }
+            }
+        }
     }
 
     fn credentials(&self) -> Result<Option<Credentials>, ServiceError> {
@@ -292,13 +325,40 @@ impl Supervisor {
         Ok(())
     }
 
-    /// True while `pid` is alive and still the process that started at `start_time`.
+    /// True while `pid` is still the process that started at `start_time` and has not been
+    /// collected. Our own zombie child counts as still there until reaped: a multi-threaded
+    /// (Go) process shows `Z` before its last thread exits and cannot be reaped yet.
     fn still_ours(pid: u32, start_time: u64) -> Result<bool, ServiceError> {
-        // Our own child (tests, or a hook that is still running) stays a zombie until reaped.
-        reap(pid);
-        Ok(read_stat(pid)
-            .map_err(|source| ServiceError::Proc { pid, source })?
-            .is_some_and(|st| st.is_alive() && st.start_time == start_time))
+        let Some(st) = read_stat(pid).map_err(|source| ServiceError::Proc { pid, source })? else {
+            return Ok(false);
+        };
+        if st.start_time != start_time {
+            return Ok(false);
+        }
+        if st.is_alive() {
+            return Ok(true);
+        }
+        if st.ppid == std::process::id() {
+            return Ok(!reap(pid));
+        }
+        // Someone else's zombie: nothing left for us to wait for.
+        Ok(false)
+    }
+
+    /// Collects `pid` if it is (or is about to be) our zombie child; bounded.
+    fn reap_zombie(pid: u32) {
+        let deadline = Instant::now() + KILL_WAIT;
+        while Instant::now() < deadline {
+            match read_stat(pid) {
+                Ok(Some(st)) if !st.is_alive() && st.ppid == std::process::id() => {
+                    if reap(pid) {
+                        return;
+                    }
+                    thread::sleep(Duration::from_millis(2));
+                }
+                _ => return,
+            }
+        }
     }
 
     fn wait_gone(pid: u32, start_time: u64, timeout: Duration) -> Result<bool, ServiceError> {
@@ -314,24 +374,28 @@ impl Supervisor {
         }
     }
 
-    fn signal(pid: u32, signal: Signal) -> Result<(), ServiceError> {
-        match kill(Pid::from_raw(pid as i32), signal) {
+    /// Sends `signal` to a pid, or to a process group when `target` is negative.
+    fn signal(target: i32, signal: Signal) -> Result<(), ServiceError> {
+        match kill(Pid::from_raw(target), signal) {
             Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
             Err(source) => Err(ServiceError::Signal {
                 signal: signal.as_str(),
-                pid,
+                pid: target.unsigned_abs(),
                 source,
             }),
         }
     }
 
     fn terminate(&self, pid: u32, start_time: u64) -> Result<(), ServiceError> {
-        Self::signal(pid, Signal::SIGTERM)?;
+        Self::signal(pid as i32, Signal::SIGTERM)?;
         if Self::wait_gone(pid, start_time, self.spec.stop_timeout)? {
             return Ok(());
         }
         tracing::warn!(pid, timeout = ?self.spec.stop_timeout, "service ignored SIGTERM; sending SIGKILL");
-        Self::signal(pid, Signal::SIGKILL)?;
+        // The whole process group (setsid made the service its leader), so no child of it
+        // is left behind as an orphan.
+        Self::signal(-(pid as i32), Signal::SIGKILL)?;
+        Self::signal(pid as i32, Signal::SIGKILL)?;
         if Self::wait_gone(pid, start_time, KILL_WAIT)? {
             return Ok(());
         }
@@ -342,16 +406,25 @@ impl Supervisor {
     }
 }
 
-/// Collects a zombie if it is our child; anything else (ECHILD, still running) is ignored.
-fn reap(pid: u32) {
-    let _ = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG));
+/// Collects `pid` if it is our exited child; true when it was collected.
+fn reap(pid: u32) -> bool {
+    matches!(
+        waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG)),
+        Ok(status) if status.pid().is_some()
+    )
 }
 
 impl super::Service for Supervisor {
     fn start(&self) -> Result<(), ServiceError> {
-        if let ServiceStatus::Running { pid } = self.status()? {
-            tracing::debug!(pid, "already running");
-            return Ok(());
+        match self.status()? {
+            ServiceStatus::Running { pid } => {
+                tracing::debug!(pid, "already running");
+                return Ok(());
+            }
+            // If the dead process was our child (a long-lived caller), collect it: on machines
+            // whose init does not reap orphans it would stay a zombie for good.
+            ServiceStatus::Crashed { pid: Some(pid), .. } => Self::reap_zombie(pid),
+            _ => {}
         }
         self.files.remove(&self.spec.pid_path)?;
         let pid = self.spawn()?;
@@ -381,7 +454,7 @@ impl super::Service for Supervisor {
                     tracing::info!(pid, "service stopped");
                 }
                 // Never signal a pid we cannot prove is ours; just forget it.
-                _ => reap(rec.pid),
+                _ => Self::reap_zombie(rec.pid),
             },
             Some(Err(_)) => {}
         }
