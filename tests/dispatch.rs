@@ -36,6 +36,11 @@ fn juju_env(fake: &FakeTools, dispatch: &str) -> Vec<(&'static str, String)> {
         ("JUJU_CHARM_DIR", "/nonexistent/charm".into()),
         ("JUJU_MACHINE_ID", "0".into()),
         ("JUJU_VERSION", "3.6.1".into()),
+        (
+            "JUJU_ACTION_NAME",
+            dispatch.trim_start_matches("actions/").to_string(),
+        ),
+        ("JUJU_ACTION_UUID", "2".into()),
         // The fake tools are shell scripts needing sh, cat, mkdir.
         (
             "PATH",
@@ -65,10 +70,12 @@ fn without_juju_env_prints_usage_and_exits_2() {
     assert!(out.stdout.is_empty());
 }
 
+// Hooks reconcile the machine, so they run only inside jujusim machines (tests/e2e_*.rs);
+// an action that touches nothing on the host exercises the dispatch path here.
 #[test]
-fn install_logs_through_juju_log_and_exits_0() {
+fn action_logs_through_juju_log_and_exits_0() {
     let fake = FakeTools::new();
-    let out = run(&juju_env(&fake, "hooks/install"));
+    let out = run(&juju_env(&fake, "actions/images"));
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {err}");
     let logs: Vec<_> = fake
@@ -79,9 +86,9 @@ fn install_logs_through_juju_log_and_exits_0() {
     assert!(!logs.is_empty(), "no juju-log call; stderr: {err}");
     let first = &logs[0].args;
     assert_eq!(first[..3], strings(&["--log-level", "INFO", "--"]));
-    assert!(first[3].contains("install"), "{first:?}");
+    assert!(first[3].contains("images"), "{first:?}");
     assert!(
-        err.contains("INFO docker-registry/0 handling install"),
+        err.contains("INFO docker-registry/0 running action images"),
         "{err}"
     );
 }
@@ -107,7 +114,7 @@ fn unknown_hook_exits_0_and_logs_only_at_debug() {
 fn missing_juju_log_still_succeeds() {
     let fake = FakeTools::new();
     fake.remove("juju-log");
-    let out = run(&juju_env(&fake, "hooks/start"));
+    let out = run(&juju_env(&fake, "actions/images"));
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {err}");
     assert_eq!(err.matches("juju-log cannot be run").count(), 1, "{err}");

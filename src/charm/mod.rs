@@ -112,7 +112,10 @@ pub fn handle_with<R: ToolRunner>(
             tracing::debug!("ignoring unknown hook {hook}");
             Ok(())
         }
-        Event::Action { name, .. } => run_action(name, ctx, tools, fx),
+        Event::Action { name, .. } => {
+            tracing::info!("{} running action {name}", ctx.unit);
+            run_action(name, ctx, tools, fx)
+        }
         Event::Stop => stop(tools, fx, "stopping: the unit is being removed"),
         Event::Remove => remove(fx),
         _ => reconcile(ctx, tools, fx),
