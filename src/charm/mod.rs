@@ -8,6 +8,7 @@ pub mod decide;
 pub mod local;
 pub mod view;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -82,6 +83,8 @@ pub struct Effects<'a> {
     pub service: &'a dyn Fn(ServiceSpec) -> Box<dyn Service>,
     /// Finds the registry binary (PATH lookup on a real unit).
     pub binary: &'a dyn Fn() -> Result<PathBuf, PackagesError>,
+    /// Asks the registry `GET /v2/` until it answers or the time is up ([`probe::wait_ready`]).
+    pub probe: &'a dyn Fn(SocketAddr, Scheme, Duration) -> Result<u16, probe::ProbeError>,
     /// How long to wait for the registry to answer after a (re)start.
     pub ready_within: Duration,
 }
@@ -96,6 +99,7 @@ pub fn handle<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<(), 
         packages: &apt,
         service: &make_service,
         binary: &packages::registry_binary,
+        probe: &probe::wait_ready,
         ready_within: Duration::from_secs(10),
     };
     handle_with(ctx, tools, &effects)
@@ -487,12 +491,12 @@ fn reconcile<R: ToolRunner>(
 
     // Report: Ready only when the registry really answers GET /v2/ (B25).
     let scheme = if tls_on { Scheme::Https } else { Scheme::Http };
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], config.registry_port));
+    let addr = SocketAddr::from(([127, 0, 0, 1], config.registry_port));
     let within = match action {
         ServiceAction::Keep => Duration::from_secs(2),
         _ => fx.ready_within,
     };
-    let status = match probe::wait_ready(addr, scheme, within) {
+    let status = match (fx.probe)(addr, scheme, within) {
         Ok(_) => Status::active(decide::ready_message(&advertised, tls_on)),
         Err(e) => {
             tracing::warn!("registry not answering: {e}");
