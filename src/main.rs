@@ -36,7 +36,8 @@ fn run() -> Outcome {
         Ok(ctx) => ctx,
         Err(e) => return Outcome::BadEnvironment(e),
     };
-    juju::log::init(LevelFilter::DEBUG);
+    // DEBUG would reach only stderr, which Juju records at WARNING: keep it out.
+    juju::log::init(LevelFilter::INFO);
     let tools = HookTools::from_path();
     match charm::charm::handle(&ctx, &tools) {
         Ok(()) => Outcome::Done,

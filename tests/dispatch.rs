@@ -87,10 +87,8 @@ fn action_logs_through_juju_log_and_exits_0() {
     let first = &logs[0].args;
     assert_eq!(first[..3], strings(&["--log-level", "INFO", "--"]));
     assert!(first[3].contains("images"), "{first:?}");
-    assert!(
-        err.contains("INFO docker-registry/0 running action images"),
-        "{err}"
-    );
+    // Juju records stderr at WARNING: what reached juju-log must not be repeated there.
+    assert!(!err.contains("running action images"), "{err}");
 }
 
 #[test]
@@ -99,10 +97,8 @@ fn unknown_hook_exits_0_and_logs_only_at_debug() {
     let out = run(&juju_env(&fake, "hooks/collect-metrics"));
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {err}");
-    assert!(
-        err.contains("DEBUG ignoring unknown hook collect-metrics"),
-        "{err}"
-    );
+    // Skipped quietly: nothing at INFO, and DEBUG is not logged under Juju.
+    assert!(err.is_empty(), "{err}");
     assert!(
         fake.calls().iter().all(|c| c.tool != "juju-log"),
         "debug must not reach juju-log: {:?}",

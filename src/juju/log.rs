@@ -1,5 +1,7 @@
-//! Logging: a `tracing` layer that writes every event to stderr and forwards INFO and
-//! above to `juju-log`, so they appear in `juju debug-log` at the right level.
+//! Logging: a `tracing` layer that sends INFO and above to `juju-log`, so they appear in
+//! `juju debug-log` at the right level, and writes to stderr only what did not reach
+//! `juju-log` (Juju records a hook's stderr at WARNING: copying every line there would
+//! show each message twice, the second time as a warning).
 //!
 //! Two guarantees: forwarding never recurses (a `juju-log` failure is reported straight
 //! to stderr, never through `tracing`, and events raised while forwarding are not
@@ -64,24 +66,32 @@ impl<R: ToolRunner, W: Write> JujuLogLayer<R, W> {
         }
     }
 
-    /// Writes one formatted event: always to stderr, and to `juju-log` at INFO and above.
+    /// Writes one formatted event to `juju-log` (INFO and above), or to stderr when it did
+    /// not get there (more verbose levels, no `juju-log`, or `juju-log` failed).
     fn emit(&self, level: Level, message: &str) {
         let juju_level = LogLevel::from(level);
-        self.write_stderr(&format!("{juju_level} {message}"));
+        let line = format!("{juju_level} {message}");
         // tracing orders levels by verbosity: ERROR < WARN < INFO < DEBUG < TRACE.
         if level > Level::INFO || self.juju_log_absent.load(Ordering::Relaxed) {
+            self.write_stderr(&line);
             return;
         }
         let result = non_reentrant(|| self.tools.juju_log(juju_level, message));
         match result {
-            None | Some(Ok(())) => {}
+            Some(Ok(())) => {}
+            // Raised while forwarding: stderr only, never juju-log again.
+            None => self.write_stderr(&line),
             Some(Err(HookToolError::Spawn { source, .. })) => {
                 self.juju_log_absent.store(true, Ordering::Relaxed);
                 self.write_stderr(&format!(
                     "WARNING juju-log cannot be run ({source}); logging to stderr only"
                 ));
+                self.write_stderr(&line);
             }
-            Some(Err(e)) => self.write_stderr(&format!("WARNING {e}")),
+            Some(Err(e)) => {
+                self.write_stderr(&format!("WARNING {e}"));
+                self.write_stderr(&line);
+            }
         }
     }
 }
@@ -231,10 +241,8 @@ mod tests {
                 expect("ERROR", "broken"),
             ]
         );
-        assert_eq!(
-            out,
-            "DEBUG only stderr\nINFO hello 1 unit=app/0\nWARNING careful\nERROR broken\n"
-        );
+        // What reached juju-log is not repeated on stderr (Juju logs stderr at WARNING).
+        assert_eq!(out, "DEBUG only stderr\n");
     }
 
     #[test]
