@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use crate::config::{Auth, CharmConfig, Storage};
-use crate::juju::{Databag, Port, PortRange, Protocol};
+use crate::juju::{Databag, Port, PortRange};
 use crate::relations::docker_registry::{BasicAuth, RegistryInfo, Tls};
 use crate::relations::website::{self, Balancing, ServicesStanza, WebsiteLeader};
 use crate::relations::{changes, Host, Netloc};
@@ -203,15 +203,6 @@ pub fn website_leader_bag(
 /// What a non-leader must delete from its website bag (it is not a standalone backend).
 pub fn website_follower_bag() -> Databag {
     website::follower_delta()
-}
-
-/// Status priority like ops' collect-status: blocked > maintenance > waiting > active.
-pub fn ports_in(protocol: Protocol, ports: &[Port]) -> Vec<u16> {
-    ports
-        .iter()
-        .filter(|p| p.protocol == protocol)
-        .map(|p| p.number)
-        .collect()
 }
 
 #[cfg(test)]

@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{Auth, CharmConfig, Secret, Storage};
-use crate::juju::{
-    Context, Event, HookToolError, HookTools, RelationId, Status, ToolRunner, UnitName,
-};
+use crate::juju::{Context, Event, HookToolError, HookTools, Status, ToolRunner};
 use crate::probe::{self, Scheme};
 use crate::relations::cert_provider::{
     legacy_unit_name, CsrRequest, CsrRequests, LegacyProvider, LegacyRequest, ProvidedCerts,
@@ -816,14 +814,4 @@ fn run_action<R: ToolRunner>(
         }
     }
     Ok(())
-}
-
-/// Unit names used in messages.
-pub fn unit_label(unit: &UnitName) -> String {
-    unit.to_string()
-}
-
-/// Relation ids used in messages.
-pub fn relation_label(id: &RelationId) -> String {
-    id.to_string()
 }
