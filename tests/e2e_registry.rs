@@ -778,3 +778,114 @@ fn two_units_are_ready_at_their_own_addresses_and_share_the_http_secret() {
         &r.m.run(&["status"]),
     );
 }
+
+#[test]
+fn a_crashed_registry_is_restarted_by_update_status_and_by_a_blocked_hook() {
+    let r = Registry::deploy();
+    let img = build_image(&r.m, "crash");
+    r.push_ok(5000, &img, Tls::Off, None);
+    let ready = format!("Ready at {}:5000 (http).", r.addr);
+
+    // Killed behind the charm's back: the next update-status notices and starts it again.
+    let before = r.pid(UNIT0);
+    r.m.exec(
+        UNIT0,
+        &format!("kill -KILL $(sed -n 's/^pid=//p' {PID_FILE})"),
+    );
+    r.m.ok(&["update-status", UNIT0]);
+    r.expect_status(UNIT0, "active", &ready);
+    let after = r.pid(UNIT0);
+    r.m.check(
+        after != before,
+        "update-status did not start a new registry",
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+    r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "200");
+    r.expect_image(5000, &img, Tls::Off, None);
+
+    // Killed, then a bad value arrives: blocked, yet the last good config serves again.
+    r.m.exec(
+        UNIT0,
+        &format!("kill -KILL $(sed -n 's/^pid=//p' {PID_FILE})"),
+    );
+    r.config(&["storage-cache=bogus"]);
+    let (current, message) = r.status(UNIT0);
+    r.m.check(
+        current == "blocked" && message.contains("storage-cache"),
+        &format!("expected blocked naming storage-cache, got {current} {message:?}"),
+        &r.m.run(&["status"]),
+    );
+    let revived = r.pid(UNIT0);
+    r.m.check(
+        revived != after,
+        "the blocked hook did not start the registry again",
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+    r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "200");
+    r.expect_image(5000, &img, Tls::Off, None);
+    r.config(&["--reset", "storage-cache"]);
+    r.expect_status(UNIT0, "active", &ready);
+    r.m.check(
+        r.pid(UNIT0) == revived,
+        "fixing the config restarted a registry already running that config",
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+}
+
+#[test]
+fn tls_blobs_take_precedence_over_the_cert_provider_and_clearing_them_returns_to_it() {
+    let r = Registry::deploy();
+    r.m.ok(&["deploy", &testcharm("easyrsa")]);
+    r.m.ok(&["integrate", APP, "easyrsa:client"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    let issuer = |want: &str| {
+        let out =
+            r.m.exec(UNIT0, &format!("openssl x509 -in {CERT} -noout -issuer"));
+        r.m.check(
+            out.text() == format!("issuer=CN = {want}"),
+            &format!("the served certificate is not from {want}"),
+            &out,
+        );
+    };
+    issuer("easyrsa-sim CA");
+
+    let pki = Pki::new(&r.m, "over");
+    pki.issue(&r.m, "server", &r.addr);
+    r.config(&[
+        &format!("tls-ca-blob={}", pki.blob("ca.crt")),
+        &format!("tls-cert-blob={}", pki.blob("server.crt")),
+        &format!("tls-key-blob={}", pki.blob("server.key")),
+    ]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    issuer("e2e over CA");
+    let certs = pki.certs();
+    r.expect_code(
+        &r.url(Tls::Ca(&certs), 5000, ""),
+        Tls::Ca(&certs),
+        None,
+        "200",
+    );
+
+    r.config(&["--reset", "tls-ca-blob,tls-cert-blob,tls-key-blob"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    issuer("easyrsa-sim CA");
+    let ca = r.m.exec(UNIT0, &format!("cat {CA}"));
+    let easyrsa_ca = r.m.exec("easyrsa/0", "cat /var/lib/easyrsa-sim/ca.crt");
+    r.m.check(
+        ca.stdout.trim() == easyrsa_ca.stdout.trim(),
+        "ca.crt is not easyrsa's CA again",
+        &ca,
+    );
+}
