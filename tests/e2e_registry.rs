@@ -82,10 +82,46 @@ impl Registry {
             .collect();
         self.m
             .check(id.len() == 2, "pid file without pid/start_time", &out);
-        // The recorded process must really be alive.
+        // The recorded process must really be alive (a zombie would pass `kill -0`).
         let pid = id[0].trim_start_matches("pid=");
-        self.m.exec(unit, &format!("kill -0 {pid}"));
+        let state = self.proc_state(unit, pid);
+        self.m.check(
+            !state.is_empty() && state != "Z" && state != "X",
+            &format!("the registry pid {pid} is not alive (state {state:?})"),
+            &out,
+        );
         id.join(" ")
+    }
+
+    /// The state letter of `pid` on `unit` from /proc (empty when the pid is gone).
+    fn proc_state(&self, unit: &str, pid: &str) -> String {
+        let script = format!("sed -n 's/.*) \\(.\\).*/\\1/p' /proc/{pid}/stat 2>/dev/null || true");
+        self.m.exec(unit, &script).text().to_string()
+    }
+
+    /// SIGKILLs the registry behind the charm's back and waits until it has really died
+    /// (signal delivery is asynchronous), so the next hook must notice a dead process.
+    fn kill_registry(&self, unit: &str) {
+        let id = self.pid(unit);
+        let pid = id
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.strip_prefix("pid="))
+            .unwrap_or_default()
+            .to_string();
+        self.m.exec(unit, &format!("kill -KILL {pid}"));
+        self.m.eventually(
+            &format!("registry pid {pid} to die"),
+            std::time::Duration::from_secs(5),
+            || {
+                let state = self.proc_state(unit, &pid);
+                if state.is_empty() || state == "Z" || state == "X" {
+                    Ok(())
+                } else {
+                    Err(self.m.exec(unit, &format!("cat /proc/{pid}/status")))
+                }
+            },
+        );
     }
 
     /// `http(s)://<addr>:<port>/v2/<path>`.
@@ -788,10 +824,7 @@ fn a_crashed_registry_is_restarted_by_update_status_and_by_a_blocked_hook() {
 
     // Killed behind the charm's back: the next update-status notices and starts it again.
     let before = r.pid(UNIT0);
-    r.m.exec(
-        UNIT0,
-        &format!("kill -KILL $(sed -n 's/^pid=//p' {PID_FILE})"),
-    );
+    r.kill_registry(UNIT0);
     r.m.ok(&["update-status", UNIT0]);
     r.expect_status(UNIT0, "active", &ready);
     let after = r.pid(UNIT0);
@@ -804,10 +837,7 @@ fn a_crashed_registry_is_restarted_by_update_status_and_by_a_blocked_hook() {
     r.expect_image(5000, &img, Tls::Off, None);
 
     // Killed, then a bad value arrives: blocked, yet the last good config serves again.
-    r.m.exec(
-        UNIT0,
-        &format!("kill -KILL $(sed -n 's/^pid=//p' {PID_FILE})"),
-    );
+    r.kill_registry(UNIT0);
     r.config(&["storage-cache=bogus"]);
     let (current, message) = r.status(UNIT0);
     r.m.check(
