@@ -631,6 +631,46 @@ fn easyrsa_relation_serves_https_and_removing_it_falls_back_to_http() {
     r.push_ok(5000, &img, https, None);
     r.pull_and_compare(5000, &img, https, None);
 
+    // A new name clients use (http-host) gets into a re-issued certificate (B32).
+    r.config(&["http-host=https://registry.e2e.test:5000/"]);
+    r.expect_status(UNIT0, "active", "Ready at registry.e2e.test:5000 (https).");
+    let sans = r.m.exec(
+        UNIT0,
+        &format!("openssl x509 -in {CERT} -noout -ext subjectAltName"),
+    );
+    r.m.check(
+        sans.stdout.contains("DNS:registry.e2e.test")
+            && sans.stdout.contains(&format!("IP Address:{}", r.addr)),
+        "the certificate was not re-issued for http-host",
+        &sans,
+    );
+    let by_name = r.m.netexec(&[
+        "curl",
+        "-sS",
+        "--max-time",
+        "5",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--cacert",
+        &certs.join("ca.crt").display().to_string(),
+        "--resolve",
+        &format!("registry.e2e.test:5000:{}", r.addr),
+        "https://registry.e2e.test:5000/v2/",
+    ]);
+    r.m.check(
+        by_name.text() == "200",
+        "https by the http-host name failed",
+        &by_name,
+    );
+    r.config(&["--reset", "http-host"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+
     // Removing the CA: plain http again, and no hook failed on the way.
     r.m.ok(&["remove-relation", APP, "easyrsa:client"]);
     r.expect_status(
