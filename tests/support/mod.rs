@@ -6,6 +6,8 @@
 //! executing a file that another thread still holds open for writing fails with ETXTBSY.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod jujusim;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -1,0 +1,961 @@
+//! End to end (issue 5 item 6): the charm on jujusim machines with the real docker-registry
+//! (the charm starts it), skopeo as the client, certificates from openssl, and the easyrsa
+//! test charm as a CA. Test images are built offline with umoci; skopeo and curl run inside
+//! the model network (`jujusim netexec`), the only place the registry is reachable.
+//!
+//! jujusim runs hooks until the model is idle before a command returns, so the status a
+//! test reads right after a command is final: a `Ready` status means the charm's own probe
+//! got an answer from the registry, and the tests assert it at once instead of polling.
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde_json::Value;
+use support::jujusim::{related_data, testcharm, Model, Output};
+
+const APP: &str = "docker-registry";
+const UNIT0: &str = "docker-registry/0";
+const CONFIG_YML: &str = "/etc/docker/registry/config.yml";
+const CERT: &str = "/etc/docker/registry/registry.crt";
+const KEY: &str = "/etc/docker/registry/registry.key";
+const CA: &str = "/etc/docker/registry/ca.crt";
+const PID_FILE: &str = "/run/docker-registry-charm/registry.pid";
+
+/// How a client reaches the registry.
+#[derive(Clone, Copy)]
+enum Tls<'a> {
+    /// Plain HTTP.
+    Off,
+    /// HTTPS, trusting the CA certificates (`*.crt`) in this directory.
+    Ca(&'a Path),
+}
+
+/// A deployed registry in its own model.
+struct Registry {
+    m: Model,
+    /// `network-get website --ingress-address` of docker-registry/0.
+    addr: String,
+}
+
+impl Registry {
+    /// Deploys the charm (one unit) and checks it is `Ready at <ingress>:5000 (http).`.
+    fn deploy() -> Registry {
+        let m = Model::new();
+        let charm = m.registry_charm();
+        m.ok(&["deploy", &charm.display().to_string(), APP]);
+        let addr = ingress(&m, UNIT0);
+        let r = Registry { m, addr };
+        r.expect_status(
+            UNIT0,
+            "active",
+            &format!("Ready at {}:5000 (http).", r.addr),
+        );
+        r
+    }
+
+    /// Fails unless `unit`'s workload status is exactly (`current`, `message`).
+    fn expect_status(&self, unit: &str, current: &str, message: &str) {
+        let (cur, msg) = self.status(unit);
+        if cur != current || msg != message {
+            self.m.fail(
+                &format!("{unit}: expected {current} {message:?}, got {cur} {msg:?}"),
+                &self.m.run(&["status"]),
+            );
+        }
+    }
+
+    /// (current, message) of `unit`'s workload status.
+    fn status(&self, unit: &str) -> (String, String) {
+        let st = self.m.unit_status(unit);
+        let field = |k: &str| st["workload-status"][k].as_str().unwrap_or("").to_string();
+        (field("current"), field("message"))
+    }
+
+    /// The registry process identity from the charm's pid file (pid and start time).
+    fn pid(&self, unit: &str) -> String {
+        let out = self.m.exec(unit, &format!("cat {PID_FILE}"));
+        let id: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("pid=") || l.starts_with("start_time="))
+            .collect();
+        self.m
+            .check(id.len() == 2, "pid file without pid/start_time", &out);
+        // The recorded process must really be alive (a zombie would pass `kill -0`).
+        let pid = id[0].trim_start_matches("pid=");
+        let state = self.proc_state(unit, pid);
+        self.m.check(
+            !state.is_empty() && state != "Z" && state != "X",
+            &format!("the registry pid {pid} is not alive (state {state:?})"),
+            &out,
+        );
+        id.join(" ")
+    }
+
+    /// The state letter of `pid` on `unit` from /proc (empty when the pid is gone).
+    fn proc_state(&self, unit: &str, pid: &str) -> String {
+        let script = format!("sed -n 's/.*) \\(.\\).*/\\1/p' /proc/{pid}/stat 2>/dev/null || true");
+        self.m.exec(unit, &script).text().to_string()
+    }
+
+    /// SIGKILLs the registry behind the charm's back and waits until it has really died
+    /// (signal delivery is asynchronous), so the next hook must notice a dead process.
+    fn kill_registry(&self, unit: &str) {
+        let id = self.pid(unit);
+        let pid = id
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.strip_prefix("pid="))
+            .unwrap_or_default()
+            .to_string();
+        self.m.exec(unit, &format!("kill -KILL {pid}"));
+        self.m.eventually(
+            &format!("registry pid {pid} to die"),
+            std::time::Duration::from_secs(5),
+            || {
+                let state = self.proc_state(unit, &pid);
+                if state.is_empty() || state == "Z" || state == "X" {
+                    Ok(())
+                } else {
+                    Err(self.m.exec(unit, &format!("cat /proc/{pid}/status")))
+                }
+            },
+        );
+    }
+
+    /// `http(s)://<addr>:<port>/v2/<path>`.
+    fn url(&self, tls: Tls, port: u16, path: &str) -> String {
+        let scheme = match tls {
+            Tls::Off => "http",
+            Tls::Ca(_) => "https",
+        };
+        format!("{scheme}://{}:{port}/v2/{path}", self.addr)
+    }
+
+    /// The HTTP status code of `GET url` (curl inside the model network).
+    fn http_code(&self, url: &str, tls: Tls, creds: Option<&str>) -> String {
+        let mut args: Vec<String> = [
+            "netexec",
+            "--",
+            "curl",
+            "-sS",
+            "--max-time",
+            "5",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ]
+        .map(String::from)
+        .to_vec();
+        if let Tls::Ca(dir) = tls {
+            args.push("--cacert".into());
+            args.push(dir.join("ca.crt").display().to_string());
+        }
+        if let Some(c) = creds {
+            args.push("-u".into());
+            args.push(c.into());
+        }
+        args.push(url.into());
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.m.run(&argv);
+        if !out.success() {
+            self.m.fail(&format!("curl {url} failed"), &out);
+        }
+        out.text().to_string()
+    }
+
+    /// Fails unless `GET url` answers `code`.
+    fn expect_code(&self, url: &str, tls: Tls, creds: Option<&str>, code: &str) {
+        let got = self.http_code(url, tls, creds);
+        if got != code {
+            let who = creds
+                .map(|c| c.split(':').next().unwrap_or(""))
+                .unwrap_or("no creds");
+            self.m.fail(
+                &format!("GET {url} ({who}): expected {code}, got {got}"),
+                &self.m.run(&["status"]),
+            );
+        }
+    }
+
+    /// `skopeo ARGS` inside the model network, with no stored credentials (never panics).
+    fn skopeo(&self, args: &[&str]) -> Output {
+        let auth = self.m.scratch().join("no-auth.json").display().to_string();
+        let env = format!("REGISTRY_AUTH_FILE={auth}");
+        let mut argv = vec!["netexec", "--", "env", &env, "skopeo"];
+        argv.extend_from_slice(args);
+        self.m.run(&argv)
+    }
+
+    /// `docker://<addr>:<port>/e2e/<name>:<tag>`.
+    fn reference(&self, port: u16, img: &Image) -> String {
+        format!("docker://{}:{port}/e2e/{}:{}", self.addr, img.name, img.tag)
+    }
+
+    /// skopeo copy of `img` into the registry.
+    fn push(&self, port: u16, img: &Image, tls: Tls, creds: Option<&str>) -> Output {
+        let src = format!("oci:{}:{}", img.layout.display(), img.tag);
+        let dest = self.reference(port, img);
+        let mut args = vec!["copy", "-q"];
+        let cert_dir;
+        match tls {
+            Tls::Off => args.push("--dest-tls-verify=false"),
+            Tls::Ca(dir) => {
+                cert_dir = dir.display().to_string();
+                args.extend(["--dest-cert-dir", &cert_dir]);
+            }
+        }
+        if let Some(c) = creds {
+            args.extend(["--dest-creds", c]);
+        }
+        args.extend([src.as_str(), dest.as_str()]);
+        self.skopeo(&args)
+    }
+
+    /// Pushes `img`, requiring success.
+    fn push_ok(&self, port: u16, img: &Image, tls: Tls, creds: Option<&str>) {
+        let out = self.push(port, img, tls, creds);
+        if !out.success() {
+            self.m.fail(&format!("pushing {} failed", img.name), &out);
+        }
+    }
+
+    /// Pulls `img` back into a fresh OCI layout and checks its manifest digest.
+    fn pull_and_compare(&self, port: u16, img: &Image, tls: Tls, creds: Option<&str>) {
+        let dir = self
+            .m
+            .scratch()
+            .join(format!("pulled-{}-{}", img.name, unique()));
+        let dest = format!("oci:{}:{}", dir.display(), img.tag);
+        let src = self.reference(port, img);
+        let mut args = vec!["copy", "-q"];
+        let cert_dir;
+        match tls {
+            Tls::Off => args.push("--src-tls-verify=false"),
+            Tls::Ca(d) => {
+                cert_dir = d.display().to_string();
+                args.extend(["--src-cert-dir", &cert_dir]);
+            }
+        }
+        if let Some(c) = creds {
+            args.extend(["--src-creds", c]);
+        }
+        args.extend([src.as_str(), dest.as_str()]);
+        let out = self.skopeo(&args);
+        if !out.success() {
+            self.m.fail(&format!("pulling {} failed", img.name), &out);
+        }
+        let pulled = manifest_digest(&self.m, &dir, &img.tag);
+        self.m.check(
+            pulled == img.digest,
+            &format!(
+                "pulled manifest {pulled} differs from the pushed {}",
+                img.digest
+            ),
+            &out,
+        );
+    }
+
+    /// Fails unless the registry still has `img` with its digest (skopeo inspect).
+    fn expect_image(&self, port: u16, img: &Image, tls: Tls, creds: Option<&str>) {
+        let reference = self.reference(port, img);
+        let mut args = vec!["inspect"];
+        let cert_dir;
+        match tls {
+            Tls::Off => args.push("--tls-verify=false"),
+            Tls::Ca(d) => {
+                cert_dir = d.display().to_string();
+                args.extend(["--cert-dir", &cert_dir]);
+            }
+        }
+        if let Some(c) = creds {
+            args.extend(["--creds", c]);
+        }
+        args.push(&reference);
+        let out = self.skopeo(&args);
+        if !out.success() {
+            self.m
+                .fail(&format!("{} is gone from the registry", img.name), &out);
+        }
+        let v: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| self.m.fail(&format!("skopeo inspect: {e}"), &out));
+        self.m.check(
+            v["Digest"] == img.digest.as_str(),
+            &format!("registry has {} at another digest", img.name),
+            &out,
+        );
+    }
+
+    /// `jujusim config docker-registry ARGS`.
+    fn config(&self, args: &[&str]) -> Output {
+        let mut argv = vec!["config", APP];
+        argv.extend_from_slice(args);
+        self.m.ok(&argv)
+    }
+
+    /// `stat -c FORMAT PATH` on `unit`.
+    fn stat(&self, unit: &str, format: &str, path: &str) -> String {
+        self.m
+            .exec(unit, &format!("stat -c '{format}' {path}"))
+            .text()
+            .to_string()
+    }
+
+    /// Whether `path` exists on `unit`.
+    fn exists(&self, unit: &str, path: &str) -> bool {
+        self.m
+            .run(&["exec", unit, "--", "test", "-e", path])
+            .success()
+    }
+}
+
+/// The unit's ingress address on the `website` binding, as the charm sees it.
+fn ingress(m: &Model, unit: &str) -> String {
+    let out = m.exec(unit, "network-get website --ingress-address");
+    m.check(!out.text().is_empty(), "no ingress address", &out);
+    out.text().to_string()
+}
+
+/// A process-unique suffix for scratch names.
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A test image in an OCI layout on the host.
+struct Image {
+    layout: PathBuf,
+    name: String,
+    tag: String,
+    /// The manifest digest in the layout.
+    digest: String,
+}
+
+/// Builds a one-layer image with umoci (no network), as in test-environment.md §4.1.
+fn build_image(m: &Model, name: &str) -> Image {
+    let layout = m.scratch().join(format!("img-{name}"));
+    let l = layout.display();
+    m.host(&format!(
+        "set -e
+         umoci init --layout {l}
+         umoci new --image {l}:{name}
+         umoci unpack --image {l}:{name} {l}.bundle
+         mkdir -p {l}.bundle/rootfs/app
+         echo 'hello from {name}' > {l}.bundle/rootfs/app/hello.txt
+         umoci repack --image {l}:{name} {l}.bundle
+         umoci config --image {l}:{name} --config.cmd /app/hello.txt
+         umoci tag --image {l}:{name} v1
+         rm -rf {l}.bundle"
+    ));
+    let digest = manifest_digest(m, &layout, "v1");
+    Image {
+        layout,
+        name: name.into(),
+        tag: "v1".into(),
+        digest,
+    }
+}
+
+/// The manifest digest that `tag` names in the OCI layout at `dir` (its index.json).
+fn manifest_digest(m: &Model, dir: &Path, tag: &str) -> String {
+    let index = std::fs::read_to_string(dir.join("index.json"))
+        .unwrap_or_else(|e| panic!("reading {}/index.json: {e}", dir.display()));
+    let v: Value = serde_json::from_str(&index).unwrap_or(Value::Null);
+    v["manifests"]
+        .as_array()
+        .and_then(|ms| {
+            ms.iter()
+                .find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        })
+        .and_then(|d| d["digest"].as_str())
+        .map(String::from)
+        .unwrap_or_else(|| {
+            m.fail(
+                &format!("no {tag} in {}/index.json: {index}", dir.display()),
+                &m.run(&["status"]),
+            )
+        })
+}
+
+/// A CA and certificates from openssl, under the model's scratch dir.
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    /// A new CA named `name`. `certs()` holds its `ca.crt` (skopeo/curl trust dir).
+    fn new(m: &Model, name: &str) -> Pki {
+        let dir = m.scratch().join(format!("pki-{name}"));
+        m.host(&format!(
+            "set -e; mkdir -p {d}/certs; cd {d}
+             openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj '/CN=e2e {name} CA' \
+               -keyout ca.key -out ca.crt \
+               -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+             cp ca.crt certs/ca.crt",
+            d = dir.display()
+        ));
+        Pki { dir }
+    }
+
+    /// Issues `<name>.crt`/`<name>.key` for the IP `ip` (CN and the only SAN).
+    fn issue(&self, m: &Model, name: &str, ip: &str) {
+        m.host(&format!(
+            "set -e; cd {d}
+             openssl req -newkey rsa:2048 -nodes -subj '/CN={ip}' -keyout {name}.key -out {name}.csr
+             printf 'subjectAltName=IP:{ip}\\nbasicConstraints=CA:FALSE\\nkeyUsage=digitalSignature,keyEncipherment\\nextendedKeyUsage=serverAuth\\n' > {name}.ext
+             openssl x509 -req -in {name}.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+               -extfile {name}.ext -out {name}.crt",
+            d = self.dir.display()
+        ));
+    }
+
+    /// The directory with only `ca.crt` in it.
+    fn certs(&self) -> PathBuf {
+        self.dir.join("certs")
+    }
+
+    /// `base64 -w0` of a file in the PKI dir.
+    fn blob(&self, file: &str) -> String {
+        let bytes =
+            std::fs::read(self.dir.join(file)).unwrap_or_else(|e| panic!("reading {file}: {e}"));
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+}
+
+#[test]
+fn deploy_is_ready_over_http_and_round_trips_an_image() {
+    let r = Registry::deploy();
+    r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "200");
+
+    let img = build_image(&r.m, "roundtrip");
+    r.push_ok(5000, &img, Tls::Off, None);
+    r.expect_image(5000, &img, Tls::Off, None);
+    r.pull_and_compare(5000, &img, Tls::Off, None);
+}
+
+#[test]
+fn basic_auth_guards_the_registry_and_a_password_change_does_not_restart_it() {
+    let r = Registry::deploy();
+    let v2 = r.url(Tls::Off, 5000, "");
+    r.config(&["auth-basic-user=admin", "auth-basic-password=first-Secret1"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (http).", r.addr),
+    );
+    r.expect_code(&v2, Tls::Off, None, "401");
+    r.expect_code(&v2, Tls::Off, Some("admin:first-Secret1"), "200");
+    r.expect_code(&v2, Tls::Off, Some("admin:wrong"), "401");
+
+    let img = build_image(&r.m, "auth");
+    let out = r.push(5000, &img, Tls::Off, None);
+    r.m.check(
+        !out.success() && out.stderr.contains("authentication required"),
+        "a push without credentials was not refused for lack of authentication",
+        &out,
+    );
+    r.push_ok(5000, &img, Tls::Off, Some("admin:first-Secret1"));
+    r.pull_and_compare(5000, &img, Tls::Off, Some("admin:first-Secret1"));
+
+    // A new password only rewrites htpasswd, which the registry re-reads by itself.
+    let before = r.pid(UNIT0);
+    r.config(&["auth-basic-password=second-Secret2"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (http).", r.addr),
+    );
+    r.expect_code(&v2, Tls::Off, Some("admin:first-Secret1"), "401");
+    r.expect_code(&v2, Tls::Off, Some("admin:second-Secret2"), "200");
+    r.expect_image(5000, &img, Tls::Off, Some("admin:second-Secret2"));
+    let after = r.pid(UNIT0);
+    r.m.check(
+        before == after,
+        &format!("a password change restarted the registry: {before} -> {after}"),
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+    let out = r.skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        "admin:first-Secret1",
+        &r.reference(5000, &img),
+    ]);
+    r.m.check(!out.success(), "the old password still reads images", &out);
+}
+
+#[test]
+fn tls_blobs_serve_https_and_clearing_them_falls_back_to_http() {
+    let r = Registry::deploy();
+    let pki = Pki::new(&r.m, "blobs");
+    pki.issue(&r.m, "server", &r.addr);
+    let certs = pki.certs();
+    let https = Tls::Ca(&certs);
+
+    // A client related before TLS: its data must follow the switch to https.
+    r.m.ok(&["deploy", &testcharm("containerd")]);
+    r.m.ok(&["integrate", APP, "containerd:docker-registry"]);
+
+    r.config(&[
+        &format!("tls-ca-blob={}", pki.blob("ca.crt")),
+        &format!("tls-cert-blob={}", pki.blob("server.crt")),
+        &format!("tls-key-blob={}", pki.blob("server.key")),
+    ]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    r.expect_code(&r.url(https, 5000, ""), https, None, "200");
+    // Plain HTTP to the TLS port: Go answers 400 "Client sent an HTTP request to an HTTPS server".
+    r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "400");
+    let img = build_image(&r.m, "tls");
+    r.push_ok(5000, &img, https, None);
+    r.pull_and_compare(5000, &img, https, None);
+
+    let key = r.stat(UNIT0, "%a %U", KEY);
+    r.m.check(
+        key == "600 docker-registry",
+        &format!("key file is {key:?}, not 600 docker-registry"),
+        &r.m.exec(UNIT0, "ls -la /etc/docker/registry"),
+    );
+    let served = r.m.exec(UNIT0, &format!("cat {CERT}"));
+    let want = std::fs::read_to_string(pki.dir.join("server.crt")).unwrap_or_default();
+    r.m.check(
+        served.stdout.trim() == want.trim(),
+        "the served certificate is not the configured one",
+        &served,
+    );
+
+    // The runtime got https and the CA, and can pull with exactly what it was given.
+    let show = r.m.run(&["show-unit", "containerd/0", "--format", "json"]);
+    let data = related_data(&r.m.show_unit("containerd/0"), "docker-registry", UNIT0);
+    let url = data["registry_url"].as_str().unwrap_or_default();
+    r.m.check(
+        url.contains(&format!("https://{}:5000", r.addr))
+            && data["tls_ca"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("BEGIN CERTIFICATE"),
+        &format!("client relation data does not say https with a CA: {data}"),
+        &show,
+    );
+    let image = format!("{}:5000/e2e/tls:v1", r.addr);
+    let pulled =
+        r.m.ok(&["run", "containerd/0", "pull", &format!("image={image}")]);
+    r.m.check(
+        pulled.stdout.contains("pulled"),
+        "the related runtime could not pull over https",
+        &pulled,
+    );
+
+    // Clearing the blobs: plain http again, and the charm's files are gone.
+    r.config(&["--reset", "tls-ca-blob,tls-cert-blob,tls-key-blob"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (http).", r.addr),
+    );
+    r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "200");
+    for path in [CERT, KEY, CA] {
+        r.m.check(
+            !r.exists(UNIT0, path),
+            &format!("{path} is still there after the blobs were cleared"),
+            &r.m.exec(UNIT0, "ls -la /etc/docker/registry"),
+        );
+    }
+    let cfg = r.m.exec(UNIT0, &format!("cat {CONFIG_YML}"));
+    r.m.check(
+        !cfg.stdout.contains("tls:"),
+        "config.yml still has tls",
+        &cfg,
+    );
+    r.expect_image(5000, &img, Tls::Off, None);
+    let show = r.m.run(&["show-unit", "containerd/0", "--format", "json"]);
+    let data = related_data(&r.m.show_unit("containerd/0"), "docker-registry", UNIT0);
+    r.m.check(
+        data["registry_url"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("http://{}:5000", r.addr)),
+        &format!("client relation data did not go back to http: {data}"),
+        &show,
+    );
+}
+
+#[test]
+fn easyrsa_relation_serves_https_and_removing_it_falls_back_to_http() {
+    let r = Registry::deploy();
+    r.m.ok(&["deploy", &testcharm("easyrsa")]);
+    r.m.ok(&["integrate", APP, "easyrsa:client"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+
+    // The served certificate is signed by easyrsa's CA and names the unit address.
+    let text =
+        r.m.exec(UNIT0, &format!("openssl x509 -in {CERT} -noout -text"));
+    r.m.check(
+        text.stdout.contains(&format!("IP Address:{}", r.addr))
+            && text.stdout.contains("Issuer: CN = easyrsa-sim CA"),
+        "the certificate is not easyrsa's for the unit address",
+        &text,
+    );
+    let ca = r.m.exec("easyrsa/0", "cat /var/lib/easyrsa-sim/ca.crt");
+    let certs = r.m.scratch().join("easyrsa-certs");
+    std::fs::create_dir_all(&certs).expect("creating the CA dir");
+    std::fs::write(certs.join("ca.crt"), &ca.stdout).expect("writing the CA");
+    let https = Tls::Ca(&certs);
+    // Over the wire: verified against easyrsa's CA, host name = the unit's IP.
+    let s_client = r.m.netexec(&[
+        "sh",
+        "-c",
+        &format!(
+            "openssl s_client -connect {a}:5000 -CAfile {ca} -verify_ip {a} -verify_return_error </dev/null 2>&1",
+            a = r.addr,
+            ca = certs.join("ca.crt").display()
+        ),
+    ]);
+    r.m.check(
+        s_client.stdout.contains("Verify return code: 0 (ok)"),
+        "openssl s_client did not verify the registry against easyrsa's CA",
+        &s_client,
+    );
+    r.expect_code(&r.url(https, 5000, ""), https, None, "200");
+    let img = build_image(&r.m, "easyrsa");
+    r.push_ok(5000, &img, https, None);
+    r.pull_and_compare(5000, &img, https, None);
+
+    // A new name clients use (http-host) gets into a re-issued certificate (B32).
+    r.config(&["http-host=https://registry.e2e.test:5000/"]);
+    r.expect_status(UNIT0, "active", "Ready at registry.e2e.test:5000 (https).");
+    let sans = r.m.exec(
+        UNIT0,
+        &format!("openssl x509 -in {CERT} -noout -ext subjectAltName"),
+    );
+    r.m.check(
+        sans.stdout.contains("DNS:registry.e2e.test")
+            && sans.stdout.contains(&format!("IP Address:{}", r.addr)),
+        "the certificate was not re-issued for http-host",
+        &sans,
+    );
+    let by_name = r.m.netexec(&[
+        "curl",
+        "-sS",
+        "--max-time",
+        "5",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--cacert",
+        &certs.join("ca.crt").display().to_string(),
+        "--resolve",
+        &format!("registry.e2e.test:5000:{}", r.addr),
+        "https://registry.e2e.test:5000/v2/",
+    ]);
+    r.m.check(
+        by_name.text() == "200",
+        "https by the http-host name failed",
+        &by_name,
+    );
+    r.config(&["--reset", "http-host"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+
+    // Removing the CA: plain http again, and no hook failed on the way.
+    r.m.ok(&["remove-relation", APP, "easyrsa:client"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (http).", r.addr),
+    );
+    r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "200");
+    r.expect_image(5000, &img, Tls::Off, None);
+    let log = r.m.debug_log();
+    r.m.check(
+        !log.contains("hook failed") && !log.contains(") failed: exit status"),
+        "a hook failed while the relation went away",
+        &r.m.run(&["status"]),
+    );
+    for path in [CERT, KEY] {
+        r.m.check(
+            !r.exists(UNIT0, path),
+            &format!("{path} is still there after the CA went away"),
+            &r.m.exec(UNIT0, "ls -la /etc/docker/registry"),
+        );
+    }
+}
+
+#[test]
+fn invalid_values_block_naming_the_option_and_keep_the_last_good_config_serving() {
+    let r = Registry::deploy();
+    let img = build_image(&r.m, "keep");
+    r.push_ok(5000, &img, Tls::Off, None);
+    let pid = r.pid(UNIT0);
+    let v2 = r.url(Tls::Off, 5000, "");
+
+    let pki = Pki::new(&r.m, "bad");
+    pki.issue(&r.m, "server", &r.addr);
+    pki.issue(&r.m, "other", &r.addr);
+    let ca = format!("tls-ca-blob={}", pki.blob("ca.crt"));
+    let cert = format!("tls-cert-blob={}", pki.blob("server.crt"));
+    let other_key = format!("tls-key-blob={}", pki.blob("other.key"));
+
+    // (settings, the option the message must name)
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["registry-port=0"], "registry-port"),
+        (vec!["registry-port=70000"], "registry-port"),
+        (vec!["storage-cache=bogus"], "storage-cache"),
+        (vec![&cert], "tls-key-blob"),
+        (vec!["tls-cert-blob=not-base64!!"], "tls-cert-blob"),
+        (vec![&ca, &cert, &other_key], "tls-key-blob"),
+    ];
+    let all = "registry-port,storage-cache,tls-ca-blob,tls-cert-blob,tls-key-blob";
+    for (settings, option) in &cases {
+        r.config(settings);
+        let (current, message) = r.status(UNIT0);
+        let shown: Vec<String> = settings
+            .iter()
+            .map(|s| s.chars().take(40).collect())
+            .collect();
+        if current != "blocked"
+            || !message.starts_with("Invalid charm config: ")
+            || !message.contains(option)
+        {
+            r.m.fail(
+                &format!("{shown:?}: expected blocked naming {option}, got {current} {message:?}"),
+                &r.m.run(&["status"]),
+            );
+        }
+        // The last good config keeps serving: same process, same port, same images.
+        r.expect_code(&v2, Tls::Off, None, "200");
+        r.expect_image(5000, &img, Tls::Off, None);
+        let now = r.pid(UNIT0);
+        r.m.check(
+            now == pid,
+            &format!("{shown:?} restarted the registry: {pid} -> {now}"),
+            &r.m.run(&["debug-log", "--replay"]),
+        );
+        r.config(&["--reset", all]);
+        r.expect_status(
+            UNIT0,
+            "active",
+            &format!("Ready at {}:5000 (http).", r.addr),
+        );
+        let now = r.pid(UNIT0);
+        r.m.check(
+            now == pid,
+            &format!("going back to the same good config after {shown:?} restarted the registry"),
+            &r.m.run(&["debug-log", "--replay"]),
+        );
+    }
+
+    // A valid change after all that is applied: a new port, the same data.
+    r.config(&["registry-port=5001"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5001 (http).", r.addr),
+    );
+    r.expect_code(&r.url(Tls::Off, 5001, ""), Tls::Off, None, "200");
+    r.expect_image(5001, &img, Tls::Off, None);
+    let ports = r.m.unit_status(UNIT0)["open-ports"].clone();
+    r.m.check(
+        ports == serde_json::json!(["5001/tcp"]),
+        &format!("open ports did not follow registry-port: {ports}"),
+        &r.m.run(&["status"]),
+    );
+}
+
+#[test]
+fn update_status_twenty_times_neither_restarts_nor_rewrites() {
+    let r = Registry::deploy();
+    let pid = r.pid(UNIT0);
+    let mtime = r.stat(UNIT0, "%y", CONFIG_YML);
+    let ready = format!("Ready at {}:5000 (http).", r.addr);
+    for i in 0..20 {
+        r.m.ok(&["update-status", UNIT0]);
+        r.expect_status(UNIT0, "active", &ready);
+        let now = r.pid(UNIT0);
+        r.m.check(
+            now == pid,
+            &format!(
+                "update-status #{} restarted the registry: {pid} -> {now}",
+                i + 1
+            ),
+            &r.m.run(&["debug-log", "--replay"]),
+        );
+    }
+    let after = r.stat(UNIT0, "%y", CONFIG_YML);
+    r.m.check(
+        after == mtime,
+        &format!("config.yml was rewritten: mtime {mtime} -> {after}"),
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+    let hooks =
+        r.m.debug_log()
+            .matches("ran \"update-status\" hook")
+            .count();
+    r.m.check(
+        hooks >= 20,
+        &format!("only {hooks} update-status hooks ran"),
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+}
+
+#[test]
+fn two_units_are_ready_at_their_own_addresses_and_share_the_http_secret() {
+    let r = Registry::deploy();
+    r.m.ok(&["add-unit", APP]);
+    let unit1 = "docker-registry/1";
+    let addr1 = ingress(&r.m, unit1);
+    r.m.check(
+        addr1 != r.addr,
+        &format!("both units have the address {addr1}"),
+        &r.m.run(&["status"]),
+    );
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (http).", r.addr),
+    );
+    r.expect_status(unit1, "active", &format!("Ready at {addr1}:5000 (http)."));
+    r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "200");
+    r.expect_code(&format!("http://{addr1}:5000/v2/"), Tls::Off, None, "200");
+
+    let secret = |unit: &str| {
+        let mode = r.stat(unit, "%a %U %G", CONFIG_YML);
+        r.m.check(
+            mode == "640 root docker-registry",
+            &format!("{unit}: config.yml is {mode:?}"),
+            &r.m.run(&["status"]),
+        );
+        let out = r.m.exec(unit, &format!("cat {CONFIG_YML}"));
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("secret:"))
+            .map(|l| l.trim().to_string());
+        line.unwrap_or_else(|| r.m.fail(&format!("{unit}: no http secret"), &out))
+    };
+    let (s0, s1) = (secret(UNIT0), secret(unit1));
+    r.m.check(
+        s0 == s1 && s0.len() > "secret: \"\"".len(),
+        "the units render different (or empty) http secrets",
+        &r.m.run(&["status"]),
+    );
+}
+
+#[test]
+fn a_crashed_registry_is_restarted_by_update_status_and_by_a_blocked_hook() {
+    let r = Registry::deploy();
+    let img = build_image(&r.m, "crash");
+    r.push_ok(5000, &img, Tls::Off, None);
+    let ready = format!("Ready at {}:5000 (http).", r.addr);
+
+    // Killed behind the charm's back: the next update-status notices and starts it again.
+    let before = r.pid(UNIT0);
+    r.kill_registry(UNIT0);
+    r.m.ok(&["update-status", UNIT0]);
+    r.expect_status(UNIT0, "active", &ready);
+    let after = r.pid(UNIT0);
+    r.m.check(
+        after != before,
+        "update-status did not start a new registry",
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+    r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "200");
+    r.expect_image(5000, &img, Tls::Off, None);
+
+    // Killed, then a bad value arrives: blocked, yet the last good config serves again.
+    r.kill_registry(UNIT0);
+    r.config(&["storage-cache=bogus"]);
+    let (current, message) = r.status(UNIT0);
+    r.m.check(
+        current == "blocked" && message.contains("storage-cache"),
+        &format!("expected blocked naming storage-cache, got {current} {message:?}"),
+        &r.m.run(&["status"]),
+    );
+    let revived = r.pid(UNIT0);
+    r.m.check(
+        revived != after,
+        "the blocked hook did not start the registry again",
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+    r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "200");
+    r.expect_image(5000, &img, Tls::Off, None);
+    r.config(&["--reset", "storage-cache"]);
+    r.expect_status(UNIT0, "active", &ready);
+    r.m.check(
+        r.pid(UNIT0) == revived,
+        "fixing the config restarted a registry already running that config",
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+}
+
+#[test]
+fn tls_blobs_take_precedence_over_the_cert_provider_and_clearing_them_returns_to_it() {
+    let r = Registry::deploy();
+    r.m.ok(&["deploy", &testcharm("easyrsa")]);
+    r.m.ok(&["integrate", APP, "easyrsa:client"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    let issuer = |want: &str| {
+        let out =
+            r.m.exec(UNIT0, &format!("openssl x509 -in {CERT} -noout -issuer"));
+        r.m.check(
+            out.text() == format!("issuer=CN = {want}"),
+            &format!("the served certificate is not from {want}"),
+            &out,
+        );
+    };
+    issuer("easyrsa-sim CA");
+
+    let pki = Pki::new(&r.m, "over");
+    pki.issue(&r.m, "server", &r.addr);
+    r.config(&[
+        &format!("tls-ca-blob={}", pki.blob("ca.crt")),
+        &format!("tls-cert-blob={}", pki.blob("server.crt")),
+        &format!("tls-key-blob={}", pki.blob("server.key")),
+    ]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    issuer("e2e over CA");
+    let certs = pki.certs();
+    r.expect_code(
+        &r.url(Tls::Ca(&certs), 5000, ""),
+        Tls::Ca(&certs),
+        None,
+        "200",
+    );
+
+    r.config(&["--reset", "tls-ca-blob,tls-cert-blob,tls-key-blob"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    issuer("easyrsa-sim CA");
+    let ca = r.m.exec(UNIT0, &format!("cat {CA}"));
+    let easyrsa_ca = r.m.exec("easyrsa/0", "cat /var/lib/easyrsa-sim/ca.crt");
+    r.m.check(
+        ca.stdout.trim() == easyrsa_ca.stdout.trim(),
+        "ca.crt is not easyrsa's CA again",
+        &ca,
+    );
+}
