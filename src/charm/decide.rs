@@ -20,6 +20,20 @@ pub struct Advertised {
     pub netloc: Netloc,
     /// True when a reverse proxy (haproxy on `website`) fronts the registry.
     pub proxied: bool,
+    /// The scheme `http-host` names: clients use it even when TLS ends in front of the
+    /// unit (a load balancer), so it wins over the unit's own TLS state.
+    pub scheme: Option<crate::config::Scheme>,
+}
+
+impl Advertised {
+    /// Whether clients are told `https`.
+    pub fn https(&self, tls_on: bool) -> bool {
+        match self.scheme {
+            Some(crate::config::Scheme::Https) => true,
+            Some(crate::config::Scheme::Http) => false,
+            None => tls_on,
+        }
+    }
 }
 
 /// The address of the proxy in front of us: the lowest-numbered haproxy unit's
@@ -62,24 +76,31 @@ pub fn advertised(
         return Some(Advertised {
             netloc,
             proxied: proxy.is_some(),
+            scheme: Some(url.scheme()),
         });
     }
     if let Some(host) = proxy {
         return Some(Advertised {
             netloc: Netloc::new(host, port),
             proxied: true,
+            scheme: None,
         });
     }
     let host = address?;
     Some(Advertised {
         netloc: Netloc::new(Host::from(host), port),
         proxied: false,
+        scheme: None,
     })
 }
 
-/// `Ready at <netloc> (http|https[, proxied]).`
+/// `Ready at <netloc> (http|https[, proxied]).`: where and how clients connect.
 pub fn ready_message(advertised: &Advertised, tls: bool) -> String {
-    let scheme = if tls { "https" } else { "http" };
+    let scheme = if advertised.https(tls) {
+        "https"
+    } else {
+        "http"
+    };
     let proxied = if advertised.proxied { ", proxied" } else { "" };
     format!("Ready at {} ({scheme}{proxied}).", advertised.netloc)
 }
@@ -161,7 +182,16 @@ pub fn client_info(
             ca: ca.map(str::to_string),
         },
     };
-    RegistryInfo::advertise(advertised.netloc.clone(), tls, auth)
+    let tls_on = matches!(tls, Tls::On { .. });
+    let mut info = RegistryInfo::advertise(advertised.netloc.clone(), tls, auth);
+    if let Some(url) = info.url.as_mut() {
+        url.scheme = if advertised.https(tls_on) {
+            crate::relations::docker_registry::Scheme::Https
+        } else {
+            crate::relations::docker_registry::Scheme::Http
+        };
+    }
+    info
 }
 
 /// The minimal writes that turn `current` into `desired` (empty when nothing changed).
@@ -263,6 +293,7 @@ mod tests {
         let a = Advertised {
             netloc: "10.1.0.5:5000".parse().unwrap(),
             proxied: false,
+            scheme: None,
         };
         assert_eq!(ready_message(&a, false), "Ready at 10.1.0.5:5000 (http).");
         let p = Advertised { proxied: true, ..a };
@@ -338,6 +369,7 @@ mod tests {
         let a = Advertised {
             netloc: "10.1.0.5:5000".parse().unwrap(),
             proxied: false,
+            scheme: None,
         };
         let bag = client_info(&a, &c, Some(Some("-----BEGIN CERTIFICATE-----\nx\n"))).to_databag();
         assert_eq!(bag["registry_url"], "\"https://10.1.0.5:5000\"");
@@ -348,6 +380,21 @@ mod tests {
         assert_eq!(plain["registry_url"], "\"http://10.1.0.5:5000\"");
         assert_eq!(plain["basic_user"], "null");
         assert_eq!(plain["tls_ca"], "null");
+    }
+
+    #[test]
+    fn http_host_scheme_is_what_clients_and_status_are_told() {
+        let ip: IpAddr = "10.1.0.5".parse().unwrap();
+        let c = config(json!({"http-host": "https://registry.example.com/"}));
+        let a = advertised(&c, None, Some(ip)).unwrap();
+        // TLS ends at a load balancer in front of the unit: clients still use https.
+        assert_eq!(
+            ready_message(&a, false),
+            "Ready at registry.example.com:443 (https)."
+        );
+        let bag = client_info(&a, &c, None).to_databag();
+        assert_eq!(bag["registry_url"], "\"https://registry.example.com:443\"");
+        assert_eq!(bag["tls_ca"], "null");
     }
 
     #[test]
