@@ -83,6 +83,8 @@ pub struct Effects<'a> {
     pub service: &'a dyn Fn(ServiceSpec) -> Box<dyn Service>,
     /// Finds the registry binary (PATH lookup on a real unit).
     pub binary: &'a dyn Fn() -> Result<PathBuf, PackagesError>,
+    /// Reads the registry's version from its binary (runs `<binary> --version` on a real unit).
+    pub version: &'a dyn Fn(&Path) -> Result<String, PackagesError>,
     /// Asks the registry `GET /v2/` until it answers or the time is up ([`probe::wait_ready`]).
     pub probe: &'a dyn Fn(SocketAddr, Scheme, Duration) -> Result<u16, probe::ProbeError>,
     /// How long to wait for the registry to answer after a (re)start.
@@ -99,6 +101,7 @@ pub fn handle<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<(), 
         packages: &apt,
         service: &make_service,
         binary: &packages::registry_binary,
+        version: &packages::registry_version,
         probe: &probe::wait_ready,
         ready_within: Duration::from_secs(10),
     };
@@ -248,7 +251,7 @@ fn reconcile<R: ToolRunner>(
         ctx.event,
         Event::Install | Event::UpgradeCharm | Event::Start
     ) {
-        match packages::registry_version(&binary) {
+        match (fx.version)(&binary) {
             Ok(v) => tools.application_version_set(&v)?,
             Err(e) => tracing::warn!("could not read the registry version: {e}"),
         }
