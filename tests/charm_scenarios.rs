@@ -981,3 +981,86 @@ fn remove_cleans_the_charms_files_and_keeps_image_data() {
     assert!(u.exists("/srv/registry"));
     assert_eq!(u.files.contents(operator).as_deref(), Some(&b"mine"[..]));
 }
+
+// ---- more rules ---------------------------------------------------------------------------
+
+/// Issue 5 §6 ("nothing lost"): fixing a bad value returns to Ready without a restart when
+/// the good config is the one already served.
+#[test]
+fn fixing_an_invalid_option_returns_to_ready_without_restart() {
+    let (u, _) = Unit::serving();
+    u.config(&[("registry-port", json!(0))]);
+    assert_eq!(u.status().0, "blocked");
+    u.files.clear_ops();
+    u.config(&[("registry-port", json!(5000))]);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(u.service_calls(), (1, 0, 0));
+    assert_eq!(u.writes(), vec![]);
+}
+
+/// Issue 5 §6: with a bad config the last good one keeps serving, even across a crash.
+#[test]
+fn crash_while_blocked_restarts_the_last_good_config() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    u.config(&[("storage-cache", json!("bogus"))]);
+    u.service.crash();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls(), (2, 0, 0));
+    assert_eq!(u.text(CONFIG_PATH), good);
+    assert!(u
+        .status()
+        .1
+        .starts_with("Invalid charm config: storage-cache: "));
+}
+
+/// B22: certificate files an operator put at the tls-*-path locations are used as they
+/// are (https, CA to clients) and never removed by the charm.
+#[test]
+fn operator_tls_files_are_used_and_never_removed() {
+    let ca = ca();
+    let (cert, key) = server_cert(&ca, &[ADDR.to_string()], 90);
+    let (u, _) = Unit::leader();
+    u.files
+        .seed_file(DEFAULT_TLS_CERT_PATH, cert.as_bytes(), 0o644, (0, 0));
+    u.files
+        .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o600, (0, 0));
+    u.files
+        .seed_file(DEFAULT_TLS_CA_PATH, ca.pem.as_bytes(), 0o644, (0, 0));
+    u.deploy();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_url"],
+        "\"https://10.1.0.5:5000\""
+    );
+    u.ok(Event::Stop);
+    u.ok(Event::Remove);
+    assert_eq!(
+        u.files.contents(DEFAULT_TLS_KEY_PATH).as_deref(),
+        Some(key.as_bytes())
+    );
+    assert!(u.exists(DEFAULT_TLS_CERT_PATH) && u.exists(DEFAULT_TLS_CA_PATH));
+    assert!(!u.exists(CONFIG_PATH));
+}
+
+/// Team rule: secrets never in logs (password, http secret, private keys).
+#[test]
+fn secrets_never_reach_juju_log() {
+    let ca = ca();
+    let (u, peer) = Unit::serving();
+    let mut cfg = tls_blobs(&ca);
+    cfg.push(("auth-basic-password", json!("hunter2-password")));
+    u.config(&cfg);
+    easyrsa_answers(&u, &ca, 90);
+    u.config(&[("registry-port", json!(0))]);
+    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    let logs = u.juju.state().logs;
+    assert!(!logs.is_empty());
+    for (level, line) in &logs {
+        for needle in ["hunter2-password", secret.as_str(), "PRIVATE KEY"] {
+            assert!(!line.contains(needle), "{level} {line:?} leaks {needle:?}");
+        }
+    }
+}
