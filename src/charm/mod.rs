@@ -134,16 +134,28 @@ fn registry_service(
     binary: &Path,
     config: Option<&CharmConfig>,
 ) -> Box<dyn Service> {
+    let env = config.map(registry_env).unwrap_or_default();
+    service_with_env(fx, binary, &env)
+}
+
+/// The registry's environment from the config: HTTP_PROXY and HTTPS_PROXY when set.
+fn registry_env(c: &CharmConfig) -> Vec<(String, String)> {
+    [
+        ("HTTP_PROXY", &c.registry_http_proxy),
+        ("HTTPS_PROXY", &c.registry_https_proxy),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| {
+        let v = value.as_deref().filter(|v| !v.is_empty())?;
+        Some((key.to_string(), v.to_string()))
+    })
+    .collect()
+}
+
+fn service_with_env(fx: &Effects<'_>, binary: &Path, env: &[(String, String)]) -> Box<dyn Service> {
     let mut spec = ServiceSpec::registry(binary, Path::new(render::CONFIG_PATH));
-    if let Some(c) = config {
-        for (key, value) in [
-            ("HTTP_PROXY", &c.registry_http_proxy),
-            ("HTTPS_PROXY", &c.registry_https_proxy),
-        ] {
-            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                spec = spec.with_env(key, v);
-            }
-        }
+    for (key, value) in env {
+        spec = spec.with_env(key, value);
     }
     (fx.service)(spec)
 }
@@ -476,6 +488,7 @@ fn reconcile<R: ToolRunner>(
         }
     }
     local.running = Some(wanted_fp);
+    local.env = registry_env(config);
     local.save(fx.files)?;
 
     // Ports follow registry-port (and debug-port with metrics).
@@ -520,7 +533,11 @@ fn keep_running(
     if local.stopped || !fx.files.exists(Path::new(render::CONFIG_PATH))? {
         return Ok(());
     }
-    let service = registry_service(fx, binary, config);
+    // Without a valid config, start with the environment the last good one had.
+    let env = config
+        .map(registry_env)
+        .unwrap_or_else(|| local.env.clone());
+    let service = service_with_env(fx, binary, &env);
     if !service.status()?.is_running() {
         tracing::info!("starting the registry with its last good config");
         service.start()?;
