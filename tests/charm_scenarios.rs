@@ -33,21 +33,31 @@ const VERSION: &str = "2.8.2+ds1";
 
 // ---- harness ----------------------------------------------------------------------------
 
-/// The registry service as a box the charm can own, sharing one recording.
-struct Shared(Arc<RecordingService>);
+/// Specs the registry was (re)started with, in order.
+type Launches = Arc<Mutex<Vec<ServiceSpec>>>;
+
+/// The registry service as a box the charm can own, sharing one recording; records the
+/// spec of every start and restart (systemd writes it into the unit file at that moment).
+struct Shared {
+    service: Arc<RecordingService>,
+    spec: ServiceSpec,
+    launches: Launches,
+}
 
 impl Service for Shared {
     fn start(&self) -> Result<(), ServiceError> {
-        self.0.start()
+        self.launches.lock().unwrap().push(self.spec.clone());
+        self.service.start()
     }
     fn stop(&self) -> Result<(), ServiceError> {
-        self.0.stop()
+        self.service.stop()
     }
     fn restart(&self) -> Result<(), ServiceError> {
-        self.0.restart()
+        self.launches.lock().unwrap().push(self.spec.clone());
+        self.service.restart()
     }
     fn status(&self) -> Result<ServiceStatus, ServiceError> {
-        self.0.status()
+        self.service.status()
     }
 }
 
@@ -58,7 +68,7 @@ struct Unit {
     files: RecordingFiles,
     packages: RecordingPackages,
     service: Arc<RecordingService>,
-    specs: Mutex<Vec<ServiceSpec>>,
+    launches: Launches,
     /// `None`: the registry answers 200; `Some(why)`: it does not answer.
     probe_fails: Mutex<Option<String>>,
     probes: Mutex<Vec<(SocketAddr, Scheme)>>,
@@ -73,7 +83,7 @@ impl Unit {
             files: RecordingFiles::new(),
             packages: RecordingPackages::with_installed(&["docker-registry"]),
             service: Arc::new(RecordingService::new()),
-            specs: Mutex::new(Vec::new()),
+            launches: Launches::default(),
             probe_fails: Mutex::new(None),
             probes: Mutex::new(Vec::new()),
         }
@@ -116,8 +126,11 @@ impl Unit {
         let ctx = self.ctx(event);
         let tools = HookTools::new(self.juju.clone());
         let make_service = |spec: ServiceSpec| -> Box<dyn Service> {
-            self.specs.lock().unwrap().push(spec);
-            Box::new(Shared(self.service.clone()))
+            Box::new(Shared {
+                service: self.service.clone(),
+                spec,
+                launches: self.launches.clone(),
+            })
         };
         let binary = || -> Result<PathBuf, PackagesError> { Ok(PathBuf::from(BINARY)) };
         let version = |b: &Path| -> Result<String, PackagesError> {
@@ -366,7 +379,7 @@ fn fresh_unit_install_config_changed_start_serves_once() {
         "new deployments use the peer app bag"
     );
     // The spec the service was built from runs the binary we found, as the registry user.
-    let spec = u.specs.lock().unwrap().last().cloned().unwrap();
+    let spec = u.launches.lock().unwrap().last().cloned().unwrap();
     assert_eq!(spec.binary, PathBuf::from(BINARY));
     assert_eq!(spec.user.as_deref(), Some("docker-registry"));
     assert_eq!(u.probes.lock().unwrap().last().unwrap().1, Scheme::Http);
@@ -1063,4 +1076,28 @@ fn secrets_never_reach_juju_log() {
             assert!(!line.contains(needle), "{level} {line:?} leaks {needle:?}");
         }
     }
+}
+
+/// Issue 5 §6 ("keeps serving the last good config"): a registry restarted while the
+/// config is invalid runs with the environment it was configured with (HTTP(S)_PROXY for
+/// a pull-through cache), not an empty one.
+#[test]
+fn crash_while_blocked_keeps_the_proxy_environment() {
+    let (u, _) = Unit::serving();
+    u.config(&[
+        ("registry-http-proxy", json!("http://squid.internal:3128")),
+        ("cache-remoteurl", json!("https://registry-1.docker.io")),
+    ]);
+    let env = |spec: &ServiceSpec| spec.env.clone();
+    let good = env(u.launches.lock().unwrap().last().unwrap());
+    assert!(
+        good.contains(&("HTTP_PROXY".into(), "http://squid.internal:3128".into())),
+        "{good:?}"
+    );
+    u.config(&[("storage-cache", json!("bogus"))]);
+    u.service.crash();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls().0, 2, "started again");
+    let relaunched = env(u.launches.lock().unwrap().last().unwrap());
+    assert_eq!(relaunched, good, "restarted without its proxy environment");
 }
