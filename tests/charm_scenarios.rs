@@ -1101,3 +1101,188 @@ fn crash_while_blocked_keeps_the_proxy_environment() {
     let relaunched = env(u.launches.lock().unwrap().last().unwrap());
     assert_eq!(relaunched, good, "restarted without its proxy environment");
 }
+
+/// Issue 5 §3 (v4): a provider answering our CSR in its app bag turns TLS on with OUR key,
+/// which never leaves the unit.
+#[test]
+fn v4_answer_to_our_csr_turns_tls_on_with_our_own_key() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let cp = u
+        .juju
+        .add_relation("cert-provider", "self-signed-certificates");
+    u.juju
+        .set_unit_bag(&cp, "self-signed-certificates/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "self-signed-certificates/0"));
+    let csrs: Value =
+        serde_json::from_str(&u.juju.our_bag(&cp)["certificate_signing_requests"]).unwrap();
+    let csr = csrs[0]["certificate_signing_request"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cert = rcgen::CertificateSigningRequestParams::from_pem(&csr)
+        .unwrap()
+        .signed_by(&ca.issuer)
+        .unwrap()
+        .pem();
+    let answer = json!([{
+        "certificate_signing_request": csr,
+        "certificate": cert,
+        "ca": ca.pem,
+        "chain": [cert, ca.pem],
+    }]);
+    u.juju
+        .set_remote_app_bag(&cp, bag(&[("certificates", &answer.to_string())]));
+    u.ok(relation_event(RelationKind::Changed, &cp, None));
+
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(u.service_calls(), (1, 1, 0));
+    let our_key = u.text("/var/lib/docker-registry-charm/cert-provider.key");
+    let served_key = u.text(DEFAULT_TLS_KEY_PATH);
+    let der = |pem: &str| rcgen::KeyPair::from_pem(pem).unwrap().serialize_der();
+    assert_eq!(
+        der(&served_key),
+        der(&our_key),
+        "serves the key of its own CSR"
+    );
+    for rel in u.juju.state().relations {
+        for (k, v) in rel.ours.iter().chain(rel.our_app.iter()) {
+            assert!(
+                !v.contains("PRIVATE KEY"),
+                "{k} on {} leaks a key",
+                rel.endpoint
+            );
+        }
+    }
+}
+
+/// Juju retries a failed hook with its relation writes dropped: the retry converges, and
+/// the config the registry serves holds the secret that was really shared.
+#[test]
+fn a_failed_hook_is_retried_and_converges() {
+    let (u, peer) = Unit::leader();
+    u.service.fail_next(1);
+    assert!(
+        u.run(Event::Install).is_err(),
+        "the injected start failure fails the hook"
+    );
+    assert_eq!(u.juju.our_app_bag(&peer), Databag::new(), "rolled back");
+    u.files.fail_next(1);
+    assert!(u.run(Event::ConfigChanged).is_err());
+    u.ok(Event::ConfigChanged);
+    u.ok(Event::Start);
+    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    assert!(
+        u.text(CONFIG_PATH)
+            .contains(&format!("secret: \"{secret}\"")),
+        "config.yml must render the committed secret"
+    );
+    assert!(u.service.status().unwrap().is_running());
+    assert_eq!(u.service.restarts(), 0);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(u.juju.state().opened_ports.len(), 1);
+}
+
+/// B32: a new unit address reaches clients and a new certificate request (SANs follow).
+#[test]
+fn address_change_updates_clients_and_the_certificate_request() {
+    let (u, _) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    u.juju.set_unit_bag(&cp, "easyrsa/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "easyrsa/0"));
+    let before = u.juju.our_bag(&cp);
+
+    u.juju.update(|s| s.address = Some("10.1.0.6".into()));
+    u.ok(Event::ConfigChanged);
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_netloc"],
+        "\"10.1.0.6:5000\""
+    );
+    let after = u.juju.our_bag(&cp);
+    assert_eq!(after["common_name"], "10.1.0.6");
+    let sans: Vec<String> = serde_json::from_str(&after["sans"]).unwrap();
+    assert!(sans.contains(&"10.1.0.6".to_string()), "{sans:?}");
+    assert!(!sans.contains(&ADDR.to_string()), "{sans:?}");
+    assert_ne!(
+        after["certificate_signing_requests"],
+        before["certificate_signing_requests"]
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.6:5000 (http)."));
+}
+
+/// B2: the proxy's address is in the certificate SANs.
+#[test]
+fn proxy_address_is_in_the_certificate_sans() {
+    let (u, _) = Unit::serving();
+    let website = u.juju.add_relation("website", "haproxy");
+    let mut haproxy = juju_keys("10.1.0.99");
+    haproxy.insert("public-address".into(), "10.1.0.100".into());
+    u.juju.set_unit_bag(&website, "haproxy/0", haproxy);
+    u.ok(joined(&website, "haproxy/0"));
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    u.juju.set_unit_bag(&cp, "easyrsa/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "easyrsa/0"));
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    assert!(sans.contains(&"10.1.0.100".to_string()), "{sans:?}");
+    assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
+}
+
+/// Anchor §9.6: a unit upgraded from the Python charm keeps the leader-settings secret;
+/// nothing new is generated or published.
+#[test]
+fn upgrade_from_the_python_charm_keeps_the_leader_settings_secret() {
+    let secret = "cHl0aG9uLWNoYXJtLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm";
+    for leader in [true, false] {
+        let u = Unit::new("docker-registry/0", leader);
+        let peer = u.juju.add_relation("peer", "docker-registry");
+        u.juju.update(|s| {
+            s.leader_settings = bag(&[("http-secret", secret)]);
+        });
+        for ev in [Event::UpgradeCharm, Event::ConfigChanged, Event::Start] {
+            u.ok(ev);
+        }
+        assert!(u.text(CONFIG_PATH).contains(secret), "leader={leader}");
+        assert_eq!(u.juju.our_app_bag(&peer), Databag::new());
+        assert!(u.juju.calls_of("leader-set").is_empty());
+        assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    }
+}
+
+/// Anchor §1 data: root-owned images from the Python charm are given to the registry user
+/// and kept byte for byte.
+#[test]
+fn python_charm_image_data_is_reowned_and_kept() {
+    let (u, _) = Unit::leader();
+    let blob = "/srv/registry/docker/registry/v2/blobs/sha256/ab/abcd/data";
+    u.files.seed_dir("/srv/registry", 0o755, (0, 0));
+    u.files.seed_file(blob, b"layer bytes", 0o644, (0, 0));
+    u.deploy();
+    let owner = service_user().unwrap();
+    assert_eq!(u.meta("/srv/registry"), (0o755, owner.0, owner.1));
+    assert_eq!(u.meta(blob), (0o644, owner.0, owner.1));
+    assert_eq!(u.files.contents(blob).as_deref(), Some(&b"layer bytes"[..]));
+}
+
+/// Anchor B27: debug-port is opened only with prometheus-metrics, and closed again.
+#[test]
+fn debug_port_follows_prometheus_metrics() {
+    let (u, _) = Unit::serving();
+    u.config(&[("prometheus-metrics", json!(true))]);
+    let ports = |u: &Unit| u.juju.state().opened_ports.into_iter().collect::<Vec<_>>();
+    assert_eq!(ports(&u), ["5000/tcp", "5001/tcp"]);
+    u.config(&[("prometheus-metrics", json!(false))]);
+    assert_eq!(ports(&u), ["5000/tcp"]);
+}
+
+/// An action this revision does not implement fails the action, not the hook.
+#[test]
+fn unimplemented_action_fails_the_action_only() {
+    let (u, _) = Unit::serving();
+    u.action("images");
+    let failures = u.juju.state().action_failures;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].starts_with("images: "), "{failures:?}");
+    assert_eq!(u.service_calls(), (1, 0, 0));
+}
