@@ -1286,3 +1286,68 @@ fn unimplemented_action_fails_the_action_only() {
     assert!(failures[0].starts_with("images: "), "{failures:?}");
     assert_eq!(u.service_calls(), (1, 0, 0));
 }
+
+/// B22: clearing the TLS blobs removes the files the charm wrote and turns TLS off.
+#[test]
+fn clearing_tls_blobs_turns_tls_off() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    u.config(&tls_blobs(&ca));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+    for p in [
+        DEFAULT_TLS_KEY_PATH,
+        DEFAULT_TLS_CERT_PATH,
+        DEFAULT_TLS_CA_PATH,
+    ] {
+        assert!(!u.exists(p), "{p} left behind");
+    }
+    assert!(!u.text(CONFIG_PATH).contains("registry.key"));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(u.service_calls(), (1, 2, 0));
+}
+
+/// B24: haproxy passes TLS through for TLS from any source, cert-provider included.
+#[test]
+fn website_stanza_passes_cert_provider_tls_through() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    easyrsa_answers(&u, &ca, 90);
+    let website = u.juju.add_relation("website", "haproxy");
+    u.juju
+        .set_unit_bag(&website, "haproxy/0", juju_keys("10.1.0.100"));
+    u.ok(joined(&website, "haproxy/0"));
+    let services = u.juju.our_bag(&website)["services"].clone();
+    assert!(services.contains("mode tcp"), "{services}");
+    assert!(services.contains("check-ssl"), "{services}");
+}
+
+/// A departed peer leaves the haproxy server list at once.
+#[test]
+fn departed_peer_leaves_the_server_list() {
+    let (u, peer) = Unit::leader();
+    u.juju
+        .set_unit_bag(&peer, "docker-registry/1", juju_keys("10.1.0.6"));
+    u.deploy();
+    let website = u.juju.add_relation("website", "haproxy");
+    u.juju
+        .set_unit_bag(&website, "haproxy/0", juju_keys("10.1.0.100"));
+    u.ok(joined(&website, "haproxy/0"));
+    assert!(u.juju.our_bag(&website)["services"].contains("docker-registry-1"));
+    u.juju
+        .with_relation(&peer, |r| r.units.remove("docker-registry/1"));
+    u.ok(Event::Relation {
+        kind: RelationKind::Departed,
+        relation: peer.clone(),
+        remote_app: "docker-registry".parse().unwrap(),
+        remote_unit: Some("docker-registry/1".parse().unwrap()),
+        departing_unit: Some("docker-registry/1".parse().unwrap()),
+    });
+    let services = u.juju.our_bag(&website)["services"].clone();
+    assert!(!services.contains("docker-registry-1"), "{services}");
+    assert!(services.contains("docker-registry-0"), "{services}");
+}
