@@ -1351,3 +1351,42 @@ fn departed_peer_leaves_the_server_list() {
     assert!(!services.contains("docker-registry-1"), "{services}");
     assert!(services.contains("docker-registry-0"), "{services}");
 }
+
+/// The fake answers like Juju (typed errors through the charm's own classify) and refuses
+/// argv the charm's tool layer never sends, so scenarios cannot pass by accident.
+#[test]
+fn fake_juju_speaks_jujus_argv_and_errors() {
+    use charm::juju::{HookToolError, ToolRunner};
+    let fake = FakeJuju::new(State::new("docker-registry/1", false, ADDR));
+    let tools = HookTools::new(fake.clone());
+    let rel = fake.add_relation("website", "haproxy");
+    fake.remove_relation(&rel);
+    assert!(matches!(
+        tools.relation_get_unit(&rel, &"haproxy/0".parse().unwrap()),
+        Err(HookToolError::RelationNotFound { .. })
+    ));
+    let peer = fake.add_relation("peer", "docker-registry");
+    let data = bag(&[("http-secret", "x")]);
+    assert!(matches!(
+        tools.relation_set(&peer, true, &data),
+        Err(HookToolError::NotLeader { .. })
+    ));
+    assert!(matches!(
+        tools.leader_set(&data),
+        Err(HookToolError::NotLeader { .. })
+    ));
+    let config = tools.config_get().unwrap();
+    assert_eq!(
+        config["registry-port"],
+        json!(5000),
+        "defaults from config.yaml"
+    );
+    assert!(
+        !config.contains_key("registry-http-proxy"),
+        "no default: absent"
+    );
+    let wrong = std::panic::catch_unwind(|| {
+        let _ = fake.run("config-get", &["--format=yaml".to_string()], None);
+    });
+    assert!(wrong.is_err(), "unexpected argv must not be answered");
+}
