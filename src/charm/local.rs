@@ -33,6 +33,10 @@ pub struct LocalState {
     /// Fingerprint of what the running registry read at start.
     #[serde(default)]
     pub running: Option<String>,
+    /// Environment the registry was last (re)started with: a restart while the config
+    /// is invalid must keep it.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
     /// Files the charm wrote, with the sha256 of what it wrote.
     #[serde(default)]
     pub owned: BTreeMap<PathBuf, String>,

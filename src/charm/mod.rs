@@ -81,6 +81,8 @@ pub struct Effects<'a> {
     pub service: &'a dyn Fn(ServiceSpec) -> Box<dyn Service>,
     /// Finds the registry binary (PATH lookup on a real unit).
     pub binary: &'a dyn Fn() -> Result<PathBuf, PackagesError>,
+    /// Reads the registry's version from its binary (runs `<binary> --version` on a real unit).
+    pub version: &'a dyn Fn(&Path) -> Result<String, PackagesError>,
     /// Asks the registry `GET /v2/` until it answers or the time is up ([`probe::wait_ready`]).
     pub probe: &'a dyn Fn(SocketAddr, Scheme, Duration) -> Result<u16, probe::ProbeError>,
     /// How long to wait for the registry to answer after a (re)start.
@@ -97,6 +99,7 @@ pub fn handle<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<(), 
         packages: &apt,
         service: &make_service,
         binary: &packages::registry_binary,
+        version: &packages::registry_version,
         probe: &probe::wait_ready,
         ready_within: Duration::from_secs(10),
     };
@@ -129,16 +132,28 @@ fn registry_service(
     binary: &Path,
     config: Option<&CharmConfig>,
 ) -> Box<dyn Service> {
+    let env = config.map(registry_env).unwrap_or_default();
+    service_with_env(fx, binary, &env)
+}
+
+/// The registry's environment from the config: HTTP_PROXY and HTTPS_PROXY when set.
+fn registry_env(c: &CharmConfig) -> Vec<(String, String)> {
+    [
+        ("HTTP_PROXY", &c.registry_http_proxy),
+        ("HTTPS_PROXY", &c.registry_https_proxy),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| {
+        let v = value.as_deref().filter(|v| !v.is_empty())?;
+        Some((key.to_string(), v.to_string()))
+    })
+    .collect()
+}
+
+fn service_with_env(fx: &Effects<'_>, binary: &Path, env: &[(String, String)]) -> Box<dyn Service> {
     let mut spec = ServiceSpec::registry(binary, Path::new(render::CONFIG_PATH));
-    if let Some(c) = config {
-        for (key, value) in [
-            ("HTTP_PROXY", &c.registry_http_proxy),
-            ("HTTPS_PROXY", &c.registry_https_proxy),
-        ] {
-            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                spec = spec.with_env(key, v);
-            }
-        }
+    for (key, value) in env {
+        spec = spec.with_env(key, value);
     }
     (fx.service)(spec)
 }
@@ -246,7 +261,7 @@ fn reconcile<R: ToolRunner>(
         ctx.event,
         Event::Install | Event::UpgradeCharm | Event::Start
     ) {
-        match packages::registry_version(&binary) {
+        match (fx.version)(&binary) {
             Ok(v) => tools.application_version_set(&v)?,
             Err(e) => tracing::warn!("could not read the registry version: {e}"),
         }
@@ -471,6 +486,7 @@ fn reconcile<R: ToolRunner>(
         }
     }
     local.running = Some(wanted_fp);
+    local.env = registry_env(config);
     local.save(fx.files)?;
 
     // Ports follow registry-port (and debug-port with metrics).
@@ -515,7 +531,11 @@ fn keep_running(
     if local.stopped || !fx.files.exists(Path::new(render::CONFIG_PATH))? {
         return Ok(());
     }
-    let service = registry_service(fx, binary, config);
+    // Without a valid config, start with the environment the last good one had.
+    let env = config
+        .map(registry_env)
+        .unwrap_or_else(|| local.env.clone());
+    let service = service_with_env(fx, binary, &env);
     if !service.status()?.is_running() {
         tracing::info!("starting the registry with its last good config");
         service.start()?;

@@ -12,6 +12,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+pub mod fake_juju;
+
 use charm::juju::ProcessRunner;
 
 const SCRIPT: &str = r#"#!/bin/sh

@@ -1,0 +1,1392 @@
+//! Scenario tests of the reconciler, without processes (ops-scenario style: state in, state
+//! out). Each test runs `handle_with` against an in-memory Juju ([`FakeJuju`]) and the
+//! recording fakes of `workload`, and names the rule it protects.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use charm::charm::{handle_with, Effects, Error};
+use charm::config::{DEFAULT_TLS_CA_PATH, DEFAULT_TLS_CERT_PATH, DEFAULT_TLS_KEY_PATH};
+use charm::juju::log::JujuLogLayer;
+use charm::juju::{AppName, Context, Databag, Event, HookTools, RelationId, RelationKind};
+use charm::probe::{ProbeError, Scheme};
+use charm::render::{CONFIG_PATH, HTPASSWD_PATH};
+use charm::workload::files::{FileOp, Files, RecordingFiles};
+use charm::workload::packages::{PackagesError, RecordingPackages};
+use charm::workload::service::{
+    RecordingService, Service, ServiceError, ServiceSpec, ServiceStatus,
+};
+use charm::workload::users::service_user;
+use serde_json::{json, Value};
+use support::fake_juju::{juju_keys, FakeJuju, State};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+
+const ADDR: &str = "10.1.0.5";
+const BINARY: &str = "/usr/bin/docker-registry";
+const VERSION: &str = "2.8.2+ds1";
+
+// ---- harness ----------------------------------------------------------------------------
+
+/// Specs the registry was (re)started with, in order.
+type Launches = Arc<Mutex<Vec<ServiceSpec>>>;
+
+/// The registry service as a box the charm can own, sharing one recording; records the
+/// spec of every start and restart (systemd writes it into the unit file at that moment).
+struct Shared {
+    service: Arc<RecordingService>,
+    spec: ServiceSpec,
+    launches: Launches,
+}
+
+impl Service for Shared {
+    fn start(&self) -> Result<(), ServiceError> {
+        self.launches.lock().unwrap().push(self.spec.clone());
+        self.service.start()
+    }
+    fn stop(&self) -> Result<(), ServiceError> {
+        self.service.stop()
+    }
+    fn restart(&self) -> Result<(), ServiceError> {
+        self.launches.lock().unwrap().push(self.spec.clone());
+        self.service.restart()
+    }
+    fn status(&self) -> Result<ServiceStatus, ServiceError> {
+        self.service.status()
+    }
+}
+
+/// One unit: Juju's view of it plus the machine it runs on.
+struct Unit {
+    name: String,
+    juju: FakeJuju,
+    files: RecordingFiles,
+    packages: RecordingPackages,
+    service: Arc<RecordingService>,
+    launches: Launches,
+    /// `None`: the registry answers 200; `Some(why)`: it does not answer.
+    probe_fails: Mutex<Option<String>>,
+    probes: Mutex<Vec<(SocketAddr, Scheme)>>,
+}
+
+impl Unit {
+    /// A fresh machine (nothing written yet, the package installed) for `name`.
+    fn new(name: &str, leader: bool) -> Self {
+        Unit {
+            name: name.to_string(),
+            juju: FakeJuju::new(State::new(name, leader, ADDR)),
+            files: RecordingFiles::new(),
+            packages: RecordingPackages::with_installed(&["docker-registry"]),
+            service: Arc::new(RecordingService::new()),
+            launches: Launches::default(),
+            probe_fails: Mutex::new(None),
+            probes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The leader `docker-registry/0` with its peer relation (present from deployment).
+    fn leader() -> (Self, RelationId) {
+        let u = Unit::new("docker-registry/0", true);
+        let peer = u.juju.add_relation("peer", "docker-registry");
+        (u, peer)
+    }
+
+    /// The leader after install → config-changed → start.
+    fn serving() -> (Self, RelationId) {
+        let (u, peer) = Unit::leader();
+        u.deploy();
+        (u, peer)
+    }
+
+    fn deploy(&self) {
+        for ev in [Event::Install, Event::ConfigChanged, Event::Start] {
+            self.ok(ev);
+        }
+    }
+
+    fn ctx(&self, event: Event) -> Context {
+        Context {
+            unit: self.name.parse().unwrap(),
+            model_name: "reg".into(),
+            model_uuid: "6f1c7c4e-0000-4000-8000-000000000001".into(),
+            charm_dir: PathBuf::from("/var/lib/juju/agents/unit-docker-registry-0/charm"),
+            machine_id: Some("0".into()),
+            juju_version: "3.6.1".into(),
+            event,
+        }
+    }
+
+    /// Runs one hook; Juju commits its relation and port changes only when it succeeds.
+    fn run(&self, event: Event) -> Result<(), Error> {
+        let ctx = self.ctx(event);
+        let tools = HookTools::new(self.juju.clone());
+        let make_service = |spec: ServiceSpec| -> Box<dyn Service> {
+            Box::new(Shared {
+                service: self.service.clone(),
+                spec,
+                launches: self.launches.clone(),
+            })
+        };
+        let binary = || -> Result<PathBuf, PackagesError> { Ok(PathBuf::from(BINARY)) };
+        let version = |b: &Path| -> Result<String, PackagesError> {
+            assert_eq!(b, Path::new(BINARY));
+            Ok(VERSION.to_string())
+        };
+        let probe = |addr: SocketAddr, scheme: Scheme, _within: Duration| {
+            self.probes.lock().unwrap().push((addr, scheme));
+            match self.probe_fails.lock().unwrap().clone() {
+                None => Ok(200),
+                Some(why) => Err(ProbeError::Io {
+                    url: format!("{addr}"),
+                    source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, why),
+                }),
+            }
+        };
+        let fx = Effects {
+            files: &self.files,
+            packages: &self.packages,
+            service: &make_service,
+            binary: &binary,
+            version: &version,
+            probe: &probe,
+            ready_within: Duration::from_secs(10),
+        };
+        // Logs reach Juju the way they do in a hook: through juju-log.
+        let layer = JujuLogLayer::new(self.juju.clone(), std::io::sink());
+        let sub = tracing_subscriber::registry()
+            .with(LevelFilter::DEBUG)
+            .with(layer);
+        let result = tracing::subscriber::with_default(sub, || handle_with(&ctx, &tools, &fx));
+        match &result {
+            Ok(()) => self.juju.commit(),
+            Err(_) => self.juju.rollback(),
+        }
+        result
+    }
+
+    fn ok(&self, event: Event) {
+        let name = event.name();
+        if let Err(e) = self.run(event) {
+            panic!("{name} failed: {e} ({e:?})");
+        }
+    }
+
+    /// Runs an action (action tools work only while it runs).
+    fn action(&self, name: &str) {
+        self.juju.update(|s| s.action_params = Some(json!({})));
+        self.ok(Event::Action {
+            name: name.into(),
+            id: "1".into(),
+        });
+        self.juju.update(|s| s.action_params = None);
+    }
+
+    fn config(&self, pairs: &[(&str, Value)]) {
+        self.juju.update(|s| {
+            for (k, v) in pairs {
+                s.config.insert(k.to_string(), v.clone());
+            }
+        });
+        self.ok(Event::ConfigChanged);
+    }
+
+    fn status(&self) -> (String, String) {
+        self.juju.status()
+    }
+
+    fn text(&self, path: &str) -> String {
+        String::from_utf8(
+            self.files
+                .contents(path)
+                .unwrap_or_else(|| panic!("{path} missing")),
+        )
+        .unwrap()
+    }
+
+    /// (mode, uid, gid) of a file.
+    fn meta(&self, path: &str) -> (u32, u32, u32) {
+        let m = self
+            .files
+            .stat(Path::new(path))
+            .unwrap()
+            .unwrap_or_else(|| panic!("{path} missing"));
+        (m.mode, m.uid, m.gid)
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        self.files.exists(Path::new(path)).unwrap()
+    }
+
+    /// File operations that changed the machine since `clear_ops`.
+    fn writes(&self) -> Vec<FileOp> {
+        self.files
+            .ops()
+            .into_iter()
+            .filter(|op| op.changed().is_yes())
+            .collect()
+    }
+
+    /// (starts, restarts, stops).
+    fn service_calls(&self) -> (usize, usize, usize) {
+        (
+            self.service.starts(),
+            self.service.restarts(),
+            self.service.stops(),
+        )
+    }
+
+    fn log_lines(&self, level: &str) -> Vec<String> {
+        self.juju
+            .state()
+            .logs
+            .into_iter()
+            .filter(|(l, _)| l == level)
+            .map(|(_, m)| m)
+            .collect()
+    }
+}
+
+fn relation_event(kind: RelationKind, rel: &RelationId, remote_unit: Option<&str>) -> Event {
+    let unit = remote_unit.map(|u| u.parse().unwrap());
+    let remote_app: AppName = match remote_unit {
+        Some(u) => u.split('/').next().unwrap().parse().unwrap(),
+        None => "remote".parse().unwrap(),
+    };
+    Event::Relation {
+        kind,
+        relation: rel.clone(),
+        remote_app,
+        remote_unit: unit,
+        departing_unit: None,
+    }
+}
+
+fn joined(rel: &RelationId, unit: &str) -> Event {
+    relation_event(RelationKind::Joined, rel, Some(unit))
+}
+
+fn changed(rel: &RelationId, unit: &str) -> Event {
+    relation_event(RelationKind::Changed, rel, Some(unit))
+}
+
+fn bag(pairs: &[(&str, &str)]) -> Databag {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn active(msg: &str) -> (String, String) {
+    ("active".to_string(), msg.to_string())
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// A client (containerd) related on docker-registry, with one unit.
+fn add_client(u: &Unit, app: &str) -> RelationId {
+    let rel = u.juju.add_relation("docker-registry", app);
+    u.juju
+        .set_unit_bag(&rel, &format!("{app}/0"), juju_keys("10.1.0.50"));
+    rel
+}
+
+// ---- certificates -----------------------------------------------------------------------
+
+struct Ca {
+    pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+fn ca() -> Ca {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "Test easyrsa CA");
+    let cert = p.self_signed(&key).unwrap();
+    Ca {
+        pem: cert.pem(),
+        issuer: rcgen::Issuer::new(p, key),
+    }
+}
+
+/// A server certificate and key for `sans`, valid from yesterday for `days` days (negative:
+/// already expired).
+fn server_cert(ca: &Ca, sans: &[String], days: i64) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(sans.to_vec()).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::days(30);
+    p.not_after = now + time::Duration::days(days);
+    let cert = p.signed_by(&key, &ca.issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// easyrsa 3.0/3.1 prints a text dump of the certificate before its PEM armour.
+fn easyrsa_text(pem: &str) -> String {
+    format!(
+        "Certificate:\n    Data:\n        Version: 3 (0x2)\n        Serial Number:\n            1a:2b:3c\n        Signature Algorithm: ecdsa-with-SHA256\n        Subject: CN={ADDR}\n{pem}"
+    )
+}
+
+/// Config blobs for a good TLS bundle covering the unit address.
+fn tls_blobs(ca: &Ca) -> Vec<(&'static str, Value)> {
+    let (cert, key) = server_cert(ca, &[ADDR.to_string()], 90);
+    vec![
+        ("tls-ca-blob", json!(b64(&ca.pem))),
+        ("tls-cert-blob", json!(b64(&cert))),
+        ("tls-key-blob", json!(b64(&key))),
+    ]
+}
+
+// ---- fresh unit ---------------------------------------------------------------------------
+
+/// Issue 5 §1, §4, §5: a fresh unit writes its config with the right owner, starts the
+/// registry once, opens registry-port and reports Ready; the leader shares http.secret.
+#[test]
+fn fresh_unit_install_config_changed_start_serves_once() {
+    let (u, peer) = Unit::serving();
+    let (_uid, gid) = service_user().unwrap();
+
+    assert_eq!(
+        u.meta(CONFIG_PATH),
+        (0o640, 0, gid),
+        "config.yml root:<registry gid> 0640"
+    );
+    assert!(!u.exists(HTPASSWD_PATH), "no htpasswd without a password");
+    assert_eq!(u.service_calls(), (1, 0, 0), "started exactly once");
+    let state = u.juju.state();
+    assert_eq!(state.opened_ports.iter().collect::<Vec<_>>(), ["5000/tcp"]);
+    assert_eq!(state.app_version.as_deref(), Some(VERSION));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+
+    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    assert_eq!(secret.len(), 44, "base64 of 32 bytes: {secret}");
+    assert!(
+        u.text(CONFIG_PATH).contains(&secret),
+        "config.yml renders the shared secret"
+    );
+    assert!(
+        state.leader_settings.is_empty(),
+        "new deployments use the peer app bag"
+    );
+    // The spec the service was built from runs the binary we found, as the registry user.
+    let spec = u.launches.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(spec.binary, PathBuf::from(BINARY));
+    assert_eq!(spec.user.as_deref(), Some("docker-registry"));
+    assert_eq!(u.probes.lock().unwrap().last().unwrap().1, Scheme::Http);
+}
+
+/// Issue 5 §2 (one http.secret for all units): a follower never invents its own secret;
+/// it waits, and starts once the leader's secret arrives.
+#[test]
+fn follower_without_secret_waits_then_starts_with_the_leaders_secret() {
+    let u = Unit::new("docker-registry/1", false);
+    let peer = u.juju.add_relation("peer", "docker-registry");
+    u.juju
+        .set_unit_bag(&peer, "docker-registry/0", juju_keys("10.1.0.4"));
+    u.deploy();
+    assert_eq!(u.status().0, "waiting", "{:?}", u.status());
+    assert!(u.status().1.contains("HTTP secret"), "{:?}", u.status());
+    assert_eq!(u.service_calls(), (0, 0, 0));
+    assert!(!u.exists(CONFIG_PATH));
+    assert!(u.juju.relation_sets().iter().all(|(_, app, _)| !app));
+
+    let secret = "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==";
+    u.juju
+        .with_relation(&peer, |r| r.our_app = bag(&[("http-secret", secret)]));
+    u.ok(changed(&peer, "docker-registry/0"));
+    assert_eq!(u.service_calls(), (1, 0, 0));
+    assert!(u.text(CONFIG_PATH).contains(secret));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+// ---- idempotence --------------------------------------------------------------------------
+
+/// Issue 5 §4 and the benchmark: no-op events restart nothing, write nothing, set no
+/// relation data and leave the status as it was.
+#[test]
+fn a_hundred_noop_events_change_nothing() {
+    let (u, _peer) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    let website = u.juju.add_relation("website", "haproxy");
+    u.juju
+        .set_unit_bag(&website, "haproxy/0", juju_keys("10.1.0.100"));
+    u.ok(joined(&client, "containerd/0"));
+    u.ok(joined(&website, "haproxy/0"));
+    let before = u.status();
+    let calls_before = u.service_calls();
+    u.files.clear_ops();
+    u.juju.clear_calls();
+    let statuses_before = u.juju.state().statuses.len();
+
+    for i in 0..100 {
+        u.ok(if i % 2 == 0 {
+            Event::UpdateStatus
+        } else {
+            Event::ConfigChanged
+        });
+    }
+    assert_eq!(u.service_calls(), calls_before, "no start, restart or stop");
+    assert_eq!(u.writes(), vec![], "no file written");
+    assert_eq!(
+        u.juju.calls_of("relation-set"),
+        vec![],
+        "no relation data set"
+    );
+    assert_eq!(
+        u.juju.calls_of("open-port").len() + u.juju.calls_of("close-port").len(),
+        0
+    );
+    let statuses = u.juju.state().statuses;
+    assert!(
+        statuses[statuses_before..].iter().all(|s| *s == before),
+        "status changed: {:?}",
+        &statuses[statuses_before..]
+    );
+}
+
+// ---- config changes -----------------------------------------------------------------------
+
+/// Issue 5 §4: a change to what config.yml says restarts the registry exactly once.
+#[test]
+fn config_yml_change_restarts_exactly_once() {
+    let (u, _) = Unit::serving();
+    u.config(&[("log-level", json!("debug"))]);
+    assert_eq!(u.service_calls(), (1, 1, 0));
+    assert!(u.text(CONFIG_PATH).contains("debug"));
+    u.ok(Event::ConfigChanged);
+    assert_eq!(
+        u.service_calls(),
+        (1, 1, 0),
+        "the same config again: no restart"
+    );
+}
+
+/// Issue 5 §4: the registry re-reads htpasswd itself, so a new password rewrites the file
+/// but never restarts.
+#[test]
+fn password_only_change_rewrites_htpasswd_without_restart() {
+    let (u, _) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.config(&[("auth-basic-password", json!("first-pw"))]);
+    // Turning auth on changes config.yml (the auth section): one restart.
+    assert_eq!(u.service_calls(), (1, 1, 0));
+    let (_uid, gid) = service_user().unwrap();
+    assert_eq!(u.meta(HTPASSWD_PATH), (0o640, 0, gid));
+    assert!(charm::htpasswd::verify_file(
+        &u.text(HTPASSWD_PATH),
+        "admin",
+        "first-pw"
+    ));
+
+    u.files.clear_ops();
+    u.config(&[("auth-basic-password", json!("second-pw"))]);
+    assert_eq!(u.service_calls(), (1, 1, 0), "password change: no restart");
+    let htpasswd = u.text(HTPASSWD_PATH);
+    assert!(charm::htpasswd::verify_file(
+        &htpasswd,
+        "admin",
+        "second-pw"
+    ));
+    assert!(!charm::htpasswd::verify_file(
+        &htpasswd, "admin", "first-pw"
+    ));
+    let written: Vec<PathBuf> = u
+        .writes()
+        .iter()
+        .map(|op| op.path().to_path_buf())
+        .collect();
+    assert!(
+        written.contains(&PathBuf::from(HTPASSWD_PATH)),
+        "{written:?}"
+    );
+    assert!(
+        !written.contains(&PathBuf::from(CONFIG_PATH)),
+        "{written:?}"
+    );
+    assert_eq!(u.juju.our_bag(&client)["basic_password"], "\"second-pw\"");
+}
+
+/// Issue 5 §4: open-port/close-port follow registry-port.
+#[test]
+fn registry_port_change_moves_the_open_port_and_restarts() {
+    let (u, _) = Unit::serving();
+    u.juju.clear_calls();
+    u.config(&[("registry-port", json!(5443))]);
+    let ports: Vec<Vec<String>> = u
+        .juju
+        .calls()
+        .into_iter()
+        .filter(|c| c.tool.ends_with("-port"))
+        .map(|c| [vec![c.tool], c.args].concat())
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            vec!["close-port", "5000/tcp"],
+            vec!["open-port", "5443/tcp"]
+        ]
+    );
+    let state = u.juju.state();
+    assert_eq!(state.opened_ports.iter().collect::<Vec<_>>(), ["5443/tcp"]);
+    assert_eq!(u.service_calls(), (1, 1, 0));
+    assert!(u.text(CONFIG_PATH).contains(":5443"));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5443 (http)."));
+    assert_eq!(u.probes.lock().unwrap().last().unwrap().0.port(), 5443);
+}
+
+/// Issue 5 §5/§6 and B19/B20: every invalid option blocks with the option named, and the
+/// registry keeps serving its last good config: nothing written, restarted or stopped.
+#[test]
+fn each_invalid_option_blocks_and_keeps_serving() {
+    let ca = ca();
+    let (cert, _key) = server_cert(&ca, &[ADDR.to_string()], 90);
+    let cases: Vec<(Vec<(&str, Value)>, &str)> = vec![
+        (vec![("registry-port", json!(0))], "registry-port"),
+        (vec![("registry-port", json!(70000))], "registry-port"),
+        (vec![("storage-cache", json!("bogus"))], "storage-cache"),
+        (vec![("tls-cert-blob", json!(b64(&cert)))], "tls-key-blob"),
+        (
+            vec![("tls-ca-blob", json!("not base64 at all!"))],
+            "tls-ca-blob",
+        ),
+        (
+            vec![("http-host", json!("registry.example.com"))],
+            "http-host",
+        ),
+        (
+            vec![("storage-s3-region", json!("us-east-1"))],
+            "storage-s3-bucket",
+        ),
+    ];
+    for (pairs, option) in cases {
+        let (u, _) = Unit::serving();
+        let config_before = u.text(CONFIG_PATH);
+        u.files.clear_ops();
+        u.config(&pairs);
+        let (kind, msg) = u.status();
+        assert_eq!(kind, "blocked", "{pairs:?}: {msg}");
+        let prefix = format!("Invalid charm config: {option}: ");
+        assert!(
+            msg.starts_with(&prefix),
+            "{pairs:?}: {msg:?} should start with {prefix:?}"
+        );
+        assert_eq!(u.writes(), vec![], "{pairs:?}: nothing written");
+        assert_eq!(
+            u.service_calls(),
+            (1, 0, 0),
+            "{pairs:?}: not restarted nor stopped"
+        );
+        assert_eq!(u.text(CONFIG_PATH), config_before);
+        assert!(u.service.status().unwrap().is_running());
+    }
+}
+
+/// Issue 5 §4: a crashed registry is started again at the next update-status, once.
+#[test]
+fn crash_is_noticed_at_update_status_and_started_once() {
+    let (u, _) = Unit::serving();
+    u.service.crash();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls(), (2, 0, 0));
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls(), (2, 0, 0));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// B25: Ready only when the registry answers; otherwise waiting with the reason.
+#[test]
+fn not_answering_registry_is_waiting_not_ready() {
+    let (u, _) = Unit::leader();
+    *u.probe_fails.lock().unwrap() = Some("connection refused".into());
+    u.deploy();
+    let (kind, msg) = u.status();
+    assert_eq!(kind, "waiting");
+    assert!(msg.contains("not answering"), "{msg}");
+    *u.probe_fails.lock().unwrap() = None;
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+// ---- relations ----------------------------------------------------------------------------
+
+/// B1: clients get the five keys, JSON-encoded, with the port.
+#[test]
+fn client_relation_gets_five_json_keys_with_the_port() {
+    let (u, _) = Unit::serving();
+    u.config(&[("registry-port", json!(5443))]);
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    let ours = u.juju.our_bag(&client);
+    let want = bag(&[
+        ("registry_netloc", "\"10.1.0.5:5443\""),
+        ("registry_url", "\"http://10.1.0.5:5443\""),
+        ("basic_user", "null"),
+        ("basic_password", "null"),
+        ("tls_ca", "null"),
+    ]);
+    for (k, v) in &want {
+        assert_eq!(ours.get(k), Some(v), "{k} in {ours:?}");
+    }
+    assert_eq!(
+        u.juju.our_app_bag(&client),
+        Databag::new(),
+        "nothing in the app bag"
+    );
+}
+
+/// B3: TLS from config blobs means https for clients, with the CA, and `(https)` status.
+#[test]
+fn config_tls_blobs_give_clients_https_and_the_ca() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    u.config(&tls_blobs(&ca));
+    let ours = u.juju.our_bag(&client);
+    assert_eq!(ours["registry_url"], "\"https://10.1.0.5:5000\"");
+    let tls_ca: String = serde_json::from_str(&ours["tls_ca"]).unwrap();
+    assert_eq!(tls_ca.trim(), ca.pem.trim());
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    let (uid, gid) = service_user().unwrap();
+    assert_eq!(u.meta(DEFAULT_TLS_KEY_PATH), (0o600, uid, gid));
+    assert_eq!(u.meta(DEFAULT_TLS_CERT_PATH).0, 0o644);
+    assert_eq!(u.meta(DEFAULT_TLS_CA_PATH).0, 0o644);
+    assert_eq!(u.service_calls(), (1, 1, 0));
+    assert_eq!(u.probes.lock().unwrap().last().unwrap().1, Scheme::Https);
+}
+
+/// B5: a client related later gets the data at once, identical to the first one's.
+#[test]
+fn second_client_relation_gets_data_at_once() {
+    let (u, _) = Unit::serving();
+    u.config(&[("auth-basic-password", json!("pw"))]);
+    let first = add_client(&u, "containerd");
+    u.ok(joined(&first, "containerd/0"));
+    let second = add_client(&u, "docker");
+    u.ok(joined(&second, "docker/0"));
+    let a = u.juju.our_bag(&first);
+    let b = u.juju.our_bag(&second);
+    for k in [
+        "registry_netloc",
+        "registry_url",
+        "basic_user",
+        "basic_password",
+        "tls_ca",
+    ] {
+        assert_eq!(a.get(k), b.get(k), "{k}");
+        assert!(b.contains_key(k), "{k} missing on the second relation");
+    }
+    assert_eq!(b["basic_user"], "\"admin\"");
+}
+
+/// Garbage from a remote unit is logged and ignored; the hook succeeds (never a failed
+/// hook because of another charm's data).
+#[test]
+fn garbage_remote_data_is_logged_and_ignored() {
+    let (u, _) = Unit::serving();
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    u.juju.set_unit_bag(
+        &cp,
+        "easyrsa/0",
+        bag(&[
+            ("ca", "garbage"),
+            ("docker-registry_0.server.cert", "not a certificate"),
+            ("private-address", "10.1.0.9"),
+        ]),
+    );
+    u.ok(changed(&cp, "easyrsa/0"));
+    let website = u.juju.add_relation("website", "haproxy");
+    u.juju.set_unit_bag(
+        &website,
+        "haproxy/0",
+        bag(&[("private-address", "not an address!")]),
+    );
+    u.ok(changed(&website, "haproxy/0"));
+
+    let warnings = u.log_lines("WARNING");
+    assert!(
+        warnings.iter().any(|w| w.contains("easyrsa/0")),
+        "cert-provider garbage not logged: {warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("haproxy/0")),
+        "website garbage not logged: {warnings:?}"
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
+}
+
+/// B4 and B1: the website leader lists servers by unit NUMBER with their ingress
+/// addresses; clients and the status get haproxy's address WITH registry-port.
+#[test]
+fn website_leader_orders_servers_by_number_and_proxied_netloc_keeps_the_port() {
+    let u = Unit::new("docker-registry/5", true);
+    let peer = u.juju.add_relation("peer", "docker-registry");
+    u.juju
+        .set_unit_bag(&peer, "docker-registry/10", juju_keys("10.1.0.10"));
+    u.juju
+        .set_unit_bag(&peer, "docker-registry/2", juju_keys("10.1.0.2"));
+    u.deploy();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    let website = u.juju.add_relation("website", "haproxy");
+    let mut haproxy = juju_keys("10.1.0.99");
+    haproxy.insert("public-address".into(), "10.1.0.100".into());
+    u.juju.set_unit_bag(&website, "haproxy/0", haproxy);
+    u.ok(joined(&website, "haproxy/0"));
+
+    let ours = u.juju.our_bag(&website);
+    assert_eq!(ours["hostname"], ADDR);
+    assert_eq!(ours["port"], "5000");
+    let services = &ours["services"];
+    let pos = |name: &str| {
+        services
+            .find(&format!("[{name},"))
+            .unwrap_or_else(|| panic!("{name} not in {services}"))
+    };
+    assert!(
+        pos("docker-registry-2") < pos("docker-registry-5"),
+        "{services}"
+    );
+    assert!(
+        pos("docker-registry-5") < pos("docker-registry-10"),
+        "{services}"
+    );
+    assert!(
+        services.contains("docker-registry-10, 10.1.0.10, 5000"),
+        "{services}"
+    );
+
+    assert_eq!(
+        u.status(),
+        active("Ready at 10.1.0.100:5000 (http, proxied).")
+    );
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_netloc"],
+        "\"10.1.0.100:5000\""
+    );
+}
+
+/// A follower is not a standalone haproxy backend: it deletes what a leader publishes
+/// and keeps Juju's private-address.
+#[test]
+fn website_follower_deletes_its_leader_keys() {
+    let u = Unit::new("docker-registry/1", false);
+    let peer = u.juju.add_relation("peer", "docker-registry");
+    u.juju.with_relation(&peer, |r| {
+        r.our_app = bag(&[("http-secret", "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVy")])
+    });
+    let website = u.juju.add_relation("website", "haproxy");
+    u.juju
+        .set_unit_bag(&website, "haproxy/0", juju_keys("10.1.0.100"));
+    // What it published while it was the leader.
+    u.juju.with_relation(&website, |r| {
+        r.ours.extend(bag(&[
+            ("hostname", ADDR),
+            ("port", "5000"),
+            ("services", "- service_name: docker-registry\n"),
+        ]))
+    });
+    u.deploy();
+    let ours = u.juju.our_bag(&website);
+    for k in ["hostname", "port", "services", "all_services"] {
+        assert!(!ours.contains_key(k), "{k} left in {ours:?}");
+    }
+    assert_eq!(ours["private-address"], ADDR);
+}
+
+// ---- cert-provider ------------------------------------------------------------------------
+
+/// Issue 5 §3: our request carries the legacy keys easyrsa reads and a v4 CSR; it is
+/// stable across hooks (no relation churn).
+#[test]
+fn cert_provider_request_is_published_once_and_stable() {
+    let (u, _) = Unit::serving();
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    u.juju.set_unit_bag(&cp, "easyrsa/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "easyrsa/0"));
+    let ours = u.juju.our_bag(&cp);
+    assert_eq!(ours["unit_name"], "docker-registry_0");
+    assert_eq!(ours["common_name"], ADDR);
+    let sans: Vec<String> = serde_json::from_str(&ours["sans"]).unwrap();
+    assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
+    let csrs: Value = serde_json::from_str(&ours["certificate_signing_requests"]).unwrap();
+    let csr = csrs[0]["certificate_signing_request"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(csr.contains("BEGIN CERTIFICATE REQUEST"), "{csr}");
+
+    u.juju.clear_calls();
+    u.files.clear_ops();
+    u.ok(changed(&cp, "easyrsa/0"));
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.juju.relation_sets(), vec![], "no relation churn");
+    assert_eq!(u.juju.our_bag(&cp), ours);
+    assert_eq!(
+        u.writes(),
+        vec![],
+        "the key and request are not regenerated"
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// Runs the cert-provider request and answers it like easyrsa; returns the relation.
+fn easyrsa_answers(u: &Unit, ca: &Ca, days: i64) -> RelationId {
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    u.juju.set_unit_bag(&cp, "easyrsa/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "easyrsa/0"));
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    let (cert, key) = server_cert(ca, &sans, days);
+    let mut answer = juju_keys("10.1.0.9");
+    answer.extend(bag(&[
+        ("ca", &ca.pem),
+        ("client.cert", &easyrsa_text(&cert)),
+        ("client.key", &key),
+        ("docker-registry_0.server.cert", &easyrsa_text(&cert)),
+        ("docker-registry_0.server.key", &key),
+    ]));
+    u.juju.set_unit_bag(&cp, "easyrsa/0", answer);
+    u.ok(changed(&cp, "easyrsa/0"));
+    cp
+}
+
+/// Issue 5 §3: a legacy easyrsa answer (text preamble included) turns TLS on: files with
+/// safe modes, one restart, https for everyone.
+#[test]
+fn legacy_easyrsa_answer_turns_tls_on() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    easyrsa_answers(&u, &ca, 90);
+
+    let (uid, gid) = service_user().unwrap();
+    assert_eq!(u.meta(DEFAULT_TLS_KEY_PATH), (0o600, uid, gid));
+    assert_eq!(u.meta(DEFAULT_TLS_CERT_PATH).0, 0o644);
+    assert!(u
+        .text(DEFAULT_TLS_CERT_PATH)
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH).trim(), ca.pem.trim());
+    assert_eq!(u.service_calls(), (1, 1, 0), "one restart");
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_url"],
+        "\"https://10.1.0.5:5000\""
+    );
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls(), (1, 1, 0), "and only one");
+}
+
+/// An expired certificate from the provider is ignored with a warning; the unit stays http.
+#[test]
+fn expired_provider_certificate_is_ignored_with_a_warning() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    easyrsa_answers(&u, &ca, -1);
+    let warnings = u.log_lines("WARNING");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("cert-provider") && w.contains("expired")),
+        "{warnings:?}"
+    );
+    assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
+    assert!(!u.exists(DEFAULT_TLS_KEY_PATH));
+    assert_eq!(u.service_calls(), (1, 0, 0));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// B22/B8: removing the cert provider removes the charm's TLS files and falls back to
+/// http, without a failed hook.
+#[test]
+fn removing_the_cert_provider_falls_back_to_http() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let cp = easyrsa_answers(&u, &ca, 90);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    u.juju.remove_relation(&cp);
+    u.ok(relation_event(RelationKind::Broken, &cp, None));
+    for p in [
+        DEFAULT_TLS_KEY_PATH,
+        DEFAULT_TLS_CERT_PATH,
+        DEFAULT_TLS_CA_PATH,
+    ] {
+        assert!(!u.exists(p), "{p} left behind");
+    }
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(u.service_calls(), (1, 2, 0), "one restart on, one off");
+}
+
+// ---- actions and teardown -----------------------------------------------------------------
+
+/// The stop action keeps the registry down until the start action, across hooks.
+#[test]
+fn stop_action_holds_until_start_action() {
+    let (u, _) = Unit::serving();
+    u.action("stop");
+    assert_eq!(u.service_calls(), (1, 0, 1));
+    let (kind, msg) = u.status();
+    assert_eq!(kind, "blocked");
+    assert!(msg.contains("`start`"), "{msg}");
+    assert_eq!(
+        u.juju.state().action_results,
+        BTreeMap::from([("outcome".to_string(), "success".to_string())])
+    );
+    u.ok(Event::UpdateStatus);
+    u.ok(Event::ConfigChanged);
+    assert_eq!(u.service_calls(), (1, 0, 1), "stays stopped");
+    assert_eq!(u.status().0, "blocked");
+    u.action("start");
+    assert_eq!(u.service_calls(), (2, 0, 1));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// Issue 5 §4: remove cleans up what the charm wrote and never touches image data.
+#[test]
+fn remove_cleans_the_charms_files_and_keeps_image_data() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let mut cfg = tls_blobs(&ca);
+    cfg.push(("auth-basic-password", json!("pw")));
+    u.config(&cfg);
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    u.ok(joined(&cp, "easyrsa/0"));
+    let blob = "/srv/registry/docker/registry/v2/blobs/sha256/ab/abcd/data";
+    u.files
+        .seed_file(blob, b"layer", 0o644, service_user().unwrap());
+    let operator = "/etc/docker/registry/notes.txt";
+    u.files.seed_file(operator, b"mine", 0o644, (0, 0));
+    let written: Vec<String> = [
+        CONFIG_PATH,
+        HTPASSWD_PATH,
+        DEFAULT_TLS_CA_PATH,
+        DEFAULT_TLS_CERT_PATH,
+        DEFAULT_TLS_KEY_PATH,
+        "/var/lib/docker-registry-charm/state.json",
+        "/var/lib/docker-registry-charm/cert-provider.key",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for p in &written {
+        assert!(u.exists(p), "{p} should exist before remove");
+    }
+
+    u.juju.remove_relation(&cp);
+    u.ok(Event::Stop);
+    assert_eq!(u.service_calls().2, 1, "stop stops the registry");
+    u.ok(Event::Remove);
+    for p in &written {
+        assert!(!u.exists(p), "{p} left behind");
+    }
+    assert_eq!(u.files.contents(blob).as_deref(), Some(&b"layer"[..]));
+    assert!(u.exists("/srv/registry"));
+    assert_eq!(u.files.contents(operator).as_deref(), Some(&b"mine"[..]));
+}
+
+// ---- more rules ---------------------------------------------------------------------------
+
+/// Issue 5 §6 ("nothing lost"): fixing a bad value returns to Ready without a restart when
+/// the good config is the one already served.
+#[test]
+fn fixing_an_invalid_option_returns_to_ready_without_restart() {
+    let (u, _) = Unit::serving();
+    u.config(&[("registry-port", json!(0))]);
+    assert_eq!(u.status().0, "blocked");
+    u.files.clear_ops();
+    u.config(&[("registry-port", json!(5000))]);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(u.service_calls(), (1, 0, 0));
+    assert_eq!(u.writes(), vec![]);
+}
+
+/// Issue 5 §6: with a bad config the last good one keeps serving, even across a crash.
+#[test]
+fn crash_while_blocked_restarts_the_last_good_config() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    u.config(&[("storage-cache", json!("bogus"))]);
+    u.service.crash();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls(), (2, 0, 0));
+    assert_eq!(u.text(CONFIG_PATH), good);
+    assert!(u
+        .status()
+        .1
+        .starts_with("Invalid charm config: storage-cache: "));
+}
+
+/// B22: certificate files an operator put at the tls-*-path locations are used as they
+/// are (https, CA to clients) and never removed by the charm.
+#[test]
+fn operator_tls_files_are_used_and_never_removed() {
+    let ca = ca();
+    let (cert, key) = server_cert(&ca, &[ADDR.to_string()], 90);
+    let (u, _) = Unit::leader();
+    u.files
+        .seed_file(DEFAULT_TLS_CERT_PATH, cert.as_bytes(), 0o644, (0, 0));
+    u.files
+        .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o600, (0, 0));
+    u.files
+        .seed_file(DEFAULT_TLS_CA_PATH, ca.pem.as_bytes(), 0o644, (0, 0));
+    u.deploy();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_url"],
+        "\"https://10.1.0.5:5000\""
+    );
+    u.ok(Event::Stop);
+    u.ok(Event::Remove);
+    assert_eq!(
+        u.files.contents(DEFAULT_TLS_KEY_PATH).as_deref(),
+        Some(key.as_bytes())
+    );
+    assert!(u.exists(DEFAULT_TLS_CERT_PATH) && u.exists(DEFAULT_TLS_CA_PATH));
+    assert!(!u.exists(CONFIG_PATH));
+}
+
+/// Team rule: secrets never in logs (password, http secret, private keys).
+#[test]
+fn secrets_never_reach_juju_log() {
+    let ca = ca();
+    let (u, peer) = Unit::serving();
+    let mut cfg = tls_blobs(&ca);
+    cfg.push(("auth-basic-password", json!("hunter2-password")));
+    u.config(&cfg);
+    easyrsa_answers(&u, &ca, 90);
+    u.config(&[("registry-port", json!(0))]);
+    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    let logs = u.juju.state().logs;
+    assert!(!logs.is_empty());
+    for (level, line) in &logs {
+        for needle in ["hunter2-password", secret.as_str(), "PRIVATE KEY"] {
+            assert!(!line.contains(needle), "{level} {line:?} leaks {needle:?}");
+        }
+    }
+}
+
+/// Issue 5 §6 ("keeps serving the last good config"): a registry restarted while the
+/// config is invalid runs with the environment it was configured with (HTTP(S)_PROXY for
+/// a pull-through cache), not an empty one.
+#[test]
+fn crash_while_blocked_keeps_the_proxy_environment() {
+    let (u, _) = Unit::serving();
+    u.config(&[
+        ("registry-http-proxy", json!("http://squid.internal:3128")),
+        ("cache-remoteurl", json!("https://registry-1.docker.io")),
+    ]);
+    let env = |spec: &ServiceSpec| spec.env.clone();
+    let good = env(u.launches.lock().unwrap().last().unwrap());
+    assert!(
+        good.contains(&("HTTP_PROXY".into(), "http://squid.internal:3128".into())),
+        "{good:?}"
+    );
+    u.config(&[("storage-cache", json!("bogus"))]);
+    u.service.crash();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls().0, 2, "started again");
+    let relaunched = env(u.launches.lock().unwrap().last().unwrap());
+    assert_eq!(relaunched, good, "restarted without its proxy environment");
+}
+
+/// Issue 5 §3 (v4): a provider answering our CSR in its app bag turns TLS on with OUR key,
+/// which never leaves the unit.
+#[test]
+fn v4_answer_to_our_csr_turns_tls_on_with_our_own_key() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let cp = u
+        .juju
+        .add_relation("cert-provider", "self-signed-certificates");
+    u.juju
+        .set_unit_bag(&cp, "self-signed-certificates/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "self-signed-certificates/0"));
+    let csrs: Value =
+        serde_json::from_str(&u.juju.our_bag(&cp)["certificate_signing_requests"]).unwrap();
+    let csr = csrs[0]["certificate_signing_request"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cert = rcgen::CertificateSigningRequestParams::from_pem(&csr)
+        .unwrap()
+        .signed_by(&ca.issuer)
+        .unwrap()
+        .pem();
+    let answer = json!([{
+        "certificate_signing_request": csr,
+        "certificate": cert,
+        "ca": ca.pem,
+        "chain": [cert, ca.pem],
+    }]);
+    u.juju
+        .set_remote_app_bag(&cp, bag(&[("certificates", &answer.to_string())]));
+    u.ok(relation_event(RelationKind::Changed, &cp, None));
+
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(u.service_calls(), (1, 1, 0));
+    let our_key = u.text("/var/lib/docker-registry-charm/cert-provider.key");
+    let served_key = u.text(DEFAULT_TLS_KEY_PATH);
+    let der = |pem: &str| rcgen::KeyPair::from_pem(pem).unwrap().serialize_der();
+    assert_eq!(
+        der(&served_key),
+        der(&our_key),
+        "serves the key of its own CSR"
+    );
+    for rel in u.juju.state().relations {
+        for (k, v) in rel.ours.iter().chain(rel.our_app.iter()) {
+            assert!(
+                !v.contains("PRIVATE KEY"),
+                "{k} on {} leaks a key",
+                rel.endpoint
+            );
+        }
+    }
+}
+
+/// Juju retries a failed hook with its relation writes dropped: the retry converges, and
+/// the config the registry serves holds the secret that was really shared.
+#[test]
+fn a_failed_hook_is_retried_and_converges() {
+    let (u, peer) = Unit::leader();
+    u.service.fail_next(1);
+    assert!(
+        u.run(Event::Install).is_err(),
+        "the injected start failure fails the hook"
+    );
+    assert_eq!(u.juju.our_app_bag(&peer), Databag::new(), "rolled back");
+    u.files.fail_next(1);
+    assert!(u.run(Event::ConfigChanged).is_err());
+    u.ok(Event::ConfigChanged);
+    u.ok(Event::Start);
+    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    assert!(
+        u.text(CONFIG_PATH)
+            .contains(&format!("secret: \"{secret}\"")),
+        "config.yml must render the committed secret"
+    );
+    assert!(u.service.status().unwrap().is_running());
+    assert_eq!(u.service.restarts(), 0);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(u.juju.state().opened_ports.len(), 1);
+}
+
+/// B32: a new unit address reaches clients and a new certificate request (SANs follow).
+#[test]
+fn address_change_updates_clients_and_the_certificate_request() {
+    let (u, _) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    u.juju.set_unit_bag(&cp, "easyrsa/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "easyrsa/0"));
+    let before = u.juju.our_bag(&cp);
+
+    u.juju.update(|s| s.address = Some("10.1.0.6".into()));
+    u.ok(Event::ConfigChanged);
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_netloc"],
+        "\"10.1.0.6:5000\""
+    );
+    let after = u.juju.our_bag(&cp);
+    assert_eq!(after["common_name"], "10.1.0.6");
+    let sans: Vec<String> = serde_json::from_str(&after["sans"]).unwrap();
+    assert!(sans.contains(&"10.1.0.6".to_string()), "{sans:?}");
+    assert!(!sans.contains(&ADDR.to_string()), "{sans:?}");
+    assert_ne!(
+        after["certificate_signing_requests"],
+        before["certificate_signing_requests"]
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.6:5000 (http)."));
+}
+
+/// B2: the proxy's address is in the certificate SANs.
+#[test]
+fn proxy_address_is_in_the_certificate_sans() {
+    let (u, _) = Unit::serving();
+    let website = u.juju.add_relation("website", "haproxy");
+    let mut haproxy = juju_keys("10.1.0.99");
+    haproxy.insert("public-address".into(), "10.1.0.100".into());
+    u.juju.set_unit_bag(&website, "haproxy/0", haproxy);
+    u.ok(joined(&website, "haproxy/0"));
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    u.juju.set_unit_bag(&cp, "easyrsa/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "easyrsa/0"));
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    assert!(sans.contains(&"10.1.0.100".to_string()), "{sans:?}");
+    assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
+}
+
+/// Anchor §9.6: a unit upgraded from the Python charm keeps the leader-settings secret;
+/// nothing new is generated or published.
+#[test]
+fn upgrade_from_the_python_charm_keeps_the_leader_settings_secret() {
+    let secret = "cHl0aG9uLWNoYXJtLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm";
+    for leader in [true, false] {
+        let u = Unit::new("docker-registry/0", leader);
+        let peer = u.juju.add_relation("peer", "docker-registry");
+        u.juju.update(|s| {
+            s.leader_settings = bag(&[("http-secret", secret)]);
+        });
+        for ev in [Event::UpgradeCharm, Event::ConfigChanged, Event::Start] {
+            u.ok(ev);
+        }
+        assert!(u.text(CONFIG_PATH).contains(secret), "leader={leader}");
+        assert_eq!(u.juju.our_app_bag(&peer), Databag::new());
+        assert!(u.juju.calls_of("leader-set").is_empty());
+        assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    }
+}
+
+/// Anchor §1 data: root-owned images from the Python charm are given to the registry user
+/// and kept byte for byte.
+#[test]
+fn python_charm_image_data_is_reowned_and_kept() {
+    let (u, _) = Unit::leader();
+    let blob = "/srv/registry/docker/registry/v2/blobs/sha256/ab/abcd/data";
+    u.files.seed_dir("/srv/registry", 0o755, (0, 0));
+    u.files.seed_file(blob, b"layer bytes", 0o644, (0, 0));
+    u.deploy();
+    let owner = service_user().unwrap();
+    assert_eq!(u.meta("/srv/registry"), (0o755, owner.0, owner.1));
+    assert_eq!(u.meta(blob), (0o644, owner.0, owner.1));
+    assert_eq!(u.files.contents(blob).as_deref(), Some(&b"layer bytes"[..]));
+}
+
+/// Anchor B27: debug-port is opened only with prometheus-metrics, and closed again.
+#[test]
+fn debug_port_follows_prometheus_metrics() {
+    let (u, _) = Unit::serving();
+    u.config(&[("prometheus-metrics", json!(true))]);
+    let ports = |u: &Unit| u.juju.state().opened_ports.into_iter().collect::<Vec<_>>();
+    assert_eq!(ports(&u), ["5000/tcp", "5001/tcp"]);
+    u.config(&[("prometheus-metrics", json!(false))]);
+    assert_eq!(ports(&u), ["5000/tcp"]);
+}
+
+/// An action this revision does not implement fails the action, not the hook.
+#[test]
+fn unimplemented_action_fails_the_action_only() {
+    let (u, _) = Unit::serving();
+    u.action("images");
+    let failures = u.juju.state().action_failures;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].starts_with("images: "), "{failures:?}");
+    assert_eq!(u.service_calls(), (1, 0, 0));
+}
+
+/// B22: clearing the TLS blobs removes the files the charm wrote and turns TLS off.
+#[test]
+fn clearing_tls_blobs_turns_tls_off() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    u.config(&tls_blobs(&ca));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+    for p in [
+        DEFAULT_TLS_KEY_PATH,
+        DEFAULT_TLS_CERT_PATH,
+        DEFAULT_TLS_CA_PATH,
+    ] {
+        assert!(!u.exists(p), "{p} left behind");
+    }
+    assert!(!u.text(CONFIG_PATH).contains("registry.key"));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(u.service_calls(), (1, 2, 0));
+}
+
+/// B24: haproxy passes TLS through for TLS from any source, cert-provider included.
+#[test]
+fn website_stanza_passes_cert_provider_tls_through() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    easyrsa_answers(&u, &ca, 90);
+    let website = u.juju.add_relation("website", "haproxy");
+    u.juju
+        .set_unit_bag(&website, "haproxy/0", juju_keys("10.1.0.100"));
+    u.ok(joined(&website, "haproxy/0"));
+    let services = u.juju.our_bag(&website)["services"].clone();
+    assert!(services.contains("mode tcp"), "{services}");
+    assert!(services.contains("check-ssl"), "{services}");
+}
+
+/// A departed peer leaves the haproxy server list at once.
+#[test]
+fn departed_peer_leaves_the_server_list() {
+    let (u, peer) = Unit::leader();
+    u.juju
+        .set_unit_bag(&peer, "docker-registry/1", juju_keys("10.1.0.6"));
+    u.deploy();
+    let website = u.juju.add_relation("website", "haproxy");
+    u.juju
+        .set_unit_bag(&website, "haproxy/0", juju_keys("10.1.0.100"));
+    u.ok(joined(&website, "haproxy/0"));
+    assert!(u.juju.our_bag(&website)["services"].contains("docker-registry-1"));
+    u.juju
+        .with_relation(&peer, |r| r.units.remove("docker-registry/1"));
+    u.ok(Event::Relation {
+        kind: RelationKind::Departed,
+        relation: peer.clone(),
+        remote_app: "docker-registry".parse().unwrap(),
+        remote_unit: Some("docker-registry/1".parse().unwrap()),
+        departing_unit: Some("docker-registry/1".parse().unwrap()),
+    });
+    let services = u.juju.our_bag(&website)["services"].clone();
+    assert!(!services.contains("docker-registry-1"), "{services}");
+    assert!(services.contains("docker-registry-0"), "{services}");
+}
+
+/// The fake answers like Juju (typed errors through the charm's own classify) and refuses
+/// argv the charm's tool layer never sends, so scenarios cannot pass by accident.
+#[test]
+fn fake_juju_speaks_jujus_argv_and_errors() {
+    use charm::juju::{HookToolError, ToolRunner};
+    let fake = FakeJuju::new(State::new("docker-registry/1", false, ADDR));
+    let tools = HookTools::new(fake.clone());
+    let rel = fake.add_relation("website", "haproxy");
+    fake.remove_relation(&rel);
+    assert!(matches!(
+        tools.relation_get_unit(&rel, &"haproxy/0".parse().unwrap()),
+        Err(HookToolError::RelationNotFound { .. })
+    ));
+    let peer = fake.add_relation("peer", "docker-registry");
+    let data = bag(&[("http-secret", "x")]);
+    assert!(matches!(
+        tools.relation_set(&peer, true, &data),
+        Err(HookToolError::NotLeader { .. })
+    ));
+    assert!(matches!(
+        tools.leader_set(&data),
+        Err(HookToolError::NotLeader { .. })
+    ));
+    let config = tools.config_get().unwrap();
+    assert_eq!(
+        config["registry-port"],
+        json!(5000),
+        "defaults from config.yaml"
+    );
+    assert!(
+        !config.contains_key("registry-http-proxy"),
+        "no default: absent"
+    );
+    let wrong = std::panic::catch_unwind(|| {
+        let _ = fake.run("config-get", &["--format=yaml".to_string()], None);
+    });
+    assert!(wrong.is_err(), "unexpected argv must not be answered");
+}
