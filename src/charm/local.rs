@@ -46,6 +46,9 @@ pub struct LocalState {
     /// Set by the `stop` action: the operator wants the registry down until `start`.
     #[serde(default)]
     pub stopped: bool,
+    /// The workload status this charm last set (see `report`).
+    #[serde(default)]
+    pub status: Option<crate::juju::Status>,
 }
 
 impl LocalState {

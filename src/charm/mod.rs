@@ -249,9 +249,11 @@ fn reconcile<R: ToolRunner>(
     let binary = match (fx.binary)() {
         Ok(b) => b,
         Err(_) => {
-            tools.status_set(
+            report(
+                tools,
+                fx,
+                &mut local,
                 &Status::maintenance("Installing the registry (docker-registry package)."),
-                false,
             )?;
             fx.packages.ensure_installed(&[PACKAGE])?;
             (fx.binary)()?
@@ -269,7 +271,10 @@ fn reconcile<R: ToolRunner>(
 
     // The shared http.secret: the leader makes it once; every unit renders it.
     let secret = match (&view.http_secret, view.leader) {
-        (Some(s), _) => Some(s.clone()),
+        (Some(s), _) => {
+            adopt_leader_setting_secret(tools, &view, s)?;
+            Some(s.clone())
+        }
         (None, true) => Some(publish_new_secret(tools, &view)?),
         (None, false) => None,
     };
@@ -281,26 +286,35 @@ fn reconcile<R: ToolRunner>(
             // Keep serving the last good config: nothing is rewritten or restarted.
             keep_running(fx, &binary, None, &mut local)?;
             local.save(fx.files)?;
-            tools.status_set(&Status::blocked(errors.status_message()), false)?;
+            report(
+                tools,
+                fx,
+                &mut local,
+                &Status::blocked(errors.status_message()),
+            )?;
             return Ok(());
         }
     };
     let service = registry_service(fx, &binary, Some(config));
 
     if local.stopped {
-        tools.status_set(
+        report(
+            tools,
+            fx,
+            &mut local,
             &Status::blocked(
                 "Registry stopped by the `stop` action; run the `start` action to serve again.",
             ),
-            false,
         )?;
         return Ok(());
     }
 
     let Some(secret) = secret else {
-        tools.status_set(
+        report(
+            tools,
+            fx,
+            &mut local,
             &Status::waiting("Waiting for the leader to share the registry's HTTP secret."),
-            false,
         )?;
         return Ok(());
     };
@@ -310,9 +324,11 @@ fn reconcile<R: ToolRunner>(
 
     let proxy = decide::proxy_host(&view.website);
     let Some(advertised) = decide::advertised(config, proxy.clone(), view.address) else {
-        tools.status_set(
+        report(
+            tools,
+            fx,
+            &mut local,
             &Status::waiting("Waiting for an ingress address on the website binding."),
-            false,
         )?;
         return Ok(());
     };
@@ -335,9 +351,11 @@ fn reconcile<R: ToolRunner>(
             match operator_tls(fx, &local, &ca_path, &cert_path, &key_path, view.now)? {
                 Ok(choice) => choice,
                 Err(problem) => {
-                    tools.status_set(
+                    report(
+                        tools,
+                        fx,
+                        &mut local,
                         &Status::blocked(format!("Invalid charm config: {problem}")),
-                        false,
                     )?;
                     keep_running(fx, &binary, Some(config), &mut local)?;
                     local.save(fx.files)?;
@@ -517,7 +535,24 @@ fn reconcile<R: ToolRunner>(
             Status::waiting(format!("Registry not answering yet: {e}"))
         }
     };
-    tools.status_set(&status, false)?;
+    report(tools, fx, &mut local, &status)?;
+    Ok(())
+}
+
+/// Sets the unit status unless it is already what this charm last set: `status-set` is
+/// immediate (never rolled back), so the remembered value is always what Juju shows, and a
+/// no-op hook saves the call.
+fn report<R: ToolRunner>(
+    tools: &HookTools<R>,
+    fx: &Effects<'_>,
+    local: &mut LocalState,
+    status: &Status,
+) -> Result<(), Error> {
+    if local.status.as_ref() != Some(status) {
+        tools.status_set(status, false)?;
+        local.status = Some(status.clone());
+        local.save(fx.files)?;
+    }
     Ok(())
 }
 
@@ -572,6 +607,27 @@ fn publish_new_secret<R: ToolRunner>(
     }
     tracing::info!("generated the shared registry HTTP secret");
     Ok(secret)
+}
+
+/// A secret known only from leader settings (set before the peer relation existed, or by
+/// the Python charm) is copied into the peer app bag by the leader, once: after that no
+/// hook needs `leader-get` (a tool call every hook would pay for).
+fn adopt_leader_setting_secret<R: ToolRunner>(
+    tools: &HookTools<R>,
+    view: &ModelView,
+    secret: &HttpSecret,
+) -> Result<(), Error> {
+    match &view.peer {
+        Some(peer) if view.leader && !peer.app.contains_key("http-secret") => {
+            let app = PeerApp {
+                http_secret: Some(secret.clone()),
+            };
+            tools.relation_set(&peer.id, true, &app.to_databag())?;
+            tracing::info!("shared the registry HTTP secret in the peer relation");
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Operator-placed certificate files at tls-*-path that the charm did not write.
@@ -812,11 +868,15 @@ fn run_action<R: ToolRunner>(
             stop(tools, fx, "stopping: the stop action was run")?;
             results.insert("outcome".to_string(), "success".to_string());
             tools.action_set(&results)?;
-            tools.status_set(
+            // `stop` rewrote the state: report on the fresh copy.
+            let mut local = LocalState::load(fx.files)?;
+            report(
+                tools,
+                fx,
+                &mut local,
                 &Status::blocked(
                     "Registry stopped by the `stop` action; run the `start` action to serve again.",
                 ),
-                false,
             )?;
         }
         "start" => {

@@ -32,7 +32,8 @@ pub mod endpoints {
 pub struct RelationView {
     /// `endpoint:id`.
     pub id: RelationId,
-    /// Our unit bag, as committed so far (used to write only what changed).
+    /// Our unit bag, as committed so far (used to write only what changed; left empty
+    /// for the peer relation, where this charm writes no unit data).
     pub ours: Databag,
     /// Remote units in the relation (peers: the other units of our app), by unit number.
     pub units: Vec<(UnitName, Databag)>,
@@ -85,9 +86,17 @@ impl ModelView {
             .flat_map(|b| b.addresses.iter())
             .filter_map(|a| a.value.parse().ok())
             .collect();
-        let peer = read_relations(tools, &ctx.unit, endpoints::PEER, true)?
-            .into_iter()
-            .next();
+        let peer = read_relations(
+            tools,
+            &ctx.unit,
+            endpoints::PEER,
+            Bags {
+                ours: false,
+                app: true,
+            },
+        )?
+        .into_iter()
+        .next();
         let leader_settings = match &peer {
             // Only units upgraded from the Python charm keep the secret in leader settings.
             Some(p) if p.app.contains_key("http-secret") => Databag::new(),
@@ -111,24 +120,58 @@ impl ModelView {
             hostname: hostname(),
             http_secret,
             peer,
-            website: read_relations(tools, &ctx.unit, endpoints::WEBSITE, false)?,
-            clients: read_relations(tools, &ctx.unit, endpoints::DOCKER_REGISTRY, false)?,
-            cert_provider: read_relations(tools, &ctx.unit, endpoints::CERT_PROVIDER, true)?
-                .into_iter()
-                .next(),
+            website: read_relations(
+                tools,
+                &ctx.unit,
+                endpoints::WEBSITE,
+                Bags {
+                    ours: true,
+                    app: false,
+                },
+            )?,
+            clients: read_relations(
+                tools,
+                &ctx.unit,
+                endpoints::DOCKER_REGISTRY,
+                Bags {
+                    ours: true,
+                    app: false,
+                },
+            )?,
+            cert_provider: read_relations(
+                tools,
+                &ctx.unit,
+                endpoints::CERT_PROVIDER,
+                Bags {
+                    ours: true,
+                    app: true,
+                },
+            )?
+            .into_iter()
+            .next(),
             opened_ports: tools.opened_ports()?,
             now,
         })
     }
 }
 
-/// Reads every relation of `endpoint`: our bag, remote units' bags, and (when asked) the
-/// remote app bag. Remote units are ordered by unit number (not by name: /10 > /2).
+/// Which bags [`read_relations`] reads besides the remote units' (each is a tool call, and
+/// every hook pays for them).
+#[derive(Clone, Copy)]
+struct Bags {
+    /// Our own unit bag (needed where we write, to write only what changed).
+    ours: bool,
+    /// The application bag: the remote app's, or for peers our own app's.
+    app: bool,
+}
+
+/// Reads every relation of `endpoint`: remote units' bags plus the bags `want` asks for.
+/// Remote units are ordered by unit number (not by name: /10 > /2).
 fn read_relations<R: ToolRunner>(
     tools: &HookTools<R>,
     unit: &UnitName,
     endpoint: &str,
-    with_app: bool,
+    want: Bags,
 ) -> Result<Vec<RelationView>, HookToolError> {
     let mut out = Vec::new();
     for id in tools.relation_ids(endpoint)? {
@@ -138,19 +181,28 @@ fn read_relations<R: ToolRunner>(
         for member in members {
             units.push((member.clone(), tools.relation_get_unit(&id, &member)?));
         }
-        let app = if with_app {
-            let remote_app = match units.first() {
-                Some((u, _)) => Some(u.app().clone()),
-                None => tools.relation_list_app(&id)?,
+        let app = if want.app {
+            let app_name = if endpoint == endpoints::PEER {
+                // A peer relation's other side is our own application.
+                Some(unit.app().clone())
+            } else {
+                match units.first() {
+                    Some((u, _)) => Some(u.app().clone()),
+                    None => tools.relation_list_app(&id)?,
+                }
             };
-            match remote_app {
+            match app_name {
                 Some(app) => tools.relation_get_app(&id, &app)?,
                 None => Databag::new(),
             }
         } else {
             Databag::new()
         };
-        let ours = tools.relation_get_unit(&id, unit)?;
+        let ours = if want.ours {
+            tools.relation_get_unit(&id, unit)?
+        } else {
+            Databag::new()
+        };
         out.push(RelationView {
             id,
             ours,
