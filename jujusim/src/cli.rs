@@ -714,10 +714,12 @@ pub fn run(low: &LowArgs, req: Request) -> Result<i32, CliError> {
                 .unwrap_or(0);
             if rc >= 1 {
                 return Err(CliError::Run(format!(
-                    "the following task failed:\n - id \"{}\" with return code {rc}\n\nuse 'jujusim show-task {}' to inspect the failure",
-                    task.id, task.id
+                    "the following task failed:\n - id \"{}\" with return code {rc}\n\nuse 'jujusim show-task' to inspect the failure",
+                    task.id
                 )));
             }
+            // Deviation from juju (which exits 0 after action-fail with exit 0): the
+            // issue asks that a failed action fail the command, so scripts can tell.
             if task.status == "failed" {
                 return Err(CliError::Run(format!(
                     "task {} failed: {}",
@@ -863,7 +865,7 @@ fn print_out(v: &Y, f: OutFormat) -> Result<(), CliError> {
         }
         _ => print!(
             "{}",
-            serde_yaml::to_string(v).map_err(|e| CliError::Run(e.to_string()))?
+            crate::yaml::to_string(v).map_err(|e| CliError::Run(e.to_string()))?
         ),
     }
     Ok(())
@@ -1478,53 +1480,65 @@ fn task_view(t: &Task) -> Y {
     )])
 }
 
-/// Print a finished task like `juju run` (plain: results YAML, stdout, stderr).
+/// Print a finished task like `juju run` (cmd/juju/action: `printPlainOutput`).
 fn print_task(t: &Task, format: OutFormat) -> Result<(), CliError> {
     for l in &t.log {
-        eprintln!(
-            "{}",
-            l.split_once(' ')
-                .map(|x| x.1)
-                .unwrap_or(l)
-                .split_once(' ')
-                .map(|x| x.1)
-                .unwrap_or(l)
-        );
+        // Stored as `<date> <time> <message>`; juju run streams `<message>` lines.
+        let msg = l.splitn(3, ' ').nth(2).unwrap_or(l);
+        eprintln!("{msg}");
     }
     if format != OutFormat::Plain {
         return print_out(&task_view(t), format);
     }
-    if t.status == "failed" {
-        eprintln!("Action id {} failed: {}", t.id, t.message);
-    }
-    let mut results = t.results.as_object().cloned().unwrap_or_default();
-    let stdout = results
-        .get("stdout")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
-    let stderr = results
-        .get("stderr")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
-    for k in [
-        "return-code",
-        "stdout",
-        "stderr",
-        "stdout-encoding",
-        "stderr-encoding",
-    ] {
-        results.remove(k);
-    }
-    if !results.is_empty() {
-        print!(
-            "{}",
-            serde_yaml::to_string(&serde_json::Value::Object(results))
-                .map_err(|e| CliError::Run(e.to_string()))?
-        );
-    }
-    print!("{stdout}");
-    eprint!("{stderr}");
+    print!(
+        "{}",
+        plain_task(t).map_err(|e| CliError::Run(e.to_string()))?
+    );
     Ok(())
+}
+
+/// juju 3's plain `run` output for one task, all on stdout: `Action id N failed: M`
+/// when failed; the action-set results as YAML (without return-code, stdout, stderr and
+/// their encodings) and a blank line; then the captured stdout and stderr, each trimmed
+/// of surrounding newlines.
+pub fn plain_task(t: &Task) -> Result<String, serde_yaml::Error> {
+    let results = t.results.as_object().cloned().unwrap_or_default();
+    let text = |k: &str| {
+        results
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (stdout, stderr) = (text("stdout"), text("stderr"));
+    let shown: serde_json::Map<String, serde_json::Value> = results
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                k.to_ascii_lowercase().as_str(),
+                "return-code" | "stdout" | "stderr" | "stdout-encoding" | "stderr-encoding"
+            )
+        })
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    let output = if results.is_empty() {
+        format!("Task {} {}\n", t.id, t.status)
+    } else if shown.is_empty() {
+        String::new()
+    } else {
+        crate::yaml::to_string(&serde_json::Value::Object(shown))?
+    };
+    let mut out = String::new();
+    if t.status == "failed" {
+        out.push_str(&format!("Action id {} failed: {}\n", t.id, t.message));
+    }
+    out.push_str(&output);
+    out.push('\n');
+    for captured in [stdout, stderr] {
+        if !captured.is_empty() {
+            out.push_str(captured.trim_matches('\n'));
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }

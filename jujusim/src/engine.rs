@@ -223,6 +223,11 @@ impl Engine {
                     return Ok(None);
                 }
                 mark_done(m, unit, &hook);
+                // Juju refreshes the network keys first (CommitHookChanges with
+                // UpdateNetworkInfo), so a value the hook itself set still wins.
+                if hook.kind == HookKind::ConfigChanged {
+                    m.refresh_address_keys(unit);
+                }
                 apply_pending(m, unit, &Pending::fold(&changes));
                 if let Some(u) = m.units.get_mut(unit) {
                     u.agent = StatusInfo::now("idle", "");

@@ -250,6 +250,9 @@ pub struct OpenedPort {
     pub endpoints: Option<Vec<String>>,
 }
 
+/// Workload statuses kept per unit (`juju show-status-log` shows 20 by default).
+pub const STATUS_HISTORY: usize = 20;
+
 /// A unit.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Unit {
@@ -285,7 +288,7 @@ impl Unit {
     /// Record a new workload status (history is kept bounded).
     pub fn set_workload(&mut self, st: StatusInfo) {
         self.history.push(st.clone());
-        if self.history.len() > 100 {
+        if self.history.len() > STATUS_HISTORY {
             self.history.remove(0);
         }
         self.workload = st;
@@ -463,6 +466,36 @@ impl Model {
             .get(unit)
             .and_then(|u| self.machines.get(&u.machine))
     }
+
+    /// The keys Juju writes into a unit's bag when it enters a relation and refreshes on
+    /// each committed config-changed (contract §6): `private-address`, `ingress-address`
+    /// (the binding's ingress address) and `egress-subnets` (`<address>/32`).
+    pub fn address_keys(&self, unit: &str) -> BTreeMap<String, String> {
+        let addr = self
+            .machine_of(unit)
+            .map(|mc| mc.address.to_string())
+            .unwrap_or_default();
+        [
+            ("egress-subnets".to_string(), format!("{addr}/32")),
+            ("ingress-address".to_string(), addr.clone()),
+            ("private-address".to_string(), addr),
+        ]
+        .into()
+    }
+
+    /// Rewrite `unit`'s address keys in every relation it is in scope of; bags whose
+    /// content changes get a new version, so remote units see relation-changed.
+    pub fn refresh_address_keys(&mut self, unit: &str) {
+        let keys = self.address_keys(unit);
+        for r in self.relations.values_mut() {
+            if r.scope.contains(unit) {
+                r.unit_bags
+                    .entry(unit.to_string())
+                    .or_default()
+                    .apply(&keys);
+            }
+        }
+    }
 }
 
 /// The number part of `app/N`.
@@ -570,7 +603,9 @@ impl ModelDir {
     pub fn save(&self, model: &Model) -> Result<(), ModelError> {
         let path = self.state_file();
         let tmp = self.path.join("model.json.tmp");
-        let text = serde_json::to_string_pretty(model).map_err(|e| ModelError::Corrupt {
+        // Compact: hook tools that act at once (status-set, leader-set, ...) read and
+        // write this file on every call; whitespace made that ~2x slower.
+        let text = serde_json::to_string(model).map_err(|e| ModelError::Corrupt {
             path: path.clone(),
             message: e.to_string(),
         })?;
