@@ -902,8 +902,15 @@ fn config_view(m: &Model, app: &str) -> Y {
     let Some(a) = m.applications.get(app) else {
         return Y::Null;
     };
+    // Descriptions are not kept in model.json; read them from the charm.
+    let described = crate::charm::CharmMeta::load(&a.charm_dir).ok();
     let mut settings = Mapping::new();
     for (k, o) in &a.charm.options {
+        let description = described
+            .as_ref()
+            .and_then(|d| d.options.get(k))
+            .map(|d| d.description.as_str())
+            .unwrap_or("");
         let set = a.config.get(k);
         let value = set.or(o.default.as_ref());
         let kind = match o.kind {
@@ -914,7 +921,7 @@ fn config_view(m: &Model, app: &str) -> Y {
             s(k.as_str()),
             map([
                 ("default", o.default.as_ref().map(j2y).unwrap_or(Y::Null)),
-                ("description", opt(&o.description)),
+                ("description", opt(description)),
                 (
                     "source",
                     s(if set.is_some() {

@@ -125,17 +125,19 @@ impl Engine {
         let mut count = 0usize;
         let mut recent: VecDeque<String> = VecDeque::new();
         loop {
-            let units = self.dir.update(|m| -> Result<Vec<String>, EngineError> {
+            // One model read per round plus the one each hook's commit returns: parsing
+            // model.json again for every idle unit dominated a debug build's settle.
+            let mut model = self.dir.update(|m| -> Result<Model, EngineError> {
                 cleanup(m);
                 let names: Vec<String> = m.units.keys().cloned().collect();
                 for u in &names {
                     normalize(m, u);
                 }
-                Ok(names)
+                Ok(m.clone())
             })?;
+            let units: Vec<String> = model.units.keys().cloned().collect();
             let mut progressed = false;
             for u in units {
-                let model = self.dir.load()?;
                 let Some(hook) = next_hook(&model, &u) else {
                     continue;
                 };
@@ -155,7 +157,7 @@ impl Engine {
                         detail: summarize(&recent),
                     });
                 }
-                self.run_hook(&u, hook)?;
+                model = self.run_hook(&u, hook)?;
             }
             if !progressed {
                 return Ok(count);
@@ -163,8 +165,8 @@ impl Engine {
         }
     }
 
-    /// Run one hook on `unit` and commit or fail it.
-    pub fn run_hook(&self, unit: &str, hook: Hook) -> Result<(), EngineError> {
+    /// Run one hook on `unit` and commit or fail it; returns the model as committed.
+    pub fn run_hook(&self, unit: &str, hook: Hook) -> Result<Model, EngineError> {
         let name = hook.name();
         let ctx_id = new_context_id(unit, &name);
         let snap = self.dir.update(|m| -> Result<Snapshot, EngineError> {
@@ -208,39 +210,10 @@ impl Engine {
                 &format!("skipped {name:?} hook (missing)"),
             );
         }
-        let removed = self.dir.update(
-            |m| -> Result<Option<crate::machines::Machine>, EngineError> {
-                if !ok {
-                    let msg = format!("hook failed: {name:?}");
-                    if let Some(u) = m.units.get_mut(unit) {
-                        u.error = Some(crate::model::HookError {
-                            hook: hook.clone(),
-                            message: msg.clone(),
-                        });
-                        u.retry = None;
-                        u.agent = StatusInfo::now("error", &msg);
-                    }
-                    return Ok(None);
-                }
-                mark_done(m, unit, &hook);
-                // Juju refreshes the network keys first (CommitHookChanges with
-                // UpdateNetworkInfo), so a value the hook itself set still wins.
-                if hook.kind == HookKind::ConfigChanged {
-                    m.refresh_address_keys(unit);
-                }
-                apply_pending(m, unit, &Pending::fold(&changes));
-                if let Some(u) = m.units.get_mut(unit) {
-                    u.agent = StatusInfo::now("idle", "");
-                    if hook.kind == HookKind::Start && !u.status_set_by_charm {
-                        u.set_workload(StatusInfo::now("unknown", ""));
-                    }
-                }
-                if hook.kind == HookKind::Remove {
-                    let machine = m.units.get(unit).map(|u| u.machine);
-                    m.units.remove(unit);
-                    return Ok(machine.and_then(|id| m.machines.remove(&id)));
-                }
-                Ok(None)
+        let (removed, committed) = self.dir.update(
+            |m| -> Result<(Option<crate::machines::Machine>, Model), EngineError> {
+                let removed = commit_hook(m, unit, &hook, ok, &changes);
+                Ok((removed, m.clone()))
             },
         )?;
         if ok && outcome.code.is_some() {
@@ -264,10 +237,9 @@ impl Engine {
             );
         }
         if let Some(machine) = removed {
-            let model = self.dir.load()?;
-            self.machines.destroy_machine(&model.net, &machine)?;
+            self.machines.destroy_machine(&committed.net, &machine)?;
         }
-        Ok(())
+        Ok(committed)
     }
 
     fn log_outcome(&self, unit: &str, module: &str, outcome: &RunOutcome) {
@@ -645,6 +617,49 @@ fn cleanup(m: &mut Model) {
         .collect();
     m.relations
         .retain(|id, r| r.life == Life::Alive || tracked.contains(id));
+}
+
+/// Record how a hook ended: on failure the unit goes into error (nothing buffered is
+/// committed); on success the hook is marked done and its changes committed. Returns the
+/// machine to destroy when the hook was `remove`.
+fn commit_hook(
+    m: &mut Model,
+    unit: &str,
+    hook: &Hook,
+    ok: bool,
+    changes: &[Change],
+) -> Option<crate::machines::Machine> {
+    if !ok {
+        let msg = format!("hook failed: {:?}", hook.name());
+        if let Some(u) = m.units.get_mut(unit) {
+            u.error = Some(crate::model::HookError {
+                hook: hook.clone(),
+                message: msg.clone(),
+            });
+            u.retry = None;
+            u.agent = StatusInfo::now("error", &msg);
+        }
+        return None;
+    }
+    mark_done(m, unit, hook);
+    // Juju refreshes the network keys first (CommitHookChanges with UpdateNetworkInfo),
+    // so a value the hook itself set still wins.
+    if hook.kind == HookKind::ConfigChanged {
+        m.refresh_address_keys(unit);
+    }
+    apply_pending(m, unit, &Pending::fold(changes));
+    if let Some(u) = m.units.get_mut(unit) {
+        u.agent = StatusInfo::now("idle", "");
+        if hook.kind == HookKind::Start && !u.status_set_by_charm {
+            u.set_workload(StatusInfo::now("unknown", ""));
+        }
+    }
+    if hook.kind == HookKind::Remove {
+        let machine = m.units.get(unit).map(|u| u.machine);
+        m.units.remove(unit);
+        return machine.and_then(|id| m.machines.remove(&id));
+    }
+    None
 }
 
 /// Commit buffered changes of `unit` (after exit 0).
