@@ -1458,7 +1458,14 @@ fn show_unit_view(m: &Model, unit: &str) -> Option<Y> {
 }
 
 fn task_view(t: &Task) -> Y {
-    let log: Vec<Y> = t.log.iter().map(|l| s(l.as_str())).collect();
+    let log: Vec<Y> = t
+        .log
+        .iter()
+        .map(|l| match log_entry(l) {
+            Some((secs, msg)) => s(format!("{} {msg}", crate::model::go_time(secs))),
+            None => s(l.as_str()),
+        })
+        .collect();
     map([(
         t.unit.as_str(),
         map([
@@ -1477,9 +1484,9 @@ fn task_view(t: &Task) -> Y {
             (
                 "timing",
                 map([
-                    ("completed", s(crate::model::iso_time(t.timing[2]))),
-                    ("enqueued", s(crate::model::iso_time(t.timing[0]))),
-                    ("started", s(crate::model::iso_time(t.timing[1]))),
+                    ("completed", s(crate::model::go_time(t.timing[2]))),
+                    ("enqueued", s(crate::model::go_time(t.timing[0]))),
+                    ("started", s(crate::model::go_time(t.timing[1]))),
                 ]),
             ),
             ("unit", s(t.unit.as_str())),
@@ -1487,12 +1494,23 @@ fn task_view(t: &Task) -> Y {
     )])
 }
 
+/// A stored action-log line: (seconds since the epoch, message).
+fn log_entry(line: &str) -> Option<(u64, &str)> {
+    let (secs, msg) = line.split_once(' ')?;
+    Some((secs.parse().ok()?, msg))
+}
+
 /// Print a finished task like `juju run` (cmd/juju/action: `printPlainOutput`).
 fn print_task(t: &Task, format: OutFormat) -> Result<(), CliError> {
     for l in &t.log {
-        // Stored as `<date> <time> <message>`; juju run streams `<message>` lines.
-        let msg = l.splitn(3, ' ').nth(2).unwrap_or(l);
-        eprintln!("{msg}");
+        // juju run streams action-log lines to stderr as `15:04:05 <message>`.
+        match log_entry(l) {
+            Some((secs, msg)) => {
+                let (_, _, _, h, m, sec) = crate::model::civil(secs);
+                eprintln!("{h:02}:{m:02}:{sec:02} {msg}");
+            }
+            None => eprintln!("{l}"),
+        }
     }
     if format != OutFormat::Plain {
         return print_out(&task_view(t), format);

@@ -406,7 +406,7 @@ pub struct Task {
     pub message: String,
     /// Results (action-set + return-code, stdout, stderr).
     pub results: Value,
-    /// action-log lines with timestamps.
+    /// action-log lines: `<seconds since the epoch> <message>` (older models: ISO time).
     pub log: Vec<String>,
     /// Enqueued/started/completed times.
     pub timing: [u64; 3],
@@ -794,6 +794,13 @@ pub fn juju_time(secs: u64) -> String {
     )
 }
 
+/// `2024-07-23 10:00:00 +0000 UTC`: Go's `time.Time.String()`, which `juju run
+/// --format yaml` and `juju show-task` print for timing and log entries.
+pub fn go_time(secs: u64) -> String {
+    let (y, mo, d, h, m, s) = civil(secs);
+    format!("{y}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02} +0000 UTC")
+}
+
 /// `2024-07-23 10:00:00Z` (goal-state, action timing).
 pub fn iso_time(secs: u64) -> String {
     let (y, mo, d, h, m, s) = civil(secs);
@@ -867,5 +874,6 @@ mod tests {
     fn civil_dates() {
         assert_eq!(juju_time(1721728800), "23 Jul 2024 10:00:00Z");
         assert_eq!(iso_time(0), "1970-01-01 00:00:00Z");
+        assert_eq!(go_time(1721728800), "2024-07-23 10:00:00 +0000 UTC");
     }
 }

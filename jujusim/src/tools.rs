@@ -554,7 +554,7 @@ fn dispatch(
                 return Err(ToolError::Run("not running an action".into()));
             };
             let msg = p.args.join(" ");
-            let stamp = crate::model::iso_time(now_secs());
+            let stamp = now_secs();
             ctx.model()
                 .update_entry("tasks", &id.to_string(), |t: &mut Task| {
                     t.log.push(format!("{stamp} {msg}"));

@@ -161,7 +161,15 @@ fn run_action_prints_results_like_juju_run() {
         "{}",
         o.stderr
     );
-    assert!(o.stderr.contains("working\n"), "{}", o.stderr);
+    // action-log lines are streamed to stderr as `15:04:05 <message>`.
+    assert!(
+        o.stderr.lines().any(|l| l.len() == 16
+            && l.ends_with(" working")
+            && l.as_bytes()[2] == b':'
+            && l.as_bytes()[5] == b':'),
+        "{}",
+        o.stderr
+    );
     assert_eq!(sim.take_events(), strs(&["tiny/0 actions/hello"]));
     let y = sim
         .ok(&["run", "tiny/0", "hello", "--format", "yaml"])
@@ -173,6 +181,13 @@ fn run_action_prints_results_like_juju_run() {
         "ids share one counter with operations"
     );
     assert_eq!(v["tiny/0"]["status"], serde_yaml::Value::from("completed"));
+    // Go's time.Time.String() for timing and log entries.
+    let log = v["tiny/0"]["log"][0].as_str().unwrap_or_default();
+    assert!(log.ends_with(" +0000 UTC working"), "{log}");
+    let done = v["tiny/0"]["timing"]["completed"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(done.ends_with(" +0000 UTC"), "{done}");
     assert_eq!(
         v["tiny/0"]["results"]["greeting"],
         serde_yaml::Value::from("hello world"),
