@@ -30,7 +30,7 @@ Commands:
   show-task ID
   exec UNIT -- CMD ...          (or exec --unit UNIT -- CMD ...)
   status [--format tabular|yaml|json] [--relations]
-  show-unit UNIT [--format yaml|json]
+  show-unit UNIT... [--format yaml|json] [--endpoint E] [--related-unit U] [--app]
   debug-log [--replay] [-n LINES] [--include UNIT|APP]
   resolve UNIT [--no-retry]
   update-status [UNIT|APP]
@@ -174,7 +174,11 @@ pub enum Request {
     /// status.
     Status { format: OutFormat, relations: bool },
     /// show-unit.
-    ShowUnit { unit: String, format: OutFormat },
+    ShowUnit {
+        units: Vec<String>,
+        format: OutFormat,
+        filter: ShowFilter,
+    },
     /// debug-log.
     DebugLog {
         replay: bool,
@@ -449,11 +453,28 @@ impl Request {
                 }
             }
             "show-unit" => {
-                let p = parse(a, &[FORMAT])?;
-                want(&p, 1, "show-unit UNIT [--format yaml|json]")?;
+                let p = parse(
+                    a,
+                    &[
+                        FORMAT,
+                        flag("endpoint", None, true),
+                        flag("related-unit", None, true),
+                        flag("app", None, false),
+                    ],
+                )?;
+                if p.args.is_empty() {
+                    return Err(CliError::Usage(
+                        "an unit name must be supplied; usage: show-unit UNIT... [--format yaml|json] [--endpoint E] [--related-unit U] [--app]".into(),
+                    ));
+                }
                 Request::ShowUnit {
-                    unit: p.args[0].clone(),
+                    units: p.args.clone(),
                     format: out_format(&p, &["yaml", "json"])?,
+                    filter: ShowFilter {
+                        endpoint: p.value("endpoint").map(String::from),
+                        related_unit: p.value("related-unit").map(String::from),
+                        app_only: p.on("app"),
+                    },
                 }
             }
             "debug-log" => {
@@ -777,10 +798,19 @@ pub fn run(low: &LowArgs, req: Request) -> Result<i32, CliError> {
             }
             Ok(0)
         }
-        Request::ShowUnit { unit, format } => {
+        Request::ShowUnit {
+            units,
+            format,
+            filter,
+        } => {
             let m = dir.load()?;
-            let v = show_unit_view(&m, &unit)
-                .ok_or_else(|| CliError::Run(format!("unit {unit:?} not found")))?;
+            let mut all = Mapping::new();
+            for unit in &units {
+                let body = show_unit_view(&m, unit, &filter)
+                    .ok_or_else(|| CliError::Run(format!("unit {unit:?} not found")))?;
+                all.insert(s(unit.as_str()), body);
+            }
+            let v = Y::Mapping(all);
             print_out(
                 &v,
                 if format == OutFormat::Plain {
@@ -1360,7 +1390,19 @@ fn bag(data: &std::collections::BTreeMap<String, String>) -> Y {
     Y::Mapping(m)
 }
 
-fn show_unit_view(m: &Model, unit: &str) -> Option<Y> {
+/// `show-unit --endpoint/--related-unit/--app`.
+#[derive(Debug, Default)]
+pub struct ShowFilter {
+    /// Only this endpoint's relations (shown even without data).
+    pub endpoint: Option<String>,
+    /// Only this related unit's data.
+    pub related_unit: Option<String>,
+    /// Only application data.
+    pub app_only: bool,
+}
+
+/// One unit's show-unit entry (juju's cmd/juju/application/showunit.go layout).
+fn show_unit_view(m: &Model, unit: &str, filter: &ShowFilter) -> Option<Y> {
     let u = m.units.get(unit)?;
     let a = m.applications.get(&u.app)?;
     let addr = m
@@ -1373,6 +1415,9 @@ fn show_unit_view(m: &Model, unit: &str) -> Option<Y> {
         else {
             continue;
         };
+        if filter.endpoint.as_ref().is_some_and(|e| *e != local.name) {
+            continue;
+        }
         let unit_entry = |name: &str| {
             let in_scope = r.scope.contains(name);
             map([
@@ -1385,35 +1430,36 @@ fn show_unit_view(m: &Model, unit: &str) -> Option<Y> {
                             .map(|b| bag(&b.data))
                             .unwrap_or_else(|| Y::Mapping(Mapping::new()))
                     } else {
-                        Y::Null
+                        Y::Mapping(Mapping::new())
                     },
                 ),
             ])
         };
+        let shown =
+            |name: &str| !filter.app_only && filter.related_unit.as_ref().is_none_or(|r| r == name);
         let mut related = Mapping::new();
         for ru in m.units_of(&remote.app) {
-            if ru != unit {
+            if ru != unit && shown(&ru) {
                 related.insert(s(ru.as_str()), unit_entry(&ru));
             }
         }
-        let app_data = r
-            .app_bags
-            .get(&remote.app)
-            .map(|b| bag(&b.data))
+        let mine = (r.is_peer() && shown(unit)).then(|| unit_entry(unit));
+        let app_bag = r.app_bags.get(&remote.app).map(|b| &b.data);
+        let has_data =
+            app_bag.is_some_and(|b| !b.is_empty()) || !related.is_empty() || mine.is_some();
+        // Juju omits relations with nothing to show unless --endpoint names them.
+        if !has_data && filter.endpoint.is_none() && !filter.app_only {
+            continue;
+        }
+        let app_data = app_bag
+            .map(bag)
             .unwrap_or_else(|| Y::Mapping(Mapping::new()));
         infos.push(map([
             ("relation-id", Y::Number(r.id.into())),
             ("endpoint", s(local.name.as_str())),
             ("related-endpoint", s(remote.name.as_str())),
             ("application-data", app_data),
-            (
-                "local-unit",
-                if r.is_peer() {
-                    unit_entry(unit)
-                } else {
-                    Y::Null
-                },
-            ),
+            ("local-unit", mine.unwrap_or(Y::Null)),
             (
                 "related-units",
                 if related.is_empty() {
@@ -1452,9 +1498,7 @@ fn show_unit_view(m: &Model, unit: &str) -> Option<Y> {
             },
         ),
     ]);
-    let mut top = Mapping::new();
-    top.insert(s(unit), body);
-    Some(Y::Mapping(top))
+    Some(body)
 }
 
 fn task_view(t: &Task) -> Y {

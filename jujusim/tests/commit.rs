@@ -471,3 +471,42 @@ fn yaml_output_quotes_ambiguous_strings_like_juju() {
         .stdout;
     assert!(!cg.contains('\''), "{cg}");
 }
+
+#[test]
+fn show_unit_takes_several_units_and_juju_s_filters() {
+    let sim = Sim::new();
+    let c = sim.charm(
+        "tiny",
+        META,
+        None,
+        None,
+        r#"case "$H" in hooks/leader-elected) relation-set --app -r "$(relation-ids cluster)" shared=1 ;; esac"#,
+    );
+    sim.deploy(&c, &["-n", "3"]);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut full = vec!["show-unit"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["--format", "json"]);
+        serde_json::from_str(&sim.ok(&full).stdout).unwrap()
+    };
+    let both = json(&["tiny/0", "tiny/2"]);
+    assert_eq!(
+        both.as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["tiny/0".to_string(), "tiny/2".to_string()])
+    );
+    let info = &json(&["tiny/0", "--related-unit", "tiny/2"])["tiny/0"]["relation-info"][0];
+    assert_eq!(
+        info["related-units"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["tiny/2".to_string()]),
+        "{info}"
+    );
+    assert!(info["local-unit"].is_null(), "{info}");
+    let info = &json(&["tiny/1", "--app"])["tiny/1"]["relation-info"][0];
+    assert_eq!(info["application-data"]["shared"], "1", "{info}");
+    assert!(info.get("related-units").is_none() && info.get("local-unit").is_none());
+    let none = json(&["tiny/1", "--endpoint", "nope"]);
+    assert!(none["tiny/1"].get("relation-info").is_none(), "{none}");
+}
