@@ -15,7 +15,8 @@ jujusim: a local stand-in for a Juju controller and unit agent
 
 Usage: jujusim [--model DIR] COMMAND [ARGS]     (or set JUJUSIM_MODEL=DIR)
 Every command that changes the model then runs hooks until all units are idle
-(at most JUJUSIM_MAX_HOOKS hooks, default 2000).
+(at most JUJUSIM_MAX_HOOKS hooks, default 2000; a hook or action running longer than
+JUJUSIM_HOOK_TIMEOUT seconds, default 300, is killed and fails).
 
 Commands:
   deploy CHARM [APP] [-n N] [--config k=v ...] [--machines linux|host]
@@ -605,13 +606,19 @@ fn engine_for(dir: ModelDir) -> Result<Engine, CliError> {
     )))
 }
 
-/// Apply `JUJUSIM_MAX_HOOKS` (the settle bound; default 2000).
+/// Apply `JUJUSIM_MAX_HOOKS` (the settle bound; default 2000) and `JUJUSIM_HOOK_TIMEOUT`.
 fn with_bound(mut e: Engine) -> Engine {
     if let Some(n) = std::env::var("JUJUSIM_MAX_HOOKS")
         .ok()
         .and_then(|v| v.parse().ok())
     {
         e.hook_bound = n;
+    }
+    if let Some(secs) = std::env::var("JUJUSIM_HOOK_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        e.hook_timeout = std::time::Duration::from_secs(secs);
     }
     e
 }

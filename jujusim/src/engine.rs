@@ -13,12 +13,16 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// Juju version the simulated agent reports.
 pub const JUJU_VERSION: &str = "3.6.1";
 
 /// Default bound on hooks in one settle.
 pub const DEFAULT_HOOK_BOUND: usize = 2000;
+
+/// Default limit on one hook or action process (Juju has none; a test must not hang).
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Engine errors (all runtime: exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +81,8 @@ pub struct Engine {
     pub tool_binary: PathBuf,
     /// Max hooks per settle.
     pub hook_bound: usize,
+    /// A hook or action still running after this is killed and fails.
+    pub hook_timeout: Duration,
 }
 
 /// The Machines implementation for a kind.
@@ -95,6 +101,7 @@ impl Engine {
             machines,
             tool_binary,
             hook_bound: DEFAULT_HOOK_BOUND,
+            hook_timeout: DEFAULT_HOOK_TIMEOUT,
         }
     }
 
@@ -279,7 +286,12 @@ impl Engine {
         };
         let mut cmd = Command::new(&exe);
         self.prepare_command(&mut cmd, snap, Some(dispatch_path))?;
-        run_captured(&mut cmd, &self.dir.unit_dir(&snap.unit), &snap.context_id)
+        run_captured(
+            &mut cmd,
+            &self.dir.unit_dir(&snap.unit),
+            &snap.context_id,
+            self.hook_timeout,
+        )
     }
 
     /// Environment, cwd and machine for a process in `snap`'s context (§2).
@@ -521,6 +533,7 @@ fn run_captured(
     cmd: &mut Command,
     unit_dir: &Path,
     ctx_id: &str,
+    timeout: Duration,
 ) -> Result<RunOutcome, EngineError> {
     let run_dir = unit_dir.join("run");
     std::fs::create_dir_all(&run_dir)
@@ -544,26 +557,61 @@ fn run_captured(
             .map_err(|e| EngineError::Other(format!("creating {}: {e}", p.display())))
     };
     cmd.stdout(open(&out_path)?).stderr(open(&err_path)?);
-    let code = match cmd.status() {
-        Ok(status) => exit_code(&status),
+    let (code, timed_out) = match cmd.spawn() {
+        Ok(child) => {
+            let (status, timed_out) = wait_bounded(child, timeout);
+            (status.map(|s| exit_code(&s)).unwrap_or(1), timed_out)
+        }
         Err(e) => {
             let _ = std::fs::write(
                 &err_path,
                 format!("cannot run {:?}: {e}\n", cmd.get_program()),
             );
-            1
+            (1, false)
         }
     };
     let read =
         |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    let mut stderr = read(&err_path);
+    if timed_out {
+        stderr.push_str(&format!(
+            "jujusim: killed after {}s (set JUJUSIM_HOOK_TIMEOUT=SECONDS to allow longer)\n",
+            timeout.as_secs()
+        ));
+    }
     let outcome = RunOutcome {
         code: Some(code),
         stdout: read(&out_path),
-        stderr: read(&err_path),
+        stderr,
     };
     let _ = std::fs::remove_file(&out_path);
     let _ = std::fs::remove_file(&err_path);
     Ok(outcome)
+}
+
+/// Wait for `child`; SIGKILL it if it outlives `timeout` (a watchdog thread, so the
+/// common case waits in the kernel instead of polling). Returns (status, timed out).
+fn wait_bounded(
+    mut child: std::process::Child,
+    timeout: Duration,
+) -> (Option<std::process::ExitStatus>, bool) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (done, watch) = std::sync::mpsc::channel::<()>();
+    let dog = std::thread::spawn(move || {
+        let expired = matches!(
+            watch.recv_timeout(timeout),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        if expired {
+            // The child is not reaped before `done` is sent, so the pid is still ours.
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        expired
+    });
+    let status = child.wait().ok();
+    let _ = done.send(());
+    let timed_out = dog.join().unwrap_or(false);
+    (status, timed_out)
 }
 
 fn dispatch_label(snap: &Snapshot) -> &'static str {

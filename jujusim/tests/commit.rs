@@ -510,3 +510,36 @@ fn show_unit_takes_several_units_and_juju_s_filters() {
     let none = json(&["tiny/1", "--endpoint", "nope"]);
     assert!(none["tiny/1"].get("relation-info").is_none(), "{none}");
 }
+
+#[test]
+fn a_hook_past_jujusim_hook_timeout_is_killed_and_fails() {
+    let sim = Sim::new();
+    let c = sim.charm(
+        "tiny",
+        META,
+        None,
+        None,
+        r#"[ "$H" = hooks/install ] && exec sleep 60; true"#,
+    );
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jujusim"))
+        .arg("--model")
+        .arg(sim.model())
+        .args(["deploy", c.to_str().unwrap(), "--machines", "host"])
+        .env("JUJUSIM_HOOK_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let st = sim.ok(&["status"]).stdout;
+    assert!(st.contains("hook failed: \"install\""), "{st}");
+    let log = std::fs::read_to_string(sim.model().join("debug-log.txt")).unwrap();
+    assert!(
+        log.contains("jujusim: killed after 1s (set JUJUSIM_HOOK_TIMEOUT"),
+        "{log}"
+    );
+}
