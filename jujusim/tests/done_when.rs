@@ -22,7 +22,7 @@ fn testcharm(name: &str) -> String {
 
 #[test]
 fn done_when_two_units_integrate_fail_resolve_destroy() {
-    let m = Model::new();
+    let m = Model::new().with_env("JUJUSIM_HOOK_TIMEOUT", "60");
 
     // Deploy 2 units: each answers network-get with its own address, both on :5000.
     m.ok(&["deploy", &testcharm("trivial"), "-n", "2"]);

@@ -66,7 +66,7 @@ esac
 
 #[test]
 fn easyrsa_issues_a_server_cert_that_verifies_over_tls() {
-    let m = Model::new();
+    let m = Model::new().with_env("JUJUSIM_HOOK_TIMEOUT", "60");
     let req = m.write_charm(
         "tlsreq",
         "requires:\n  certificates:\n    interface: tls-certificates\n",
@@ -129,7 +129,7 @@ fn easyrsa_issues_a_server_cert_that_verifies_over_tls() {
 
 #[test]
 fn haproxy_balances_two_trivial_units_published_on_website() {
-    let m = Model::new();
+    let m = Model::new().with_env("JUJUSIM_HOOK_TIMEOUT", "60");
     m.ok(&["deploy", &testcharm("trivial"), "-n", "2"]);
     m.ok(&["deploy", &testcharm("haproxy")]);
     m.ok(&["integrate", "trivial:website", "haproxy:reverseproxy"]);
@@ -224,7 +224,7 @@ status-set active ready
 
 #[test]
 fn containerd_and_docker_consume_a_registry_relation_and_pull() {
-    let m = Model::new();
+    let m = Model::new().with_env("JUJUSIM_HOOK_TIMEOUT", "60");
     let prov = m.write_charm(
         "regprov",
         "provides:\n  docker-registry:\n    interface: docker-registry\n",

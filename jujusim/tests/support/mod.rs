@@ -17,12 +17,22 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The jujusim binary: `$JUJUSIM_BIN`, else the one cargo built for this package.
+/// The jujusim binary cargo built for this package. In another crate of the workspace
+/// replace it with `concat!(env!("CARGO_MANIFEST_DIR"), "/target/debug/jujusim")` and run
+/// `cargo build -p jujusim` before the tests (or set `JUJUSIM_BIN`).
+const BUILT: &str = env!("CARGO_BIN_EXE_jujusim");
+
+/// The jujusim binary: `$JUJUSIM_BIN`, else [`BUILT`].
 pub fn jujusim_bin() -> PathBuf {
-    match std::env::var_os("JUJUSIM_BIN") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_BIN_EXE_jujusim")),
-    }
+    let bin = std::env::var_os("JUJUSIM_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(BUILT));
+    assert!(
+        bin.is_file(),
+        "no jujusim binary at {}: run `cargo build -p jujusim` or set JUJUSIM_BIN",
+        bin.display()
+    );
+    bin
 }
 
 /// How often `eventually` polls.
@@ -58,6 +68,7 @@ pub struct Model {
     tmp: tempfile::TempDir,
     dir: PathBuf,
     bin: PathBuf,
+    envs: Vec<(String, String)>,
 }
 
 impl Default for Model {
@@ -81,7 +92,15 @@ impl Model {
             tmp,
             dir,
             bin: jujusim_bin(),
+            envs: Vec::new(),
         }
+    }
+
+    /// Set an environment variable for every jujusim command (e.g.
+    /// `JUJUSIM_HOOK_TIMEOUT=60` so a stuck hook fails the test quickly).
+    pub fn with_env(mut self, key: &str, value: &str) -> Model {
+        self.envs.push((key.to_string(), value.to_string()));
+        self
     }
 
     /// The model directory (`--model`).
@@ -97,7 +116,10 @@ impl Model {
     /// Run `jujusim --model DIR <args>`; never panics on a non-zero exit.
     pub fn run(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("--model").arg(&self.dir).args(args);
+        cmd.arg("--model")
+            .arg(&self.dir)
+            .args(args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)));
         let line = format!(
             "{} --model {} {}",
             self.bin.display(),
