@@ -15,7 +15,8 @@ jujusim: a local stand-in for a Juju controller and unit agent
 
 Usage: jujusim [--model DIR] COMMAND [ARGS]     (or set JUJUSIM_MODEL=DIR)
 Every command that changes the model then runs hooks until all units are idle
-(at most JUJUSIM_MAX_HOOKS hooks, default 2000).
+(at most JUJUSIM_MAX_HOOKS hooks, default 2000; a hook or action running longer than
+JUJUSIM_HOOK_TIMEOUT seconds, default 300, is killed and fails).
 
 Commands:
   deploy CHARM [APP] [-n N] [--config k=v ...] [--machines linux|host]
@@ -30,7 +31,7 @@ Commands:
   show-task ID
   exec UNIT -- CMD ...          (or exec --unit UNIT -- CMD ...)
   status [--format tabular|yaml|json] [--relations]
-  show-unit UNIT [--format yaml|json]
+  show-unit UNIT... [--format yaml|json] [--endpoint E] [--related-unit U] [--app]
   debug-log [--replay] [-n LINES] [--include UNIT|APP]
   resolve UNIT [--no-retry]
   update-status [UNIT|APP]
@@ -174,7 +175,11 @@ pub enum Request {
     /// status.
     Status { format: OutFormat, relations: bool },
     /// show-unit.
-    ShowUnit { unit: String, format: OutFormat },
+    ShowUnit {
+        units: Vec<String>,
+        format: OutFormat,
+        filter: ShowFilter,
+    },
     /// debug-log.
     DebugLog {
         replay: bool,
@@ -449,11 +454,28 @@ impl Request {
                 }
             }
             "show-unit" => {
-                let p = parse(a, &[FORMAT])?;
-                want(&p, 1, "show-unit UNIT [--format yaml|json]")?;
+                let p = parse(
+                    a,
+                    &[
+                        FORMAT,
+                        flag("endpoint", None, true),
+                        flag("related-unit", None, true),
+                        flag("app", None, false),
+                    ],
+                )?;
+                if p.args.is_empty() {
+                    return Err(CliError::Usage(
+                        "an unit name must be supplied; usage: show-unit UNIT... [--format yaml|json] [--endpoint E] [--related-unit U] [--app]".into(),
+                    ));
+                }
                 Request::ShowUnit {
-                    unit: p.args[0].clone(),
+                    units: p.args.clone(),
                     format: out_format(&p, &["yaml", "json"])?,
+                    filter: ShowFilter {
+                        endpoint: p.value("endpoint").map(String::from),
+                        related_unit: p.value("related-unit").map(String::from),
+                        app_only: p.on("app"),
+                    },
                 }
             }
             "debug-log" => {
@@ -584,13 +606,19 @@ fn engine_for(dir: ModelDir) -> Result<Engine, CliError> {
     )))
 }
 
-/// Apply `JUJUSIM_MAX_HOOKS` (the settle bound; default 2000).
+/// Apply `JUJUSIM_MAX_HOOKS` (the settle bound; default 2000) and `JUJUSIM_HOOK_TIMEOUT`.
 fn with_bound(mut e: Engine) -> Engine {
     if let Some(n) = std::env::var("JUJUSIM_MAX_HOOKS")
         .ok()
         .and_then(|v| v.parse().ok())
     {
         e.hook_bound = n;
+    }
+    if let Some(secs) = std::env::var("JUJUSIM_HOOK_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        e.hook_timeout = std::time::Duration::from_secs(secs);
     }
     e
 }
@@ -714,10 +742,12 @@ pub fn run(low: &LowArgs, req: Request) -> Result<i32, CliError> {
                 .unwrap_or(0);
             if rc >= 1 {
                 return Err(CliError::Run(format!(
-                    "the following task failed:\n - id \"{}\" with return code {rc}\n\nuse 'jujusim show-task {}' to inspect the failure",
-                    task.id, task.id
+                    "the following task failed:\n - id \"{}\" with return code {rc}\n\nuse 'jujusim show-task' to inspect the failure",
+                    task.id
                 )));
             }
+            // Deviation from juju (which exits 0 after action-fail with exit 0): the
+            // issue asks that a failed action fail the command, so scripts can tell.
             if task.status == "failed" {
                 return Err(CliError::Run(format!(
                     "task {} failed: {}",
@@ -775,10 +805,19 @@ pub fn run(low: &LowArgs, req: Request) -> Result<i32, CliError> {
             }
             Ok(0)
         }
-        Request::ShowUnit { unit, format } => {
+        Request::ShowUnit {
+            units,
+            format,
+            filter,
+        } => {
             let m = dir.load()?;
-            let v = show_unit_view(&m, &unit)
-                .ok_or_else(|| CliError::Run(format!("unit {unit:?} not found")))?;
+            let mut all = Mapping::new();
+            for unit in &units {
+                let body = show_unit_view(&m, unit, &filter)
+                    .ok_or_else(|| CliError::Run(format!("unit {unit:?} not found")))?;
+                all.insert(s(unit.as_str()), body);
+            }
+            let v = Y::Mapping(all);
             print_out(
                 &v,
                 if format == OutFormat::Plain {
@@ -863,7 +902,7 @@ fn print_out(v: &Y, f: OutFormat) -> Result<(), CliError> {
         }
         _ => print!(
             "{}",
-            serde_yaml::to_string(v).map_err(|e| CliError::Run(e.to_string()))?
+            crate::yaml::to_string(v).map_err(|e| CliError::Run(e.to_string()))?
         ),
     }
     Ok(())
@@ -900,8 +939,15 @@ fn config_view(m: &Model, app: &str) -> Y {
     let Some(a) = m.applications.get(app) else {
         return Y::Null;
     };
+    // Descriptions are not kept in model.json; read them from the charm.
+    let described = crate::charm::CharmMeta::load(&a.charm_dir).ok();
     let mut settings = Mapping::new();
     for (k, o) in &a.charm.options {
+        let description = described
+            .as_ref()
+            .and_then(|d| d.options.get(k))
+            .map(|d| d.description.as_str())
+            .unwrap_or("");
         let set = a.config.get(k);
         let value = set.or(o.default.as_ref());
         let kind = match o.kind {
@@ -912,7 +958,7 @@ fn config_view(m: &Model, app: &str) -> Y {
             s(k.as_str()),
             map([
                 ("default", o.default.as_ref().map(j2y).unwrap_or(Y::Null)),
-                ("description", opt(&o.description)),
+                ("description", opt(description)),
                 (
                     "source",
                     s(if set.is_some() {
@@ -1351,7 +1397,19 @@ fn bag(data: &std::collections::BTreeMap<String, String>) -> Y {
     Y::Mapping(m)
 }
 
-fn show_unit_view(m: &Model, unit: &str) -> Option<Y> {
+/// `show-unit --endpoint/--related-unit/--app`.
+#[derive(Debug, Default)]
+pub struct ShowFilter {
+    /// Only this endpoint's relations (shown even without data).
+    pub endpoint: Option<String>,
+    /// Only this related unit's data.
+    pub related_unit: Option<String>,
+    /// Only application data.
+    pub app_only: bool,
+}
+
+/// One unit's show-unit entry (juju's cmd/juju/application/showunit.go layout).
+fn show_unit_view(m: &Model, unit: &str, filter: &ShowFilter) -> Option<Y> {
     let u = m.units.get(unit)?;
     let a = m.applications.get(&u.app)?;
     let addr = m
@@ -1364,6 +1422,9 @@ fn show_unit_view(m: &Model, unit: &str) -> Option<Y> {
         else {
             continue;
         };
+        if filter.endpoint.as_ref().is_some_and(|e| *e != local.name) {
+            continue;
+        }
         let unit_entry = |name: &str| {
             let in_scope = r.scope.contains(name);
             map([
@@ -1376,35 +1437,36 @@ fn show_unit_view(m: &Model, unit: &str) -> Option<Y> {
                             .map(|b| bag(&b.data))
                             .unwrap_or_else(|| Y::Mapping(Mapping::new()))
                     } else {
-                        Y::Null
+                        Y::Mapping(Mapping::new())
                     },
                 ),
             ])
         };
+        let shown =
+            |name: &str| !filter.app_only && filter.related_unit.as_ref().is_none_or(|r| r == name);
         let mut related = Mapping::new();
         for ru in m.units_of(&remote.app) {
-            if ru != unit {
+            if ru != unit && shown(&ru) {
                 related.insert(s(ru.as_str()), unit_entry(&ru));
             }
         }
-        let app_data = r
-            .app_bags
-            .get(&remote.app)
-            .map(|b| bag(&b.data))
+        let mine = (r.is_peer() && shown(unit)).then(|| unit_entry(unit));
+        let app_bag = r.app_bags.get(&remote.app).map(|b| &b.data);
+        let has_data =
+            app_bag.is_some_and(|b| !b.is_empty()) || !related.is_empty() || mine.is_some();
+        // Juju omits relations with nothing to show unless --endpoint names them.
+        if !has_data && filter.endpoint.is_none() && !filter.app_only {
+            continue;
+        }
+        let app_data = app_bag
+            .map(bag)
             .unwrap_or_else(|| Y::Mapping(Mapping::new()));
         infos.push(map([
             ("relation-id", Y::Number(r.id.into())),
             ("endpoint", s(local.name.as_str())),
             ("related-endpoint", s(remote.name.as_str())),
             ("application-data", app_data),
-            (
-                "local-unit",
-                if r.is_peer() {
-                    unit_entry(unit)
-                } else {
-                    Y::Null
-                },
-            ),
+            ("local-unit", mine.unwrap_or(Y::Null)),
             (
                 "related-units",
                 if related.is_empty() {
@@ -1443,13 +1505,18 @@ fn show_unit_view(m: &Model, unit: &str) -> Option<Y> {
             },
         ),
     ]);
-    let mut top = Mapping::new();
-    top.insert(s(unit), body);
-    Some(Y::Mapping(top))
+    Some(body)
 }
 
 fn task_view(t: &Task) -> Y {
-    let log: Vec<Y> = t.log.iter().map(|l| s(l.as_str())).collect();
+    let log: Vec<Y> = t
+        .log
+        .iter()
+        .map(|l| match log_entry(l) {
+            Some((secs, msg)) => s(format!("{} {msg}", crate::model::go_time(secs))),
+            None => s(l.as_str()),
+        })
+        .collect();
     map([(
         t.unit.as_str(),
         map([
@@ -1468,9 +1535,9 @@ fn task_view(t: &Task) -> Y {
             (
                 "timing",
                 map([
-                    ("completed", s(crate::model::iso_time(t.timing[2]))),
-                    ("enqueued", s(crate::model::iso_time(t.timing[0]))),
-                    ("started", s(crate::model::iso_time(t.timing[1]))),
+                    ("completed", s(crate::model::go_time(t.timing[2]))),
+                    ("enqueued", s(crate::model::go_time(t.timing[0]))),
+                    ("started", s(crate::model::go_time(t.timing[1]))),
                 ]),
             ),
             ("unit", s(t.unit.as_str())),
@@ -1478,53 +1545,76 @@ fn task_view(t: &Task) -> Y {
     )])
 }
 
-/// Print a finished task like `juju run` (plain: results YAML, stdout, stderr).
+/// A stored action-log line: (seconds since the epoch, message).
+fn log_entry(line: &str) -> Option<(u64, &str)> {
+    let (secs, msg) = line.split_once(' ')?;
+    Some((secs.parse().ok()?, msg))
+}
+
+/// Print a finished task like `juju run` (cmd/juju/action: `printPlainOutput`).
 fn print_task(t: &Task, format: OutFormat) -> Result<(), CliError> {
     for l in &t.log {
-        eprintln!(
-            "{}",
-            l.split_once(' ')
-                .map(|x| x.1)
-                .unwrap_or(l)
-                .split_once(' ')
-                .map(|x| x.1)
-                .unwrap_or(l)
-        );
+        // juju run streams action-log lines to stderr as `15:04:05 <message>`.
+        match log_entry(l) {
+            Some((secs, msg)) => {
+                let (_, _, _, h, m, sec) = crate::model::civil(secs);
+                eprintln!("{h:02}:{m:02}:{sec:02} {msg}");
+            }
+            None => eprintln!("{l}"),
+        }
     }
     if format != OutFormat::Plain {
         return print_out(&task_view(t), format);
     }
-    if t.status == "failed" {
-        eprintln!("Action id {} failed: {}", t.id, t.message);
-    }
-    let mut results = t.results.as_object().cloned().unwrap_or_default();
-    let stdout = results
-        .get("stdout")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
-    let stderr = results
-        .get("stderr")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
-    for k in [
-        "return-code",
-        "stdout",
-        "stderr",
-        "stdout-encoding",
-        "stderr-encoding",
-    ] {
-        results.remove(k);
-    }
-    if !results.is_empty() {
-        print!(
-            "{}",
-            serde_yaml::to_string(&serde_json::Value::Object(results))
-                .map_err(|e| CliError::Run(e.to_string()))?
-        );
-    }
-    print!("{stdout}");
-    eprint!("{stderr}");
+    print!(
+        "{}",
+        plain_task(t).map_err(|e| CliError::Run(e.to_string()))?
+    );
     Ok(())
+}
+
+/// juju 3's plain `run` output for one task, all on stdout: `Action id N failed: M`
+/// when failed; the action-set results as YAML (without return-code, stdout, stderr and
+/// their encodings) and a blank line; then the captured stdout and stderr, each trimmed
+/// of surrounding newlines.
+pub fn plain_task(t: &Task) -> Result<String, serde_yaml::Error> {
+    let results = t.results.as_object().cloned().unwrap_or_default();
+    let text = |k: &str| {
+        results
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (stdout, stderr) = (text("stdout"), text("stderr"));
+    let shown: serde_json::Map<String, serde_json::Value> = results
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                k.to_ascii_lowercase().as_str(),
+                "return-code" | "stdout" | "stderr" | "stdout-encoding" | "stderr-encoding"
+            )
+        })
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    let output = if results.is_empty() {
+        format!("Task {} {}\n", t.id, t.status)
+    } else if shown.is_empty() {
+        String::new()
+    } else {
+        crate::yaml::to_string(&serde_json::Value::Object(shown))?
+    };
+    let mut out = String::new();
+    if t.status == "failed" {
+        out.push_str(&format!("Action id {} failed: {}\n", t.id, t.message));
+    }
+    out.push_str(&output);
+    out.push('\n');
+    for captured in [stdout, stderr] {
+        if !captured.is_empty() {
+            out.push_str(captured.trim_matches('\n'));
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }

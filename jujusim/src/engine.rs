@@ -13,12 +13,16 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// Juju version the simulated agent reports.
 pub const JUJU_VERSION: &str = "3.6.1";
 
 /// Default bound on hooks in one settle.
 pub const DEFAULT_HOOK_BOUND: usize = 2000;
+
+/// Default limit on one hook or action process (Juju has none; a test must not hang).
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Engine errors (all runtime: exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +81,8 @@ pub struct Engine {
     pub tool_binary: PathBuf,
     /// Max hooks per settle.
     pub hook_bound: usize,
+    /// A hook or action still running after this is killed and fails.
+    pub hook_timeout: Duration,
 }
 
 /// The Machines implementation for a kind.
@@ -95,6 +101,7 @@ impl Engine {
             machines,
             tool_binary,
             hook_bound: DEFAULT_HOOK_BOUND,
+            hook_timeout: DEFAULT_HOOK_TIMEOUT,
         }
     }
 
@@ -125,17 +132,19 @@ impl Engine {
         let mut count = 0usize;
         let mut recent: VecDeque<String> = VecDeque::new();
         loop {
-            let units = self.dir.update(|m| -> Result<Vec<String>, EngineError> {
+            // One model read per round plus the one each hook's commit returns: parsing
+            // model.json again for every idle unit dominated a debug build's settle.
+            let mut model = self.dir.update(|m| -> Result<Model, EngineError> {
                 cleanup(m);
                 let names: Vec<String> = m.units.keys().cloned().collect();
                 for u in &names {
                     normalize(m, u);
                 }
-                Ok(names)
+                Ok(m.clone())
             })?;
+            let units: Vec<String> = model.units.keys().cloned().collect();
             let mut progressed = false;
             for u in units {
-                let model = self.dir.load()?;
                 let Some(hook) = next_hook(&model, &u) else {
                     continue;
                 };
@@ -155,7 +164,7 @@ impl Engine {
                         detail: summarize(&recent),
                     });
                 }
-                self.run_hook(&u, hook)?;
+                model = self.run_hook(&u, hook)?;
             }
             if !progressed {
                 return Ok(count);
@@ -163,8 +172,8 @@ impl Engine {
         }
     }
 
-    /// Run one hook on `unit` and commit or fail it.
-    pub fn run_hook(&self, unit: &str, hook: Hook) -> Result<(), EngineError> {
+    /// Run one hook on `unit` and commit or fail it; returns the model as committed.
+    pub fn run_hook(&self, unit: &str, hook: Hook) -> Result<Model, EngineError> {
         let name = hook.name();
         let ctx_id = new_context_id(unit, &name);
         let snap = self.dir.update(|m| -> Result<Snapshot, EngineError> {
@@ -208,34 +217,10 @@ impl Engine {
                 &format!("skipped {name:?} hook (missing)"),
             );
         }
-        let removed = self.dir.update(
-            |m| -> Result<Option<crate::machines::Machine>, EngineError> {
-                if !ok {
-                    let msg = format!("hook failed: {name:?}");
-                    if let Some(u) = m.units.get_mut(unit) {
-                        u.error = Some(crate::model::HookError {
-                            hook: hook.clone(),
-                            message: msg.clone(),
-                        });
-                        u.retry = None;
-                        u.agent = StatusInfo::now("error", &msg);
-                    }
-                    return Ok(None);
-                }
-                mark_done(m, unit, &hook);
-                apply_pending(m, unit, &Pending::fold(&changes));
-                if let Some(u) = m.units.get_mut(unit) {
-                    u.agent = StatusInfo::now("idle", "");
-                    if hook.kind == HookKind::Start && !u.status_set_by_charm {
-                        u.set_workload(StatusInfo::now("unknown", ""));
-                    }
-                }
-                if hook.kind == HookKind::Remove {
-                    let machine = m.units.get(unit).map(|u| u.machine);
-                    m.units.remove(unit);
-                    return Ok(machine.and_then(|id| m.machines.remove(&id)));
-                }
-                Ok(None)
+        let (removed, committed) = self.dir.update(
+            |m| -> Result<(Option<crate::machines::Machine>, Model), EngineError> {
+                let removed = commit_hook(m, unit, &hook, ok, &changes);
+                Ok((removed, m.clone()))
             },
         )?;
         if ok && outcome.code.is_some() {
@@ -259,10 +244,9 @@ impl Engine {
             );
         }
         if let Some(machine) = removed {
-            let model = self.dir.load()?;
-            self.machines.destroy_machine(&model.net, &machine)?;
+            self.machines.destroy_machine(&committed.net, &machine)?;
         }
-        Ok(())
+        Ok(committed)
     }
 
     fn log_outcome(&self, unit: &str, module: &str, outcome: &RunOutcome) {
@@ -302,7 +286,12 @@ impl Engine {
         };
         let mut cmd = Command::new(&exe);
         self.prepare_command(&mut cmd, snap, Some(dispatch_path))?;
-        run_captured(&mut cmd, &self.dir.unit_dir(&snap.unit), &snap.context_id)
+        run_captured(
+            &mut cmd,
+            &self.dir.unit_dir(&snap.unit),
+            &snap.context_id,
+            self.hook_timeout,
+        )
     }
 
     /// Environment, cwd and machine for a process in `snap`'s context (§2).
@@ -544,6 +533,7 @@ fn run_captured(
     cmd: &mut Command,
     unit_dir: &Path,
     ctx_id: &str,
+    timeout: Duration,
 ) -> Result<RunOutcome, EngineError> {
     let run_dir = unit_dir.join("run");
     std::fs::create_dir_all(&run_dir)
@@ -567,26 +557,61 @@ fn run_captured(
             .map_err(|e| EngineError::Other(format!("creating {}: {e}", p.display())))
     };
     cmd.stdout(open(&out_path)?).stderr(open(&err_path)?);
-    let code = match cmd.status() {
-        Ok(status) => exit_code(&status),
+    let (code, timed_out) = match cmd.spawn() {
+        Ok(child) => {
+            let (status, timed_out) = wait_bounded(child, timeout);
+            (status.map(|s| exit_code(&s)).unwrap_or(1), timed_out)
+        }
         Err(e) => {
             let _ = std::fs::write(
                 &err_path,
                 format!("cannot run {:?}: {e}\n", cmd.get_program()),
             );
-            1
+            (1, false)
         }
     };
     let read =
         |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    let mut stderr = read(&err_path);
+    if timed_out {
+        stderr.push_str(&format!(
+            "jujusim: killed after {}s (set JUJUSIM_HOOK_TIMEOUT=SECONDS to allow longer)\n",
+            timeout.as_secs()
+        ));
+    }
     let outcome = RunOutcome {
         code: Some(code),
         stdout: read(&out_path),
-        stderr: read(&err_path),
+        stderr,
     };
     let _ = std::fs::remove_file(&out_path);
     let _ = std::fs::remove_file(&err_path);
     Ok(outcome)
+}
+
+/// Wait for `child`; SIGKILL it if it outlives `timeout` (a watchdog thread, so the
+/// common case waits in the kernel instead of polling). Returns (status, timed out).
+fn wait_bounded(
+    mut child: std::process::Child,
+    timeout: Duration,
+) -> (Option<std::process::ExitStatus>, bool) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (done, watch) = std::sync::mpsc::channel::<()>();
+    let dog = std::thread::spawn(move || {
+        let expired = matches!(
+            watch.recv_timeout(timeout),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        if expired {
+            // The child is not reaped before `done` is sent, so the pid is still ours.
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        expired
+    });
+    let status = child.wait().ok();
+    let _ = done.send(());
+    let timed_out = dog.join().unwrap_or(false);
+    (status, timed_out)
 }
 
 fn dispatch_label(snap: &Snapshot) -> &'static str {
@@ -640,6 +665,49 @@ fn cleanup(m: &mut Model) {
         .collect();
     m.relations
         .retain(|id, r| r.life == Life::Alive || tracked.contains(id));
+}
+
+/// Record how a hook ended: on failure the unit goes into error (nothing buffered is
+/// committed); on success the hook is marked done and its changes committed. Returns the
+/// machine to destroy when the hook was `remove`.
+fn commit_hook(
+    m: &mut Model,
+    unit: &str,
+    hook: &Hook,
+    ok: bool,
+    changes: &[Change],
+) -> Option<crate::machines::Machine> {
+    if !ok {
+        let msg = format!("hook failed: {:?}", hook.name());
+        if let Some(u) = m.units.get_mut(unit) {
+            u.error = Some(crate::model::HookError {
+                hook: hook.clone(),
+                message: msg.clone(),
+            });
+            u.retry = None;
+            u.agent = StatusInfo::now("error", &msg);
+        }
+        return None;
+    }
+    mark_done(m, unit, hook);
+    // Juju refreshes the network keys first (CommitHookChanges with UpdateNetworkInfo),
+    // so a value the hook itself set still wins.
+    if hook.kind == HookKind::ConfigChanged {
+        m.refresh_address_keys(unit);
+    }
+    apply_pending(m, unit, &Pending::fold(changes));
+    if let Some(u) = m.units.get_mut(unit) {
+        u.agent = StatusInfo::now("idle", "");
+        if hook.kind == HookKind::Start && !u.status_set_by_charm {
+            u.set_workload(StatusInfo::now("unknown", ""));
+        }
+    }
+    if hook.kind == HookKind::Remove {
+        let machine = m.units.get(unit).map(|u| u.machine);
+        m.units.remove(unit);
+        return machine.and_then(|id| m.machines.remove(&id));
+    }
+    None
 }
 
 /// Commit buffered changes of `unit` (after exit 0).

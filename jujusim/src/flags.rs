@@ -183,7 +183,7 @@ pub fn render(v: &Value, f: Format) -> String {
         }
         Format::Yaml => match v {
             Value::Null => String::new(),
-            _ => serde_yaml::to_string(v).unwrap_or_default(),
+            _ => crate::yaml::to_string(v).unwrap_or_default(),
         },
         Format::Smart => match v {
             Value::Null => String::new(),
@@ -195,7 +195,7 @@ pub fn render(v: &Value, f: Format) -> String {
                 .filter_map(|x| x.as_str())
                 .map(|s| format!("{s}\n"))
                 .collect(),
-            _ => serde_yaml::to_string(v).unwrap_or_default(),
+            _ => crate::yaml::to_string(v).unwrap_or_default(),
         },
     }
 }

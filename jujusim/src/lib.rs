@@ -15,3 +15,4 @@ pub mod ops;
 pub mod ports;
 pub mod resolver;
 pub mod tools;
+pub mod yaml;

@@ -1,10 +1,10 @@
-//! Model state: one `model.json` in the model directory, read and written under an
-//! exclusive flock on `model.lock`.
+//! Model state: one `model.json` in the model directory, written in place under an
+//! exclusive flock on `model.lock` and read under a shared one.
 //!
 //! # Layout
 //! ```text
 //! <model>/model.json            this file's `Model`, serde JSON
-//! <model>/model.lock            flock for every read-modify-write of model.json
+//! <model>/model.lock            flock: exclusive to write model.json, shared to read it
 //! <model>/ops.lock              flock held by a CLI operation for its whole edit+settle
 //! <model>/debug-log.txt         the model log (`jujusim debug-log`)
 //! <model>/tools/<tool>          symlinks to the jujusim binary (hook tools, multicall)
@@ -17,6 +17,7 @@ use crate::charm::{CharmMeta, Role};
 use crate::machines::{Machine, ModelNet};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
+use serde_json::value::{to_raw_value, RawValue};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -250,6 +251,9 @@ pub struct OpenedPort {
     pub endpoints: Option<Vec<String>>,
 }
 
+/// Workload statuses kept per unit (`juju show-status-log` shows 20 by default).
+pub const STATUS_HISTORY: usize = 20;
+
 /// A unit.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Unit {
@@ -285,7 +289,7 @@ impl Unit {
     /// Record a new workload status (history is kept bounded).
     pub fn set_workload(&mut self, st: StatusInfo) {
         self.history.push(st.clone());
-        if self.history.len() > 100 {
+        if self.history.len() > STATUS_HISTORY {
             self.history.remove(0);
         }
         self.workload = st;
@@ -402,7 +406,7 @@ pub struct Task {
     pub message: String,
     /// Results (action-set + return-code, stdout, stderr).
     pub results: Value,
-    /// action-log lines with timestamps.
+    /// action-log lines: `<seconds since the epoch> <message>` (older models: ISO time).
     pub log: Vec<String>,
     /// Enqueued/started/completed times.
     pub timing: [u64; 3],
@@ -463,6 +467,36 @@ impl Model {
             .get(unit)
             .and_then(|u| self.machines.get(&u.machine))
     }
+
+    /// The keys Juju writes into a unit's bag when it enters a relation and refreshes on
+    /// each committed config-changed (contract §6): `private-address`, `ingress-address`
+    /// (the binding's ingress address) and `egress-subnets` (`<address>/32`).
+    pub fn address_keys(&self, unit: &str) -> BTreeMap<String, String> {
+        let addr = self
+            .machine_of(unit)
+            .map(|mc| mc.address.to_string())
+            .unwrap_or_default();
+        [
+            ("egress-subnets".to_string(), format!("{addr}/32")),
+            ("ingress-address".to_string(), addr.clone()),
+            ("private-address".to_string(), addr),
+        ]
+        .into()
+    }
+
+    /// Rewrite `unit`'s address keys in every relation it is in scope of; bags whose
+    /// content changes get a new version, so remote units see relation-changed.
+    pub fn refresh_address_keys(&mut self, unit: &str) {
+        let keys = self.address_keys(unit);
+        for r in self.relations.values_mut() {
+            if r.scope.contains(unit) {
+                r.unit_bags
+                    .entry(unit.to_string())
+                    .or_default()
+                    .apply(&keys);
+            }
+        }
+    }
 }
 
 /// The number part of `app/N`.
@@ -517,7 +551,7 @@ impl ModelDir {
         self.path.join("debug-log.txt")
     }
 
-    fn lock_file(&self, name: &str) -> Result<LockGuard, ModelError> {
+    fn lock_file(&self, name: &str, how: FlockArg) -> Result<LockGuard, ModelError> {
         let path = self.path.join(name);
         std::fs::create_dir_all(&self.path).map_err(|source| ModelError::Io {
             what: "creating",
@@ -534,56 +568,157 @@ impl ModelDir {
                 path: path.clone(),
                 source,
             })?;
-        let lock = Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| ModelError::Lock { path, errno })?;
+        let lock = Flock::lock(f, how).map_err(|(_, errno)| ModelError::Lock { path, errno })?;
         Ok(LockGuard { _lock: lock })
     }
 
     /// Serialise whole CLI operations (edit + settle) against each other.
     pub fn ops_lock(&self) -> Result<LockGuard, ModelError> {
-        self.lock_file("ops.lock")
+        self.lock_file("ops.lock", FlockArg::LockExclusive)
     }
 
-    /// Read the model (caller holds no lock; for read-only views).
+    /// Read the model (takes the shared model lock; for read-only views).
     pub fn load(&self) -> Result<Model, ModelError> {
-        let path = self.state_file();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ModelError::Missing(self.path.clone()))
-            }
-            Err(source) => {
-                return Err(ModelError::Io {
-                    what: "reading",
-                    path,
-                    source,
-                })
-            }
-        };
-        serde_json::from_str(&text).map_err(|e| ModelError::Corrupt {
-            path,
-            message: e.to_string(),
-        })
+        self.must_exist()?;
+        let _g = self.lock_file("model.lock", FlockArg::LockShared)?;
+        self.load_locked()
     }
 
-    /// Write the model atomically (write temp + rename).
-    pub fn save(&self, model: &Model) -> Result<(), ModelError> {
+    /// Readers must not create the model dir (taking the lock would).
+    fn must_exist(&self) -> Result<(), ModelError> {
+        if self.exists() {
+            Ok(())
+        } else {
+            Err(ModelError::Missing(self.path.clone()))
+        }
+    }
+
+    fn load_locked(&self) -> Result<Model, ModelError> {
+        let text = self.read_text()?;
+        serde_json::from_str(&text).map_err(|e| self.corrupt(e))
+    }
+
+    fn read_text(&self) -> Result<String, ModelError> {
         let path = self.state_file();
-        let tmp = self.path.join("model.json.tmp");
-        let text = serde_json::to_string_pretty(model).map_err(|e| ModelError::Corrupt {
-            path: path.clone(),
+        match std::fs::read_to_string(&path) {
+            Ok(t) => Ok(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(ModelError::Missing(self.path.clone()))
+            }
+            Err(source) => Err(ModelError::Io {
+                what: "reading",
+                path,
+                source,
+            }),
+        }
+    }
+
+    fn corrupt(&self, e: serde_json::Error) -> ModelError {
+        ModelError::Corrupt {
+            path: self.state_file(),
             message: e.to_string(),
-        })?;
-        std::fs::write(&tmp, text).map_err(|source| ModelError::Io {
-            what: "writing",
-            path: tmp.clone(),
+        }
+    }
+
+    /// Write the model (takes the exclusive model lock).
+    pub fn save(&self, model: &Model) -> Result<(), ModelError> {
+        let _g = self.lock_file("model.lock", FlockArg::LockExclusive)?;
+        self.save_locked(model)
+    }
+
+    fn save_locked(&self, model: &Model) -> Result<(), ModelError> {
+        // Compact: hook tools that act at once (status-set, leader-set, ...) read and
+        // write this file on every call; whitespace made that ~2x slower.
+        let text = serde_json::to_string(model).map_err(|e| self.corrupt(e))?;
+        self.write_text(&text)
+    }
+
+    /// Overwrite model.json in place; the caller holds the exclusive lock, readers the
+    /// shared one. Not temp + rename: on ext4 a rename over an existing file (or a
+    /// truncate to 0) forces the data to disk (auto_da_alloc), measured 2.2 ms per save
+    /// against 0.03 ms in place, and the engine saves twice per hook. The text is padded
+    /// with spaces (trailing JSON whitespace) to the old length and written in one call,
+    /// then the file is shrunk, so a process killed mid-save still leaves valid JSON.
+    fn write_text(&self, text: &str) -> Result<(), ModelError> {
+        use std::io::Write;
+        let path = self.state_file();
+        let io = |what: &'static str, source| ModelError::Io {
+            what,
+            path: path.clone(),
             source,
-        })?;
-        std::fs::rename(&tmp, &path).map_err(|source| ModelError::Io {
-            what: "renaming",
-            path,
-            source,
-        })
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io("opening", e))?;
+        let old = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut bytes = text.as_bytes().to_vec();
+        if (bytes.len() as u64) < old {
+            bytes.resize(old as usize, b' ');
+        }
+        f.write_all(&bytes).map_err(|e| io("writing", e))?;
+        f.set_len(text.len() as u64)
+            .map_err(|e| io("truncating", e))
+    }
+
+    /// Read-modify-write one entry of a top-level map of model.json (`units`,
+    /// `applications`, `tasks`) under the model lock, parsing only that entry: hook tools
+    /// that act at once (status-set, leader-set, ...) run this on every call, and a full
+    /// parse + write of a big model cost several ms in a debug build. None: no such entry.
+    pub fn update_entry<T, R, E>(
+        &self,
+        section: &str,
+        key: &str,
+        f: impl FnOnce(&mut T) -> Result<R, E>,
+    ) -> Result<Option<R>, E>
+    where
+        T: Serialize + serde::de::DeserializeOwned,
+        E: From<ModelError>,
+    {
+        let _g = self.lock_file("model.lock", FlockArg::LockExclusive)?;
+        let text = self.read_text()?;
+        let raw = |e| E::from(self.corrupt(e));
+        let mut top: BTreeMap<String, Box<RawValue>> = serde_json::from_str(&text).map_err(raw)?;
+        let Some(entries) = top.get(section) else {
+            return Ok(None);
+        };
+        let mut entries: BTreeMap<String, Box<RawValue>> =
+            serde_json::from_str(entries.get()).map_err(raw)?;
+        let Some(entry) = entries.get(key) else {
+            return Ok(None);
+        };
+        let mut value: T = serde_json::from_str(entry.get()).map_err(raw)?;
+        let out = f(&mut value)?;
+        entries.insert(key.to_string(), to_raw_value(&value).map_err(raw)?);
+        top.insert(section.to_string(), to_raw_value(&entries).map_err(raw)?);
+        self.write_text(&serde_json::to_string(&top).map_err(raw)?)?;
+        Ok(Some(out))
+    }
+
+    /// Read one entry of a top-level map (under the shared lock).
+    pub fn read_entry<T: serde::de::DeserializeOwned>(
+        &self,
+        section: &str,
+        key: &str,
+    ) -> Result<Option<T>, ModelError> {
+        self.must_exist()?;
+        let text = {
+            let _g = self.lock_file("model.lock", FlockArg::LockShared)?;
+            self.read_text()?
+        };
+        let top: BTreeMap<&str, &RawValue> =
+            serde_json::from_str(&text).map_err(|e| self.corrupt(e))?;
+        let Some(entries) = top.get(section) else {
+            return Ok(None);
+        };
+        let entries: BTreeMap<&str, &RawValue> =
+            serde_json::from_str(entries.get()).map_err(|e| self.corrupt(e))?;
+        entries
+            .get(key)
+            .map(|raw| serde_json::from_str(raw.get()).map_err(|e| self.corrupt(e)))
+            .transpose()
     }
 
     /// Read-modify-write under the model lock.
@@ -591,10 +726,10 @@ impl ModelDir {
         &self,
         f: impl FnOnce(&mut Model) -> Result<T, E>,
     ) -> Result<T, E> {
-        let _g = self.lock_file("model.lock")?;
-        let mut m = self.load()?;
+        let _g = self.lock_file("model.lock", FlockArg::LockExclusive)?;
+        let mut m = self.load_locked()?;
         let out = f(&mut m)?;
-        self.save(&m)?;
+        self.save_locked(&m)?;
         Ok(out)
     }
 
@@ -659,6 +794,13 @@ pub fn juju_time(secs: u64) -> String {
     )
 }
 
+/// `2024-07-23 10:00:00 +0000 UTC`: Go's `time.Time.String()`, which `juju run
+/// --format yaml` and `juju show-task` print for timing and log entries.
+pub fn go_time(secs: u64) -> String {
+    let (y, mo, d, h, m, s) = civil(secs);
+    format!("{y}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02} +0000 UTC")
+}
+
 /// `2024-07-23 10:00:00Z` (goal-state, action timing).
 pub fn iso_time(secs: u64) -> String {
     let (y, mo, d, h, m, s) = civil(secs);
@@ -683,8 +825,55 @@ mod tests {
     }
 
     #[test]
+    fn entries_update_in_place_and_shrinking_leaves_valid_json() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ModelDir::new(&tmp.path().join("m"));
+        let mut m = crate::ops::create_model(&dir, MachinesKind::Host).unwrap();
+        m.tasks.insert(
+            7,
+            Task {
+                id: 7,
+                operation: 6,
+                unit: "a/0".into(),
+                action: "x".into(),
+                params: Value::Null,
+                status: "running".into(),
+                message: "m".repeat(500),
+                results: Value::Null,
+                log: vec![],
+                timing: [0, 0, 0],
+            },
+        );
+        dir.save(&m).unwrap();
+        let shorter = dir
+            .update_entry("tasks", "7", |t: &mut Task| {
+                t.message.clear();
+                Ok::<_, ModelError>(t.id)
+            })
+            .unwrap();
+        assert_eq!(shorter, Some(7));
+        assert_eq!(
+            dir.update_entry("tasks", "8", |_: &mut Task| Ok::<_, ModelError>(()))
+                .unwrap(),
+            None
+        );
+        let back = dir.load().unwrap();
+        assert_eq!(back.tasks[&7].message, "");
+        assert_eq!(back.name, m.name);
+        let text = std::fs::read_to_string(dir.state_file()).unwrap();
+        assert!(!text.ends_with(' '), "the file was not shrunk");
+        let t: Option<Task> = dir.read_entry("tasks", "7").unwrap();
+        assert_eq!(t.map(|t| t.status), Some("running".to_string()));
+        // A reader never creates a missing model dir.
+        let gone = ModelDir::new(&tmp.path().join("nope"));
+        assert!(matches!(gone.load(), Err(ModelError::Missing(_))));
+        assert!(!gone.path.exists());
+    }
+
+    #[test]
     fn civil_dates() {
         assert_eq!(juju_time(1721728800), "23 Jul 2024 10:00:00Z");
         assert_eq!(iso_time(0), "1970-01-01 00:00:00Z");
+        assert_eq!(go_time(1721728800), "2024-07-23 10:00:00 +0000 UTC");
     }
 }

@@ -231,22 +231,13 @@ fn add_peer_relations(m: &mut Model, app: &str) {
 
 /// Put `unit` into relation `id`'s scope and write its address keys (§6).
 fn enter_scope(m: &mut Model, id: u32, unit: &str) {
-    let addr = m
-        .machine_of(unit)
-        .map(|mc| mc.address.to_string())
-        .unwrap_or_default();
+    let keys = m.address_keys(unit);
     if let Some(r) = m.relations.get_mut(&id) {
         r.scope.insert(unit.to_string());
-        let data: BTreeMap<String, String> = [
-            ("egress-subnets".to_string(), format!("{addr}/32")),
-            ("ingress-address".to_string(), addr.clone()),
-            ("private-address".to_string(), addr),
-        ]
-        .into();
         r.unit_bags
             .entry(unit.to_string())
             .or_default()
-            .apply(&data);
+            .apply(&keys);
     }
 }
 

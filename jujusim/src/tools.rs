@@ -8,7 +8,9 @@ use crate::context::{
     RelView, Snapshot,
 };
 use crate::flags::{flag, parse, render, FlagError, Format, Parsed, Spec};
-use crate::model::{app_of, now_secs, ModelDir, ModelError, OpenedPort, StatusInfo};
+use crate::model::{
+    app_of, now_secs, Application, ModelDir, ModelError, OpenedPort, StatusInfo, Task, Unit,
+};
 use crate::ports::PortRange;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -399,12 +401,12 @@ fn dispatch(
                 .clone();
             no_extra(&p.args, 1)?;
             let app = ctx.snap.app.clone();
-            ctx.model().update(|m| -> Result<(), ToolError> {
-                if let Some(a) = m.applications.get_mut(&app) {
+            ctx.model()
+                .update_entry("applications", &app, |a: &mut Application| {
                     a.workload_version = v;
-                }
-                Ok(())
-            })
+                    Ok::<(), ToolError>(())
+                })
+                .map(drop)
         }
         "open-port" | "close-port" => port_change(ctx, name, args, out),
         "opened-ports" => opened_ports(ctx, args, out),
@@ -552,13 +554,12 @@ fn dispatch(
                 return Err(ToolError::Run("not running an action".into()));
             };
             let msg = p.args.join(" ");
-            let stamp = crate::model::iso_time(now_secs());
-            ctx.model().update(|m| -> Result<(), ToolError> {
-                if let Some(t) = m.tasks.get_mut(&id) {
+            let stamp = now_secs();
+            ctx.model()
+                .update_entry("tasks", &id.to_string(), |t: &mut Task| {
                     t.log.push(format!("{stamp} {msg}"));
-                }
-                Ok(())
-            })?;
+                    Ok::<(), ToolError>(())
+                })?;
             ctx.model().log(
                 Some(&ctx.snap.unit),
                 "INFO",
@@ -799,18 +800,21 @@ fn status_set(ctx: &mut ToolCtx, args: &[String]) -> Result<(), ToolError> {
         return Err(ToolError::Run("this unit is not the leader".into()));
     }
     let (unit, app) = (ctx.snap.unit.clone(), ctx.snap.app.clone());
-    ctx.model().update(|m| -> Result<(), ToolError> {
-        let st = StatusInfo::now(&status, &message);
-        if app_level {
-            if let Some(a) = m.applications.get_mut(&app) {
-                a.status = Some(st);
-            }
-        } else if let Some(u) = m.units.get_mut(&unit) {
+    let st = StatusInfo::now(&status, &message);
+    let model = ctx.model();
+    if app_level {
+        model.update_entry("applications", &app, |a: &mut Application| {
+            a.status = Some(st);
+            Ok::<(), ToolError>(())
+        })?;
+    } else {
+        model.update_entry("units", &unit, |u: &mut Unit| {
             u.status_set_by_charm = true;
             u.set_workload(st);
-        }
-        Ok(())
-    })
+            Ok::<(), ToolError>(())
+        })?;
+    }
+    Ok(())
 }
 
 fn status_map(st: &StatusInfo, with_data: bool) -> Value {
@@ -832,9 +836,9 @@ fn status_get(ctx: &mut ToolCtx, args: &[String], out: &mut ToolOutput) -> Resul
         ],
     )?;
     no_extra(&p.args, 0)?;
-    let model = ctx.model().load()?;
     let with_data = p.on("include-data");
     let v = if p.on("application") {
+        let model = ctx.model().load()?;
         if !ctx.is_leader() {
             return Err(ToolError::Run(
                 "finding application status: this unit is not the leader".into(),
@@ -853,10 +857,10 @@ fn status_get(ctx: &mut ToolCtx, args: &[String], out: &mut ToolOutput) -> Resul
             .collect();
         json!({"application-status": {"message": app_st.message, "status": app_st.status, "status-data": {}, "units": units}})
     } else {
-        let st = model
-            .units
-            .get(&ctx.snap.unit)
-            .map(|u| u.workload.clone())
+        let st = ctx
+            .model()
+            .read_entry::<Unit>("units", &ctx.snap.unit)?
+            .map(|u| u.workload)
             .unwrap_or_else(|| StatusInfo::now("unknown", ""));
         let f = Format::parse(p.value("format"), Format::Smart, SMART).map_err(ToolError::Usage)?;
         if f == Format::Smart && !with_data {
@@ -878,19 +882,18 @@ fn leader_set(ctx: &mut ToolCtx, args: &[String]) -> Result<(), ToolError> {
     }
     let app = ctx.snap.app.clone();
     let unit = ctx.snap.unit.clone();
-    ctx.model().update(|m| -> Result<(), ToolError> {
-        let a = m
-            .applications
-            .get_mut(&app)
-            .ok_or_else(|| ToolError::Run(format!("application {app:?} not found")))?;
-        if a.leader.as_deref() != Some(unit.as_str()) {
-            return Err(ToolError::Run(
-                "cannot write leadership settings: cannot write settings: not the leader".into(),
-            ));
-        }
-        a.leader_settings.apply(&data);
-        Ok(())
-    })?;
+    ctx.model()
+        .update_entry("applications", &app, |a: &mut Application| {
+            if a.leader.as_deref() != Some(unit.as_str()) {
+                return Err(ToolError::Run(
+                    "cannot write leadership settings: cannot write settings: not the leader"
+                        .into(),
+                ));
+            }
+            a.leader_settings.apply(&data);
+            Ok(())
+        })?
+        .ok_or_else(|| ToolError::Run(format!("application {app:?} not found")))?;
     ctx.push(Change::LeaderSet(data))
 }
 

@@ -148,9 +148,11 @@ fn run_action_prints_results_like_juju_run() {
     sim.deploy(&c, &[]);
     sim.take_events();
     let o = sim.ok(&["run", "tiny/0", "hello", "who=bob"]);
+    // juju 3 plain output: results YAML (go-yaml quoting), a blank line, then the
+    // action's stdout and stderr, all on stdout.
     assert_eq!(
         o.stdout,
-        "greeting: hello bob\nnested:\n  deep: '1'\nprinted\n"
+        "greeting: hello bob\nnested:\n  deep: \"1\"\n\nprinted\nwarn\n"
     );
     assert!(
         o.stderr.contains(
@@ -159,8 +161,12 @@ fn run_action_prints_results_like_juju_run() {
         "{}",
         o.stderr
     );
+    // action-log lines are streamed to stderr as `15:04:05 <message>`.
     assert!(
-        o.stderr.contains("working\n") && o.stderr.ends_with("warn\n"),
+        o.stderr.lines().any(|l| l.len() == 16
+            && l.ends_with(" working")
+            && l.as_bytes()[2] == b':'
+            && l.as_bytes()[5] == b':'),
         "{}",
         o.stderr
     );
@@ -175,6 +181,13 @@ fn run_action_prints_results_like_juju_run() {
         "ids share one counter with operations"
     );
     assert_eq!(v["tiny/0"]["status"], serde_yaml::Value::from("completed"));
+    // Go's time.Time.String() for timing and log entries.
+    let log = v["tiny/0"]["log"][0].as_str().unwrap_or_default();
+    assert!(log.ends_with(" +0000 UTC working"), "{log}");
+    let done = v["tiny/0"]["timing"]["completed"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(done.ends_with(" +0000 UTC"), "{done}");
     assert_eq!(
         v["tiny/0"]["results"]["greeting"],
         serde_yaml::Value::from("hello world"),
@@ -197,19 +210,20 @@ fn action_failures_and_validation() {
     sim.deploy(&c, &[]);
     let o = sim.run(&["run", "tiny/0", "fail-me"]);
     assert_eq!(o.code, 1);
-    assert_eq!(o.stdout, "partial: yes\n");
+    assert_eq!(
+        o.stdout,
+        "Action id 2 failed: no luck\npartial: \"yes\"\n\n"
+    );
     assert!(
-        o.stderr.contains("Action id 2 failed: no luck\n"),
+        o.stderr.ends_with("jujusim run: task 2 failed: no luck\n"),
         "{}",
         o.stderr
     );
     let o = sim.run(&["run", "tiny/0", "crash"]);
     assert_eq!(o.code, 1);
-    assert_eq!(o.stdout, "before: crash\n");
-    assert!(
-        o.stderr.contains("Action id 4 failed: exit status 3\n"),
-        "{}",
-        o.stderr
+    assert_eq!(
+        o.stdout,
+        "Action id 4 failed: exit status 3\nbefore: crash\n\n"
     );
     assert!(
         o.stderr
@@ -251,7 +265,10 @@ fn actions_run_while_the_unit_is_in_error() {
         r#"case "$H" in hooks/start) exit 1;; actions/hello) action-set ok=1;; esac"#,
     );
     sim.deploy(&c, &[]);
-    assert_eq!(sim.ok(&["run", "tiny/leader", "hello"]).stdout, "ok: '1'\n");
+    assert_eq!(
+        sim.ok(&["run", "tiny/leader", "hello"]).stdout,
+        "ok: \"1\"\n\n"
+    );
 }
 
 #[test]
@@ -385,4 +402,144 @@ fn destroy_removes_the_model_dir() {
     sim.deploy(&c, &[]);
     sim.ok(&["destroy"]);
     assert!(!sim.model().exists());
+}
+
+#[test]
+fn committed_config_changed_refreshes_the_address_keys_in_relation_bags() {
+    let sim = Sim::new();
+    let c = sim.charm(
+        "tiny",
+        META,
+        Some("options:\n  x:\n    type: int\n    default: 0\n    description: x\n"),
+        None,
+        r#"case "$H" in
+  hooks/cluster-relation-joined) relation-set ingress-address=203.0.113.9 private-address=203.0.113.9 ;;
+  hooks/config-changed) [ "$(config-get x)" = 2 ] && relation-set -r "$(relation-ids cluster)" private-address=own || true ;;
+esac"#,
+    );
+    sim.deploy(&c, &["-n", "2"]);
+    let bag = |unit: &str| -> serde_json::Value {
+        let v: serde_json::Value =
+            serde_json::from_str(&sim.ok(&["show-unit", "tiny/1", "--format", "json"]).stdout)
+                .unwrap();
+        let info = &v["tiny/1"]["relation-info"][0];
+        if unit == "tiny/1" {
+            info["local-unit"]["data"].clone()
+        } else {
+            info["related-units"][unit]["data"].clone()
+        }
+    };
+    assert_eq!(bag("tiny/0")["ingress-address"], "203.0.113.9");
+    sim.take_events();
+    sim.ok(&["config", "tiny", "x=1"]);
+    let d = bag("tiny/0");
+    assert_eq!(
+        (
+            &d["ingress-address"],
+            &d["private-address"],
+            &d["egress-subnets"]
+        ),
+        (
+            &serde_json::json!("127.0.0.1"),
+            &serde_json::json!("127.0.0.1"),
+            &serde_json::json!("127.0.0.1/32")
+        ),
+        "{d}"
+    );
+    let events = sim.take_events();
+    assert!(
+        events.contains(&"tiny/1 hooks/cluster-relation-changed tiny/0".to_string()),
+        "the refresh is a committed change remote units hear about: {events:?}"
+    );
+    // A value the config-changed hook sets itself wins over the refresh.
+    sim.ok(&["config", "tiny", "x=2"]);
+    assert_eq!(bag("tiny/1")["private-address"], "own");
+}
+
+#[test]
+fn yaml_output_quotes_ambiguous_strings_like_juju() {
+    let sim = Sim::new();
+    let c = sim.charm("tiny", META, None, None, "");
+    sim.deploy(&c, &[]);
+    let st = sim.ok(&["status", "--format", "yaml"]).stdout;
+    assert!(st.contains("\n        machine: \"0\"\n"), "{st}");
+    assert!(st.contains("\n  \"0\":\n"), "{st}");
+    let su = sim.ok(&["show-unit", "tiny/0"]).stdout;
+    assert!(su.contains("\n  machine: \"0\"\n"), "{su}");
+    let cg = sim
+        .exec("tiny/0", &["network-get", "cluster", "--format", "yaml"])
+        .stdout;
+    assert!(!cg.contains('\''), "{cg}");
+}
+
+#[test]
+fn show_unit_takes_several_units_and_juju_s_filters() {
+    let sim = Sim::new();
+    let c = sim.charm(
+        "tiny",
+        META,
+        None,
+        None,
+        r#"case "$H" in hooks/leader-elected) relation-set --app -r "$(relation-ids cluster)" shared=1 ;; esac"#,
+    );
+    sim.deploy(&c, &["-n", "3"]);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut full = vec!["show-unit"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["--format", "json"]);
+        serde_json::from_str(&sim.ok(&full).stdout).unwrap()
+    };
+    let both = json(&["tiny/0", "tiny/2"]);
+    assert_eq!(
+        both.as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["tiny/0".to_string(), "tiny/2".to_string()])
+    );
+    let info = &json(&["tiny/0", "--related-unit", "tiny/2"])["tiny/0"]["relation-info"][0];
+    assert_eq!(
+        info["related-units"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["tiny/2".to_string()]),
+        "{info}"
+    );
+    assert!(info["local-unit"].is_null(), "{info}");
+    let info = &json(&["tiny/1", "--app"])["tiny/1"]["relation-info"][0];
+    assert_eq!(info["application-data"]["shared"], "1", "{info}");
+    assert!(info.get("related-units").is_none() && info.get("local-unit").is_none());
+    let none = json(&["tiny/1", "--endpoint", "nope"]);
+    assert!(none["tiny/1"].get("relation-info").is_none(), "{none}");
+}
+
+#[test]
+fn a_hook_past_jujusim_hook_timeout_is_killed_and_fails() {
+    let sim = Sim::new();
+    let c = sim.charm(
+        "tiny",
+        META,
+        None,
+        None,
+        r#"[ "$H" = hooks/install ] && exec sleep 60; true"#,
+    );
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jujusim"))
+        .arg("--model")
+        .arg(sim.model())
+        .args(["deploy", c.to_str().unwrap(), "--machines", "host"])
+        .env("JUJUSIM_HOOK_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let st = sim.ok(&["status"]).stdout;
+    assert!(st.contains("hook failed: \"install\""), "{st}");
+    let log = std::fs::read_to_string(sim.model().join("debug-log.txt")).unwrap();
+    assert!(
+        log.contains("jujusim: killed after 1s (set JUJUSIM_HOOK_TIMEOUT"),
+        "{log}"
+    );
 }

@@ -135,17 +135,13 @@ fn ours_in_netns_list(tag: &str) -> bool {
         .any(|n| n == prefix || n.starts_with(&format!("{prefix}-")))
 }
 
-fn alive(pid: i32) -> bool {
-    // A zombie still has a /proc entry; its state is Z.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(false)
+/// A live (non-zombie) process's start time (field 22 of /proc/PID/stat): with the pid it
+/// names one process, so a pid reused by a concurrent test does not look like a survivor.
+fn identity(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    // fields[0] is the state (field 3); a zombie still has a /proc entry.
+    (fields.first() != Some(&"Z")).then(|| fields.get(19).map(|s| s.to_string()))?
 }
 
 #[test]
@@ -238,6 +234,11 @@ fn two_machines_are_isolated_and_cleaned_up() {
 
     let inits: Vec<i32> = [&m0, &m1].iter().map(|m| m.init_pid.unwrap()).collect();
     let server_pids: Vec<i32> = servers.iter().map(|c| c.id() as i32).collect();
+    let before: Vec<(i32, Option<String>)> = inits
+        .iter()
+        .chain(&server_pids)
+        .map(|p| (*p, identity(*p)))
+        .collect();
     let started = Instant::now();
     model.destroy_all();
     eprintln!("destroy 2 machines + model: {:?}", started.elapsed());
@@ -248,8 +249,9 @@ fn two_machines_are_isolated_and_cleaned_up() {
         });
         assert!(!status.success());
     }
-    for pid in inits.iter().chain(&server_pids) {
-        assert!(!alive(*pid), "pid {pid} survived destroy");
+    for (pid, id) in &before {
+        assert!(id.is_some(), "pid {pid} was not running before destroy");
+        assert!(identity(*pid) != *id, "pid {pid} survived destroy");
     }
     assert!(!ours_in_netns_list("iso1"), "{}", netns_names());
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
