@@ -14,8 +14,15 @@ struct TestModel {
     _dir: tempfile::TempDir,
 }
 
+/// A namespace tag unique to this test process: `prefix` (3 chars, one per test, since tests
+/// run in parallel) plus the pid, so two test runs on one machine never clean up each
+/// other's namespaces.
+fn unique_tag(prefix: &str) -> String {
+    format!("{prefix}{:03x}", std::process::id() & 0xfff)
+}
+
 impl TestModel {
-    /// `tag` must be unique per test: tests run in parallel.
+    /// `tag` must be unique per test: tests run in parallel (see [`unique_tag`]).
     fn new(tag: &str, subnet: [u8; 3]) -> TestModel {
         let dir = tempfile::tempdir().unwrap();
         let net = ModelNet {
@@ -147,7 +154,8 @@ fn identity(pid: i32) -> Option<String> {
 #[test]
 fn two_machines_are_isolated_and_cleaned_up() {
     let started = Instant::now();
-    let mut model = TestModel::new("iso1", [10, 97, 1]);
+    let tag = unique_tag("iso");
+    let mut model = TestModel::new(&tag, [10, 97, 1]);
     let m0 = model.add_machine(0);
     let m1 = model.add_machine(1);
     eprintln!("create model + 2 machines: {:?}", started.elapsed());
@@ -253,9 +261,9 @@ fn two_machines_are_isolated_and_cleaned_up() {
         assert!(id.is_some(), "pid {pid} was not running before destroy");
         assert!(identity(*pid) != *id, "pid {pid} survived destroy");
     }
-    assert!(!ours_in_netns_list("iso1"), "{}", netns_names());
+    assert!(!ours_in_netns_list(&tag), "{}", netns_names());
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains("jujusim-iso1"), "{mounts}");
+    assert!(!mounts.contains(&format!("jujusim-{tag}")), "{mounts}");
     assert!(
         !mounts.contains(&model.net.dir.display().to_string()),
         "{mounts}"
@@ -265,7 +273,8 @@ fn two_machines_are_isolated_and_cleaned_up() {
 
 #[test]
 fn destroy_kills_processes_that_ignore_sigterm_and_ids_can_be_reused() {
-    let mut model = TestModel::new("kil1", [10, 97, 2]);
+    let tag = unique_tag("kil");
+    let mut model = TestModel::new(&tag, [10, 97, 2]);
     let m = model.add_machine(3);
     let mut cmd = Command::new("sh");
     cmd.args(["-c", "trap '' TERM; echo ready; exec sleep 1000"])
@@ -300,7 +309,7 @@ fn destroy_kills_processes_that_ignore_sigterm_and_ids_can_be_reused() {
     let (ok, out) = sh_in_bridge(&model.net, &format!("ping -c 1 -W 2 {}", again.address));
     assert!(ok, "{out}");
     model.destroy_all();
-    assert!(!ours_in_netns_list("kil1"));
+    assert!(!ours_in_netns_list(&tag));
 }
 
 #[test]

@@ -18,10 +18,13 @@ struct TestModel {
 }
 
 impl TestModel {
-    fn new(tag: &str, subnet: [u8; 3], machines: u32) -> TestModel {
+    /// `prefix` (3 chars, one per test) plus the pid makes the namespace tag, so parallel
+    /// tests and two test runs on one machine never touch each other's namespaces.
+    fn new(prefix: &str, subnet: [u8; 3], machines: u32) -> TestModel {
         let dir = tempfile::tempdir().unwrap();
+        let tag = format!("{prefix}{:03x}", std::process::id() & 0xfff);
         let net = ModelNet {
-            tag: tag.into(),
+            tag,
             dir: dir.path().join("model"),
             subnet,
         };
@@ -117,7 +120,7 @@ fn read(path: &Path) -> String {
 
 #[test]
 fn easyrsa_answers_a_legacy_request_with_a_cert_for_the_sans() {
-    let model = TestModel::new("ersa1", [10, 96, 1], 1);
+    let model = TestModel::new("ers", [10, 96, 1], 1);
     let fake = model.fake("fake");
     write(&fake.join("rel/client"), "client:4\n");
     write(&fake.join("units/4"), "docker-registry/0\n");
@@ -198,7 +201,7 @@ fn easyrsa_answers_a_legacy_request_with_a_cert_for_the_sans() {
 /// trivial serves on two machines; haproxy on a third fronts them, primary + backup.
 #[test]
 fn haproxy_fronts_trivial_servers_and_rejects_bad_config() {
-    let model = TestModel::new("hap1", [10, 96, 2], 3);
+    let model = TestModel::new("hap", [10, 96, 2], 3);
     for id in [1, 2] {
         let fake = model.fake(&format!("trivial{id}"));
         write(&fake.join("config/port"), "5000");
@@ -277,7 +280,7 @@ fn haproxy_fronts_trivial_servers_and_rejects_bad_config() {
 
 #[test]
 fn trivial_fail_on_writes_then_exits_1() {
-    let model = TestModel::new("triv1", [10, 96, 3], 1);
+    let model = TestModel::new("trv", [10, 96, 3], 1);
     let fake = model.fake("fake");
     write(&fake.join("config/fail-on"), "web-relation-changed");
     let script = "export JUJU_RELATION_ID=web:3 JUJU_REMOTE_UNIT=other/0; main";
@@ -323,7 +326,7 @@ fn registry_bag(netloc: &str, url: &str, user: Option<&str>, ca: Option<&str>) -
 
 #[test]
 fn containerd_and_docker_render_registry_settings() {
-    let model = TestModel::new("ctr1", [10, 96, 4], 1);
+    let model = TestModel::new("ctr", [10, 96, 4], 1);
     for charm in ["containerd", "docker"] {
         let fake = model.fake(charm);
         write(&fake.join("rel/docker-registry"), "docker-registry:2\n");
@@ -400,7 +403,7 @@ fn containerd_and_docker_render_registry_settings() {
 /// A registry in machine 1; containerd's `pull` action in machine 0 pulls through hosts.toml.
 #[test]
 fn containerd_pull_action_pulls_from_a_registry_machine() {
-    let model = TestModel::new("pul1", [10, 96, 5], 2);
+    let model = TestModel::new("pul", [10, 96, 5], 2);
     let work = model.fake("work");
     let sh = |script: &str| {
         let out = Command::new("bash")
