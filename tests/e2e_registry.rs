@@ -198,20 +198,8 @@ impl Registry {
     fn push(&self, port: u16, img: &Image, tls: Tls, creds: Option<&str>) -> Output {
         let src = format!("oci:{}:{}", img.layout.display(), img.tag);
         let dest = self.reference(port, img);
-        let mut args = vec!["copy", "-q"];
-        let cert_dir;
-        match tls {
-            Tls::Off => args.push("--dest-tls-verify=false"),
-            Tls::Ca(dir) => {
-                cert_dir = dir.display().to_string();
-                args.extend(["--dest-cert-dir", &cert_dir]);
-            }
-        }
-        if let Some(c) = creds {
-            args.extend(["--dest-creds", c]);
-        }
-        args.extend([src.as_str(), dest.as_str()]);
-        self.skopeo(&args)
+        let args = copy_args("dest", tls, creds, &src, &dest);
+        self.skopeo(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     /// Pushes `img`, requiring success.
@@ -230,20 +218,8 @@ impl Registry {
             .join(format!("pulled-{}-{}", img.name, unique()));
         let dest = format!("oci:{}:{}", dir.display(), img.tag);
         let src = self.reference(port, img);
-        let mut args = vec!["copy", "-q"];
-        let cert_dir;
-        match tls {
-            Tls::Off => args.push("--src-tls-verify=false"),
-            Tls::Ca(d) => {
-                cert_dir = d.display().to_string();
-                args.extend(["--src-cert-dir", &cert_dir]);
-            }
-        }
-        if let Some(c) = creds {
-            args.extend(["--src-creds", c]);
-        }
-        args.extend([src.as_str(), dest.as_str()]);
-        let out = self.skopeo(&args);
+        let args = copy_args("src", tls, creds, &src, &dest);
+        let out = self.skopeo(&args.iter().map(String::as_str).collect::<Vec<_>>());
         if !out.success() {
             self.m.fail(&format!("pulling {} failed", img.name), &out);
         }
@@ -958,4 +934,24 @@ fn tls_blobs_take_precedence_over_the_cert_provider_and_clearing_them_returns_to
         "ca.crt is not easyrsa's CA again",
         &ca,
     );
+}
+
+/// `skopeo copy -q` arguments; `side` is `src` or `dest`: the registry end's TLS (skip
+/// verification, or trust the CA directory) and credentials.
+fn copy_args(side: &str, tls: Tls, creds: Option<&str>, from: &str, to: &str) -> Vec<String> {
+    let mut args = vec!["copy".to_string(), "-q".to_string()];
+    match tls {
+        Tls::Off => args.push(format!("--{side}-tls-verify=false")),
+        Tls::Ca(dir) => {
+            args.push(format!("--{side}-cert-dir"));
+            args.push(dir.display().to_string());
+        }
+    }
+    if let Some(c) = creds {
+        args.push(format!("--{side}-creds"));
+        args.push(c.to_string());
+    }
+    args.push(from.to_string());
+    args.push(to.to_string());
+    args
 }

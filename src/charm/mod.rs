@@ -598,15 +598,30 @@ fn publish_new_secret<R: ToolRunner>(
     let bytes: [u8; 32] = rand::random();
     let text = base64::engine::general_purpose::STANDARD.encode(bytes);
     let secret = HttpSecret::new(&text).map_err(Error::Secret)?;
-    let app = PeerApp {
-        http_secret: Some(secret.clone()),
-    };
     match &view.peer {
-        Some(peer) => tools.relation_set(&peer.id, true, &app.to_databag())?,
-        None => tools.leader_set(&app.to_databag())?,
+        Some(peer) => share_secret(tools, &peer.id, &secret)?,
+        None => tools.leader_set(
+            &PeerApp {
+                http_secret: Some(secret.clone()),
+            }
+            .to_databag(),
+        )?,
     }
     tracing::info!("generated the shared registry HTTP secret");
     Ok(secret)
+}
+
+/// Writes the secret into the peer relation's app bag (leader only).
+fn share_secret<R: ToolRunner>(
+    tools: &HookTools<R>,
+    peer: &crate::juju::RelationId,
+    secret: &HttpSecret,
+) -> Result<(), Error> {
+    let app = PeerApp {
+        http_secret: Some(secret.clone()),
+    };
+    tools.relation_set(peer, true, &app.to_databag())?;
+    Ok(())
 }
 
 /// A secret known only from leader settings (set before the peer relation existed, or by
@@ -619,10 +634,7 @@ fn adopt_leader_setting_secret<R: ToolRunner>(
 ) -> Result<(), Error> {
     match &view.peer {
         Some(peer) if view.leader && !peer.app.contains_key("http-secret") => {
-            let app = PeerApp {
-                http_secret: Some(secret.clone()),
-            };
-            tools.relation_set(&peer.id, true, &app.to_databag())?;
+            share_secret(tools, &peer.id, secret)?;
             tracing::info!("shared the registry HTTP secret in the peer relation");
         }
         _ => {}
