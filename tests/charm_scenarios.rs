@@ -294,10 +294,13 @@ fn b64(s: &str) -> String {
 }
 
 /// A client (containerd) related on docker-registry, with one unit.
+/// Relates a runtime app, running the relation's first hook (`relation-created`) as Juju
+/// does before any other hook of that relation.
 fn add_client(u: &Unit, app: &str) -> RelationId {
     let rel = u.juju.add_relation("docker-registry", app);
     u.juju
         .set_unit_bag(&rel, &format!("{app}/0"), juju_keys("10.1.0.50"));
+    u.ok(relation_event(RelationKind::Created, &rel, None));
     rel
 }
 
@@ -1398,4 +1401,52 @@ fn fake_juju_speaks_jujus_argv_and_errors() {
         let _ = fake.run("config-get", &["--format=yaml".to_string()], None);
     });
     assert!(wrong.is_err(), "unexpected argv must not be answered");
+}
+
+// ---- what frequent hooks may reuse ------------------------------------------------------
+
+/// Hook latency: update-status (every few minutes for the unit's life) reuses the relation
+/// ids and addresses the previous hook read: they change only with hooks that announce it.
+#[test]
+fn update_status_reuses_relation_ids_and_addresses() {
+    let (u, _) = Unit::serving();
+    add_client(&u, "containerd");
+    u.juju.clear_calls();
+    u.ok(Event::UpdateStatus);
+    assert!(
+        u.juju.calls_of("relation-ids").is_empty(),
+        "{:?}",
+        u.juju.calls()
+    );
+    assert!(
+        u.juju.calls_of("network-get").is_empty(),
+        "{:?}",
+        u.juju.calls()
+    );
+    // config-changed re-reads the address (Juju runs it when addresses change).
+    u.juju.clear_calls();
+    u.ok(Event::ConfigChanged);
+    assert_eq!(u.juju.calls_of("network-get").len(), 1);
+    assert!(u.juju.calls_of("relation-ids").is_empty());
+    // Any other hook reads relations afresh.
+    u.juju.clear_calls();
+    u.ok(Event::Start);
+    assert_eq!(u.juju.calls_of("relation-ids").len(), 4);
+}
+
+/// A remembered relation that Juju no longer knows (its broken hook was skipped with
+/// `juju resolved --no-retry`) makes the hook read everything again, not fail.
+#[test]
+fn a_remembered_relation_that_is_gone_triggers_a_full_read() {
+    let (u, _) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.juju.remove_relation(&client);
+    u.juju.clear_calls();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.juju.calls_of("relation-ids").len(), 4);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    // Now remembered without it: the next update-status reuses again.
+    u.juju.clear_calls();
+    u.ok(Event::UpdateStatus);
+    assert!(u.juju.calls_of("relation-ids").is_empty());
 }

@@ -49,6 +49,9 @@ pub struct LocalState {
     /// The workload status this charm last set (see `report`).
     #[serde(default)]
     pub status: Option<crate::juju::Status>,
+    /// Model facts the frequent hooks may reuse (see `view::Known`).
+    #[serde(default)]
+    pub known: Option<super::view::Known>,
 }
 
 impl LocalState {

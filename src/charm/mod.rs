@@ -242,8 +242,9 @@ fn reconcile<R: ToolRunner>(
     tools: &HookTools<R>,
     fx: &Effects<'_>,
 ) -> Result<(), Error> {
-    let view = ModelView::load(ctx, tools)?;
     let mut local = LocalState::load(fx.files)?;
+    let view = ModelView::load(ctx, tools, local.known.as_ref())?;
+    local.known = Some(view.known());
 
     // Install (and repair): only touch apt when the binary is missing.
     let binary = match (fx.binary)() {

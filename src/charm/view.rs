@@ -6,9 +6,13 @@
 use std::net::IpAddr;
 use std::time::SystemTime;
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
 use crate::config::{CharmConfig, ConfigErrors};
 use crate::juju::{
-    Context, Databag, HookToolError, HookTools, PortRange, RelationId, ToolRunner, UnitName,
+    Context, Databag, Event, HookToolError, HookTools, PortRange, RelationId, ToolRunner, UnitName,
 };
 use crate::relations::peer::{HttpSecret, PeerApp};
 use crate::tls::TlsBundle;
@@ -72,22 +76,95 @@ pub struct ModelView {
     pub now: SystemTime,
 }
 
+/// Facts about the model that change only with a hook announcing the change, so the
+/// frequent hooks can reuse them instead of asking Juju again (each question is a process,
+/// and update-status runs every few minutes for the life of the unit).
+///
+/// - Relation ids change only with `relation-created`/`-broken` (and the first hooks of a
+///   unit), so `update-status` and `config-changed` reuse them; every other hook reads
+///   them afresh, and a reused id that Juju no longer knows triggers a full read.
+/// - The unit's addresses change only with `config-changed` (Juju runs it when the
+///   machine's addresses change), so only `update-status` reuses them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Known {
+    /// Relation ids per endpoint, as `relation-ids` last answered.
+    pub relations: BTreeMap<String, Vec<RelationId>>,
+    /// The ingress address on the website binding.
+    pub address: Option<IpAddr>,
+    /// The binding's bind addresses.
+    pub bind_addresses: Vec<IpAddr>,
+}
+
 impl ModelView {
-    /// Reads the view through the hook tools.
-    pub fn load<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<Self, HookToolError> {
+    /// Reads the view through the hook tools, reusing `known` where the event allows it.
+    pub fn load<R: ToolRunner>(
+        ctx: &Context,
+        tools: &HookTools<R>,
+        known: Option<&Known>,
+    ) -> Result<Self, HookToolError> {
+        match Self::load_with(ctx, tools, known) {
+            Err(HookToolError::RelationNotFound { .. }) if known.is_some() => {
+                tracing::info!("a remembered relation is gone; reading all relations again");
+                Self::load_with(ctx, tools, None)
+            }
+            other => other,
+        }
+    }
+
+    /// What the next hooks may reuse (see [`Known`]).
+    pub fn known(&self) -> Known {
+        let mut relations = BTreeMap::new();
+        let ids = |views: &[RelationView]| views.iter().map(|v| v.id.clone()).collect();
+        relations.insert(endpoints::PEER.to_string(), ids(self.peer.as_slice()));
+        relations.insert(endpoints::WEBSITE.to_string(), ids(&self.website));
+        relations.insert(endpoints::DOCKER_REGISTRY.to_string(), ids(&self.clients));
+        relations.insert(
+            endpoints::CERT_PROVIDER.to_string(),
+            ids(self.cert_provider.as_slice()),
+        );
+        Known {
+            relations,
+            address: self.address,
+            bind_addresses: self.bind_addresses.clone(),
+        }
+    }
+
+    fn load_with<R: ToolRunner>(
+        ctx: &Context,
+        tools: &HookTools<R>,
+        known: Option<&Known>,
+    ) -> Result<Self, HookToolError> {
         let now = SystemTime::now();
+        let relations = known
+            .filter(|_| matches!(ctx.event, Event::UpdateStatus | Event::ConfigChanged))
+            .map(|k| &k.relations);
+        let ids = |endpoint: &str| -> Result<Vec<RelationId>, HookToolError> {
+            match relations.and_then(|r| r.get(endpoint)) {
+                Some(ids) => Ok(ids.clone()),
+                None => tools.relation_ids(endpoint),
+            }
+        };
         let config = CharmConfig::from_json_with_tls(&tools.config_get()?, now);
         let leader = tools.is_leader()?;
-        let net = tools.network_get(endpoints::WEBSITE, None)?;
-        let address = net.ingress_address().and_then(|a| a.parse().ok());
-        let bind_addresses = net
-            .bind_addresses
-            .iter()
-            .flat_map(|b| b.addresses.iter())
-            .filter_map(|a| a.value.parse().ok())
-            .collect();
+        let (address, bind_addresses) = match known {
+            Some(k) if matches!(ctx.event, Event::UpdateStatus) && k.address.is_some() => {
+                (k.address, k.bind_addresses.clone())
+            }
+            _ => {
+                let net = tools.network_get(endpoints::WEBSITE, None)?;
+                let address = net.ingress_address().and_then(|a| a.parse().ok());
+                let bind = net
+                    .bind_addresses
+                    .iter()
+                    .flat_map(|b| b.addresses.iter())
+                    .filter_map(|a| a.value.parse().ok())
+                    .collect();
+                (address, bind)
+            }
+        };
         let peer = read_relations(
             tools,
+            ids(endpoints::PEER)?,
             &ctx.unit,
             endpoints::PEER,
             Bags {
@@ -122,6 +199,7 @@ impl ModelView {
             peer,
             website: read_relations(
                 tools,
+                ids(endpoints::WEBSITE)?,
                 &ctx.unit,
                 endpoints::WEBSITE,
                 Bags {
@@ -131,6 +209,7 @@ impl ModelView {
             )?,
             clients: read_relations(
                 tools,
+                ids(endpoints::DOCKER_REGISTRY)?,
                 &ctx.unit,
                 endpoints::DOCKER_REGISTRY,
                 Bags {
@@ -140,6 +219,7 @@ impl ModelView {
             )?,
             cert_provider: read_relations(
                 tools,
+                ids(endpoints::CERT_PROVIDER)?,
                 &ctx.unit,
                 endpoints::CERT_PROVIDER,
                 Bags {
@@ -169,12 +249,13 @@ struct Bags {
 /// Remote units are ordered by unit number (not by name: /10 > /2).
 fn read_relations<R: ToolRunner>(
     tools: &HookTools<R>,
+    ids: Vec<RelationId>,
     unit: &UnitName,
     endpoint: &str,
     want: Bags,
 ) -> Result<Vec<RelationView>, HookToolError> {
     let mut out = Vec::new();
-    for id in tools.relation_ids(endpoint)? {
+    for id in ids {
         let mut members = tools.relation_list(&id)?;
         members.sort_by_key(|u| (u.app().as_str().to_string(), u.number()));
         let mut units = Vec::with_capacity(members.len());
