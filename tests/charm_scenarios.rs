@@ -1323,6 +1323,26 @@ fn clearing_tls_blobs_turns_tls_off() {
     assert_eq!(u.service_calls(), (1, 2, 0));
 }
 
+/// Moving tls-*-path moves the files: the charm writes the new paths and removes what it
+/// wrote at the old ones (nothing of its own is left behind to confuse an operator).
+#[test]
+fn changing_tls_paths_moves_the_files_the_charm_wrote() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    u.config(&tls_blobs(&ca));
+    u.config(&[
+        ("tls-cert-path", json!("/etc/registry-tls/server.crt")),
+        ("tls-key-path", json!("/etc/registry-tls/server.key")),
+    ]);
+    assert!(u.exists("/etc/registry-tls/server.crt"));
+    assert!(u.exists("/etc/registry-tls/server.key"));
+    assert!(!u.exists(DEFAULT_TLS_CERT_PATH), "old cert left behind");
+    assert!(!u.exists(DEFAULT_TLS_KEY_PATH), "old key left behind");
+    assert!(u.exists(DEFAULT_TLS_CA_PATH), "the CA path did not change");
+    assert!(u.text(CONFIG_PATH).contains("/etc/registry-tls/server.key"));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+}
+
 /// B24: haproxy passes TLS through for TLS from any source, cert-provider included.
 #[test]
 fn website_stanza_passes_cert_provider_tls_through() {

@@ -121,7 +121,8 @@ pub fn handle_with<R: ToolRunner>(
             tracing::info!("{} running action {name}", ctx.unit);
             run_action(name, ctx, tools, fx)
         }
-        Event::Stop => stop(tools, fx, "stopping: the unit is being removed"),
+        // Ports are closed by Juju when the unit goes away.
+        Event::Stop => stop(fx, "stopping: the unit is being removed"),
         Event::Remove => remove(fx),
         _ => reconcile(ctx, tools, fx),
     }
@@ -158,7 +159,7 @@ fn service_with_env(fx: &Effects<'_>, binary: &Path, env: &[(String, String)]) -
     (fx.service)(spec)
 }
 
-fn stop<R: ToolRunner>(tools: &HookTools<R>, fx: &Effects<'_>, why: &str) -> Result<(), Error> {
+fn stop(fx: &Effects<'_>, why: &str) -> Result<(), Error> {
     if let Ok(binary) = (fx.binary)() {
         tracing::info!("{why}");
         registry_service(fx, &binary, None).stop()?;
@@ -166,7 +167,6 @@ fn stop<R: ToolRunner>(tools: &HookTools<R>, fx: &Effects<'_>, why: &str) -> Res
     let mut local = LocalState::load(fx.files)?;
     local.running = None;
     local.save(fx.files)?;
-    let _ = tools; // ports are closed by Juju when the unit goes away
     Ok(())
 }
 
@@ -480,6 +480,28 @@ fn reconcile<R: ToolRunner>(
         },
     )?;
     read_at_start.push(rendered.into_bytes());
+    // Files the charm wrote at paths it no longer manages (a tls-*-path changed) go too.
+    let managed = [
+        PathBuf::from(render::CONFIG_PATH),
+        htpasswd.to_path_buf(),
+        token_pem.to_path_buf(),
+        ca_path.clone(),
+        cert_path.clone(),
+        key_path.clone(),
+    ];
+    let stale: Vec<PathBuf> = local
+        .owned
+        .keys()
+        .filter(|p| !managed.contains(p))
+        .cloned()
+        .collect();
+    for path in stale {
+        tracing::info!(
+            "removing {}, which the charm no longer manages",
+            path.display()
+        );
+        drop_owned(fx, &mut local, &path)?;
+    }
     read_at_start.push(binary.as_os_str().as_encoded_bytes().to_vec());
     for (k, v) in [
         ("HTTP_PROXY", &config.registry_http_proxy),
@@ -878,7 +900,7 @@ fn run_action<R: ToolRunner>(
             let mut local = LocalState::load(fx.files)?;
             local.stopped = true;
             local.save(fx.files)?;
-            stop(tools, fx, "stopping: the stop action was run")?;
+            stop(fx, "stopping: the stop action was run")?;
             results.insert("outcome".to_string(), "success".to_string());
             tools.action_set(&results)?;
             // `stop` rewrote the state: report on the fresh copy.
