@@ -1451,7 +1451,7 @@ fn update_status_reuses_relation_ids_and_addresses() {
     // Any other hook reads relations afresh.
     u.juju.clear_calls();
     u.ok(Event::Start);
-    assert_eq!(u.juju.calls_of("relation-ids").len(), 4);
+    assert_eq!(u.juju.calls_of("relation-ids").len(), 5);
 }
 
 /// A remembered relation that Juju no longer knows (its broken hook was skipped with
@@ -1463,9 +1463,355 @@ fn a_remembered_relation_that_is_gone_triggers_a_full_read() {
     u.juju.remove_relation(&client);
     u.juju.clear_calls();
     u.ok(Event::UpdateStatus);
-    assert_eq!(u.juju.calls_of("relation-ids").len(), 4);
+    assert_eq!(u.juju.calls_of("relation-ids").len(), 5);
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
     // Now remembered without it: the next update-status reuses again.
+    u.juju.clear_calls();
+    u.ok(Event::UpdateStatus);
+    assert!(u.juju.calls_of("relation-ids").is_empty());
+}
+
+// ---- nrpe-external-master ---------------------------------------------------------------
+
+const NRPE_CFG: &str = "/etc/nagios/nrpe.d/check_docker_registry.cfg";
+const NRPE_EXPORT_DIR: &str = "/var/lib/nagios/export";
+/// The command line NRPE runs for a plain registry on `port` (TLS appends ` -S`).
+const CHECK_HTTP_5000: &str = "/usr/lib/nagios/plugins/check_http -I 127.0.0.1 -p 5000 -u /v2/ -e \"HTTP/1.0 200,HTTP/1.0 401,HTTP/1.1 200,HTTP/1.1 401\"";
+
+/// The exported service file for Nagios host `host`.
+fn nrpe_export(host: &str) -> String {
+    format!("{NRPE_EXPORT_DIR}/service__{host}_check_docker_registry.cfg")
+}
+
+/// The NRPE command line in the check file.
+fn nrpe_command(u: &Unit) -> String {
+    let cfg = u.text(NRPE_CFG);
+    cfg.lines()
+        .find_map(|l| l.strip_prefix("command[check_docker_registry]="))
+        .unwrap_or_else(|| panic!("no command line in {cfg}"))
+        .to_string()
+}
+
+/// Relates the nrpe subordinate as Juju does: `relation-created` (no unit yet), then
+/// nrpe/0 joins with `names` in its bag and `relation-changed` follows.
+fn add_nrpe(u: &Unit, names: &[(&str, &str)]) -> RelationId {
+    let rel = u.juju.add_relation("nrpe-external-master", "nrpe");
+    u.ok(relation_event(RelationKind::Created, &rel, None));
+    let mut data = juju_keys(ADDR);
+    data.extend(bag(names));
+    u.juju.set_unit_bag(&rel, "nrpe/0", data);
+    u.ok(joined(&rel, "nrpe/0"));
+    u.ok(changed(&rel, "nrpe/0"));
+    rel
+}
+
+/// `relation-set` calls the charm made on `rel`.
+fn sets_on(u: &Unit, rel: &RelationId) -> Vec<Databag> {
+    u.juju
+        .relation_sets()
+        .into_iter()
+        .filter(|(r, _, _)| *r == rel.to_string())
+        .map(|(_, _, data)| data)
+        .collect()
+}
+
+/// The nrpe unit departs (its last one) and the relation is removed: departed, broken.
+fn remove_nrpe(u: &Unit, rel: &RelationId) {
+    u.juju.with_relation(rel, |r| r.units.clear());
+    u.ok(Event::Relation {
+        kind: RelationKind::Departed,
+        relation: rel.clone(),
+        remote_app: "nrpe".parse().unwrap(),
+        remote_unit: Some("nrpe/0".parse().unwrap()),
+        departing_unit: Some("nrpe/0".parse().unwrap()),
+    });
+    u.juju.remove_relation(rel);
+    u.ok(relation_event(RelationKind::Broken, rel, None));
+}
+
+/// §9.4 and B7: once an nrpe unit is related, the unit writes the registry check (a
+/// registry-specific name, `GET /v2/` on registry-port) and its Nagios service export
+/// under the subordinate's host name, root 0644, and announces them once with a timestamp
+/// and the files' digest. Nothing is written before a unit joins (no host name yet), the
+/// subordinate's directories keep their mode, and the registry is not restarted.
+#[test]
+fn nrpe_relation_writes_the_registry_check_and_announces_it() {
+    let (u, _) = Unit::serving();
+    u.files.seed_dir(NRPE_EXPORT_DIR, 0o775, (112, 113));
+    let rel = u.juju.add_relation("nrpe-external-master", "nrpe");
+    u.ok(relation_event(RelationKind::Created, &rel, None));
+    assert!(!u.exists(NRPE_CFG), "written before nrpe/0 joined");
+    assert!(sets_on(&u, &rel).is_empty());
+
+    u.juju.set_unit_bag(&rel, "nrpe/0", {
+        let mut b = juju_keys(ADDR);
+        b.extend(bag(&[
+            ("nagios_hostname", "prod-docker-registry-0"),
+            ("nagios_host_context", "prod"),
+        ]));
+        b
+    });
+    u.ok(joined(&rel, "nrpe/0"));
+    u.ok(changed(&rel, "nrpe/0"));
+
+    let cfg = u.text(NRPE_CFG);
+    assert!(cfg.starts_with("# check docker_registry\n"), "{cfg}");
+    assert!(cfg.contains("# servicegroups: prod\n"), "{cfg}");
+    assert!(
+        cfg.ends_with(&format!(
+            "command[check_docker_registry]={CHECK_HTTP_5000}\n"
+        )),
+        "{cfg}"
+    );
+    let export_path = nrpe_export("prod-docker-registry-0");
+    let export = u.text(&export_path);
+    for line in [
+        "    use                             active-service\n",
+        "    host_name                       prod-docker-registry-0\n",
+        "    check_command                   check_nrpe!check_docker_registry\n",
+        "    servicegroups                   prod\n",
+    ] {
+        assert!(export.contains(line), "{line:?} not in {export}");
+    }
+    assert_eq!(u.meta(NRPE_CFG), (0o644, 0, 0));
+    assert_eq!(u.meta(&export_path), (0o644, 0, 0));
+    assert_eq!(
+        u.meta(NRPE_EXPORT_DIR),
+        (0o775, 112, 113),
+        "the subordinate's directory is left as it is"
+    );
+
+    let ours = u.juju.our_bag(&rel);
+    let ts = &ours["timestamp"];
+    assert_eq!(ts.len(), "2026-01-02T03:04:05.000006".len(), "{ts}");
+    assert_eq!(&ts[10..11], "T", "{ts}");
+    assert_eq!(
+        ours["checks-sha256"],
+        charm::relations::nrpe::digest(&[&cfg, &export])
+    );
+    assert_eq!(
+        sets_on(&u, &rel).len(),
+        1,
+        "joined announces, changed has nothing new"
+    );
+    assert_eq!(u.service_calls(), (1, 0, 0), "monitoring restarts nothing");
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// B7: the check talks TLS (`-S`) whenever the registry does and follows registry-port;
+/// each change rewrites the check and moves `timestamp` (the subordinate reloads NRPE).
+#[test]
+fn nrpe_check_follows_tls_and_registry_port() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let rel = add_nrpe(&u, &[("nagios_hostname", "juju-docker-registry-0")]);
+    let step = |what: &str, want_cmd: &str, before: &Databag| -> Databag {
+        assert_eq!(nrpe_command(&u), want_cmd, "{what}");
+        let now = u.juju.our_bag(&rel);
+        assert_ne!(now["checks-sha256"], before["checks-sha256"], "{what}");
+        assert_ne!(now["timestamp"], before["timestamp"], "{what}");
+        now
+    };
+    assert_eq!(nrpe_command(&u), CHECK_HTTP_5000);
+    let plain = u.juju.our_bag(&rel);
+
+    u.config(&tls_blobs(&ca));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    let tls = step("TLS on", &format!("{CHECK_HTTP_5000} -S"), &plain);
+
+    u.config(&[("registry-port", json!(5443))]);
+    let moved = step(
+        "port 5443",
+        &format!("{} -S", CHECK_HTTP_5000.replace("-p 5000", "-p 5443")),
+        &tls,
+    );
+
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+    step(
+        "TLS off",
+        &CHECK_HTTP_5000.replace("-p 5000", "-p 5443"),
+        &moved,
+    );
+    // The export file names the check, not the port: still the one file.
+    assert!(u.exists(&nrpe_export("juju-docker-registry-0")));
+}
+
+/// No churn (the anchor rewrote `timestamp` every hook, B7): with the relation in place,
+/// repeated no-op hooks write no file and set no relation data; update-status asks Juju
+/// for no relation ids, and without an nrpe relation never mentions the endpoint at all.
+#[test]
+fn nrpe_noop_hooks_write_nothing_and_set_nothing() {
+    let (u, _) = Unit::serving();
+    u.juju.clear_calls();
+    u.ok(Event::UpdateStatus);
+    assert!(
+        u.juju
+            .calls()
+            .iter()
+            .all(|c| !c.args.iter().any(|a| a.contains("nrpe-external-master"))),
+        "update-status without nrpe: {:?}",
+        u.juju.calls()
+    );
+
+    let rel = add_nrpe(&u, &[("nagios_hostname", "juju-docker-registry-0")]);
+    let announced = u.juju.our_bag(&rel);
+    let status = u.status();
+    u.files.clear_ops();
+    u.juju.clear_calls();
+    for _ in 0..5 {
+        u.ok(Event::UpdateStatus);
+        u.ok(Event::ConfigChanged);
+        u.ok(changed(&rel, "nrpe/0"));
+    }
+    assert_eq!(u.writes(), vec![], "no file written");
+    assert_eq!(
+        u.juju.calls_of("relation-set"),
+        vec![],
+        "no relation data set"
+    );
+    assert_eq!(u.juju.our_bag(&rel), announced);
+    assert_eq!(u.status(), status);
+    assert_eq!(u.service_calls(), (1, 0, 0));
+
+    // update-status alone reuses the relation ids (nrpe's included).
+    u.juju.clear_calls();
+    u.ok(Event::UpdateStatus);
+    assert!(u.juju.calls_of("relation-ids").is_empty());
+}
+
+/// B7 (the anchor never removed its check): when the nrpe unit departs and the relation
+/// is removed, the check files go; the operator's other NRPE files and the registry's own
+/// files stay. A new host name moves the export file instead of leaving the old one.
+#[test]
+fn nrpe_files_follow_the_host_name_and_go_with_the_relation() {
+    let (u, _) = Unit::serving();
+    let theirs = "/etc/nagios/nrpe.d/check_load.cfg";
+    u.files
+        .seed_file(theirs, b"command[check_load]=...\n", 0o644, (0, 0));
+    let rel = add_nrpe(&u, &[("nagios_hostname", "old-name")]);
+    assert!(u.exists(&nrpe_export("old-name")));
+    let before = u.juju.our_bag(&rel);
+
+    u.juju.with_relation(&rel, |r| {
+        r.units
+            .get_mut("nrpe/0")
+            .unwrap()
+            .insert("nagios_hostname".into(), "new-name".into());
+    });
+    u.ok(changed(&rel, "nrpe/0"));
+    assert!(
+        !u.exists(&nrpe_export("old-name")),
+        "old export left behind"
+    );
+    assert!(u.exists(&nrpe_export("new-name")));
+    assert_ne!(u.juju.our_bag(&rel)["timestamp"], before["timestamp"]);
+
+    remove_nrpe(&u, &rel);
+    assert!(!u.exists(NRPE_CFG), "check left behind");
+    assert!(!u.exists(&nrpe_export("new-name")), "export left behind");
+    assert!(u.exists(theirs), "another charm's check was removed");
+    assert!(u.exists(CONFIG_PATH));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(u.service_calls(), (1, 0, 0));
+}
+
+/// Removing the unit removes the check with the charm's other files.
+#[test]
+fn remove_takes_the_nrpe_check_with_it() {
+    let (u, _) = Unit::serving();
+    add_nrpe(&u, &[("nagios_host_context", "prod")]);
+    let export = nrpe_export("prod-docker-registry-0");
+    assert!(u.exists(NRPE_CFG) && u.exists(&export));
+    u.ok(Event::Stop);
+    u.ok(Event::Remove);
+    assert!(!u.exists(NRPE_CFG) && !u.exists(&export));
+}
+
+/// Garbage from the nrpe unit is logged (naming the unit and the key) and ignored: the
+/// bad key counts as unset, the good ones are used, and the hook succeeds.
+#[test]
+fn nrpe_garbage_is_logged_and_ignored() {
+    let (u, _) = Unit::serving();
+    add_nrpe(
+        &u,
+        &[
+            ("nagios_hostname", "../../etc/cron.d/x"),
+            ("nagios_host_context", "prod"),
+        ],
+    );
+    let warnings = u.log_lines("WARNING");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("nrpe/0") && w.contains("nagios_hostname")),
+        "nrpe garbage not logged: {warnings:?}"
+    );
+    assert!(u.exists(&nrpe_export("prod-docker-registry-0")));
+    assert!(u.text(NRPE_CFG).contains("# servicegroups: prod\n"));
+    assert!(
+        u.files
+            .changed_paths()
+            .iter()
+            .all(|p| !p.to_string_lossy().contains("cron.d")),
+        "{:?}",
+        u.files.changed_paths()
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// nagios_context and nagios_servicegroups options: the context names the host when the
+/// subordinate sends none; servicegroups wins over the context in both files.
+#[test]
+fn nagios_options_name_the_host_and_the_service_groups() {
+    let (u, _) = Unit::serving();
+    u.config(&[
+        ("nagios_context", json!("staging")),
+        ("nagios_servicegroups", json!("registries")),
+    ]);
+    let rel = add_nrpe(&u, &[]);
+    let export_path = nrpe_export("staging-docker-registry-0");
+    assert!(u
+        .text(&export_path)
+        .contains("    servicegroups                   registries\n"));
+    assert!(u.text(NRPE_CFG).contains("# servicegroups: registries\n"));
+    let before = u.juju.our_bag(&rel);
+    u.config(&[("nagios_servicegroups", json!(""))]);
+    assert!(u
+        .text(&export_path)
+        .contains("    servicegroups                   staging\n"));
+    assert_ne!(
+        u.juju.our_bag(&rel)["checks-sha256"],
+        before["checks-sha256"]
+    );
+}
+
+/// A unit upgraded from a revision that did not remember nrpe relation ids asks Juju once,
+/// at the next update-status, and reuses the answer from then on.
+#[test]
+fn update_status_learns_nrpe_ids_once_after_an_upgrade() {
+    let (u, _) = Unit::serving();
+    let state = charm::charm::local::STATE_FILE;
+    let mut v: Value = serde_json::from_str(&u.text(state)).unwrap();
+    v["known"]["relations"]
+        .as_object_mut()
+        .unwrap()
+        .remove("nrpe-external-master")
+        .expect("nrpe ids remembered");
+    u.files
+        .seed_file(state, v.to_string().as_bytes(), 0o600, (0, 0));
+    u.juju.clear_calls();
+    u.ok(Event::UpdateStatus);
+    let asked: Vec<Vec<String>> = u
+        .juju
+        .calls_of("relation-ids")
+        .into_iter()
+        .map(|c| c.args)
+        .collect();
+    assert_eq!(asked, vec![vec!["--format=json", "nrpe-external-master"]]);
     u.juju.clear_calls();
     u.ok(Event::UpdateStatus);
     assert!(u.juju.calls_of("relation-ids").is_empty());

@@ -3,10 +3,13 @@
 //! Nothing here touches the machine or Juju, so every rule is unit-tested with literals.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::SystemTime;
 
 use crate::config::{Auth, CharmConfig, Storage};
-use crate::juju::{Databag, Port, PortRange};
+use crate::juju::{Databag, Port, PortRange, UnitName};
 use crate::relations::docker_registry::{BasicAuth, RegistryInfo, Tls};
+use crate::relations::nrpe::{servicegroups, CheckTls, NrpeCheck, NrpeRemote};
 use crate::relations::website::{self, Balancing, ServicesStanza, WebsiteLeader};
 use crate::relations::{changes, Host, Netloc};
 use crate::workload::service::ServiceStatus;
@@ -235,6 +238,68 @@ pub fn website_follower_bag() -> Databag {
     website::follower_delta()
 }
 
+/// The registry's Nagios check as the files the nrpe subordinate reads, `(path, contents)`:
+/// the NRPE command definition, then the service exported for Nagios. `None` while no
+/// nrpe unit is in any nrpe relation (the host name comes from it, so nothing to write).
+/// The check follows the TLS state and registry-port, so it passes whenever the registry
+/// answers (B7).
+pub fn nrpe_files(
+    nrpe: &[RelationView],
+    config: &CharmConfig,
+    unit: &UnitName,
+    tls_on: bool,
+) -> Option<Vec<(PathBuf, String)>> {
+    let (remote_unit, bag) = nrpe.iter().flat_map(|r| r.units.iter()).next()?;
+    let remote = nrpe_remote(remote_unit, bag);
+    let tls = if tls_on { CheckTls::On } else { CheckTls::Off };
+    let check = NrpeCheck::registry(config.registry_port, &tls);
+    let groups = servicegroups(
+        &config.nagios_servicegroups,
+        remote.context(&config.nagios_context),
+    );
+    let host = remote.host_name(&config.nagios_context, &unit.to_string());
+    Some(vec![
+        (check.nrpe_cfg_path().into(), check.nrpe_cfg(groups)),
+        (
+            check.export_path(&host).into(),
+            check.export_cfg(&host, groups),
+        ),
+    ])
+}
+
+/// The nrpe unit's keys; an unusable value is logged and ignored (as if unset), the
+/// other keys are kept.
+fn nrpe_remote(unit: &UnitName, bag: &Databag) -> NrpeRemote {
+    let mut bag = bag.clone();
+    loop {
+        match NrpeRemote::parse(&bag) {
+            Ok(remote) => return remote,
+            Err(e) => {
+                tracing::warn!("ignoring {unit}'s nrpe data: {e}");
+                if bag.remove(e.key()).is_none() {
+                    return NrpeRemote::default();
+                }
+            }
+        }
+    }
+}
+
+/// `now` in UTC as ISO 8601 with microseconds, e.g. `2026-01-02T03:04:05.000006` (the
+/// form the Python charm's `timestamp` had).
+pub fn iso_time(now: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(now);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,5 +493,68 @@ mod tests {
             "{}",
             shared["services"]
         );
+    }
+
+    #[test]
+    fn nrpe_files_follow_tls_port_and_the_remote_names() {
+        let unit: UnitName = "docker-registry/3".parse().unwrap();
+        let c = config(json!({"registry-port": 5443, "nagios_servicegroups": "infra"}));
+        assert_eq!(nrpe_files(&[], &c, &unit, false), None);
+        let mut waiting = rel(&[]);
+        waiting.id = "nrpe-external-master:7".parse().unwrap();
+        assert_eq!(
+            nrpe_files(&[waiting], &c, &unit, false),
+            None,
+            "no nrpe unit yet"
+        );
+        let r = rel(&[(
+            "nrpe/0",
+            &[
+                ("nagios_hostname", "prod-reg-3"),
+                ("nagios_host_context", "prod"),
+            ],
+        )]);
+        let plain = nrpe_files(std::slice::from_ref(&r), &c, &unit, false).unwrap();
+        assert_eq!(
+            plain[0].0,
+            PathBuf::from("/etc/nagios/nrpe.d/check_docker_registry.cfg")
+        );
+        assert!(plain[0].1.contains("-p 5443 -u /v2/"), "{}", plain[0].1);
+        assert!(!plain[0].1.contains(" -S"), "{}", plain[0].1);
+        assert!(plain[0].1.contains("# servicegroups: infra\n"));
+        assert_eq!(
+            plain[1].0,
+            PathBuf::from("/var/lib/nagios/export/service__prod-reg-3_check_docker_registry.cfg")
+        );
+        let tls = nrpe_files(&[r], &c, &unit, true).unwrap();
+        assert!(tls[0].1.trim_end().ends_with(" -S"), "{}", tls[0].1);
+        assert_eq!(tls[1], plain[1], "the export does not depend on TLS");
+    }
+
+    #[test]
+    fn nrpe_garbage_key_is_ignored_and_the_good_one_kept() {
+        let unit: UnitName = "docker-registry/0".parse().unwrap();
+        let c = config(json!({}));
+        let r = rel(&[(
+            "nrpe/0",
+            &[
+                ("nagios_hostname", "../../etc/passwd"),
+                ("nagios_host_context", "stage"),
+            ],
+        )]);
+        let files = nrpe_files(&[r], &c, &unit, false).unwrap();
+        assert_eq!(
+            files[1].0,
+            PathBuf::from(
+                "/var/lib/nagios/export/service__stage-docker-registry-0_check_docker_registry.cfg"
+            )
+        );
+        assert!(files[0].1.contains("# servicegroups: stage\n"));
+    }
+
+    #[test]
+    fn iso_time_is_utc_with_microseconds() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_767_322_445_000_006);
+        assert_eq!(iso_time(t), "2026-01-02T02:54:05.000006");
     }
 }

@@ -18,6 +18,7 @@ use crate::probe::{self, Scheme};
 use crate::relations::cert_provider::{
     legacy_unit_name, CsrRequest, CsrRequests, LegacyProvider, LegacyRequest, ProvidedCerts,
 };
+use crate::relations::nrpe;
 use crate::relations::peer::{HttpSecret, PeerApp, PeerUnit};
 use crate::relations::{Databag, Host};
 use crate::render::{self, RegistryConfigInputs, TlsFiles};
@@ -480,8 +481,25 @@ fn reconcile<R: ToolRunner>(
         },
     )?;
     read_at_start.push(rendered.into_bytes());
-    // Files the charm wrote at paths it no longer manages (a tls-*-path changed) go too.
-    let managed = [
+
+    // The Nagios check for the nrpe subordinate, following TLS and registry-port.
+    let nrpe_files = decide::nrpe_files(&view.nrpe, config, &view.unit, tls_on).unwrap_or_default();
+    for (path, contents) in &nrpe_files {
+        ensure_parent(fx, path)?;
+        put(
+            fx,
+            &mut local,
+            &Wanted {
+                path: path.clone(),
+                contents: contents.as_bytes().to_vec(),
+                spec: FileSpec::mode(0o644),
+            },
+        )?;
+    }
+
+    // Files the charm wrote at paths it no longer manages (a tls-*-path changed, the nrpe
+    // relation is gone: B7) go too.
+    let mut managed = vec![
         PathBuf::from(render::CONFIG_PATH),
         htpasswd.to_path_buf(),
         token_pem.to_path_buf(),
@@ -489,6 +507,7 @@ fn reconcile<R: ToolRunner>(
         cert_path.clone(),
         key_path.clone(),
     ];
+    managed.extend(nrpe_files.iter().map(|(path, _)| path.clone()));
     let stale: Vec<PathBuf> = local
         .owned
         .keys()
@@ -543,6 +562,7 @@ fn reconcile<R: ToolRunner>(
     }
 
     publish(tools, &view, config, &advertised, tls_on, tls_ca.as_deref())?;
+    announce_nrpe(tools, &view, &nrpe_files)?;
 
     // Report: Ready only when the registry really answers GET /v2/ (B25).
     let scheme = if tls_on { Scheme::Https } else { Scheme::Http };
@@ -826,6 +846,35 @@ fn write_bag<R: ToolRunner>(
     let writes = decide::bag_writes(&rel.ours, desired);
     if !writes.is_empty() {
         tools.relation_set(&rel.id, false, &writes)?;
+    }
+    Ok(())
+}
+
+/// Tells each nrpe unit about the check files; `timestamp` moves only when their content
+/// changed, so a no-op hook wakes nothing on the subordinate's side (B7).
+fn announce_nrpe<R: ToolRunner>(
+    tools: &HookTools<R>,
+    view: &ModelView,
+    files: &[(PathBuf, String)],
+) -> Result<(), Error> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let contents: Vec<&str> = files.iter().map(|(_, c)| c.as_str()).collect();
+    let now = decide::iso_time(view.now);
+    for rel in view.nrpe.iter().filter(|r| !r.units.is_empty()) {
+        write_bag(tools, rel, &nrpe::announce(&rel.ours, &contents, &now))?;
+    }
+    Ok(())
+}
+
+/// Creates `path`'s directory (0755) when it is missing; one that exists is left as its
+/// owner (the nrpe subordinate's package) made it.
+fn ensure_parent(fx: &Effects<'_>, path: &Path) -> Result<(), Error> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !fx.files.exists(dir)? {
+            fx.files.ensure_dir(dir, 0o755, None)?;
+        }
     }
     Ok(())
 }

@@ -70,6 +70,8 @@ pub struct ModelView {
     pub clients: Vec<RelationView>,
     /// The CA relation (the first one, like the Python charm).
     pub cert_provider: Option<RelationView>,
+    /// nrpe subordinate relations (normally one).
+    pub nrpe: Vec<RelationView>,
     /// Ports Juju has opened for this unit.
     pub opened_ports: Vec<PortRange>,
     /// When the view was read (certificate validity is checked against it).
@@ -122,6 +124,7 @@ impl ModelView {
             endpoints::CERT_PROVIDER.to_string(),
             ids(self.cert_provider.as_slice()),
         );
+        relations.insert(endpoints::NRPE.to_string(), ids(&self.nrpe));
         Known {
             relations,
             address: self.address,
@@ -229,6 +232,16 @@ impl ModelView {
             )?
             .into_iter()
             .next(),
+            nrpe: read_relations(
+                tools,
+                ids(endpoints::NRPE)?,
+                &ctx.unit,
+                endpoints::NRPE,
+                Bags {
+                    ours: true,
+                    app: false,
+                },
+            )?,
             opened_ports: tools.opened_ports()?,
             now,
         })
