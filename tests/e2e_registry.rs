@@ -955,3 +955,175 @@ fn copy_args(side: &str, tls: Tls, creds: Option<&str>, from: &str, to: &str) ->
     args.push(to.to_string());
     args
 }
+
+/// A stand-in for the nrpe subordinate. jujusim has no subordinates (it parses `scope:
+/// container` and `subordinate:` but deploys every charm on its own machine), so this is
+/// a regular charm requiring `nrpe-external-master`: it sends the names the real nrpe charm
+/// sends and records, per relation-changed, the `timestamp checks-sha256` it received.
+const NRPE_SIM: &str = r#"#!/bin/bash
+set -euo pipefail
+HOOK="${JUJU_DISPATCH_PATH##*/}"
+LOG=/var/lib/nrpe-sim/received
+case "$HOOK" in
+  nrpe-external-master-relation-joined)
+    relation-set nagios_hostname=e2e-registry-host nagios_host_context=e2e
+    ;;
+  nrpe-external-master-relation-changed)
+    ts="$(relation-get timestamp "$JUJU_REMOTE_UNIT")"
+    sha="$(relation-get checks-sha256 "$JUJU_REMOTE_UNIT")"
+    if [ -n "$ts" ]; then
+      mkdir -p "${LOG%/*}"
+      echo "$ts $sha" >> "$LOG"
+    fi
+    status-set active "received ${ts:-nothing}"
+    ;;
+esac
+"#;
+
+const NRPE_CHECK: &str = "/etc/nagios/nrpe.d/check_docker_registry.cfg";
+const NRPE_EXPORT: &str =
+    "/var/lib/nagios/export/service__e2e-registry-host_check_docker_registry.cfg";
+
+impl Registry {
+    /// The command line NRPE would run for the registry check on `unit`.
+    fn nrpe_command(&self, unit: &str) -> String {
+        let out = self.m.exec(unit, &format!("cat {NRPE_CHECK}"));
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("command[check_docker_registry]="))
+            .map(String::from)
+            .unwrap_or_else(|| self.m.fail("no NRPE command line in the check file", &out))
+    }
+
+    /// Runs `command` on `unit` the way NRPE does (`/bin/sh -c`), returning the output.
+    fn run_check(&self, unit: &str, command: &str) -> Output {
+        self.m.run(&["exec", unit, "--", "sh", "-c", command])
+    }
+
+    /// Fails unless the rendered check passes (exit 0, `HTTP OK`) against the registry.
+    fn expect_check_ok(&self, unit: &str, command: &str) {
+        let out = self.run_check(unit, command);
+        self.m.check(
+            out.code == Some(0) && out.stdout.starts_with("HTTP OK"),
+            &format!("the NRPE check is not OK: {command}"),
+            &out,
+        );
+    }
+
+    /// What nrpe/0 recorded: one `timestamp checks-sha256` line per announcement.
+    fn nrpe_received(&self) -> Vec<String> {
+        let out = self.m.exec(
+            "nrpe/0",
+            "cat /var/lib/nrpe-sim/received 2>/dev/null || true",
+        );
+        out.stdout.lines().map(String::from).collect()
+    }
+}
+
+/// §9.4 and B7 end to end: related to an nrpe-like charm, the unit writes the registry
+/// check and the Nagios export under the name nrpe sent; the rendered command, run with
+/// the real check_http on the unit's machine, is OK over http and, after TLS is turned on,
+/// over https (where the anchor's plain check goes CRITICAL). No-op hooks announce nothing
+/// new; removing the relation removes the files.
+#[test]
+fn nrpe_check_passes_over_http_and_tls_and_goes_with_the_relation() {
+    let r = Registry::deploy();
+    let nrpe = r.m.write_charm(
+        "nrpe",
+        "requires:\n  nrpe-external-master:\n    interface: nrpe-external-master\n",
+        None,
+        None,
+        NRPE_SIM,
+    );
+    r.m.ok(&["deploy", &nrpe.display().to_string()]);
+    r.m.ok(&["integrate", APP, "nrpe"]);
+
+    let plain = r.nrpe_command(UNIT0);
+    r.m.check(
+        plain.contains("-p 5000") && !plain.contains(" -S"),
+        &format!("plain check expected, got {plain}"),
+        &r.m.run(&["status"]),
+    );
+    r.expect_check_ok(UNIT0, &plain);
+    let export = r.m.exec(UNIT0, &format!("cat {NRPE_EXPORT}"));
+    r.m.check(
+        export
+            .stdout
+            .contains("host_name                       e2e-registry-host")
+            && export.stdout.contains("check_nrpe!check_docker_registry"),
+        "the Nagios export does not name nrpe's host and the check",
+        &export,
+    );
+    let mode = r.stat(UNIT0, "%a %U", NRPE_CHECK);
+    r.m.check(
+        mode == "644 root",
+        &format!("check file is {mode}"),
+        &export,
+    );
+
+    // nrpe/0 got the announcement once; no-op hooks announce nothing new.
+    let first = r.nrpe_received();
+    r.m.check(
+        first.len() == 1,
+        &format!("nrpe/0 should have one announcement, got {first:?}"),
+        &r.m.run(&["show-unit", "nrpe/0"]),
+    );
+    for _ in 0..3 {
+        r.m.ok(&["update-status", UNIT0]);
+    }
+    r.config(&["log-level=info"]);
+    let after_noop = r.nrpe_received();
+    r.m.check(
+        after_noop == first,
+        &format!("no-op hooks re-announced: {after_noop:?}"),
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+
+    // TLS on: the check gains -S and passes; the plain one fails like the anchor's (B7).
+    let pki = Pki::new(&r.m, "nrpe");
+    pki.issue(&r.m, "server", &r.addr);
+    r.config(&[
+        &format!("tls-ca-blob={}", pki.blob("ca.crt")),
+        &format!("tls-cert-blob={}", pki.blob("server.crt")),
+        &format!("tls-key-blob={}", pki.blob("server.key")),
+    ]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    let tls = r.nrpe_command(UNIT0);
+    r.m.check(
+        tls == format!("{plain} -S"),
+        &format!("TLS check expected, got {tls}"),
+        &r.m.run(&["status"]),
+    );
+    r.expect_check_ok(UNIT0, &tls);
+    let anchor_like = r.run_check(UNIT0, &plain);
+    r.m.check(
+        anchor_like.code == Some(2),
+        "a plain check against the TLS registry should be CRITICAL (exit 2)",
+        &anchor_like,
+    );
+    let announced = r.nrpe_received();
+    r.m.check(
+        announced.len() == 2 && announced[1] != announced[0],
+        &format!("the TLS check was not announced once: {announced:?}"),
+        &r.m.run(&["show-unit", "nrpe/0"]),
+    );
+
+    // The relation goes: so do the check files.
+    r.m.ok(&["remove-relation", APP, "nrpe"]);
+    for path in [NRPE_CHECK, NRPE_EXPORT] {
+        r.m.check(
+            !r.exists(UNIT0, path),
+            &format!("{path} left behind after remove-relation"),
+            &r.m.exec(UNIT0, "ls -la /etc/nagios/nrpe.d /var/lib/nagios/export"),
+        );
+    }
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+}
