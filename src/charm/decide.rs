@@ -285,7 +285,7 @@ fn nrpe_remote(unit: &UnitName, bag: &Databag) -> NrpeRemote {
 }
 
 /// `now` in UTC as ISO 8601 with microseconds, e.g. `2026-01-02T03:04:05.000006` (the
-/// form the Python charm's `timestamp` had).
+/// Python charm's `datetime.now().isoformat()` form; nrpe only compares it for change).
 pub fn iso_time(now: SystemTime) -> String {
     let t = time::OffsetDateTime::from(now);
     format!(
