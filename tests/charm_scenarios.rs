@@ -1336,11 +1336,42 @@ fn changing_tls_paths_moves_the_files_the_charm_wrote() {
     ]);
     assert!(u.exists("/etc/registry-tls/server.crt"));
     assert!(u.exists("/etc/registry-tls/server.key"));
+    // The new directory did not exist: the charm made it (a real write would fail without).
+    assert_eq!(u.meta("/etc/registry-tls"), (0o755, 0, 0));
     assert!(!u.exists(DEFAULT_TLS_CERT_PATH), "old cert left behind");
     assert!(!u.exists(DEFAULT_TLS_KEY_PATH), "old key left behind");
     assert!(u.exists(DEFAULT_TLS_CA_PATH), "the CA path did not change");
     assert!(u.text(CONFIG_PATH).contains("/etc/registry-tls/server.key"));
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+}
+
+/// An operator mistake, not a fault: a tls-*-path naming a directory blocks naming the
+/// option (it failed the hook with "Is a directory"), and the registry keeps serving.
+#[test]
+fn tls_path_naming_a_directory_blocks() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    let mut cfg = tls_blobs(&ca);
+    cfg.push(("tls-key-path", json!("/etc/docker/registry")));
+    u.config(&cfg);
+    let (kind, msg) = u.status();
+    assert_eq!(kind, "blocked");
+    assert!(
+        msg.starts_with("Invalid charm config: tls-key-path: /etc/docker/registry is a directory"),
+        "{msg}"
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+    assert_eq!(u.service_calls(), (1, 0, 0));
+    // Without blobs too: the charm reads the path to look for operator files.
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+    assert_eq!(u.status().0, "blocked");
+    u.config(&[("tls-key-path", json!(DEFAULT_TLS_KEY_PATH))]);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
 }
 
 /// B24: haproxy passes TLS through for TLS from any source, cert-provider included.

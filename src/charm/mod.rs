@@ -197,8 +197,28 @@ struct Wanted {
     spec: FileSpec,
 }
 
-/// Writes `w`, recording it as ours.
+/// A tls-*-path that names a directory: the charm could neither read nor write a file there
+/// (an operator mistake, so blocked rather than a failed hook).
+fn tls_path_problem(fx: &Effects<'_>, named: &[(&str, &PathBuf)]) -> Result<Option<String>, Error> {
+    for (option, path) in named {
+        if fx.files.stat(path)?.is_some_and(|m| m.is_dir) {
+            return Ok(Some(format!(
+                "{option}: {} is a directory (set the path of a file in it)",
+                path.display()
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Writes `w`, recording it as ours. A missing parent directory (a tls-*-path in a new
+/// directory) is created 0755; an existing one is left as it is.
 fn put(fx: &Effects<'_>, local: &mut LocalState, w: &Wanted) -> Result<bool, Error> {
+    if let Some(parent) = w.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !fx.files.exists(parent)? {
+            fx.files.ensure_dir(parent, 0o755, None)?;
+        }
+    }
     let changed = fx.files.write(&w.path, &w.contents, w.spec)?.is_yes();
     local
         .owned
@@ -336,6 +356,22 @@ fn reconcile<R: ToolRunner>(
 
     // TLS: config blobs > cert-provider > operator files > plain HTTP.
     let (ca_path, cert_path, key_path) = tls_paths(config);
+    let named = [
+        ("tls-ca-path", &ca_path),
+        ("tls-cert-path", &cert_path),
+        ("tls-key-path", &key_path),
+    ];
+    if let Some(problem) = tls_path_problem(fx, &named)? {
+        report(
+            tools,
+            fx,
+            &mut local,
+            &Status::blocked(format!("Invalid charm config: {problem}")),
+        )?;
+        keep_running(fx, &binary, Some(config), &mut local)?;
+        local.save(fx.files)?;
+        return Ok(());
+    }
     let relation_tls = match &view.cert_provider {
         Some(rel) => {
             request_certificate(tools, fx, &view, rel, config, proxy.as_ref(), &mut local)?
