@@ -385,7 +385,7 @@ fn reconcile<R: ToolRunner>(
         (Some(b), _) => TlsChoice::Managed(b, TlsSource::Config),
         (None, Some(b)) => TlsChoice::Managed(b, TlsSource::CertProvider),
         (None, None) => {
-            match operator_tls(fx, &local, &ca_path, &cert_path, &key_path, view.now)? {
+            match operator_tls(fx, &local, &ca_path, &cert_path, &key_path, view.now, owner)? {
                 Ok(choice) => choice,
                 Err(problem) => {
                     report(
@@ -709,6 +709,7 @@ fn operator_tls(
     cert: &Path,
     key: &Path,
     now: std::time::SystemTime,
+    owner: Owner,
 ) -> Result<Result<TlsChoice, String>, Error> {
     let read = |p: &Path| -> Result<Option<Vec<u8>>, Error> {
         Ok(fx.files.read(p)?.filter(|c| !local.owns(p, c)))
@@ -726,14 +727,42 @@ fn operator_tls(
         now,
         TlsSource::Config,
     ) {
-        Ok(_) => Ok(Ok(TlsChoice::Operator { ca: ca_text })),
-        Err(e) => Ok(Err(format!(
-            "tls-cert-path: the certificate files at {} and {} are unusable: {}",
-            cert.display(),
-            key.display(),
-            e.problem
-        ))),
+        Ok(Some(_)) => {}
+        // Empty files: TLS on with them would only crash the registry.
+        Ok(None) => {
+            return Ok(Err(format!(
+                "tls-cert-path: the certificate files at {} and {} are empty",
+                cert.display(),
+                key.display()
+            )))
+        }
+        Err(e) => {
+            return Ok(Err(format!(
+                "tls-cert-path: the certificate files at {} and {} are unusable: {}",
+                cert.display(),
+                key.display(),
+                e.problem
+            )))
+        }
     }
+    // The registry runs as its own user: a root-only key (an admin's usual 0600, or what
+    // the Python charm left) would make it exit at start, leaving the unit down.
+    for (option, path) in [("tls-cert-path", cert), ("tls-key-path", key)] {
+        if let Some(meta) = fx.files.stat(path)? {
+            if !users::can_read(&meta, owner) {
+                return Ok(Err(format!(
+                    "{option}: {} is not readable by the {} user, which runs the registry \
+                     (e.g. chgrp {} {} && chmod g+r {})",
+                    path.display(),
+                    users::SERVICE_USER,
+                    users::SERVICE_USER,
+                    path.display(),
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(Ok(TlsChoice::Operator { ca: ca_text }))
 }
 
 /// Publishes our certificate request on cert-provider (the legacy keys easyrsa reads and a
