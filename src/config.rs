@@ -761,6 +761,13 @@ impl CharmConfig {
                             .with_fix(format!("use {}/", u.as_str())),
                     );
                     None
+                } else if let Err(e) = u.hostname().parse::<crate::relations::Host>() {
+                    // Clients are told this host: it must be one they can use.
+                    r.err(
+                        ConfigError::new("http-host", format!("bad host: {e}"))
+                            .with_fix("use a DNS name or an IP address"),
+                    );
+                    None
                 } else {
                     Some(u)
                 }

@@ -50,8 +50,12 @@ fn chain(e: &dyn StdError) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(cause) = cur {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
+        // Some errors already print their source (`could not read X: <io error>`).
+        let text = cause.to_string();
+        if !s.ends_with(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
         cur = cause.source();
     }
     s
@@ -89,6 +93,20 @@ mod tests {
         assert_eq!(
             chain(&e),
             "a hook tool call failed: `config-get` failed (exit status 1): ERROR boom"
+        );
+    }
+
+    #[test]
+    fn a_source_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::from_raw_os_error(21);
+        let e = charm::charm::Error::from(charm::workload::files::FilesError::Io {
+            op: "read",
+            path: "/etc/docker/".into(),
+            source: io,
+        });
+        assert_eq!(
+            chain(&e),
+            "could not read /etc/docker/: Is a directory (os error 21)"
         );
     }
 }

@@ -1040,10 +1040,11 @@ fn operator_tls_files_are_used_and_never_removed() {
     let ca = ca();
     let (cert, key) = server_cert(&ca, &[ADDR.to_string()], 90);
     let (u, _) = Unit::leader();
+    let gid = service_user().unwrap().1;
     u.files
         .seed_file(DEFAULT_TLS_CERT_PATH, cert.as_bytes(), 0o644, (0, 0));
     u.files
-        .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o600, (0, 0));
+        .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o640, (0, gid));
     u.files
         .seed_file(DEFAULT_TLS_CA_PATH, ca.pem.as_bytes(), 0o644, (0, 0));
     u.deploy();
@@ -1062,6 +1063,43 @@ fn operator_tls_files_are_used_and_never_removed() {
     );
     assert!(u.exists(DEFAULT_TLS_CERT_PATH) && u.exists(DEFAULT_TLS_CA_PATH));
     assert!(!u.exists(CONFIG_PATH));
+}
+
+/// Operator files the registry could not use block naming the option, instead of turning
+/// TLS on and leaving the registry dead at start: a root-only key (0600 root, what an admin
+/// or the Python charm leaves; seen on jujusim: "open registry.key: permission denied"),
+/// and empty files.
+#[test]
+fn operator_tls_files_the_registry_cannot_use_block() {
+    let ca = ca();
+    let (cert, key) = server_cert(&ca, &[ADDR.to_string()], 90);
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    u.files
+        .seed_file(DEFAULT_TLS_CERT_PATH, cert.as_bytes(), 0o644, (0, 0));
+    u.files
+        .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o600, (0, 0));
+    u.ok(Event::UpdateStatus);
+    let (kind, msg) = u.status();
+    assert_eq!(kind, "blocked");
+    assert!(
+        msg.contains("tls-key-path: /etc/docker/registry/registry.key is not readable by the docker-registry user"),
+        "{msg}"
+    );
+    assert_eq!(
+        u.text(CONFIG_PATH),
+        good,
+        "the last good config keeps serving"
+    );
+    assert_eq!(u.service_calls(), (1, 0, 0));
+
+    u.files.seed_file(DEFAULT_TLS_CERT_PATH, b"", 0o644, (0, 0));
+    u.files.seed_file(DEFAULT_TLS_KEY_PATH, b"", 0o644, (0, 0));
+    u.ok(Event::UpdateStatus);
+    let (kind, msg) = u.status();
+    assert_eq!(kind, "blocked");
+    assert!(msg.contains("are empty"), "{msg}");
+    assert_eq!(u.text(CONFIG_PATH), good);
 }
 
 /// Team rule: secrets never in logs (password, http secret, private keys).
@@ -1336,11 +1374,42 @@ fn changing_tls_paths_moves_the_files_the_charm_wrote() {
     ]);
     assert!(u.exists("/etc/registry-tls/server.crt"));
     assert!(u.exists("/etc/registry-tls/server.key"));
+    // The new directory did not exist: the charm made it (a real write would fail without).
+    assert_eq!(u.meta("/etc/registry-tls"), (0o755, 0, 0));
     assert!(!u.exists(DEFAULT_TLS_CERT_PATH), "old cert left behind");
     assert!(!u.exists(DEFAULT_TLS_KEY_PATH), "old key left behind");
     assert!(u.exists(DEFAULT_TLS_CA_PATH), "the CA path did not change");
     assert!(u.text(CONFIG_PATH).contains("/etc/registry-tls/server.key"));
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+}
+
+/// An operator mistake, not a fault: a tls-*-path naming a directory blocks naming the
+/// option (it failed the hook with "Is a directory"), and the registry keeps serving.
+#[test]
+fn tls_path_naming_a_directory_blocks() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    let mut cfg = tls_blobs(&ca);
+    cfg.push(("tls-key-path", json!("/etc/docker/registry")));
+    u.config(&cfg);
+    let (kind, msg) = u.status();
+    assert_eq!(kind, "blocked");
+    assert!(
+        msg.starts_with("Invalid charm config: tls-key-path: /etc/docker/registry is a directory"),
+        "{msg}"
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+    assert_eq!(u.service_calls(), (1, 0, 0));
+    // Without blobs too: the charm reads the path to look for operator files.
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+    assert_eq!(u.status().0, "blocked");
+    u.config(&[("tls-key-path", json!(DEFAULT_TLS_KEY_PATH))]);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
 }
 
 /// B24: haproxy passes TLS through for TLS from any source, cert-provider included.

@@ -172,6 +172,23 @@ fn http_host_needs_a_scheme_b35() {
     assert_eq!(h.hostname(), "example.com");
 }
 
+/// A host the URL grammar accepts but clients cannot use blocks naming http-host (it used to
+/// leave the unit waiting "for an ingress address" and reconcile nothing).
+#[test]
+fn http_host_with_an_unusable_host_blocks() {
+    for bad in [
+        "https://registry.example.com./",
+        "https://1.2.3/",
+        "https://-bad.example.com/",
+    ] {
+        let e = errors(json!({ "http-host": bad }));
+        let msg = error_for(&e, "http-host");
+        assert!(msg.contains("bad host"), "{bad}: {msg}");
+    }
+    assert!(parse(json!({"http-host": "https://[fd00::5]:5000/"})).is_ok());
+    assert!(parse(json!({"http-host": "http://10.1.0.5:5000/"})).is_ok());
+}
+
 #[test]
 fn swift_partial_settings_are_errors_b20() {
     let e = errors(json!({"storage-swift-authurl": "https://keystone:5000/v3"}));

@@ -412,6 +412,30 @@ fn deploy_is_ready_over_http_and_round_trips_an_image() {
     r.pull_and_compare(5000, &img, Tls::Off, None);
 }
 
+/// registry-port below 1024 (443 worked with the Python charm, whose container port was
+/// published by root): the registry runs as its own user, so it needs CAP_NET_BIND_SERVICE
+/// and nothing more.
+#[test]
+fn a_privileged_registry_port_serves() {
+    let r = Registry::deploy();
+    r.config(&["registry-port=443"]);
+    r.expect_status(UNIT0, "active", &format!("Ready at {}:443 (http).", r.addr));
+    r.expect_code(&r.url(Tls::Off, 443, ""), Tls::Off, None, "200");
+    let pid = r.pid(UNIT0);
+    let pid = pid.split_whitespace().next().unwrap_or_default();
+    let pid = pid.trim_start_matches("pid=");
+    let caps = r.m.exec(
+        UNIT0,
+        &format!("grep -E '^Cap(Eff|Prm|Amb)' /proc/{pid}/status"),
+    );
+    for line in caps.text().lines() {
+        assert!(
+            line.ends_with("0000000000000400"),
+            "only CAP_NET_BIND_SERVICE: {line}"
+        );
+    }
+}
+
 #[test]
 fn basic_auth_guards_the_registry_and_a_password_change_does_not_restart_it() {
     let r = Registry::deploy();

@@ -60,8 +60,13 @@ pub fn proxy_host(website: &[RelationView]) -> Option<Host> {
         })
 }
 
-/// `http-host`'s host[:port] if set, else the proxy's address with registry-port (the
-/// Python charm dropped the port: B1), else this unit's ingress address:registry-port.
+/// `http-host`'s host[:port] as written if set, else the proxy's address with registry-port
+/// (the Python charm dropped the port: B1), else this unit's ingress address:registry-port.
+///
+/// A default port is not added to `http-host`: docker and containerd key credentials,
+/// `certs.d/` and mirrors by the image reference's host, so `registry.example.com` and
+/// `registry.example.com:443` are different registries to them (the Python charm sent
+/// `urlparse(http-host).netloc`).
 pub fn advertised(
     config: &CharmConfig,
     proxy: Option<Host>,
@@ -69,13 +74,10 @@ pub fn advertised(
 ) -> Option<Advertised> {
     let port = config.registry_port;
     if let Some(url) = &config.http_host {
-        let netloc = Netloc::new(
-            url.hostname().parse().ok()?,
-            url.port().unwrap_or(match url.scheme() {
-                crate::config::Scheme::Https => 443,
-                crate::config::Scheme::Http => 80,
-            }),
-        );
+        let netloc = Netloc {
+            host: url.hostname().parse().ok()?,
+            port: url.port(),
+        };
         return Some(Advertised {
             netloc,
             proxied: proxy.is_some(),
@@ -343,7 +345,8 @@ mod tests {
         let hh = config(json!({"http-host": "https://registry.example.com/"}));
         assert_eq!(
             advertised(&hh, None, Some(ip)).unwrap().netloc.to_string(),
-            "registry.example.com:443"
+            "registry.example.com",
+            "no default port: clients key creds and CAs by the reference's host"
         );
         let hp = config(json!({"http-host": "http://reg.example:8443/"}));
         assert_eq!(
@@ -455,10 +458,11 @@ mod tests {
         // TLS ends at a load balancer in front of the unit: clients still use https.
         assert_eq!(
             ready_message(&a, false),
-            "Ready at registry.example.com:443 (https)."
+            "Ready at registry.example.com (https)."
         );
         let bag = client_info(&a, &c, None).to_databag();
-        assert_eq!(bag["registry_url"], "\"https://registry.example.com:443\"");
+        assert_eq!(bag["registry_url"], "\"https://registry.example.com\"");
+        assert_eq!(bag["registry_netloc"], "\"registry.example.com\"");
         assert_eq!(bag["tls_ca"], "null");
     }
 

@@ -198,8 +198,28 @@ struct Wanted {
     spec: FileSpec,
 }
 
-/// Writes `w`, recording it as ours.
+/// A tls-*-path that names a directory: the charm could neither read nor write a file there
+/// (an operator mistake, so blocked rather than a failed hook).
+fn tls_path_problem(fx: &Effects<'_>, named: &[(&str, &PathBuf)]) -> Result<Option<String>, Error> {
+    for (option, path) in named {
+        if fx.files.stat(path)?.is_some_and(|m| m.is_dir) {
+            return Ok(Some(format!(
+                "{option}: {} is a directory (set the path of a file in it)",
+                path.display()
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Writes `w`, recording it as ours. A missing parent directory (a tls-*-path in a new
+/// directory) is created 0755; an existing one is left as it is.
 fn put(fx: &Effects<'_>, local: &mut LocalState, w: &Wanted) -> Result<bool, Error> {
+    if let Some(parent) = w.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !fx.files.exists(parent)? {
+            fx.files.ensure_dir(parent, 0o755, None)?;
+        }
+    }
     let changed = fx.files.write(&w.path, &w.contents, w.spec)?.is_yes();
     local
         .owned
@@ -337,6 +357,22 @@ fn reconcile<R: ToolRunner>(
 
     // TLS: config blobs > cert-provider > operator files > plain HTTP.
     let (ca_path, cert_path, key_path) = tls_paths(config);
+    let named = [
+        ("tls-ca-path", &ca_path),
+        ("tls-cert-path", &cert_path),
+        ("tls-key-path", &key_path),
+    ];
+    if let Some(problem) = tls_path_problem(fx, &named)? {
+        report(
+            tools,
+            fx,
+            &mut local,
+            &Status::blocked(format!("Invalid charm config: {problem}")),
+        )?;
+        keep_running(fx, &binary, Some(config), &mut local)?;
+        local.save(fx.files)?;
+        return Ok(());
+    }
     let relation_tls = match &view.cert_provider {
         Some(rel) => {
             request_certificate(tools, fx, &view, rel, config, proxy.as_ref(), &mut local)?
@@ -350,7 +386,7 @@ fn reconcile<R: ToolRunner>(
         (Some(b), _) => TlsChoice::Managed(b, TlsSource::Config),
         (None, Some(b)) => TlsChoice::Managed(b, TlsSource::CertProvider),
         (None, None) => {
-            match operator_tls(fx, &local, &ca_path, &cert_path, &key_path, view.now)? {
+            match operator_tls(fx, &local, &ca_path, &cert_path, &key_path, view.now, owner)? {
                 Ok(choice) => choice,
                 Err(problem) => {
                     report(
@@ -693,6 +729,7 @@ fn operator_tls(
     cert: &Path,
     key: &Path,
     now: std::time::SystemTime,
+    owner: Owner,
 ) -> Result<Result<TlsChoice, String>, Error> {
     let read = |p: &Path| -> Result<Option<Vec<u8>>, Error> {
         Ok(fx.files.read(p)?.filter(|c| !local.owns(p, c)))
@@ -710,14 +747,42 @@ fn operator_tls(
         now,
         TlsSource::Config,
     ) {
-        Ok(_) => Ok(Ok(TlsChoice::Operator { ca: ca_text })),
-        Err(e) => Ok(Err(format!(
-            "tls-cert-path: the certificate files at {} and {} are unusable: {}",
-            cert.display(),
-            key.display(),
-            e.problem
-        ))),
+        Ok(Some(_)) => {}
+        // Empty files: TLS on with them would only crash the registry.
+        Ok(None) => {
+            return Ok(Err(format!(
+                "tls-cert-path: the certificate files at {} and {} are empty",
+                cert.display(),
+                key.display()
+            )))
+        }
+        Err(e) => {
+            return Ok(Err(format!(
+                "tls-cert-path: the certificate files at {} and {} are unusable: {}",
+                cert.display(),
+                key.display(),
+                e.problem
+            )))
+        }
     }
+    // The registry runs as its own user: a root-only key (an admin's usual 0600, or what
+    // the Python charm left) would make it exit at start, leaving the unit down.
+    for (option, path) in [("tls-cert-path", cert), ("tls-key-path", key)] {
+        if let Some(meta) = fx.files.stat(path)? {
+            if !users::can_read(&meta, owner) {
+                return Ok(Err(format!(
+                    "{option}: {} is not readable by the {} user, which runs the registry \
+                     (e.g. chgrp {} {} && chmod g+r {})",
+                    path.display(),
+                    users::SERVICE_USER,
+                    users::SERVICE_USER,
+                    path.display(),
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(Ok(TlsChoice::Operator { ca: ca_text }))
 }
 
 /// Publishes our certificate request on cert-provider (the legacy keys easyrsa reads and a

@@ -63,6 +63,35 @@ pub fn service_user() -> Result<Owner, UsersError> {
     user_ids(SERVICE_USER)
 }
 
+/// Whether the service user `(uid, gid)` may read a file with `meta` by its mode bits
+/// (its supplementary groups count; ACLs and a symlink's target are not looked at, so a
+/// doubt answers yes).
+pub fn can_read(meta: &super::files::FileMeta, owner: Owner) -> bool {
+    if meta.mode & 0o004 != 0 || owner.0 == 0 {
+        return true;
+    }
+    if meta.uid == owner.0 {
+        return meta.mode & 0o400 != 0;
+    }
+    if meta.mode & 0o040 == 0 {
+        return false;
+    }
+    meta.gid == owner.1 || service_groups().contains(&meta.gid)
+}
+
+/// The service user's supplementary group ids (empty when they cannot be read).
+fn service_groups() -> Vec<u32> {
+    let Ok(name) = std::ffi::CString::new(SERVICE_USER) else {
+        return Vec::new();
+    };
+    let Ok(Some(user)) = User::from_name(SERVICE_USER) else {
+        return Vec::new();
+    };
+    nix::unistd::getgrouplist(&name, user.gid)
+        .map(|gs| gs.into_iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_default()
+}
+
 /// Makes `path` a data directory owned by `owner`: created 0750 when missing; when it exists
 /// with another owner (data from the Python charm), re-owns the whole tree. Never chmods,
 /// moves or deletes existing data.
@@ -124,6 +153,23 @@ mod tests {
                 .as_deref(),
             Some(&b"layer"[..])
         );
+    }
+
+    #[test]
+    fn readability_by_the_service_user_follows_the_mode_bits() {
+        let meta = |mode, uid, gid| super::super::files::FileMeta {
+            is_dir: false,
+            mode,
+            uid,
+            gid,
+        };
+        let user = (102, 105);
+        assert!(!can_read(&meta(0o600, 0, 0), user), "root-only key");
+        assert!(!can_read(&meta(0o640, 0, 0), user));
+        assert!(can_read(&meta(0o640, 0, 105), user));
+        assert!(can_read(&meta(0o600, 102, 105), user));
+        assert!(can_read(&meta(0o644, 0, 0), user));
+        assert!(!can_read(&meta(0o000, 102, 105), user));
     }
 
     #[test]

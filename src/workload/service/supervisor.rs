@@ -84,6 +84,63 @@ impl PidRecord {
     }
 }
 
+/// `CAP_NET_BIND_SERVICE` (linux/capability.h).
+const CAP_NET_BIND_SERVICE: u32 = 10;
+
+/// Called in the child after setuid (with keep-caps): drops every capability but
+/// `CAP_NET_BIND_SERVICE` and makes that one ambient, so the registry, running as its own
+/// user, can still listen on a port below 1024 (`registry-port=443` worked with the Python
+/// charm, whose container port was published by root). systemd does the same with
+/// `AmbientCapabilities=`. Best effort: without ambient capabilities (Linux < 4.3) only
+/// ports >= 1024 work, which the registry's log then says.
+///
+/// Raw syscalls only: this runs between fork and exec.
+fn keep_only_net_bind_service() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let bit = 1u32 << CAP_NET_BIND_SERVICE;
+    let header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let none = Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    };
+    let data = [
+        Data {
+            effective: bit,
+            permitted: bit,
+            inheritable: bit,
+        },
+        none,
+    ];
+    // SAFETY: plain syscalls on stack data that outlives them.
+    unsafe {
+        if nix::libc::syscall(nix::libc::SYS_capset, &header, data.as_ptr()) == 0 {
+            let _ = nix::libc::prctl(
+                nix::libc::PR_CAP_AMBIENT,
+                nix::libc::PR_CAP_AMBIENT_RAISE,
+                CAP_NET_BIND_SERVICE as nix::libc::c_ulong,
+                0,
+                0,
+            );
+        }
+    }
+}
+
 /// The built-in supervisor (setsid + pid file + signals).
 #[derive(Debug, Clone)]
 pub struct Supervisor {
@@ -291,10 +348,13 @@ impl Supervisor {
                 // Data the registry writes is not world-readable.
                 umask(Mode::from_bits_truncate(0o027));
                 if let Some(c) = &creds {
+                    // Keep the permitted set across setuid, to hand one capability on.
+                    let _ = nix::libc::prctl(nix::libc::PR_SET_KEEPCAPS, 1, 0, 0, 0);
                     // Groups first: after setuid we no longer may change them.
                     setgroups(&c.groups).map_err(errno_to_io)?;
                     setgid(c.gid).map_err(errno_to_io)?;
                     setuid(c.uid).map_err(errno_to_io)?;
+                    keep_only_net_bind_service();
                 }
                 Ok(())
             });

@@ -24,6 +24,8 @@ After=network-online.target
 Type=simple
 {user}{environment}ExecStart={exec_start}
 UMask=0027
+# registry-port (or debug-port) below 1024 must work for the service user too.
+AmbientCapabilities=CAP_NET_BIND_SERVICE
 Restart=on-failure
 RestartSec=5s
 TimeoutStopSec={stop_timeout}
@@ -244,6 +246,7 @@ mod tests {
             "{unit}"
         );
         assert!(unit.contains("TimeoutStopSec=10s\n"));
+        assert!(unit.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE\n"));
         assert!(unit.contains("WantedBy=multi-user.target"));
     }
 
