@@ -435,7 +435,20 @@ fn members(targets: &[(&str, NsId)]) -> Vec<i32> {
                 .iter()
                 .any(|(kind, id)| ns_id(Path::new(&format!("/proc/{pid}/ns/{kind}"))) == Some(*id))
         })
+        .filter(|pid| !is_dead(*pid))
         .collect()
+}
+
+/// A zombie (`Z`) or dying (`X`) task holds nothing but its pid until its parent (often
+/// PID 1, for daemons the charm started) collects it: it is gone, not a survivor.
+fn is_dead(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // The state follows the parenthesised command name, which may itself contain ')'.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next())
+        .is_some_and(|state| matches!(state, 'Z' | 'X' | 'x'))
 }
 
 /// SIGTERM every member, wait (bounded), SIGKILL the rest, wait again; reap our inits.
