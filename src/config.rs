@@ -256,8 +256,13 @@ impl HttpUrl {
     pub fn parse(value: &str) -> Result<HttpUrl, (String, String)> {
         let example = "use a URL like https://host[:port]/";
         let Some((scheme, rest)) = value.split_once("://") else {
+            // The value may carry credentials (`user:pw@host`): quote it only without them.
+            let shown = match value.rsplit_once('@') {
+                Some((_, host)) => format!("\"<credentials>@{host}\""),
+                None => format!("{value:?}"),
+            };
             return Err((
-                format!("{value:?} has no scheme"),
+                format!("{shown} has no scheme"),
                 "use https://host[:port]/ (or http://...)".into(),
             ));
         };

@@ -328,6 +328,11 @@ fn cache_proxy() {
     assert_eq!(c.proxy.unwrap().remote_url.netloc(), "127.0.0.1:5001");
     let e = errors(json!({"cache-remoteurl": "registry-1.docker.io"}));
     assert!(error_for(&e, "cache-remoteurl").contains("has no scheme"));
+    // A scheme-less URL with credentials: the status names the problem, not the password.
+    let e = errors(json!({"cache-remoteurl": "user:s3cret-pw@registry.example.com"}));
+    let msg = error_for(&e, "cache-remoteurl");
+    assert!(msg.contains("has no scheme"), "{msg}");
+    assert!(!e.to_string().contains("s3cret-pw"), "{e}");
     let e = errors(json!({"cache-remoteurl": "https://r", "cache-password": "hidden-pw"}));
     assert_eq!(e.options(), ["cache-username"]);
     assert!(!e.to_string().contains("hidden-pw"));
