@@ -33,7 +33,7 @@ Commands:
   status [--format tabular|yaml|json] [--relations]
   show-unit UNIT... [--format yaml|json] [--endpoint E] [--related-unit U] [--app]
   debug-log [--replay] [-n LINES] [--include UNIT|APP]
-  resolve UNIT [--no-retry]
+  resolve UNIT [--retry|--no-retry]
   update-status [UNIT|APP]
   settle
   destroy
@@ -501,8 +501,17 @@ impl Request {
                 }
             }
             "resolve" | "resolved" => {
-                let p = parse(a, &[flag("no-retry", None, false)])?;
-                want(&p, 1, "resolve UNIT [--no-retry]")?;
+                // `--retry` is the default (as in Juju 3); accepted so older habits work.
+                let p = parse(
+                    a,
+                    &[flag("no-retry", None, false), flag("retry", None, false)],
+                )?;
+                want(&p, 1, "resolve UNIT [--retry|--no-retry]")?;
+                if p.on("retry") && p.on("no-retry") {
+                    return Err(CliError::Usage(
+                        "resolve: --retry and --no-retry exclude each other".into(),
+                    ));
+                }
                 Request::Resolve {
                     unit: p.args[0].clone(),
                     retry: !p.on("no-retry"),

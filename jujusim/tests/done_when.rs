@@ -116,14 +116,15 @@ fn done_when_two_units_integrate_fail_resolve_destroy() {
         &m.run(&["show-unit", "friend/0", "--format", "json"]),
     );
 
-    // Fix the config, resolve: the hook reruns (with the new config) and succeeds.
+    // Fix the config, `resolve --retry` (the spelling; the default): the hook
+    // reruns with the new config and succeeds.
     m.ok(&["config", "friend", "fail-on="]);
     let runs = |log: &str| {
         log.matches("ran \"peerside-relation-changed\" hook")
             .count()
     };
     let before = runs(&m.debug_log());
-    let resolved = m.ok(&["resolve", "friend/0"]);
+    let resolved = m.ok(&["resolve", "friend/0", "--retry"]);
     let st = m.unit_status("friend/0");
     m.check(
         st["workload-status"]["current"] == "active",
