@@ -17,6 +17,7 @@ use charm::juju::{AppName, Context, Databag, Event, HookTools, RelationId, Relat
 use charm::probe::{ProbeError, Scheme};
 use charm::render::{CONFIG_PATH, HTPASSWD_PATH};
 use charm::workload::files::{FileOp, Files, RecordingFiles};
+use charm::workload::legacy::{ContainerState, RecordingLegacy};
 use charm::workload::packages::{PackagesError, RecordingPackages};
 use charm::workload::service::{
     RecordingService, Service, ServiceError, ServiceSpec, ServiceStatus,
@@ -42,18 +43,32 @@ struct Shared {
     service: Arc<RecordingService>,
     spec: ServiceSpec,
     launches: Launches,
+    legacy: Arc<RecordingLegacy>,
+}
+
+impl Shared {
+    /// Every scenario: our registry never starts while the container the charm looked for
+    /// (the Python charm's) is there to hold registry-port.
+    fn launch(&self) {
+        if let Some((name, state)) = self.legacy.container() {
+            if self.legacy.calls().contains(&format!("find {name}")) {
+                panic!("our registry started while container {name} ({state}) is still there");
+            }
+        }
+        self.launches.lock().unwrap().push(self.spec.clone());
+    }
 }
 
 impl Service for Shared {
     fn start(&self) -> Result<(), ServiceError> {
-        self.launches.lock().unwrap().push(self.spec.clone());
+        self.launch();
         self.service.start()
     }
     fn stop(&self) -> Result<(), ServiceError> {
         self.service.stop()
     }
     fn restart(&self) -> Result<(), ServiceError> {
-        self.launches.lock().unwrap().push(self.spec.clone());
+        self.launch();
         self.service.restart()
     }
     fn status(&self) -> Result<ServiceStatus, ServiceError> {
@@ -72,6 +87,8 @@ struct Unit {
     /// `None`: the registry answers 200; `Some(why)`: it does not answer.
     probe_fails: Mutex<Option<String>>,
     probes: Mutex<Vec<(SocketAddr, Scheme)>>,
+    /// Docker on the machine: the Python charm's container, if any (none by default).
+    legacy: Arc<RecordingLegacy>,
 }
 
 impl Unit {
@@ -86,6 +103,7 @@ impl Unit {
             launches: Launches::default(),
             probe_fails: Mutex::new(None),
             probes: Mutex::new(Vec::new()),
+            legacy: Arc::new(RecordingLegacy::new()),
         }
     }
 
@@ -130,6 +148,7 @@ impl Unit {
                 service: self.service.clone(),
                 spec,
                 launches: self.launches.clone(),
+                legacy: self.legacy.clone(),
             })
         };
         let binary = || -> Result<PathBuf, PackagesError> { Ok(PathBuf::from(BINARY)) };
@@ -155,6 +174,7 @@ impl Unit {
             version: &version,
             probe: &probe,
             ready_within: Duration::from_secs(10),
+            legacy: self.legacy.as_ref(),
         };
         // Logs reach Juju the way they do in a hook: through juju-log.
         let layer = JujuLogLayer::new(self.juju.clone(), std::io::sink());
@@ -1313,6 +1333,172 @@ fn python_charm_image_data_is_reowned_and_kept() {
     assert_eq!(u.meta("/srv/registry"), (0o755, owner.0, owner.1));
     assert_eq!(u.meta(blob), (0o644, owner.0, owner.1));
     assert_eq!(u.files.contents(blob).as_deref(), Some(&b"layer bytes"[..]));
+}
+
+// ---- switching from the Python charm -------------------------------------------------------
+
+/// The machine a Python-charm unit leaves behind: its registry container running, root-owned
+/// images in /srv/registry and its own root-only config.yml.
+fn python_charm_machine(u: &Unit, container: &str) -> &'static str {
+    let blob = "/srv/registry/docker/registry/v2/blobs/sha256/ab/abcd/data";
+    u.files.seed_dir("/srv/registry", 0o755, (0, 0));
+    u.files.seed_file(blob, b"layer bytes", 0o644, (0, 0));
+    u.files.seed_dir("/etc/docker/registry", 0o755, (0, 0));
+    u.files
+        .seed_file(CONFIG_PATH, b"version: 0.1\n", 0o600, (0, 0));
+    u.legacy.set_container(container, ContainerState::Running);
+    blob
+}
+
+/// Anchor §6.1 and DESIGN "Workload facts": `juju refresh` from the Python charm stops and
+/// removes its container (once, without volumes) before our registry starts (the harness
+/// panics if ours starts while it is there), then serves the same images, re-owned.
+#[test]
+fn refresh_from_the_python_charm_removes_its_container_before_serving() {
+    let (u, _) = Unit::leader();
+    let blob = python_charm_machine(&u, "registry");
+    u.ok(Event::UpgradeCharm);
+    assert_eq!(u.legacy.calls(), ["find registry", "remove registry"]);
+    assert_eq!(u.legacy.container(), None);
+    assert_eq!(u.service_calls(), (1, 0, 0), "ours started once, after");
+    u.ok(Event::ConfigChanged);
+    assert_eq!(
+        u.legacy.calls().len(),
+        2,
+        "config-changed looks for nothing"
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+
+    let owner = service_user().unwrap();
+    assert_eq!(u.meta("/srv/registry"), (0o755, owner.0, owner.1));
+    assert_eq!(u.meta(blob), (0o644, owner.0, owner.1));
+    assert_eq!(u.files.contents(blob).as_deref(), Some(&b"layer bytes"[..]));
+    let info = u.log_lines("INFO").join("\n");
+    assert!(
+        info.contains(
+            "stopped and removed the Python charm's registry container registry (it was running)"
+        ),
+        "{info}"
+    );
+}
+
+/// The container is the one `registry-name` names, matched exactly.
+#[test]
+fn refresh_looks_for_the_container_registry_name_names() {
+    let (u, _) = Unit::leader();
+    u.juju.update(|s| {
+        s.config
+            .insert("registry-name".into(), json!("my-registry"));
+    });
+    python_charm_machine(&u, "my-registry");
+    u.ok(Event::UpgradeCharm);
+    assert_eq!(u.legacy.calls(), ["find my-registry", "remove my-registry"]);
+
+    // A container merely containing the name is someone else's (B26).
+    let (u, _) = Unit::leader();
+    u.legacy
+        .set_container("registry-mirror", ContainerState::Running);
+    u.ok(Event::UpgradeCharm);
+    assert_eq!(u.legacy.calls(), ["find registry"]);
+    assert!(u.legacy.container().is_some());
+}
+
+/// Keep the no-op hook cheap: only install and upgrade-charm look for the container; with
+/// none there, nothing is removed.
+#[test]
+fn only_install_and_upgrade_charm_look_for_the_container() {
+    let (u, _) = Unit::serving();
+    assert_eq!(u.legacy.calls(), ["find registry"], "install looked, once");
+    u.legacy.clear_calls();
+    for ev in [
+        Event::UpdateStatus,
+        Event::ConfigChanged,
+        Event::Start,
+        Event::LeaderElected,
+        Event::UpdateStatus,
+    ] {
+        u.ok(ev);
+    }
+    assert_eq!(u.legacy.calls(), Vec::<String>::new());
+    // Our own upgrade looks once and finds nothing.
+    u.ok(Event::UpgradeCharm);
+    assert_eq!(u.legacy.calls(), ["find registry"]);
+    assert_eq!(u.service_calls(), (1, 0, 0));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// A container that cannot be removed blocks (not a failed hook) naming it and the fix; our
+/// registry stays down; every hook looks again, and once an operator removed it the unit
+/// serves without further help.
+#[test]
+fn a_container_that_cannot_be_removed_blocks_until_it_is_gone() {
+    let (u, _) = Unit::leader();
+    python_charm_machine(&u, "registry");
+    u.legacy
+        .fail_remove("Error response from daemon: cannot stop container: permission denied");
+    u.ok(Event::UpgradeCharm);
+    u.ok(Event::ConfigChanged);
+    let (current, message) = u.status();
+    assert_eq!(current, "blocked");
+    assert!(message.contains("Docker container registry"), "{message}");
+    assert!(message.contains("permission denied"), "{message}");
+    assert!(
+        message.ends_with("remove it on the machine with: docker rm -f registry"),
+        "{message}"
+    );
+    assert_eq!(u.service_calls(), (0, 0, 0), "ours never started");
+    assert!(
+        u.probes.lock().unwrap().is_empty(),
+        "no probe: it would hit the old container"
+    );
+    assert_eq!(
+        u.legacy.calls(),
+        [
+            "find registry",
+            "remove registry",
+            "find registry",
+            "remove registry"
+        ]
+    );
+    assert_eq!(
+        u.text(CONFIG_PATH),
+        "version: 0.1\n",
+        "nothing rewritten while blocked"
+    );
+
+    // The operator follows the message.
+    u.legacy.operator_removes();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(u.service_calls(), (1, 0, 0));
+    u.legacy.clear_calls();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(
+        u.legacy.calls(),
+        Vec::<String>::new(),
+        "forgotten once gone"
+    );
+}
+
+/// A docker daemon that fails even to inspect blocks the same way (we cannot know the port
+/// is free), and a fixed daemon lets the next hook remove the container.
+#[test]
+fn a_failing_inspect_blocks_and_a_healed_daemon_proceeds() {
+    let (u, _) = Unit::leader();
+    python_charm_machine(&u, "registry");
+    u.legacy
+        .fail_find("Error response from daemon: i/o timeout");
+    u.ok(Event::UpgradeCharm);
+    assert_eq!(u.status().0, "blocked");
+    assert!(
+        u.status().1.contains("docker rm -f registry"),
+        "{:?}",
+        u.status()
+    );
+    u.legacy.heal();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.legacy.container(), None);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
 }
 
 /// Anchor B27: debug-port is opened only with prometheus-metrics, and closed again.

@@ -1151,3 +1151,162 @@ fn nrpe_check_passes_over_http_and_tls_and_goes_with_the_relation() {
         &format!("Ready at {}:5000 (https).", r.addr),
     );
 }
+
+// ---- switching from the Python charm ------------------------------------------------------
+
+/// Machine-private (jujusim overlays /var/lib) state of the stand-in Docker: its CLI, one pid
+/// file per "container", and the argv of every CLI call.
+const FAKE_DOCKER: &str = "/var/lib/e2e-docker";
+
+/// A Docker CLI stand-in (there is no Docker engine here): a "container" is a process whose
+/// pid is in `$D/containers/<name>.pid`. It answers the three commands the charm uses the
+/// way Docker does, and records each call as `[arg][arg]...`.
+const FAKE_DOCKER_CLI: &str = r#"#!/bin/sh
+D=/var/lib/e2e-docker
+printf '[%s]' "$@" >> "$D/argv"; echo >> "$D/argv"
+for name in "$@"; do :; done
+pidf="$D/containers/$name.pid"
+alive() {
+  [ -f "$pidf" ] || return 1
+  s=$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$(cat "$pidf")/stat" 2>/dev/null)
+  [ -n "$s" ] && [ "$s" != Z ]
+}
+missing() { echo "Error response from daemon: No such container: $name" >&2; exit 1; }
+case "$1 $2" in
+  "container inspect")
+    [ -f "$pidf" ] || missing
+    if alive; then echo "/$name running"; else echo "/$name exited"; fi ;;
+  "container stop")
+    [ -f "$pidf" ] || missing
+    if alive; then
+      kill "$(cat "$pidf")"
+      i=0; while alive && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    fi
+    if alive; then echo "Error response from daemon: cannot stop container: $name" >&2; exit 1; fi
+    echo "$name" ;;
+  "container rm")
+    [ -f "$pidf" ] || missing
+    if alive; then echo "Error response from daemon: container $name is running" >&2; exit 1; fi
+    rm -f "$pidf"; echo "$name" ;;
+  *) echo "fake docker: unsupported: $*" >&2; exit 125 ;;
+esac
+"#;
+
+/// The Python charm as far as a switch is concerned (anchor §6.1): on install it installs
+/// "docker" (the stand-in CLI) and runs the registry "container" `registry` — a real
+/// registry as root, serving /srv/registry on port 5000 like the container's bind mount.
+const PYTHON_CHARM_DISPATCH: &str = r#"#!/bin/bash
+set -euo pipefail
+D=/var/lib/e2e-docker
+case "${JUJU_DISPATCH_PATH##*/}" in
+  install)
+    mkdir -p "$D/bin" "$D/containers" /etc/docker/registry /srv/registry
+    install -m 0755 "$CHARM_DIR/fake-docker" "$D/bin/docker"
+    printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /srv/registry\nhttp:\n  addr: :5000\n' \
+      > /etc/docker/registry/config.yml
+    chmod 0600 /etc/docker/registry/config.yml
+    setsid /usr/bin/docker-registry serve /etc/docker/registry/config.yml \
+      </dev/null >>/var/log/python-charm-registry.log 2>&1 &
+    echo $! > "$D/containers/registry.pid"
+    open-port 5000/tcp
+    status-set active "Python charm stand-in: registry container started"
+    ;;
+esac
+"#;
+
+/// The stand-in Python charm: our metadata and config (same app, same options), its own
+/// dispatch and the fake Docker CLI.
+fn python_charm(m: &Model) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = m.scratch().join("python-docker-registry");
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["metadata.yaml", "config.yaml", "actions.yaml"] {
+        std::fs::copy(root.join(file), dir.join(file)).unwrap();
+    }
+    for (file, text) in [
+        ("dispatch", PYTHON_CHARM_DISPATCH),
+        ("fake-docker", FAKE_DOCKER_CLI),
+    ] {
+        std::fs::write(dir.join(file), text).unwrap();
+        std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+/// DESIGN "Workload facts" and anchor §6.1: `juju refresh` from the Python charm stops and
+/// removes its registry container (no `--volumes`) before our registry starts, so the
+/// Ready status is our registry's answer, and every image pushed before is still served.
+///
+/// Hooks find `docker` on PATH; here the stand-in CLI's machine-private directory goes
+/// first on the PATH jujusim gives hooks (on a real unit docker.io puts it in /usr/bin).
+/// Nothing is written outside the model: /var/lib is private to each machine.
+#[test]
+fn refresh_from_the_python_charm_replaces_its_container_and_keeps_the_images() {
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let m = Model::new().with_env("PATH", &format!("{FAKE_DOCKER}/bin:{path}"));
+    let python = python_charm(&m);
+    m.ok(&["deploy", &python.display().to_string(), APP]);
+    let addr = ingress(&m, UNIT0);
+    let r = Registry { m, addr };
+    r.expect_status(
+        UNIT0,
+        "active",
+        "Python charm stand-in: registry container started",
+    );
+    let old_pid =
+        r.m.exec(UNIT0, &format!("cat {FAKE_DOCKER}/containers/registry.pid"))
+            .text()
+            .to_string();
+    let img = build_image(&r.m, "switch");
+    r.push_ok(5000, &img, Tls::Off, None);
+    assert_eq!(r.stat(UNIT0, "%U", "/srv/registry/docker"), "root");
+
+    let charm = r.m.registry_charm();
+    r.m.ok(&["refresh", APP, "--path", &charm.display().to_string()]);
+
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (http).", r.addr),
+    );
+    let argv = r.m.exec(
+        UNIT0,
+        &format!("cat {FAKE_DOCKER}/argv 2>/dev/null || true"),
+    );
+    let calls: Vec<&str> = argv.stdout.lines().collect();
+    r.m.check(
+        calls
+            == [
+                "[container][inspect][--format][{{.Name}} {{.State.Status}}][registry]",
+                "[container][stop][registry]",
+                "[container][rm][registry]",
+            ],
+        &format!("docker calls: {calls:?}"),
+        &argv,
+    );
+    let state = r.proc_state(UNIT0, &old_pid);
+    r.m.check(
+        state.is_empty() || state == "Z",
+        &format!("the old registry (pid {old_pid}) still runs: state {state:?}"),
+        &r.m.run(&["debug-log"]),
+    );
+    r.pid(UNIT0); // the old one is gone and ours is alive: the answers are ours
+    r.expect_image(5000, &img, Tls::Off, None);
+    for path in ["/srv/registry", "/srv/registry/docker"] {
+        assert_eq!(r.stat(UNIT0, "%U", path), "docker-registry", "{path}");
+    }
+    let log = r.m.debug_log();
+    r.m.check(
+        log.contains(
+            "stopped and removed the Python charm's registry container registry (it was running)",
+        ),
+        "no INFO line about the removed container",
+        &r.m.run(&["status"]),
+    );
+
+    // Later hooks run no docker at all.
+    r.m.ok(&["update-status", UNIT0]);
+    let again = r.m.exec(UNIT0, &format!("wc -l < {FAKE_DOCKER}/argv"));
+    r.m.check(again.text() == "3", "update-status ran docker", &again);
+}

@@ -52,6 +52,10 @@ pub struct LocalState {
     /// Model facts the frequent hooks may reuse (see `view::Known`).
     #[serde(default)]
     pub known: Option<super::view::Known>,
+    /// The Python charm's container that could not be removed: looked for again at every
+    /// hook until it is gone (see `switch`).
+    #[serde(default)]
+    pub legacy_container: Option<String>,
 }
 
 impl LocalState {

@@ -6,6 +6,7 @@
 
 pub mod decide;
 pub mod local;
+pub mod switch;
 pub mod view;
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use crate::relations::{Databag, Host};
 use crate::render::{self, RegistryConfigInputs, TlsFiles};
 use crate::tls::{self, San, TlsBundle, TlsSource};
 use crate::workload::files::{fingerprint, FileSpec, Files, FilesError, HostFiles, Owner};
+use crate::workload::legacy::{DockerCli, LegacyContainer};
 use crate::workload::packages::{self, Apt, Packages, PackagesError};
 use crate::workload::service::{self, Service, ServiceError, ServiceSpec};
 use crate::workload::users::{self, UsersError};
@@ -88,6 +90,8 @@ pub struct Effects<'a> {
     pub probe: &'a dyn Fn(SocketAddr, Scheme, Duration) -> Result<u16, probe::ProbeError>,
     /// How long to wait for the registry to answer after a (re)start.
     pub ready_within: Duration,
+    /// The Python charm's registry container (the `docker` CLI on a real unit).
+    pub legacy: &'a dyn LegacyContainer,
 }
 
 /// Handles one event on a real unit.
@@ -95,6 +99,7 @@ pub fn handle<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<(), 
     let init = service::detect();
     let apt = Apt::host();
     let make_service = move |spec: ServiceSpec| service::for_host(init, spec);
+    let docker = DockerCli::host();
     let effects = Effects {
         files: &HostFiles,
         packages: &apt,
@@ -103,6 +108,7 @@ pub fn handle<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<(), 
         version: &packages::registry_version,
         probe: &probe::wait_ready,
         ready_within: Duration::from_secs(10),
+        legacy: &docker,
     };
     handle_with(ctx, tools, &effects)
 }
@@ -266,6 +272,16 @@ fn reconcile<R: ToolRunner>(
     let mut local = LocalState::load(fx.files)?;
     let view = ModelView::load(ctx, tools, local.known.as_ref())?;
     local.known = Some(view.known());
+
+    // Switched from the Python charm: its container holds registry-port until it is gone.
+    if switch::due(&ctx.event, &local) {
+        if let Some(problem) = switch::retire(fx.legacy, &view.registry_name, &mut local) {
+            local.save(fx.files)?;
+            report(tools, fx, &mut local, &Status::blocked(problem))?;
+            return Ok(());
+        }
+        local.save(fx.files)?;
+    }
 
     // Install (and repair): only touch apt when the binary is missing.
     let binary = match (fx.binary)() {

@@ -76,6 +76,9 @@ pub struct ModelView {
     pub opened_ports: Vec<PortRange>,
     /// When the view was read (certificate validity is checked against it).
     pub now: SystemTime,
+    /// `registry-name` as configured (the Python charm's container), even when another
+    /// option is invalid.
+    pub registry_name: String,
 }
 
 /// Facts about the model that change only with a hook announcing the change, so the
@@ -147,7 +150,13 @@ impl ModelView {
                 None => tools.relation_ids(endpoint),
             }
         };
-        let config = CharmConfig::from_json_with_tls(&tools.config_get()?, now);
+        let raw_config = tools.config_get()?;
+        let registry_name = raw_config
+            .get("registry-name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("registry")
+            .to_string();
+        let config = CharmConfig::from_json_with_tls(&raw_config, now);
         let leader = tools.is_leader()?;
         let (address, bind_addresses) = match known {
             Some(k) if matches!(ctx.event, Event::UpdateStatus) && k.address.is_some() => {
@@ -244,6 +253,7 @@ impl ModelView {
             )?,
             opened_ports: tools.opened_ports()?,
             now,
+            registry_name,
         })
     }
 }

@@ -21,6 +21,7 @@
 
 pub mod command;
 pub mod files;
+pub mod legacy;
 pub mod packages;
 pub mod service;
 pub mod users;
@@ -31,6 +32,9 @@ pub use command::{
 pub use files::{
     fingerprint, Changed, FileMeta, FileOp, FileSpec, Files, FilesError, HostFiles, Owner,
     RecordingFiles,
+};
+pub use legacy::{
+    ContainerName, ContainerState, DockerCli, LegacyContainer, LegacyError, RecordingLegacy,
 };
 pub use packages::{
     registry_binary, registry_version, Apt, Packages, PackagesError, RecordingPackages,
