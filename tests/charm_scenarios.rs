@@ -1320,6 +1320,33 @@ fn upgrade_from_the_python_charm_keeps_the_leader_settings_secret() {
     }
 }
 
+/// A switch from the Python charm with an invalid config blocks without starting our
+/// registry on the Python charm's config.yml (root-only, written for its container): only a
+/// config.yml this charm wrote is a "last good config".
+#[test]
+fn switch_with_an_invalid_config_does_not_start_on_the_python_charms_config() {
+    let (u, _) = Unit::leader();
+    u.files.seed_file(
+        CONFIG_PATH,
+        b"version: 0.1\n# the Python charm's\n",
+        0o600,
+        (0, 0),
+    );
+    u.juju.update(|s| {
+        s.config.insert("storage-cache".into(), json!("bogus"));
+    });
+    for ev in [Event::UpgradeCharm, Event::ConfigChanged] {
+        u.ok(ev);
+    }
+    assert_eq!(u.status().0, "blocked");
+    assert_eq!(
+        u.service_calls(),
+        (0, 0, 0),
+        "nothing started on a foreign config"
+    );
+    assert_eq!(u.text(CONFIG_PATH), "version: 0.1\n# the Python charm's\n");
+}
+
 /// Anchor §1 data: root-owned images from the Python charm are given to the registry user
 /// and kept byte for byte.
 #[test]

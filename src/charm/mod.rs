@@ -658,7 +658,14 @@ fn keep_running(
     config: Option<&CharmConfig>,
     local: &mut LocalState,
 ) -> Result<(), Error> {
-    if local.stopped || !fx.files.exists(Path::new(render::CONFIG_PATH))? {
+    // Only a config.yml this charm wrote is a "last good config": right after a switch from
+    // the Python charm the file there is that charm's (for its container, root-only).
+    let config_path = Path::new(render::CONFIG_PATH);
+    let ours = match fx.files.read(config_path)? {
+        Some(current) => local.owns(config_path, &current),
+        None => false,
+    };
+    if local.stopped || !ours {
         return Ok(());
     }
     // Without a valid config, start with the environment the last good one had.
