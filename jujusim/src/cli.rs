@@ -860,8 +860,13 @@ pub fn run(low: &LowArgs, req: Request) -> Result<i32, CliError> {
             } else {
                 all.len().saturating_sub(lines)
             };
+            // `debug-log | head` closes the pipe early: that is success, not a panic.
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
             for l in &all[start..] {
-                println!("{l}");
+                if writeln!(out, "{l}").is_err() {
+                    break;
+                }
             }
             Ok(0)
         }
