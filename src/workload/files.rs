@@ -83,6 +83,8 @@ impl FileSpec {
 pub struct FileMeta {
     /// True for a directory.
     pub is_dir: bool,
+    /// True for a symbolic link (mode and owner are then the link's own, not its target's).
+    pub is_symlink: bool,
     /// Permission bits (low 12 bits).
     pub mode: u32,
     /// Owning uid.
@@ -268,6 +270,7 @@ impl HostFiles {
 fn meta_of(m: &fs::Metadata) -> FileMeta {
     FileMeta {
         is_dir: m.is_dir(),
+        is_symlink: m.file_type().is_symlink(),
         mode: m.mode() & 0o7777,
         uid: m.uid(),
         gid: m.gid(),
@@ -709,6 +712,7 @@ impl Files for RecordingFiles {
     fn stat(&self, path: &Path) -> Result<Option<FileMeta>, FilesError> {
         Ok(self.lock().entries.get(path).map(|e| FileMeta {
             is_dir: e.contents.is_none(),
+            is_symlink: false,
             mode: e.mode,
             uid: e.owner.0,
             gid: e.owner.1,
