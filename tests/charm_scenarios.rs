@@ -2261,3 +2261,80 @@ fn config_yml_and_htpasswd_left_by_the_python_charm_are_replaced() {
         .iter()
         .any(|op| op.path().starts_with(DISPLACED_DIR)));
 }
+
+/// A hook that stopped after setting a file aside but before writing over it (the record
+/// is saved first) loses nothing: the original is still in place and, once the charm no
+/// longer manages the path, the now useless copy and its record go.
+#[test]
+fn a_hook_stopped_right_after_setting_aside_loses_nothing() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    let placed = place_operator_tls(&u, &self::ca());
+    u.deploy();
+    u.config(&tls_blobs(&ca));
+    // The machine as that hook left it: the copy and its record, the original in place.
+    let mut local = LocalState::load(&u.files).unwrap();
+    local.owned.remove(Path::new(DEFAULT_TLS_CERT_PATH));
+    local.save(&u.files).unwrap();
+    let cert = &placed[1];
+    u.files.seed_file(
+        cert.path,
+        &cert.contents,
+        cert.meta.0,
+        (cert.meta.1, cert.meta.2),
+    );
+    let backup = displaced(&u)[Path::new(cert.path)].backup.clone();
+
+    // The retried hook finds the path moved away: nothing to write there any more.
+    u.config(&[("tls-cert-path", json!("/etc/registry-tls/server.crt"))]);
+    assert_eq!(
+        u.files.contents(cert.path).as_deref(),
+        Some(&cert.contents[..])
+    );
+    assert_eq!(u.meta(cert.path), cert.meta);
+    assert!(!displaced(&u).contains_key(Path::new(cert.path)));
+    assert!(!u.exists(backup.to_str().unwrap()), "copy left behind");
+    assert!(
+        u.log_lines("WARNING").is_empty(),
+        "{:?}",
+        u.log_lines("WARNING")
+    );
+}
+
+/// The same interrupted hook, retried with nothing changed: the write happens, the copy
+/// taken before is the one kept (no second copy, no warning), and it comes back later.
+#[test]
+fn a_retried_hook_keeps_the_copy_it_took_before() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    let placed = place_operator_tls(&u, &self::ca());
+    u.deploy();
+    u.config(&tls_blobs(&ca));
+    let ours = u.text(DEFAULT_TLS_CERT_PATH);
+    let mut local = LocalState::load(&u.files).unwrap();
+    local.owned.remove(Path::new(DEFAULT_TLS_CERT_PATH));
+    local.save(&u.files).unwrap();
+    let cert = &placed[1];
+    u.files.seed_file(
+        cert.path,
+        &cert.contents,
+        cert.meta.0,
+        (cert.meta.1, cert.meta.2),
+    );
+    let before = displaced(&u);
+
+    u.ok(Event::ConfigChanged);
+    assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), ours);
+    assert_eq!(displaced(&u), before);
+    assert!(
+        u.log_lines("WARNING").is_empty(),
+        "{:?}",
+        u.log_lines("WARNING")
+    );
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+    assert_put_back(&u, &placed);
+}
