@@ -2338,3 +2338,47 @@ fn a_retried_hook_keeps_the_copy_it_took_before() {
     ]);
     assert_put_back(&u, &placed);
 }
+
+/// A hook that stops right after writing over an operator's file still remembers that
+/// the file there is the charm's: the retry neither sets the charm's own certificate aside
+/// as a hand edit nor warns, and the operator's original is what comes back.
+#[test]
+fn a_hook_stopped_right_after_writing_over_the_original_remembers_it() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    let placed = place_operator_tls(&u, &self::ca());
+    u.deploy();
+    let blobs = tls_blobs(&ca);
+    // Stop the hook at the next step after the certificate: setting the key aside.
+    let key = &placed[2];
+    let key_copy = charm::charm::local::displaced_path(
+        Path::new(key.path),
+        &charm::charm::local::sha256(&key.contents),
+    );
+    u.files.fail_write_to(&key_copy);
+    u.juju.update(|s| {
+        for (k, v) in &blobs {
+            s.config.insert(k.to_string(), v.clone());
+        }
+    });
+    assert!(u.run(Event::ConfigChanged).is_err());
+    assert_ne!(
+        u.files.contents(DEFAULT_TLS_CERT_PATH).as_deref(),
+        Some(&placed[1].contents[..]),
+        "the certificate was written before the hook stopped"
+    );
+
+    u.ok(Event::ConfigChanged);
+    assert!(
+        u.log_lines("WARNING").is_empty(),
+        "{:?}",
+        u.log_lines("WARNING")
+    );
+    assert_set_aside(&u, &placed);
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+    assert_put_back(&u, &placed);
+}

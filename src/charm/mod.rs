@@ -233,24 +233,25 @@ fn put(fx: &Effects<'_>, local: &mut LocalState, w: &Wanted) -> Result<bool, Err
 /// Before the charm's first write at an operator path (tls-*-path), a file there that the
 /// charm did not write (the operator's, or the Python charm's) is copied aside with its
 /// mode and owner, so that [`drop_owned`] can give it back (B22). The record is saved
-/// before the original is overwritten: an interrupted hook never loses it.
+/// before the original is overwritten: an interrupted hook never loses it. True when
+/// something was set aside.
 ///
 /// A file the operator changed while the charm managed the path is set aside the same way
 /// (the charm's source still wins); the copy set aside before it stays where it is.
-fn set_aside(fx: &Effects<'_>, local: &mut LocalState, path: &Path) -> Result<(), Error> {
+fn set_aside(fx: &Effects<'_>, local: &mut LocalState, path: &Path) -> Result<bool, Error> {
     let Some(current) = fx.files.read(path)? else {
-        return Ok(());
+        return Ok(false);
     };
     if local.owns(path, &current) {
-        return Ok(());
+        return Ok(false);
     }
     let sha = local::sha256(&current);
     if local.displaced.get(path).is_some_and(|d| d.sha256 == sha) {
         // Already kept (a hook that stopped between setting aside and writing).
-        return Ok(());
+        return Ok(false);
     }
     let Some(meta) = fx.files.stat(path)? else {
-        return Ok(());
+        return Ok(false);
     };
     // A link's own mode says nothing about what it points to: keep the copy root-only.
     let (mode, uid, gid) = if meta.is_symlink {
@@ -292,13 +293,19 @@ fn set_aside(fx: &Effects<'_>, local: &mut LocalState, path: &Path) -> Result<()
         backup.display()
     );
     local.save(fx.files)?;
-    Ok(())
+    Ok(true)
 }
 
-/// Writes `w` over a path operators may use, setting aside what is there first.
+/// Writes `w` over a path operators may use, setting aside what is there first. After
+/// such a first write the state is saved at once: a hook that stopped before its end
+/// must not take the charm's file for an operator's edit next time.
 fn put_over_operator(fx: &Effects<'_>, local: &mut LocalState, w: &Wanted) -> Result<bool, Error> {
-    set_aside(fx, local, &w.path)?;
-    put(fx, local, w)
+    let took_over = set_aside(fx, local, &w.path)?;
+    let changed = put(fx, local, w)?;
+    if took_over {
+        local.save(fx.files)?;
+    }
+    Ok(changed)
 }
 
 /// The charm stops managing `path`: a file it set aside from there comes back (content,
