@@ -2098,3 +2098,500 @@ fn update_status_learns_nrpe_ids_once_after_an_upgrade() {
     u.ok(Event::UpdateStatus);
     assert!(u.juju.calls_of("relation-ids").is_empty());
 }
+
+// ---- operator files at the paths the charm writes (B22) -----------------------------------
+
+use charm::charm::local::{Displaced, LocalState, DISPLACED_DIR};
+
+/// One operator file as it was placed: path, content, (mode, uid, gid).
+#[derive(Debug, Clone, PartialEq)]
+struct Placed {
+    path: &'static str,
+    contents: Vec<u8>,
+    meta: (u32, u32, u32),
+}
+
+/// An operator's own CA, certificate and key at the default tls-*-paths, with the modes
+/// and owners an admin uses (the key readable by the registry's group only).
+fn place_operator_tls(u: &Unit, ca: &Ca) -> Vec<Placed> {
+    let (cert, key) = server_cert(ca, &[ADDR.to_string()], 90);
+    let gid = service_user().unwrap().1;
+    let placed = vec![
+        Placed {
+            path: DEFAULT_TLS_CA_PATH,
+            contents: ca.pem.clone().into_bytes(),
+            meta: (0o644, 0, 0),
+        },
+        Placed {
+            path: DEFAULT_TLS_CERT_PATH,
+            contents: cert.into_bytes(),
+            meta: (0o644, 0, 0),
+        },
+        Placed {
+            path: DEFAULT_TLS_KEY_PATH,
+            contents: key.into_bytes(),
+            meta: (0o640, 0, gid),
+        },
+    ];
+    for p in &placed {
+        let (mode, uid, gid) = p.meta;
+        u.files.seed_file(p.path, &p.contents, mode, (uid, gid));
+    }
+    placed
+}
+
+/// What the charm remembers having set aside.
+fn displaced(u: &Unit) -> BTreeMap<PathBuf, Displaced> {
+    LocalState::load(&u.files).unwrap().displaced
+}
+
+/// Every placed file is set aside: a copy under the charm's private dir with the same
+/// content, mode and owner, and a record of it; the path holds something else now.
+fn assert_set_aside(u: &Unit, placed: &[Placed]) {
+    let kept = displaced(u);
+    assert_eq!(kept.len(), placed.len(), "{kept:?}");
+    for p in placed {
+        let d = &kept[Path::new(p.path)];
+        assert!(d.backup.starts_with(DISPLACED_DIR), "{d:?}");
+        assert_eq!(
+            u.files.contents(&d.backup).as_deref(),
+            Some(&p.contents[..]),
+            "the copy of {} is not the original",
+            p.path
+        );
+        assert_eq!(u.meta(d.backup.to_str().unwrap()), p.meta, "{}", p.path);
+        assert_eq!((d.mode, d.uid, d.gid), p.meta);
+        assert_ne!(
+            u.files.contents(p.path).as_deref(),
+            Some(&p.contents[..]),
+            "{} was not replaced by the charm's file",
+            p.path
+        );
+    }
+    assert_eq!(u.meta(DISPLACED_DIR), (0o700, 0, 0));
+}
+
+/// Every placed file is back byte for byte with its mode and owner; no copy is left.
+fn assert_put_back(u: &Unit, placed: &[Placed]) {
+    for p in placed {
+        assert_eq!(
+            u.files.contents(p.path).as_deref(),
+            Some(&p.contents[..]),
+            "{} is not the operator's again",
+            p.path
+        );
+        assert_eq!(u.meta(p.path), p.meta, "{} mode/owner", p.path);
+    }
+    assert_eq!(displaced(u), BTreeMap::new());
+    let copies: Vec<FileOp> = u
+        .files
+        .ops()
+        .into_iter()
+        .filter(|op| op.path().starts_with(DISPLACED_DIR) && op.path() != Path::new(DISPLACED_DIR))
+        .collect();
+    for op in &copies {
+        assert!(
+            !u.exists(op.path().to_str().unwrap()),
+            "copy {} left behind",
+            op.path().display()
+        );
+    }
+}
+
+/// B22: a certificate from cert-provider is written over the operator's files only after
+/// they are set aside; when the relation goes they come back as they were, and TLS is
+/// served from them again (blobs > relation > operator files). No-op hooks touch nothing.
+#[test]
+fn operator_tls_files_are_set_aside_for_the_cert_provider_and_put_back_after_it() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    let placed = place_operator_tls(&u, &self::ca());
+    u.deploy();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+
+    let cp = easyrsa_answers(&u, &ca, 90);
+    assert_set_aside(&u, &placed);
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH).trim(), ca.pem.trim());
+    let tls_ca: String = serde_json::from_str(&u.juju.our_bag(&client)["tls_ca"]).unwrap();
+    assert_eq!(
+        tls_ca.trim(),
+        ca.pem.trim(),
+        "clients get the provider's CA"
+    );
+    let infos = u.log_lines("INFO");
+    let said: Vec<&String> = infos.iter().filter(|l| l.contains("set aside")).collect();
+    assert_eq!(said.len(), 3, "{infos:?}");
+    assert!(said.iter().any(|l| l.contains(DEFAULT_TLS_KEY_PATH)
+        && l.contains(DISPLACED_DIR)
+        && !l.contains("BEGIN")));
+
+    u.files.clear_ops();
+    let calls = u.service_calls();
+    for _ in 0..3 {
+        u.ok(Event::UpdateStatus);
+        u.ok(changed(&cp, "easyrsa/0"));
+    }
+    assert_eq!(
+        u.writes(),
+        vec![],
+        "no churn while the provider's files are in place"
+    );
+    assert_eq!(u.service_calls(), calls);
+
+    u.juju.remove_relation(&cp);
+    u.ok(relation_event(RelationKind::Broken, &cp, None));
+    assert_put_back(&u, &placed);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert!(u.text(CONFIG_PATH).contains(DEFAULT_TLS_KEY_PATH));
+    let tls_ca: String = serde_json::from_str(&u.juju.our_bag(&client)["tls_ca"]).unwrap();
+    assert_eq!(
+        tls_ca.as_bytes(),
+        &placed[0].contents[..],
+        "clients get the operator's CA again"
+    );
+
+    u.files.clear_ops();
+    let calls = u.service_calls();
+    u.ok(Event::UpdateStatus);
+    u.ok(Event::ConfigChanged);
+    assert_eq!(u.writes(), vec![], "no churn once given back");
+    assert_eq!(u.service_calls(), calls);
+}
+
+/// B22: the same with tls-*-blob options: set aside when they are set, put back when they
+/// are cleared (the Python charm left its blob files, and deleted the operator's).
+#[test]
+fn operator_tls_files_are_set_aside_for_blobs_and_put_back_when_cleared() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    let placed = place_operator_tls(&u, &self::ca());
+    u.deploy();
+    u.config(&tls_blobs(&ca));
+    assert_set_aside(&u, &placed);
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH).trim(), ca.pem.trim());
+    let (uid, gid) = service_user().unwrap();
+    assert_eq!(u.meta(DEFAULT_TLS_KEY_PATH), (0o600, uid, gid));
+
+    u.files.clear_ops();
+    u.ok(Event::UpdateStatus);
+    u.ok(Event::ConfigChanged);
+    assert_eq!(u.writes(), vec![]);
+
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+    assert_put_back(&u, &placed);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(u.probes.lock().unwrap().last().unwrap().1, Scheme::Https);
+}
+
+/// B22/B33: the `remove` hook gives the operator's files back too, and removes the rest
+/// of what the charm wrote.
+#[test]
+fn remove_puts_the_operators_tls_files_back() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    let placed = place_operator_tls(&u, &self::ca());
+    u.deploy();
+    easyrsa_answers(&u, &ca, 90);
+    assert_set_aside(&u, &placed);
+    u.ok(Event::Stop);
+    u.ok(Event::Remove);
+    for p in &placed {
+        assert_eq!(
+            u.files.contents(p.path).as_deref(),
+            Some(&p.contents[..]),
+            "{}",
+            p.path
+        );
+        assert_eq!(u.meta(p.path), p.meta, "{}", p.path);
+    }
+    let copies = u
+        .files
+        .ops()
+        .into_iter()
+        .filter(|op| matches!(op, FileOp::Write { .. }) && op.path().starts_with(DISPLACED_DIR))
+        .count();
+    assert_eq!(copies, 3);
+    for op in u.files.ops() {
+        if op.path().starts_with(DISPLACED_DIR) && op.path() != Path::new(DISPLACED_DIR) {
+            assert!(!u.exists(op.path().to_str().unwrap()), "{op:?} left behind");
+        }
+    }
+    assert!(!u.exists(CONFIG_PATH));
+    assert!(!u.exists(charm::charm::local::STATE_FILE));
+}
+
+/// "Never touch a file the operator changed": a certificate and key replaced by hand
+/// while the charm managed the paths are left as they are when it stops (and used); the
+/// originals stay set aside, with a warning saying where. The untouched CA comes back.
+#[test]
+fn files_changed_by_hand_are_left_alone_when_the_charm_lets_go() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    let operator_ca = self::ca();
+    let placed = place_operator_tls(&u, &operator_ca);
+    u.deploy();
+    u.config(&tls_blobs(&ca));
+    let kept = displaced(&u);
+
+    // The operator re-issues from their own CA (the one that comes back).
+    let (cert, key) = server_cert(&operator_ca, &[ADDR.to_string()], 60);
+    let gid = service_user().unwrap().1;
+    u.files
+        .seed_file(DEFAULT_TLS_CERT_PATH, cert.as_bytes(), 0o644, (0, 0));
+    u.files
+        .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o640, (0, gid));
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+    assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), cert);
+    assert_eq!(u.text(DEFAULT_TLS_KEY_PATH), key);
+    assert_eq!(u.meta(DEFAULT_TLS_KEY_PATH), (0o640, 0, gid));
+    assert_eq!(
+        u.files.contents(DEFAULT_TLS_CA_PATH).as_deref(),
+        Some(&placed[0].contents[..])
+    );
+    for p in [DEFAULT_TLS_CERT_PATH, DEFAULT_TLS_KEY_PATH] {
+        let i = placed.iter().position(|x| x.path == p).unwrap();
+        let backup = &kept[Path::new(p)].backup;
+        assert_eq!(
+            u.files.contents(backup).as_deref(),
+            Some(&placed[i].contents[..]),
+            "the original {p} is kept"
+        );
+        let warnings = u.log_lines("WARNING");
+        assert!(
+            warnings.iter().any(|w| w.contains(p)
+                && w.contains("left as it is")
+                && w.contains(backup.to_str().unwrap())),
+            "{warnings:?}"
+        );
+    }
+    assert_eq!(displaced(&u), BTreeMap::new(), "records forgotten");
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert!(u.text(CONFIG_PATH).contains(DEFAULT_TLS_KEY_PATH));
+}
+
+/// While the charm manages the paths its source wins: a hand edit is set aside too (never
+/// lost) and the charm's file is written again; that edit is what comes back later.
+#[test]
+fn a_hand_edit_while_managed_is_set_aside_and_comes_back_later() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    let placed = place_operator_tls(&u, &self::ca());
+    u.deploy();
+    u.config(&tls_blobs(&ca));
+    let ours = u.text(DEFAULT_TLS_CERT_PATH);
+    let first = displaced(&u)[Path::new(DEFAULT_TLS_CERT_PATH)]
+        .backup
+        .clone();
+
+    u.files
+        .seed_file(DEFAULT_TLS_CERT_PATH, b"edited by hand\n", 0o600, (0, 0));
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), ours, "the blob wins");
+    let kept = displaced(&u);
+    let second = &kept[Path::new(DEFAULT_TLS_CERT_PATH)];
+    assert_ne!(second.backup, first);
+    assert_eq!(
+        u.files.contents(&second.backup).as_deref(),
+        Some(&b"edited by hand\n"[..])
+    );
+    assert_eq!(u.meta(second.backup.to_str().unwrap()), (0o600, 0, 0));
+    assert_eq!(
+        u.files.contents(&first).as_deref(),
+        Some(&placed[1].contents[..]),
+        "the first copy is not overwritten"
+    );
+
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+    assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), "edited by hand\n");
+    assert_eq!(u.meta(DEFAULT_TLS_CERT_PATH), (0o600, 0, 0));
+    assert_eq!(u.status().0, "blocked", "an unusable certificate blocks");
+}
+
+/// A tls-*-path moved away from an operator's file gives that file back at the old path.
+#[test]
+fn moving_a_tls_path_away_gives_the_operators_file_back() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    let placed = place_operator_tls(&u, &self::ca());
+    u.deploy();
+    u.config(&tls_blobs(&ca));
+    u.config(&[
+        ("tls-cert-path", json!("/etc/registry-tls/server.crt")),
+        ("tls-key-path", json!("/etc/registry-tls/server.key")),
+    ]);
+    for p in &placed[1..] {
+        assert_eq!(
+            u.files.contents(p.path).as_deref(),
+            Some(&p.contents[..]),
+            "{}",
+            p.path
+        );
+        assert_eq!(u.meta(p.path), p.meta);
+    }
+    let kept = displaced(&u);
+    assert_eq!(
+        kept.keys().collect::<Vec<_>>(),
+        vec![Path::new(DEFAULT_TLS_CA_PATH)]
+    );
+    assert!(u.text(CONFIG_PATH).contains("/etc/registry-tls/server.key"));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+}
+
+/// config.yml and htpasswd are the charm's own by contract (the Python charm wrote them
+/// from the options): replaced as they are, never set aside.
+#[test]
+fn config_yml_and_htpasswd_left_by_the_python_charm_are_replaced() {
+    let (u, _) = Unit::leader();
+    u.files
+        .seed_file(CONFIG_PATH, b"version: 0.1\n", 0o600, (0, 0));
+    u.files
+        .seed_file(HTPASSWD_PATH, b"admin:$2y$05$old\n", 0o644, (0, 0));
+    u.juju.update(|s| {
+        s.config
+            .insert("auth-basic-password".into(), json!("pw-Secret1"));
+    });
+    u.deploy();
+    assert_eq!(displaced(&u), BTreeMap::new());
+    assert!(u.text(CONFIG_PATH).contains("htpasswd"));
+    assert!(!u.text(HTPASSWD_PATH).contains("$old"));
+    assert!(!u
+        .files
+        .ops()
+        .iter()
+        .any(|op| op.path().starts_with(DISPLACED_DIR)));
+}
+
+/// A hook that stopped after setting a file aside but before writing over it (the record
+/// is saved first) loses nothing: the original is still in place and, once the charm no
+/// longer manages the path, the now useless copy and its record go.
+#[test]
+fn a_hook_stopped_right_after_setting_aside_loses_nothing() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    let placed = place_operator_tls(&u, &self::ca());
+    u.deploy();
+    u.config(&tls_blobs(&ca));
+    // The machine as that hook left it: the copy and its record, the original in place.
+    let mut local = LocalState::load(&u.files).unwrap();
+    local.owned.remove(Path::new(DEFAULT_TLS_CERT_PATH));
+    local.save(&u.files).unwrap();
+    let cert = &placed[1];
+    u.files.seed_file(
+        cert.path,
+        &cert.contents,
+        cert.meta.0,
+        (cert.meta.1, cert.meta.2),
+    );
+    let backup = displaced(&u)[Path::new(cert.path)].backup.clone();
+
+    // The retried hook finds the path moved away: nothing to write there any more.
+    u.config(&[("tls-cert-path", json!("/etc/registry-tls/server.crt"))]);
+    assert_eq!(
+        u.files.contents(cert.path).as_deref(),
+        Some(&cert.contents[..])
+    );
+    assert_eq!(u.meta(cert.path), cert.meta);
+    assert!(!displaced(&u).contains_key(Path::new(cert.path)));
+    assert!(!u.exists(backup.to_str().unwrap()), "copy left behind");
+    assert!(
+        u.log_lines("WARNING").is_empty(),
+        "{:?}",
+        u.log_lines("WARNING")
+    );
+}
+
+/// The same interrupted hook, retried with nothing changed: the write happens, the copy
+/// taken before is the one kept (no second copy, no warning), and it comes back later.
+#[test]
+fn a_retried_hook_keeps_the_copy_it_took_before() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    let placed = place_operator_tls(&u, &self::ca());
+    u.deploy();
+    u.config(&tls_blobs(&ca));
+    let ours = u.text(DEFAULT_TLS_CERT_PATH);
+    let mut local = LocalState::load(&u.files).unwrap();
+    local.owned.remove(Path::new(DEFAULT_TLS_CERT_PATH));
+    local.save(&u.files).unwrap();
+    let cert = &placed[1];
+    u.files.seed_file(
+        cert.path,
+        &cert.contents,
+        cert.meta.0,
+        (cert.meta.1, cert.meta.2),
+    );
+    let before = displaced(&u);
+
+    u.ok(Event::ConfigChanged);
+    assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), ours);
+    assert_eq!(displaced(&u), before);
+    assert!(
+        u.log_lines("WARNING").is_empty(),
+        "{:?}",
+        u.log_lines("WARNING")
+    );
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+    assert_put_back(&u, &placed);
+}
+
+/// A hook that stops right after writing over an operator's file still remembers that
+/// the file there is the charm's: the retry neither sets the charm's own certificate aside
+/// as a hand edit nor warns, and the operator's original is what comes back.
+#[test]
+fn a_hook_stopped_right_after_writing_over_the_original_remembers_it() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    let placed = place_operator_tls(&u, &self::ca());
+    u.deploy();
+    let blobs = tls_blobs(&ca);
+    // Stop the hook at the next step after the certificate: setting the key aside.
+    let key = &placed[2];
+    let key_copy = charm::charm::local::displaced_path(
+        Path::new(key.path),
+        &charm::charm::local::sha256(&key.contents),
+    );
+    u.files.fail_write_to(&key_copy);
+    u.juju.update(|s| {
+        for (k, v) in &blobs {
+            s.config.insert(k.to_string(), v.clone());
+        }
+    });
+    assert!(u.run(Event::ConfigChanged).is_err());
+    assert_ne!(
+        u.files.contents(DEFAULT_TLS_CERT_PATH).as_deref(),
+        Some(&placed[1].contents[..]),
+        "the certificate was written before the hook stopped"
+    );
+
+    u.ok(Event::ConfigChanged);
+    assert!(
+        u.log_lines("WARNING").is_empty(),
+        "{:?}",
+        u.log_lines("WARNING")
+    );
+    assert_set_aside(&u, &placed);
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+    assert_put_back(&u, &placed);
+}

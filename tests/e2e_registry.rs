@@ -960,6 +960,147 @@ fn tls_blobs_take_precedence_over_the_cert_provider_and_clearing_them_returns_to
     );
 }
 
+/// B22 on real files: an operator's CA, certificate and key at the default tls-*-paths are
+/// set aside while easyrsa's are served, and after remove-relation they are back byte for
+/// byte with their modes and owners, and served again.
+#[test]
+fn operator_tls_files_are_set_aside_for_easyrsa_and_come_back_after_it() {
+    const DISPLACED: &str = "/var/lib/docker-registry-charm/displaced";
+    let r = Registry::deploy();
+    let pki = Pki::new(&r.m, "operator");
+    pki.issue(&r.m, "server", &r.addr);
+    for (file, path, owner, mode) in [
+        ("ca.crt", CA, "root:root", "644"),
+        ("server.crt", CERT, "root:root", "644"),
+        ("server.key", KEY, "root:docker-registry", "640"),
+    ] {
+        r.m.exec(
+            UNIT0,
+            &format!(
+                "echo {} | base64 -d > {path} && chown {owner} {path} && chmod {mode} {path}",
+                pki.blob(file)
+            ),
+        );
+    }
+    let files = || {
+        r.m.exec(
+            UNIT0,
+            &format!("sha256sum {CA} {CERT} {KEY}; stat -c '%n %a %U %G' {CA} {CERT} {KEY}"),
+        )
+        .stdout
+    };
+    let placed = files();
+    // What the registry serves on the wire: the issuer of its certificate.
+    let served_issuer = || {
+        r.m.netexec(&[
+            "sh",
+            "-c",
+            &format!(
+                "openssl s_client -connect {}:5000 </dev/null 2>/dev/null | openssl x509 -noout -issuer",
+                r.addr
+            ),
+        ])
+        .text()
+        .to_string()
+    };
+    let operator_certs = pki.certs();
+    let operator = Tls::Ca(&operator_certs);
+
+    r.m.ok(&["update-status", UNIT0]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    r.expect_code(&r.url(operator, 5000, ""), operator, None, "200");
+
+    r.m.ok(&["deploy", &testcharm("easyrsa")]);
+    r.m.ok(&["integrate", APP, "easyrsa:client"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    let issuer = served_issuer();
+    r.m.check(
+        issuer == "issuer=CN = easyrsa-sim CA",
+        &format!("https does not serve easyrsa's certificate: {issuer:?}"),
+        &r.m.exec(UNIT0, "ls -la /etc/docker/registry"),
+    );
+    // The originals are kept aside: the same three contents, modes and owners.
+    let kept = r.m.exec(
+        UNIT0,
+        &format!(
+            "cd {DISPLACED} && sha256sum * | cut -d' ' -f1 | sort; stat -c '%a %U %G' * | sort"
+        ),
+    );
+    let sorted = |lines: Vec<String>| {
+        let mut v = lines;
+        v.sort();
+        v
+    };
+    let want_sums = sorted(
+        placed
+            .lines()
+            .take(3)
+            .map(|l| l.split(' ').next().unwrap_or_default().to_string())
+            .collect(),
+    );
+    let want_meta = sorted(
+        placed
+            .lines()
+            .skip(3)
+            .map(|l| {
+                l.split_once(' ')
+                    .map(|(_, m)| m.to_string())
+                    .unwrap_or_default()
+            })
+            .collect(),
+    );
+    let kept_lines: Vec<String> = kept.stdout.lines().map(String::from).collect();
+    let (kept_sums, kept_meta) = kept_lines.split_at(kept_lines.len().min(3));
+    r.m.check(
+        kept_sums == want_sums.as_slice() && kept_meta == want_meta.as_slice(),
+        &format!("the set-aside copies differ from the originals ({want_meta:?})"),
+        &kept,
+    );
+    r.m.check(
+        files() != placed,
+        "the operator's files were not replaced by easyrsa's",
+        &r.m.exec(UNIT0, "ls -la /etc/docker/registry"),
+    );
+
+    // Given back and used in the same hook: one restart, never a moment of plain http.
+    let restarts = || r.m.debug_log().matches("restarting the registry").count();
+    let before = restarts();
+    r.m.ok(&["remove-relation", APP, "easyrsa:client"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    r.m.check(
+        restarts() == before + 1,
+        "remove-relation did not restart the registry exactly once",
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+    let back = files();
+    r.m.check(
+        back == placed,
+        &format!("the operator's files are not back as they were:\n{placed}\nnow:\n{back}"),
+        &r.m.exec(UNIT0, "ls -la /etc/docker/registry"),
+    );
+    let issuer = served_issuer();
+    r.m.check(
+        issuer == "issuer=CN = e2e operator CA",
+        &format!("https does not serve the operator's certificate again: {issuer:?}"),
+        &r.m.run(&["status"]),
+    );
+    r.expect_code(&r.url(operator, 5000, ""), operator, None, "200");
+    let left = r.m.exec(UNIT0, &format!("ls -A {DISPLACED}"));
+    r.m.check(left.text().is_empty(), "copies left behind", &left);
+}
+
 /// `skopeo copy -q` arguments; `side` is `src` or `dest`: the registry end's TLS (skip
 /// verification, or trust the CA directory) and credentials.
 fn copy_args(side: &str, tls: Tls, creds: Option<&str>, from: &str, to: &str) -> Vec<String> {

@@ -208,6 +208,21 @@ fn a_symlink_target_is_replaced_by_a_file() {
     assert_eq!(fs::read(&real).unwrap(), b"old");
 }
 
+/// `stat` says when a path is a link (its mode is then the link's, not the target's).
+#[test]
+fn stat_tells_a_symlink_from_a_file() {
+    let dir = tempdir();
+    let real = dir.path().join("real");
+    fs::write(&real, b"key").unwrap();
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let file = HostFiles.stat(&real).unwrap().unwrap();
+    assert!(!file.is_symlink && !file.is_dir);
+    assert_eq!(file.mode, 0o600);
+    assert!(HostFiles.stat(&link).unwrap().unwrap().is_symlink);
+}
+
 #[test]
 fn errors_name_the_path_and_leave_no_temp() {
     let dir = tempdir();

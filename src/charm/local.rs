@@ -1,6 +1,7 @@
 //! What this unit remembers between hooks, on its own disk (never in Juju): which files the
-//! charm wrote (so it never deletes an operator's), what the running registry was started
-//! with (so it restarts only on a real change), and the certificate request it sent.
+//! charm wrote (so it never deletes an operator's), the operator files it set aside to write
+//! its own (so it can give them back), what the running registry was started with (so it
+//! restarts only on a real change), and the certificate request it sent.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,33 @@ pub const STATE_DIR: &str = "/var/lib/docker-registry-charm";
 pub const STATE_FILE: &str = "/var/lib/docker-registry-charm/state.json";
 /// The private key for cert-provider requests; generated here and never sent anywhere.
 pub const CSR_KEY: &str = "/var/lib/docker-registry-charm/cert-provider.key";
+
+/// Where operator files the charm had to write over are kept until it gives them back.
+pub const DISPLACED_DIR: &str = "/var/lib/docker-registry-charm/displaced";
+
+/// A file the charm did not write, found at a path it was about to write (an operator's
+/// certificate at a tls-*-path, or one the Python charm left), kept under [`DISPLACED_DIR`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Displaced {
+    /// The copy (same content, mode and owner as the original).
+    pub backup: PathBuf,
+    /// Hex sha256 of the content.
+    pub sha256: String,
+    /// Permission bits the original had.
+    pub mode: u32,
+    /// Owning uid the original had.
+    pub uid: u32,
+    /// Owning gid the original had.
+    pub gid: u32,
+}
+
+/// The backup name for `contents` found at `path`: the path's hash (one namespace per
+/// path) and the content's (a later copy from the same path never replaces an earlier one).
+pub fn displaced_path(path: &Path, contents_sha256: &str) -> PathBuf {
+    let key = sha256(path.as_os_str().as_encoded_bytes());
+    let short = contents_sha256.get(..16).unwrap_or(contents_sha256);
+    Path::new(DISPLACED_DIR).join(format!("{key}-{short}"))
+}
 
 /// The certificate request currently published on cert-provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +68,9 @@ pub struct LocalState {
     /// Files the charm wrote, with the sha256 of what it wrote.
     #[serde(default)]
     pub owned: BTreeMap<PathBuf, String>,
+    /// Files the charm set aside before writing over them, by the path they came from.
+    #[serde(default)]
+    pub displaced: BTreeMap<PathBuf, Displaced>,
     /// The published certificate request.
     #[serde(default)]
     pub csr: Option<CsrRecord>,

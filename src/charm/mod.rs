@@ -179,14 +179,17 @@ fn stop(fx: &Effects<'_>, why: &str) -> Result<(), Error> {
 
 /// `remove`: the unit is going away. Remove what the charm wrote (config, secrets, its
 /// state), never the image data in /srv/registry (no data loss on a re-deploy).
+/// Operator files the charm set aside are put back.
 fn remove(fx: &Effects<'_>) -> Result<(), Error> {
-    let local = LocalState::load(fx.files)?;
-    for path in local.owned.keys() {
-        if let Some(current) = fx.files.read(path)? {
-            if local.owns(path, &current) {
-                fx.files.remove(path)?;
-            }
-        }
+    let mut local = LocalState::load(fx.files)?;
+    let paths: std::collections::BTreeSet<PathBuf> = local
+        .owned
+        .keys()
+        .chain(local.displaced.keys())
+        .cloned()
+        .collect();
+    for path in paths {
+        drop_owned(fx, &mut local, &path)?;
     }
     fx.files.remove(Path::new(local::CSR_KEY))?;
     fx.files.remove(Path::new(local::STATE_FILE))?;
@@ -233,15 +236,133 @@ fn put(fx: &Effects<'_>, local: &mut LocalState, w: &Wanted) -> Result<bool, Err
     Ok(changed)
 }
 
-/// Removes `path` only if it still holds what the charm wrote there (never an operator's file).
+/// Before the charm's first write at an operator path (tls-*-path), a file there that the
+/// charm did not write (the operator's, or the Python charm's) is copied aside with its
+/// mode and owner, so that [`drop_owned`] can give it back (B22). The record is saved
+/// before the original is overwritten: an interrupted hook never loses it. True when
+/// something was set aside.
+///
+/// A file the operator changed while the charm managed the path is set aside the same way
+/// (the charm's source still wins); the copy set aside before it stays where it is.
+fn set_aside(fx: &Effects<'_>, local: &mut LocalState, path: &Path) -> Result<bool, Error> {
+    let Some(current) = fx.files.read(path)? else {
+        return Ok(false);
+    };
+    if local.owns(path, &current) {
+        return Ok(false);
+    }
+    let sha = local::sha256(&current);
+    if local.displaced.get(path).is_some_and(|d| d.sha256 == sha) {
+        // Already kept (a hook that stopped between setting aside and writing).
+        return Ok(false);
+    }
+    let Some(meta) = fx.files.stat(path)? else {
+        return Ok(false);
+    };
+    // A link's own mode says nothing about what it points to: keep the copy root-only.
+    let (mode, uid, gid) = if meta.is_symlink {
+        tracing::warn!(
+            "{} is a symbolic link: the charm replaces the link (not the file it points to) \
+             and keeps a root-only copy of its content",
+            path.display()
+        );
+        (0o600, 0, 0)
+    } else {
+        (meta.mode, meta.uid, meta.gid)
+    };
+    let backup = local::displaced_path(path, &sha);
+    fx.files
+        .ensure_dir(Path::new(local::STATE_DIR), 0o700, None)?;
+    fx.files
+        .ensure_dir(Path::new(local::DISPLACED_DIR), 0o700, None)?;
+    fx.files
+        .write(&backup, &current, FileSpec::mode(mode).owned_by((uid, gid)))?;
+    let record = local::Displaced {
+        backup: backup.clone(),
+        sha256: sha,
+        mode,
+        uid,
+        gid,
+    };
+    if let Some(earlier) = local.displaced.insert(path.to_path_buf(), record) {
+        tracing::warn!(
+            "{} was changed while the charm managed it; the file set aside before that \
+             stays at {} and is not put back",
+            path.display(),
+            earlier.backup.display()
+        );
+    }
+    tracing::info!(
+        "set aside {} (not written by this charm) as {}; it is put back when the charm \
+         stops managing that path",
+        path.display(),
+        backup.display()
+    );
+    local.save(fx.files)?;
+    Ok(true)
+}
+
+/// Writes `w` over a path operators may use, setting aside what is there first. After
+/// such a first write the state is saved at once: a hook that stopped before its end
+/// must not take the charm's file for an operator's edit next time.
+fn put_over_operator(fx: &Effects<'_>, local: &mut LocalState, w: &Wanted) -> Result<bool, Error> {
+    let took_over = set_aside(fx, local, &w.path)?;
+    let changed = put(fx, local, w)?;
+    if took_over {
+        local.save(fx.files)?;
+    }
+    Ok(changed)
+}
+
+/// The charm stops managing `path`: a file it set aside from there comes back (content,
+/// mode, owner), else its own file goes. A file that changed since the charm wrote it
+/// (or that is gone) is the operator's doing and is never touched.
 fn drop_owned(fx: &Effects<'_>, local: &mut LocalState, path: &Path) -> Result<bool, Error> {
+    let current = fx.files.read(path)?;
+    let ours = current.as_deref().is_some_and(|c| local.owns(path, c));
     let mut changed = false;
-    if let Some(current) = fx.files.read(path)? {
-        if local.owns(path, &current) {
-            changed = fx.files.remove(path)?.is_yes();
+    match local.displaced.remove(path) {
+        Some(kept) if ours => changed = give_back(fx, path, &kept)?,
+        // Put back already (a hook that stopped before forgetting the record).
+        Some(kept) if current.as_deref().map(local::sha256).as_ref() == Some(&kept.sha256) => {
+            fx.files.remove(&kept.backup)?;
         }
+        Some(kept) => tracing::warn!(
+            "{} {} since the charm wrote it, so it is left as it is; the file the charm set \
+             aside from there stays at {}",
+            path.display(),
+            if current.is_some() {
+                "changed"
+            } else {
+                "was removed"
+            },
+            kept.backup.display()
+        ),
+        None if ours => changed = fx.files.remove(path)?.is_yes(),
+        None => {}
     }
     local.owned.remove(path);
+    Ok(changed)
+}
+
+/// Puts a set-aside file back where it came from and drops the copy.
+fn give_back(fx: &Effects<'_>, path: &Path, kept: &local::Displaced) -> Result<bool, Error> {
+    let Some(contents) = fx.files.read(&kept.backup)? else {
+        tracing::warn!(
+            "the copy of {} set aside at {} is gone; removing the charm's file only",
+            path.display(),
+            kept.backup.display()
+        );
+        return Ok(fx.files.remove(path)?.is_yes());
+    };
+    let spec = FileSpec::mode(kept.mode).owned_by((kept.uid, kept.gid));
+    let changed = fx.files.write(path, &contents, spec)?.is_yes();
+    fx.files.remove(&kept.backup)?;
+    tracing::info!(
+        "put back {} (set aside at {} when the charm started managing it)",
+        path.display(),
+        kept.backup.display()
+    );
     Ok(changed)
 }
 
@@ -402,6 +523,11 @@ fn reconcile<R: ToolRunner>(
         (Some(b), _) => TlsChoice::Managed(b, TlsSource::Config),
         (None, Some(b)) => TlsChoice::Managed(b, TlsSource::CertProvider),
         (None, None) => {
+            // The paths go back to the operator first: what was set aside is then an
+            // operator file again, and used as one.
+            for p in [&ca_path, &cert_path, &key_path] {
+                drop_owned(fx, &mut local, p)?;
+            }
             match operator_tls(fx, &local, &ca_path, &cert_path, &key_path, view.now, owner)? {
                 Ok(choice) => choice,
                 Err(problem) => {
@@ -420,12 +546,8 @@ fn reconcile<R: ToolRunner>(
     };
     let mut read_at_start: Vec<Vec<u8>> = Vec::new();
     let tls_ca: Option<String> = match &choice {
-        TlsChoice::Off => {
-            for p in [&ca_path, &cert_path, &key_path] {
-                drop_owned(fx, &mut local, p)?;
-            }
-            None
-        }
+        // The tls-*-paths were given back above.
+        TlsChoice::Off => None,
         TlsChoice::Managed(bundle, source) => {
             tracing::debug!("TLS from {source:?}");
             let cert = Wanted {
@@ -438,13 +560,13 @@ fn reconcile<R: ToolRunner>(
                 contents: bundle.key.expose().as_bytes().to_vec(),
                 spec: FileSpec::mode(0o600).owned_by(owner),
             };
-            put(fx, &mut local, &cert)?;
-            put(fx, &mut local, &key)?;
+            put_over_operator(fx, &mut local, &cert)?;
+            put_over_operator(fx, &mut local, &key)?;
             read_at_start.push(cert.contents);
             read_at_start.push(key.contents);
             match &bundle.ca {
                 Some(ca) => {
-                    put(
+                    put_over_operator(
                         fx,
                         &mut local,
                         &Wanted {
@@ -560,17 +682,15 @@ fn reconcile<R: ToolRunner>(
         key_path.clone(),
     ];
     managed.extend(nrpe_files.iter().map(|(path, _)| path.clone()));
-    let stale: Vec<PathBuf> = local
+    let stale: std::collections::BTreeSet<PathBuf> = local
         .owned
         .keys()
+        .chain(local.displaced.keys())
         .filter(|p| !managed.contains(p))
         .cloned()
         .collect();
     for path in stale {
-        tracing::info!(
-            "removing {}, which the charm no longer manages",
-            path.display()
-        );
+        tracing::info!("the charm no longer manages {}", path.display());
         drop_owned(fx, &mut local, &path)?;
     }
     read_at_start.push(binary.as_os_str().as_encoded_bytes().to_vec());

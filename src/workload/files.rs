@@ -83,6 +83,8 @@ impl FileSpec {
 pub struct FileMeta {
     /// True for a directory.
     pub is_dir: bool,
+    /// True for a symbolic link (mode and owner are then the link's own, not its target's).
+    pub is_symlink: bool,
     /// Permission bits (low 12 bits).
     pub mode: u32,
     /// Owning uid.
@@ -268,6 +270,7 @@ impl HostFiles {
 fn meta_of(m: &fs::Metadata) -> FileMeta {
     FileMeta {
         is_dir: m.is_dir(),
+        is_symlink: m.file_type().is_symlink(),
         mode: m.mode() & 0o7777,
         uid: m.uid(),
         gid: m.gid(),
@@ -501,6 +504,7 @@ struct FakeState {
     entries: BTreeMap<PathBuf, FakeEntry>,
     ops: Vec<FileOp>,
     fail_next: usize,
+    fail_writes_to: Option<PathBuf>,
 }
 
 /// In-memory `Files` that records every mutating operation and can fail the next N of them.
@@ -551,6 +555,11 @@ impl RecordingFiles {
         self.lock().fail_next = n;
     }
 
+    /// Makes the next write to `path` fail (once), e.g. to stop a hook at that point.
+    pub fn fail_write_to(&self, path: impl AsRef<Path>) {
+        self.lock().fail_writes_to = Some(path.as_ref().to_path_buf());
+    }
+
     /// Every mutating operation so far, in order.
     pub fn ops(&self) -> Vec<FileOp> {
         self.lock().ops.clone()
@@ -595,6 +604,13 @@ impl Files for RecordingFiles {
     fn write(&self, path: &Path, contents: &[u8], spec: FileSpec) -> Result<Changed, FilesError> {
         let mut st = self.lock();
         Self::injected(&mut st, "write", path)?;
+        if st.fail_writes_to.as_deref() == Some(path) {
+            st.fail_writes_to = None;
+            return Err(FilesError::Injected {
+                op: "write",
+                path: path.to_path_buf(),
+            });
+        }
         let mode = spec.mode & 0o7777;
         let changed = match st.entries.get(path) {
             Some(FakeEntry { contents: None, .. }) => {
@@ -709,6 +725,7 @@ impl Files for RecordingFiles {
     fn stat(&self, path: &Path) -> Result<Option<FileMeta>, FilesError> {
         Ok(self.lock().entries.get(path).map(|e| FileMeta {
             is_dir: e.contents.is_none(),
+            is_symlink: false,
             mode: e.mode,
             uid: e.owner.0,
             gid: e.owner.1,

@@ -159,6 +159,7 @@ mod tests {
     fn readability_by_the_service_user_follows_the_mode_bits() {
         let meta = |mode, uid, gid| super::super::files::FileMeta {
             is_dir: false,
+            is_symlink: false,
             mode,
             uid,
             gid,
