@@ -144,16 +144,15 @@ impl Machines for LinuxMachines {
     fn destroy_machine(&self, net: &ModelNet, machine: &Machine) -> Result<(), MachineError> {
         check_root()?;
         let ns = net.machine_ns(machine.id);
-        let mut targets = Vec::new();
-        if let Some(id) = ns_id(&netns_path(&ns)) {
-            targets.push(("net", id));
-        }
-        // Processes that left the netns but kept the machine's mounts are still the machine's.
-        if let Some(pid) = machine.init_pid.filter(|p| is_our_init(*p, |n| n == ns)) {
-            if let Some(id) = ns_id(Path::new(&format!("/proc/{pid}/ns/mnt"))) {
-                targets.push(("mnt", id));
-            }
-        }
+        // Members are found by their network namespace only: it stays pinned by its
+        // /run/netns bind mount until `ip netns del` below, so its inode cannot be reused
+        // while we look. A mount namespace is freed once its last process dies and the
+        // kernel hands its inode number to the next new namespace (e.g. the one `ip -n`
+        // makes for itself in another model): matching on it killed other tests' processes.
+        let targets: Vec<(&str, NsId)> = ns_id(&netns_path(&ns))
+            .map(|id| ("net", id))
+            .into_iter()
+            .collect();
         stop_members(&ns, &targets)?;
         if netns_path(&ns).exists() {
             ip(&["netns", "del", &ns])?;
