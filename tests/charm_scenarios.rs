@@ -2595,3 +2595,40 @@ fn a_hook_stopped_right_after_writing_over_the_original_remembers_it() {
     ]);
     assert_put_back(&u, &placed);
 }
+
+// ---- config.yml reuse ---------------------------------------------------------------------
+
+/// config.yml is reused only while it is what the charm wrote: a hand edit is replaced by
+/// the next hook (and the registry restarted on the charm's config again).
+#[test]
+fn a_hand_edited_config_yml_is_rewritten_by_the_next_hook() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    let (_uid, gid) = service_user().unwrap();
+    u.files.seed_file(
+        CONFIG_PATH,
+        b"version: 0.1\n# edited by hand\n",
+        0o640,
+        (0, gid),
+    );
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.text(CONFIG_PATH), good);
+}
+
+/// A change that the typed config hides (secrets are redacted in it) still re-renders:
+/// the reuse key is the raw config, secrets included.
+#[test]
+fn a_secret_only_change_still_rerenders_config_yml() {
+    let (u, _) = Unit::serving();
+    let s3 = [
+        ("storage-s3-region", json!("r")),
+        ("storage-s3-bucket", json!("b")),
+        ("storage-s3-accesskey", json!("AK")),
+        ("storage-s3-secretkey", json!("first-secret")),
+    ];
+    u.config(&s3);
+    assert!(u.text(CONFIG_PATH).contains("first-secret"));
+    u.config(&[("storage-s3-secretkey", json!("second-secret"))]);
+    let text = u.text(CONFIG_PATH);
+    assert!(text.contains("second-secret") && !text.contains("first-secret"));
+}

@@ -76,6 +76,9 @@ pub struct ModelView {
     pub opened_ports: Vec<PortRange>,
     /// When the view was read (certificate validity is checked against it).
     pub now: SystemTime,
+    /// sha256 of the raw `config-get` answer: equal digests mean equal config, secrets
+    /// included (the typed config redacts them, so it cannot serve as a cache key).
+    pub config_digest: String,
     /// `registry-name` as configured (the Python charm's container), even when another
     /// option is invalid.
     pub registry_name: String,
@@ -157,6 +160,12 @@ impl ModelView {
             .unwrap_or("registry")
             .to_string();
         let config = CharmConfig::from_json_with_tls(&raw_config, now);
+        // serde_json's Map is ordered by key, so the text is canonical.
+        let config_digest = super::local::sha256(
+            serde_json::Value::Object(raw_config.clone())
+                .to_string()
+                .as_bytes(),
+        );
         let leader = tools.is_leader()?;
         let (address, bind_addresses) = match known {
             Some(k) if matches!(ctx.event, Event::UpdateStatus) && k.address.is_some() => {
@@ -253,6 +262,7 @@ impl ModelView {
             )?,
             opened_ports: tools.opened_ports()?,
             now,
+            config_digest,
             registry_name,
         })
     }
