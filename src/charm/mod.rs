@@ -443,15 +443,14 @@ fn reconcile<R: ToolRunner>(
         Err(errors) => {
             tracing::warn!("{errors}");
             // Keep serving the last good config: nothing is rewritten or restarted.
-            keep_running(fx, &binary, None, &mut local)?;
-            local.save(fx.files)?;
-            report(
+            return block_keep_serving(
                 tools,
                 fx,
+                &binary,
+                None,
                 &mut local,
-                &Status::blocked(errors.status_message()),
-            )?;
-            return Ok(());
+                errors.status_message(),
+            );
         }
     };
     let service = registry_service(fx, &binary, Some(config));
@@ -500,15 +499,8 @@ fn reconcile<R: ToolRunner>(
         ("tls-key-path", &key_path),
     ];
     if let Some(problem) = tls_path_problem(fx, &named)? {
-        report(
-            tools,
-            fx,
-            &mut local,
-            &Status::blocked(format!("Invalid charm config: {problem}")),
-        )?;
-        keep_running(fx, &binary, Some(config), &mut local)?;
-        local.save(fx.files)?;
-        return Ok(());
+        let message = format!("Invalid charm config: {problem}");
+        return block_keep_serving(tools, fx, &binary, Some(config), &mut local, message);
     }
     let relation_tls = match &view.cert_provider {
         Some(rel) => {
@@ -531,15 +523,15 @@ fn reconcile<R: ToolRunner>(
             match operator_tls(fx, &local, &ca_path, &cert_path, &key_path, view.now, owner)? {
                 Ok(choice) => choice,
                 Err(problem) => {
-                    report(
+                    let message = format!("Invalid charm config: {problem}");
+                    return block_keep_serving(
                         tools,
                         fx,
+                        &binary,
+                        Some(config),
                         &mut local,
-                        &Status::blocked(format!("Invalid charm config: {problem}")),
-                    )?;
-                    keep_running(fx, &binary, Some(config), &mut local)?;
-                    local.save(fx.files)?;
-                    return Ok(());
+                        message,
+                    );
                 }
             }
         }
@@ -793,6 +785,21 @@ fn report<R: ToolRunner>(
         local.save(fx.files)?;
     }
     Ok(())
+}
+
+/// An operator mistake: block with `message` while the last good config keeps serving
+/// (restarted if it died; nothing rewritten).
+fn block_keep_serving<R: ToolRunner>(
+    tools: &HookTools<R>,
+    fx: &Effects<'_>,
+    binary: &Path,
+    config: Option<&CharmConfig>,
+    local: &mut LocalState,
+    message: String,
+) -> Result<(), Error> {
+    keep_running(fx, binary, config, local)?;
+    local.save(fx.files)?;
+    report(tools, fx, local, &Status::blocked(message))
 }
 
 /// With a bad config the last good one keeps serving: start it again if it died.
