@@ -2632,3 +2632,22 @@ fn a_secret_only_change_still_rerenders_config_yml() {
     let text = u.text(CONFIG_PATH);
     assert!(text.contains("second-secret") && !text.contains("first-secret"));
 }
+
+/// The HTTP secret never travels in a process's argv: `leader-set` has no `--file`, so the
+/// leader shares it only through the peer app bag (relation-set reads stdin). Before the
+/// peer relation exists (install), it waits one hook.
+#[test]
+fn the_http_secret_is_shared_only_through_the_peer_app_bag() {
+    let u = Unit::new("docker-registry/0", true);
+    u.ok(Event::Install);
+    assert_eq!(u.status().0, "waiting");
+    assert_eq!(u.service_calls(), (0, 0, 0));
+    let peer = u.juju.add_relation("peer", "docker-registry");
+    u.ok(relation_event(RelationKind::Created, &peer, None));
+    u.ok(Event::LeaderElected);
+    assert!(u.juju.calls_of("leader-set").is_empty());
+    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    assert_eq!(secret.len(), 44, "32 random bytes, base64");
+    assert!(u.text(CONFIG_PATH).contains(&secret));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}

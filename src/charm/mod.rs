@@ -434,7 +434,13 @@ fn reconcile<R: ToolRunner>(
             adopt_leader_setting_secret(tools, &view, s)?;
             Some(s.clone())
         }
-        (None, true) => Some(publish_new_secret(tools, &view)?),
+        // Only through the peer app bag (relation-set reads it from stdin): leader-set
+        // would put the secret in a process's argv. The peer relation is there from the
+        // hook after install (relation-created), so at worst install waits one hook.
+        (None, true) => match &view.peer {
+            Some(peer) => Some(publish_new_secret(tools, peer)?),
+            None => None,
+        },
         (None, false) => None,
     };
 
@@ -472,7 +478,11 @@ fn reconcile<R: ToolRunner>(
             tools,
             fx,
             &mut local,
-            &Status::waiting("Waiting for the leader to share the registry's HTTP secret."),
+            &Status::waiting(if view.leader {
+                "Waiting for the peer relation to share the registry's HTTP secret."
+            } else {
+                "Waiting for the leader to share the registry's HTTP secret."
+            }),
         )?;
         return Ok(());
     };
@@ -845,21 +855,13 @@ fn prepare_dirs(fx: &Effects<'_>, config: &CharmConfig, owner: Owner) -> Result<
 /// peer app bag and, for units still reading leader settings, with leader-set.
 fn publish_new_secret<R: ToolRunner>(
     tools: &HookTools<R>,
-    view: &ModelView,
+    peer: &RelationView,
 ) -> Result<HttpSecret, Error> {
     use base64::Engine;
     let bytes: [u8; 32] = rand::random();
     let text = base64::engine::general_purpose::STANDARD.encode(bytes);
     let secret = HttpSecret::new(&text).map_err(Error::Secret)?;
-    match &view.peer {
-        Some(peer) => share_secret(tools, &peer.id, &secret)?,
-        None => tools.leader_set(
-            &PeerApp {
-                http_secret: Some(secret.clone()),
-            }
-            .to_databag(),
-        )?,
-    }
+    share_secret(tools, &peer.id, &secret)?;
     tracing::info!("generated the shared registry HTTP secret");
     Ok(secret)
 }
@@ -877,9 +879,9 @@ fn share_secret<R: ToolRunner>(
     Ok(())
 }
 
-/// A secret known only from leader settings (set before the peer relation existed, or by
-/// the Python charm) is copied into the peer app bag by the leader, once: after that no
-/// hook needs `leader-get` (a tool call every hook would pay for).
+/// A secret known only from leader settings (the Python charm kept it there) is copied into
+/// the peer app bag by the leader, once: after that no hook needs `leader-get` (a tool call
+/// every hook would pay for).
 fn adopt_leader_setting_secret<R: ToolRunner>(
     tools: &HookTools<R>,
     view: &ModelView,
