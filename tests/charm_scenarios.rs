@@ -373,6 +373,21 @@ fn tls_blobs(ca: &Ca) -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// Clears the three `tls-*-blob` options (an operator turning config TLS off).
+fn clear_tls_blobs(u: &Unit) {
+    u.config(&[
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ]);
+}
+
+/// No WARNING reached juju-log.
+fn assert_no_warnings(u: &Unit) {
+    let warnings = u.log_lines("WARNING");
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
 // ---- fresh unit ---------------------------------------------------------------------------
 
 /// Issue 5 §1, §4, §5: a fresh unit writes its config with the right owner, starts the
@@ -1557,11 +1572,7 @@ fn clearing_tls_blobs_turns_tls_off() {
     let (u, _) = Unit::serving();
     u.config(&tls_blobs(&ca));
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
-    u.config(&[
-        ("tls-ca-blob", json!("")),
-        ("tls-cert-blob", json!("")),
-        ("tls-key-blob", json!("")),
-    ]);
+    clear_tls_blobs(&u);
     for p in [
         DEFAULT_TLS_KEY_PATH,
         DEFAULT_TLS_CERT_PATH,
@@ -1615,11 +1626,7 @@ fn tls_path_naming_a_directory_blocks() {
     assert_eq!(u.text(CONFIG_PATH), good);
     assert_eq!(u.service_calls(), (1, 0, 0));
     // Without blobs too: the charm reads the path to look for operator files.
-    u.config(&[
-        ("tls-ca-blob", json!("")),
-        ("tls-cert-blob", json!("")),
-        ("tls-key-blob", json!("")),
-    ]);
+    clear_tls_blobs(&u);
     assert_eq!(u.status().0, "blocked");
     u.config(&[("tls-key-path", json!(DEFAULT_TLS_KEY_PATH))]);
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
@@ -1908,11 +1915,7 @@ fn nrpe_check_follows_tls_and_registry_port() {
         &tls,
     );
 
-    u.config(&[
-        ("tls-ca-blob", json!("")),
-        ("tls-cert-blob", json!("")),
-        ("tls-key-blob", json!("")),
-    ]);
+    clear_tls_blobs(&u);
     step(
         "TLS off",
         &CHECK_HTTP_5000.replace("-p 5000", "-p 5443"),
@@ -2279,11 +2282,7 @@ fn operator_tls_files_are_set_aside_for_blobs_and_put_back_when_cleared() {
     u.ok(Event::ConfigChanged);
     assert_eq!(u.writes(), vec![]);
 
-    u.config(&[
-        ("tls-ca-blob", json!("")),
-        ("tls-cert-blob", json!("")),
-        ("tls-key-blob", json!("")),
-    ]);
+    clear_tls_blobs(&u);
     assert_put_back(&u, &placed);
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
     assert_eq!(u.probes.lock().unwrap().last().unwrap().1, Scheme::Https);
@@ -2346,11 +2345,7 @@ fn files_changed_by_hand_are_left_alone_when_the_charm_lets_go() {
         .seed_file(DEFAULT_TLS_CERT_PATH, cert.as_bytes(), 0o644, (0, 0));
     u.files
         .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o640, (0, gid));
-    u.config(&[
-        ("tls-ca-blob", json!("")),
-        ("tls-cert-blob", json!("")),
-        ("tls-key-blob", json!("")),
-    ]);
+    clear_tls_blobs(&u);
     assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), cert);
     assert_eq!(u.text(DEFAULT_TLS_KEY_PATH), key);
     assert_eq!(u.meta(DEFAULT_TLS_KEY_PATH), (0o640, 0, gid));
@@ -2411,11 +2406,7 @@ fn a_hand_edit_while_managed_is_set_aside_and_comes_back_later() {
         "the first copy is not overwritten"
     );
 
-    u.config(&[
-        ("tls-ca-blob", json!("")),
-        ("tls-cert-blob", json!("")),
-        ("tls-key-blob", json!("")),
-    ]);
+    clear_tls_blobs(&u);
     assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), "edited by hand\n");
     assert_eq!(u.meta(DEFAULT_TLS_CERT_PATH), (0o600, 0, 0));
     assert_eq!(u.status().0, "blocked", "an unusable certificate blocks");
@@ -2507,11 +2498,7 @@ fn a_hook_stopped_right_after_setting_aside_loses_nothing() {
     assert_eq!(u.meta(cert.path), cert.meta);
     assert!(!displaced(&u).contains_key(Path::new(cert.path)));
     assert!(!u.exists(backup.to_str().unwrap()), "copy left behind");
-    assert!(
-        u.log_lines("WARNING").is_empty(),
-        "{:?}",
-        u.log_lines("WARNING")
-    );
+    assert_no_warnings(&u);
 }
 
 /// The same interrupted hook, retried with nothing changed: the write happens, the copy
@@ -2539,16 +2526,8 @@ fn a_retried_hook_keeps_the_copy_it_took_before() {
     u.ok(Event::ConfigChanged);
     assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), ours);
     assert_eq!(displaced(&u), before);
-    assert!(
-        u.log_lines("WARNING").is_empty(),
-        "{:?}",
-        u.log_lines("WARNING")
-    );
-    u.config(&[
-        ("tls-ca-blob", json!("")),
-        ("tls-cert-blob", json!("")),
-        ("tls-key-blob", json!("")),
-    ]);
+    assert_no_warnings(&u);
+    clear_tls_blobs(&u);
     assert_put_back(&u, &placed);
 }
 
@@ -2582,17 +2561,9 @@ fn a_hook_stopped_right_after_writing_over_the_original_remembers_it() {
     );
 
     u.ok(Event::ConfigChanged);
-    assert!(
-        u.log_lines("WARNING").is_empty(),
-        "{:?}",
-        u.log_lines("WARNING")
-    );
+    assert_no_warnings(&u);
     assert_set_aside(&u, &placed);
-    u.config(&[
-        ("tls-ca-blob", json!("")),
-        ("tls-cert-blob", json!("")),
-        ("tls-key-blob", json!("")),
-    ]);
+    clear_tls_blobs(&u);
     assert_put_back(&u, &placed);
 }
 
