@@ -265,6 +265,21 @@ impl Registry {
     }
 
     /// `jujusim config docker-registry ARGS`.
+    /// Sets the three `tls-*-blob` options from `pki` (its CA and `server` cert) and waits
+    /// for `Ready at <addr>:5000 (https).`.
+    fn serve_tls_blobs(&self, pki: &Pki) {
+        self.config(&[
+            &format!("tls-ca-blob={}", pki.blob("ca.crt")),
+            &format!("tls-cert-blob={}", pki.blob("server.crt")),
+            &format!("tls-key-blob={}", pki.blob("server.key")),
+        ]);
+        self.expect_status(
+            UNIT0,
+            "active",
+            &format!("Ready at {}:5000 (https).", self.addr),
+        );
+    }
+
     fn config(&self, args: &[&str]) -> Output {
         let mut argv = vec!["config", APP];
         argv.extend_from_slice(args);
@@ -499,16 +514,7 @@ fn tls_blobs_serve_https_and_clearing_them_falls_back_to_http() {
     r.m.ok(&["deploy", &testcharm("containerd")]);
     r.m.ok(&["integrate", APP, "containerd:docker-registry"]);
 
-    r.config(&[
-        &format!("tls-ca-blob={}", pki.blob("ca.crt")),
-        &format!("tls-cert-blob={}", pki.blob("server.crt")),
-        &format!("tls-key-blob={}", pki.blob("server.key")),
-    ]);
-    r.expect_status(
-        UNIT0,
-        "active",
-        &format!("Ready at {}:5000 (https).", r.addr),
-    );
+    r.serve_tls_blobs(&pki);
     r.expect_code(&r.url(https, 5000, ""), https, None, "200");
     // Plain HTTP to the TLS port: Go answers 400 "Client sent an HTTP request to an HTTPS server".
     r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "400");
@@ -925,16 +931,7 @@ fn tls_blobs_take_precedence_over_the_cert_provider_and_clearing_them_returns_to
 
     let pki = Pki::new(&r.m, "over");
     pki.issue(&r.m, "server", &r.addr);
-    r.config(&[
-        &format!("tls-ca-blob={}", pki.blob("ca.crt")),
-        &format!("tls-cert-blob={}", pki.blob("server.crt")),
-        &format!("tls-key-blob={}", pki.blob("server.key")),
-    ]);
-    r.expect_status(
-        UNIT0,
-        "active",
-        &format!("Ready at {}:5000 (https).", r.addr),
-    );
+    r.serve_tls_blobs(&pki);
     issuer("e2e over CA");
     let certs = pki.certs();
     r.expect_code(
@@ -1247,16 +1244,7 @@ fn nrpe_check_passes_over_http_and_tls_and_goes_with_the_relation() {
     // TLS on: the check gains -S and passes; the plain one fails like the anchor's (B7).
     let pki = Pki::new(&r.m, "nrpe");
     pki.issue(&r.m, "server", &r.addr);
-    r.config(&[
-        &format!("tls-ca-blob={}", pki.blob("ca.crt")),
-        &format!("tls-cert-blob={}", pki.blob("server.crt")),
-        &format!("tls-key-blob={}", pki.blob("server.key")),
-    ]);
-    r.expect_status(
-        UNIT0,
-        "active",
-        &format!("Ready at {}:5000 (https).", r.addr),
-    );
+    r.serve_tls_blobs(&pki);
     let tls = r.nrpe_command(UNIT0);
     r.m.check(
         tls == format!("{plain} -S"),
