@@ -362,7 +362,8 @@ pub struct Proxy {
     pub password: Option<Secret>,
 }
 
-/// S3 storage driver settings; every option of the anchor, with B13/B14 fixed.
+/// S3 storage driver settings; every option of the Python charm, with B13 and B14 fixed
+/// (docs/python-charm-bugs.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3 {
     /// `storage-s3-region`.
@@ -387,7 +388,7 @@ pub struct S3 {
     pub skip_verify: bool,
     /// Rendered `v4auth`: `storage-s3-skip-v4-auth` read as its description reads ("uses
     /// Version 4 auth"), so the default `true` keeps the v4 signing the Python charm always
-    /// rendered; the option is now read at all (B13).
+    /// rendered; the option is now read at all (docs/python-charm-bugs.md#b13).
     pub v4auth: bool,
     /// `storage-s3-chunksize` (5 MiB..=5 GiB).
     pub chunk_size: u64,
@@ -407,7 +408,7 @@ pub struct S3 {
     pub use_dual_stack: bool,
     /// `storage-s3-accelerate`.
     pub accelerate: bool,
-    /// `storage-s3-objectacl` (rendered: B14).
+    /// `storage-s3-objectacl` (rendered: docs/python-charm-bugs.md#b14).
     pub object_acl: String,
     /// `storage-s3-loglevel`.
     pub log_level: String,
@@ -933,7 +934,7 @@ fn read_auth(r: &mut Reader<'_>) -> Auth {
     };
 
     // Token auth needs all four options: name the missing ones instead of silently
-    // running without auth (B20/B21).
+    // running without auth (B20, B21 in docs/python-charm-bugs.md).
     let token_opts = [
         ("auth-token-issuer", !issuer.is_empty()),
         ("auth-token-realm", !realm.is_empty()),
@@ -1042,7 +1043,7 @@ fn read_proxy(r: &mut Reader<'_>) -> Option<Proxy> {
 fn read_storage(r: &mut Reader<'_>) -> Storage {
     let swift = read_swift(r);
     let s3 = read_s3(r);
-    // Swift takes precedence when both are complete (anchor behaviour).
+    // Swift takes precedence when both are complete (as in the Python charm).
     match (swift, s3) {
         (Some(sw), _) => Storage::Swift(Box::new(sw)),
         (None, Some(s3)) => Storage::S3(Box::new(s3)),
@@ -1225,7 +1226,8 @@ fn read_s3(r: &mut Reader<'_>) -> Option<S3> {
         key_id,
         secure,
         skip_verify,
-        // B13: the option says "skip", distribution's key says "use".
+        // The option says "skip", distribution's key says "use"
+        // (docs/python-charm-bugs.md#b13).
         v4auth: uses_v4_auth,
         chunk_size,
         multipart_copy_chunk_size,
@@ -1241,8 +1243,8 @@ fn read_s3(r: &mut Reader<'_>) -> Option<S3> {
     })
 }
 
-/// B38: a blob with an empty path would be written to "."; two options sharing a path
-/// would overwrite each other.
+/// A blob with an empty path would be written to "." (docs/python-charm-bugs.md#b38); two
+/// options sharing a path would overwrite each other.
 fn check_tls_paths(r: &mut Reader<'_>, paths: &TlsPaths) {
     for (blob, path_opt, path, default) in [
         ("tls-ca-blob", "tls-ca-path", &paths.ca, DEFAULT_TLS_CA_PATH),

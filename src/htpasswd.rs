@@ -8,8 +8,9 @@
 /// 2.8.2 on a 2-vCPU machine: an authenticated `GET /v2/` takes about 99 ms at cost 10 and
 /// 15 ms at cost 5, so cost 10 would cap a unit at roughly 20 authenticated requests per
 /// second per core (a cluster's nodes pulling at once make dozens each). The password is
-/// in plain text in the Juju config and relation data anyway (anchor B29), so a higher
-/// cost buys little against offline cracking of this file (which is 0640 root:registry).
+/// in plain text in the Juju config and relation data anyway (B29 in
+/// docs/python-charm-bugs.md), so a higher cost buys little against offline cracking of
+/// this file (which is 0640 root:registry).
 pub const COST: u32 = 5;
 
 /// Why an entry could not be made.

@@ -2,9 +2,10 @@
 //! charmcraft.yaml) against the Python charm's compatibility surface and against
 //! Juju's structural rules.
 //!
-//! The expected names below are copied from the reference (anchor-charm.md §2-§4)
-//! and kept HERE on purpose: if someone renames or retypes an option in the YAML,
-//! this test must fail instead of silently following the change.
+//! The expected names below are the Python charm's (its config.yaml, metadata.yaml and
+//! actions.yaml, plus the options its layers added), kept HERE on purpose: if someone
+//! renames or retypes an option in the YAML, this test must fail instead of silently
+//! following the change.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -30,7 +31,8 @@ enum Def {
 
 use Def::{Bool, Int, Json, Str};
 
-/// Every option of the Python charm: (name, type, default). §3.1 then §3.2.
+/// Every option of the Python charm: (name, type, default). Its own options, then those
+/// its layers added.
 #[rustfmt::skip]
 const PYTHON_OPTIONS: &[(&str, &str, Def)] = &[
     ("auth-basic-password", "string", Str("")),
@@ -90,7 +92,7 @@ const PYTHON_OPTIONS: &[(&str, &str, Def)] = &[
     ("tls-ca-path", "string", Str("/etc/docker/registry/ca.crt")),
     ("tls-cert-path", "string", Str("/etc/docker/registry/registry.crt")),
     ("tls-key-path", "string", Str("/etc/docker/registry/registry.key")),
-    // §3.2: layer-docker
+    // Added by layer-docker
     ("apt-key-server", "string", Str("hkp://keyserver.ubuntu.com:80")),
     ("docker-opts", "string", Str("")),
     (
@@ -115,12 +117,12 @@ const PYTHON_OPTIONS: &[(&str, &str, Def)] = &[
     ("http_proxy", "string", Str("")),
     ("https_proxy", "string", Str("")),
     ("no_proxy", "string", Str("")),
-    // §3.2: layer-apt
+    // Added by layer-apt
     ("extra_packages", "string", Str("")),
     ("package_status", "string", Str("install")),
     ("install_sources", "string", Str("")),
     ("install_keys", "string", Str("")),
-    // §3.2: layer-nagios
+    // Added by layer-nagios
     ("nagios_context", "string", Str("juju")),
     ("nagios_servicegroups", "string", Str("")),
 ];
@@ -148,7 +150,7 @@ const IGNORED_OPTIONS: &[&str] = &[
     "no_proxy",
 ];
 
-/// Every endpoint: (name, role, interface, scope). §2.
+/// Every endpoint: (name, role, interface, scope).
 const PYTHON_ENDPOINTS: &[(&str, &str, &str, &str)] = &[
     ("docker-registry", "provides", "docker-registry", "global"),
     ("website", "provides", "http", "global"),
@@ -165,7 +167,7 @@ const PYTHON_ENDPOINTS: &[(&str, &str, &str, &str)] = &[
 /// An expected action parameter: (name, JSON-schema type, default).
 type Param = (&'static str, &'static str, Def);
 
-/// Every action: (name, params, required). §4.
+/// Every action: (name, params, required).
 const PYTHON_ACTIONS: &[(&str, &[Param], &[&str])] = &[
     (
         "images",

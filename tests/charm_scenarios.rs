@@ -1,6 +1,7 @@
 //! Scenario tests of the reconciler, without processes (ops-scenario style: state in, state
 //! out). Each test runs `handle_with` against an in-memory Juju ([`FakeJuju`]) and the
-//! recording fakes of `workload`, and names the rule it protects.
+//! recording fakes of `workload`, and names the rule it protects. Bug numbers (B1, B22, ...)
+//! are entries of docs/python-charm-bugs.md; Juju's rules are in docs/juju.md.
 
 mod support;
 
@@ -390,7 +391,7 @@ fn assert_no_warnings(u: &Unit) {
 
 // ---- fresh unit ---------------------------------------------------------------------------
 
-/// Issue 5 §1, §4, §5: a fresh unit writes its config with the right owner, starts the
+/// A fresh unit writes its config with the right owner, starts the
 /// registry once, opens registry-port and reports Ready; the leader shares http.secret.
 #[test]
 fn fresh_unit_install_config_changed_start_serves_once() {
@@ -426,7 +427,7 @@ fn fresh_unit_install_config_changed_start_serves_once() {
     assert_eq!(u.probes.lock().unwrap().last().unwrap().1, Scheme::Http);
 }
 
-/// Issue 5 §2 (one http.secret for all units): a follower never invents its own secret;
+/// One http.secret for all units: a follower never invents its own secret;
 /// it waits, and starts once the leader's secret arrives.
 #[test]
 fn follower_without_secret_waits_then_starts_with_the_leaders_secret() {
@@ -452,7 +453,7 @@ fn follower_without_secret_waits_then_starts_with_the_leaders_secret() {
 
 // ---- idempotence --------------------------------------------------------------------------
 
-/// Issue 5 §4 and the benchmark: no-op events restart nothing, write nothing, set no
+/// Idempotence (and the benchmark): no-op events restart nothing, write nothing, set no
 /// relation data and leave the status as it was.
 #[test]
 fn a_hundred_noop_events_change_nothing() {
@@ -497,7 +498,7 @@ fn a_hundred_noop_events_change_nothing() {
 
 // ---- config changes -----------------------------------------------------------------------
 
-/// Issue 5 §4: a change to what config.yml says restarts the registry exactly once.
+/// A change to what config.yml says restarts the registry exactly once (B18).
 #[test]
 fn config_yml_change_restarts_exactly_once() {
     let (u, _) = Unit::serving();
@@ -512,7 +513,7 @@ fn config_yml_change_restarts_exactly_once() {
     );
 }
 
-/// Issue 5 §4: the registry re-reads htpasswd itself, so a new password rewrites the file
+/// The registry re-reads htpasswd itself, so a new password rewrites the file
 /// but never restarts.
 #[test]
 fn password_only_change_rewrites_htpasswd_without_restart() {
@@ -557,7 +558,7 @@ fn password_only_change_rewrites_htpasswd_without_restart() {
     assert_eq!(u.juju.our_bag(&client)["basic_password"], "\"second-pw\"");
 }
 
-/// Issue 5 §4: open-port/close-port follow registry-port.
+/// open-port/close-port follow registry-port (B17).
 #[test]
 fn registry_port_change_moves_the_open_port_and_restarts() {
     let (u, _) = Unit::serving();
@@ -585,7 +586,7 @@ fn registry_port_change_moves_the_open_port_and_restarts() {
     assert_eq!(u.probes.lock().unwrap().last().unwrap().0.port(), 5443);
 }
 
-/// Issue 5 §5/§6 and B19/B20: every invalid option blocks with the option named, and the
+/// B19, B20: every invalid option blocks with the option named, and the
 /// registry keeps serving its last good config: nothing written, restarted or stopped.
 #[test]
 fn each_invalid_option_blocks_and_keeps_serving() {
@@ -632,7 +633,7 @@ fn each_invalid_option_blocks_and_keeps_serving() {
     }
 }
 
-/// Issue 5 §4: a crashed registry is started again at the next update-status, once.
+/// A crashed registry is started again at the next update-status, once.
 #[test]
 fn crash_is_noticed_at_update_status_and_started_once() {
     let (u, _) = Unit::serving();
@@ -848,7 +849,7 @@ fn website_follower_deletes_its_leader_keys() {
 
 // ---- cert-provider ------------------------------------------------------------------------
 
-/// Issue 5 §3: our request carries the legacy keys easyrsa reads and a v4 CSR; it is
+/// Our request carries the legacy keys easyrsa reads and a v4 CSR; it is
 /// stable across hooks (no relation churn).
 #[test]
 fn cert_provider_request_is_published_once_and_stable() {
@@ -902,7 +903,7 @@ fn easyrsa_answers(u: &Unit, ca: &Ca, days: i64) -> RelationId {
     cp
 }
 
-/// Issue 5 §3: a legacy easyrsa answer (text preamble included) turns TLS on: files with
+/// A legacy easyrsa answer (text preamble included) turns TLS on: files with
 /// safe modes, one restart, https for everyone.
 #[test]
 fn legacy_easyrsa_answer_turns_tls_on() {
@@ -993,7 +994,7 @@ fn stop_action_holds_until_start_action() {
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
 }
 
-/// Issue 5 §4: remove cleans up what the charm wrote and never touches image data.
+/// B33: remove cleans up what the charm wrote and never touches image data.
 #[test]
 fn remove_cleans_the_charms_files_and_keeps_image_data() {
     let ca = ca();
@@ -1038,7 +1039,7 @@ fn remove_cleans_the_charms_files_and_keeps_image_data() {
 
 // ---- more rules ---------------------------------------------------------------------------
 
-/// Issue 5 §6 ("nothing lost"): fixing a bad value returns to Ready without a restart when
+/// Nothing lost: fixing a bad value returns to Ready without a restart when
 /// the good config is the one already served.
 #[test]
 fn fixing_an_invalid_option_returns_to_ready_without_restart() {
@@ -1052,7 +1053,7 @@ fn fixing_an_invalid_option_returns_to_ready_without_restart() {
     assert_eq!(u.writes(), vec![]);
 }
 
-/// Issue 5 §6: with a bad config the last good one keeps serving, even across a crash.
+/// With a bad config the last good one keeps serving, even across a crash (B19).
 #[test]
 fn crash_while_blocked_restarts_the_last_good_config() {
     let (u, _) = Unit::serving();
@@ -1157,7 +1158,7 @@ fn secrets_never_reach_juju_log() {
     }
 }
 
-/// Issue 5 §6 ("keeps serving the last good config"): a registry restarted while the
+/// Keeps serving the last good config: a registry restarted while the
 /// config is invalid runs with the environment it was configured with (HTTP(S)_PROXY for
 /// a pull-through cache), not an empty one.
 #[test]
@@ -1181,7 +1182,7 @@ fn crash_while_blocked_keeps_the_proxy_environment() {
     assert_eq!(relaunched, good, "restarted without its proxy environment");
 }
 
-/// Issue 5 §3 (v4): a provider answering our CSR in its app bag turns TLS on with OUR key,
+/// v4: a provider answering our CSR in its app bag turns TLS on with OUR key,
 /// which never leaves the unit.
 #[test]
 fn v4_answer_to_our_csr_turns_tls_on_with_our_own_key() {
@@ -1308,7 +1309,7 @@ fn proxy_address_is_in_the_certificate_sans() {
     assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
 }
 
-/// Anchor §9.6: a unit upgraded from the Python charm keeps the leader-settings secret;
+/// A unit upgraded from the Python charm keeps the leader-settings secret;
 /// nothing new is generated; the leader copies it into the peer app bag once (so later
 /// hooks need no leader-get), and never uses leader-set.
 #[test]
@@ -1362,7 +1363,7 @@ fn switch_with_an_invalid_config_does_not_start_on_the_python_charms_config() {
     assert_eq!(u.text(CONFIG_PATH), "version: 0.1\n# the Python charm's\n");
 }
 
-/// Anchor §1 data: root-owned images from the Python charm are given to the registry user
+/// Root-owned images from the Python charm are given to the registry user
 /// and kept byte for byte.
 #[test]
 fn python_charm_image_data_is_reowned_and_kept() {
@@ -1392,7 +1393,7 @@ fn python_charm_machine(u: &Unit, container: &str) -> &'static str {
     blob
 }
 
-/// Anchor §6.1 and DESIGN "Workload facts": `juju refresh` from the Python charm stops and
+/// `juju refresh` from the Python charm stops and
 /// removes its container (once, without volumes) before our registry starts (the harness
 /// panics if ours starts while it is there), then serves the same images, re-owned.
 #[test]
@@ -1543,7 +1544,7 @@ fn a_failing_inspect_blocks_and_a_healed_daemon_proceeds() {
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
 }
 
-/// Anchor B27: debug-port is opened only with prometheus-metrics, and closed again.
+/// B27: debug-port is opened only with prometheus-metrics, and closed again.
 #[test]
 fn debug_port_follows_prometheus_metrics() {
     let (u, _) = Unit::serving();
@@ -1818,8 +1819,9 @@ fn remove_nrpe(u: &Unit, rel: &RelationId) {
     u.ok(relation_event(RelationKind::Broken, rel, None));
 }
 
-/// §9.4 and B7: once an nrpe unit is related, the unit writes the registry check (a
-/// registry-specific name, `GET /v2/` on registry-port) and its Nagios service export
+/// B7 (docs/relations.md#nrpe-external-master): once an nrpe unit is related, the unit
+/// writes the registry check (a registry-specific name, `GET /v2/` on registry-port) and
+/// its Nagios service export
 /// under the subordinate's host name, root 0644, and announces them once with a timestamp
 /// and the files' digest. Nothing is written before a unit joins (no host name yet), the
 /// subordinate's directories keep their mode, and the registry is not restarted.
@@ -1925,7 +1927,7 @@ fn nrpe_check_follows_tls_and_registry_port() {
     assert!(u.exists(&nrpe_export("juju-docker-registry-0")));
 }
 
-/// No churn (the anchor rewrote `timestamp` every hook, B7): with the relation in place,
+/// No churn (the Python charm rewrote `timestamp` every hook, B7): with the relation in place,
 /// repeated no-op hooks write no file and set no relation data; update-status asks Juju
 /// for no relation ids, and without an nrpe relation never mentions the endpoint at all.
 #[test]
@@ -1968,7 +1970,7 @@ fn nrpe_noop_hooks_write_nothing_and_set_nothing() {
     assert!(u.juju.calls_of("relation-ids").is_empty());
 }
 
-/// B7 (the anchor never removed its check): when the nrpe unit departs and the relation
+/// B7 (the Python charm never removed its check): when the nrpe unit departs and the relation
 /// is removed, the check files go; the operator's other NRPE files and the registry's own
 /// files stay. A new host name moves the export file instead of leaving the old one.
 #[test]

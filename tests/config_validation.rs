@@ -252,7 +252,8 @@ fn s3_values() {
         Storage::S3(s) => s,
         other => panic!("expected s3, got {other:?}"),
     };
-    // B13: the option is read, as its description reads ("uses Version 4 auth"): the default
+    // docs/python-charm-bugs.md#b13: the option is read, as its description reads ("uses
+    // Version 4 auth"): the default
     // keeps v4 like the Python charm always did, and false turns it off.
     assert!(s3(parse(base(json!({}))).unwrap()).v4auth);
     assert!(!s3(parse(base(json!({"storage-s3-skip-v4-auth": false}))).unwrap()).v4auth);
@@ -603,7 +604,7 @@ fn read(dir: &Path, f: &str) -> String {
     std::fs::read_to_string(dir.join(f)).unwrap()
 }
 
-/// CA + server cert as in test-environment.md §3.3; `key_cmd` makes server.key.
+/// A CA and a server certificate made with the openssl CLI; `key_cmd` makes server.key.
 fn openssl_pki(dir: &Path, key_args: &[&str]) {
     openssl(
         dir,

@@ -1,4 +1,4 @@
-//! End to end (issue 5 item 6): the charm on jujusim machines with the real docker-registry
+//! End to end: the charm on jujusim machines with the real docker-registry
 //! (the charm starts it), skopeo as the client, certificates from openssl, and the easyrsa
 //! test charm as a CA. Test images are built offline with umoci; skopeo and curl run inside
 //! the model network (`jujusim netexec`), the only place the registry is reachable.
@@ -325,7 +325,7 @@ struct Image {
     digest: String,
 }
 
-/// Builds a one-layer image with umoci (no network), as in test-environment.md §4.1.
+/// Builds a one-layer image with umoci (no network).
 fn build_image(m: &Model, name: &str) -> Image {
     let layout = m.scratch().join(format!("img-{name}"));
     let l = layout.display();
@@ -637,7 +637,8 @@ fn easyrsa_relation_serves_https_and_removing_it_falls_back_to_http() {
     r.push_ok(5000, &img, https, None);
     r.pull_and_compare(5000, &img, https, None);
 
-    // A new name clients use (http-host) gets into a re-issued certificate (B32).
+    // A new name clients use (http-host) gets into a re-issued certificate
+    // (docs/python-charm-bugs.md#b32).
     r.config(&["http-host=https://registry.e2e.test:5000/"]);
     r.expect_status(UNIT0, "active", "Ready at registry.e2e.test:5000 (https).");
     let sans = r.m.exec(
@@ -957,9 +958,9 @@ fn tls_blobs_take_precedence_over_the_cert_provider_and_clearing_them_returns_to
     );
 }
 
-/// B22 on real files: an operator's CA, certificate and key at the default tls-*-paths are
-/// set aside while easyrsa's are served, and after remove-relation they are back byte for
-/// byte with their modes and owners, and served again.
+/// docs/python-charm-bugs.md#b22 on real files: an operator's CA, certificate and key at
+/// the default tls-*-paths are set aside while easyrsa's are served, and after
+/// remove-relation they are back byte for byte with their modes and owners, and served again.
 #[test]
 fn operator_tls_files_are_set_aside_for_easyrsa_and_come_back_after_it() {
     const DISPLACED: &str = "/var/lib/docker-registry-charm/displaced";
@@ -1182,11 +1183,11 @@ impl Registry {
     }
 }
 
-/// §9.4 and B7 end to end: related to an nrpe-like charm, the unit writes the registry
-/// check and the Nagios export under the name nrpe sent; the rendered command, run with
-/// the real check_http on the unit's machine, is OK over http and, after TLS is turned on,
-/// over https (where the anchor's plain check goes CRITICAL). No-op hooks announce nothing
-/// new; removing the relation removes the files.
+/// docs/python-charm-bugs.md#b7 end to end: related to an nrpe-like charm, the unit writes
+/// the registry check and the Nagios export under the name nrpe sent; the rendered command,
+/// run with the real check_http on the unit's machine, is OK over http and, after TLS is
+/// turned on, over https (where the Python charm's plain check goes CRITICAL). No-op hooks
+/// announce nothing new; removing the relation removes the files.
 #[test]
 fn nrpe_check_passes_over_http_and_tls_and_goes_with_the_relation() {
     let r = Registry::deploy();
@@ -1241,7 +1242,7 @@ fn nrpe_check_passes_over_http_and_tls_and_goes_with_the_relation() {
         &r.m.run(&["debug-log", "--replay"]),
     );
 
-    // TLS on: the check gains -S and passes; the plain one fails like the anchor's (B7).
+    // TLS on: the check gains -S and passes; the plain one fails like the Python charm's.
     let pki = Pki::new(&r.m, "nrpe");
     pki.issue(&r.m, "server", &r.addr);
     r.serve_tls_blobs(&pki);
@@ -1321,7 +1322,7 @@ case "$1 $2" in
 esac
 "#;
 
-/// The Python charm as far as a switch is concerned (anchor §6.1): on install it installs
+/// The Python charm as far as a switch is concerned: on install it installs
 /// "docker" (the stand-in CLI) and runs the registry "container" `registry` — a real
 /// registry as root, serving /srv/registry on port 5000 like the container's bind mount.
 const PYTHON_CHARM_DISPATCH: &str = r#"#!/bin/bash
@@ -1363,7 +1364,7 @@ fn python_charm(m: &Model) -> PathBuf {
     dir
 }
 
-/// DESIGN "Workload facts" and anchor §6.1: `juju refresh` from the Python charm stops and
+/// `juju refresh` from the Python charm stops and
 /// removes its registry container (no `--volumes`) before our registry starts, so the
 /// Ready status is our registry's answer, and every image pushed before is still served.
 ///

@@ -124,7 +124,8 @@ fn reader_helpers_follow_the_requirer_api() {
 
 #[test]
 fn reader_accepts_raw_unquoted_values_like_reactive_does() {
-    // The anchor's proxied netloc had no port (B1); a raw string is decoded as itself.
+    // The Python charm's proxied netloc had no port (docs/python-charm-bugs.md#b1); a raw
+    // string is decoded as itself.
     let info = RegistryInfo::parse(&bag([
         ("registry_netloc", "10.5.0.99"),
         ("registry_url", "http://10.5.0.99"),

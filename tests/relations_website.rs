@@ -15,7 +15,7 @@ fn host(s: &str) -> Host {
 }
 
 fn three_units() -> ServicesStanza {
-    // Given out of order on purpose: /10 must come after /2 (B4).
+    // Given out of order on purpose: /10 must come after /2 (docs/python-charm-bugs.md#b4).
     ServicesStanza::new("docker-registry", 5000)
         .member("docker-registry/10", host("10.5.0.20"))
         .member("docker-registry/2", host("10.5.0.14"))
@@ -177,7 +177,7 @@ fn follower_deletes_what_a_leader_wrote_but_not_private_address() {
     assert!(changes(&bag([("private-address", "10.5.0.13")]), &follower_delta()).is_empty());
 }
 
-/// The anchor's text, verbatim: leading newline, odd indentation, trailing space.
+/// The Python charm's text, verbatim: leading newline, odd indentation, trailing space.
 const ANCHOR_TEXT: &str = "
 - service_name: docker-registry
   service_host: 0.0.0.0

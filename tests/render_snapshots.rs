@@ -1,5 +1,6 @@
 //! Snapshot tests of the rendered registry `config.yml`, one per option family, plus
-//! YAML round-trip checks and real `docker-registry serve` start-up checks.
+//! YAML round-trip checks and real `docker-registry serve` start-up checks. Bug numbers
+//! (B13, B23, ...) are entries of docs/python-charm-bugs.md.
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -186,7 +187,7 @@ fn swift() {
             "storage-swift-region": "RegionOne",
             "storage-swift-tenant": "services",
             "storage-swift-domain": "Default",
-            // Swift wins over a complete s3 configuration (anchor precedence).
+            // Swift wins over a complete s3 configuration (as in the Python charm).
             "storage-s3-region": "us-east-1",
             "storage-s3-bucket": "images",
         }),

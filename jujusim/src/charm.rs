@@ -1,5 +1,5 @@
 //! Charm files: metadata.yaml, config.yaml, actions.yaml, parsed and checked like Juju
-//! and Scenario do (§9, §10 of the hook contract).
+//! and Scenario do (docs/juju.md#packaging, docs/juju.md#consistency-checks).
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

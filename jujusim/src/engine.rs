@@ -1,5 +1,5 @@
 //! The engine: runs hooks, actions and exec commands on units, and commits their
-//! buffered changes (contract §1, §2, §5). `settle` runs the resolver round-robin until
+//! buffered changes (docs/juju.md#dispatch, #commit). `settle` runs the resolver round-robin until
 //! every unit is idle.
 use crate::context::{
     context_path, read_context, write_snapshot, Change, ContextKind, Pending, RelView, Snapshot,
@@ -294,7 +294,8 @@ impl Engine {
         )
     }
 
-    /// Environment, cwd and machine for a process in `snap`'s context (§2).
+    /// Environment, cwd and machine for a process in `snap`'s context
+    /// (docs/juju.md#environment).
     fn prepare_command(
         &self,
         cmd: &mut Command,

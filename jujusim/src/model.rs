@@ -469,7 +469,7 @@ impl Model {
     }
 
     /// The keys Juju writes into a unit's bag when it enters a relation and refreshes on
-    /// each committed config-changed (contract §6): `private-address`, `ingress-address`
+    /// each committed config-changed (docs/juju.md): `private-address`, `ingress-address`
     /// (the binding's ingress address) and `egress-subnets` (`<address>/32`).
     pub fn address_keys(&self, unit: &str) -> BTreeMap<String, String> {
         let addr = self

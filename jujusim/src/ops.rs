@@ -229,7 +229,8 @@ fn add_peer_relations(m: &mut Model, app: &str) {
     }
 }
 
-/// Put `unit` into relation `id`'s scope and write its address keys (§6).
+/// Put `unit` into relation `id`'s scope and write its address keys
+/// (docs/juju.md#relation-data).
 fn enter_scope(m: &mut Model, id: u32, unit: &str) {
     let keys = m.address_keys(unit);
     if let Some(r) = m.relations.get_mut(&id) {

@@ -1,5 +1,5 @@
 //! The resolver: which hook a unit runs next, from what its agent has seen vs the model
-//! (contract §3.2, §3.3). Pure functions over `Model`; the engine runs and commits.
+//! (docs/juju.md#events). Pure functions over `Model`; the engine runs and commits.
 use crate::charm::Role;
 use crate::model::{app_of, unit_number, Life, Model};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Hook tools (contract §4): the jujusim binary run through a symlink named after the
+//! Hook tools (docs/juju.md#hook-tools): the jujusim binary run through a symlink named after the
 //! tool. Each tool reads its execution's context file, answers from the snapshot plus
 //! its own buffered changes, and appends new buffered changes; immediate tools
 //! (status-set, application-version-set, leader-set, juju-log, action-log) edit the

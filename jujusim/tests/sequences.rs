@@ -1,4 +1,4 @@
-//! Event order for operator operations (contract §3), on HostMachines.
+//! Event order for operator operations (docs/juju.md#events), on HostMachines.
 mod util;
 use util::Sim;
 
@@ -127,7 +127,7 @@ fn integrate_runs_created_joined_changed_on_both_sides_and_data_flows() {
         Sim::of(&ev, "proxy/0"),
         strs(&[
             "hooks/reverseproxy-relation-created",
-            // web/0 wrote its app bag in relation-created: app-level changed comes first (§3.3 order).
+            // web/0 wrote its app bag in relation-created: app-level changed first (docs/juju.md#events).
             "hooks/reverseproxy-relation-changed",
             "hooks/reverseproxy-relation-joined web/0",
             "hooks/reverseproxy-relation-changed web/0",

@@ -1,6 +1,6 @@
 //! The peer test charms (easyrsa, haproxy, containerd, docker) under the real engine and
 //! real Linux machines (needs root, as on CI), each against a small counterpart charm
-//! that speaks the registry charm's side of the wire contract (anchor-charm.md §9).
+//! that speaks the registry charm's side of the wire contract (docs/relations.md).
 mod support;
 
 use std::path::Path;
@@ -36,8 +36,8 @@ fn net_ok(m: &Model, what: &str, limit: Duration, args: &[&str]) -> Output {
 }
 
 /// A tls-certificates requirer in the legacy unit-bag form the registry charm uses
-/// (anchor-charm.md §9.3): it asks for a server cert for its address, stores what easyrsa
-/// answers under /var/lib/tlsreq and serves it with `openssl s_server` on :8443.
+/// (docs/relations.md#cert-provider): it asks for a server cert for its address, stores what
+/// easyrsa answers under /var/lib/tlsreq and serves it with `openssl s_server` on :8443.
 const TLSREQ: &str = r#"#!/bin/bash
 set -euo pipefail
 HOOK="${JUJU_DISPATCH_PATH##*/}"
@@ -134,7 +134,7 @@ fn haproxy_balances_two_trivial_units_published_on_website() {
     m.ok(&["deploy", &testcharm("haproxy")]);
     m.ok(&["integrate", "trivial:website", "haproxy:reverseproxy"]);
 
-    // Only the leader publishes, listing both units (anchor-charm.md §9.2).
+    // Only the leader publishes, listing both units (docs/relations.md#website).
     let show = m.run(&["show-unit", "haproxy/0", "--format", "json"]);
     let haproxy0 = m.show_unit("haproxy/0");
     let leader = related_data(&haproxy0, "reverseproxy", "trivial/0");
@@ -192,7 +192,7 @@ fn haproxy_balances_two_trivial_units_published_on_website() {
     );
 }
 
-/// A docker-registry provider in the registry charm's wire format (anchor-charm.md §9.1):
+/// A docker-registry provider in the registry charm's wire format (docs/relations.md):
 /// every unit writes JSON-encoded keys in its own bag (`null` when unset) and runs a real
 /// distribution registry on :5000.
 const REGPROV: &str = r#"#!/bin/bash

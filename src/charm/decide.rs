@@ -61,7 +61,8 @@ pub fn proxy_host(website: &[RelationView]) -> Option<Host> {
 }
 
 /// `http-host`'s host[:port] as written if set, else the proxy's address with registry-port
-/// (the Python charm dropped the port: B1), else this unit's ingress address:registry-port.
+/// (the Python charm dropped the port: docs/python-charm-bugs.md#b1), else this unit's
+/// ingress address:registry-port.
 ///
 /// A default port is not added to `http-host`: docker and containerd key credentials,
 /// `certs.d/` and mirrors by the image reference's host, so `registry.example.com` and
@@ -168,7 +169,8 @@ pub fn service_action(
 }
 
 /// What each registry unit publishes to runtimes: netloc (with port), URL scheme and CA
-/// following TLS from any source (B3), and the basic-auth credentials.
+/// following TLS from any source (docs/python-charm-bugs.md#b3), and the basic-auth
+/// credentials.
 pub fn client_info(
     advertised: &Advertised,
     config: &CharmConfig,
@@ -205,7 +207,8 @@ pub fn bag_writes(current: &Databag, desired: &Databag) -> Databag {
 }
 
 /// The leader's `website` bag: our address/port and the `services` stanza listing the
-/// leader and every peer with an address, by unit number (B4). Active/active only when
+/// leader and every peer with an address, by unit number (docs/python-charm-bugs.md#b4).
+/// Active/active only when
 /// storage is shared by all units (s3, swift); per-unit filesystem storage must stay
 /// active/passive or clients would see different content per request.
 pub fn website_leader_bag(
@@ -244,7 +247,7 @@ pub fn website_follower_bag() -> Databag {
 /// the NRPE command definition, then the service exported for Nagios. `None` while no
 /// nrpe unit is in any nrpe relation (the host name comes from it, so nothing to write).
 /// The check follows the TLS state and registry-port, so it passes whenever the registry
-/// answers (B7).
+/// answers (docs/python-charm-bugs.md#b7).
 pub fn nrpe_files(
     nrpe: &[RelationView],
     config: &CharmConfig,

@@ -80,7 +80,8 @@ pub struct LocalState {
     /// The workload status this charm last set (see `report`).
     #[serde(default)]
     pub status: Option<crate::juju::Status>,
-    /// What the current config.yml was rendered from (see `render_cached` in mod.rs).
+    /// What the current config.yml was rendered from (see the reuse of config.yml in
+    /// `reconcile`, mod.rs).
     #[serde(default)]
     pub rendered_from: Option<String>,
     /// Model facts the frequent hooks may reuse (see `view::Known`).

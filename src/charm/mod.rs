@@ -238,7 +238,8 @@ fn put(fx: &Effects<'_>, local: &mut LocalState, w: &Wanted) -> Result<bool, Err
 
 /// Before the charm's first write at an operator path (tls-*-path), a file there that the
 /// charm did not write (the operator's, or the Python charm's) is copied aside with its
-/// mode and owner, so that [`drop_owned`] can give it back (B22). The record is saved
+/// mode and owner, so that [`drop_owned`] can give it back (docs/python-charm-bugs.md#b22).
+/// The record is saved
 /// before the original is overwritten: an interrupted hook never loses it. True when
 /// something was set aside.
 ///
@@ -698,7 +699,7 @@ fn reconcile<R: ToolRunner>(
     }
 
     // Files the charm wrote at paths it no longer manages (a tls-*-path changed, the nrpe
-    // relation is gone: B7) go too.
+    // relation is gone: docs/python-charm-bugs.md#b7) go too.
     let mut managed = vec![
         PathBuf::from(render::CONFIG_PATH),
         htpasswd.to_path_buf(),
@@ -762,7 +763,8 @@ fn reconcile<R: ToolRunner>(
     publish(tools, &view, config, &advertised, tls_on, tls_ca.as_deref())?;
     announce_nrpe(tools, &view, &nrpe_files)?;
 
-    // Report: Ready only when the registry really answers GET /v2/ (B25).
+    // Report: Ready only when the registry really answers GET /v2/
+    // (docs/python-charm-bugs.md#b25).
     let scheme = if tls_on { Scheme::Https } else { Scheme::Http };
     let addr = SocketAddr::from(([127, 0, 0, 1], config.registry_port));
     let within = match action {
@@ -851,8 +853,8 @@ fn prepare_dirs(fx: &Effects<'_>, config: &CharmConfig, owner: Owner) -> Result<
     Ok(())
 }
 
-/// The leader's first hook: 32 random bytes, base64 (like the Python charm), shared in the
-/// peer app bag and, for units still reading leader settings, with leader-set.
+/// The leader's first hook: 32 random bytes, base64 (like the Python charm), shared only in
+/// the peer app bag (never with leader-set, whose values are in argv).
 fn publish_new_secret<R: ToolRunner>(
     tools: &HookTools<R>,
     peer: &RelationView,
@@ -1092,7 +1094,8 @@ fn write_bag<R: ToolRunner>(
 }
 
 /// Tells each nrpe unit about the check files; `timestamp` moves only when their content
-/// changed, so a no-op hook wakes nothing on the subordinate's side (B7).
+/// changed, so a no-op hook wakes nothing on the subordinate's side
+/// (docs/python-charm-bugs.md#b7).
 fn announce_nrpe<R: ToolRunner>(
     tools: &HookTools<R>,
     view: &ModelView,
@@ -1120,7 +1123,8 @@ fn ensure_parent(fx: &Effects<'_>, path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Relation data for runtimes (every unit, every relation: B5) and haproxy (leader).
+/// Relation data for runtimes (every unit, every relation: docs/python-charm-bugs.md#b5)
+/// and haproxy (leader); the wire formats are in docs/relations.md.
 fn publish<R: ToolRunner>(
     tools: &HookTools<R>,
     view: &ModelView,

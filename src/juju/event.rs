@@ -1,7 +1,7 @@
 //! The event of this `dispatch` run and its context, read once from `JUJU_*` variables.
 //!
 //! `JUJU_DISPATCH_PATH` (`hooks/<hook>` or `actions/<action>`) names the event; the other
-//! variables carry its data (contract §2). [`Context::from_vars`] takes any lookup
+//! variables carry its data (docs/juju.md#environment). [`Context::from_vars`] takes any lookup
 //! function, which is the seam tests use; [`Context::from_env`] reads the process env.
 
 use std::fmt;

@@ -1,6 +1,6 @@
 //! The hook-tool client: one typed method per tool, all ending in one [`ToolRunner`].
 //!
-//! Conventions (contract §4, ops' `hookcmds`):
+//! Conventions (docs/juju.md#hook-tools, as ops' `hookcmds` does):
 //! * `--format=json` on every tool that has it (never on `status-set`, `leader-set`,
 //!   `state-set`, `state-delete`, `action-set`/`-fail`/`-log`, `application-version-set`,
 //!   where Juju rejects it with exit 2);

@@ -24,9 +24,9 @@
 //! Certificates are kept raw here: easyrsa 3.0/3.1 puts a human-readable `Certificate:`
 //! dump before the PEM armour, which the tls module strips. We only check that the
 //! armour is there. The issued certificate is found by OUR unit name, never by common
-//! name, so an answer under another CN or after an address change still works (B8).
-//! The request is deterministic, so a changed SAN list changes `sans` and easyrsa
-//! reissues (B32 is then the charm's job: recompute SANs on every hook).
+//! name, so an answer under another CN or after an address change still works (B8 in
+//! docs/python-charm-bugs.md). The request is deterministic, so a changed SAN list changes
+//! `sans` and easyrsa reissues (B32 is then the charm's job: recompute SANs on every hook).
 //!
 //! # Format: v4 (self-signed-certificates, lego, vault, ...)
 //!
@@ -80,7 +80,7 @@ pub struct LegacyRequest {
     pub common_name: String,
     /// Subject alternative names, in the order given.
     pub sans: Vec<String>,
-    /// `docker-registry_0` (the anchor keeps the first value forever).
+    /// `docker-registry_0` (the Python charm keeps the first value forever).
     pub certificate_name: String,
 }
 

@@ -20,13 +20,16 @@
 //! `registry_netloc` is non-null. With several registry units, clients merge the bags key
 //! by key, the lowest relation id / unit winning ([`merge`]).
 //!
-//! # What we publish differently from the anchor (same keys, same encoding)
+//! # What we publish differently from the Python charm (same keys, same encoding)
 //!
-//! - `registry_netloc` always carries a port, also behind haproxy (B1: the anchor sent the
-//!   haproxy address without a port, so clients dialled 443/80).
+//! Bug numbers are entries of docs/python-charm-bugs.md; the whole contract is in
+//! docs/relations.md#docker-registry.
+//!
+//! - `registry_netloc` always carries a port, also behind haproxy (B1: the Python charm
+//!   sent the haproxy address without a port, so clients dialled 443/80).
 //! - `tls_ca` is sent whenever TLS is on, whatever the source: cert-provider or config
-//!   blobs/paths (B3: the anchor sent `null` for config-based TLS). It may still be `null`
-//!   with TLS on when the certificate comes from a public CA and no CA was configured.
+//!   blobs/paths (B3: the Python charm sent `null` for config-based TLS). It may still be
+//!   `null` with TLS on when the certificate comes from a public CA and no CA was configured.
 //! - `registry_url` is `https://` whenever TLS is on (B3).
 //! - All five keys are always written, on every relation, so a second client application
 //!   gets the data too (B5); writes go through [`super::changes`] so nothing churns.

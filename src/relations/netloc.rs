@@ -10,8 +10,9 @@
 //!
 //! A [`Host`] on its own (an `ingress-address`, a haproxy server address, a SAN) is written
 //! without brackets; brackets appear only inside a [`Netloc`], where they separate an IPv6
-//! address from its port. The port is optional because the anchor published port-less
-//! netlocs (behind haproxy, bug B1; `http-host` without a port) and we must read them.
+//! address from its port. The port is optional because the Python charm published
+//! port-less netlocs (behind haproxy, B1 in docs/python-charm-bugs.md; `http-host` without
+//! a port) and we must read them.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -196,7 +197,8 @@ impl Netloc {
         }
     }
 
-    /// The same host with `port` (used to add the registry port a proxy listens on, B1).
+    /// The same host with `port` (used to add the registry port a proxy listens on;
+    /// docs/python-charm-bugs.md#b1).
     pub fn with_port(&self, port: u16) -> Self {
         Netloc::new(self.host.clone(), port)
     }

@@ -17,7 +17,7 @@
 //! checks-sha256   <hex sha256 of the rendered files>
 //! ```
 //!
-//! (The anchor rewrote `timestamp` on every hook, waking the subordinate for nothing.)
+//! (The Python charm rewrote `timestamp` on every hook, waking the subordinate for nothing.)
 //!
 //! Files (charm-helpers `nrpe` layout), see [`NrpeCheck`]:
 //!
@@ -32,15 +32,16 @@
 //!     define service { ... check_command check_nrpe!check_docker_registry ... }
 //! ```
 //!
-//! Fixes of B7: a registry-specific check name (the anchor's generic `check_http`
-//! collided with other charms); `-S` (and the client certificate when mutual TLS is on)
-//! so the check works with TLS; the expected status lines quoted (NRPE runs the command
-//! through `/bin/sh`); `/v2/` answering 200 (no auth) or 401 (auth on) both mean healthy.
+//! Fixes of B7 (docs/python-charm-bugs.md#b7): a registry-specific check name (the Python
+//! charm's generic `check_http` collided with other charms); `-S` (and the client
+//! certificate when mutual TLS is on) so the check works with TLS; the expected status
+//! lines quoted (NRPE runs the command through `/bin/sh`); `/v2/` answering 200 (no auth)
+//! or 401 (auth on) both mean healthy.
 //!
 //! Measured (check_http 2.3.3, distribution registry): check_http sends HTTP/1.0 and the
 //! registry answers `HTTP/1.0 200 OK` / `HTTP/1.0 401 Unauthorized`, so an expect list of
 //! only `HTTP/1.1 ...` fails; we accept both versions. Without `-S` a TLS registry answers
-//! `HTTP/1.0 400 Bad Request` (CRITICAL), which is the anchor's B7.
+//! `HTTP/1.0 400 Bad Request` (CRITICAL), which is the Python charm's B7.
 
 use sha2::{Digest, Sha256};
 

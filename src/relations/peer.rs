@@ -6,8 +6,9 @@
 //!
 //! ```text
 //! ingress-address   10.5.0.13     written by Juju; preferred
-//! private-address   10.5.0.13     written by Juju; fallback (the anchor used only this, B4)
-//! started           true          written by us once the registry serves; absent before
+//! private-address   10.5.0.13     written by Juju; fallback (the Python charm used only
+//!                                 this: B4 in docs/python-charm-bugs.md)
+//! started           true          "the registry serves"; parsed here, not written yet
 //! ```
 //!
 //! The APP bag, written by the leader ([`PeerApp`]):
@@ -16,7 +17,7 @@
 //! http-secret       <44 chars>    base64 of 32 random bytes; rendered as http.secret
 //! ```
 //!
-//! `http-secret` replaces the anchor's leader setting of the same name for new
+//! `http-secret` replaces the Python charm's leader setting of the same name for new
 //! deployments; [`PeerApp::http_secret_or_leader`] still reads the leader setting so an
 //! upgraded deployment keeps its secret (uploads in flight across units keep working).
 
@@ -131,7 +132,7 @@ impl PeerApp {
         Databag::from([(HTTP_SECRET.to_string(), value)])
     }
 
-    /// The secret from the app bag, else from the anchor's leader settings (upgrades).
+    /// The secret from the app bag, else from the Python charm's leader settings (upgrades).
     pub fn http_secret_or_leader(
         app_bag: &Databag,
         leader_settings: &Databag,

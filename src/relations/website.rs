@@ -10,16 +10,16 @@
 //! private-address   10.5.0.12        same (overwrites Juju's automatic value)
 //! port              5000             registry-port
 //! services          <YAML below>
-//! all_services      ""               deleted (early anchor revisions used it)
+//! all_services      ""               deleted (early Python charm revisions used it)
 //! ```
 //!
 //! Followers delete `all_services`, `hostname`, `port` and `services` ([`follower_delta`])
 //! and keep Juju's automatic `private-address`, so haproxy does not add them as plain
-//! backends. (The anchor left `services` in place; a former leader's stale stanza would be
-//! unioned into the backend by haproxy.)
+//! backends. (The Python charm left `services` in place; a former leader's stale stanza
+//! would be unioned into the backend by haproxy.)
 //!
 //! `services` is a one-element YAML list; [`render_services`] emits exactly this shape
-//! (no leading newline, unlike the anchor; haproxy only parses it):
+//! (no leading newline, unlike the Python charm's; haproxy only parses it):
 //!
 //! ```text
 //! - service_name: docker-registry
@@ -42,14 +42,15 @@
 //! # Decisions ([`ServicesStanza`])
 //!
 //! - Servers are named `<app>-<n>` and ordered by unit NUMBER, so `/2` comes before `/10`
-//!   (B4: the anchor sorted names as strings). Addresses are the units' ingress addresses.
+//!   (B4: the Python charm sorted names as strings; bug numbers are entries of
+//!   docs/python-charm-bugs.md). Addresses are the units' ingress addresses.
 //! - Active/passive by default: the lowest-numbered unit is the primary, all others are
 //!   `backup`. Filesystem storage is per unit, so balancing across units would serve
 //!   different content per request. [`Balancing::ActiveActive`] (no `backup`) is for
 //!   shared storage (s3, swift), where all units see the same blobs.
 //! - `option redispatch 1` and `retries 2`: measured with haproxy 2.6 in front of two
 //!   registries, without them the first request after the primary dies is a 503 after
-//!   3 s; with them it is a 200 after about 1 s (test-environment.md §7).
+//!   3 s; with them it is a 200 after about 1 s.
 //! - With TLS on from ANY source (cert-provider or config; B24) haproxy passes TLS
 //!   through: `mode tcp`, and health checks speak TLS (`check-ssl verify none`: the check
 //!   only needs the registry's `/` to answer; clients verify the certificate end to end,
@@ -83,7 +84,7 @@ pub const SERVICES: &str = "services";
 /// Key: obsolete, always deleted.
 pub const ALL_SERVICES: &str = "all_services";
 
-/// Health-check and connection limits on every server line (anchor values).
+/// Health-check and connection limits on every server line (the Python charm's values).
 pub const CHECK_OPTIONS: &str = "check inter 2000 rise 2 fall 5 maxconn 4096";
 /// Extra check options when haproxy passes TLS through.
 pub const TLS_CHECK_OPTIONS: &str = "check-ssl verify none";

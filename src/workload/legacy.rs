@@ -246,7 +246,7 @@ impl<R: CommandRunner> LegacyContainer for DockerCli<R> {
             });
         };
         // `inspect` also resolves an ID prefix: only a container with exactly this name
-        // counts (the Python charm's substring match was B26).
+        // counts (the Python charm's substring match: docs/python-charm-bugs.md#b26).
         if found.trim_start_matches('/') != name.as_str() {
             tracing::debug!("`{name}` names container {found}, not one called {name}");
             return Ok(None);

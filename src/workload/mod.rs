@@ -2,10 +2,11 @@
 //!
 //! Each effect (files, the registry service, packages, running commands) is a small trait with
 //! one real implementation and one recording fake, like youki's `Syscall`. The real
-//! implementation is chosen once (in `main.rs`) and passed down; nothing here checks
+//! implementation is chosen once per hook run, where the charm starts handling the event
+//! (`charm::handle`, which fills `charm::Effects`), and passed down; nothing here checks
 //! `cfg!(test)`.
 //!
-//! Wiring, once per hook run (in `main.rs`):
+//! What that wiring amounts to on a real unit:
 //!
 //! ```text
 //! let files = HostFiles;

@@ -1,8 +1,9 @@
 //! The registry service: systemd when PID 1 is systemd, else our own supervisor.
 //!
-//! `detect()` runs once (in `main.rs`) and the chosen `Service` is passed down. The charm
-//! decides WHEN to restart (only on a real change); this module only does what it is told,
-//! idempotently: starting a running service or stopping a stopped one changes nothing.
+//! `detect()` runs once per hook run (in `charm::handle`) and the chosen `Service` is passed
+//! down. The charm decides WHEN to restart (only on a real change); this module only does
+//! what it is told, idempotently: starting a running service or stopping a stopped one
+//! changes nothing.
 
 mod proc;
 mod supervisor;
