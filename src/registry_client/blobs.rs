@@ -131,7 +131,7 @@ impl Client {
     ) -> Result<u64> {
         let what = format!("upload of {} to {repo}", desc.digest.short());
         let scopes = [Scope::push(repo)];
-        let (hashing, seen) = Hashing::new(body, progress);
+        let (hashing, seen) = Hashing::new(body, Some(desc.size), progress);
         let req = self
             .http
             .patch(session.clone())

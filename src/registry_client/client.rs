@@ -148,7 +148,7 @@ impl Client {
             None if opts.allow_plain_http => &[Scheme::Https, Scheme::Http],
             None => &[Scheme::Https],
         };
-        let mut last = None;
+        let mut first_error = None;
         for scheme in schemes {
             let base = Url::parse(&format!("{}://{host}/", scheme.as_str())).map_err(|e| {
                 Error::Setup {
@@ -160,42 +160,47 @@ impl Client {
                 registry: host.to_string(),
                 problem: e.to_string(),
             })?;
-            match http.get(ping).send().await {
-                Ok(resp) => {
-                    let challenge = match resp.status() {
-                        s if s.is_success() => Challenge::None,
-                        StatusCode::UNAUTHORIZED => resp
-                            .headers()
-                            .get(WWW_AUTHENTICATE)
-                            .and_then(|h| h.to_str().ok())
-                            .and_then(Challenge::parse)
-                            .unwrap_or(Challenge::Basic),
-                        s => {
-                            return Err(Error::Status {
-                                registry: host.to_string(),
-                                what: format!("GET {}://{host}/v2/", scheme.as_str()),
-                                status: s.as_u16(),
-                                detail: " (is this a container registry?)".to_string(),
-                            })
-                        }
-                    };
-                    return Ok(Client {
-                        http,
-                        host: host.to_string(),
-                        base,
-                        credentials: opts.credentials,
-                        credentials_hint: opts.credentials_hint,
-                        push: opts.push,
-                        auth: Mutex::new(AuthState {
-                            challenge,
-                            tokens: HashMap::new(),
-                        }),
-                    });
+            let resp = match http.get(ping).send().await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    first_error.get_or_insert(transport(host, &e));
+                    continue;
                 }
-                Err(e) => last = Some(transport(host, &e)),
-            }
+            };
+            let challenge = match resp.status() {
+                s if s.is_success() => Challenge::None,
+                StatusCode::UNAUTHORIZED => resp
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|h| h.to_str().ok())
+                    .and_then(Challenge::parse)
+                    .unwrap_or(Challenge::Basic),
+                s => {
+                    first_error.get_or_insert(Error::Status {
+                        registry: host.to_string(),
+                        what: format!("GET {}://{host}/v2/", scheme.as_str()),
+                        status: s.as_u16(),
+                        detail: " (is this a container registry?)".to_string(),
+                    });
+                    continue;
+                }
+            };
+            return Ok(Client {
+                http,
+                host: host.to_string(),
+                base,
+                credentials: opts.credentials,
+                credentials_hint: opts.credentials_hint,
+                push: opts.push,
+                auth: Mutex::new(AuthState {
+                    challenge,
+                    tokens: HashMap::new(),
+                }),
+            });
         }
-        Err(last.unwrap_or_else(|| Error::Unreachable {
+        // The first scheme's error says most (a TLS problem, not the 400 a TLS port
+        // gives to plain http).
+        Err(first_error.unwrap_or_else(|| Error::Unreachable {
             registry: host.to_string(),
             detail: "no scheme to try".into(),
         }))

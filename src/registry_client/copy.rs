@@ -79,6 +79,9 @@ pub struct Copier<'a> {
     concurrency: usize,
     known: Mutex<HashMap<Digest, String>>,
     fallback: Mutex<Option<String>>,
+    /// Blobs being uploaded right now: a second copy of the same blob (another image
+    /// of a mirror) waits for the first, then mounts it.
+    inflight: Mutex<HashMap<Digest, tokio::sync::watch::Receiver<()>>>,
 }
 
 enum BlobOutcome {
@@ -97,6 +100,7 @@ impl<'a> Copier<'a> {
             concurrency: concurrency.max(1),
             known: Mutex::new(HashMap::new()),
             fallback: Mutex::new(None),
+            inflight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -295,6 +299,27 @@ impl<'a> Copier<'a> {
             self.remember(&desc.digest, repo);
             return Ok(BlobOutcome::Skipped);
         }
+        // Claim the upload, or wait for whoever has it (bounded: they finish or fail).
+        let _claim = loop {
+            let waiting = {
+                let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+                match inflight.get(&desc.digest) {
+                    Some(rx) => rx.clone(),
+                    None => {
+                        let (tx, rx) = tokio::sync::watch::channel(());
+                        inflight.insert(desc.digest.clone(), rx);
+                        break Claim {
+                            copier: self,
+                            digest: desc.digest.clone(),
+                            _tx: tx,
+                        };
+                    }
+                }
+            };
+            let mut waiting = waiting;
+            // The sender is dropped when the other upload ends, whatever its outcome.
+            let _ = waiting.changed().await;
+        };
         let session = match self.known_elsewhere(&desc.digest, repo) {
             Some(from) => match self.dst.mount_blob(repo, &desc.digest, &from).await? {
                 Mount::Mounted => {
@@ -359,6 +384,23 @@ impl<'a> Copier<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// An upload in progress; ends the wait of others when dropped.
+struct Claim<'c, 'a> {
+    copier: &'c Copier<'a>,
+    digest: Digest,
+    _tx: tokio::sync::watch::Sender<()>,
+}
+
+impl Drop for Claim<'_, '_> {
+    fn drop(&mut self) {
+        self.copier
+            .inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.digest);
     }
 }
 

@@ -123,14 +123,18 @@ pub struct Hashing<S> {
     inner: S,
     hasher: Sha256,
     count: u64,
+    expected: Option<u64>,
     progress: Arc<AtomicU64>,
     done: Option<tokio::sync::oneshot::Sender<Seen>>,
 }
 
 impl<S> Hashing<S> {
-    /// Wraps `inner`; returns the stream and the receiver of its final digest.
+    /// Wraps `inner`; returns the stream and the receiver of its final digest. With
+    /// `expected` bytes, the digest is sent as soon as that many have passed: an HTTP
+    /// body with a Content-Length is not polled again after its last byte.
     pub fn new(
         inner: S,
+        expected: Option<u64>,
         progress: Arc<AtomicU64>,
     ) -> (Hashing<S>, tokio::sync::oneshot::Receiver<Seen>) {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -138,10 +142,18 @@ impl<S> Hashing<S> {
             inner,
             hasher: Sha256::new(),
             count: 0,
+            expected,
             progress,
             done: Some(tx),
         };
         (stream, rx)
+    }
+
+    fn finish(&mut self) {
+        if let Some(tx) = self.done.take() {
+            let hasher = std::mem::take(&mut self.hasher);
+            let _ = tx.send((Digest::from_hasher(hasher), self.count));
+        }
     }
 }
 
@@ -155,17 +167,22 @@ where
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
-                this.hasher.update(&chunk);
+                if this.done.is_some() {
+                    this.hasher.update(&chunk);
+                }
                 this.count += chunk.len() as u64;
                 this.progress
                     .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                if this.expected == Some(this.count) {
+                    this.finish();
+                } else if this.expected.is_some_and(|e| this.count > e) {
+                    // Too long: drop the sender so the upload is not committed.
+                    this.done = None;
+                }
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(None) => {
-                if let Some(tx) = this.done.take() {
-                    let hasher = std::mem::take(&mut this.hasher);
-                    let _ = tx.send((Digest::from_hasher(hasher), this.count));
-                }
+                this.finish();
                 Poll::Ready(None)
             }
             other => other,
@@ -204,7 +221,7 @@ mod tests {
             Ok(Bytes::from_static(b"world")),
         ];
         let progress = Arc::new(AtomicU64::new(0));
-        let (s, rx) = Hashing::new(futures_util::stream::iter(chunks), progress.clone());
+        let (s, rx) = Hashing::new(futures_util::stream::iter(chunks), None, progress.clone());
         let out: Vec<_> = s.collect().await;
         assert_eq!(out.len(), 2);
         let (d, n) = rx.await.unwrap();

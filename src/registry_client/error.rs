@@ -138,12 +138,23 @@ pub(crate) fn error_body_text(body: &[u8]) -> String {
         code: String,
         #[serde(default)]
         message: String,
+        #[serde(default)]
+        detail: serde_json::Value,
     }
+    let detail = |d: &serde_json::Value| match d {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => format!(" ({s})"),
+        other => format!(" ({other})"),
+    };
     match serde_json::from_slice::<Body>(body) {
         Ok(b) if !b.errors.is_empty() => b
             .errors
             .iter()
-            .map(|e| format!("{} {}", e.code, e.message).trim().to_string())
+            .map(|e| {
+                format!("{} {}{}", e.code, e.message, detail(&e.detail))
+                    .trim()
+                    .to_string()
+            })
             .collect::<Vec<_>>()
             .join("; "),
         _ => String::from_utf8_lossy(&body[..body.len().min(300)])
