@@ -15,7 +15,9 @@ pub(crate) fn is_this_registry(registry: &Registry, host: &str) -> bool {
     let Ok(host) = normalise_host(host) else {
         return false;
     };
-    let ours = |n: &str| normalise_host(n).is_ok_and(|n| n == host);
+    // Host names are case-insensitive.
+    let host = host.to_ascii_lowercase();
+    let ours = |n: &str| normalise_host(n).is_ok_and(|n| n.eq_ignore_ascii_case(&host));
     if ours(&registry.netloc) || ours(&registry.unit_netloc) {
         return true;
     }

@@ -210,8 +210,8 @@ pub fn split_host(input: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// Validates `host[:port]` or `[ipv6][:port]`; lowercases the name; `index.docker.io`
-/// becomes `docker.io`.
+/// Validates `host[:port]` or `[ipv6][:port]`; `index.docker.io` becomes `docker.io`.
+/// The name keeps its case: an uppercase first component is what makes it a host.
 pub fn normalise_host(host: &str) -> Result<String, String> {
     let (name, port) = if let Some(inner) = host.strip_prefix('[') {
         let (addr, after) = inner
@@ -249,7 +249,7 @@ pub fn normalise_host(host: &str) -> Result<String, String> {
                 ));
             }
         }
-        (name.to_ascii_lowercase(), port)
+        (name.to_string(), port)
     };
     let name = if name == "index.docker.io" {
         DOCKER_HUB.to_string()
@@ -366,7 +366,7 @@ mod tests {
         let r = p("[::1]:5000/test/hello:v1");
         assert_eq!(r.registry(), "[::1]:5000");
         assert_eq!(r.to_string(), "[::1]:5000/test/hello:v1");
-        assert_eq!(p("Registry.Test/a").registry(), "registry.test");
+        assert_eq!(p("Registry.Test/a").registry(), "Registry.Test");
         assert_eq!(
             p("rocks.canonical.com/cdk/pause:3.9").written_path(),
             "cdk/pause"
