@@ -14,8 +14,9 @@ use crate::registry_client::{
     Copier, CopyReport, CopyRequest, Platform, Progress, RawManifest, Reference, Source, SourceSpec,
 };
 
-/// Blob transfers at once within one image.
-pub(crate) const BLOB_CONCURRENCY: usize = 4;
+/// Blob transfers at once within one image (skopeo also runs 6): images rarely have
+/// more layers than that, so all of them flow together.
+pub(crate) const BLOB_CONCURRENCY: usize = 6;
 const ACTION: &str = "push";
 const IMAGE_FORM: &str = "a registry reference (python:3.9-slim, HOST[:PORT]/PATH:TAG), \
                           oci:DIR[:REF], oci-archive:PATH[:REF] or docker-archive:PATH";
