@@ -22,7 +22,9 @@ use serde_json::{Map, Value};
 use super::params::{Params, SourceAccess};
 use super::progress::{human, with_progress};
 use super::push::BLOB_CONCURRENCY;
-use super::target::{check_writable, connect_dest, connect_source, default_dest, is_this_registry};
+use super::target::{
+    check_writable, connect_dest, connect_source, default_dest, is_this_registry, named_reference,
+};
 use super::{ActionError, ActionIo, Registry, Results};
 use crate::registry_client::reference::split_host;
 use crate::registry_client::source::open_local;
@@ -236,12 +238,8 @@ impl Ctx<'_> {
             }
             local => {
                 let opened = open_local(local).map_err(&err)?;
-                let named = opened
-                    .name
-                    .as_deref()
-                    .filter(|n| n.contains('/') || n.contains(':'))
-                    .and_then(|n| Reference::parse(n).ok())
-                    .ok_or_else(|| ActionError::Failed {
+                let named =
+                    named_reference(opened.name.as_deref()).ok_or_else(|| ActionError::Failed {
                         action: ACTION.into(),
                         message: format!("{input} does not name its image; push it with tag="),
                     })?;

@@ -7,11 +7,13 @@ use serde_json::{Map, Value};
 
 use super::params::{Params, SourceAccess};
 use super::progress::{human, with_progress};
-use super::target::{check_writable, connect_dest, connect_source, default_dest, parse_dest, Dest};
+use super::target::{
+    check_writable, connect_dest, connect_source, default_dest, named_reference, parse_dest, Dest,
+};
 use super::{ActionError, ActionIo, Registry, Results};
 use crate::registry_client::source::open_local;
 use crate::registry_client::{
-    Copier, CopyReport, CopyRequest, Platform, Progress, RawManifest, Reference, Source, SourceSpec,
+    Copier, CopyReport, CopyRequest, Platform, Progress, RawManifest, Source, SourceSpec,
 };
 
 /// Blob transfers at once within one image (skopeo also runs 6): images rarely have
@@ -127,13 +129,8 @@ async fn open(
         }
         local => {
             let opened = open_local(local).map_err(&err)?;
-            let default_dest = opened.name.as_deref().and_then(|name| {
-                // A ref.name like "v1" is only a tag; a full reference names the image.
-                (name.contains('/') || name.contains(':'))
-                    .then(|| Reference::parse(name).ok())
-                    .flatten()
-                    .map(|r| default_dest(registry, None, &r))
-            });
+            let default_dest =
+                named_reference(opened.name.as_deref()).map(|r| default_dest(registry, None, &r));
             Ok(Opened {
                 source: opened.source,
                 root: opened.root,

@@ -113,6 +113,13 @@ pub(crate) fn default_dest(
     }
 }
 
+/// The image a local source names itself by (an OCI ref.name or a docker-archive
+/// RepoTag), when that is a full reference: a bare ref.name like `v1` is only a tag.
+pub(crate) fn named_reference(name: Option<&str>) -> Option<Reference> {
+    name.filter(|n| n.contains('/') || n.contains(':'))
+        .and_then(|n| Reference::parse(n).ok())
+}
+
 /// Connects to this registry (at the unit's address) for writing.
 pub(crate) async fn connect_dest(registry: &Registry, action: &str) -> Result<Client, ActionError> {
     let opts = ClientOptions {

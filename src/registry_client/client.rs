@@ -11,6 +11,8 @@ use reqwest::{RequestBuilder, Response, StatusCode, Url};
 
 use super::auth::{Challenge, Credentials, Scope, TokenResponse};
 use super::error::{error_body_text, transport, Error, Result};
+/// http or https (the charm config's type: the registry serves one of them).
+pub use crate::config::Scheme;
 
 /// How to reach a registry.
 #[derive(Clone, Debug, Default)]
@@ -43,25 +45,6 @@ impl ClientOptions {
             tls_verify: true,
             credentials_hint: "give credentials for it".to_string(),
             ..ClientOptions::default()
-        }
-    }
-}
-
-/// http or https.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scheme {
-    /// Plain HTTP.
-    Http,
-    /// HTTP over TLS.
-    Https,
-}
-
-impl Scheme {
-    /// `http` / `https`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
         }
     }
 }
