@@ -646,6 +646,17 @@ fn bad_input_fails_precisely_and_writes_nothing() {
     assert!(dst.raw("test/corrupt:v1").is_none());
     assert!(!dst.has_blob(&layer));
 
+    // A local source is opened before the destination is contacted: its problem is
+    // the one reported even when the registry is down.
+    let mut down = reg.clone();
+    down.unit_netloc = "127.0.0.1:1".into();
+    let missing = format!("oci-archive:{}", tmp.path().join("missing.tar").display());
+    let e = err_text(act("push", json!({"image": missing, "tag": "x:y"}), &down));
+    assert!(
+        e.contains("cannot read") && e.contains("missing.tar"),
+        "{e}"
+    );
+
     // Read-only registry: refused before connecting anywhere.
     let mut ro = reg.clone();
     ro.storage_read_only = true;

@@ -91,6 +91,22 @@ struct Opened {
     default_dest: Option<Result<Dest, String>>,
 }
 
+/// Opens a file or directory source (no network): done before connecting anywhere, so
+/// a missing or broken archive is what the action reports.
+fn open_file(p: &PushParams, registry: &Registry) -> Result<Option<Opened>, ActionError> {
+    if p.local_src.is_some() || !p.spec.is_local() {
+        return Ok(None);
+    }
+    let opened = open_local(&p.spec).map_err(ActionError::registry(ACTION))?;
+    let default_dest =
+        named_reference(opened.name.as_deref()).map(|r| default_dest(registry, None, &r));
+    Ok(Some(Opened {
+        source: opened.source,
+        root: opened.root,
+        default_dest,
+    }))
+}
+
 async fn open(
     p: &PushParams,
     registry: &Registry,
@@ -127,16 +143,10 @@ async fn open(
                 default_dest: Some(default_dest(registry, None, r)),
             })
         }
-        local => {
-            let opened = open_local(local).map_err(&err)?;
-            let default_dest =
-                named_reference(opened.name.as_deref()).map(|r| default_dest(registry, None, &r));
-            Ok(Opened {
-                source: opened.source,
-                root: opened.root,
-                default_dest,
-            })
-        }
+        _ => open_file(p, registry)?.ok_or_else(|| ActionError::Failed {
+            action: ACTION.into(),
+            message: "a local source could not be opened".into(),
+        }),
     }
 }
 
@@ -146,8 +156,12 @@ pub(crate) async fn run(
     io: &dyn ActionIo,
 ) -> Result<Results, ActionError> {
     check_writable(registry, ACTION)?;
+    let file = open_file(&p, registry)?;
     let dst = Arc::new(connect_dest(registry, ACTION).await?);
-    let opened = open(&p, registry, &dst).await?;
+    let opened = match file {
+        Some(o) => o,
+        None => open(&p, registry, &dst).await?,
+    };
     let dest = match (&p.dest, opened.default_dest) {
         (Some(d), _) => d.clone(),
         (None, Some(Ok(d))) => d,
