@@ -3,11 +3,13 @@
 //! Data flows one way: event → model → decide → render → apply → report.
 //! `juju` is the only module that talks to Juju; `charm` decides; `workload` applies.
 
+pub mod actions;
 pub mod charm;
 pub mod config;
 pub mod htpasswd;
 pub mod juju;
 pub mod probe;
+pub mod registry_client;
 pub mod relations;
 pub mod render;
 pub mod tls;

@@ -537,6 +537,17 @@ fn metadata_has_python_identity_and_endpoints() {
 // actions.yaml
 // ---------------------------------------------------------------------------------
 
+/// Optional params this charm adds to the Python charm's actions (issue 15): extra
+/// optional params keep every old invocation valid. Any other addition is an error.
+const NEW_OPTIONAL_PARAMS: &[(&str, &str)] = &[
+    ("push", "src-username"),
+    ("push", "src-password"),
+    ("push", "src-ca"),
+    ("push", "src-tls-verify"),
+    ("push", "platform"),
+    ("push", "signatures"),
+];
+
 #[test]
 fn actions_match_python_charm() {
     let (_, actions): (_, BTreeMap<String, Action>) = parse("actions.yaml");
@@ -568,7 +579,8 @@ fn actions_match_python_charm() {
             }
         }
         for pname in action.params.keys() {
-            if !params.iter().any(|(p, _, _)| p == pname) {
+            let ours = NEW_OPTIONAL_PARAMS.contains(&(*name, pname.as_str()));
+            if !ours && !params.iter().any(|(p, _, _)| p == pname) {
                 problems.push(format!(
                     "action `{name}`: param `{pname}` is not in the Python charm"
                 ));
