@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod jujusim;
+pub mod oci;
 
 use std::fs;
 use std::path::{Path, PathBuf};
