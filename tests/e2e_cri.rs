@@ -3,7 +3,8 @@
 //! auth and tls tables keyed by host:port, the relation's CA as a system CA) and pulls
 //! with CRI PullImage, as the kubelet does, from a real containerd. Over plain http at a
 //! non-localhost address the pull fails with containerd's own "server gave HTTP response
-//! to HTTPS client" (the default flow `deploy` + `integrate containerd` cannot pull);
+//! to HTTPS client" (the default flow `deploy` + `integrate containerd` cannot pull:
+//! docs/python-charm-bugs.md#b6);
 //! with TLS from the easyrsa test charm it pulls, and with basic auth too.
 mod support;
 
