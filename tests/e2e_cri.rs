@@ -9,8 +9,8 @@
 mod support;
 
 use serde_json::Value;
+use support::clients::{build_image, http_code, ingress, push_ok, Image, Tls};
 use support::jujusim::{testcharm, Model, Output};
-use support::oci::{build_image, http_code, ingress, push_ok, Image, Tls};
 
 const APP: &str = "docker-registry";
 const UNIT0: &str = "docker-registry/0";

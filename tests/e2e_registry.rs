@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use serde_json::Value;
+use support::clients::{self, build_image, ingress, Image, Tls};
 use support::jujusim::{related_data, testcharm, Model, Output};
-use support::oci::{self, build_image, ingress, Image, Tls};
 
 const APP: &str = "docker-registry";
 const UNIT0: &str = "docker-registry/0";
@@ -119,7 +119,7 @@ impl Registry {
 
     /// The HTTP status code of `GET url` (curl inside the model network).
     fn http_code(&self, url: &str, tls: Tls, creds: Option<&str>) -> String {
-        oci::http_code(&self.m, url, tls, creds)
+        clients::http_code(&self.m, url, tls, creds)
     }
 
     /// Fails unless `GET url` answers `code`.
@@ -138,7 +138,7 @@ impl Registry {
 
     /// `skopeo ARGS` inside the model network, with no stored credentials (never panics).
     fn skopeo(&self, args: &[&str]) -> Output {
-        oci::skopeo(&self.m, args)
+        clients::skopeo(&self.m, args)
     }
 
     /// `<addr>:<port>`.
@@ -153,17 +153,17 @@ impl Registry {
 
     /// skopeo copy of `img` into the registry.
     fn push(&self, port: u16, img: &Image, tls: Tls, creds: Option<&str>) -> Output {
-        oci::push(&self.m, &self.netloc(port), img, tls, creds)
+        clients::push(&self.m, &self.netloc(port), img, tls, creds)
     }
 
     /// Pushes `img`, requiring success.
     fn push_ok(&self, port: u16, img: &Image, tls: Tls, creds: Option<&str>) {
-        oci::push_ok(&self.m, &self.netloc(port), img, tls, creds);
+        clients::push_ok(&self.m, &self.netloc(port), img, tls, creds);
     }
 
     /// Pulls `img` back into a fresh OCI layout and checks its manifest digest.
     fn pull_and_compare(&self, port: u16, img: &Image, tls: Tls, creds: Option<&str>) {
-        oci::pull_and_compare(&self.m, &self.netloc(port), img, tls, creds);
+        clients::pull_and_compare(&self.m, &self.netloc(port), img, tls, creds);
     }
 
     /// Fails unless the registry still has `img` with its digest (skopeo inspect).

@@ -9,8 +9,8 @@
 mod support;
 
 use serde_json::Value;
+use support::clients::{build_image, ingress, pull_and_compare, push_ok, Image, Tls};
 use support::jujusim::{testcharm, Model};
-use support::oci::{build_image, ingress, pull_and_compare, push_ok, Image, Tls};
 
 const SWIFT: &str = "swift/0";
 const USER: &str = "test:tester";

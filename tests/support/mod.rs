@@ -6,8 +6,8 @@
 //! executing a file that another thread still holds open for writing fails with ETXTBSY.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod clients;
 pub mod jujusim;
-pub mod oci;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
-//! Images and skopeo for the end-to-end tests: one-layer test images built offline with
-//! umoci, skopeo run inside the model network (the only place registries are reachable),
-//! and digests read back from OCI layouts on the host.
+//! What the end-to-end tests use as clients: one-layer test images built offline with
+//! umoci, skopeo and curl run inside the model network (the only place registries are
+//! reachable), and digests read back from OCI layouts on the host.
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
