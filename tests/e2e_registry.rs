@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use serde_json::Value;
+use support::clients::{self, build_image, ingress, Image, Tls};
 use support::jujusim::{related_data, testcharm, Model, Output};
 
 const APP: &str = "docker-registry";
@@ -21,15 +22,6 @@ const CERT: &str = "/etc/docker/registry/registry.crt";
 const KEY: &str = "/etc/docker/registry/registry.key";
 const CA: &str = "/etc/docker/registry/ca.crt";
 const PID_FILE: &str = "/run/docker-registry-charm/registry.pid";
-
-/// How a client reaches the registry.
-#[derive(Clone, Copy)]
-enum Tls<'a> {
-    /// Plain HTTP.
-    Off,
-    /// HTTPS, trusting the CA certificates (`*.crt`) in this directory.
-    Ca(&'a Path),
-}
 
 /// A deployed registry in its own model.
 struct Registry {
@@ -56,20 +48,12 @@ impl Registry {
 
     /// Fails unless `unit`'s workload status is exactly (`current`, `message`).
     fn expect_status(&self, unit: &str, current: &str, message: &str) {
-        let (cur, msg) = self.status(unit);
-        if cur != current || msg != message {
-            self.m.fail(
-                &format!("{unit}: expected {current} {message:?}, got {cur} {msg:?}"),
-                &self.m.run(&["status"]),
-            );
-        }
+        self.m.expect_status(unit, current, message);
     }
 
     /// (current, message) of `unit`'s workload status.
     fn status(&self, unit: &str) -> (String, String) {
-        let st = self.m.unit_status(unit);
-        let field = |k: &str| st["workload-status"][k].as_str().unwrap_or("").to_string();
-        (field("current"), field("message"))
+        self.m.workload_status(unit)
     }
 
     /// The registry process identity from the charm's pid file (pid and start time).
@@ -135,35 +119,7 @@ impl Registry {
 
     /// The HTTP status code of `GET url` (curl inside the model network).
     fn http_code(&self, url: &str, tls: Tls, creds: Option<&str>) -> String {
-        let mut args: Vec<String> = [
-            "netexec",
-            "--",
-            "curl",
-            "-sS",
-            "--max-time",
-            "5",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-        ]
-        .map(String::from)
-        .to_vec();
-        if let Tls::Ca(dir) = tls {
-            args.push("--cacert".into());
-            args.push(dir.join("ca.crt").display().to_string());
-        }
-        if let Some(c) = creds {
-            args.push("-u".into());
-            args.push(c.into());
-        }
-        args.push(url.into());
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self.m.run(&argv);
-        if !out.success() {
-            self.m.fail(&format!("curl {url} failed"), &out);
-        }
-        out.text().to_string()
+        clients::http_code(&self.m, url, tls, creds)
     }
 
     /// Fails unless `GET url` answers `code`.
@@ -182,56 +138,32 @@ impl Registry {
 
     /// `skopeo ARGS` inside the model network, with no stored credentials (never panics).
     fn skopeo(&self, args: &[&str]) -> Output {
-        let auth = self.m.scratch().join("no-auth.json").display().to_string();
-        let env = format!("REGISTRY_AUTH_FILE={auth}");
-        let mut argv = vec!["netexec", "--", "env", &env, "skopeo"];
-        argv.extend_from_slice(args);
-        self.m.run(&argv)
+        clients::skopeo(&self.m, args)
+    }
+
+    /// `<addr>:<port>`.
+    fn netloc(&self, port: u16) -> String {
+        format!("{}:{port}", self.addr)
     }
 
     /// `docker://<addr>:<port>/e2e/<name>:<tag>`.
     fn reference(&self, port: u16, img: &Image) -> String {
-        format!("docker://{}:{port}/e2e/{}:{}", self.addr, img.name, img.tag)
+        img.reference(&self.netloc(port))
     }
 
     /// skopeo copy of `img` into the registry.
     fn push(&self, port: u16, img: &Image, tls: Tls, creds: Option<&str>) -> Output {
-        let src = format!("oci:{}:{}", img.layout.display(), img.tag);
-        let dest = self.reference(port, img);
-        let args = copy_args("dest", tls, creds, &src, &dest);
-        self.skopeo(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        clients::push(&self.m, &self.netloc(port), img, tls, creds)
     }
 
     /// Pushes `img`, requiring success.
     fn push_ok(&self, port: u16, img: &Image, tls: Tls, creds: Option<&str>) {
-        let out = self.push(port, img, tls, creds);
-        if !out.success() {
-            self.m.fail(&format!("pushing {} failed", img.name), &out);
-        }
+        clients::push_ok(&self.m, &self.netloc(port), img, tls, creds);
     }
 
     /// Pulls `img` back into a fresh OCI layout and checks its manifest digest.
     fn pull_and_compare(&self, port: u16, img: &Image, tls: Tls, creds: Option<&str>) {
-        let dir = self
-            .m
-            .scratch()
-            .join(format!("pulled-{}-{}", img.name, unique()));
-        let dest = format!("oci:{}:{}", dir.display(), img.tag);
-        let src = self.reference(port, img);
-        let args = copy_args("src", tls, creds, &src, &dest);
-        let out = self.skopeo(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        if !out.success() {
-            self.m.fail(&format!("pulling {} failed", img.name), &out);
-        }
-        let pulled = manifest_digest(&self.m, &dir, &img.tag);
-        self.m.check(
-            pulled == img.digest,
-            &format!(
-                "pulled manifest {pulled} differs from the pushed {}",
-                img.digest
-            ),
-            &out,
-        );
+        clients::pull_and_compare(&self.m, &self.netloc(port), img, tls, creds);
     }
 
     /// Fails unless the registry still has `img` with its digest (skopeo inspect).
@@ -300,75 +232,6 @@ impl Registry {
             .run(&["exec", unit, "--", "test", "-e", path])
             .success()
     }
-}
-
-/// The unit's ingress address on the `website` binding, as the charm sees it.
-fn ingress(m: &Model, unit: &str) -> String {
-    let out = m.exec(unit, "network-get website --ingress-address");
-    m.check(!out.text().is_empty(), "no ingress address", &out);
-    out.text().to_string()
-}
-
-/// A process-unique suffix for scratch names.
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
-
-/// A test image in an OCI layout on the host.
-struct Image {
-    layout: PathBuf,
-    name: String,
-    tag: String,
-    /// The manifest digest in the layout.
-    digest: String,
-}
-
-/// Builds a one-layer image with umoci (no network).
-fn build_image(m: &Model, name: &str) -> Image {
-    let layout = m.scratch().join(format!("img-{name}"));
-    let l = layout.display();
-    m.host(&format!(
-        "set -e
-         umoci init --layout {l}
-         umoci new --image {l}:{name}
-         umoci unpack --image {l}:{name} {l}.bundle
-         mkdir -p {l}.bundle/rootfs/app
-         echo 'hello from {name}' > {l}.bundle/rootfs/app/hello.txt
-         umoci repack --image {l}:{name} {l}.bundle
-         umoci config --image {l}:{name} --config.cmd /app/hello.txt
-         umoci tag --image {l}:{name} v1
-         rm -rf {l}.bundle"
-    ));
-    let digest = manifest_digest(m, &layout, "v1");
-    Image {
-        layout,
-        name: name.into(),
-        tag: "v1".into(),
-        digest,
-    }
-}
-
-/// The manifest digest that `tag` names in the OCI layout at `dir` (its index.json).
-fn manifest_digest(m: &Model, dir: &Path, tag: &str) -> String {
-    let index = std::fs::read_to_string(dir.join("index.json"))
-        .unwrap_or_else(|e| panic!("reading {}/index.json: {e}", dir.display()));
-    let v: Value = serde_json::from_str(&index).unwrap_or(Value::Null);
-    v["manifests"]
-        .as_array()
-        .and_then(|ms| {
-            ms.iter()
-                .find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == tag)
-        })
-        .and_then(|d| d["digest"].as_str())
-        .map(String::from)
-        .unwrap_or_else(|| {
-            m.fail(
-                &format!("no {tag} in {}/index.json: {index}", dir.display()),
-                &m.run(&["status"]),
-            )
-        })
 }
 
 /// A CA and certificates from openssl, under the model's scratch dir.
@@ -1097,26 +960,6 @@ fn operator_tls_files_are_set_aside_for_easyrsa_and_come_back_after_it() {
     r.expect_code(&r.url(operator, 5000, ""), operator, None, "200");
     let left = r.m.exec(UNIT0, &format!("ls -A {DISPLACED}"));
     r.m.check(left.text().is_empty(), "copies left behind", &left);
-}
-
-/// `skopeo copy -q` arguments; `side` is `src` or `dest`: the registry end's TLS (skip
-/// verification, or trust the CA directory) and credentials.
-fn copy_args(side: &str, tls: Tls, creds: Option<&str>, from: &str, to: &str) -> Vec<String> {
-    let mut args = vec!["copy".to_string(), "-q".to_string()];
-    match tls {
-        Tls::Off => args.push(format!("--{side}-tls-verify=false")),
-        Tls::Ca(dir) => {
-            args.push(format!("--{side}-cert-dir"));
-            args.push(dir.display().to_string());
-        }
-    }
-    if let Some(c) = creds {
-        args.push(format!("--{side}-creds"));
-        args.push(c.to_string());
-    }
-    args.push(from.to_string());
-    args.push(to.to_string());
-    args
 }
 
 /// A stand-in for the nrpe subordinate. jujusim has no subordinates (it parses `scope:

@@ -92,6 +92,24 @@ mod harness;
 pub use harness::*;
 
 impl Model {
+    /// (current, message) of `unit`'s workload status.
+    pub fn workload_status(&self, unit: &str) -> (String, String) {
+        let st = self.unit_status(unit);
+        let field = |k: &str| st["workload-status"][k].as_str().unwrap_or("").to_string();
+        (field("current"), field("message"))
+    }
+
+    /// Fails unless `unit`'s workload status is exactly (`current`, `message`).
+    pub fn expect_status(&self, unit: &str, current: &str, message: &str) {
+        let (cur, msg) = self.workload_status(unit);
+        if cur != current || msg != message {
+            self.fail(
+                &format!("{unit}: expected {current} {message:?}, got {cur} {msg:?}"),
+                &self.run(&["status"]),
+            );
+        }
+    }
+
     /// The charm as `jujusim deploy` takes it, built under the scratch dir: `dispatch` is a
     /// copy of [`CHARM_BIN`] (mode 0755) next to metadata.yaml, config.yaml and
     /// actions.yaml from the repository root.

@@ -6,6 +6,7 @@
 //! executing a file that another thread still holds open for writing fails with ETXTBSY.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod clients;
 pub mod jujusim;
 
 use std::fs;
