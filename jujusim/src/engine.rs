@@ -649,7 +649,7 @@ pub fn new_context_id(unit: &str, name: &str) -> String {
 
 /// Remove what no unit needs any more: dying relations nobody still tracks, dying
 /// units that never installed.
-fn cleanup(m: &mut Model) {
+pub(crate) fn cleanup(m: &mut Model) {
     let never_installed: Vec<String> = m
         .units
         .values()
@@ -671,7 +671,7 @@ fn cleanup(m: &mut Model) {
 /// Record how a hook ended: on failure the unit goes into error (nothing buffered is
 /// committed); on success the hook is marked done and its changes committed. Returns the
 /// machine to destroy when the hook was `remove`.
-fn commit_hook(
+pub(crate) fn commit_hook(
     m: &mut Model,
     unit: &str,
     hook: &Hook,

@@ -16,3 +16,6 @@ pub mod ports;
 pub mod resolver;
 pub mod tools;
 pub mod yaml;
+
+#[cfg(test)]
+mod fixture;
