@@ -1,8 +1,10 @@
 //! The engine: runs hooks, actions and exec commands on units, and commits their
 //! buffered changes (docs/juju.md#dispatch, #commit). `settle` runs the resolver round-robin until
 //! every unit is idle.
+use crate::charm::CharmError;
 use crate::context::{
-    context_path, read_context, write_snapshot, Change, ContextKind, Pending, RelView, Snapshot,
+    context_path, read_context, write_snapshot, Change, ContextError, ContextKind, Pending,
+    RelView, Snapshot,
 };
 use crate::machines::{HostMachines, LinuxMachines, MachineError, Machines};
 use crate::model::{
@@ -33,6 +35,12 @@ pub enum EngineError {
     /// Machines.
     #[error(transparent)]
     Machine(#[from] MachineError),
+    /// A context file.
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    /// Charm files or action parameters.
+    #[error(transparent)]
+    Charm(#[from] CharmError),
     /// The model never settled.
     #[error(
         "charms ping-pong: {count} hooks ran without the model settling; still changing: {detail}"
@@ -43,20 +51,52 @@ pub enum EngineError {
         /// Which units/hooks kept running.
         detail: String,
     },
-    /// Anything else, with its message.
-    #[error("{0}")]
-    Other(String),
+    /// No such unit.
+    #[error("unit {0:?} not found")]
+    UnitNotFound(String),
+    /// No such application.
+    #[error("application {0:?} not found")]
+    AppNotFound(String),
+    /// The unit's machine is missing from the model.
+    #[error("machine {machine} of {unit} not found")]
+    MachineNotFound {
+        /// Machine id.
+        machine: u32,
+        /// The unit on it.
+        unit: String,
+    },
+    /// `run` on a charm without actions.yaml.
+    #[error("no actions defined on charm {0:?}")]
+    NoActions(String),
+    /// A task disappeared from the model while its action ran.
+    #[error("task {0} vanished")]
+    TaskVanished(u32),
+    /// `exec` could not start its command.
+    #[error("cannot run {command:?} on {unit}")]
+    Spawn {
+        /// The command line.
+        command: String,
+        /// The unit.
+        unit: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file the engine keeps (tool links, captured output).
+    #[error("{what} {path}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
 }
 
-impl From<crate::context::ContextError> for EngineError {
-    fn from(e: crate::context::ContextError) -> Self {
-        EngineError::Other(e.to_string())
-    }
-}
-
-impl From<crate::charm::CharmError> for EngineError {
-    fn from(e: crate::charm::CharmError) -> Self {
-        EngineError::Other(e.to_string())
+impl EngineError {
+    fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> EngineError {
+        let path = path.to_path_buf();
+        move |source| EngineError::Io { what, path, source }
     }
 }
 
@@ -108,21 +148,15 @@ impl Engine {
     /// Make `<model>/tools/<tool>` symlinks to the jujusim binary (idempotent).
     pub fn ensure_tools(&self) -> Result<(), EngineError> {
         let dir = self.dir.tools_dir();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| EngineError::Other(format!("creating {}: {e}", dir.display())))?;
-        for t in crate::tools::TOOLS {
+        std::fs::create_dir_all(&dir).map_err(EngineError::io("creating", &dir))?;
+        for t in crate::tools::tool_names() {
             let link = dir.join(t);
             if std::fs::read_link(&link).ok().as_deref() == Some(self.tool_binary.as_path()) {
                 continue;
             }
             let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(&self.tool_binary, &link).map_err(|e| {
-                EngineError::Other(format!(
-                    "linking {} -> {}: {e}",
-                    link.display(),
-                    self.tool_binary.display()
-                ))
-            })?;
+            std::os::unix::fs::symlink(&self.tool_binary, &link)
+                .map_err(EngineError::io("linking the hook tool", &link))?;
         }
         Ok(())
     }
@@ -182,7 +216,7 @@ impl Engine {
             let u = m
                 .units
                 .get_mut(unit)
-                .ok_or_else(|| EngineError::Other(format!("unit {unit:?} not found")))?;
+                .ok_or_else(|| EngineError::UnitNotFound(unit.into()))?;
             match hook.kind {
                 HookKind::Install if !u.status_set_by_charm => {
                     u.set_workload(StatusInfo::now("maintenance", "installing charm software"))
@@ -388,15 +422,12 @@ impl Engine {
                 let app = m
                     .applications
                     .get(app_of(unit))
-                    .ok_or_else(|| EngineError::Other(format!("unit {unit:?} not found")))?;
+                    .ok_or_else(|| EngineError::UnitNotFound(unit.into()))?;
                 if !m.units.contains_key(unit) {
-                    return Err(EngineError::Other(format!("unit {unit:?} not found")));
+                    return Err(EngineError::UnitNotFound(unit.into()));
                 }
                 if app.charm.actions.is_empty() {
-                    return Err(EngineError::Other(format!(
-                        "no actions defined on charm {:?}",
-                        app.charm.name
-                    )));
+                    return Err(EngineError::NoActions(app.charm.name.clone()));
                 }
                 let params = app.charm.validate_action(unit, name, params)?;
                 let op = m.next_task.max(1);
@@ -475,7 +506,7 @@ impl Engine {
             let t = m
                 .tasks
                 .get_mut(&task_id)
-                .ok_or_else(|| EngineError::Other(format!("task {task_id} vanished")))?;
+                .ok_or(EngineError::TaskVanished(task_id))?;
             t.status = status.into();
             t.message = message;
             t.results = Value::Object(results);
@@ -504,8 +535,10 @@ impl Engine {
             c
         };
         self.prepare_command(&mut cmd, &snap, None)?;
-        let status = cmd.status().map_err(|e| {
-            EngineError::Other(format!("cannot run {:?} on {unit}: {e}", argv.join(" ")))
+        let status = cmd.status().map_err(|source| EngineError::Spawn {
+            command: argv.join(" "),
+            unit: unit.into(),
+            source,
         });
         let (_, changes) = read_context(&path, &ctx_id)?;
         let _ = std::fs::remove_file(&path);
@@ -537,8 +570,7 @@ fn run_captured(
     timeout: Duration,
 ) -> Result<RunOutcome, EngineError> {
     let run_dir = unit_dir.join("run");
-    std::fs::create_dir_all(&run_dir)
-        .map_err(|e| EngineError::Other(format!("creating {}: {e}", run_dir.display())))?;
+    std::fs::create_dir_all(&run_dir).map_err(EngineError::io("creating", &run_dir))?;
     let safe: String = ctx_id
         .chars()
         .map(|c| {
@@ -553,10 +585,7 @@ fn run_captured(
         run_dir.join(format!("{safe}.stdout")),
         run_dir.join(format!("{safe}.stderr")),
     );
-    let open = |p: &Path| {
-        std::fs::File::create(p)
-            .map_err(|e| EngineError::Other(format!("creating {}: {e}", p.display())))
-    };
+    let open = |p: &Path| std::fs::File::create(p).map_err(EngineError::io("creating", p));
     cmd.stdout(open(&out_path)?).stderr(open(&err_path)?);
     let (code, timed_out) = match cmd.spawn() {
         Ok(child) => {
@@ -751,15 +780,19 @@ pub fn snapshot(
     let u = m
         .units
         .get(unit)
-        .ok_or_else(|| EngineError::Other(format!("unit {unit:?} not found")))?;
+        .ok_or_else(|| EngineError::UnitNotFound(unit.into()))?;
     let app = m
         .applications
         .get(&u.app)
-        .ok_or_else(|| EngineError::Other(format!("application {:?} not found", u.app)))?;
+        .ok_or_else(|| EngineError::AppNotFound(u.app.clone()))?;
     let machine =
-        m.machines.get(&u.machine).cloned().ok_or_else(|| {
-            EngineError::Other(format!("machine {} of {unit} not found", u.machine))
-        })?;
+        m.machines
+            .get(&u.machine)
+            .cloned()
+            .ok_or_else(|| EngineError::MachineNotFound {
+                machine: u.machine,
+                unit: unit.into(),
+            })?;
     let hook = match &kind {
         ContextKind::Hook(h) => Some(h.clone()),
         _ => None,

@@ -30,7 +30,7 @@ pub enum ModelError {
     #[error("no model at {0}: deploy something first (`jujusim --model {0} deploy CHARM`)")]
     Missing(PathBuf),
     /// An I/O error on a model file.
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}")]
     Io {
         /// What was being done.
         what: &'static str,
@@ -40,12 +40,20 @@ pub enum ModelError {
         source: std::io::Error,
     },
     /// model.json is corrupt.
-    #[error("model state {path} is corrupt: {message}")]
+    #[error("model state {path} is corrupt")]
     Corrupt {
         /// The file.
         path: PathBuf,
-        /// Parse error.
-        message: String,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// The model could not be encoded as JSON (a bug: every field is plain data).
+    #[error("cannot encode the model state for {path}")]
+    Encode {
+        /// The file it was for.
+        path: PathBuf,
+        /// The encoder's error.
+        source: serde_json::Error,
     },
     /// flock failed.
     #[error("locking {path}: {errno}")]
@@ -65,6 +73,15 @@ pub enum MachinesKind {
     Linux,
     /// The host itself (no isolation).
     Host,
+}
+
+impl std::fmt::Display for MachinesKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MachinesKind::Linux => "linux",
+            MachinesKind::Host => "host",
+        })
+    }
 }
 
 /// A status value with its message and time.
@@ -613,10 +630,17 @@ impl ModelDir {
         }
     }
 
-    fn corrupt(&self, e: serde_json::Error) -> ModelError {
+    fn corrupt(&self, source: serde_json::Error) -> ModelError {
         ModelError::Corrupt {
             path: self.state_file(),
-            message: e.to_string(),
+            source,
+        }
+    }
+
+    fn encode(&self, source: serde_json::Error) -> ModelError {
+        ModelError::Encode {
+            path: self.state_file(),
+            source,
         }
     }
 
@@ -629,7 +653,7 @@ impl ModelDir {
     fn save_locked(&self, model: &Model) -> Result<(), ModelError> {
         // Compact: hook tools that act at once (status-set, leader-set, ...) read and
         // write this file on every call; whitespace made that ~2x slower.
-        let text = serde_json::to_string(model).map_err(|e| self.corrupt(e))?;
+        let text = serde_json::to_string(model).map_err(|e| self.encode(e))?;
         self.write_text(&text)
     }
 
@@ -680,6 +704,7 @@ impl ModelDir {
         let _g = self.lock_file("model.lock", FlockArg::LockExclusive)?;
         let text = self.read_text()?;
         let raw = |e| E::from(self.corrupt(e));
+        let enc = |e| E::from(self.encode(e));
         let mut top: BTreeMap<String, Box<RawValue>> = serde_json::from_str(&text).map_err(raw)?;
         let Some(entries) = top.get(section) else {
             return Ok(None);
@@ -691,9 +716,9 @@ impl ModelDir {
         };
         let mut value: T = serde_json::from_str(entry.get()).map_err(raw)?;
         let out = f(&mut value)?;
-        entries.insert(key.to_string(), to_raw_value(&value).map_err(raw)?);
-        top.insert(section.to_string(), to_raw_value(&entries).map_err(raw)?);
-        self.write_text(&serde_json::to_string(&top).map_err(raw)?)?;
+        entries.insert(key.to_string(), to_raw_value(&value).map_err(enc)?);
+        top.insert(section.to_string(), to_raw_value(&entries).map_err(enc)?);
+        self.write_text(&serde_json::to_string(&top).map_err(enc)?)?;
         Ok(Some(out))
     }
 

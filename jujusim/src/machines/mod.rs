@@ -119,7 +119,7 @@ pub enum MachineError {
         stderr: String,
     },
     /// A file or process operation failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         /// What we were doing, naming the path.
         what: String,

@@ -1,0 +1,184 @@
+//! Relations: integrate and remove-relation.
+use super::deploy::enter_scope;
+use super::OpError;
+use crate::charm::Role;
+use crate::model::{Life, ModelDir, RelEndpoint, Relation};
+use crate::resolver::roles_match;
+use crate::suggest::Similar;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `APP[:ENDPOINT]`.
+fn split_ep(s: &str) -> (&str, Option<&str>) {
+    match s.split_once(':') {
+        Some((a, e)) => (a, Some(e)),
+        None => (s, None),
+    }
+}
+
+/// `integrate A[:ep] B[:ep]`: returns the new relation id.
+pub fn integrate(dir: &ModelDir, a: &str, b: &str) -> Result<u32, OpError> {
+    dir.update(|m| -> Result<u32, OpError> {
+        let (app_a, ep_a) = split_ep(a);
+        let (app_b, ep_b) = split_ep(b);
+        let lookup = |app: &str, ep: Option<&str>| -> Result<Vec<RelEndpoint>, OpError> {
+            let ap = m
+                .applications
+                .get(app)
+                .ok_or_else(|| OpError::AppNotFound(app.into()))?;
+            let eps: Vec<RelEndpoint> = ap
+                .charm
+                .endpoints
+                .iter()
+                .filter(|e| e.role != Role::Peer && ep.is_none_or(|n| n == e.name))
+                .map(|e| RelEndpoint {
+                    app: app.to_string(),
+                    name: e.name.clone(),
+                    interface: e.interface.clone(),
+                    role: e.role,
+                })
+                .collect();
+            if let (Some(n), true) = (ep, eps.is_empty()) {
+                let names = ap
+                    .charm
+                    .endpoints
+                    .iter()
+                    .filter(|e| e.role != Role::Peer)
+                    .map(|e| e.name.as_str());
+                return Err(OpError::NoEndpoint {
+                    app: app.into(),
+                    endpoint: n.into(),
+                    similar: Similar::to(n, names),
+                });
+            }
+            Ok(eps)
+        };
+        let (la, lb) = (lookup(app_a, ep_a)?, lookup(app_b, ep_b)?);
+        let mut pairs = Vec::new();
+        for x in &la {
+            for y in &lb {
+                if x.interface == y.interface && roles_match(x.role, y.role) {
+                    pairs.push((x.clone(), y.clone()));
+                }
+            }
+        }
+        let (x, y) = match pairs.as_slice() {
+            [one] => one.clone(),
+            [] => {
+                let show = |l: &[RelEndpoint]| {
+                    l.iter()
+                        .map(|e| {
+                            format!(
+                                "{}:{} ({} {})",
+                                e.app,
+                                e.name,
+                                role_word(e.role),
+                                e.interface
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                return Err(OpError::NoMatch {
+                    a: a.into(),
+                    b: b.into(),
+                    a_offers: show(&la),
+                    b_offers: show(&lb),
+                });
+            }
+            many => {
+                let opts: Vec<String> = many
+                    .iter()
+                    .map(|(x, y)| format!("\"{}:{} {}:{}\"", x.app, x.name, y.app, y.name))
+                    .collect();
+                return Err(OpError::Ambiguous {
+                    a: a.into(),
+                    b: b.into(),
+                    candidates: opts.join("; "),
+                });
+            }
+        };
+        let exists = m.relations.values().any(|r| {
+            r.life == Life::Alive
+                && r.endpoints.len() == 2
+                && r.endpoints.contains(&x)
+                && r.endpoints.contains(&y)
+        });
+        if exists {
+            return Err(OpError::RelationExists(format!(
+                "{}:{} {}:{}",
+                x.app, x.name, y.app, y.name
+            )));
+        }
+        let id = m.next_relation;
+        m.next_relation += 1;
+        m.relations.insert(
+            id,
+            Relation {
+                id,
+                endpoints: vec![x.clone(), y.clone()],
+                app_bags: BTreeMap::new(),
+                unit_bags: BTreeMap::new(),
+                scope: BTreeSet::new(),
+                life: Life::Alive,
+            },
+        );
+        let mut units = m.units_of(&x.app);
+        units.extend(m.units_of(&y.app));
+        for u in units {
+            if m.units.get(&u).is_some_and(|x| x.life == Life::Alive) {
+                enter_scope(m, id, &u);
+            }
+        }
+        Ok(id)
+    })
+}
+
+fn role_word(r: Role) -> &'static str {
+    match r {
+        Role::Provider => "provides",
+        Role::Requirer => "requires",
+        Role::Peer => "peers",
+    }
+}
+
+/// `remove-relation A[:ep] B[:ep]` or `remove-relation ID`.
+pub fn remove_relation(dir: &ModelDir, a: &str, b: Option<&str>) -> Result<u32, OpError> {
+    dir.update(|m| -> Result<u32, OpError> {
+        let matches = |r: &Relation, spec: &str| {
+            let (app, ep) = split_ep(spec);
+            r.endpoints
+                .iter()
+                .any(|e| e.app == app && ep.is_none_or(|n| n == e.name))
+        };
+        let found: Vec<u32> = m
+            .relations
+            .values()
+            .filter(|r| r.life == Life::Alive && !r.is_peer())
+            .filter(|r| match b {
+                None => a.parse::<u32>().ok() == Some(r.id),
+                Some(b) => matches(r, a) && matches(r, b),
+            })
+            .map(|r| r.id)
+            .collect();
+        let id = match found.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(OpError::RelationNotFound(format!(
+                    "{a}{}",
+                    b.map(|b| format!(" {b}")).unwrap_or_default()
+                )))
+            }
+            _ => {
+                return Err(OpError::AmbiguousRemoval(format!(
+                    "{a} {}",
+                    b.unwrap_or("")
+                )))
+            }
+        };
+        if let Some(r) = m.relations.get_mut(&id) {
+            r.life = Life::Dying;
+            r.scope.clear();
+        }
+        Ok(id)
+    })
+}
