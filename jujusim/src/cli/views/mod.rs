@@ -13,6 +13,9 @@ pub use tabular::status_table;
 pub use task::{plain_task, task_log_lines, task_view};
 pub use unit::show_unit_view;
 
+#[cfg(test)]
+mod tests;
+
 use super::args::OutFormat;
 use crate::model::{juju_time, Model, StatusInfo};
 use serde_yaml::{Mapping, Value as Y};
