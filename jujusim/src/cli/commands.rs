@@ -242,7 +242,14 @@ fn run_action(
     let engine = engine_for(dir)?;
     let unit = resolve_leader_alias(&engine.dir.load()?, unit)?;
     engine.settle()?;
-    let task = engine.run_action(&unit, action, params)?;
+    let run = engine.enqueue_action(&unit, action, params)?;
+    let id = run.task;
+    eprintln!(
+        "Running operation {} with 1 task\n  - task {id} on {}\n\nWaiting for task {id}...",
+        id - 1,
+        unit_tag(&unit)
+    );
+    let task = engine.run_task(run)?;
     let settled = engine.settle();
     for line in views::task_log_lines(&task) {
         eprintln!("{line}");
