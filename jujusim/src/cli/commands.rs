@@ -35,12 +35,10 @@ pub fn run(low: &super::LowArgs, req: Request) -> Result<i32, CliError> {
             set,
             reset,
             format,
-        } => {
-            if set.is_empty() && reset.is_empty() {
-                return show_config(&dir, &app, get.as_deref(), format);
-            }
-            mutate(dir, |e| ops::set_config(&e.dir, &app, &set, &reset))
-        }
+        } if set.is_empty() && reset.is_empty() => show_config(&dir, &app, get.as_deref(), format),
+        Request::Config {
+            app, set, reset, ..
+        } => mutate(dir, |e| ops::set_config(&e.dir, &app, &set, &reset)),
         Request::Integrate { a, b } => mutate(dir, |e| ops::integrate(&e.dir, &a, &b).map(drop)),
         Request::RemoveRelation { a, b } => mutate(dir, |e| {
             ops::remove_relation(&e.dir, &a, b.as_deref()).map(drop)
@@ -53,37 +51,17 @@ pub fn run(low: &super::LowArgs, req: Request) -> Result<i32, CliError> {
         Request::Refresh { app, path } => mutate(dir, |e| ops::refresh(e, &app, &path).map(drop)),
         Request::Resolve { unit, retry } => mutate(dir, |e| ops::resolve(&e.dir, &unit, retry)),
         Request::Settle => mutate(dir, |_| Ok(())),
-        Request::UpdateStatus { target } => {
-            let _ops = dir.ops_lock()?;
-            ops::update_status(&engine_for(dir)?, target.as_deref())?;
-            Ok(0)
-        }
+        Request::UpdateStatus { target } => update_status(dir, target.as_deref()),
         Request::Run {
             unit,
             action,
             params,
             format,
         } => run_action(dir, &unit, &action, params, format),
-        Request::ShowTask { id, format } => {
-            let m = dir.load()?;
-            let t = m.tasks.get(&id).ok_or(CliError::TaskNotFound(id))?;
-            print!(
-                "{}",
-                views::render(&views::task_view(t), yaml_unless(format))?
-            );
-            Ok(0)
-        }
+        Request::ShowTask { id, format } => show_task(&dir, id, format),
         Request::Exec { unit, argv } => exec(dir, &unit, &argv),
         Request::Netexec { argv } => netexec(dir, &argv),
-        Request::Status { format, relations } => {
-            let m = dir.load()?;
-            let text = match format {
-                OutFormat::Plain => views::status_table(&m, relations, now_secs()),
-                f => views::render(&views::status_view(&m, now_secs()), f)?,
-            };
-            print!("{text}");
-            Ok(0)
-        }
+        Request::Status { format, relations } => status(&dir, format, relations),
         Request::ShowUnit {
             units,
             format,
@@ -94,15 +72,43 @@ pub fn run(low: &super::LowArgs, req: Request) -> Result<i32, CliError> {
             lines,
             include,
         } => debug_log(&dir, replay, lines, include.as_deref()),
-        Request::Destroy => {
-            if !dir.exists() {
-                return Err(CliError::NoModelAt(dir.path));
-            }
-            let _ops = dir.ops_lock()?;
-            ops::destroy(&engine_for(dir)?)?;
-            Ok(0)
-        }
+        Request::Destroy => destroy(dir),
     }
+}
+
+fn update_status(dir: ModelDir, target: Option<&str>) -> Result<i32, CliError> {
+    let _ops = dir.ops_lock()?;
+    ops::update_status(&engine_for(dir)?, target)?;
+    Ok(0)
+}
+
+fn show_task(dir: &ModelDir, id: u32, format: OutFormat) -> Result<i32, CliError> {
+    let m = dir.load()?;
+    let t = m.tasks.get(&id).ok_or(CliError::TaskNotFound(id))?;
+    print!(
+        "{}",
+        views::render(&views::task_view(t), yaml_unless(format))?
+    );
+    Ok(0)
+}
+
+fn status(dir: &ModelDir, format: OutFormat, relations: bool) -> Result<i32, CliError> {
+    let m = dir.load()?;
+    let text = match format {
+        OutFormat::Plain => views::status_table(&m, relations, now_secs()),
+        f => views::render(&views::status_view(&m, now_secs()), f)?,
+    };
+    print!("{text}");
+    Ok(0)
+}
+
+fn destroy(dir: ModelDir) -> Result<i32, CliError> {
+    if !dir.exists() {
+        return Err(CliError::NoModelAt(dir.path));
+    }
+    let _ops = dir.ops_lock()?;
+    ops::destroy(&engine_for(dir)?)?;
+    Ok(0)
 }
 
 /// `show-task` and `show-unit` have no plain form: YAML unless JSON is asked for.

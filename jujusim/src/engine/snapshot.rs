@@ -2,8 +2,8 @@
 //! relations with their members and bags, leadership, ports, goal-state).
 use super::EngineError;
 use crate::context::{ContextKind, RelView, Snapshot};
-use crate::model::{app_of, iso_time, now_secs, Life, Model, ModelDir};
-use crate::resolver::members_during;
+use crate::model::{app_of, iso_time, now_secs, Bag, Life, Model, ModelDir, Relation, Unit};
+use crate::resolver::{members_during, Hook};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -32,47 +32,13 @@ pub fn snapshot(
                 unit: unit.into(),
             })?;
     let hook = match &kind {
-        ContextKind::Hook(h) => Some(h.clone()),
+        ContextKind::Hook(h) => Some(h),
         _ => None,
     };
-    let mut relations = BTreeMap::new();
-    for r in m.relations_of(&u.app) {
-        let (Some(local), Some(remote)) = (r.local_endpoint(&u.app), r.remote_endpoint(&u.app))
-        else {
-            continue;
-        };
-        let members = members_during(m, unit, r.id, hook.as_ref());
-        let current = hook.as_ref().and_then(|h| h.relation) == Some(r.id);
-        let created = u
-            .seen
-            .relations
-            .get(&r.id)
-            .map(|s| s.created)
-            .unwrap_or(false);
-        let listed = (created || current) && !(r.life == Life::Dying && members.is_empty());
-        relations.insert(
-            r.id,
-            RelView {
-                id: r.id,
-                endpoint: local.name.clone(),
-                remote_endpoint: remote.name.clone(),
-                remote_app: remote.app.clone(),
-                peer: r.is_peer(),
-                members,
-                listed,
-                units: r
-                    .unit_bags
-                    .iter()
-                    .map(|(k, b)| (k.clone(), b.data.clone()))
-                    .collect(),
-                apps: r
-                    .app_bags
-                    .iter()
-                    .map(|(k, b)| (k.clone(), b.data.clone()))
-                    .collect(),
-            },
-        );
-    }
+    let relations = m
+        .relations_of(&u.app)
+        .filter_map(|r| Some((r.id, rel_view(m, u, r, hook)?)))
+        .collect();
     Ok(Snapshot {
         context_id: ctx_id.to_string(),
         model_dir: dir.path.clone(),
@@ -93,6 +59,35 @@ pub fn snapshot(
     })
 }
 
+/// Relation `r` as `u` sees it during `hook`: members as relation-list answers, and
+/// whether relation-ids lists it (once created or while its own hook runs, until it is
+/// dying with nobody left).
+fn rel_view(m: &Model, u: &Unit, r: &Relation, hook: Option<&Hook>) -> Option<RelView> {
+    let (local, remote) = (r.local_endpoint(&u.app)?, r.remote_endpoint(&u.app)?);
+    let members = members_during(m, &u.name, r.id, hook);
+    let current = hook.and_then(|h| h.relation) == Some(r.id);
+    let created = u.seen.relations.get(&r.id).is_some_and(|s| s.created);
+    let listed = (created || current) && !(r.life == Life::Dying && members.is_empty());
+    let bags = |bags: &BTreeMap<String, Bag>| {
+        bags.iter()
+            .map(|(k, b)| (k.clone(), b.data.clone()))
+            .collect()
+    };
+    Some(RelView {
+        id: r.id,
+        endpoint: local.name.clone(),
+        remote_endpoint: remote.name.clone(),
+        remote_app: remote.app.clone(),
+        peer: r.is_peer(),
+        members,
+        listed,
+        units: bags(&r.unit_bags),
+        apps: bags(&r.app_bags),
+    })
+}
+
+/// goal-state: the app's units and, per endpoint, the related apps and units, each with
+/// the status Juju derives for it.
 fn goal_state(m: &Model, unit: &str) -> Value {
     let app = app_of(unit);
     let since = iso_time(now_secs());

@@ -2,7 +2,7 @@
 use super::deploy::enter_scope;
 use super::OpError;
 use crate::charm::Role;
-use crate::model::{Life, ModelDir, RelEndpoint, Relation};
+use crate::model::{Life, Model, ModelDir, RelEndpoint, Relation};
 use crate::resolver::roles_match;
 use crate::suggest::Similar;
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,85 +18,7 @@ fn split_ep(s: &str) -> (&str, Option<&str>) {
 /// `integrate A[:ep] B[:ep]`: returns the new relation id.
 pub fn integrate(dir: &ModelDir, a: &str, b: &str) -> Result<u32, OpError> {
     dir.update(|m| -> Result<u32, OpError> {
-        let (app_a, ep_a) = split_ep(a);
-        let (app_b, ep_b) = split_ep(b);
-        let lookup = |app: &str, ep: Option<&str>| -> Result<Vec<RelEndpoint>, OpError> {
-            let ap = m
-                .applications
-                .get(app)
-                .ok_or_else(|| OpError::AppNotFound(app.into()))?;
-            let eps: Vec<RelEndpoint> = ap
-                .charm
-                .endpoints
-                .iter()
-                .filter(|e| e.role != Role::Peer && ep.is_none_or(|n| n == e.name))
-                .map(|e| RelEndpoint {
-                    app: app.to_string(),
-                    name: e.name.clone(),
-                    interface: e.interface.clone(),
-                    role: e.role,
-                })
-                .collect();
-            if let (Some(n), true) = (ep, eps.is_empty()) {
-                let names = ap
-                    .charm
-                    .endpoints
-                    .iter()
-                    .filter(|e| e.role != Role::Peer)
-                    .map(|e| e.name.as_str());
-                return Err(OpError::NoEndpoint {
-                    app: app.into(),
-                    endpoint: n.into(),
-                    similar: Similar::to(n, names),
-                });
-            }
-            Ok(eps)
-        };
-        let (la, lb) = (lookup(app_a, ep_a)?, lookup(app_b, ep_b)?);
-        let mut pairs = Vec::new();
-        for x in &la {
-            for y in &lb {
-                if x.interface == y.interface && roles_match(x.role, y.role) {
-                    pairs.push((x.clone(), y.clone()));
-                }
-            }
-        }
-        let (x, y) = match pairs.as_slice() {
-            [one] => one.clone(),
-            [] => {
-                let show = |l: &[RelEndpoint]| {
-                    l.iter()
-                        .map(|e| {
-                            format!(
-                                "{}:{} ({} {})",
-                                e.app,
-                                e.name,
-                                role_word(e.role),
-                                e.interface
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                return Err(OpError::NoMatch {
-                    a: a.into(),
-                    b: b.into(),
-                    a_offers: show(&la),
-                    b_offers: show(&lb),
-                });
-            }
-            many => {
-                let opts: Vec<String> = many
-                    .iter()
-                    .map(|(x, y)| format!("\"{}:{} {}:{}\"", x.app, x.name, y.app, y.name))
-                    .collect();
-                return Err(OpError::Ambiguous {
-                    a: a.into(),
-                    b: b.into(),
-                    candidates: opts.join("; "),
-                });
-            }
-        };
+        let (x, y) = pick_pair(m, a, b)?;
         let exists = m.relations.values().any(|r| {
             r.life == Life::Alive
                 && r.endpoints.len() == 2
@@ -111,19 +33,20 @@ pub fn integrate(dir: &ModelDir, a: &str, b: &str) -> Result<u32, OpError> {
         }
         let id = m.next_relation;
         m.next_relation += 1;
+        let (app_x, app_y) = (x.app.clone(), y.app.clone());
         m.relations.insert(
             id,
             Relation {
                 id,
-                endpoints: vec![x.clone(), y.clone()],
+                endpoints: vec![x, y],
                 app_bags: BTreeMap::new(),
                 unit_bags: BTreeMap::new(),
                 scope: BTreeSet::new(),
                 life: Life::Alive,
             },
         );
-        let mut units = m.units_of(&x.app);
-        units.extend(m.units_of(&y.app));
+        let mut units = m.units_of(&app_x);
+        units.extend(m.units_of(&app_y));
         for u in units {
             if m.units.get(&u).is_some_and(|x| x.life == Life::Alive) {
                 enter_scope(m, id, &u);
@@ -131,6 +54,83 @@ pub fn integrate(dir: &ModelDir, a: &str, b: &str) -> Result<u32, OpError> {
         }
         Ok(id)
     })
+}
+
+/// The one provides/requires pair of endpoints `a` and `b` (`APP[:ENDPOINT]`) name that
+/// share an interface; an error listing what each side offers, or the candidates.
+fn pick_pair(m: &Model, a: &str, b: &str) -> Result<(RelEndpoint, RelEndpoint), OpError> {
+    let (la, lb) = (endpoints(m, a)?, endpoints(m, b)?);
+    let mut pairs = Vec::new();
+    for x in &la {
+        for y in &lb {
+            if x.interface == y.interface && roles_match(x.role, y.role) {
+                pairs.push((x.clone(), y.clone()));
+            }
+        }
+    }
+    match pairs.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(OpError::NoMatch {
+            a: a.into(),
+            b: b.into(),
+            a_offers: offers(&la),
+            b_offers: offers(&lb),
+        }),
+        many => {
+            let opts: Vec<String> = many
+                .iter()
+                .map(|(x, y)| format!("\"{}:{} {}:{}\"", x.app, x.name, y.app, y.name))
+                .collect();
+            Err(OpError::Ambiguous {
+                a: a.into(),
+                b: b.into(),
+                candidates: opts.join("; "),
+            })
+        }
+    }
+}
+
+/// The non-peer endpoints `spec` (`APP[:ENDPOINT]`) names.
+fn endpoints(m: &Model, spec: &str) -> Result<Vec<RelEndpoint>, OpError> {
+    let (app, ep) = split_ep(spec);
+    let ap = m
+        .applications
+        .get(app)
+        .ok_or_else(|| OpError::AppNotFound(app.into()))?;
+    let relatable = || ap.charm.endpoints.iter().filter(|e| e.role != Role::Peer);
+    let eps: Vec<RelEndpoint> = relatable()
+        .filter(|e| ep.is_none_or(|n| n == e.name))
+        .map(|e| RelEndpoint {
+            app: app.to_string(),
+            name: e.name.clone(),
+            interface: e.interface.clone(),
+            role: e.role,
+        })
+        .collect();
+    match ep {
+        Some(n) if eps.is_empty() => Err(OpError::NoEndpoint {
+            app: app.into(),
+            endpoint: n.into(),
+            similar: Similar::to(n, relatable().map(|e| e.name.as_str())),
+        }),
+        _ => Ok(eps),
+    }
+}
+
+/// `app:ep (provides iface), ...`.
+fn offers(l: &[RelEndpoint]) -> String {
+    l.iter()
+        .map(|e| {
+            format!(
+                "{}:{} ({} {})",
+                e.app,
+                e.name,
+                role_word(e.role),
+                e.interface
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn role_word(r: Role) -> &'static str {

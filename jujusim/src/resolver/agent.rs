@@ -1,7 +1,8 @@
 //! The unit agent's own record of what it ran (`Unit::seen`): fixes that need no hook,
 //! what a finished hook marks as seen, and relation membership during a hook.
 use super::{member_version, remote_app_version, sort_units, Hook, HookKind};
-use crate::model::{app_of, Life, Model};
+use crate::model::{app_of, Life, Model, RelSeen};
+use std::collections::BTreeMap;
 
 /// Silent agent-state fixes that run no hook (lost leadership, relations gone).
 pub fn normalize(model: &mut Model, unit_name: &str) {
@@ -51,16 +52,15 @@ pub fn mark_done(model: &mut Model, unit_name: &str, hook: &Hook) {
         Some(a) => (a.revision, a.config_hash(), a.leader_settings.version),
         None => return,
     };
-    let version_of = |m: &str| {
-        hook.relation
-            .map(|id| member_version(model, id, m))
-            .unwrap_or(0)
-    };
-    let remote_unit_version = hook.remote_unit.as_deref().map(version_of).unwrap_or(0);
-    let app_version = hook
-        .relation
-        .map(|id| remote_app_version(model, id, &app_name))
-        .unwrap_or(0);
+    let versions = hook.relation.map(|id| SeenVersions {
+        id,
+        remote_unit: hook
+            .remote_unit
+            .as_deref()
+            .map(|m| member_version(model, id, m))
+            .unwrap_or(0),
+        remote_app: remote_app_version(model, id, &app_name),
+    });
     let Some(unit) = model.units.get_mut(unit_name) else {
         return;
     };
@@ -84,49 +84,57 @@ pub fn mark_done(model: &mut Model, unit_name: &str, hook: &Hook) {
         HookKind::LeaderSettingsChanged => seen.leader_settings_version = Some(settings_version),
         HookKind::UpdateStatus | HookKind::Remove => {}
         HookKind::Stop => seen.stopped = true,
-        HookKind::RelationCreated => {
-            if let Some(id) = hook.relation {
-                seen.relations.entry(id).or_default().created = true;
+        _ => {
+            if let Some(v) = versions {
+                mark_relation_done(&mut seen.relations, hook, v);
             }
         }
-        HookKind::RelationJoined => {
-            if let (Some(id), Some(u)) = (hook.relation, &hook.remote_unit) {
-                let rs = seen.relations.entry(id).or_default();
-                rs.members.insert(u.clone(), remote_unit_version);
-                rs.pending_changed = Some(u.clone());
+    }
+}
+
+/// The versions a relation hook saw: its remote unit's bag and the remote app's bag.
+#[derive(Clone, Copy)]
+struct SeenVersions {
+    id: u32,
+    remote_unit: u64,
+    remote_app: u64,
+}
+
+/// A relation hook's mark: created, a member joined (its changed now owed), changed
+/// (a member's or the app's version seen), departed, broken (the relation forgotten).
+fn mark_relation_done(relations: &mut BTreeMap<u32, RelSeen>, hook: &Hook, v: SeenVersions) {
+    let remote = hook.remote_unit.as_ref();
+    match (hook.kind, remote) {
+        (HookKind::RelationCreated, _) => relations.entry(v.id).or_default().created = true,
+        (HookKind::RelationJoined, Some(u)) => {
+            let rs = relations.entry(v.id).or_default();
+            rs.members.insert(u.clone(), v.remote_unit);
+            rs.pending_changed = Some(u.clone());
+        }
+        (HookKind::RelationChanged, Some(u)) => {
+            let rs = relations.entry(v.id).or_default();
+            if rs.members.contains_key(u) {
+                rs.members.insert(u.clone(), v.remote_unit);
+            }
+            if rs.pending_changed.as_ref() == Some(u) {
+                rs.pending_changed = None;
             }
         }
-        HookKind::RelationChanged => {
-            if let Some(id) = hook.relation {
-                let rs = seen.relations.entry(id).or_default();
-                match &hook.remote_unit {
-                    Some(u) => {
-                        if rs.members.contains_key(u) {
-                            rs.members.insert(u.clone(), remote_unit_version);
-                        }
-                        if rs.pending_changed.as_ref() == Some(u) {
-                            rs.pending_changed = None;
-                        }
-                    }
-                    None => rs.app_version = app_version,
+        (HookKind::RelationChanged, None) => {
+            relations.entry(v.id).or_default().app_version = v.remote_app
+        }
+        (HookKind::RelationDeparted, Some(u)) => {
+            if let Some(rs) = relations.get_mut(&v.id) {
+                rs.members.remove(u);
+                if rs.pending_changed.as_ref() == Some(u) {
+                    rs.pending_changed = None;
                 }
             }
         }
-        HookKind::RelationDeparted => {
-            if let (Some(id), Some(u)) = (hook.relation, &hook.remote_unit) {
-                if let Some(rs) = seen.relations.get_mut(&id) {
-                    rs.members.remove(u);
-                    if rs.pending_changed.as_ref() == Some(u) {
-                        rs.pending_changed = None;
-                    }
-                }
-            }
+        (HookKind::RelationBroken, _) => {
+            relations.remove(&v.id);
         }
-        HookKind::RelationBroken => {
-            if let Some(id) = hook.relation {
-                seen.relations.remove(&id);
-            }
-        }
+        _ => {}
     }
 }
 
