@@ -1,4 +1,4 @@
-//! Issue 4 "Done when", end to end on real Linux machines (needs root, as on CI):
+//! The README's jujusim walkthrough, end to end on real Linux machines (needs root, as on CI):
 //! deploy `trivial` with 2 units, each with its own address and the same port; integrate
 //! with a second application; relation data flows both ways; a failing hook leaves its
 //! data uncommitted and the unit in error until `resolve`; `destroy` leaves nothing.

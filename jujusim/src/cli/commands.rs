@@ -235,8 +235,9 @@ fn show_config(
     Ok(0)
 }
 
-/// `run`: settle first (Juju queues the action behind due hooks), run, settle again,
-/// print like `juju run`; a failed task fails the command.
+/// `run`: settle, run the action, settle again (the hooks its changes made due), print
+/// like `juju run`; a failed task fails the command. Juju would start the action as soon
+/// as the unit is idle, ahead of due hooks; jujusim runs one thing at a time.
 fn run_action(
     dir: ModelDir,
     unit: &str,

@@ -1,7 +1,8 @@
 //! The juju-like command line: `args.rs` (with a parser per command in `parse.rs`)
 //! turns argv into a checked [`Request`], `commands.rs` carries it out on the model
-//! (through `ops` and the engine), `views/` renders what it prints. [`main`] is the one exit point: it prints the error chain once
-//! and maps it to Juju's codes, 2 for usage and 1 for runtime errors.
+//! (through `ops` and the engine), `views/` renders what it prints. [`main`] is the one
+//! exit point: it prints the error chain once and maps it to Juju's codes, 2 for usage
+//! and 1 for runtime errors.
 mod args;
 mod commands;
 mod parse;

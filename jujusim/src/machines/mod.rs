@@ -6,7 +6,8 @@
 //! - [`HostMachines`]: no isolation, every machine is the host at 127.0.0.1;
 //! - [`RecordingMachines`]: records calls and fails on request, for unit tests.
 //!
-//! The caller picks one once (in `main.rs` or a test) and passes it down.
+//! The model records which one it uses; `engine::machines_for` makes it once and the
+//! engine gets it passed in. Tests pass their own.
 
 mod fake;
 mod host;

@@ -146,8 +146,9 @@ impl Model {
     }
 
     /// The keys Juju writes into a unit's bag when it enters a relation and refreshes on
-    /// each committed config-changed (docs/juju.md#relation-data): `private-address`, `ingress-address`
-    /// (the binding's ingress address) and `egress-subnets` (`<address>/32`).
+    /// each committed config-changed (docs/juju.md#relation-data): `private-address`,
+    /// `ingress-address` (the binding's ingress address) and `egress-subnets`
+    /// (`<address>/32`).
     pub fn address_keys(&self, unit: &str) -> BTreeMap<String, String> {
         let addr = self
             .machine_of(unit)
