@@ -6,6 +6,19 @@
 //! (`context`); hook tools (`tools`) are this same binary invoked through symlinks;
 //! `ops` are the operator's operations on the model and `cli` the juju-like command line
 //! over them. Errors follow one convention (`error`).
+//!
+//! Where a change goes:
+//! - a CLI command: a `Request` variant (`cli/args.rs`), its parser in the `COMMANDS`
+//!   table (`cli/parse.rs`), what it does (`cli/commands.rs`, calling an `ops` function
+//!   when it changes the model), and a pure view in `cli/views/` when it prints;
+//! - a hook tool: a handler in the `tools/` file of its family and one `TOOLS` row (the
+//!   model's tools dir links every name there); buffered effects are a `context::Change`
+//!   folded into `Pending` and committed by `engine::apply_pending`;
+//! - a model field: its struct in `model/` with `#[serde(default)]` (old model.json files
+//!   must still load), the `Snapshot` (`engine/snapshot.rs`) if hooks read it, the views;
+//! - an event sequence: what the agent has seen (`model::Seen`), the next hook
+//!   (`resolver/mod.rs`), marking it done (`resolver/agent.rs`), a row in
+//!   `resolver/tests.rs`; scheduling across units is `engine/settle.rs`.
 pub mod charm;
 pub mod cli;
 pub mod context;

@@ -31,7 +31,7 @@ pub const OVERLAID_DIRS: [&str; 5] = ["/etc", "/var/lib", "/var/log", "/run", "/
 /// Identity of one model's network: namespace names derive from `tag` (<= 6 chars, [a-z0-9]).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ModelNet {
-    /// Short model tag, e.g. "k3f9a2"; netns "jujusim-<tag>" (bridge), "jujusim-<tag>-m<N>".
+    /// Short model tag, e.g. "k3f9a2"; netns `jujusim-<tag>` (bridge), `jujusim-<tag>-m<N>`.
     pub tag: String,
     /// Model state dir; per-machine files live under `<dir>/machines/<N>/`.
     pub dir: PathBuf,

@@ -23,15 +23,15 @@ pub enum HookKind {
     Stop,
     /// remove
     Remove,
-    /// <ep>-relation-created
+    /// `<ep>-relation-created`
     RelationCreated,
-    /// <ep>-relation-joined
+    /// `<ep>-relation-joined`
     RelationJoined,
-    /// <ep>-relation-changed
+    /// `<ep>-relation-changed`
     RelationChanged,
-    /// <ep>-relation-departed
+    /// `<ep>-relation-departed`
     RelationDeparted,
-    /// <ep>-relation-broken
+    /// `<ep>-relation-broken`
     RelationBroken,
 }
 
