@@ -2,11 +2,9 @@
 //! (no model directory, no processes), and a pure settle that runs no charm.
 use crate::charm::{CharmMeta, ConfigOption, EndpointMeta, OptionType, Role};
 use crate::machines::{Machine, ModelNet};
-use crate::model::{
-    Application, Bag, Life, MachinesKind, Model, RelEndpoint, Relation, Seen, StatusInfo, Unit,
-};
+use crate::model::{Application, MachinesKind, Model, RelEndpoint};
 use crate::resolver::{next_hook, normalize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
@@ -37,110 +35,41 @@ pub fn empty() -> Model {
         dir: PathBuf::from("/nonexistent/jujusim-fixture"),
         subnet: [10, 70, 1],
     };
-    Model {
-        name: "fixture".into(),
-        uuid: "00000000-0000-4000-a000-000000000000".into(),
+    Model::new(
+        "fixture".into(),
+        "00000000-0000-4000-a000-000000000000".into(),
         net,
-        machines_kind: MachinesKind::Host,
-        next_machine: 0,
-        next_relation: 0,
-        next_task: 1,
-        machines: BTreeMap::new(),
-        applications: BTreeMap::new(),
-        units: BTreeMap::new(),
-        relations: BTreeMap::new(),
-        tasks: BTreeMap::new(),
-    }
+        MachinesKind::Host,
+    )
 }
 
 /// Add application `name` running `charm` (revision 1, no units).
 pub fn add_app(m: &mut Model, name: &str, charm: CharmMeta) {
-    m.applications.insert(
-        name.into(),
-        Application {
-            name: name.into(),
-            charm_dir: PathBuf::from(format!("/nonexistent/charms/{name}/1")),
-            revision: 1,
-            charm,
-            config: BTreeMap::new(),
-            next_unit: 0,
-            leader: None,
-            leader_settings: Bag::default(),
-            status: None,
-            workload_version: String::new(),
-        },
-    );
+    let dir = PathBuf::from(format!("/nonexistent/charms/{name}/1"));
+    let app = Application::new(name, dir, charm, BTreeMap::new());
+    m.applications.insert(name.into(), app);
 }
 
 /// Add the next unit of `app` on a new machine, in scope of the app's live relations
 /// (as `add-unit` does); the first unit becomes leader. Returns its name.
 pub fn add_unit(m: &mut Model, app: &str) -> String {
-    let machine = m.next_machine;
+    let id = m.next_machine;
     m.next_machine += 1;
-    m.machines.insert(
-        machine,
-        Machine {
-            id: machine,
-            address: Ipv4Addr::new(10, 70, 1, 10 + machine as u8),
-            cidr: "10.70.1.0/24".into(),
-            interface: "eth0".into(),
-            mac: format!("02:00:00:00:00:{machine:02x}"),
-            init_pid: None,
-            root: PathBuf::from(format!("/nonexistent/machines/{machine}")),
-        },
-    );
-    let a = m.applications.get_mut(app).expect("fixture app exists");
-    let name = format!("{app}/{}", a.next_unit);
-    a.next_unit += 1;
-    if a.leader.is_none() {
-        a.leader = Some(name.clone());
-    }
-    let since = StatusInfo {
-        status: "waiting".into(),
-        message: "waiting for machine".into(),
-        since: 0,
+    let machine = Machine {
+        id,
+        address: Ipv4Addr::new(10, 70, 1, 10 + id as u8),
+        cidr: "10.70.1.0/24".into(),
+        interface: "eth0".into(),
+        mac: format!("02:00:00:00:00:{id:02x}"),
+        init_pid: None,
+        root: PathBuf::from(format!("/nonexistent/machines/{id}")),
     };
-    m.units.insert(
-        name.clone(),
-        Unit {
-            name: name.clone(),
-            app: app.into(),
-            machine,
-            life: Life::Alive,
-            workload: since.clone(),
-            status_set_by_charm: false,
-            history: vec![],
-            agent: StatusInfo {
-                status: "allocating".into(),
-                message: String::new(),
-                since: 0,
-            },
-            error: None,
-            retry: None,
-            ports: BTreeSet::new(),
-            state: BTreeMap::new(),
-            seen: Seen {
-                charm_revision: 1,
-                ..Seen::default()
-            },
-        },
-    );
-    let live: Vec<u32> = m
-        .relations_of(app)
-        .filter(|r| r.life == Life::Alive)
-        .map(|r| r.id)
-        .collect();
-    for id in live {
-        enter(m, id, &name);
-    }
-    name
+    m.add_unit(app, machine).expect("fixture app exists")
 }
 
 /// Add a relation between these `(app, endpoint)` ends (one end: a peer relation), with
 /// every live unit of both apps in scope. Returns its id.
 pub fn relate(m: &mut Model, ends: &[(&str, &str)]) -> u32 {
-    let id = m.next_relation;
-    m.next_relation += 1;
     let endpoints = ends
         .iter()
         .map(|(app, ep)| {
@@ -156,29 +85,7 @@ pub fn relate(m: &mut Model, ends: &[(&str, &str)]) -> u32 {
             }
         })
         .collect();
-    m.relations.insert(
-        id,
-        Relation {
-            id,
-            endpoints,
-            app_bags: BTreeMap::new(),
-            unit_bags: BTreeMap::new(),
-            scope: BTreeSet::new(),
-            life: Life::Alive,
-        },
-    );
-    let units: Vec<String> = ends.iter().flat_map(|(app, _)| m.units_of(app)).collect();
-    for u in units {
-        enter(m, id, &u);
-    }
-    id
-}
-
-fn enter(m: &mut Model, id: u32, unit: &str) {
-    if let Some(r) = m.relations.get_mut(&id) {
-        r.scope.insert(unit.into());
-    }
-    m.refresh_address_keys(unit);
+    m.add_relation(endpoints)
 }
 
 /// Write `data` into `unit`'s bag of relation `id` (committed, version bumped).

@@ -63,6 +63,28 @@ pub struct Application {
 }
 
 impl Application {
+    /// A newly deployed application (revision 1, no units, no leader) with `config`
+    /// set by the operator.
+    pub fn new(
+        name: &str,
+        charm_dir: PathBuf,
+        charm: CharmMeta,
+        config: BTreeMap<String, Value>,
+    ) -> Application {
+        Application {
+            name: name.into(),
+            charm_dir,
+            revision: 1,
+            charm,
+            config,
+            next_unit: 0,
+            leader: None,
+            leader_settings: Bag::default(),
+            status: None,
+            workload_version: String::new(),
+        }
+    }
+
     /// Config as hooks see it: set values over defaults; Null for unset options.
     pub fn effective_config(&self) -> BTreeMap<String, Value> {
         self.charm

@@ -31,7 +31,7 @@ pub use unit::{
 use crate::machines::{Machine, ModelNet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use time::hms;
 
 /// Which `Machines` implementation the model uses.
@@ -119,6 +119,24 @@ pub struct Model {
 }
 
 impl Model {
+    /// A model with nothing in it yet.
+    pub fn new(name: String, uuid: String, net: ModelNet, machines_kind: MachinesKind) -> Model {
+        Model {
+            name,
+            uuid,
+            net,
+            machines_kind,
+            next_machine: 0,
+            next_relation: 0,
+            next_task: 1,
+            machines: BTreeMap::new(),
+            applications: BTreeMap::new(),
+            units: BTreeMap::new(),
+            relations: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+        }
+    }
+
     /// Sorted units of `app`.
     pub fn units_of(&self, app: &str) -> Vec<String> {
         let mut u: Vec<String> = self
@@ -143,6 +161,58 @@ impl Model {
         self.units
             .get(unit)
             .and_then(|u| self.machines.get(&u.machine))
+    }
+
+    /// Put `unit` into relation `id`'s scope and write its address keys there (Juju
+    /// writes them when a unit enters scope: docs/juju.md#relation-data).
+    pub fn enter_scope(&mut self, id: u32, unit: &str) {
+        let keys = self.address_keys(unit);
+        if let Some(r) = self.relations.get_mut(&id) {
+            r.scope.insert(unit.to_string());
+            r.unit_bags
+                .entry(unit.to_string())
+                .or_default()
+                .apply(&keys);
+        }
+    }
+
+    /// A new live relation between `endpoints` (one endpoint: a peer relation), every
+    /// live unit of their applications in scope; returns its id.
+    pub fn add_relation(&mut self, endpoints: Vec<RelEndpoint>) -> u32 {
+        let id = self.next_relation;
+        self.next_relation += 1;
+        let apps: BTreeSet<String> = endpoints.iter().map(|e| e.app.clone()).collect();
+        self.relations.insert(id, Relation::new(id, endpoints));
+        let units: Vec<String> = apps
+            .iter()
+            .flat_map(|app| self.units_of(app))
+            .filter(|u| self.units.get(u).is_some_and(|x| x.life == Life::Alive))
+            .collect();
+        for u in units {
+            self.enter_scope(id, &u);
+        }
+        id
+    }
+
+    /// The next unit of `app`, on `machine`: allocating, in scope of the app's live
+    /// relations, and leader when the app has none. None when there is no such app.
+    pub fn add_unit(&mut self, app: &str, machine: Machine) -> Option<String> {
+        let a = self.applications.get_mut(app)?;
+        let name = format!("{app}/{}", a.next_unit);
+        a.next_unit += 1;
+        a.leader.get_or_insert_with(|| name.clone());
+        let unit = Unit::new(&name, app, machine.id, a.revision);
+        self.machines.insert(machine.id, machine);
+        self.units.insert(name.clone(), unit);
+        let live: Vec<u32> = self
+            .relations_of(app)
+            .filter(|r| r.life == Life::Alive)
+            .map(|r| r.id)
+            .collect();
+        for id in live {
+            self.enter_scope(id, &name);
+        }
+        Some(name)
     }
 
     /// The keys Juju writes into a unit's bag when it enters a relation and refreshes on

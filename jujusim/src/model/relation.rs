@@ -35,6 +35,18 @@ pub struct Relation {
 }
 
 impl Relation {
+    /// A live relation with no data and nobody in scope yet.
+    pub fn new(id: u32, endpoints: Vec<RelEndpoint>) -> Relation {
+        Relation {
+            id,
+            endpoints,
+            app_bags: BTreeMap::new(),
+            unit_bags: BTreeMap::new(),
+            scope: BTreeSet::new(),
+            life: Life::Alive,
+        }
+    }
+
     /// Whether this is a peer relation.
     pub fn is_peer(&self) -> bool {
         self.endpoints.len() == 1

@@ -114,6 +114,29 @@ pub struct Unit {
 }
 
 impl Unit {
+    /// A unit as `add-unit` makes it: alive, waiting for its machine, nothing run yet
+    /// (its charm at `revision`).
+    pub fn new(name: &str, app: &str, machine: u32, revision: u32) -> Unit {
+        Unit {
+            name: name.into(),
+            app: app.into(),
+            machine,
+            life: Life::Alive,
+            workload: StatusInfo::now("waiting", "waiting for machine"),
+            status_set_by_charm: false,
+            history: vec![],
+            agent: StatusInfo::now("allocating", ""),
+            error: None,
+            retry: None,
+            ports: BTreeSet::new(),
+            state: BTreeMap::new(),
+            seen: Seen {
+                charm_revision: revision,
+                ..Seen::default()
+            },
+        }
+    }
+
     /// Record a new workload status (history is kept bounded).
     pub fn set_workload(&mut self, st: StatusInfo) {
         self.history.push(st.clone());

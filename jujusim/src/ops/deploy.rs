@@ -3,11 +3,8 @@ use super::{copy_dir, unpack_charm, OpError};
 use crate::charm::{CharmMeta, Role};
 use crate::engine::Engine;
 use crate::machines::ModelNet;
-use crate::model::{
-    fnv1a, Application, Bag, Life, MachinesKind, Model, ModelDir, RelEndpoint, Relation, Seen,
-    StatusInfo, Unit,
-};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::model::{fnv1a, Application, MachinesKind, Model, ModelDir, RelEndpoint};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Create `model.json` for a new model in `dir`.
@@ -46,20 +43,7 @@ pub fn create_model(dir: &ModelDir, kind: MachinesKind) -> Result<Model, OpError
         dir: dir.path.clone(),
         subnet: [10, 64 + (seed >> 8) as u8 % 128, (seed >> 16) as u8],
     };
-    Ok(Model {
-        name,
-        uuid,
-        net,
-        machines_kind: kind,
-        next_machine: 0,
-        next_relation: 0,
-        next_task: 1,
-        machines: BTreeMap::new(),
-        applications: BTreeMap::new(),
-        units: BTreeMap::new(),
-        relations: BTreeMap::new(),
-        tasks: BTreeMap::new(),
-    })
+    Ok(Model::new(name, uuid, net, kind))
 }
 
 /// `deploy CHARM [APP] -n N --config k=v`.
@@ -102,18 +86,7 @@ pub fn deploy(
             .map_err(OpError::io("moving charm to", &charm_dir))?;
         m.applications.insert(
             app_name.clone(),
-            Application {
-                name: app_name.clone(),
-                charm_dir: charm_dir.clone(),
-                revision: 1,
-                charm: meta.clone(),
-                config: values,
-                next_unit: 0,
-                leader: None,
-                leader_settings: Bag::default(),
-                status: None,
-                workload_version: String::new(),
-            },
+            Application::new(&app_name, charm_dir.clone(), meta.clone(), values),
         );
         add_peer_relations(m, &app_name);
         Ok(())
@@ -126,59 +99,25 @@ fn add_peer_relations(m: &mut Model, app: &str) {
     let Some(a) = m.applications.get(app) else {
         return;
     };
-    let peers: Vec<(String, String)> = a
+    let peers: Vec<RelEndpoint> = a
         .charm
         .endpoints
         .iter()
         .filter(|e| e.role == Role::Peer)
-        .map(|e| (e.name.clone(), e.interface.clone()))
+        .map(|e| RelEndpoint {
+            app: app.to_string(),
+            name: e.name.clone(),
+            interface: e.interface.clone(),
+            role: Role::Peer,
+        })
         .collect();
-    for (ep, iface) in peers {
+    for ep in peers {
         let exists = m
             .relations_of(app)
-            .any(|r| r.is_peer() && r.endpoints[0].name == ep);
-        if exists {
-            continue;
+            .any(|r| r.is_peer() && r.endpoints.first().is_some_and(|e| e.name == ep.name));
+        if !exists {
+            m.add_relation(vec![ep]);
         }
-        let id = m.next_relation;
-        m.next_relation += 1;
-        m.relations.insert(
-            id,
-            Relation {
-                id,
-                endpoints: vec![RelEndpoint {
-                    app: app.to_string(),
-                    name: ep,
-                    interface: iface,
-                    role: Role::Peer,
-                }],
-                app_bags: BTreeMap::new(),
-                unit_bags: BTreeMap::new(),
-                scope: BTreeSet::new(),
-                life: Life::Alive,
-            },
-        );
-        let units: Vec<String> = m
-            .units_of(app)
-            .into_iter()
-            .filter(|u| m.units.get(u).is_some_and(|x| x.life == Life::Alive))
-            .collect();
-        for u in units {
-            enter_scope(m, id, &u);
-        }
-    }
-}
-
-/// Put `unit` into relation `id`'s scope and write its address keys (Juju writes them when a
-/// unit enters scope: docs/juju.md#relation-data).
-pub(super) fn enter_scope(m: &mut Model, id: u32, unit: &str) {
-    let keys = m.address_keys(unit);
-    if let Some(r) = m.relations.get_mut(&id) {
-        r.scope.insert(unit.to_string());
-        r.unit_bags
-            .entry(unit.to_string())
-            .or_default()
-            .apply(&keys);
     }
 }
 
@@ -188,18 +127,17 @@ pub fn add_units(engine: &Engine, app: &str, n: u32) -> Result<Vec<String>, OpEr
     let mut names = Vec::new();
     for _ in 0..n {
         let name = dir.update(|m| -> Result<String, OpError> {
-            let a = m
+            let charm_dir = m
                 .applications
-                .get_mut(app)
+                .get(app)
+                .map(|a| a.charm_dir.clone())
                 .ok_or_else(|| OpError::AppNotFound(app.into()))?;
-            let name = format!("{app}/{}", a.next_unit);
-            a.next_unit += 1;
-            let charm_dir = a.charm_dir.clone();
-            let revision = a.revision;
             let id = m.next_machine;
             m.next_machine += 1;
             let machine = engine.machines.create_machine(&m.net, id)?;
-            m.machines.insert(id, machine);
+            let name = m
+                .add_unit(app, machine)
+                .ok_or_else(|| OpError::AppNotFound(app.into()))?;
             let unit_dir = dir.unit_dir(&name);
             copy_dir(&charm_dir, &unit_dir.join("charm"))?;
             std::fs::write(
@@ -207,40 +145,6 @@ pub fn add_units(engine: &Engine, app: &str, n: u32) -> Result<Vec<String>, OpEr
                 "jujusim hook tools find their context next to this file\n",
             )
             .map_err(OpError::io("writing", &unit_dir))?;
-            m.units.insert(
-                name.clone(),
-                Unit {
-                    name: name.clone(),
-                    app: app.to_string(),
-                    machine: id,
-                    life: Life::Alive,
-                    workload: StatusInfo::now("waiting", "waiting for machine"),
-                    status_set_by_charm: false,
-                    history: vec![],
-                    agent: StatusInfo::now("allocating", ""),
-                    error: None,
-                    retry: None,
-                    ports: BTreeSet::new(),
-                    state: BTreeMap::new(),
-                    seen: Seen {
-                        charm_revision: revision,
-                        ..Seen::default()
-                    },
-                },
-            );
-            let rels: Vec<u32> = m
-                .relations_of(app)
-                .filter(|r| r.life == Life::Alive)
-                .map(|r| r.id)
-                .collect();
-            for id in rels {
-                enter_scope(m, id, &name);
-            }
-            if let Some(a) = m.applications.get_mut(app) {
-                if a.leader.is_none() {
-                    a.leader = Some(name.clone());
-                }
-            }
             Ok(name)
         })?;
         names.push(name);

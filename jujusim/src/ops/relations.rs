@@ -1,11 +1,9 @@
 //! Relations: integrate and remove-relation.
-use super::deploy::enter_scope;
 use super::OpError;
 use crate::charm::Role;
 use crate::model::{Life, Model, ModelDir, RelEndpoint, Relation};
 use crate::resolver::roles_match;
 use crate::suggest::Similar;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// `APP[:ENDPOINT]`.
 fn split_ep(s: &str) -> (&str, Option<&str>) {
@@ -31,28 +29,7 @@ pub fn integrate(dir: &ModelDir, a: &str, b: &str) -> Result<u32, OpError> {
                 x.app, x.name, y.app, y.name
             )));
         }
-        let id = m.next_relation;
-        m.next_relation += 1;
-        let (app_x, app_y) = (x.app.clone(), y.app.clone());
-        m.relations.insert(
-            id,
-            Relation {
-                id,
-                endpoints: vec![x, y],
-                app_bags: BTreeMap::new(),
-                unit_bags: BTreeMap::new(),
-                scope: BTreeSet::new(),
-                life: Life::Alive,
-            },
-        );
-        let mut units = m.units_of(&app_x);
-        units.extend(m.units_of(&app_y));
-        for u in units {
-            if m.units.get(&u).is_some_and(|x| x.life == Life::Alive) {
-                enter_scope(m, id, &u);
-            }
-        }
-        Ok(id)
+        Ok(m.add_relation(vec![x, y]))
     })
 }
 
