@@ -132,20 +132,28 @@ pub enum ContextError {
     #[error("bad request: wrong context ID; got {0:?}")]
     WrongId(String),
     /// I/O.
-    #[error("context file {path}: {source}")]
+    #[error("context file {path}")]
     Io {
         /// File.
         path: PathBuf,
         /// Cause.
         source: std::io::Error,
     },
-    /// Corrupt.
-    #[error("context file {path} is corrupt: {message}")]
+    /// A line that is not what jujusim wrote.
+    #[error("context file {path} is corrupt")]
     Corrupt {
         /// File.
         path: PathBuf,
-        /// Cause.
-        message: String,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// A snapshot or change could not be encoded (a bug: they are plain data).
+    #[error("cannot encode a line of context file {path}")]
+    Encode {
+        /// File.
+        path: PathBuf,
+        /// The encoder's error.
+        source: serde_json::Error,
     },
 }
 
@@ -173,9 +181,9 @@ pub fn write_snapshot(path: &Path, snap: &Snapshot) -> Result<(), ContextError> 
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let mut line = serde_json::to_string(snap).map_err(|e| ContextError::Corrupt {
+    let mut line = serde_json::to_string(snap).map_err(|source| ContextError::Encode {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source,
     })?;
     line.push('\n');
     std::fs::write(path, line).map_err(io)
@@ -187,9 +195,9 @@ pub fn append_change(path: &Path, change: &Change) -> Result<(), ContextError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut line = serde_json::to_string(change).map_err(|e| ContextError::Corrupt {
+    let mut line = serde_json::to_string(change).map_err(|source| ContextError::Encode {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source,
     })?;
     line.push('\n');
     let mut f = std::fs::OpenOptions::new()
@@ -216,9 +224,9 @@ pub fn read_context(
             })
         }
     };
-    let corrupt = |e: serde_json::Error| ContextError::Corrupt {
+    let corrupt = |source| ContextError::Corrupt {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source,
     };
     let mut lines = text.lines();
     let snap: Snapshot = serde_json::from_str(lines.next().unwrap_or("")).map_err(corrupt)?;

@@ -21,13 +21,29 @@ pub const fn flag(long: &'static str, short: Option<char>, value: bool) -> Spec 
     Spec { long, short, value }
 }
 
-/// Why parsing stopped.
-#[derive(Debug, PartialEq, Eq)]
+/// Why parsing stopped: `-h`, or a usage error in juju/cmd's words (exit 2).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FlagError {
     /// `-h` / `--help`.
+    #[error("help requested")]
     Help,
-    /// A usage error (exit 2).
-    Usage(String),
+    /// A flag the command does not take (as typed, dashes included).
+    #[error("option provided but not defined: {0}")]
+    Undefined(String),
+    /// A value flag at the end of the line.
+    #[error("option needs an argument: {0}")]
+    NeedsValue(String),
+    /// `--flag=x` for a boolean flag, x not a boolean.
+    #[error("invalid value {value:?} for option {flag}: parse error")]
+    NotBool {
+        /// The flag as typed.
+        flag: String,
+        /// The value.
+        value: String,
+    },
+    /// `--format` naming a format the tool does not offer.
+    #[error("invalid value {0:?} for option --format: unknown format {0:?}")]
+    UnknownFormat(String),
 }
 
 /// The parsed command line.
@@ -106,9 +122,7 @@ pub fn parse(args: &[String], specs: &[Spec]) -> Result<Parsed, FlagError> {
             continue;
         }
         let Some(spec) = spec else {
-            return Err(FlagError::Usage(format!(
-                "option provided but not defined: {dashes}{name}"
-            )));
+            return Err(FlagError::Undefined(format!("{dashes}{name}")));
         };
         if spec.value {
             let v = match inline {
@@ -117,20 +131,15 @@ pub fn parse(args: &[String], specs: &[Spec]) -> Result<Parsed, FlagError> {
                     i += 1;
                     args[i - 1].clone()
                 }
-                None => {
-                    return Err(FlagError::Usage(format!(
-                        "option needs an argument: {dashes}{name}"
-                    )))
-                }
+                None => return Err(FlagError::NeedsValue(format!("{dashes}{name}"))),
             };
             p.values.insert(spec.long, v);
         } else {
             let on = match inline {
                 None => true,
-                Some(v) => parse_bool(&v).ok_or_else(|| {
-                    FlagError::Usage(format!(
-                        "invalid value {v:?} for option {dashes}{name}: parse error"
-                    ))
+                Some(v) => parse_bool(&v).ok_or_else(|| FlagError::NotBool {
+                    flag: format!("{dashes}{name}"),
+                    value: v.clone(),
                 })?,
             };
             p.bools.insert(spec.long, on);
@@ -152,22 +161,16 @@ pub enum Format {
 
 impl Format {
     /// Parse `--format` (`allowed` lists the formats this tool accepts).
-    pub fn parse(s: Option<&str>, default: Format, allowed: &[&str]) -> Result<Format, String> {
+    pub fn parse(s: Option<&str>, default: Format, allowed: &[&str]) -> Result<Format, FlagError> {
         let Some(s) = s else { return Ok(default) };
         let f = match s {
             "smart" => Format::Smart,
             "json" => Format::Json,
             "yaml" => Format::Yaml,
-            _ => {
-                return Err(format!(
-                    "invalid value {s:?} for option --format: unknown format {s:?}"
-                ))
-            }
+            _ => return Err(FlagError::UnknownFormat(s.into())),
         };
         if !allowed.contains(&s) {
-            return Err(format!(
-                "invalid value {s:?} for option --format: unknown format {s:?}"
-            ));
+            return Err(FlagError::UnknownFormat(s.into()));
         }
         Ok(f)
     }
@@ -230,13 +233,23 @@ mod tests {
     fn gnuflag_errors() {
         assert_eq!(
             parse(&v(&["--foo"]), SPECS).unwrap_err(),
-            FlagError::Usage("option provided but not defined: --foo".into())
+            FlagError::Undefined("--foo".into())
         );
         assert_eq!(
             parse(&v(&["-r"]), SPECS).unwrap_err(),
-            FlagError::Usage("option needs an argument: -r".into())
+            FlagError::NeedsValue("-r".into())
         );
         assert_eq!(parse(&v(&["--help"]), SPECS).unwrap_err(), FlagError::Help);
+        let err = parse(&v(&["--app=maybe"]), SPECS).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"maybe\" for option --app: parse error"
+        );
+        let err = Format::parse(Some("xml"), Format::Smart, &["json"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value \"xml\" for option --format: unknown format \"xml\""
+        );
     }
 
     #[test]

@@ -1,16 +1,12 @@
 //! Commit semantics, error state and resolve, actions, and the ping-pong bound.
-mod util;
-use util::Sim;
+mod support;
+use support::{events_of, strs, Model};
 
 const META: &str = "peers:\n  cluster:\n    interface: tiny-peers\n";
 
-fn strs(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
 /// config-changed: first run writes relation data + status then fails; later runs succeed.
-fn flaky(sim: &Sim) -> std::path::PathBuf {
-    sim.charm(
+fn flaky(sim: &Model) -> std::path::PathBuf {
+    sim.event_charm(
         "tiny",
         META,
         None,
@@ -26,11 +22,11 @@ fi"#,
 
 #[test]
 fn failed_hook_discards_buffered_changes_keeps_status_and_blocks_the_unit() {
-    let sim = Sim::new();
+    let sim = Model::host_machines();
     let c = flaky(&sim);
     sim.deploy(&c, &[]);
     assert_eq!(
-        Sim::of(&sim.take_events(), "tiny/0"),
+        events_of(&sim.take_events(), "tiny/0"),
         strs(&[
             "hooks/install",
             "hooks/cluster-relation-created",
@@ -56,14 +52,15 @@ fn failed_hook_discards_buffered_changes_keeps_status_and_blocks_the_unit() {
     sim.ok(&["update-status"]);
     assert!(sim.take_events().is_empty());
     assert_eq!(
-        sim.exec("tiny/0", &["state-get", "--format=json"]).stdout,
+        sim.exec_argv("tiny/0", &["state-get", "--format=json"])
+            .stdout,
         "null\n"
     );
     // Retry: the same hook runs again, then the rest of the sequence.
-    std::fs::write(sim.model().join("units/unit-tiny-0/ok"), "").unwrap();
+    std::fs::write(sim.dir().join("units/unit-tiny-0/ok"), "").unwrap();
     sim.ok(&["resolve", "tiny/0"]);
     assert_eq!(
-        Sim::of(&sim.take_events(), "tiny/0"),
+        events_of(&sim.take_events(), "tiny/0"),
         strs(&["hooks/config-changed", "hooks/start"])
     );
     let v: serde_json::Value =
@@ -76,7 +73,7 @@ fn failed_hook_discards_buffered_changes_keeps_status_and_blocks_the_unit() {
     assert_eq!(
         (r.code, r.stderr.as_str()),
         (
-            1,
+            Some(1),
             "jujusim resolve: unit \"tiny/0\" is not in an error state\n"
         )
     );
@@ -84,21 +81,21 @@ fn failed_hook_discards_buffered_changes_keeps_status_and_blocks_the_unit() {
 
 #[test]
 fn resolve_no_retry_skips_the_failed_hook() {
-    let sim = Sim::new();
+    let sim = Model::host_machines();
     let c = flaky(&sim);
     sim.deploy(&c, &[]);
     sim.take_events();
     sim.ok(&["resolve", "--no-retry", "tiny/0"]);
     assert_eq!(
-        Sim::of(&sim.take_events(), "tiny/0"),
+        events_of(&sim.take_events(), "tiny/0"),
         strs(&["hooks/start"])
     );
 }
 
 #[test]
 fn non_executable_dispatch_fails_the_hook() {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", META, None, None, "");
+    let sim = Model::host_machines();
+    let c = sim.event_charm("tiny", META, None, None, "");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(c.join("dispatch"), std::fs::Permissions::from_mode(0o644)).unwrap();
     sim.deploy(&c, &[]);
@@ -127,8 +124,8 @@ needs:
   required: [x]
 "#;
 
-fn action_charm(sim: &Sim) -> std::path::PathBuf {
-    sim.charm(
+fn action_charm(sim: &Model) -> std::path::PathBuf {
+    sim.event_charm(
         "tiny",
         META,
         None,
@@ -143,7 +140,7 @@ esac"#,
 
 #[test]
 fn run_action_prints_results_like_juju_run() {
-    let sim = Sim::new();
+    let sim = Model::host_machines();
     let c = action_charm(&sim);
     sim.deploy(&c, &[]);
     sim.take_events();
@@ -205,11 +202,11 @@ fn run_action_prints_results_like_juju_run() {
 
 #[test]
 fn action_failures_and_validation() {
-    let sim = Sim::new();
+    let sim = Model::host_machines();
     let c = action_charm(&sim);
     sim.deploy(&c, &[]);
     let o = sim.run(&["run", "tiny/0", "fail-me"]);
-    assert_eq!(o.code, 1);
+    assert_eq!(o.code, Some(1));
     assert_eq!(
         o.stdout,
         "Action id 2 failed: no luck\npartial: \"yes\"\n\n"
@@ -220,7 +217,7 @@ fn action_failures_and_validation() {
         o.stderr
     );
     let o = sim.run(&["run", "tiny/0", "crash"]);
-    assert_eq!(o.code, 1);
+    assert_eq!(o.code, Some(1));
     assert_eq!(
         o.stdout,
         "Action id 4 failed: exit status 3\nbefore: crash\n\n"
@@ -247,17 +244,17 @@ fn action_failures_and_validation() {
         let o = sim.run(args);
         assert_eq!(
             (o.code, o.stderr.as_str()),
-            (1, format!("jujusim run: {msg}\n").as_str()),
+            (Some(1), format!("jujusim run: {msg}\n").as_str()),
             "{args:?}"
         );
     }
-    assert_eq!(sim.run(&["run", "tiny/0"]).code, 2);
+    assert_eq!(sim.run(&["run", "tiny/0"]).code, Some(2));
 }
 
 #[test]
 fn actions_run_while_the_unit_is_in_error() {
-    let sim = Sim::new();
-    let c = sim.charm(
+    let sim = Model::host_machines();
+    let c = sim.event_charm(
         "tiny",
         META,
         None,
@@ -273,19 +270,19 @@ fn actions_run_while_the_unit_is_in_error() {
 
 #[test]
 fn charms_that_ping_pong_hit_the_bound_with_a_clear_error() {
-    let sim = Sim::new();
+    let sim = Model::host_machines();
     let body = r#"case "$H" in
   hooks/*-relation-changed) if [ -n "$JUJU_REMOTE_UNIT" ]; then n=$(relation-get n "$JUJU_REMOTE_UNIT"); relation-set n=$(( ${n:-0} + 1 )); fi ;;
   hooks/*-relation-joined) relation-set n=1 ;;
 esac"#;
-    let ping = sim.charm(
+    let ping = sim.event_charm(
         "ping",
         "provides:\n  ball:\n    interface: pong\n",
         None,
         None,
         body,
     );
-    let pong = sim.charm(
+    let pong = sim.event_charm(
         "pong",
         "requires:\n  ball:\n    interface: pong\n",
         None,
@@ -294,19 +291,12 @@ esac"#;
     );
     sim.deploy(&ping, &[]);
     sim.deploy(&pong, &[]);
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_jujusim"))
-        .env("JUJUSIM_MAX_HOOKS", "30")
-        .args([
-            "--model",
-            sim.model().to_str().unwrap(),
-            "integrate",
-            "ping",
-            "pong",
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1));
+    let o = sim.run_with(
+        &[("JUJUSIM_MAX_HOOKS", "30")],
+        &["integrate", "ping", "pong"],
+    );
+    let err = &o.stderr;
+    assert_eq!(o.code, Some(1));
     assert!(err.starts_with("jujusim integrate: charms ping-pong: 30 hooks ran without the model settling; still changing: "), "{err}");
     assert!(
         err.contains("ping/0 ball-relation-changed (relation 0)")
@@ -317,15 +307,15 @@ esac"#;
 
 #[test]
 fn integrate_and_deploy_errors_are_clear() {
-    let sim = Sim::new();
-    let a = sim.charm(
+    let sim = Model::host_machines();
+    let a = sim.event_charm(
         "a",
         "provides:\n  x:\n    interface: one\n  y:\n    interface: one\n",
         None,
         None,
         "",
     );
-    let b = sim.charm(
+    let b = sim.event_charm(
         "b",
         "requires:\n  z:\n    interface: one\n  w:\n    interface: two\n",
         None,
@@ -335,7 +325,7 @@ fn integrate_and_deploy_errors_are_clear() {
     sim.deploy(&a, &[]);
     sim.deploy(&b, &[]);
     let o = sim.run(&["integrate", "a", "b"]);
-    assert_eq!(o.code, 1);
+    assert_eq!(o.code, Some(1));
     assert_eq!(o.stderr, "jujusim integrate: ambiguous relation: \"a b\" could refer to \"a:x b:z\"; \"a:y b:z\"; name the endpoints (APP:ENDPOINT)\n");
     let o = sim.run(&["integrate", "a:x", "b:w"]);
     assert!(
@@ -362,16 +352,16 @@ fn integrate_and_deploy_errors_are_clear() {
         o.stderr
     );
     let o = sim.run(&["bogus"]);
-    assert_eq!(o.code, 2);
+    assert_eq!(o.code, Some(2));
     let o = sim.run(&["add-unit", "a", "-n", "x"]);
-    assert_eq!((o.code, o.stderr.as_str()), (2, "jujusim add-unit: invalid value \"x\" for option -n: expected a positive number of units\n"));
+    assert_eq!((o.code, o.stderr.as_str()), (Some(2), "jujusim add-unit: invalid value \"x\" for option -n: expected a positive number of units\n"));
 }
 
 #[test]
 fn deploy_from_a_packed_charm_zip() {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", META, None, None, "");
-    let zip_path = sim.tmp.path().join("tiny.charm");
+    let sim = Model::host_machines();
+    let c = sim.event_charm("tiny", META, None, None, "");
+    let zip_path = sim.scratch().join("tiny.charm");
     let f = std::fs::File::create(&zip_path).unwrap();
     let mut z = zip::ZipWriter::new(f);
     for (name, mode) in [("metadata.yaml", 0o644), ("dispatch", 0o755)] {
@@ -397,17 +387,17 @@ fn deploy_from_a_packed_charm_zip() {
 
 #[test]
 fn destroy_removes_the_model_dir() {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", META, None, None, "");
+    let sim = Model::host_machines();
+    let c = sim.event_charm("tiny", META, None, None, "");
     sim.deploy(&c, &[]);
     sim.ok(&["destroy"]);
-    assert!(!sim.model().exists());
+    assert!(!sim.dir().exists());
 }
 
 #[test]
 fn committed_config_changed_refreshes_the_address_keys_in_relation_bags() {
-    let sim = Sim::new();
-    let c = sim.charm(
+    let sim = Model::host_machines();
+    let c = sim.event_charm(
         "tiny",
         META,
         Some("options:\n  x:\n    type: int\n    default: 0\n    description: x\n"),
@@ -458,8 +448,8 @@ esac"#,
 
 #[test]
 fn yaml_output_quotes_ambiguous_strings_like_juju() {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", META, None, None, "");
+    let sim = Model::host_machines();
+    let c = sim.event_charm("tiny", META, None, None, "");
     sim.deploy(&c, &[]);
     let st = sim.ok(&["status", "--format", "yaml"]).stdout;
     assert!(st.contains("\n        machine: \"0\"\n"), "{st}");
@@ -467,15 +457,15 @@ fn yaml_output_quotes_ambiguous_strings_like_juju() {
     let su = sim.ok(&["show-unit", "tiny/0"]).stdout;
     assert!(su.contains("\n  machine: \"0\"\n"), "{su}");
     let cg = sim
-        .exec("tiny/0", &["network-get", "cluster", "--format", "yaml"])
+        .exec_argv("tiny/0", &["network-get", "cluster", "--format", "yaml"])
         .stdout;
     assert!(!cg.contains('\''), "{cg}");
 }
 
 #[test]
 fn show_unit_takes_several_units_and_juju_s_filters() {
-    let sim = Sim::new();
-    let c = sim.charm(
+    let sim = Model::host_machines();
+    let c = sim.event_charm(
         "tiny",
         META,
         None,
@@ -513,8 +503,8 @@ fn show_unit_takes_several_units_and_juju_s_filters() {
 
 #[test]
 fn a_hook_past_jujusim_hook_timeout_is_killed_and_fails() {
-    let sim = Sim::new();
-    let c = sim.charm(
+    let sim = Model::host_machines();
+    let c = sim.event_charm(
         "tiny",
         META,
         None,
@@ -522,14 +512,11 @@ fn a_hook_past_jujusim_hook_timeout_is_killed_and_fails() {
         r#"[ "$H" = hooks/install ] && exec sleep 60; true"#,
     );
     let started = std::time::Instant::now();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jujusim"))
-        .arg("--model")
-        .arg(sim.model())
-        .args(["deploy", c.to_str().unwrap(), "--machines", "host"])
-        .env("JUJUSIM_HOOK_TIMEOUT", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let out = sim.run_with(
+        &[("JUJUSIM_HOOK_TIMEOUT", "1")],
+        &["deploy", c.to_str().unwrap(), "--machines", "host"],
+    );
+    sim.check(out.success(), "deploy with a hook past the timeout", &out);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(20),
         "{:?}",
@@ -537,7 +524,7 @@ fn a_hook_past_jujusim_hook_timeout_is_killed_and_fails() {
     );
     let st = sim.ok(&["status"]).stdout;
     assert!(st.contains("hook failed: \"install\""), "{st}");
-    let log = std::fs::read_to_string(sim.model().join("debug-log.txt")).unwrap();
+    let log = std::fs::read_to_string(sim.dir().join("debug-log.txt")).unwrap();
     assert!(
         log.contains("jujusim: killed after 1s (set JUJUSIM_HOOK_TIMEOUT"),
         "{log}"

@@ -1,4 +1,4 @@
-//! Issue 4 "Done when", end to end on real Linux machines (needs root, as on CI):
+//! The README's jujusim walkthrough, end to end on real Linux machines (needs root, as on CI):
 //! deploy `trivial` with 2 units, each with its own address and the same port; integrate
 //! with a second application; relation data flows both ways; a failing hook leaves its
 //! data uncommitted and the unit in error until `resolve`; `destroy` leaves nothing.
@@ -6,25 +6,24 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{related_data, relation_info, Model};
-
-fn testcharm(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testcharms")
-        .join(name)
-        .display()
-        .to_string()
-}
+use support::{related_data, relation_info, testcharm, Model};
 
 #[test]
 fn done_when_two_units_integrate_fail_resolve_destroy() {
     let m = Model::new().with_env("JUJUSIM_HOOK_TIMEOUT", "60");
+    two_units_serve_the_same_port_at_their_own_addresses(&m);
+    let rel = data_flows_both_ways(&m);
+    a_failed_hook_commits_nothing_and_blocks_the_unit(&m, rel);
+    resolve_retry_reruns_the_hook(&m);
+    destroy_leaves_no_process_namespace_or_dir(&m);
+}
 
-    // Deploy 2 units: each answers network-get with its own address, both on :5000.
+/// Deploy 2 units: each answers network-get with its own address, both serve :5000.
+fn two_units_serve_the_same_port_at_their_own_addresses(m: &Model) {
     m.ok(&["deploy", &testcharm("trivial"), "-n", "2"]);
     let addr0 = m.exec("trivial/0", "network-get web --ingress-address");
     let addr1 = m.exec("trivial/1", "network-get web --ingress-address");
@@ -43,18 +42,18 @@ fn done_when_two_units_integrate_fail_resolve_destroy() {
         );
         // Each server answers with its own unit name (poll: it starts in the background).
         let url = format!("http://{}:5000/", addr.text());
-        let body = m.eventually(&format!("{unit} serving on {url}"), secs(10), || {
-            let out = m.run(&["netexec", "--", "curl", "-sS", "--max-time", "2", &url]);
-            if out.success() {
-                Ok(out)
-            } else {
-                Err(out)
-            }
-        });
+        let body = m.ok_within(
+            &format!("{unit} serving on {url}"),
+            secs(10),
+            &["netexec", "--", "curl", "-sS", "--max-time", "2", &url],
+        );
         m.check(body.text() == unit, &format!("{url} is not {unit}"), &body);
     }
+}
 
-    // Integrate with a second application of the same charm: data flows both ways.
+/// Integrate with a second application of the same charm: data flows both ways, and the
+/// charm's hooks read it. Returns the relation's id.
+fn data_flows_both_ways(m: &Model) -> u64 {
     m.ok(&["deploy", &testcharm("trivial"), "friend"]);
     m.ok(&["integrate", "trivial:web", "friend:peerside"]);
     let show = m.run(&["show-unit", "trivial/0", "--format", "json"]);
@@ -64,13 +63,13 @@ fn done_when_two_units_integrate_fail_resolve_destroy() {
         "trivial/0 does not see friend/0's hello",
         &show,
     );
-    let show = m.run(&["show-unit", "friend/0", "--format", "json"]);
+    let show_friend = m.run(&["show-unit", "friend/0", "--format", "json"]);
     let friend0 = m.show_unit("friend/0");
     for unit in ["trivial/0", "trivial/1"] {
         m.check(
             related_data(&friend0, "peerside", unit)["hello"] == unit,
             &format!("friend/0 does not see {unit}'s hello"),
-            &show,
+            &show_friend,
         );
     }
     // ...and the charm itself read them in its relation hooks (state written by hooks).
@@ -86,13 +85,15 @@ fn done_when_two_units_integrate_fail_resolve_destroy() {
         &format!("friend/0's hooks did not read the remote data: {seen}"),
         &m.run(&["show-task", "2"]),
     );
-
-    // A failing hook: friend/0's relation-changed writes, then exits 1.
-    m.ok(&["config", "friend", "fail-on=peerside-relation-changed"]);
     let rel = relation_info(&trivial0, "web").map(|r| r["relation-id"].clone());
-    let rel = rel.and_then(|r| r.as_u64()).unwrap_or_else(|| {
-        m.fail("no web relation on trivial/0", &show);
-    });
+    rel.and_then(|r| r.as_u64())
+        .unwrap_or_else(|| m.fail("no web relation on trivial/0", &show))
+}
+
+/// friend/0's relation-changed writes, then exits 1: the unit is in error and what it
+/// wrote is not committed.
+fn a_failed_hook_commits_nothing_and_blocks_the_unit(m: &Model, rel: u64) {
+    m.ok(&["config", "friend", "fail-on=peerside-relation-changed"]);
     // A committed change on trivial/0 makes friend/0 run peerside-relation-changed.
     m.exec("trivial/0", &format!("relation-set -r {rel} note=ping"));
     let status = m.run(&["status", "--format", "json"]);
@@ -115,9 +116,11 @@ fn done_when_two_units_integrate_fail_resolve_destroy() {
         "friend/0 does not see the note that triggered the hook",
         &m.run(&["show-unit", "friend/0", "--format", "json"]),
     );
+}
 
-    // Fix the config, `resolve --retry` (the issue's spelling; the default): the hook
-    // reruns with the new config and succeeds.
+/// Fix the config, `resolve --retry` (the issue's spelling; the default): the hook
+/// reruns with the new config and succeeds.
+fn resolve_retry_reruns_the_hook(m: &Model) {
     m.ok(&["config", "friend", "fail-on="]);
     let runs = |log: &str| {
         log.matches("ran \"peerside-relation-changed\" hook")
@@ -142,8 +145,10 @@ fn done_when_two_units_integrate_fail_resolve_destroy() {
         &format!("the rerun committed the earlier failed write: {data}"),
         &resolved,
     );
+}
 
-    // Destroy: no process left in the model's namespaces, no netns, no model dir.
+/// Destroy: no process left in the model's namespaces, no netns, no model dir.
+fn destroy_leaves_no_process_namespace_or_dir(m: &Model) {
     let tag = model_tag(&m.status_json());
     let namespaces = namespaces_of(&tag);
     let mut servers = Vec::new();

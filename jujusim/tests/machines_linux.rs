@@ -1,87 +1,20 @@
 //! LinuxMachines against the real kernel (needs root, as on CI).
+mod support;
 
 use std::net::Ipv4Addr;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jujusim::machines::{LinuxMachines, Machine, MachineError, Machines, ModelNet};
+use support::eventually;
+use support::machines::{sh_in, Net};
 
-/// A model that is destroyed even when the test panics.
-struct TestModel {
-    net: ModelNet,
-    machines: Vec<Machine>,
-    _dir: tempfile::TempDir,
-}
-
-/// A namespace tag unique to this test process: `prefix` (3 chars, one per test, since tests
-/// run in parallel) plus the pid, so two test runs on one machine never clean up each
-/// other's namespaces.
-fn unique_tag(prefix: &str) -> String {
-    format!("{prefix}{:03x}", std::process::id() & 0xfff)
-}
-
-impl TestModel {
-    /// `tag` must be unique per test: tests run in parallel (see [`unique_tag`]).
-    fn new(tag: &str, subnet: [u8; 3]) -> TestModel {
-        let dir = tempfile::tempdir().unwrap();
-        let net = ModelNet {
-            tag: tag.into(),
-            dir: dir.path().join("model"),
-            subnet,
-        };
-        cleanup_leftovers(&net);
-        LinuxMachines.create_model(&net).unwrap();
-        TestModel {
-            net,
-            machines: Vec::new(),
-            _dir: dir,
-        }
-    }
-
-    fn add_machine(&mut self, id: u32) -> Machine {
-        let m = LinuxMachines.create_machine(&self.net, id).unwrap();
-        self.machines.push(m.clone());
-        m
-    }
-
-    fn destroy_all(&mut self) {
-        for m in std::mem::take(&mut self.machines) {
-            LinuxMachines.destroy_machine(&self.net, &m).unwrap();
-        }
-        LinuxMachines.destroy_model(&self.net).unwrap();
-    }
-}
-
-impl Drop for TestModel {
-    fn drop(&mut self) {
-        for m in std::mem::take(&mut self.machines) {
-            let _ = LinuxMachines.destroy_machine(&self.net, &m);
-        }
-        let _ = LinuxMachines.destroy_model(&self.net);
-    }
-}
-
-/// A previous, killed run may have left namespaces with our tag.
-fn cleanup_leftovers(net: &ModelNet) {
-    let _ = LinuxMachines.destroy_model(net);
-}
-
-fn sh_in(machine: &Machine, script: &str) -> (bool, String) {
+fn sh_in_bridge(model: &Net, script: &str) -> (bool, String) {
     let mut cmd = Command::new("sh");
     cmd.args(["-c", script]);
-    LinuxMachines.enter(machine, &mut cmd).unwrap();
-    let out = cmd.output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
-
-fn sh_in_bridge(net: &ModelNet, script: &str) -> (bool, String) {
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", script]);
-    LinuxMachines.enter_model_network(net, &mut cmd).unwrap();
-    let out = cmd.output().unwrap();
+    let out = model.on_bridge(cmd);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -107,20 +40,6 @@ http.server.HTTPServer(("0.0.0.0", 5000), H).serve_forever()
         .stderr(Stdio::null());
     LinuxMachines.enter(machine, &mut cmd).unwrap();
     cmd.spawn().unwrap()
-}
-
-use std::os::unix::process::CommandExt;
-
-/// Poll `f` until it returns Some, or panic after `limit`.
-fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn netns_names() -> String {
@@ -154,75 +73,91 @@ fn identity(pid: i32) -> Option<String> {
 #[test]
 fn two_machines_are_isolated_and_cleaned_up() {
     let started = Instant::now();
-    let tag = unique_tag("iso");
-    let mut model = TestModel::new(&tag, [10, 97, 1]);
+    let mut model = Net::new("iso", [10, 97, 1]);
     let m0 = model.add_machine(0);
     let m1 = model.add_machine(1);
     eprintln!("create model + 2 machines: {:?}", started.elapsed());
     assert_eq!(m0.address, Ipv4Addr::new(10, 97, 1, 10));
     assert_eq!(m1.address, Ipv4Addr::new(10, 97, 1, 11));
     assert_eq!(m0.cidr, "10.97.1.0/24");
+    each_sees_only_its_own_address_and_reaches_the_other(&m0, &m1);
+    let servers = vec![serve_hostname(&m0), serve_hostname(&m1)];
+    both_serve_the_same_port(&model, &m0, &m1);
+    writes_stay_private_and_host_files_show(&m0, &m1);
+    cwd_and_sys_are_the_machine_s(&m0);
+    destroy_leaves_no_process_namespace_or_mount(model, &m0, &m1, servers);
+}
 
-    // Addresses: each machine sees only its own.
-    for m in [&m0, &m1] {
+/// Each machine sees only its own address (and MAC, host name); L2 crosses the bridge.
+fn each_sees_only_its_own_address_and_reaches_the_other(m0: &Machine, m1: &Machine) {
+    for m in [m0, m1] {
         let (ok, out) = sh_in(
             m,
             "ip -4 -o addr show; cat /sys/class/net/eth0/address; hostname",
         );
         assert!(ok, "{out}");
         assert!(out.contains(&format!("inet {}/24", m.address)), "{out}");
-        let other = if m.id == 0 { &m1 } else { &m0 };
+        let other = if m.id == 0 { m1 } else { m0 };
         assert!(!out.contains(&format!("inet {}/", other.address)), "{out}");
         assert!(out.contains(&m.mac), "{out}");
         assert!(out.contains(&format!("machine-{}", m.id)), "{out}");
     }
 
-    // L2 across the bridge.
-    let (ok, out) = sh_in(&m0, &format!("ping -c 1 -W 2 {}", m1.address));
+    let (ok, out) = sh_in(m0, &format!("ping -c 1 -W 2 {}", m1.address));
     assert!(ok, "ping m0 -> m1: {out}");
+}
 
-    // Same port on both machines at once; the bridge namespace reaches both.
-    let mut servers = vec![serve_hostname(&m0), serve_hostname(&m1)];
-    for m in [&m0, &m1] {
+/// Same port on both machines at once; the bridge namespace reaches both.
+fn both_serve_the_same_port(model: &Net, m0: &Machine, m1: &Machine) {
+    for m in [m0, m1] {
         let url = format!("http://{}:5000/", m.address);
-        let body = eventually(Duration::from_secs(10), &url, || {
-            let (ok, out) = sh_in_bridge(&model.net, &format!("curl -fsS -m 2 {url}"));
-            ok.then_some(out)
+        let body = eventually(&url, Duration::from_secs(10), || {
+            let (ok, out) = sh_in_bridge(model, &format!("curl -fsS -m 2 {url}"));
+            if ok {
+                Ok(out)
+            } else {
+                Err(out)
+            }
         });
         assert_eq!(body, format!("machine-{}", m.id));
     }
-    // Private /etc: a write in m0 is invisible on the host and in m1; host content visible.
+}
+
+/// Private /etc: a write in m0 is invisible on the host and in m1; host content visible.
+fn writes_stay_private_and_host_files_show(m0: &Machine, m1: &Machine) {
     let file = "/etc/docker/registry/x-iso1";
     let (ok, out) = sh_in(
-        &m0,
+        m0,
         &format!("mkdir -p /etc/docker/registry && echo m0 > {file} && cat {file}"),
     );
     assert!(ok && out.trim() == "m0", "{out}");
     assert!(!Path::new(file).exists(), "{file} leaked to the host");
-    let (ok, _) = sh_in(&m1, &format!("test -e {file}"));
+    let (ok, _) = sh_in(m1, &format!("test -e {file}"));
     assert!(!ok, "{file} leaked to machine 1");
     let host_release = std::fs::read_to_string("/etc/os-release").unwrap();
-    let (ok, inside) = sh_in(&m1, "cat /etc/os-release");
+    let (ok, inside) = sh_in(m1, "cat /etc/os-release");
     assert!(ok);
     assert_eq!(inside, host_release);
     for dir in ["/var/lib", "/var/log", "/run", "/srv"] {
         let probe = format!("{dir}/jujusim-probe-iso1");
-        let (ok, out) = sh_in(&m1, &format!("touch {probe} && test -e {probe}"));
+        let (ok, out) = sh_in(m1, &format!("touch {probe} && test -e {probe}"));
         assert!(ok, "{dir}: {out}");
         assert!(!Path::new(&probe).exists(), "{probe} leaked to the host");
     }
+}
 
-    // cwd is kept when it exists inside the machine.
+/// cwd is kept when it exists inside the machine; /sys shows the machine's interfaces.
+fn cwd_and_sys_are_the_machine_s(m0: &Machine) {
     let mut pwd = Command::new("pwd");
     pwd.current_dir("/var/log");
-    LinuxMachines.enter(&m0, &mut pwd).unwrap();
+    LinuxMachines.enter(m0, &mut pwd).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&pwd.output().unwrap().stdout).trim(),
         "/var/log"
     );
     // The machine's /sys shows its own interfaces; cgroups are still mounted.
     let (ok, out) = sh_in(
-        &m0,
+        m0,
         "ls /sys/class/net; test -d /sys/fs/cgroup && ls /sys/fs/cgroup | wc -l",
     );
     assert!(ok, "{out}");
@@ -239,8 +174,18 @@ fn two_machines_are_isolated_and_cleaned_up() {
         Some(host_cgroups.to_string().as_str()),
         "{out}"
     );
+}
 
-    let inits: Vec<i32> = [&m0, &m1].iter().map(|m| m.init_pid.unwrap()).collect();
+/// Destroying the machines and the model kills every process in them and leaves no
+/// namespace, mount or overlay behind.
+fn destroy_leaves_no_process_namespace_or_mount(
+    mut model: Net,
+    m0: &Machine,
+    m1: &Machine,
+    mut servers: Vec<Child>,
+) {
+    let tag = model.net.tag.clone();
+    let inits: Vec<i32> = [m0, m1].iter().map(|m| m.init_pid.unwrap()).collect();
     let server_pids: Vec<i32> = servers.iter().map(|c| c.id() as i32).collect();
     let before: Vec<(i32, Option<String>)> = inits
         .iter()
@@ -252,8 +197,8 @@ fn two_machines_are_isolated_and_cleaned_up() {
     eprintln!("destroy 2 machines + model: {:?}", started.elapsed());
 
     for s in &mut servers {
-        let status = eventually(Duration::from_secs(2), "server exit", || {
-            s.try_wait().unwrap()
+        let status = eventually("server exit", Duration::from_secs(2), || {
+            s.try_wait().unwrap().ok_or("running")
         });
         assert!(!status.success());
     }
@@ -273,8 +218,8 @@ fn two_machines_are_isolated_and_cleaned_up() {
 
 #[test]
 fn destroy_kills_processes_that_ignore_sigterm_and_ids_can_be_reused() {
-    let tag = unique_tag("kil");
-    let mut model = TestModel::new(&tag, [10, 97, 2]);
+    let mut model = Net::new("kil", [10, 97, 2]);
+    let tag = model.net.tag.clone();
     let m = model.add_machine(3);
     let mut cmd = Command::new("sh");
     cmd.args(["-c", "trap '' TERM; echo ready; exec sleep 1000"])
@@ -299,14 +244,14 @@ fn destroy_kills_processes_that_ignore_sigterm_and_ids_can_be_reused() {
         took >= Duration::from_secs(4),
         "SIGTERM should have been ignored: {took:?}"
     );
-    let status = eventually(Duration::from_secs(2), "stubborn exit", || {
-        stubborn.try_wait().unwrap()
+    let status = eventually("stubborn exit", Duration::from_secs(2), || {
+        stubborn.try_wait().unwrap().ok_or("running")
     });
     assert!(!status.success());
 
     // Same id again right away: the bridge port of the old machine must be gone.
     let again = model.add_machine(3);
-    let (ok, out) = sh_in_bridge(&model.net, &format!("ping -c 1 -W 2 {}", again.address));
+    let (ok, out) = sh_in_bridge(&model, &format!("ping -c 1 -W 2 {}", again.address));
     assert!(ok, "{out}");
     model.destroy_all();
     assert!(!ours_in_netns_list(&tag));

@@ -1,23 +1,16 @@
 //! Event order for operator operations (docs/juju.md#events), on HostMachines.
-mod util;
-use util::Sim;
-
-const PEER_META: &str =
-    "peers:\n  cluster:\n    interface: tiny-peers\nprovides:\n  website:\n    interface: http\n";
-const CONFIG: &str = "options:\n  port:\n    type: int\n    default: 80\n    description: port\n  name:\n    type: string\n    description: a name\n  debug:\n    type: boolean\n    default: false\n    description: d\n";
-
-fn strs(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
+mod support;
+use support::tiny::{TINY_CONFIG, TINY_META};
+use support::{events_of, strs, Model};
 
 #[test]
 fn deploy_runs_install_created_leader_config_start_then_peers() {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", PEER_META, Some(CONFIG), None, "");
+    let sim = Model::host_machines();
+    let c = sim.event_charm("tiny", TINY_META, Some(TINY_CONFIG), None, "");
     sim.deploy(&c, &["-n", "2"]);
     let ev = sim.take_events();
     assert_eq!(
-        Sim::of(&ev, "tiny/0"),
+        events_of(&ev, "tiny/0"),
         strs(&[
             "hooks/install",
             "hooks/cluster-relation-created",
@@ -29,7 +22,7 @@ fn deploy_runs_install_created_leader_config_start_then_peers() {
         ])
     );
     assert_eq!(
-        Sim::of(&ev, "tiny/1"),
+        events_of(&ev, "tiny/1"),
         strs(&[
             "hooks/install",
             "hooks/cluster-relation-created",
@@ -55,21 +48,21 @@ fn deploy_runs_install_created_leader_config_start_then_peers() {
 
 #[test]
 fn add_unit_runs_new_unit_sequence_and_peer_joins() {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", PEER_META, None, None, "");
+    let sim = Model::host_machines();
+    let c = sim.event_charm("tiny", TINY_META, None, None, "");
     sim.deploy(&c, &[]);
     sim.take_events();
     sim.ok(&["add-unit", "tiny"]);
     let ev = sim.take_events();
     assert_eq!(
-        Sim::of(&ev, "tiny/0"),
+        events_of(&ev, "tiny/0"),
         strs(&[
             "hooks/cluster-relation-joined tiny/1",
             "hooks/cluster-relation-changed tiny/1"
         ])
     );
     assert_eq!(
-        Sim::of(&ev, "tiny/1"),
+        events_of(&ev, "tiny/1"),
         strs(&[
             "hooks/install",
             "hooks/cluster-relation-created",
@@ -82,8 +75,8 @@ fn add_unit_runs_new_unit_sequence_and_peer_joins() {
     );
 }
 
-fn two_apps(sim: &Sim) {
-    let web = sim.charm(
+fn two_apps(sim: &Model) {
+    let web = sim.event_charm(
         "web",
         "provides:\n  website:\n    interface: http\n",
         None,
@@ -93,7 +86,7 @@ fn two_apps(sim: &Sim) {
   hooks/website-relation-created) if is-leader --format=json | grep -q true; then relation-set --app service=web; fi ;;
 esac"#,
     );
-    let proxy = sim.charm(
+    let proxy = sim.event_charm(
         "proxy",
         "requires:\n  reverseproxy:\n    interface: http\n",
         None,
@@ -111,12 +104,12 @@ esac"#,
 
 #[test]
 fn integrate_runs_created_joined_changed_on_both_sides_and_data_flows() {
-    let sim = Sim::new();
+    let sim = Model::host_machines();
     two_apps(&sim);
     sim.ok(&["integrate", "web", "proxy"]);
     let ev = sim.take_events();
     assert_eq!(
-        Sim::of(&ev, "web/0"),
+        events_of(&ev, "web/0"),
         strs(&[
             "hooks/website-relation-created",
             "hooks/website-relation-joined proxy/0",
@@ -124,7 +117,7 @@ fn integrate_runs_created_joined_changed_on_both_sides_and_data_flows() {
         ])
     );
     assert_eq!(
-        Sim::of(&ev, "proxy/0"),
+        events_of(&ev, "proxy/0"),
         strs(&[
             "hooks/reverseproxy-relation-created",
             // web/0 wrote its app bag in relation-created: app-level changed first (docs/juju.md#events).
@@ -134,13 +127,13 @@ fn integrate_runs_created_joined_changed_on_both_sides_and_data_flows() {
         ])
     );
     let unit_seen =
-        std::fs::read_to_string(sim.model().join("units/unit-proxy-0/seen-web-0.json")).unwrap();
+        std::fs::read_to_string(sim.dir().join("units/unit-proxy-0/seen-web-0.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&unit_seen).unwrap();
     assert_eq!(v["hostname"], "web-web/0");
     assert_eq!(v["port"], "80");
     assert_eq!(v["private-address"], "127.0.0.1");
     let app_seen =
-        std::fs::read_to_string(sim.model().join("units/unit-proxy-0/seen-app.json")).unwrap();
+        std::fs::read_to_string(sim.dir().join("units/unit-proxy-0/seen-app.json")).unwrap();
     assert_eq!(app_seen.trim(), r#"{"service":"web"}"#);
     let su = sim.ok(&["show-unit", "proxy/0", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&su.stdout).unwrap();
@@ -156,21 +149,21 @@ fn integrate_runs_created_joined_changed_on_both_sides_and_data_flows() {
 
 #[test]
 fn remove_relation_departs_then_breaks_both_sides() {
-    let sim = Sim::new();
+    let sim = Model::host_machines();
     two_apps(&sim);
     sim.ok(&["integrate", "web:website", "proxy:reverseproxy"]);
     sim.take_events();
     sim.ok(&["remove-relation", "web", "proxy"]);
     let ev = sim.take_events();
     assert_eq!(
-        Sim::of(&ev, "web/0"),
+        events_of(&ev, "web/0"),
         strs(&[
             "hooks/website-relation-departed proxy/0 departing=proxy/0",
             "hooks/website-relation-broken"
         ])
     );
     assert_eq!(
-        Sim::of(&ev, "proxy/0"),
+        events_of(&ev, "proxy/0"),
         strs(&[
             "hooks/reverseproxy-relation-departed web/0 departing=web/0",
             "hooks/reverseproxy-relation-broken"
@@ -186,14 +179,14 @@ fn remove_relation_departs_then_breaks_both_sides() {
 
 #[test]
 fn remove_unit_tears_down_and_moves_leadership() {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", PEER_META, None, None, "");
+    let sim = Model::host_machines();
+    let c = sim.event_charm("tiny", TINY_META, None, None, "");
     sim.deploy(&c, &["-n", "2"]);
     sim.take_events();
     sim.ok(&["remove-unit", "tiny/0"]);
     let ev = sim.take_events();
     assert_eq!(
-        Sim::of(&ev, "tiny/0"),
+        events_of(&ev, "tiny/0"),
         strs(&[
             "hooks/cluster-relation-departed tiny/1 departing=tiny/0",
             "hooks/stop",
@@ -201,7 +194,7 @@ fn remove_unit_tears_down_and_moves_leadership() {
         ])
     );
     assert_eq!(
-        Sim::of(&ev, "tiny/1"),
+        events_of(&ev, "tiny/1"),
         strs(&[
             "hooks/leader-elected",
             "hooks/cluster-relation-departed tiny/0 departing=tiny/0"
@@ -215,14 +208,14 @@ fn remove_unit_tears_down_and_moves_leadership() {
 
 #[test]
 fn remove_unit_with_regular_relation_breaks_before_stop() {
-    let sim = Sim::new();
+    let sim = Model::host_machines();
     two_apps(&sim);
     sim.ok(&["integrate", "web", "proxy"]);
     sim.take_events();
     sim.ok(&["remove-unit", "web/0"]);
     let ev = sim.take_events();
     assert_eq!(
-        Sim::of(&ev, "web/0"),
+        events_of(&ev, "web/0"),
         strs(&[
             "hooks/website-relation-departed proxy/0 departing=web/0",
             "hooks/website-relation-broken",
@@ -231,15 +224,15 @@ fn remove_unit_with_regular_relation_breaks_before_stop() {
         ])
     );
     assert_eq!(
-        Sim::of(&ev, "proxy/0"),
+        events_of(&ev, "proxy/0"),
         strs(&["hooks/reverseproxy-relation-departed web/0 departing=web/0"])
     );
 }
 
 #[test]
 fn config_change_runs_config_changed_everywhere_and_checks_keys() {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", PEER_META, Some(CONFIG), None, r#"if [ "$H" = hooks/config-changed ]; then config-get --format=json > "$CHARM_DIR/../config.json"; fi"#);
+    let sim = Model::host_machines();
+    let c = sim.event_charm("tiny", TINY_META, Some(TINY_CONFIG), None, r#"if [ "$H" = hooks/config-changed ]; then config-get --format=json > "$CHARM_DIR/../config.json"; fi"#);
     sim.deploy(&c, &["-n", "2", "--config", "name=x"]);
     sim.take_events();
     sim.ok(&["config", "tiny", "port=8080", "debug=true"]);
@@ -248,19 +241,19 @@ fn config_change_runs_config_changed_everywhere_and_checks_keys() {
         ev,
         strs(&["tiny/0 hooks/config-changed", "tiny/1 hooks/config-changed"])
     );
-    let cfg = std::fs::read_to_string(sim.model().join("units/unit-tiny-1/config.json")).unwrap();
+    let cfg = std::fs::read_to_string(sim.dir().join("units/unit-tiny-1/config.json")).unwrap();
     assert_eq!(cfg.trim(), r#"{"debug":true,"name":"x","port":8080}"#);
     // Same values again: the hash is unchanged, no hook.
     sim.ok(&["config", "tiny", "port=8080"]);
     assert!(sim.take_events().is_empty());
     let bad = sim.run(&["config", "tiny", "prot=1"]);
-    assert_eq!(bad.code, 1);
+    assert_eq!(bad.code, Some(1));
     assert_eq!(
         bad.stderr.trim(),
         r#"jujusim config: unknown option "prot" for tiny (similar: port)"#
     );
     let bad = sim.run(&["config", "tiny", "port=abc"]);
-    assert_eq!(bad.code, 1);
+    assert_eq!(bad.code, Some(1));
     assert!(
         bad.stderr
             .contains(r#"option "port" for tiny expects an int, got "abc""#),
@@ -276,8 +269,8 @@ fn config_change_runs_config_changed_everywhere_and_checks_keys() {
 
 #[test]
 fn refresh_runs_upgrade_charm_then_config_changed() {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", PEER_META, Some(CONFIG), None, "");
+    let sim = Model::host_machines();
+    let c = sim.event_charm("tiny", TINY_META, Some(TINY_CONFIG), None, "");
     sim.deploy(&c, &[]);
     sim.take_events();
     sim.ok(&["refresh", "tiny", "--path", c.to_str().unwrap()]);
@@ -289,10 +282,10 @@ fn refresh_runs_upgrade_charm_then_config_changed() {
 
 #[test]
 fn set_leader_runs_leader_elected_and_leader_set_notifies_followers() {
-    let sim = Sim::new();
-    let c = sim.charm(
+    let sim = Model::host_machines();
+    let c = sim.event_charm(
         "tiny",
-        PEER_META,
+        TINY_META,
         None,
         None,
         r#"if [ "$H" = hooks/leader-elected ]; then leader-set who=$JUJU_UNIT_NAME; fi"#,
@@ -309,15 +302,15 @@ fn set_leader_runs_leader_elected_and_leader_set_notifies_followers() {
         ])
     );
     assert_eq!(
-        sim.exec("tiny/0", &["leader-get", "who"]).stdout,
+        sim.exec_argv("tiny/0", &["leader-get", "who"]).stdout,
         "tiny/1\n"
     );
 }
 
 #[test]
 fn missing_dispatch_skips_hooks_as_success() {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", PEER_META, None, None, "");
+    let sim = Model::host_machines();
+    let c = sim.event_charm("tiny", TINY_META, None, None, "");
     std::fs::remove_file(c.join("dispatch")).unwrap();
     sim.deploy(&c, &[]);
     let log = sim.ok(&["debug-log", "--replay"]).stdout;
@@ -328,10 +321,10 @@ fn missing_dispatch_skips_hooks_as_success() {
 
 #[test]
 fn update_status_runs_once_per_idle_unit() {
-    let sim = Sim::new();
-    let c = sim.charm(
+    let sim = Model::host_machines();
+    let c = sim.event_charm(
         "tiny",
-        PEER_META,
+        TINY_META,
         None,
         None,
         r#"if [ "$H" = hooks/update-status ]; then juju-log "checked $JUJU_UNIT_NAME"; fi"#,
@@ -350,13 +343,13 @@ fn update_status_runs_once_per_idle_unit() {
         log.contains("INFO unit.tiny/1.juju-log checked tiny/1"),
         "{log}"
     );
-    assert_eq!(sim.run(&["update-status", "nope"]).code, 1);
+    assert_eq!(sim.run(&["update-status", "nope"]).code, Some(1));
 }
 
 #[test]
 fn status_yaml_has_juju_layout() {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", PEER_META, None, None, r#"if [ "$H" = hooks/start ]; then status-set active ready; open-port 443; open-port 80; application-version-set 1.2.3; fi"#);
+    let sim = Model::host_machines();
+    let c = sim.event_charm("tiny", TINY_META, None, None, r#"if [ "$H" = hooks/start ]; then status-set active ready; open-port 443; open-port 80; application-version-set 1.2.3; fi"#);
     sim.deploy(&c, &[]);
     let y = sim.ok(&["status", "--format", "yaml"]).stdout;
     let v: serde_yaml::Value = serde_yaml::from_str(&y).unwrap();

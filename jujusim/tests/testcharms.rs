@@ -1,44 +1,34 @@
 //! The bash test charms' functions, run inside LinuxMachines machines with fake hook tools
 //! (testcharms/fake-tools.sh), so their /etc, /var/lib and /run writes stay private.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use jujusim::machines::{LinuxMachines, Machine, Machines, ModelNet};
+use jujusim::machines::{LinuxMachines, Machines};
+use support::machines::{inside, Net};
+use support::{eventually, testcharms_dir};
 
-fn charms() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testcharms")
-}
-
+/// A model network whose machines run the test charms' functions.
 struct TestModel {
-    net: ModelNet,
-    machines: Vec<Machine>,
-    dir: tempfile::TempDir,
+    net: Net,
 }
 
 impl TestModel {
-    /// `prefix` (3 chars, one per test) plus the pid makes the namespace tag, so parallel
-    /// tests and two test runs on one machine never touch each other's namespaces.
+    /// `machines` machines on a new model network (`prefix`: 3 characters, one per test).
     fn new(prefix: &str, subnet: [u8; 3], machines: u32) -> TestModel {
-        let dir = tempfile::tempdir().unwrap();
-        let tag = format!("{prefix}{:03x}", std::process::id() & 0xfff);
-        let net = ModelNet {
-            tag,
-            dir: dir.path().join("model"),
-            subnet,
-        };
-        let _ = LinuxMachines.destroy_model(&net);
-        LinuxMachines.create_model(&net).unwrap();
-        let machines = (0..machines)
-            .map(|id| LinuxMachines.create_machine(&net, id).unwrap())
-            .collect();
-        TestModel { net, machines, dir }
+        let mut net = Net::new(prefix, subnet);
+        for id in 0..machines {
+            net.add_machine(id);
+        }
+        TestModel { net }
     }
 
     /// A fresh fake-tools data dir (on the host, visible from every machine).
     fn fake(&self, name: &str) -> PathBuf {
-        let p = self.dir.path().join(name);
+        let p = self.net.dir.path().join(name);
         std::fs::create_dir_all(&p).unwrap();
         p
     }
@@ -46,18 +36,18 @@ impl TestModel {
     /// Runs `script` in bash inside machine `id` with the fake tools loaded and `charm`'s
     /// dispatch sourced (functions only).
     fn run(&self, id: usize, fake: &Path, charm: &str, hook: &str, script: &str) -> String {
+        let charms = testcharms_dir();
         let full = format!(
             "set -euo pipefail; source {tools}; export JUJU_DISPATCH_PATH=hooks/{hook} JUJU_UNIT_NAME={charm}/{id}; \
              source {dispatch}; {script}",
-            tools = charms().join("fake-tools.sh").display(),
-            dispatch = charms().join(charm).join("dispatch").display(),
+            tools = charms.join("fake-tools.sh").display(),
+            dispatch = charms.join(charm).join("dispatch").display(),
         );
         let mut cmd = Command::new("bash");
         cmd.args(["-c", &full])
             .env("FAKE", fake)
             .stdin(Stdio::null());
-        LinuxMachines.enter(&self.machines[id], &mut cmd).unwrap();
-        let out = cmd.output().unwrap();
+        let out = inside(&self.net.machines[id], cmd);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
@@ -67,36 +57,16 @@ impl TestModel {
         text
     }
 
-    fn curl(&self, url: &str) -> Option<String> {
+    /// GET `url` from the model's bridge network: the body, or curl's complaint.
+    fn curl(&self, url: &str) -> Result<String, String> {
         let mut cmd = Command::new("curl");
-        cmd.args(["-fsS", "-m", "2", url]).stderr(Stdio::null());
-        LinuxMachines
-            .enter_model_network(&self.net, &mut cmd)
-            .unwrap();
-        let out = cmd.output().unwrap();
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-}
-
-impl Drop for TestModel {
-    fn drop(&mut self) {
-        for m in std::mem::take(&mut self.machines) {
-            let _ = LinuxMachines.destroy_machine(&self.net, &m);
+        cmd.args(["-fsS", "-m", "2", url]);
+        let out = self.net.on_bridge(cmd);
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
-        let _ = LinuxMachines.destroy_model(&self.net);
-    }
-}
-
-fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -219,7 +189,7 @@ fn haproxy_fronts_trivial_servers_and_rejects_bad_config() {
         );
         assert!(read(&fake.join("ports")).contains("open 5000/tcp"));
         let url = format!("http://10.96.2.1{id}:5000/");
-        let body = eventually(Duration::from_secs(10), &url, || model.curl(&url));
+        let body = eventually(&url, Duration::from_secs(10), || model.curl(&url));
         assert_eq!(body, format!("trivial/{id}"));
     }
 
@@ -246,7 +216,7 @@ fn haproxy_fronts_trivial_servers_and_rejects_bad_config() {
         read(&fake.join("status")).trim(),
         "active serving 2 backends"
     );
-    let body = eventually(Duration::from_secs(10), "haproxy", || {
+    let body = eventually("haproxy", Duration::from_secs(10), || {
         model.curl("http://10.96.2.10:5000/")
     });
     assert_eq!(
@@ -273,7 +243,7 @@ fn haproxy_fronts_trivial_servers_and_rejects_bad_config() {
         "{status}"
     );
     assert_eq!(
-        model.curl("http://10.96.2.10:5000/").as_deref(),
+        model.curl("http://10.96.2.10:5000/").ok().as_deref(),
         Some("trivial/1")
     );
 }
@@ -287,11 +257,13 @@ fn trivial_fail_on_writes_then_exits_1() {
     let mut cmd = Command::new("bash");
     let full = format!(
         "source {}; export JUJU_DISPATCH_PATH=hooks/web-relation-changed JUJU_UNIT_NAME=trivial/0; source {}; {script}",
-        charms().join("fake-tools.sh").display(),
-        charms().join("trivial/dispatch").display()
+        testcharms_dir().join("fake-tools.sh").display(),
+        testcharms_dir().join("trivial/dispatch").display()
     );
     cmd.args(["-c", &full]).env("FAKE", &fake);
-    LinuxMachines.enter(&model.machines[0], &mut cmd).unwrap();
+    LinuxMachines
+        .enter(&model.net.machines[0], &mut cmd)
+        .unwrap();
     let status = cmd.status().unwrap();
     assert_eq!(status.code(), Some(1));
     assert_eq!(
@@ -431,7 +403,7 @@ fn containerd_pull_action_pulls_from_a_registry_machine() {
         work.display()
     );
     model.run(1, &work, "trivial", "x", &registry);
-    eventually(Duration::from_secs(10), "registry", || {
+    eventually("registry", Duration::from_secs(10), || {
         model.curl("http://10.96.5.11:5000/v2/")
     });
     let mut push = Command::new("skopeo");
@@ -439,7 +411,7 @@ fn containerd_pull_action_pulls_from_a_registry_machine() {
         .arg("docker://10.96.5.11:5000/test/hello:v1")
         .current_dir(&work);
     LinuxMachines
-        .enter_model_network(&model.net, &mut push)
+        .enter_model_network(&model.net.net, &mut push)
         .unwrap();
     let out = push.output().unwrap();
     assert!(

@@ -7,15 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{related_data, Model, Output};
-
-fn testcharm(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testcharms")
-        .join(name)
-        .display()
-        .to_string()
-}
+use support::{related_data, testcharm, Model, Output};
 
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -25,14 +17,7 @@ fn path(p: &Path) -> &str {
 fn net_ok(m: &Model, what: &str, limit: Duration, args: &[&str]) -> Output {
     let mut full = vec!["netexec", "--"];
     full.extend_from_slice(args);
-    m.eventually(what, limit, || {
-        let out = m.run(&full);
-        if out.success() {
-            Ok(out)
-        } else {
-            Err(out)
-        }
-    })
+    m.ok_within(what, limit, &full)
 }
 
 /// A tls-certificates requirer in the legacy unit-bag form the registry charm uses
@@ -254,6 +239,28 @@ fn containerd_and_docker_consume_a_registry_relation_and_pull() {
             .unwrap_or_default()
     );
 
+    runtimes_are_configured_for(&m, &netloc);
+    push_then_pull_with_containerd(&m, &netloc);
+
+    // Removing the relation makes docker forget the registry.
+    m.ok(&["remove-relation", "regprov", "docker"]);
+    let docker = m.exec("docker/0", "jq -c . /etc/docker/daemon.json");
+    m.check(
+        docker.stdout == "{\"insecure-registries\":[]}\n",
+        "docker still trusts the removed registry",
+        &docker,
+    );
+    let st = m.unit_status("docker/0");
+    m.check(
+        st["workload-status"]["message"] == "no registry related",
+        &format!("docker/0 status after remove-relation: {st}"),
+        &docker,
+    );
+}
+
+/// containerd's hosts.toml and credentials, docker's daemon.json and config.json, and
+/// both units' statuses name the registry at `netloc`.
+fn runtimes_are_configured_for(m: &Model, netloc: &str) {
     for unit in ["containerd/0", "docker/0"] {
         let st = m.unit_status(unit);
         m.check(
@@ -288,8 +295,10 @@ fn containerd_and_docker_consume_a_registry_relation_and_pull() {
         "docker's daemon.json / config.json are wrong",
         &docker,
     );
+}
 
-    // Push an image to the provider's registry, then pull it with the containerd charm.
+/// Push an image to the provider's registry, then pull it with the containerd charm.
+fn push_then_pull_with_containerd(m: &Model, netloc: &str) {
     let work = m.scratch().join("image");
     std::fs::create_dir_all(&work).expect("image dir");
     let umoci = std::process::Command::new("bash")
@@ -310,7 +319,7 @@ fn containerd_and_docker_consume_a_registry_relation_and_pull() {
     let layout = format!("oci:{}/layout:hello", work.display());
     let image = format!("{netloc}/test/hello:v1");
     net_ok(
-        &m,
+        m,
         "the provider's registry to accept a push",
         Duration::from_secs(15),
         &[
@@ -335,20 +344,5 @@ fn containerd_and_docker_consume_a_registry_relation_and_pull() {
         *result == Value::String(format!("pulled {image}")),
         &format!("pull failed: {pulled}"),
         &m.run(&["debug-log", "--replay", "--include", "containerd/0"]),
-    );
-
-    // Removing the relation makes docker forget the registry.
-    m.ok(&["remove-relation", "regprov", "docker"]);
-    let docker = m.exec("docker/0", "jq -c . /etc/docker/daemon.json");
-    m.check(
-        docker.stdout == "{\"insecure-registries\":[]}\n",
-        "docker still trusts the removed registry",
-        &docker,
-    );
-    let st = m.unit_status("docker/0");
-    m.check(
-        st["workload-status"]["message"] == "no registry related",
-        &format!("docker/0 status after remove-relation: {st}"),
-        &docker,
     );
 }

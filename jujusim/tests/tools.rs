@@ -1,74 +1,49 @@
-//! Hook tool syntax, output and errors (exact stderr + exit code), through `exec`.
-mod util;
-use util::Sim;
-
-const META: &str =
-    "peers:\n  cluster:\n    interface: tiny-peers\nprovides:\n  website:\n    interface: http\n";
-const CONFIG: &str = "options:\n  port:\n    type: int\n    default: 80\n    description: port\n  name:\n    type: string\n    description: a name\n  debug:\n    type: boolean\n    default: false\n    description: d\n";
-
-fn setup() -> Sim {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", META, Some(CONFIG), None, "");
-    sim.deploy(&c, &["-n", "2"]);
-    sim.take_events();
-    sim
-}
-
-/// (exit code, stdout, stderr) of a tool run in `unit`'s context.
-fn t(sim: &Sim, unit: &str, argv: &[&str]) -> (i32, String, String) {
-    let o = sim.exec(unit, argv);
-    (o.code, o.stdout, o.stderr)
-}
-
-fn ok(out: &str) -> (i32, String, String) {
-    (0, out.to_string(), String::new())
-}
-
-fn usage(msg: &str) -> (i32, String, String) {
-    (2, String::new(), format!("ERROR {msg}\n"))
-}
-
-fn fail(msg: &str) -> (i32, String, String) {
-    (1, String::new(), format!("ERROR {msg}\n"))
-}
+//! Hook tool syntax, output and errors (exact stderr + exit code), through `exec`;
+//! the relation tools are in `relation_tools.rs`.
+mod support;
+use support::tiny::{fail, ok, tool, two_tiny_units, usage, TINY_META};
+use support::Model;
 
 #[test]
 fn config_get() {
-    let sim = setup();
-    assert_eq!(t(&sim, "tiny/0", &["config-get", "port"]), ok("80\n"));
-    assert_eq!(t(&sim, "tiny/0", &["config-get", "debug"]), ok("False\n"));
+    let sim = two_tiny_units();
+    assert_eq!(tool(&sim, "tiny/0", &["config-get", "port"]), ok("80\n"));
     assert_eq!(
-        t(&sim, "tiny/0", &["config-get", "--format=json"]),
+        tool(&sim, "tiny/0", &["config-get", "debug"]),
+        ok("False\n")
+    );
+    assert_eq!(
+        tool(&sim, "tiny/0", &["config-get", "--format=json"]),
         ok("{\"debug\":false,\"port\":80}\n")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["config-get", "--all", "--format", "json"]),
+        tool(&sim, "tiny/0", &["config-get", "--all", "--format", "json"]),
         ok("{\"debug\":false,\"name\":null,\"port\":80}\n")
     );
-    assert_eq!(t(&sim, "tiny/0", &["config-get", "name"]), ok(""));
+    assert_eq!(tool(&sim, "tiny/0", &["config-get", "name"]), ok(""));
     assert_eq!(
-        t(&sim, "tiny/0", &["config-get", "name", "--format=json"]),
+        tool(&sim, "tiny/0", &["config-get", "name", "--format=json"]),
         ok("null\n")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["config-get", "-a", "port"]),
+        tool(&sim, "tiny/0", &["config-get", "-a", "port"]),
         usage("cannot use argument --all together with key \"port\"")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["config-get", "a", "b", "c"]),
+        tool(&sim, "tiny/0", &["config-get", "a", "b", "c"]),
         usage("unrecognized args: [\"b\" \"c\"]")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["config-get", "--foo"]),
+        tool(&sim, "tiny/0", &["config-get", "--foo"]),
         usage("option provided but not defined: --foo")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["config-get", "--format=xml"]),
+        tool(&sim, "tiny/0", &["config-get", "--format=xml"]),
         usage("invalid value \"xml\" for option --format: unknown format \"xml\"")
     );
-    let f = sim.tmp.path().join("cfg.out");
+    let f = sim.scratch().join("cfg.out");
     assert_eq!(
-        t(
+        tool(
             &sim,
             "tiny/0",
             &["config-get", "port", "-o", f.to_str().unwrap()]
@@ -79,273 +54,30 @@ fn config_get() {
 }
 
 #[test]
-fn relation_ids_list_get() {
-    let sim = setup();
-    assert_eq!(
-        t(
-            &sim,
-            "tiny/0",
-            &["relation-ids", "cluster", "--format=json"]
-        ),
-        ok("[\"cluster:0\"]\n")
-    );
-    assert_eq!(
-        t(
-            &sim,
-            "tiny/0",
-            &["relation-ids", "website", "--format=json"]
-        ),
-        ok("[]\n")
-    );
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-ids"]),
-        usage("no endpoint name specified")
-    );
-    assert_eq!(
-        t(
-            &sim,
-            "tiny/0",
-            &["relation-list", "-r", "0", "--format=json"]
-        ),
-        ok("[\"tiny/1\"]\n")
-    );
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-list", "-r", "cluster:0"]),
-        ok("tiny/1\n")
-    );
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-list", "-rcluster:0", "--app"]),
-        ok("tiny\n")
-    );
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-list"]),
-        usage("no relation id specified")
-    );
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-list", "-r", "db:99"]),
-        usage("invalid value \"db:99\" for option -r: relation not found")
-    );
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-list", "-r", "x"]),
-        usage("invalid value \"x\" for option -r: invalid relation id")
-    );
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-list", "-r"]),
-        usage("option needs an argument: -r")
-    );
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-get", "-r", "0", "-", "tiny/1", "--format=json"]),
-        ok("{\"egress-subnets\":\"127.0.0.1/32\",\"ingress-address\":\"127.0.0.1\",\"private-address\":\"127.0.0.1\"}\n")
-    );
-    assert_eq!(
-        t(
-            &sim,
-            "tiny/0",
-            &["relation-get", "-r", "0", "private-address", "tiny/1"]
-        ),
-        ok("127.0.0.1\n")
-    );
-    assert_eq!(
-        t(
-            &sim,
-            "tiny/0",
-            &[
-                "relation-get",
-                "-r",
-                "0",
-                "nope",
-                "tiny/1",
-                "--format",
-                "json"
-            ]
-        ),
-        ok("null\n")
-    );
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-get", "-r", "0", "-", "tiny"]),
-        usage("expected unit name, got application name \"tiny\"")
-    );
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-get", "-r", "0", "-", "x//0"]),
-        usage("invalid unit name \"x//0\"")
-    );
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-get", "-r", "0"]),
-        usage("no unit or application specified")
-    );
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-get", "-r", "0", "-", "other/0"]),
-        fail("permission denied")
-    );
-    // Peer app bag: readable by non-leaders.
-    assert_eq!(
-        t(
-            &sim,
-            "tiny/1",
-            &[
-                "relation-get",
-                "-r",
-                "0",
-                "--app",
-                "-",
-                "tiny",
-                "--format=json"
-            ]
-        ),
-        ok("{}\n")
-    );
-}
-
-#[test]
-fn relation_set_rules_and_commit_through_exec() {
-    let sim = setup();
-    assert_eq!(
-        t(&sim, "tiny/1", &["relation-set", "-r", "0", "--app", "a=b"]),
-        fail("cannot write relation settings")
-    );
-    assert_eq!(
-        t(&sim, "tiny/1", &["relation-set", "-r", "0", "foo"]),
-        usage("expected \"key=value\", got \"foo\"")
-    );
-    assert_eq!(
-        t(&sim, "tiny/1", &["relation-set", "-r", "0", "=v"]),
-        usage("expected \"key=value\", got \"=v\"")
-    );
-    assert_eq!(
-        t(&sim, "tiny/1", &["relation-set", "-r", "0", "a=1", "a=2"]),
-        usage("key \"a\" specified more than once")
-    );
-    assert_eq!(
-        t(
-            &sim,
-            "tiny/1",
-            &["relation-set", "-r", "0", "--format=json", "a=1"]
-        ),
-        (
-            0,
-            String::new(),
-            "--format flag deprecated for command \"relation-set\"\n".into()
-        )
-    );
-    sim.take_events();
-    // Within one exec: own pending changes are visible; after exit 0 they are committed.
-    let o = sim.exec("tiny/1", &["relation-set -r 0 ' k = v ' && relation-get -r 0 k tiny/1 && echo '{\"j\": \"1\"}' | relation-set -r 0 --file -"]);
-    assert_eq!((o.code, o.stdout.as_str()), (0, "v\n"), "{}", o.stderr);
-    assert_eq!(
-        sim.take_events(),
-        vec!["tiny/0 hooks/cluster-relation-changed tiny/1".to_string()]
-    );
-    let bag = t(
-        &sim,
-        "tiny/0",
-        &["relation-get", "-r", "0", "-", "tiny/1", "--format=json"],
-    )
-    .1;
-    assert!(bag.contains("\"j\":\"1\",\"k\":\"v\""), "{bag}");
-    // Leader writes the peer app bag; the follower reads it; a failing exec discards.
-    assert_eq!(
-        t(&sim, "tiny/0", &["relation-set", "-r", "0", "--app", "x=1"]).0,
-        0
-    );
-    let o = sim.exec("tiny/0", &["relation-set -r 0 --app x=2; exit 3"]);
-    assert_eq!(o.code, 3);
-    assert_eq!(
-        t(
-            &sim,
-            "tiny/1",
-            &["relation-get", "-r", "0", "--app", "x", "tiny"]
-        ),
-        ok("1\n")
-    );
-}
-
-#[test]
-fn non_leader_cannot_read_own_app_bag_outside_peers() {
-    let sim = Sim::new();
-    let web = sim.charm(
-        "web",
-        "provides:\n  website:\n    interface: http\n",
-        None,
-        None,
-        "",
-    );
-    let proxy = sim.charm(
-        "proxy",
-        "requires:\n  rp:\n    interface: http\n",
-        None,
-        None,
-        "",
-    );
-    sim.deploy(&web, &["-n", "2"]);
-    sim.deploy(&proxy, &[]);
-    sim.ok(&["integrate", "web", "proxy"]);
-    assert_eq!(
-        t(
-            &sim,
-            "web/1",
-            &["relation-get", "-r", "0", "--app", "-", "web"]
-        ),
-        fail("permission denied")
-    );
-    assert_eq!(
-        t(
-            &sim,
-            "web/0",
-            &[
-                "relation-get",
-                "-r",
-                "0",
-                "--app",
-                "-",
-                "web",
-                "--format=json"
-            ]
-        ),
-        ok("{}\n")
-    );
-    assert_eq!(
-        t(
-            &sim,
-            "web/1",
-            &[
-                "relation-get",
-                "-r",
-                "0",
-                "--app",
-                "-",
-                "proxy",
-                "--format=json"
-            ]
-        ),
-        ok("{}\n")
-    );
-}
-
-#[test]
 fn status_set_and_get() {
-    let sim = setup();
+    let sim = two_tiny_units();
     assert_eq!(
-        t(&sim, "tiny/0", &["status-set", "bogus"]),
+        tool(&sim, "tiny/0", &["status-set", "bogus"]),
         usage("invalid status \"bogus\", expected one of [maintenance blocked waiting active]")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["status-set"]),
+        tool(&sim, "tiny/0", &["status-set"]),
         usage("invalid args, require <status> [message]")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["status-set", "active", "a", "b"]),
+        tool(&sim, "tiny/0", &["status-set", "active", "a", "b"]),
         usage("unrecognized args: [\"b\"]")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["status-set", "--format=json", "active"]),
+        tool(&sim, "tiny/0", &["status-set", "--format=json", "active"]),
         usage("option provided but not defined: --format")
     );
     assert_eq!(
-        t(&sim, "tiny/1", &["status-set", "--application", "active"]),
+        tool(&sim, "tiny/1", &["status-set", "--application", "active"]),
         fail("this unit is not the leader")
     );
     assert_eq!(
-        t(
+        tool(
             &sim,
             "tiny/0",
             &["status-set", "--application=True", "blocked", "app msg"]
@@ -353,12 +85,12 @@ fn status_set_and_get() {
         ok("")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["status-set", "active", "all good"]),
+        tool(&sim, "tiny/0", &["status-set", "active", "all good"]),
         ok("")
     );
-    assert_eq!(t(&sim, "tiny/0", &["status-get"]), ok("active\n"));
+    assert_eq!(tool(&sim, "tiny/0", &["status-get"]), ok("active\n"));
     assert_eq!(
-        t(
+        tool(
             &sim,
             "tiny/0",
             &["status-get", "--include-data", "--format=json"]
@@ -366,10 +98,10 @@ fn status_set_and_get() {
         ok("{\"message\":\"all good\",\"status\":\"active\",\"status-data\":{}}\n")
     );
     assert_eq!(
-        t(&sim, "tiny/1", &["status-get", "--application"]),
+        tool(&sim, "tiny/1", &["status-get", "--application"]),
         fail("finding application status: this unit is not the leader")
     );
-    let app = t(
+    let app = tool(
         &sim,
         "tiny/0",
         &["status-get", "--application", "--format=json"],
@@ -380,11 +112,11 @@ fn status_set_and_get() {
         "{app}"
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["application-version-set"]),
+        tool(&sim, "tiny/0", &["application-version-set"]),
         usage("no version specified")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["application-version-set", "--", "2.8.3"]),
+        tool(&sim, "tiny/0", &["application-version-set", "--", "2.8.3"]),
         ok("")
     );
     let st = sim.ok(&["status"]).stdout;
@@ -397,24 +129,24 @@ fn status_set_and_get() {
 
 #[test]
 fn leadership_tools() {
-    let sim = setup();
-    assert_eq!(t(&sim, "tiny/0", &["is-leader"]), ok("True\n"));
+    let sim = two_tiny_units();
+    assert_eq!(tool(&sim, "tiny/0", &["is-leader"]), ok("True\n"));
     assert_eq!(
-        t(&sim, "tiny/0", &["is-leader", "--format=json"]),
+        tool(&sim, "tiny/0", &["is-leader", "--format=json"]),
         ok("true\n")
     );
-    assert_eq!(t(&sim, "tiny/1", &["is-leader"]), ok("False\n"));
+    assert_eq!(tool(&sim, "tiny/1", &["is-leader"]), ok("False\n"));
     assert_eq!(
-        t(&sim, "tiny/1", &["leader-set", "a=b"]),
+        tool(&sim, "tiny/1", &["leader-set", "a=b"]),
         fail("cannot write leadership settings: cannot write settings: not the leader")
     );
-    assert_eq!(t(&sim, "tiny/0", &["leader-set", "a=b", "c=d"]), ok(""));
+    assert_eq!(tool(&sim, "tiny/0", &["leader-set", "a=b", "c=d"]), ok(""));
     assert_eq!(
-        t(&sim, "tiny/1", &["leader-get", "--format=json"]),
+        tool(&sim, "tiny/1", &["leader-get", "--format=json"]),
         ok("{\"a\":\"b\",\"c\":\"d\"}\n")
     );
     assert_eq!(
-        t(&sim, "tiny/1", &["leader-get", "a=b"]),
+        tool(&sim, "tiny/1", &["leader-get", "a=b"]),
         usage("invalid key \"a=b\"")
     );
     assert_eq!(
@@ -425,43 +157,46 @@ fn leadership_tools() {
 
 #[test]
 fn ports() {
-    let sim = setup();
+    let sim = two_tiny_units();
     assert_eq!(
-        t(&sim, "tiny/0", &["open-port"]),
+        tool(&sim, "tiny/0", &["open-port"]),
         usage("no port or range specified")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["open-port", "80/sctp"]),
+        tool(&sim, "tiny/0", &["open-port", "80/sctp"]),
         usage("invalid protocol \"sctp\", expected \"tcp\", \"udp\", or \"icmp\"")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["open-port", "90-80/tcp"]),
+        tool(&sim, "tiny/0", &["open-port", "90-80/tcp"]),
         usage("invalid port range 90-80/tcp")
     );
-    assert_eq!(t(&sim, "tiny/0", &["open-port", "8080"]), ok(""));
-    assert_eq!(t(&sim, "tiny/0", &["open-port", "9000-9010/udp"]), ok(""));
+    assert_eq!(tool(&sim, "tiny/0", &["open-port", "8080"]), ok(""));
     assert_eq!(
-        t(&sim, "tiny/0", &["opened-ports"]),
+        tool(&sim, "tiny/0", &["open-port", "9000-9010/udp"]),
+        ok("")
+    );
+    assert_eq!(
+        tool(&sim, "tiny/0", &["opened-ports"]),
         ok("8080/tcp\n9000-9010/udp\n")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["opened-ports", "--endpoints"]),
+        tool(&sim, "tiny/0", &["opened-ports", "--endpoints"]),
         ok("8080/tcp (*)\n9000-9010/udp (*)\n")
     );
-    let o = sim.exec("tiny/0", &["open-port 70-90 && open-port 80"]);
-    assert_eq!((o.code, o.stderr.as_str()), (1, "ERROR cannot open 80/tcp (unit \"tiny/0\"): port range conflicts with 70-90/tcp requested earlier\n"));
-    assert_eq!(t(&sim, "tiny/0", &["close-port", "8080/tcp"]), ok(""));
+    let o = sim.exec_argv("tiny/0", &["open-port 70-90 && open-port 80"]);
+    assert_eq!((o.code, o.stderr.as_str()), (Some(1), "ERROR cannot open 80/tcp (unit \"tiny/0\"): port range conflicts with 70-90/tcp requested earlier\n"));
+    assert_eq!(tool(&sim, "tiny/0", &["close-port", "8080/tcp"]), ok(""));
     assert_eq!(
-        t(&sim, "tiny/0", &["opened-ports", "--format=json"]),
+        tool(&sim, "tiny/0", &["opened-ports", "--format=json"]),
         ok("[\"9000-9010/udp\"]\n")
     );
 }
 
 #[test]
 fn network_and_unit_get() {
-    let sim = setup();
+    let sim = two_tiny_units();
     assert_eq!(
-        t(
+        tool(
             &sim,
             "tiny/0",
             &["network-get", "website", "--ingress-address"]
@@ -469,7 +204,7 @@ fn network_and_unit_get() {
         ok("127.0.0.1\n")
     );
     assert_eq!(
-        t(
+        tool(
             &sim,
             "tiny/0",
             &["network-get", "--bind-address", "juju-info"]
@@ -477,7 +212,7 @@ fn network_and_unit_get() {
         ok("127.0.0.1\n")
     );
     assert_eq!(
-        t(
+        tool(
             &sim,
             "tiny/0",
             &[
@@ -490,7 +225,7 @@ fn network_and_unit_get() {
         ok("[\"127.0.0.1/32\"]\n")
     );
     assert_eq!(
-        t(
+        tool(
             &sim,
             "tiny/0",
             &[
@@ -504,30 +239,30 @@ fn network_and_unit_get() {
         ok("{\"egress-subnets\":[\"127.0.0.1/32\"],\"ingress-address\":\"127.0.0.1\"}\n")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["network-get", "cluster", "--format=json"]),
+        tool(&sim, "tiny/0", &["network-get", "cluster", "--format=json"]),
         ok("{\"bind-addresses\":[{\"addresses\":[{\"cidr\":\"127.0.0.0/8\",\"hostname\":\"\",\"value\":\"127.0.0.1\"}],\"interface-name\":\"lo\",\"mac-address\":\"00:00:00:00:00:00\"}],\"egress-subnets\":[\"127.0.0.1/32\"],\"ingress-addresses\":[\"127.0.0.1\"]}\n")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["network-get", "nope"]),
+        tool(&sim, "tiny/0", &["network-get", "nope"]),
         fail("no network config found for binding \"nope\"")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["network-get"]),
+        tool(&sim, "tiny/0", &["network-get"]),
         usage("no arguments specified")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["unit-get", "private-address"]),
+        tool(&sim, "tiny/0", &["unit-get", "private-address"]),
         ok("127.0.0.1\n")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["unit-get", "x"]),
+        tool(&sim, "tiny/0", &["unit-get", "x"]),
         usage("unknown setting \"x\"")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["unit-get"]),
+        tool(&sim, "tiny/0", &["unit-get"]),
         usage("no setting specified")
     );
-    let uuid = t(
+    let uuid = tool(
         &sim,
         "tiny/0",
         &["relation-model-get", "-r", "0", "--format=json"],
@@ -538,83 +273,83 @@ fn network_and_unit_get() {
 
 #[test]
 fn state_tools() {
-    let sim = setup();
+    let sim = two_tiny_units();
     assert_eq!(
-        t(&sim, "tiny/0", &["state-get", "--format=json"]),
+        tool(&sim, "tiny/0", &["state-get", "--format=json"]),
         ok("null\n")
     );
-    assert_eq!(t(&sim, "tiny/0", &["state-set", "a=1", "b=2"]), ok(""));
-    assert_eq!(t(&sim, "tiny/0", &["state-get", "a"]), ok("1\n"));
+    assert_eq!(tool(&sim, "tiny/0", &["state-set", "a=1", "b=2"]), ok(""));
+    assert_eq!(tool(&sim, "tiny/0", &["state-get", "a"]), ok("1\n"));
     assert_eq!(
-        t(&sim, "tiny/0", &["state-get", "nope", "--format=json"]),
+        tool(&sim, "tiny/0", &["state-get", "nope", "--format=json"]),
         ok("\"\"\n")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["state-get", "--strict", "nope"]),
+        tool(&sim, "tiny/0", &["state-get", "--strict", "nope"]),
         fail("\"nope\" not found")
     );
-    assert_eq!(t(&sim, "tiny/0", &["state-delete", "a"]), ok(""));
+    assert_eq!(tool(&sim, "tiny/0", &["state-delete", "a"]), ok(""));
     assert_eq!(
-        t(&sim, "tiny/0", &["state-get", "--format=json"]),
+        tool(&sim, "tiny/0", &["state-get", "--format=json"]),
         ok("{\"b\":\"2\"}\n")
     );
     assert_eq!(
-        t(&sim, "tiny/1", &["state-get", "--format=json"]),
+        tool(&sim, "tiny/1", &["state-get", "--format=json"]),
         ok("null\n"),
         "state is per unit"
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["state-set", "--format=json", "a=1"]),
+        tool(&sim, "tiny/0", &["state-set", "--format=json", "a=1"]),
         usage("option provided but not defined: --format")
     );
 }
 
 #[test]
 fn action_tools_outside_actions() {
-    let sim = setup();
+    let sim = two_tiny_units();
     assert_eq!(
-        t(&sim, "tiny/0", &["action-get"]),
+        tool(&sim, "tiny/0", &["action-get"]),
         fail("not running an action")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["action-set", "a=1"]),
+        tool(&sim, "tiny/0", &["action-set", "a=1"]),
         fail("not running an action")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["action-fail"]),
+        tool(&sim, "tiny/0", &["action-fail"]),
         fail("not running an action")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["action-log", "hi"]),
+        tool(&sim, "tiny/0", &["action-log", "hi"]),
         fail("not running an action")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["action-log"]),
+        tool(&sim, "tiny/0", &["action-log"]),
         usage("no message specified")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["action-set", "Foo=1"]),
+        tool(&sim, "tiny/0", &["action-set", "Foo=1"]),
         usage("key \"Foo\" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["action-set", "stdout=1"]),
+        tool(&sim, "tiny/0", &["action-set", "stdout=1"]),
         usage("cannot set reserved action key \"stdout\"")
     );
     assert_eq!(
-        t(&sim, "tiny/0", &["action-set", "x"]),
+        tool(&sim, "tiny/0", &["action-set", "x"]),
         usage("argument \"x\" must be of the form key...=value")
     );
 }
 
 #[test]
 fn juju_log_goal_state_and_help() {
-    let sim = setup();
+    let sim = two_tiny_units();
     assert_eq!(
-        t(&sim, "tiny/0", &["juju-log"]),
+        tool(&sim, "tiny/0", &["juju-log"]),
         usage("no message specified")
     );
     assert_eq!(
-        t(
+        tool(
             &sim,
             "tiny/0",
             &["juju-log", "--log-level", "warn", "--", "-disk", "full"]
@@ -629,18 +364,21 @@ fn juju_log_goal_state_and_help() {
             && l.ends_with(" WARNING unit.tiny/0.juju-log -disk full")),
         "{log}"
     );
-    let g = t(&sim, "tiny/0", &["goal-state", "--format=json"]).1;
+    let g = tool(&sim, "tiny/0", &["goal-state", "--format=json"]).1;
     let v: serde_json::Value = serde_json::from_str(&g).unwrap();
     assert_eq!(v["units"]["tiny/1"]["status"], "waiting");
     assert_eq!(v["relations"]["cluster"]["tiny/1"]["status"], "waiting");
-    assert_eq!(t(&sim, "tiny/0", &["goal-state", "--format=smart"]).0, 2);
-    assert_eq!(t(&sim, "tiny/0", &["is-leader", "--help"]).0, 0);
+    assert_eq!(
+        tool(&sim, "tiny/0", &["goal-state", "--format=smart"]).0,
+        Some(2)
+    );
+    assert_eq!(tool(&sim, "tiny/0", &["is-leader", "--help"]).0, Some(0));
 }
 
 #[test]
 fn tool_without_context_or_with_unknown_name() {
-    let sim = setup();
-    let tool = sim.model().join("tools/is-leader");
+    let sim = two_tiny_units();
+    let tool = sim.dir().join("tools/is-leader");
     let o = std::process::Command::new(&tool)
         .env_clear()
         .output()
@@ -652,7 +390,7 @@ fn tool_without_context_or_with_unknown_name() {
         ),
         (Some(1), "ERROR JUJU_CONTEXT_ID not set\n".to_string())
     );
-    let sock = sim.model().join("units/unit-tiny-0/agent.socket");
+    let sock = sim.dir().join("units/unit-tiny-0/agent.socket");
     let o = std::process::Command::new(&tool)
         .env_clear()
         .env("JUJU_CONTEXT_ID", "nope")
@@ -669,21 +407,21 @@ fn tool_without_context_or_with_unknown_name() {
             "ERROR bad request: wrong context ID; got \"nope\"\n".to_string()
         )
     );
-    let bogus = sim.tmp.path().join("bogus-tool");
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_jujusim"), &bogus).unwrap();
-    let o = sim.exec("tiny/0", &[bogus.to_str().unwrap()]);
+    let bogus = sim.scratch().join("bogus-tool");
+    std::os::unix::fs::symlink(support::jujusim_bin(), &bogus).unwrap();
+    let o = sim.exec_argv("tiny/0", &[bogus.to_str().unwrap()]);
     assert_eq!(
         (o.code, o.stderr.as_str()),
-        (1, "ERROR bad request: unknown command: bogus-tool\n")
+        (Some(1), "ERROR bad request: unknown command: bogus-tool\n")
     );
 }
 
 #[test]
 fn hook_environment_is_juju_s() {
-    let sim = Sim::new();
-    let c = sim.charm("tiny", META, None, None, r#"if [ "$H" = hooks/cluster-relation-joined ]; then env | sort > "$CHARM_DIR/../env.txt"; pwd > "$CHARM_DIR/../pwd.txt"; fi"#);
+    let sim = Model::host_machines();
+    let c = sim.event_charm("tiny", TINY_META, None, None, r#"if [ "$H" = hooks/cluster-relation-joined ]; then env | sort > "$CHARM_DIR/../env.txt"; pwd > "$CHARM_DIR/../pwd.txt"; fi"#);
     sim.deploy(&c, &["-n", "2"]);
-    let env = std::fs::read_to_string(sim.model().join("units/unit-tiny-1/env.txt")).unwrap();
+    let env = std::fs::read_to_string(sim.dir().join("units/unit-tiny-1/env.txt")).unwrap();
     let keys: Vec<&str> = env
         .lines()
         .filter_map(|l| l.split_once('=').map(|x| x.0))
@@ -741,13 +479,13 @@ fn hook_environment_is_juju_s() {
     }
     assert!(env.contains(&format!(
         "CHARM_DIR={}\n",
-        sim.model().join("units/unit-tiny-1/charm").display()
+        sim.dir().join("units/unit-tiny-1/charm").display()
     )));
-    assert!(env.contains(&format!("PATH={}:", sim.model().join("tools").display())));
-    let pwd = std::fs::read_to_string(sim.model().join("units/unit-tiny-1/pwd.txt")).unwrap();
+    assert!(env.contains(&format!("PATH={}:", sim.dir().join("tools").display())));
+    let pwd = std::fs::read_to_string(sim.dir().join("units/unit-tiny-1/pwd.txt")).unwrap();
     assert_eq!(
         pwd.trim(),
-        sim.model()
+        sim.dir()
             .join("units/unit-tiny-1/charm")
             .display()
             .to_string()

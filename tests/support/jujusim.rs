@@ -130,11 +130,7 @@ impl Model {
     }
 }
 
-/// A test charm shipped with jujusim (`jujusim/testcharms/<name>`).
-pub fn testcharm(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("jujusim/testcharms")
-        .join(name)
-        .display()
-        .to_string()
+/// Where jujusim's test charms are (`jujusim/testcharms`); `testcharm(name)` is one.
+pub fn testcharms_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("jujusim/testcharms")
 }

@@ -39,7 +39,7 @@ pub enum InitStep {
     Overlay(usize),
     /// Mount a sysfs of the machine's netns on /sys (keeping /sys/fs/cgroup), like `ip netns exec`.
     Sysfs,
-    /// sethostname("machine-<N>").
+    /// `sethostname("machine-<N>")`.
     Hostname,
 }
 

@@ -6,7 +6,8 @@
 //! - [`HostMachines`]: no isolation, every machine is the host at 127.0.0.1;
 //! - [`RecordingMachines`]: records calls and fails on request, for unit tests.
 //!
-//! The caller picks one once (in `main.rs` or a test) and passes it down.
+//! The model records which one it uses; `engine::machines_for` makes it once and the
+//! engine gets it passed in. Tests pass their own.
 
 mod fake;
 mod host;
@@ -30,7 +31,7 @@ pub const OVERLAID_DIRS: [&str; 5] = ["/etc", "/var/lib", "/var/log", "/run", "/
 /// Identity of one model's network: namespace names derive from `tag` (<= 6 chars, [a-z0-9]).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ModelNet {
-    /// Short model tag, e.g. "k3f9a2"; netns "jujusim-<tag>" (bridge), "jujusim-<tag>-m<N>".
+    /// Short model tag, e.g. "k3f9a2"; netns `jujusim-<tag>` (bridge), `jujusim-<tag>-m<N>`.
     pub tag: String,
     /// Model state dir; per-machine files live under `<dir>/machines/<N>/`.
     pub dir: PathBuf,
@@ -119,7 +120,7 @@ pub enum MachineError {
         stderr: String,
     },
     /// A file or process operation failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         /// What we were doing, naming the path.
         what: String,

@@ -1,6 +1,13 @@
 //! The jujusim end-to-end harness shared by jujusim's own tests and the charm's
 //! (`tests/support/jujusim.rs` includes this file with `#[path]`). The including module
-//! provides `jujusim_bin()`, the one thing that differs: which binary to run.
+//! provides what differs between the crates: `jujusim_bin()`, the binary to run, and
+//! `testcharms_dir()`, where jujusim's test charms are.
+//!
+//! A [`Model`] owns a temp model directory, runs `jujusim --model DIR ...`, and on every
+//! failure panics with the command line, its exit status, stdout, stderr and the model's
+//! debug-log. Dropping a `Model` runs `jujusim destroy`, also when the test panicked.
+//! [`Model::host_machines`] makes models without namespaces (no root needed, one address); its
+//! [`Model::event_charm`]s log each hook they run, for tests of event order.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -9,10 +16,37 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::jujusim_bin;
+use super::{jujusim_bin, testcharms_dir};
 
-/// How often `eventually` polls.
+/// How often [`poll`] tries again.
 const POLL: Duration = Duration::from_millis(50);
+
+/// Call `f` until it returns Ok, at most until `limit` has passed (then its last Err);
+/// the one polling loop of the tests, always bounded.
+pub fn poll<T, E>(limit: Duration, mut f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => std::thread::sleep(POLL),
+        }
+    }
+}
+
+/// [`poll`], panicking with `what` and the last error when `limit` passes.
+pub fn eventually<T, E: std::fmt::Debug>(
+    what: &str,
+    limit: Duration,
+    f: impl FnMut() -> Result<T, E>,
+) -> T {
+    poll(limit, f).unwrap_or_else(|e| panic!("timed out after {limit:?} waiting for {what}: {e:?}"))
+}
+
+/// A test charm shipped with jujusim (`jujusim/testcharms/<name>`), as `deploy` takes it.
+pub fn testcharm(name: &str) -> String {
+    testcharms_dir().join(name).display().to_string()
+}
 
 /// One finished jujusim invocation.
 #[derive(Debug, Clone)]
@@ -45,6 +79,8 @@ pub struct Model {
     dir: PathBuf,
     bin: PathBuf,
     envs: Vec<(String, String)>,
+    /// `--machines` for the first deploy (None: jujusim's default, linux).
+    machines: Option<&'static str>,
 }
 
 impl Default for Model {
@@ -69,7 +105,16 @@ impl Model {
             dir,
             bin: jujusim_bin(),
             envs: Vec::new(),
+            machines: None,
         }
+    }
+
+    /// A model whose machines are the host itself (`--machines host`): no namespaces,
+    /// no root, every unit at 127.0.0.1. For tests of the engine and the hook tools.
+    pub fn host_machines() -> Model {
+        let mut m = Model::new();
+        m.machines = Some("host");
+        m
     }
 
     /// Set an environment variable for every jujusim command (e.g.
@@ -91,11 +136,17 @@ impl Model {
 
     /// Run `jujusim --model DIR <args>`; never panics on a non-zero exit.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(&[], args)
+    }
+
+    /// [`Model::run`] with extra environment variables for this command only.
+    pub fn run_with(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--model")
             .arg(&self.dir)
             .args(args)
-            .envs(self.envs.iter().map(|(k, v)| (k, v)));
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(env.iter().copied());
         let line = format!(
             "{} --model {} {}",
             self.bin.display(),
@@ -134,6 +185,26 @@ impl Model {
     /// `jujusim exec UNIT -- sh -c SCRIPT` (hook context on the unit's machine); exit 0.
     pub fn exec(&self, unit: &str, script: &str) -> Output {
         self.ok(&["exec", unit, "--", "sh", "-c", script])
+    }
+
+    /// `jujusim exec UNIT -- ARGV` whatever its exit code (hook tools' errors are
+    /// what tests look at).
+    pub fn exec_argv(&self, unit: &str, argv: &[&str]) -> Output {
+        let mut args = vec!["exec", unit, "--"];
+        args.extend_from_slice(argv);
+        self.run(&args)
+    }
+
+    /// `jujusim deploy CHARM EXTRA...` (with `--machines` as the model was made);
+    /// exit 0.
+    pub fn deploy(&self, charm: &Path, extra: &[&str]) -> Output {
+        let charm = charm.to_str().expect("charm path is UTF-8");
+        let mut args = vec!["deploy", charm];
+        if let Some(kind) = self.machines {
+            args.extend(["--machines", kind]);
+        }
+        args.extend_from_slice(extra);
+        self.ok(&args)
     }
 
     /// `jujusim netexec -- ARGV` (the model's bridge network, where every unit is
@@ -202,25 +273,32 @@ impl Model {
         }
     }
 
-    /// Poll `f` until it returns Some or `limit` passes (then fail with the last output
-    /// `f` saw). `f` returns the value or the output to report.
+    /// Poll `f` until it returns Ok or `limit` passes (then fail with the last output
+    /// `f` saw, and the debug-log). `f` returns the value or the output to report.
     pub fn eventually<T>(
         &self,
         what: &str,
         limit: Duration,
-        mut f: impl FnMut() -> Result<T, Output>,
+        f: impl FnMut() -> Result<T, Output>,
     ) -> T {
-        let deadline = Instant::now() + limit;
-        loop {
-            match f() {
-                Ok(v) => return v,
-                Err(out) if Instant::now() >= deadline => self.fail(
-                    &format!("timed out after {limit:?} waiting for {what}"),
-                    &out,
-                ),
-                Err(_) => std::thread::sleep(POLL),
+        poll(limit, f).unwrap_or_else(|out| {
+            self.fail(
+                &format!("timed out after {limit:?} waiting for {what}"),
+                &out,
+            )
+        })
+    }
+
+    /// Run `args` until it exits 0, at most for `limit` (then fail with its last output).
+    pub fn ok_within(&self, what: &str, limit: Duration, args: &[&str]) -> Output {
+        self.eventually(what, limit, || {
+            let out = self.run(args);
+            if out.success() {
+                Ok(out)
+            } else {
+                Err(out)
             }
-        }
+        })
     }
 
     /// Write a charm directory under the scratch dir: `metadata.yaml` (with `name:`),
@@ -252,6 +330,36 @@ impl Model {
         dir
     }
 
+    /// A charm like [`Model::write_charm`] whose bash `dispatch` first appends
+    /// `<unit> <dispatch path> <remote unit>[ departing=<unit>]` to the model's event
+    /// log, then runs `body` (`$H` is the dispatch path). [`Model::take_events`] reads it.
+    pub fn event_charm(
+        &self,
+        name: &str,
+        metadata: &str,
+        config: Option<&str>,
+        actions: Option<&str>,
+        body: &str,
+    ) -> PathBuf {
+        let dispatch = format!(
+            "#!/bin/bash\nH=\"$JUJU_DISPATCH_PATH\"\n\
+             echo \"$JUJU_UNIT_NAME $JUJU_DISPATCH_PATH $JUJU_REMOTE_UNIT${{JUJU_DEPARTING_UNIT:+ departing=$JUJU_DEPARTING_UNIT}}\" >> {}\n{body}\n",
+            self.events_file().display()
+        );
+        self.write_charm(name, metadata, config, actions, &dispatch)
+    }
+
+    fn events_file(&self) -> PathBuf {
+        self.scratch().join("events.log")
+    }
+
+    /// The events the model's [`Model::event_charm`]s logged since the last call.
+    pub fn take_events(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.events_file()).unwrap_or_default();
+        let _ = std::fs::remove_file(self.events_file());
+        text.lines().map(|l| l.trim_end().to_string()).collect()
+    }
+
     /// Run `sh -c SCRIPT` on the host (not in the model); exit 0 required.
     pub fn host(&self, script: &str) -> Output {
         let out = Command::new("sh")
@@ -272,7 +380,6 @@ impl Model {
     }
 
     /// `jujusim destroy`; exit 0 required. Drop will not destroy again.
-    /// `jujusim destroy`; exit 0 required. Drop will not destroy again.
     pub fn destroy(&self) -> Output {
         self.ok(&["destroy"])
     }
@@ -287,6 +394,20 @@ impl Drop for Model {
             }
         }
     }
+}
+
+/// The events of one unit, without its name: `hooks/install`, `hooks/x-relation-joined y/0`.
+pub fn events_of(events: &[String], unit: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| e.strip_prefix(&format!("{unit} ")))
+        .map(String::from)
+        .collect()
+}
+
+/// Owned strings, for comparing with event lists.
+pub fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
 }
 
 /// The `relation-info` entry of a show-unit value for `endpoint`.

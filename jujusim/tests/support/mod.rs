@@ -1,15 +1,16 @@
-//! End-to-end test harness over the `jujusim` CLI (ripgrep `tests/util.rs` style).
+//! The one test support module of jujusim's tests (ripgrep `tests/util.rs` style).
 //!
-//! A [`Model`] owns a temp model directory, runs `jujusim --model DIR ...`, and on every
-//! failure panics with the command line, its exit status, stdout, stderr and the model's
-//! debug-log, so a red CI run explains itself. Dropping a `Model` runs `jujusim destroy`
-//! (processes, namespaces, files), also when the test panicked.
-//!
-//! The harness itself is `harness.rs`, shared with the charm's end-to-end tests; this
-//! module only says which jujusim binary to run.
-#![allow(dead_code)]
+//! `harness.rs` is the end-to-end harness over the `jujusim` CLI, shared with the charm's
+//! tests (they include it with `#[path]`); this module says which binary it runs and where
+//! the test charms are. `machines.rs` drives [`jujusim::machines`] directly, for tests of
+//! the namespaces and of the test charms' scripts below the engine. `tiny.rs` is the
+//! inline charm of the engine and hook-tool tests.
+#![allow(dead_code)] // each test binary uses a different part
 
-use std::path::PathBuf;
+pub mod machines;
+pub mod tiny;
+
+use std::path::{Path, PathBuf};
 
 /// The jujusim binary cargo built for this package.
 const BUILT: &str = env!("CARGO_BIN_EXE_jujusim");
@@ -25,6 +26,11 @@ pub fn jujusim_bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// `jujusim/testcharms`.
+pub fn testcharms_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testcharms")
 }
 
 mod harness;

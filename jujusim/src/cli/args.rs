@@ -1,0 +1,231 @@
+//! The command line in two steps, ripgrep style: [`LowArgs`] is what was typed (the
+//! global `--model`, the command, the rest); [`Request::from_low`] checks it against the
+//! command's flags and arity (each command's parser is in `parse.rs`) and builds a
+//! typed [`Request`]. Nothing here touches the model.
+use crate::flags::FlagError;
+use crate::model::MachinesKind;
+use crate::suggest::Similar;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// A command line jujusim refuses before doing anything (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    /// A flag error in juju/cmd's words (`-h` asks for help).
+    #[error(transparent)]
+    Flag(#[from] FlagError),
+    /// Wrong positional arguments: the command's usage line.
+    #[error("usage: {0}")]
+    Usage(&'static str),
+    /// Not the number of positional arguments the command takes.
+    #[error("expected {want} argument(s), got {got}; usage: {usage}")]
+    Count {
+        /// How many it takes.
+        want: usize,
+        /// How many were given.
+        got: usize,
+        /// The command's usage line.
+        usage: &'static str,
+    },
+    /// A flag value out of its range.
+    #[error("invalid value {value:?} for option {flag}: expected {expected}")]
+    Invalid {
+        /// The flag (`-n`, `--format`).
+        flag: &'static str,
+        /// The value as typed.
+        value: String,
+        /// What it accepts.
+        expected: String,
+    },
+    /// `k=v` expected.
+    #[error("expected key=value, got {0:?}")]
+    NotKeyValue(String),
+    /// `juju run` parameters must be `key[.key...]=value`.
+    #[error("argument {0:?} must be of the form key[.key...]=value")]
+    ActionParam(String),
+    /// `config APP KEY --reset K`.
+    #[error("cannot get a key and --reset at once")]
+    GetAndReset,
+    /// `refresh` without `--path`.
+    #[error("refresh needs --path CHARM (a charm dir or .charm file)")]
+    NoCharmPath,
+    /// `show-task X` with a non-numeric id.
+    #[error("invalid task id {0:?}")]
+    TaskId(String),
+    /// `exec UNIT --` with nothing after.
+    #[error("exec: no command given; usage: exec UNIT -- CMD ...")]
+    NoCommand,
+    /// `show-unit` without a unit (Juju's own words).
+    #[error("an unit name must be supplied; usage: show-unit UNIT... [--format yaml|json] [--endpoint E] [--related-unit U] [--app]")]
+    NoUnit,
+    /// `resolve --retry --no-retry`.
+    #[error("resolve: --retry and --no-retry exclude each other")]
+    RetryConflict,
+    /// Not a jujusim command.
+    #[error("unknown command {name:?}{similar}; see `jujusim help`")]
+    UnknownCommand {
+        /// As typed.
+        name: String,
+        /// Commands close to it.
+        similar: Similar,
+    },
+}
+
+/// The command line as typed.
+#[derive(Debug)]
+pub struct LowArgs {
+    /// `--model DIR` / `-m DIR` (anywhere), else JUJUSIM_MODEL.
+    pub model: Option<PathBuf>,
+    /// Subcommand.
+    pub command: String,
+    /// The rest, flags included.
+    pub rest: Vec<String>,
+}
+
+impl LowArgs {
+    /// Split out the global `--model` flag and the subcommand.
+    pub fn parse(args: Vec<String>) -> Result<LowArgs, ArgsError> {
+        let mut model = None;
+        let mut command = None;
+        let mut rest = Vec::new();
+        let mut it = args.into_iter();
+        while let Some(a) = it.next() {
+            if a == "--" {
+                rest.push(a);
+                rest.extend(it.by_ref());
+                break;
+            }
+            if a == "--model" || a == "-m" {
+                let dir = it.next().ok_or(FlagError::NeedsValue(a))?;
+                model = Some(PathBuf::from(dir));
+            } else if let Some(v) = a.strip_prefix("--model=") {
+                model = Some(PathBuf::from(v));
+            } else if command.is_none() && !a.starts_with('-') {
+                command = Some(a);
+            } else if command.is_none() && (a == "-h" || a == "--help") {
+                command = Some("help".into());
+            } else {
+                rest.push(a);
+            }
+        }
+        let model = model.or_else(|| std::env::var_os("JUJUSIM_MODEL").map(PathBuf::from));
+        Ok(LowArgs {
+            model,
+            command: command.unwrap_or_else(|| "help".into()),
+            rest,
+        })
+    }
+}
+
+/// Output format of status-like commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutFormat {
+    /// Human table / plain.
+    Plain,
+    /// YAML.
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+/// `show-unit --endpoint/--related-unit/--app`.
+#[derive(Debug, Default)]
+pub struct ShowFilter {
+    /// Only this endpoint's relations (shown even without data).
+    pub endpoint: Option<String>,
+    /// Only this related unit's data.
+    pub related_unit: Option<String>,
+    /// Only application data.
+    pub app_only: bool,
+}
+
+/// A checked request: one variant per command.
+#[derive(Debug)]
+pub enum Request {
+    /// Print usage.
+    Help,
+    /// deploy.
+    Deploy {
+        charm: PathBuf,
+        app: Option<String>,
+        n: u32,
+        config: Vec<(String, String)>,
+        machines: Option<MachinesKind>,
+    },
+    /// config.
+    Config {
+        app: String,
+        get: Option<String>,
+        set: Vec<(String, String)>,
+        reset: Vec<String>,
+        format: OutFormat,
+    },
+    /// integrate.
+    Integrate { a: String, b: String },
+    /// remove-relation.
+    RemoveRelation { a: String, b: Option<String> },
+    /// add-unit.
+    AddUnit { app: String, n: u32 },
+    /// remove-unit.
+    RemoveUnit { units: Vec<String> },
+    /// set-leader.
+    SetLeader { unit: String },
+    /// refresh.
+    Refresh { app: String, path: PathBuf },
+    /// run.
+    Run {
+        unit: String,
+        action: String,
+        params: serde_json::Map<String, Value>,
+        format: OutFormat,
+    },
+    /// show-task.
+    ShowTask { id: u32, format: OutFormat },
+    /// exec.
+    Exec { unit: String, argv: Vec<String> },
+    /// status.
+    Status { format: OutFormat, relations: bool },
+    /// show-unit.
+    ShowUnit {
+        units: Vec<String>,
+        format: OutFormat,
+        filter: ShowFilter,
+    },
+    /// debug-log.
+    DebugLog {
+        replay: bool,
+        lines: usize,
+        include: Option<String>,
+    },
+    /// resolve.
+    Resolve { unit: String, retry: bool },
+    /// update-status.
+    UpdateStatus { target: Option<String> },
+    /// settle.
+    Settle,
+    /// destroy.
+    Destroy,
+    /// netexec.
+    Netexec { argv: Vec<String> },
+}
+
+impl Request {
+    /// Check the typed command line and build the request (`-h` anywhere: help).
+    pub fn from_low(low: &LowArgs) -> Result<Request, ArgsError> {
+        let name = low.command.as_str();
+        if name == "help" {
+            return Ok(Request::Help);
+        }
+        let (_, _, parse) = super::parse::COMMANDS
+            .iter()
+            .find(|(n, aliases, _)| *n == name || aliases.contains(&name))
+            .ok_or_else(|| ArgsError::UnknownCommand {
+                name: name.into(),
+                similar: Similar::to(name, super::parse::COMMANDS.iter().map(|(n, _, _)| *n)),
+            })?;
+        match parse(&low.rest) {
+            Err(ArgsError::Flag(FlagError::Help)) => Ok(Request::Help),
+            other => other,
+        }
+    }
+}

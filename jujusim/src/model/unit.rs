@@ -1,0 +1,171 @@
+//! A unit: its statuses, ports, state, error and what its agent has already run.
+use super::{now_secs, Life};
+use crate::ports::PortRange;
+use crate::resolver::Hook;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A status value with its message and time.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatusInfo {
+    /// Status word.
+    pub status: String,
+    /// Message (may be empty).
+    pub message: String,
+    /// Seconds since the epoch.
+    pub since: u64,
+}
+
+impl StatusInfo {
+    /// A status stamped now.
+    pub fn now(status: &str, message: &str) -> StatusInfo {
+        StatusInfo {
+            status: status.into(),
+            message: message.into(),
+            since: now_secs(),
+        }
+    }
+}
+
+/// What a unit's agent has already told the charm about one relation.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RelSeen {
+    /// relation-created has run.
+    pub created: bool,
+    /// Remote members known (joined) -> bag version last seen.
+    pub members: BTreeMap<String, u64>,
+    /// A relation-changed is owed to this unit right after its joined.
+    pub pending_changed: Option<String>,
+    /// Remote application bag version last seen.
+    pub app_version: u64,
+}
+
+/// What a unit's agent has already run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Seen {
+    /// install ran.
+    pub installed: bool,
+    /// start ran.
+    pub started: bool,
+    /// Config hash of the last config-changed.
+    pub config_hash: Option<u64>,
+    /// leader-elected ran while this unit is leader.
+    pub leader: bool,
+    /// Leader settings version last seen (None: never).
+    pub leader_settings_version: Option<u64>,
+    /// Charm revision the unit runs.
+    pub charm_revision: u32,
+    /// Per relation id.
+    pub relations: BTreeMap<u32, RelSeen>,
+    /// stop ran.
+    pub stopped: bool,
+}
+
+/// A failed hook, as stored while the unit is in error.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HookError {
+    /// The hook that failed (re-run by `resolve`).
+    pub hook: Hook,
+    /// `hook failed: "<name>"`.
+    pub message: String,
+}
+
+/// One opened port range.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OpenedPort {
+    /// The range.
+    pub range: PortRange,
+    /// Endpoints it is opened for (None: all).
+    pub endpoints: Option<Vec<String>>,
+}
+
+/// Workload statuses kept per unit (`juju show-status-log` shows 20 by default).
+pub const STATUS_HISTORY: usize = 20;
+
+/// A unit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Unit {
+    /// `app/N`.
+    pub name: String,
+    /// Application name.
+    pub app: String,
+    /// Machine id.
+    pub machine: u32,
+    /// Alive or dying.
+    pub life: Life,
+    /// Workload status.
+    pub workload: StatusInfo,
+    /// Whether the charm ever called status-set.
+    pub status_set_by_charm: bool,
+    /// Last workload statuses (oldest first, bounded).
+    pub history: Vec<StatusInfo>,
+    /// Agent status (allocating, idle, executing, error).
+    pub agent: StatusInfo,
+    /// Set while a hook is in error.
+    pub error: Option<HookError>,
+    /// A hook `resolve` asked to re-run first.
+    pub retry: Option<Hook>,
+    /// Opened ports.
+    pub ports: BTreeSet<OpenedPort>,
+    /// state-set data.
+    pub state: BTreeMap<String, String>,
+    /// What the agent has already run.
+    pub seen: Seen,
+}
+
+impl Unit {
+    /// A unit as `add-unit` makes it: alive, waiting for its machine, nothing run yet
+    /// (its charm at `revision`).
+    pub fn new(name: &str, app: &str, machine: u32, revision: u32) -> Unit {
+        Unit {
+            name: name.into(),
+            app: app.into(),
+            machine,
+            life: Life::Alive,
+            workload: StatusInfo::now("waiting", "waiting for machine"),
+            status_set_by_charm: false,
+            history: vec![],
+            agent: StatusInfo::now("allocating", ""),
+            error: None,
+            retry: None,
+            ports: BTreeSet::new(),
+            state: BTreeMap::new(),
+            seen: Seen {
+                charm_revision: revision,
+                ..Seen::default()
+            },
+        }
+    }
+
+    /// Record a new workload status (history is kept bounded).
+    pub fn set_workload(&mut self, st: StatusInfo) {
+        self.history.push(st.clone());
+        if self.history.len() > STATUS_HISTORY {
+            self.history.remove(0);
+        }
+        self.workload = st;
+    }
+
+    /// `unit-app-0`: the unit's tag, used for its directory.
+    pub fn tag(&self) -> String {
+        unit_tag(&self.name)
+    }
+}
+
+/// `app/0` -> `unit-app-0`.
+pub fn unit_tag(unit: &str) -> String {
+    format!("unit-{}", unit.replace('/', "-"))
+}
+
+/// `app/0` -> `app`.
+pub fn app_of(unit: &str) -> &str {
+    unit.split('/').next().unwrap_or(unit)
+}
+
+/// The number part of `app/N`.
+pub fn unit_number(unit: &str) -> u32 {
+    unit.rsplit('/')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}

@@ -1,0 +1,47 @@
+//! Charm files onto disk: a charm directory copied or a `.charm` zip unpacked.
+use super::OpError;
+use std::path::Path;
+
+/// Copy a charm directory or unpack a `.charm` zip into `dest`.
+pub fn unpack_charm(src: &Path, dest: &Path) -> Result<(), OpError> {
+    if dest.exists() {
+        std::fs::remove_dir_all(dest).map_err(OpError::io("removing", dest))?;
+    }
+    std::fs::create_dir_all(dest).map_err(OpError::io("creating", dest))?;
+    if src.is_dir() {
+        return copy_dir(src, dest);
+    }
+    let f = std::fs::File::open(src).map_err(OpError::io("cannot open charm", src))?;
+    let mut z = zip::ZipArchive::new(f).map_err(|source| OpError::NotACharm {
+        path: src.to_path_buf(),
+        source,
+    })?;
+    z.extract(dest).map_err(|source| OpError::Unzip {
+        path: src.to_path_buf(),
+        source,
+    })
+}
+
+/// Recursive copy keeping modes and symlinks.
+pub fn copy_dir(src: &Path, dest: &Path) -> Result<(), OpError> {
+    std::fs::create_dir_all(dest).map_err(OpError::io("creating", dest))?;
+    let entries = std::fs::read_dir(src).map_err(OpError::io("reading", src))?;
+    for entry in entries {
+        let entry = entry.map_err(OpError::io("reading", src))?;
+        let (from, to) = (entry.path(), dest.join(entry.file_name()));
+        let ft = entry.file_type().map_err(OpError::io("stat", &from))?;
+        if ft.is_symlink() {
+            let target = std::fs::read_link(&from).map_err(OpError::io("readlink", &from))?;
+            std::os::unix::fs::symlink(target, &to).map_err(OpError::io("symlink", &to))?;
+        } else if ft.is_dir() {
+            copy_dir(&from, &to)?;
+        } else {
+            std::fs::copy(&from, &to).map_err(|source| OpError::Copy {
+                from: from.clone(),
+                to: to.clone(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
