@@ -568,29 +568,31 @@ impl FromStr for San {
 }
 
 /// The certificate SANs: ingress and bind addresses, the `http-host` host name, proxy
-/// (haproxy) addresses and the machine host name; sorted, without duplicates.
+/// (haproxy) addresses and the machine host name; sorted, without duplicates. Names that
+/// are no valid SAN are left out and returned with the reason.
 pub fn compute_sans(
     ingress: &[IpAddr],
     bind: &[IpAddr],
     http_host: Option<&str>,
     proxy: &[San],
     hostname: &str,
-) -> Vec<San> {
+) -> (Vec<San>, Vec<(String, TlsError)>) {
     let mut out: Vec<San> = ingress
         .iter()
         .chain(bind)
         .map(|ip| San::Ip(*ip))
         .chain(proxy.iter().cloned())
         .collect();
+    let mut skipped = Vec::new();
     for name in http_host.into_iter().chain(Some(hostname)) {
         match name.parse::<San>() {
             Ok(san) => out.push(san),
-            Err(e) => tracing::warn!("not adding {name:?} to the certificate SANs: {e}"),
+            Err(e) => skipped.push((name.to_string(), e)),
         }
     }
     out.sort();
     out.dedup();
-    out
+    (out, skipped)
 }
 
 /// Generates a new ECDSA P-256 private key (PKCS#8 PEM).

@@ -80,13 +80,12 @@ pub struct LocalState {
     /// The workload status this charm last set (see `report`).
     #[serde(default)]
     pub status: Option<crate::juju::Status>,
-    /// What the current config.yml was rendered from (see the reuse of config.yml in
-    /// `reconcile`, mod.rs).
+    /// What the current config.yml was rendered from (see `registry::config_yml`).
     #[serde(default)]
     pub rendered_from: Option<String>,
     /// Model facts the frequent hooks may reuse (see `view::Known`).
     #[serde(default)]
-    pub known: Option<super::view::Known>,
+    pub known: Option<super::model::Known>,
     /// The Python charm's container that could not be removed: looked for again at every
     /// hook until it is gone (see `switch`).
     #[serde(default)]
