@@ -8,11 +8,13 @@
 //! - [`fake_juju::FakeJuju`]: an in-memory Juju behind the `ToolRunner` seam (scenarios).
 //! - [`jujusim`]: the end-to-end harness over the `jujusim` CLI and its test charms.
 //! - [`clients`]: skopeo, curl and test images for end-to-end tests.
+//! - [`haproxy`]: how haproxy reads what the charm publishes on `website`.
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod clients;
 pub mod fake_juju;
 pub mod fake_tools;
+pub mod haproxy;
 pub mod jujusim;
 pub mod net;
 pub mod supervised;
