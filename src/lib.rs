@@ -13,5 +13,6 @@ pub mod probe;
 pub mod registry_client;
 pub mod relations;
 pub mod render;
+pub mod secret;
 pub mod tls;
 pub mod workload;

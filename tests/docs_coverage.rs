@@ -521,7 +521,7 @@ const INDIRECT: &[(&str, &str, &[Builder])] = &[
         "problem",
         &[
             ("src/config.rs", "parse"),
-            ("src/config.rs", "decode_base64_text"),
+            ("src/tls.rs", "decode_base64_text"),
         ],
     ),
     // PEM and base64 problems of TLS material.
@@ -530,7 +530,7 @@ const INDIRECT: &[(&str, &str, &[Builder])] = &[
         "p",
         &[
             ("src/tls.rs", "pem_blocks"),
-            ("src/config.rs", "decode_base64_text"),
+            ("src/tls.rs", "decode_base64_text"),
         ],
     ),
 ];

@@ -7,7 +7,7 @@ use crate::config::CharmConfig;
 use crate::relations::{Host, Netloc};
 
 use super::model::RelationView;
-use super::steps::{LogLine, Noted};
+use super::notes::{LogLine, Noted};
 
 /// What clients are told to dial, and how it was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,8 @@ use crate::juju::{HookTools, Status, ToolRunner};
 use crate::workload::files::Files;
 
 use super::local::LocalState;
-use super::steps::{FileStep, Level, LogLine, Plan, ServiceStep, Step};
+use super::notes::{Level, LogLine};
+use super::steps::{FileStep, Plan, ServiceStep, Step};
 use super::{switch, Effects, Error, PACKAGE};
 
 /// How applying ended.

@@ -4,10 +4,12 @@
 //! restarts only on a real change), and the certificate request it sent.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::juju::RelationId;
 use crate::workload::files::{Changed, FileSpec, Files, FilesError};
 
 /// The charm's private directory on the unit (0700 root).
@@ -55,6 +57,25 @@ pub struct CsrRecord {
     pub csr: String,
 }
 
+/// Facts about the model that change only with a hook announcing the change, so the
+/// frequent hooks can reuse them instead of asking Juju again (each question is a process,
+/// and update-status runs every few minutes for the life of the unit).
+///
+/// - Relation ids change only with `relation-created`/`-broken` (and the first hooks of a
+///   unit), so `update-status` and `config-changed` reuse them; every other hook reads
+///   them afresh, and a reused id that Juju no longer knows triggers a full read.
+/// - The unit's addresses change only with `config-changed` (Juju runs it when the
+///   machine's addresses change), so only `update-status` reuses them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Known {
+    /// Relation ids per endpoint, as `relation-ids` last answered.
+    pub relations: BTreeMap<String, Vec<RelationId>>,
+    /// The ingress address on the website binding.
+    pub address: Option<IpAddr>,
+    /// The binding's bind addresses.
+    pub bind_addresses: Vec<IpAddr>,
+}
+
 /// The unit's remembered facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalState {
@@ -85,7 +106,7 @@ pub struct LocalState {
     pub rendered_from: Option<String>,
     /// Model facts the frequent hooks may reuse (see `view::Known`).
     #[serde(default)]
-    pub known: Option<super::model::Known>,
+    pub known: Option<Known>,
     /// The Python charm's container that could not be removed: looked for again at every
     /// hook until it is gone (see `switch`).
     #[serde(default)]

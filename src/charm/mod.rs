@@ -1,7 +1,7 @@
 //! The reconciler. Every hook goes one way: [`view::View`] (one read of the model and the
-//! machine) → [`plan::plan`] (pure: the [`steps::Plan`] of every effect) →
-//! [`apply::apply`] (the steps, through the workload traits and the hook tools) →
-//! [`report::report`] (the probe, and the status of highest priority).
+//! machine, by [`read`]) → [`plan::plan`] (pure: the [`steps::Plan`] of every effect, made
+//! with a [`builder::Builder`]) → [`apply::apply`] (the steps, through the workload traits
+//! and the hook tools) → [`report::report`] (the probe, and the status of highest priority).
 //!
 //! Where each concern lives: [`switch`] (the Python charm's container), [`secret`] (the
 //! shared http secret), [`tls_source`] (which TLS wins), [`ownership`] (files the charm
@@ -15,12 +15,15 @@
 pub mod actions;
 pub mod advertise;
 pub mod apply;
+pub mod builder;
 pub mod local;
 pub mod model;
+pub mod notes;
 pub mod nrpe;
 pub mod ownership;
 pub mod plan;
 pub mod publish;
+pub mod read;
 pub mod registry;
 pub mod report;
 pub mod secret;
@@ -43,8 +46,8 @@ use crate::workload::service::{self, Service, ServiceError, ServiceSpec};
 use crate::workload::users::{self, Account, UsersError};
 
 use apply::Applied;
+use builder::PlanError;
 use local::LocalState;
-use plan::PlanError;
 use steps::{Plan, Then};
 use view::{Again, View};
 
@@ -180,7 +183,7 @@ pub fn handle_with<R: ToolRunner>(
         }
         Event::Remove => {
             let local = LocalState::load(fx.files)?;
-            let files = view::observe(fx.files, &plan::remove_paths(&local))?;
+            let files = read::observe(fx.files, &plan::remove_paths(&local))?;
             let plan = plan::remove(local, &files)?;
             apply::apply(&plan, tools, fx).map(drop)
         }

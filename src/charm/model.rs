@@ -3,12 +3,9 @@
 //! This is the only place the reconciler reads from Juju. Reads are few and fixed (about a
 //! dozen hook-tool calls for a unit with no relations) because every hook pays for them.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::SystemTime;
-
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
 
 use crate::config::{CharmConfig, ConfigErrors};
 use crate::juju::{
@@ -16,6 +13,8 @@ use crate::juju::{
 };
 use crate::relations::peer::{HttpSecret, PeerApp};
 use crate::tls::TlsBundle;
+
+use super::local::Known;
 
 /// Endpoint names from metadata.yaml.
 pub mod endpoints {
@@ -80,25 +79,6 @@ pub struct ModelView {
     /// `registry-name` as configured (the Python charm's container), even when another
     /// option is invalid.
     pub registry_name: String,
-}
-
-/// Facts about the model that change only with a hook announcing the change, so the
-/// frequent hooks can reuse them instead of asking Juju again (each question is a process,
-/// and update-status runs every few minutes for the life of the unit).
-///
-/// - Relation ids change only with `relation-created`/`-broken` (and the first hooks of a
-///   unit), so `update-status` and `config-changed` reuse them; every other hook reads
-///   them afresh, and a reused id that Juju no longer knows triggers a full read.
-/// - The unit's addresses change only with `config-changed` (Juju runs it when the
-///   machine's addresses change), so only `update-status` reuses them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Known {
-    /// Relation ids per endpoint, as `relation-ids` last answered.
-    pub relations: BTreeMap<String, Vec<RelationId>>,
-    /// The ingress address on the website binding.
-    pub address: Option<IpAddr>,
-    /// The binding's bind addresses.
-    pub bind_addresses: Vec<IpAddr>,
 }
 
 impl ModelView {

@@ -10,10 +10,10 @@ use crate::juju::{Databag, UnitName};
 use crate::relations::nrpe::{self, servicegroups, CheckTls, NrpeCheck, NrpeRemote};
 use crate::workload::files::FileSpec;
 
+use super::builder::{Builder, PlanError};
 use super::model::{ModelView, RelationView};
+use super::notes::{LogLine, Noted};
 use super::ownership::{put, Wanted};
-use super::plan::{Builder, PlanError};
-use super::steps::{LogLine, Noted};
 use super::view::View;
 
 /// The check files' paths and directories, while an nrpe unit is related.

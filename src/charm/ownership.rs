@@ -6,101 +6,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::workload::files::{FileMeta, FileSpec, Owner};
+use crate::workload::files::FileSpec;
 
+use super::builder::{Builder, PlanError};
 use super::local::{self, Displaced, LocalState};
-use super::plan::{Builder, PlanError};
-use super::view::{Entry, Observed};
-
-/// The files the plan decides from, as they will be after the steps planned so far.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Disk {
-    entries: Observed,
-}
-
-impl Disk {
-    /// The files as the view read them.
-    pub fn new(observed: &Observed) -> Self {
-        Disk {
-            entries: observed.clone(),
-        }
-    }
-
-    fn entry(&self, path: &Path) -> Result<Option<&Entry>, PlanError> {
-        match self.entries.get(path) {
-            Some(e) => Ok(e.as_ref()),
-            None => Err(PlanError::Unobserved(path.to_path_buf())),
-        }
-    }
-
-    /// The contents of a file (`None`: nothing readable there).
-    pub fn read(&self, path: &Path) -> Result<Option<&[u8]>, PlanError> {
-        Ok(self.entry(path)?.and_then(|e| e.contents.as_deref()))
-    }
-
-    /// Kind, mode and owner of a path (`None`: nothing there).
-    pub fn stat(&self, path: &Path) -> Result<Option<FileMeta>, PlanError> {
-        Ok(self.entry(path)?.map(|e| e.meta))
-    }
-
-    /// Whether something is there (a link counts when it leads somewhere readable).
-    pub fn exists(&self, path: &Path) -> Result<bool, PlanError> {
-        Ok(self
-            .entry(path)?
-            .is_some_and(|e| !(e.meta.is_symlink && e.contents.is_none())))
-    }
-
-    /// Records a write; true when it changes what is there. A path the view did not read
-    /// counts as changed (writing it again is harmless; deciding from it would not be).
-    pub fn write(&mut self, path: &Path, contents: &[u8], spec: FileSpec) -> bool {
-        let before = self.entries.get(path).cloned().flatten();
-        let same = before.as_ref().is_some_and(|e| {
-            !e.meta.is_symlink
-                && e.contents.as_deref() == Some(contents)
-                && e.meta.mode == spec.mode & 0o7777
-                && spec.owner.is_none_or(|o| o == (e.meta.uid, e.meta.gid))
-        });
-        let owner = spec
-            .owner
-            .or(before.map(|e| (e.meta.uid, e.meta.gid)))
-            .unwrap_or((0, 0));
-        self.entries.insert(
-            path.to_path_buf(),
-            Some(Entry::file(contents, spec.mode & 0o7777, owner)),
-        );
-        !same
-    }
-
-    /// Records a removal; true when something was there.
-    pub fn remove(&mut self, path: &Path) -> bool {
-        let there = self.entries.get(path).is_some_and(Option::is_some);
-        self.entries.insert(path.to_path_buf(), None);
-        there
-    }
-
-    /// Records a directory with this mode (and owner); true when that changes anything.
-    pub fn ensure_dir(&mut self, path: &Path, mode: u32, owner: Option<Owner>) -> bool {
-        let before = self.entries.get(path).cloned().flatten();
-        let same = before.as_ref().is_some_and(|e| {
-            e.meta.is_dir
-                && e.meta.mode == mode
-                && owner.is_none_or(|o| o == (e.meta.uid, e.meta.gid))
-        });
-        let owner = owner
-            .or(before.map(|e| (e.meta.uid, e.meta.gid)))
-            .unwrap_or((0, 0));
-        self.entries
-            .insert(path.to_path_buf(), Some(Entry::dir(mode, owner)));
-        !same
-    }
-
-    /// Records a new owner for a directory tree (only its root is known here).
-    pub fn chown(&mut self, path: &Path, owner: Owner) {
-        if let Some(Some(e)) = self.entries.get_mut(path) {
-            (e.meta.uid, e.meta.gid) = owner;
-        }
-    }
-}
 
 /// The paths the protocol decides from: what the charm wrote or set aside, and the copies.
 pub fn paths(local: &LocalState) -> BTreeSet<PathBuf> {
@@ -293,6 +202,7 @@ pub fn drop_unmanaged(p: &mut Builder, managed: &[PathBuf]) -> Result<(), PlanEr
 mod tests {
     use super::*;
     use crate::charm::steps::{FileStep, Step};
+    use crate::charm::view::{Entry, Observed};
 
     const CERT: &str = "/etc/docker/registry/registry.crt";
 

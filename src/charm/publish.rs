@@ -11,10 +11,9 @@ use crate::relations::website::{self, Balancing, ServicesStanza, WebsiteLeader};
 use crate::relations::Host;
 
 use super::advertise::Advertised;
+use super::builder::Builder;
 use super::local::CsrRecord;
 use super::model::ModelView;
-use super::plan::Builder;
-use super::tls_source::Subject;
 
 /// Relation data for runtimes, on every relation, from every unit (B5).
 /// `tls`: `None` off, `Some(ca)` on with the CA clients get (if any).
@@ -67,10 +66,12 @@ pub fn website(p: &mut Builder, model: &ModelView, config: &CharmConfig, tls_on:
     }
 }
 
-/// Our certificate request: the legacy keys easyrsa reads, and a v4 CSR.
-pub fn cert_request(unit: &UnitName, subject: &Subject, record: &CsrRecord) -> Databag {
+/// Our certificate request: the legacy keys easyrsa reads (common name and SANs), and
+/// the v4 CSR of `record`, which asks for the same.
+pub fn cert_request(unit: &UnitName, record: &CsrRecord) -> Databag {
     let unit = unit.to_string();
-    let mut bag = LegacyRequest::new(&unit, &subject.common_name, subject.sans_text()).to_databag();
+    let legacy = LegacyRequest::new(&unit, &record.common_name, record.sans.clone());
+    let mut bag = legacy.to_databag();
     bag.extend(
         CsrRequests {
             requests: vec![CsrRequest {

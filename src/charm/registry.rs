@@ -15,9 +15,9 @@ use crate::workload::service::{ServiceCall, ServiceStatus};
 use crate::workload::users::{self, Account, DataDir};
 
 use super::advertise::{self, Advertised};
+use super::builder::{Builder, PlanError};
 use super::local;
 use super::ownership::{drop_owned, put, Wanted};
-use super::plan::{Builder, PlanError};
 use super::steps::{Probe, ServiceStep, Step, Wait};
 use super::tls_source::TlsPaths;
 use super::view::View;

@@ -8,8 +8,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::relations::peer::{HttpSecret, PeerApp};
 
+use super::builder::{Builder, PlanError};
 use super::model::ModelView;
-use super::plan::{Builder, PlanError};
 use super::view::Fresh;
 use super::Error;
 

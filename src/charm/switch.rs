@@ -13,27 +13,14 @@
 //! unit proceeds on its own once an operator has removed the container.
 
 use crate::juju::{Event, Status};
-use crate::workload::legacy::{ContainerName, ContainerState, LegacyContainer};
+use crate::workload::legacy::{ContainerName, LegacyContainer};
 use crate::workload::users::DATA_DIR;
 
+use super::builder::Builder;
 use super::local::LocalState;
-use super::plan::Builder;
-use super::steps::{LogLine, Step};
-
-/// What the view saw of the Python charm's container.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Legacy {
-    /// Not looked for: not install or upgrade-charm, and none remembered.
-    NotDue,
-    /// The name is one Docker refuses, so no container can have it.
-    Unnamable(String),
-    /// Looked for, and not there.
-    Absent(ContainerName),
-    /// There, in this state.
-    Present(ContainerName, ContainerState),
-    /// Docker could not say; the reason on one line.
-    Unknown(ContainerName, String),
-}
+use super::notes::LogLine;
+use super::steps::Step;
+pub use super::view::Legacy;
 
 /// Whether this hook must look for the Python charm's container.
 pub fn due(event: &Event, local: &LocalState) -> bool {
@@ -128,7 +115,7 @@ pub fn blocked(name: &ContainerName, why: &str) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::legacy::RecordingLegacy;
+    use crate::workload::legacy::{ContainerState, RecordingLegacy};
 
     #[test]
     fn only_install_upgrade_or_a_remembered_container_look() {

@@ -16,12 +16,13 @@ use crate::workload::files::FileSpec;
 use crate::workload::users::{Account, SERVICE_USER};
 
 use super::advertise;
+use super::builder::Disk;
+use super::builder::{Builder, PlanError};
 use super::local::{self, CsrRecord, LocalState};
 use super::model::{ModelView, RelationView};
-use super::ownership::{drop_owned, put_over_operator, Disk, Wanted};
-use super::plan::{Builder, PlanError};
+use super::notes::{LogLine, Noted};
+use super::ownership::{drop_owned, put_over_operator, Wanted};
 use super::publish;
-use super::steps::{LogLine, Noted};
 use super::view::View;
 
 /// The `tls-*-path` locations.
@@ -342,7 +343,7 @@ fn cert_provider(
             .ok_or(PlanError::NoEntropy("certificate request"))?,
     };
     p.local.csr = Some(record.clone());
-    let desired = publish::cert_request(&view.model.unit, &subject, &record);
+    let desired = publish::cert_request(&view.model.unit, &record);
     p.relation(&rel.id, false, &rel.ours, &desired);
     let answer = answer(
         rel,
