@@ -24,13 +24,13 @@ pub enum HtpasswdError {
     Empty,
     /// bcrypt failed (e.g. bad cost).
     #[error("bcrypt failed: {0}")]
-    Bcrypt(#[from] bcrypt::BcryptError),
+    Bcrypt(bcrypt::BcryptError),
 }
 
 /// One htpasswd line `user:$2y$10$...` (no newline).
 pub fn entry(user: &str, password: &str) -> Result<String, HtpasswdError> {
     check(user, password)?;
-    let hash = bcrypt::hash_with_result(password, COST)?;
+    let hash = bcrypt::hash_with_result(password, COST).map_err(HtpasswdError::Bcrypt)?;
     Ok(format!(
         "{user}:{}",
         hash.format_for_version(bcrypt::Version::TwoY)
@@ -46,7 +46,7 @@ pub fn file(user: &str, password: &str) -> Result<String, HtpasswdError> {
 /// deciding the file stays pure).
 pub fn file_with_salt(user: &str, password: &str, salt: [u8; 16]) -> Result<String, HtpasswdError> {
     check(user, password)?;
-    let hash = bcrypt::hash_with_salt(password, COST, salt)?;
+    let hash = bcrypt::hash_with_salt(password, COST, salt).map_err(HtpasswdError::Bcrypt)?;
     Ok(format!(
         "{user}:{}\n",
         hash.format_for_version(bcrypt::Version::TwoY)

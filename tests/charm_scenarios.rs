@@ -172,7 +172,7 @@ impl Unit {
                 None => Ok(200),
                 Some(why) => Err(ProbeError::Io {
                     url: format!("{addr}"),
-                    source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, why),
+                    cause: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, why),
                 }),
             }
         };

@@ -63,7 +63,7 @@ pub const CONFIG_DIR: &str = "/etc/docker/registry";
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A hook tool failed.
-    #[error("a hook tool call failed")]
+    #[error(transparent)]
     Tool(#[from] HookToolError),
     /// A file could not be read or written.
     #[error(transparent)]
@@ -85,10 +85,16 @@ pub enum Error {
     Secret(String),
     /// A key or request could not be generated.
     #[error("certificate request: {0}")]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(crate::tls::TlsError),
     /// The system's random source failed.
     #[error("the system's random source failed")]
     Entropy,
+}
+
+impl From<crate::tls::TlsError> for Error {
+    fn from(e: crate::tls::TlsError) -> Self {
+        Error::Tls(e)
+    }
 }
 
 /// The machine-facing effects and reads, chosen once per process.
@@ -138,7 +144,7 @@ fn hostname() -> String {
 pub fn handle<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<(), Error> {
     let init = service::detect();
     let apt = Apt::host();
-    let make_service = move |spec: ServiceSpec| service::for_host(init, spec);
+    let make_service = move |spec: ServiceSpec| service::for_host(init, spec, HostFiles);
     let docker = DockerCli::host();
     let effects = Effects {
         files: &HostFiles,

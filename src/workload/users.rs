@@ -20,13 +20,12 @@ pub const DATA_DIR: &str = "/srv/registry";
 #[derive(Debug, thiserror::Error)]
 pub enum UsersError {
     /// The user database could not be read.
-    #[error("could not look up user {user}: {source}")]
+    #[error("could not look up user {user}: {cause}")]
     Lookup {
         /// The user name.
         user: String,
         /// The error from getpwnam_r.
-        #[source]
-        source: nix::Error,
+        cause: nix::Error,
     },
     /// The user does not exist.
     #[error("user {user} does not exist; it is created by the docker-registry package (apt-get install docker-registry)")]
@@ -50,9 +49,9 @@ pub enum UsersError {
 /// `(uid, gid)` of a user, by name.
 pub fn user_ids(name: &str) -> Result<Owner, UsersError> {
     let user = User::from_name(name)
-        .map_err(|source| UsersError::Lookup {
+        .map_err(|cause| UsersError::Lookup {
             user: name.into(),
-            source,
+            cause,
         })?
         .ok_or_else(|| UsersError::NoSuchUser { user: name.into() })?;
     Ok((user.uid.as_raw(), user.gid.as_raw()))
@@ -99,9 +98,9 @@ impl Account {
 /// The `docker-registry` user with its groups, from the user database.
 pub fn service_account() -> Result<Account, UsersError> {
     let (uid, gid) = service_user()?;
-    let lookup = |source| UsersError::Lookup {
+    let lookup = |cause| UsersError::Lookup {
         user: SERVICE_USER.into(),
-        source,
+        cause,
     };
     let name = std::ffi::CString::new(SERVICE_USER).map_err(|_| UsersError::NoSuchUser {
         user: SERVICE_USER.into(),
