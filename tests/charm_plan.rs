@@ -117,7 +117,9 @@ struct World {
 }
 
 impl World {
-    fn new(view: View) -> Self {
+    /// The world of `view`; the first plan gets a bcrypt salt should it need one.
+    fn new(mut view: View) -> Self {
+        view.fresh.htpasswd_salt = Some([3; 16]);
         let disk = view.machine.files.clone();
         World { view, disk }
     }
@@ -315,9 +317,7 @@ fn certificate() -> (String, String, String) {
 #[test]
 fn the_second_run_of_any_event_plans_nothing() {
     for (name, view) in situations() {
-        let mut salted = view;
-        salted.fresh.htpasswd_salt = Some([3; 16]);
-        let mut world = World::new(salted);
+        let mut world = World::new(view);
         let event = world.view.event.clone();
         let first = world.run(event.clone());
         assert!(
@@ -339,9 +339,7 @@ fn the_second_run_of_any_event_plans_nothing() {
 #[test]
 fn a_hundred_noop_events_plan_nothing() {
     for (name, view) in situations() {
-        let mut salted = view;
-        salted.fresh.htpasswd_salt = Some([3; 16]);
-        let mut world = World::new(salted);
+        let mut world = World::new(view);
         for event in [Event::Install, Event::ConfigChanged, Event::Start] {
             world.run(event);
         }
@@ -367,7 +365,6 @@ fn a_hundred_noop_events_plan_nothing() {
 /// A deployed unit (the registry running what the plan wants) with this config.
 fn serving(config: Value) -> World {
     let mut world = World::new(fresh(Event::Install, config));
-    world.view.fresh.htpasswd_salt = Some([3; 16]);
     world.run(Event::Install);
     world
 }

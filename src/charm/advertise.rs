@@ -60,7 +60,8 @@ pub fn proxy_host(website: &[RelationView]) -> Noted<Option<Host>> {
 }
 
 /// `http-host`'s host[:port] as written if set, else the proxy's address with registry-port
-/// (the Python charm dropped the port: B1), else this unit's ingress address:registry-port.
+/// (the Python charm dropped the port: B1 in docs/python-charm-bugs.md), else this unit's
+/// ingress address:registry-port.
 ///
 /// A default port is not added to `http-host`: docker and containerd key credentials,
 /// `certs.d/` and mirrors by the image reference's host, so `registry.example.com` and
@@ -112,31 +113,11 @@ pub fn ready_message(advertised: &Advertised, tls: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::juju::{Databag, UnitName};
+    use crate::charm::fixtures::{config, relation};
     use serde_json::json;
 
-    fn config(extra: serde_json::Value) -> CharmConfig {
-        let map = extra.as_object().cloned().unwrap_or_default();
-        CharmConfig::from_json(&map).unwrap()
-    }
-
     fn rel(units: &[(&str, &[(&str, &str)])]) -> RelationView {
-        RelationView {
-            id: "website:3".parse().unwrap(),
-            ours: Databag::new(),
-            units: units
-                .iter()
-                .map(|(u, kv)| {
-                    (
-                        u.parse::<UnitName>().unwrap(),
-                        kv.iter()
-                            .map(|(k, v)| (k.to_string(), v.to_string()))
-                            .collect(),
-                    )
-                })
-                .collect(),
-            app: Databag::new(),
-        }
+        relation("website:3", units)
     }
 
     #[test]

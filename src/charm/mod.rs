@@ -16,6 +16,8 @@ pub mod actions;
 pub mod advertise;
 pub mod apply;
 pub mod builder;
+#[cfg(test)]
+mod fixtures;
 pub mod local;
 pub mod model;
 pub mod notes;

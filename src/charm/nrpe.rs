@@ -1,5 +1,6 @@
-//! The registry's Nagios check for the nrpe subordinate: the two files it reads, and
-//! the announcement in the relation whose `timestamp` moves only when they change (B7).
+//! The registry's Nagios check for the nrpe subordinate: the two files it reads, and the
+//! announcement whose `timestamp` moves only when they change (B7,
+//! docs/python-charm-bugs.md).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -67,7 +68,7 @@ pub fn announce(p: &mut Builder, model: &ModelView, files: &[(PathBuf, String)])
 /// the NRPE command definition, then the service exported for Nagios. `None` while no
 /// nrpe unit is in any nrpe relation (the host name comes from it, so nothing to write).
 /// The check follows the TLS state and registry-port, so it passes whenever the registry
-/// answers (B7).
+/// answers (B7, docs/python-charm-bugs.md).
 pub fn nrpe_files(
     nrpe: &[RelationView],
     config: &CharmConfig,
@@ -141,30 +142,11 @@ pub fn iso_time(now: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::charm::fixtures::{config, relation};
     use serde_json::json;
 
-    fn config(extra: serde_json::Value) -> CharmConfig {
-        let map = extra.as_object().cloned().unwrap_or_default();
-        CharmConfig::from_json(&map).unwrap()
-    }
-
     fn rel(units: &[(&str, &[(&str, &str)])]) -> RelationView {
-        RelationView {
-            id: "nrpe-external-master:3".parse().unwrap(),
-            ours: Databag::new(),
-            units: units
-                .iter()
-                .map(|(u, kv)| {
-                    (
-                        u.parse::<UnitName>().unwrap(),
-                        kv.iter()
-                            .map(|(k, v)| (k.to_string(), v.to_string()))
-                            .collect(),
-                    )
-                })
-                .collect(),
-            app: Databag::new(),
-        }
+        relation("nrpe-external-master:3", units)
     }
 
     #[test]

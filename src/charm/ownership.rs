@@ -181,7 +181,7 @@ fn give_back(p: &mut Builder, path: &Path, kept: &Displaced) -> Result<(), PlanE
 }
 
 /// Lets go of every path the charm wrote or set aside that is not in `managed` (a
-/// tls-*-path changed, the nrpe relation is gone: B7).
+/// tls-*-path changed, the nrpe relation is gone: B7 in docs/python-charm-bugs.md).
 pub fn drop_unmanaged(p: &mut Builder, managed: &[PathBuf]) -> Result<(), PlanError> {
     let stale: BTreeSet<PathBuf> = p
         .local

@@ -15,7 +15,8 @@ use super::builder::Builder;
 use super::local::CsrRecord;
 use super::model::ModelView;
 
-/// Relation data for runtimes, on every relation, from every unit (B5).
+/// Relation data for runtimes, on every relation, from every unit (B5,
+/// docs/python-charm-bugs.md).
 /// `tls`: `None` off, `Some(ca)` on with the CA clients get (if any).
 pub fn clients(
     p: &mut Builder,
@@ -85,7 +86,8 @@ pub fn cert_request(unit: &UnitName, record: &CsrRecord) -> Databag {
 }
 
 /// What each registry unit publishes to runtimes: netloc (with port), URL scheme and CA
-/// following TLS from any source (B3), and the basic-auth credentials.
+/// following TLS from any source (B3, docs/python-charm-bugs.md), and the basic-auth
+/// credentials.
 pub fn client_info(
     advertised: &Advertised,
     config: &CharmConfig,
@@ -117,9 +119,10 @@ pub fn client_info(
 }
 
 /// The leader's `website` bag: our address/port and the `services` stanza listing the
-/// leader and every peer with an address, by unit number (B4). Active/active only when
-/// storage is shared by all units (s3, swift); per-unit filesystem storage must stay
-/// active/passive or clients would see different content per request.
+/// leader and every peer with an address, by unit number (B4, docs/python-charm-bugs.md).
+/// Active/active only when storage is shared by all units (s3, swift); per-unit
+/// filesystem storage must stay active/passive or clients would see different content
+/// per request.
 pub fn website_leader_bag(
     app: &str,
     leader: (&str, Host),
@@ -155,12 +158,8 @@ pub fn website_follower_bag() -> Databag {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::charm::fixtures::config;
     use serde_json::json;
-
-    fn config(extra: serde_json::Value) -> CharmConfig {
-        let map = extra.as_object().cloned().unwrap_or_default();
-        CharmConfig::from_json(&map).unwrap()
-    }
 
     #[test]
     fn clients_get_https_and_the_ca_for_any_tls_source() {

@@ -303,7 +303,8 @@ pub fn ports(p: &mut Builder, view: &View, config: &CharmConfig) {
     }
 }
 
-/// `GET /v2/` on loopback: Ready only when the registry really answers (B25).
+/// `GET /v2/` on loopback: Ready only when the registry really answers (B25,
+/// docs/python-charm-bugs.md).
 pub fn probe(config: &CharmConfig, tls_on: bool, wait: Wait, advertised: &Advertised) -> Probe {
     Probe {
         addr: SocketAddr::from(([127, 0, 0, 1], config.registry_port)),
@@ -368,12 +369,8 @@ pub fn service_action(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::charm::fixtures::config;
     use serde_json::json;
-
-    fn config(extra: serde_json::Value) -> CharmConfig {
-        let map = extra.as_object().cloned().unwrap_or_default();
-        CharmConfig::from_json(&map).unwrap()
-    }
 
     #[test]
     fn ports_follow_config_and_close_what_is_no_longer_wanted() {
