@@ -104,7 +104,7 @@ pub struct LocalState {
     /// What the current config.yml was rendered from (see `registry::config_yml`).
     #[serde(default)]
     pub rendered_from: Option<String>,
-    /// Model facts the frequent hooks may reuse (see `view::Known`).
+    /// Model facts the frequent hooks may reuse (see [`Known`]).
     #[serde(default)]
     pub known: Option<Known>,
     /// The Python charm's container that could not be removed: looked for again at every
