@@ -42,7 +42,7 @@ pub fn file(user: &str, password: &str) -> Result<String, HtpasswdError> {
     Ok(format!("{}\n", entry(user, password)?))
 }
 
-/// [`file`] with the bcrypt salt given (the charm draws it with its other entropy, so
+/// [`file()`] with the bcrypt salt given (the charm draws it with its other entropy, so
 /// deciding the file stays pure).
 pub fn file_with_salt(user: &str, password: &str, salt: [u8; 16]) -> Result<String, HtpasswdError> {
     check(user, password)?;

@@ -1,5 +1,5 @@
 //! Actions: `start` and `stop` manage the registry service here; every other action goes
-//! through [`run_other`], the one place it meets the charm: what it needs to know about
+//! through `run_other`, the one place it meets the charm: what it needs to know about
 //! the registry ([`ActionRegistry`]) comes from the same view and plan a hook makes.
 
 use std::collections::BTreeMap;

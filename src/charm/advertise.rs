@@ -59,8 +59,8 @@ pub fn proxy_host(website: &[RelationView]) -> Noted<Option<Host>> {
     }
 }
 
-/// `http-host`'s host[:port] as written if set, else the proxy's address with registry-port
-/// (the Python charm dropped the port: B1 in docs/python-charm-bugs.md), else this unit's
+/// `http-host`'s `host[:port]` as written if set, else the proxy's address with registry-port
+/// (the Python charm dropped the port: B1 in docs/python-charm-bugs.md#b1), else this unit's
 /// ingress address:registry-port.
 ///
 /// A default port is not added to `http-host`: docker and containerd key credentials,

@@ -1,6 +1,6 @@
 //! The registry's Nagios check for the nrpe subordinate: the two files it reads, and the
 //! announcement whose `timestamp` moves only when they change (B7,
-//! docs/python-charm-bugs.md).
+//! docs/python-charm-bugs.md#b7).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -51,7 +51,8 @@ pub fn put_files(
 }
 
 /// Tells each nrpe unit about the check files; `timestamp` moves only when their content
-/// changed, so a no-op hook wakes nothing on the subordinate's side (B7).
+/// changed, so a no-op hook wakes nothing on the subordinate's side
+/// (docs/python-charm-bugs.md#b7).
 pub fn announce(p: &mut Builder, model: &ModelView, files: &[(PathBuf, String)]) {
     if files.is_empty() {
         return;
@@ -68,7 +69,7 @@ pub fn announce(p: &mut Builder, model: &ModelView, files: &[(PathBuf, String)])
 /// the NRPE command definition, then the service exported for Nagios. `None` while no
 /// nrpe unit is in any nrpe relation (the host name comes from it, so nothing to write).
 /// The check follows the TLS state and registry-port, so it passes whenever the registry
-/// answers (B7, docs/python-charm-bugs.md).
+/// answers (B7, docs/python-charm-bugs.md#b7).
 pub fn nrpe_files(
     nrpe: &[RelationView],
     config: &CharmConfig,

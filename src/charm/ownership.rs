@@ -1,7 +1,7 @@
 //! Files the charm owns: it writes only what changed, records what it wrote, sets aside
 //! a file it did not write before writing over it, and gives it back when it lets go
-//! (B22, docs/python-charm-bugs.md). Decided on [`Disk`], the files as the view read them
-//! plus the plan's own steps so far, so every decision here is pure.
+//! (B22, docs/python-charm-bugs.md#b22). Decided on the builder's `Disk` (the files as the
+//! view read them plus the plan's own steps so far), so every decision here is pure.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -181,7 +181,7 @@ fn give_back(p: &mut Builder, path: &Path, kept: &Displaced) -> Result<(), PlanE
 }
 
 /// Lets go of every path the charm wrote or set aside that is not in `managed` (a
-/// tls-*-path changed, the nrpe relation is gone: B7 in docs/python-charm-bugs.md).
+/// tls-*-path changed, the nrpe relation is gone: B7 in docs/python-charm-bugs.md#b7).
 pub fn drop_unmanaged(p: &mut Builder, managed: &[PathBuf]) -> Result<(), PlanError> {
     let stale: BTreeSet<PathBuf> = p
         .local

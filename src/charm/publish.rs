@@ -16,7 +16,7 @@ use super::local::CsrRecord;
 use super::model::ModelView;
 
 /// Relation data for runtimes, on every relation, from every unit (B5,
-/// docs/python-charm-bugs.md).
+/// docs/python-charm-bugs.md#b5).
 /// `tls`: `None` off, `Some(ca)` on with the CA clients get (if any).
 pub fn clients(
     p: &mut Builder,
@@ -86,7 +86,7 @@ pub fn cert_request(unit: &UnitName, record: &CsrRecord) -> Databag {
 }
 
 /// What each registry unit publishes to runtimes: netloc (with port), URL scheme and CA
-/// following TLS from any source (B3, docs/python-charm-bugs.md), and the basic-auth
+/// following TLS from any source (B3, docs/python-charm-bugs.md#b3), and the basic-auth
 /// credentials.
 pub fn client_info(
     advertised: &Advertised,
@@ -119,7 +119,7 @@ pub fn client_info(
 }
 
 /// The leader's `website` bag: our address/port and the `services` stanza listing the
-/// leader and every peer with an address, by unit number (B4, docs/python-charm-bugs.md).
+/// leader and every peer with an address, by unit number (B4, docs/python-charm-bugs.md#b4).
 /// Active/active only when storage is shared by all units (s3, swift); per-unit
 /// filesystem storage must stay active/passive or clients would see different content
 /// per request.

@@ -304,7 +304,7 @@ pub fn ports(p: &mut Builder, view: &View, config: &CharmConfig) {
 }
 
 /// `GET /v2/` on loopback: Ready only when the registry really answers (B25,
-/// docs/python-charm-bugs.md).
+/// docs/python-charm-bugs.md#b25).
 pub fn probe(config: &CharmConfig, tls_on: bool, wait: Wait, advertised: &Advertised) -> Probe {
     Probe {
         addr: SocketAddr::from(([127, 0, 0, 1], config.registry_port)),
