@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use charm::charm::actions::action_registry;
 use charm::charm::local::{self, LocalState};
 use charm::charm::model::{ModelView, RelationView};
 use charm::charm::plan::{self, paths_to_read};
@@ -655,4 +656,50 @@ fn no_address_yet_waits_for_one() {
         )]
     );
     assert!(plan.probe.is_none());
+}
+
+#[test]
+fn an_action_gets_the_registry_the_plan_serves() {
+    let (cert, key, ca) = certificate();
+    let b64 = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    let mut view = fresh(
+        Event::Start,
+        json!({"tls-ca-blob": b64(&ca), "tls-cert-blob": b64(&cert), "tls-key-blob": b64(&key),
+               "auth-basic-user": "admin", "auth-basic-password": "pw",
+               "http-host": "http://lb.example.com:8080/"}),
+    );
+    view.fresh.htpasswd_salt = Some([3; 16]);
+    let plan = plan::plan(&view).unwrap();
+    let registry = action_registry(&view, plan.serving.as_ref().unwrap()).unwrap();
+    assert_eq!(registry.netloc, "lb.example.com:8080", "what clients use");
+    assert_eq!(
+        registry.unit_netloc, "10.1.0.5:5000",
+        "where the action connects"
+    );
+    assert_eq!(
+        registry.scheme,
+        charm::config::Scheme::Https,
+        "the unit's own TLS, not what http-host tells clients"
+    );
+    assert_eq!(
+        registry.ca_pem.as_deref().map(|c| c.trim()),
+        Some(ca.trim())
+    );
+    let creds = registry.credentials.unwrap();
+    assert_eq!(
+        (creds.username.as_str(), creds.password.expose()),
+        ("admin", "pw")
+    );
+    assert_eq!(registry.units, 1);
+    assert_eq!(registry.binary, PathBuf::from(BINARY));
+
+    let mut invalid = fresh(Event::Start, json!({"storage-cache": "disk"}));
+    invalid.model = model(json!({"storage-cache": "disk"}));
+    assert!(
+        plan::plan(&invalid).unwrap().serving.is_none(),
+        "nothing to act on"
+    );
 }

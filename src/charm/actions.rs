@@ -1,13 +1,17 @@
 //! Actions: `start` and `stop` manage the registry service here; every other action goes
-//! through `run_other`, the one place it meets the charm: what it needs to know about
-//! the registry ([`ActionRegistry`]) comes from the same view and plan a hook makes.
+//! through `run_other`, the one place it meets the charm: the registry it works on
+//! (`actions::Registry`, by [`action_registry`]) comes from the same view and plan a hook
+//! makes.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::config::{Auth, Secret, Storage};
+use crate::actions::{Registry, StorageKind};
+use crate::config::{Auth, Scheme, Storage};
 use crate::juju::{Context, HookTools, ToolRunner};
+use crate::registry_client::Credentials;
 use crate::relations::{Host, Netloc};
+use crate::workload::users::DATA_DIR;
 
 use super::local::LocalState;
 use super::plan::{self, stopped_status};
@@ -93,80 +97,54 @@ fn run_other<R: ToolRunner>(
     Ok(())
 }
 
-/// The storage backend, as actions need to know it (garbage collection is safe on
-/// per-unit filesystem storage only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageKind {
-    /// `/srv/registry` on this unit.
-    Filesystem,
-    /// S3, shared by all units.
-    S3,
-    /// Swift, shared by all units.
-    Swift,
-}
-
-/// What an action knows of the registry it works on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionRegistry {
-    /// host:port clients use (`http-host`, the proxy in front, or this unit).
-    pub netloc: Netloc,
-    /// This unit's own address and registry-port.
-    pub unit_netloc: Option<Netloc>,
-    /// `localhost:<registry-port>`.
-    pub local_netloc: Netloc,
-    /// Whether the registry serves https.
-    pub https: bool,
-    /// The CA clients are given, if any.
-    pub ca_pem: Option<String>,
-    /// Basic-auth user and password, when configured.
-    pub basic_auth: Option<(String, Secret)>,
-    /// `storage-read-only`.
-    pub read_only: bool,
-    /// `storage-delete`.
-    pub delete: bool,
-    /// The storage backend.
-    pub storage: StorageKind,
-    /// Units of the application (this one and its peers).
-    pub units: usize,
-    /// `registry-http-proxy`.
-    pub http_proxy: Option<String>,
-    /// `registry-https-proxy`.
-    pub https_proxy: Option<String>,
-    /// The registry's config.yml.
-    pub config_path: PathBuf,
-    /// The registry binary.
-    pub binary: PathBuf,
-}
-
-/// The registry an action works on, from the view and what the plan serves (`None`
-/// while the config is invalid).
-pub fn action_registry(view: &View, serving: &Serving) -> Option<ActionRegistry> {
+/// The registry an action works on, as `actions::run` takes it, from the view and what
+/// the plan serves (`None` while the config is invalid). Actions connect to this unit
+/// itself, so the scheme is the unit's own TLS state (clients may be told https by an
+/// `http-host` whose TLS ends at a load balancer).
+pub fn action_registry(view: &View, serving: &Serving) -> Option<Registry> {
     let (config, _) = view.model.config.as_ref().ok()?;
     let port = config.registry_port;
-    let basic_auth = match &config.auth {
-        Auth::Basic { user, password } => Some((user.clone(), password.clone())),
+    let credentials = match &config.auth {
+        Auth::Basic { user, password } => Some(Credentials {
+            username: user.clone(),
+            password: password.clone(),
+        }),
         _ => None,
     };
     let storage = match config.storage {
-        Storage::Filesystem => StorageKind::Filesystem,
-        Storage::S3(_) => StorageKind::S3,
-        Storage::Swift(_) => StorageKind::Swift,
+        Storage::Filesystem => StorageKind::Filesystem {
+            root: PathBuf::from(DATA_DIR),
+        },
+        Storage::S3(_) => StorageKind::Shared {
+            driver: "s3".into(),
+        },
+        Storage::Swift(_) => StorageKind::Shared {
+            driver: "swift".into(),
+        },
+    };
+    let unit_host = match view.model.address {
+        Some(a) => Host::from(a),
+        None => Host::Dns("localhost".into()),
     };
     let peers = view.model.peer.as_ref().map_or(0, |p| p.units.len());
-    Some(ActionRegistry {
-        netloc: serving.advertised.netloc.clone(),
-        unit_netloc: view.model.address.map(|a| Netloc::new(Host::from(a), port)),
-        local_netloc: Netloc::new(Host::Dns("localhost".into()), port),
-        https: serving.advertised.https(serving.tls.is_some()),
+    Some(Registry {
+        application: view.model.unit.app().to_string(),
+        netloc: serving.advertised.netloc.to_string(),
+        unit_netloc: Netloc::new(unit_host, port).to_string(),
+        port,
+        scheme: match serving.tls {
+            Some(_) => Scheme::Https,
+            None => Scheme::Http,
+        },
         ca_pem: serving.tls.clone().flatten(),
-        basic_auth,
-        read_only: config.storage_read_only,
-        delete: config.storage_delete,
+        credentials,
+        storage_read_only: config.storage_read_only,
+        storage_delete: config.storage_delete,
         storage,
         units: peers + 1,
         http_proxy: config.registry_http_proxy.clone(),
         https_proxy: config.registry_https_proxy.clone(),
-        config_path: crate::render::CONFIG_PATH.into(),
         binary: serving.binary.clone(),
+        config_path: crate::render::CONFIG_PATH.into(),
     })
 }
