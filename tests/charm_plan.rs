@@ -265,10 +265,6 @@ fn situations() -> Vec<(&'static str, View)> {
     )];
     related.machine = machine(&related.model, &related.local, &Observed::new());
     let (cert, key, ca) = certificate();
-    let b64 = |s: &str| {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(s)
-    };
     vec![
         ("defaults", fresh(Event::Install, json!({}))),
         (
@@ -280,10 +276,7 @@ fn situations() -> Vec<(&'static str, View)> {
         ),
         (
             "tls blobs",
-            fresh(
-                Event::ConfigChanged,
-                json!({"tls-ca-blob": b64(&ca), "tls-cert-blob": b64(&cert), "tls-key-blob": b64(&key)}),
-            ),
+            fresh(Event::ConfigChanged, tls_blobs(&cert, &key, &ca, json!({}))),
         ),
         (
             "token auth and metrics",
@@ -296,6 +289,21 @@ fn situations() -> Vec<(&'static str, View)> {
         ),
         ("clients, haproxy and nrpe", related),
     ]
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// The three `tls-*-blob` options for this certificate, key and CA, plus `extra`.
+fn tls_blobs(cert: &str, key: &str, ca: &str, extra: Value) -> Value {
+    let mut options =
+        json!({"tls-ca-blob": b64(ca), "tls-cert-blob": b64(cert), "tls-key-blob": b64(key)});
+    if let (Some(o), Some(e)) = (options.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+    }
+    options
 }
 
 /// A CA, and a certificate for [`ADDR`] it signed, with its key: (cert, key, ca).
@@ -607,14 +615,7 @@ fn operator_tls_files_the_registry_user_cannot_read_block() {
 #[test]
 fn tls_blobs_over_an_operator_file_set_it_aside_before_writing() {
     let (cert, key, ca) = certificate();
-    let b64 = |s: &str| {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(s)
-    };
-    let mut view = fresh(
-        Event::ConfigChanged,
-        json!({"tls-ca-blob": b64(&ca), "tls-cert-blob": b64(&cert), "tls-key-blob": b64(&key)}),
-    );
+    let mut view = fresh(Event::ConfigChanged, tls_blobs(&cert, &key, &ca, json!({})));
     let crt = PathBuf::from("/etc/docker/registry/registry.crt");
     let disk = BTreeMap::from([(
         crt.clone(),
@@ -661,15 +662,15 @@ fn no_address_yet_waits_for_one() {
 #[test]
 fn an_action_gets_the_registry_the_plan_serves() {
     let (cert, key, ca) = certificate();
-    let b64 = |s: &str| {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(s)
-    };
     let mut view = fresh(
         Event::Start,
-        json!({"tls-ca-blob": b64(&ca), "tls-cert-blob": b64(&cert), "tls-key-blob": b64(&key),
-               "auth-basic-user": "admin", "auth-basic-password": "pw",
-               "http-host": "http://lb.example.com:8080/"}),
+        tls_blobs(
+            &cert,
+            &key,
+            &ca,
+            json!({"auth-basic-user": "admin", "auth-basic-password": "pw",
+                   "http-host": "http://lb.example.com:8080/"}),
+        ),
     );
     view.fresh.htpasswd_salt = Some([3; 16]);
     let plan = plan::plan(&view).unwrap();
