@@ -10,38 +10,11 @@ use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::tls::{TlsBundle, TlsSource};
+use crate::tls::{decode_base64_text, TlsBundle, TlsError, TlsSource};
 
-/// A secret string (password, key, token material) whose Debug/Display are redacted.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret value; call only where it is written to a file or sent on the wire.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use crate::secret::Secret;
 
 /// One invalid option: which one, what is wrong, and (optionally) how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +55,16 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+impl From<TlsError> for ConfigError {
+    fn from(e: TlsError) -> Self {
+        ConfigError {
+            option: e.option,
+            problem: e.problem,
+            fix: e.fix,
+        }
+    }
+}
 
 /// All problems found in one configuration (never empty when returned as an error).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -719,22 +702,6 @@ fn quote(v: &str) -> String {
     }
 }
 
-/// Decodes a base64 blob (whitespace ignored, padding optional) into UTF-8 text.
-///
-/// The error never contains the value: blobs carry private keys.
-pub fn decode_base64_text(raw: &str) -> Result<String, String> {
-    let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
-    let engine = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    );
-    let bytes = engine
-        .decode(compact.as_bytes())
-        .map_err(|e| format!("is not valid base64 ({e})"))?;
-    String::from_utf8(bytes).map_err(|_| "does not decode to text (expected PEM)".to_string())
-}
-
 impl CharmConfig {
     /// Parses and validates the output of `config-get --format=json`.
     ///
@@ -812,7 +779,7 @@ impl CharmConfig {
         let tls_blobs = TlsBlobs {
             ca: r.base64_text("tls-ca-blob"),
             cert: r.base64_text("tls-cert-blob"),
-            key: r.base64_text("tls-key-blob").map(Secret),
+            key: r.base64_text("tls-key-blob").map(Secret::new),
         };
         let tls_paths = TlsPaths {
             ca: r.path("tls-ca-path", DEFAULT_TLS_CA_PATH),
@@ -929,7 +896,7 @@ fn read_auth(r: &mut Reader<'_>) -> Auth {
         }
         ok.then(|| Auth::Basic {
             user: user.clone(),
-            password: Secret(password.clone()),
+            password: Secret::new(password.clone()),
         })
     };
 
@@ -1003,7 +970,7 @@ fn read_auth(r: &mut Reader<'_>) -> Auth {
 fn read_proxy(r: &mut Reader<'_>) -> Option<Proxy> {
     let url = r.opt("cache-remoteurl");
     let username = r.opt("cache-username");
-    let password = r.opt("cache-password").map(Secret);
+    let password = r.opt("cache-password").map(Secret::new);
     let Some(url) = url else {
         for (k, set) in [
             ("cache-username", username.is_some()),
@@ -1106,7 +1073,7 @@ fn read_swift(r: &mut Reader<'_>) -> Option<Swift> {
     Some(Swift {
         auth_url: auth_url?,
         username: username?,
-        password: Secret(password?),
+        password: Secret::new(password?),
         container,
         region,
         tenant,
@@ -1218,8 +1185,8 @@ fn read_s3(r: &mut Reader<'_>) -> Option<S3> {
     Some(S3 {
         region: region?,
         bucket: bucket?,
-        access_key: access_key.map(Secret),
-        secret_key: secret_key.map(Secret),
+        access_key: access_key.map(Secret::new),
+        secret_key: secret_key.map(Secret::new),
         region_endpoint,
         force_path_style,
         encrypt,

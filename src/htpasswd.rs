@@ -24,18 +24,13 @@ pub enum HtpasswdError {
     Empty,
     /// bcrypt failed (e.g. bad cost).
     #[error("bcrypt failed: {0}")]
-    Bcrypt(#[from] bcrypt::BcryptError),
+    Bcrypt(bcrypt::BcryptError),
 }
 
 /// One htpasswd line `user:$2y$10$...` (no newline).
 pub fn entry(user: &str, password: &str) -> Result<String, HtpasswdError> {
-    if user.is_empty() || password.is_empty() {
-        return Err(HtpasswdError::Empty);
-    }
-    if user.contains([':', '\n', '\r']) {
-        return Err(HtpasswdError::BadUser(user.to_string()));
-    }
-    let hash = bcrypt::hash_with_result(password, COST)?;
+    check(user, password)?;
+    let hash = bcrypt::hash_with_result(password, COST).map_err(HtpasswdError::Bcrypt)?;
     Ok(format!(
         "{user}:{}",
         hash.format_for_version(bcrypt::Version::TwoY)
@@ -45,6 +40,27 @@ pub fn entry(user: &str, password: &str) -> Result<String, HtpasswdError> {
 /// The whole file content for one user (one line plus newline).
 pub fn file(user: &str, password: &str) -> Result<String, HtpasswdError> {
     Ok(format!("{}\n", entry(user, password)?))
+}
+
+/// [`file()`] with the bcrypt salt given (the charm draws it with its other entropy, so
+/// deciding the file stays pure).
+pub fn file_with_salt(user: &str, password: &str, salt: [u8; 16]) -> Result<String, HtpasswdError> {
+    check(user, password)?;
+    let hash = bcrypt::hash_with_salt(password, COST, salt).map_err(HtpasswdError::Bcrypt)?;
+    Ok(format!(
+        "{user}:{}\n",
+        hash.format_for_version(bcrypt::Version::TwoY)
+    ))
+}
+
+fn check(user: &str, password: &str) -> Result<(), HtpasswdError> {
+    if user.is_empty() || password.is_empty() {
+        return Err(HtpasswdError::Empty);
+    }
+    if user.contains([':', '\n', '\r']) {
+        return Err(HtpasswdError::BadUser(user.to_string()));
+    }
+    Ok(())
 }
 
 /// True when `contents` holds exactly one entry, for `user`, whose hash accepts `password`.
@@ -75,6 +91,16 @@ mod tests {
         assert!(!verify_file(&format!("{e}\nx:y\n"), "admin", "s3:cr#t\""));
         assert!(!verify_file("", "admin", "x"));
         assert!(!verify_file("garbage", "admin", "x"));
+    }
+
+    #[test]
+    fn a_given_salt_makes_the_same_entry_and_it_verifies() {
+        let a = file_with_salt("admin", "pw", [7; 16]).unwrap();
+        assert_eq!(a, file_with_salt("admin", "pw", [7; 16]).unwrap());
+        assert_ne!(a, file_with_salt("admin", "pw", [8; 16]).unwrap());
+        assert!(a.starts_with("admin:$2y$05$"), "{a}");
+        assert!(verify_file(&a, "admin", "pw"));
+        assert!(file_with_salt("a:b", "pw", [7; 16]).is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The docker-registry charm: a Juju machine charm for the CNCF distribution registry.
 //!
-//! Data flows one way: event → model → decide → render → apply → report.
-//! `juju` is the only module that talks to Juju; `charm` decides; `workload` applies.
+//! Data flows one way: event → view → plan → apply → report (see [`charm`]).
+//! `juju` is the only module that talks to Juju; `charm` decides, purely, and applies
+//! through `workload`, where every machine effect sits behind a trait.
 
 pub mod actions;
 pub mod charm;
@@ -12,5 +13,6 @@ pub mod probe;
 pub mod registry_client;
 pub mod relations;
 pub mod render;
+pub mod secret;
 pub mod tls;
 pub mod workload;

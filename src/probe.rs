@@ -28,20 +28,20 @@ pub enum Scheme {
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     /// Nothing accepted the connection, or it broke.
-    #[error("GET {url}: {source}")]
+    #[error("GET {url}: {cause}")]
     Io {
         /// The URL probed.
         url: String,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The TLS handshake failed.
-    #[error("GET {url}: TLS: {source}")]
+    #[error("GET {url}: TLS: {cause}")]
     Tls {
         /// The URL probed.
         url: String,
         /// The rustls error.
-        source: rustls::Error,
+        cause: rustls::Error,
     },
     /// The reply was not HTTP.
     #[error("GET {url}: not an HTTP reply: {line:?}")]
@@ -73,9 +73,9 @@ pub fn url(addr: SocketAddr, scheme: Scheme) -> String {
 /// One `GET /v2/`; Ok(status) when the registry serves (200 or 401).
 pub fn get_v2(addr: SocketAddr, scheme: Scheme, timeout: Duration) -> Result<u16, ProbeError> {
     let url = url(addr, scheme);
-    let io = |source| ProbeError::Io {
+    let io = |cause| ProbeError::Io {
         url: url.clone(),
-        source,
+        cause,
     };
     let tcp = TcpStream::connect_timeout(&addr, timeout).map_err(io)?;
     tcp.set_read_timeout(Some(timeout)).map_err(io)?;
@@ -88,9 +88,9 @@ pub fn get_v2(addr: SocketAddr, scheme: Scheme, timeout: Duration) -> Result<u16
         Scheme::Https => {
             let name = ServerName::IpAddress(addr.ip().into());
             let conn =
-                ClientConnection::new(tls_config(), name).map_err(|source| ProbeError::Tls {
+                ClientConnection::new(tls_config(), name).map_err(|cause| ProbeError::Tls {
                     url: url.clone(),
-                    source,
+                    cause,
                 })?;
             exchange(StreamOwned::new(conn, tcp), &request).map_err(|e| {
                 match e
@@ -99,7 +99,7 @@ pub fn get_v2(addr: SocketAddr, scheme: Scheme, timeout: Duration) -> Result<u16
                 {
                     Some(tls) => ProbeError::Tls {
                         url: url.clone(),
-                        source: tls.clone(),
+                        cause: tls.clone(),
                     },
                     None => io(e),
                 }

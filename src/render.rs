@@ -66,10 +66,10 @@ pub enum RenderError {
     NonUtf8Path(PathBuf),
     /// The embedded template does not parse.
     #[error("config.yml template does not parse: {0}")]
-    Template(#[from] Box<handlebars::TemplateError>),
+    Template(Box<handlebars::TemplateError>),
     /// Rendering failed (e.g. a variable missing in strict mode).
     #[error("cannot render config.yml: {0}")]
-    Render(#[from] Box<handlebars::RenderError>),
+    Render(Box<handlebars::RenderError>),
 }
 
 #[derive(Serialize)]
@@ -365,9 +365,10 @@ pub fn render_registry_config(inputs: &RegistryConfigInputs<'_>) -> Result<Strin
     hb.register_escape_fn(handlebars::no_escape);
     hb.register_helper("yaml", Box::new(yaml_helper));
     hb.register_template_string("config", TEMPLATE)
-        .map_err(Box::new)?;
+        .map_err(|e| RenderError::Template(Box::new(e)))?;
     let view = view(inputs)?;
-    Ok(hb.render("config", &view).map_err(Box::new)?)
+    hb.render("config", &view)
+        .map_err(|e| RenderError::Render(Box::new(e)))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
 
-use crate::config::{decode_base64_text, ConfigError, Secret};
+use crate::secret::Secret;
 
 /// A PEM document (one or more blocks, normalised: no text before or between blocks).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,16 +76,6 @@ impl TlsError {
     fn fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());
         self
-    }
-}
-
-impl From<TlsError> for ConfigError {
-    fn from(e: TlsError) -> Self {
-        ConfigError {
-            option: e.option,
-            problem: e.problem,
-            fix: e.fix,
-        }
     }
 }
 
@@ -568,29 +558,31 @@ impl FromStr for San {
 }
 
 /// The certificate SANs: ingress and bind addresses, the `http-host` host name, proxy
-/// (haproxy) addresses and the machine host name; sorted, without duplicates.
+/// (haproxy) addresses and the machine host name; sorted, without duplicates. Names that
+/// are no valid SAN are left out and returned with the reason.
 pub fn compute_sans(
     ingress: &[IpAddr],
     bind: &[IpAddr],
     http_host: Option<&str>,
     proxy: &[San],
     hostname: &str,
-) -> Vec<San> {
+) -> (Vec<San>, Vec<(String, TlsError)>) {
     let mut out: Vec<San> = ingress
         .iter()
         .chain(bind)
         .map(|ip| San::Ip(*ip))
         .chain(proxy.iter().cloned())
         .collect();
+    let mut skipped = Vec::new();
     for name in http_host.into_iter().chain(Some(hostname)) {
         match name.parse::<San>() {
             Ok(san) => out.push(san),
-            Err(e) => tracing::warn!("not adding {name:?} to the certificate SANs: {e}"),
+            Err(e) => skipped.push((name.to_string(), e)),
         }
     }
     out.sort();
     out.dedup();
-    out
+    (out, skipped)
 }
 
 /// Generates a new ECDSA P-256 private key (PKCS#8 PEM).
@@ -625,6 +617,22 @@ pub fn csr(key: &Secret, common_name: &str, sans: &[San]) -> Result<Pem, TlsErro
         .serialize_request(&kp)
         .map_err(|e| err(format!("{e}")))?;
     Ok(Pem(req.pem().map_err(|e| err(format!("{e}")))?))
+}
+
+/// Decodes a base64 blob (whitespace ignored, padding optional) into UTF-8 text.
+///
+/// The error never contains the value: blobs carry private keys.
+pub fn decode_base64_text(raw: &str) -> Result<String, String> {
+    let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = engine
+        .decode(compact.as_bytes())
+        .map_err(|e| format!("is not valid base64 ({e})"))?;
+    String::from_utf8(bytes).map_err(|_| "does not decode to text (expected PEM)".to_string())
 }
 
 /// Shorthand for [`TlsBundle::from_blobs`].

@@ -23,7 +23,7 @@ use charm::workload::packages::{PackagesError, RecordingPackages};
 use charm::workload::service::{
     RecordingService, Service, ServiceError, ServiceSpec, ServiceStatus,
 };
-use charm::workload::users::service_user;
+use charm::workload::users::{Account, UsersError};
 use serde_json::{json, Value};
 use support::fake_juju::{juju_keys, FakeJuju, State};
 use tracing_subscriber::filter::LevelFilter;
@@ -32,6 +32,15 @@ use tracing_subscriber::layer::SubscriberExt;
 const ADDR: &str = "10.1.0.5";
 const BINARY: &str = "/usr/bin/docker-registry";
 const VERSION: &str = "2.8.2+ds1";
+/// The service user on the simulated machine.
+const OWNER: (u32, u32) = (901, 902);
+/// The simulated machine's host name.
+const HOSTNAME: &str = "reg-host-0";
+
+/// `(uid, gid)` of the service user on the simulated machine.
+fn service_user() -> Result<(u32, u32), UsersError> {
+    Ok(OWNER)
+}
 
 // ---- harness ----------------------------------------------------------------------------
 
@@ -163,16 +172,26 @@ impl Unit {
                 None => Ok(200),
                 Some(why) => Err(ProbeError::Io {
                     url: format!("{addr}"),
-                    source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, why),
+                    cause: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, why),
                 }),
             }
         };
+        let account = || -> Result<Account, UsersError> {
+            Ok(Account {
+                uid: OWNER.0,
+                gid: OWNER.1,
+                groups: vec![OWNER.1],
+            })
+        };
+        let hostname = || HOSTNAME.to_string();
         let fx = Effects {
             files: &self.files,
             packages: &self.packages,
             service: &make_service,
             binary: &binary,
             version: &version,
+            account: &account,
+            hostname: &hostname,
             probe: &probe,
             ready_within: Duration::from_secs(10),
             legacy: self.legacy.as_ref(),

@@ -941,7 +941,7 @@ fn generated_key_and_csr() {
 #[test]
 fn sans_are_sorted_and_deduplicated() {
     let ip = |s: &str| s.parse().unwrap();
-    let sans = tls::compute_sans(
+    let (sans, skipped) = tls::compute_sans(
         &[ip("10.5.0.12")],
         &[ip("10.5.0.12"), ip("192.168.1.2")],
         Some("Registry.Example.com"),
@@ -951,6 +951,7 @@ fn sans_are_sorted_and_deduplicated() {
         ],
         "juju-1a2b3c-0",
     );
+    assert!(skipped.is_empty(), "{skipped:?}");
     let shown: Vec<String> = sans.iter().map(ToString::to_string).collect();
     assert_eq!(
         shown,
@@ -963,6 +964,9 @@ fn sans_are_sorted_and_deduplicated() {
         ]
     );
     assert!("bad name!".parse::<San>().is_err());
+    let (_, skipped) = tls::compute_sans(&[], &[], Some("bad name!"), &[], "host");
+    assert_eq!(skipped.len(), 1, "a bad name is left out and said why");
+    assert_eq!(skipped[0].0, "bad name!");
     assert!("*.example.com".parse::<San>().is_ok());
     assert_eq!("::1".parse::<San>().unwrap(), San::Ip(ip("::1")));
 }

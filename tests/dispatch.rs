@@ -49,6 +49,22 @@ fn juju_env(fake: &FakeTools, dispatch: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Answers for the model an action reads (a follower with no relations), so the action
+/// gets as far as its parameters.
+fn model_answers(fake: &FakeTools) {
+    for (tool, answer) in [
+        ("config-get", "{}"),
+        ("is-leader", "false"),
+        ("network-get", r#"{"ingress-addresses":["10.0.0.6"]}"#),
+        ("relation-ids", "[]"),
+        ("leader-get", "{}"),
+        ("opened-ports", "[]"),
+        ("action-get", "{}"),
+    ] {
+        fake.respond(tool, answer);
+    }
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -71,10 +87,12 @@ fn without_juju_env_prints_usage_and_exits_2() {
 }
 
 // Hooks reconcile the machine, so they run only inside jujusim machines (tests/e2e_*.rs);
-// an action that touches nothing on the host exercises the dispatch path here.
+// an action that only reads (the model, and the machine's files) exercises the dispatch
+// path here.
 #[test]
 fn action_logs_through_juju_log_and_exits_0() {
     let fake = FakeTools::new();
+    model_answers(&fake);
     let out = run(&juju_env(&fake, "actions/images"));
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {err}");
@@ -89,6 +107,16 @@ fn action_logs_through_juju_log_and_exits_0() {
     assert!(first[3].contains("images"), "{first:?}");
     // Juju records stderr at WARNING: what reached juju-log must not be repeated there.
     assert!(!err.contains("running action images"), "{err}");
+    let failed: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.tool == "action-fail")
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", fake.calls());
+    assert!(
+        failed[0].args[1].starts_with("images: not implemented"),
+        "{failed:?}"
+    );
 }
 
 #[test]
@@ -109,6 +137,7 @@ fn unknown_hook_exits_0_and_logs_only_at_debug() {
 #[test]
 fn missing_juju_log_still_succeeds() {
     let fake = FakeTools::new();
+    model_answers(&fake);
     fake.remove("juju-log");
     let out = run(&juju_env(&fake, "actions/images"));
     let err = text(&out.stderr);

@@ -495,22 +495,24 @@ type Builder = (&'static str, &'static str);
 const INDIRECT: &[(&str, &str, &[Builder])] = &[
     // Status's own constructors pass their argument on.
     ("Status::new", "message", &[]),
-    // The Python charm's container could not be removed (src/charm/switch.rs).
-    ("Status::blocked", "problem", &[("", "blocked_message")]),
-    // Invalid config: the config errors (checked on their own below), TLS paths that are
-    // directories, unusable operator certificate files.
+    // Invalid config: the config errors (checked on their own below), and TLS paths that
+    // are directories or unusable operator certificate files (src/charm/plan.rs `block`).
+    (
+        "Status::blocked",
+        "errors.status_message()",
+        &[("src/config.rs", "status_message")],
+    ),
     (
         "Status::blocked",
         "message",
         &[
-            ("src/config.rs", "status_message"),
-            ("", "tls_path_problem"),
-            ("", "operator_tls"),
+            ("src/charm/tls_source.rs", "path_problem"),
+            ("src/charm/tls_source.rs", "operator"),
         ],
     ),
     (
         "Status::active",
-        "decide::ready_message(&advertised,tls_on)",
+        "advertise::ready_message(advertised,tls_on)",
         &[("", "ready_message")],
     ),
     // URL and base64 problems.
@@ -519,7 +521,7 @@ const INDIRECT: &[(&str, &str, &[Builder])] = &[
         "problem",
         &[
             ("src/config.rs", "parse"),
-            ("src/config.rs", "decode_base64_text"),
+            ("src/tls.rs", "decode_base64_text"),
         ],
     ),
     // PEM and base64 problems of TLS material.
@@ -528,7 +530,7 @@ const INDIRECT: &[(&str, &str, &[Builder])] = &[
         "p",
         &[
             ("src/tls.rs", "pem_blocks"),
-            ("src/config.rs", "decode_base64_text"),
+            ("src/tls.rs", "decode_base64_text"),
         ],
     ),
 ];

@@ -611,9 +611,9 @@ fn missing_tool_is_spawn_error() {
     fake.remove("is-leader");
     let e = tools.is_leader().unwrap_err();
     match &e {
-        HookToolError::Spawn { tool, source } => {
+        HookToolError::Spawn { tool, cause } => {
             assert_eq!(tool, "is-leader");
-            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            assert_eq!(cause.kind(), std::io::ErrorKind::NotFound);
         }
         other => panic!("{other:?}"),
     }

@@ -2,13 +2,15 @@
 //! text, round trips through serde_yaml, the haproxy-side reading, garbage, and
 //! `haproxy -c` accepting what we render.
 
+mod support;
+
 use std::process::Command;
 
 use charm::relations::website::{
-    follower_delta, parse_services, render_haproxy_cfg, render_services, union, Balancing,
-    HaproxyView, Server, Service, ServicesStanza, WebsiteLeader,
+    follower_delta, render_services, Balancing, Server, Service, ServicesStanza, WebsiteLeader,
 };
 use charm::relations::{bag, changes, Databag, Host};
+use support::haproxy::{parse_leader, parse_services, render_haproxy_cfg, union, HaproxyView};
 
 fn host(s: &str) -> Host {
     s.parse().unwrap()
@@ -156,7 +158,7 @@ fn leader_bag_exact_and_round_trip() {
         ("all_services", ""),
     ]);
     assert_eq!(b, expected);
-    assert_eq!(WebsiteLeader::parse(&b), Ok(leader));
+    assert_eq!(parse_leader(&b), Ok(leader));
 }
 
 #[test]
@@ -302,9 +304,9 @@ fn garbage_names_the_services_key() {
         assert_eq!(err.key(), key, "{raw}");
         assert!(err.to_string().contains(needle), "{raw}: {err}");
     }
-    let err = WebsiteLeader::parse(&bag([("hostname", "bad host"), ("port", "1")])).unwrap_err();
+    let err = parse_leader(&bag([("hostname", "bad host"), ("port", "1")])).unwrap_err();
     assert_eq!(err.key(), "hostname");
-    let err = WebsiteLeader::parse(&bag([("hostname", "10.0.0.1")])).unwrap_err();
+    let err = parse_leader(&bag([("hostname", "10.0.0.1")])).unwrap_err();
     assert_eq!(err.key(), "port");
 }
 

@@ -2,15 +2,18 @@
 //! YAML round-trip checks and real `docker-registry serve` start-up checks. Bug numbers
 //! (B13, B23, ...) are entries of docs/python-charm-bugs.md.
 
+mod support;
+
 use std::io::Write as _;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use charm::config::{CharmConfig, Secret};
 use charm::render::{render_registry_config, RegistryConfigInputs, TlsFiles};
 use serde_json::{json, Value};
+use support::net::PrivateLoopback;
+use support::wait::eventually;
 
 fn config(v: Value) -> CharmConfig {
     match CharmConfig::from_json(v.as_object().expect("object")) {
@@ -289,7 +292,8 @@ fn missing_auth_file_input_is_an_error() {
 
 // ---- the real registry ------------------------------------------------------------
 
-/// A `docker-registry serve` process, killed on drop.
+/// A `docker-registry serve` process, killed on drop (its log printed when the test
+/// failed).
 struct Registry {
     child: Child,
     log: PathBuf,
@@ -299,12 +303,11 @@ impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            eprintln!("registry log ({}):\n{log}", self.log.display());
+        }
     }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
 }
 
 /// Starts the registry on `config`, binding only 127.0.0.1 (REGISTRY_HTTP_ADDR overrides
@@ -348,29 +351,26 @@ fn status(url: &str, extra: &[&str]) -> u16 {
         .unwrap_or(0)
 }
 
-/// Polls until the registry answers one of `want`, within a bounded deadline.
+/// Waits until the registry answers one of `want`; fails at once if it exited.
 fn wait_for(reg: &mut Registry, url: &str, extra: &[&str], want: &[u16]) -> u16 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let what = format!("{url} to answer one of {want:?}");
+    eventually(&what, Duration::from_secs(20), || {
         let code = status(url, extra);
         if want.contains(&code) {
-            return code;
+            return Some(code);
         }
-        let exited = reg.child.try_wait().expect("try_wait");
-        if exited.is_some() || Instant::now() > deadline {
-            let log = std::fs::read_to_string(&reg.log).unwrap_or_default();
-            panic!(
-                "registry not ready at {url} (last status {code}, exit {exited:?}); log:\n{log}"
-            );
+        if let Some(exit) = reg.child.try_wait().expect("try_wait") {
+            panic!("the registry exited ({exit}) before {what} (last status {code})");
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        None
+    })
 }
 
 #[test]
 fn real_registry_starts_with_default_config() {
+    let net = PrivateLoopback::new();
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
+    let port = net.port();
     let cfg = config(json!({"registry-port": port}));
     let secret = Secret::new("leader-http-secret");
     let data = dir.path().join("data");
@@ -385,8 +385,9 @@ fn real_registry_starts_with_default_config() {
 
 #[test]
 fn real_registry_starts_with_basic_auth_and_tls() {
+    let net = PrivateLoopback::new();
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
+    let port = net.port();
     let password = "pa\"ss:#w rd";
 
     // A CA and a server certificate for 127.0.0.1, validated through TlsBundle.
@@ -456,7 +457,8 @@ fn real_registry_starts_with_basic_auth_and_tls() {
 fn real_registry_understands_token_auth_metrics_read_only_and_delete() {
     use base64::Engine as _;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (port, debug_port) = (free_port(), free_port());
+    let net = PrivateLoopback::new();
+    let (port, debug_port) = (net.port(), net.port());
     // The registry loads the token root bundle at start, so it must be a real certificate.
     let key = rcgen::KeyPair::generate().expect("key");
     let cert = rcgen::CertificateParams::new(vec!["auth.test".to_string()])

@@ -1,120 +1,23 @@
 //! `Supervisor` with the real `docker-registry` binary: start, readiness, identity checks,
 //! restart, stop, crash detection and pid files that must not be trusted.
 //!
-//! Each test has its own temp dir and port; all traffic is to 127.0.0.1.
+//! Each test has its own temp dir and network namespace (so its own ports); all traffic
+//! is to 127.0.0.1 there. The detached-start test (a hook process that starts the
+//! registry and exits) is tests/supervisor_detach.rs.
+
+mod support;
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use charm::workload::service::{read_stat, PidRecord};
 use charm::workload::{service_user, Service, ServiceSpec, ServiceStatus, Supervisor};
-
-const DEADLINE: Duration = Duration::from_secs(10);
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    addr: SocketAddr,
-    sup: Supervisor,
-}
-
-impl Fixture {
-    fn pid_path(&self) -> PathBuf {
-        self.sup.spec().pid_path.clone()
-    }
-    fn log(&self) -> String {
-        fs::read_to_string(&self.sup.spec().log_path).unwrap_or_default()
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        // Never leave a registry behind, even when an assertion failed.
-        let _ = self.sup.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A registry config in a temp dir the service user can read, storage it can write.
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let (uid, gid) = service_user().unwrap();
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let data = dir.path().join("data");
-    fs::create_dir(&data).unwrap();
-    std::os::unix::fs::chown(&data, Some(uid), Some(gid)).unwrap();
-    let port = free_port();
-    let config = dir.path().join("config.yml");
-    fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            data.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&config, fs::Permissions::from_mode(0o640)).unwrap();
-    std::os::unix::fs::chown(&config, Some(uid), Some(gid)).unwrap();
-
-    let mut spec = ServiceSpec::registry(Path::new("/usr/bin/docker-registry"), &config)
-        .with_env("HTTP_PROXY", "http://proxy.invalid:3128");
-    spec.log_path = dir.path().join("log/registry.log");
-    spec.pid_path = dir.path().join("run/registry.pid");
-    Fixture {
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        sup: Supervisor::new(spec),
-        _dir: dir,
-    }
-}
-
-/// Minimal HTTP/1.0 GET; returns the status code.
-fn http_get(addr: SocketAddr, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).ok()?;
-    reply.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Polls `GET /v2/` until 200; returns how long it took.
-fn wait_ready(addr: SocketAddr) -> Duration {
-    let start = Instant::now();
-    while start.elapsed() < DEADLINE {
-        if http_get(addr, "/v2/") == Some(200) {
-            return start.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    panic!("registry on {addr} not ready after {DEADLINE:?}");
-}
-
-fn running_pid(sup: &Supervisor) -> u32 {
-    match sup.status().unwrap() {
-        ServiceStatus::Running { pid } => pid,
-        other => panic!("expected Running, got {other:?}"),
-    }
-}
-
-/// Polls until `check` holds or the deadline passes.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
+use support::supervised::{http_get, running_pid, wait_ready, Fixture, DEADLINE};
+use support::wait::eventually;
 
 fn proc_status_field(pid: u32, key: &str) -> String {
     fs::read_to_string(format!("/proc/{pid}/status"))
@@ -130,7 +33,7 @@ fn gone_or_zombie(pid: u32) -> bool {
 
 #[test]
 fn start_status_restart_stop() {
-    let fx = fixture();
+    let fx = Fixture::new();
     let (uid, gid) = service_user().unwrap();
     assert_eq!(fx.sup.status().unwrap(), ServiceStatus::Stopped);
 
@@ -228,7 +131,7 @@ fn start_status_restart_stop() {
 
 #[test]
 fn killed_registry_is_reported_crashed_and_start_recovers() {
-    let fx = fixture();
+    let fx = Fixture::new();
     fx.sup.start().unwrap();
     wait_ready(fx.addr);
     let pid = running_pid(&fx.sup);
@@ -238,10 +141,10 @@ fn killed_registry_is_reported_crashed_and_start_recovers() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    eventually(
-        "status Crashed after kill -9",
-        || matches!(fx.sup.status().unwrap(), ServiceStatus::Crashed { pid: Some(p), .. } if p == pid),
-    );
+    eventually("status Crashed after kill -9", DEADLINE, || {
+        matches!(fx.sup.status().unwrap(), ServiceStatus::Crashed { pid: Some(p), .. } if p == pid)
+            .then_some(())
+    });
     assert!(
         fx.pid_path().exists(),
         "the pid file stays: the crash must be visible"
@@ -263,7 +166,7 @@ fn sleeper() -> Child {
 
 #[test]
 fn pid_file_pointing_at_an_unrelated_process_is_not_trusted() {
-    let fx = fixture();
+    let fx = Fixture::new();
     let mut other = sleeper();
     let pid = other.id();
     let start_time = read_stat(pid).unwrap().unwrap().start_time;
@@ -366,7 +269,7 @@ fn a_process_that_ignores_sigterm_is_killed_after_the_timeout() {
     sup.start().unwrap();
     let pid = running_pid(&sup);
     // Wait (observably) until perl ignores SIGTERM.
-    eventually("SIGTERM ignored", || {
+    eventually("SIGTERM ignored", DEADLINE, || {
         fs::read_to_string(format!("/proc/{pid}/status"))
             .map(|s| {
                 s.lines()
@@ -375,6 +278,7 @@ fn a_process_that_ignores_sigterm_is_killed_after_the_timeout() {
                     .is_some_and(|mask| mask & (1 << (15 - 1)) != 0)
             })
             .unwrap_or(false)
+            .then_some(())
     });
     let t0 = Instant::now();
     sup.stop().unwrap();
@@ -387,9 +291,11 @@ fn a_process_that_ignores_sigterm_is_killed_after_the_timeout() {
     assert!(gone_or_zombie(pid));
     assert_eq!(sup.status().unwrap(), ServiceStatus::Stopped);
     // Nothing of its session is left: SIGKILL goes to the whole group.
-    eventually("no live process left in the service's session", || {
-        alive_in_session(pid).is_empty()
-    });
+    eventually(
+        "no live process left in the service's session",
+        DEADLINE,
+        || alive_in_session(pid).is_empty().then_some(()),
+    );
 }
 
 /// Live processes whose session id is `sid`.
@@ -412,74 +318,14 @@ fn alive_in_session(sid: u32) -> Vec<u32> {
 
 #[test]
 fn registry_that_fails_to_start_is_reported_crashed() {
-    let fx = fixture();
+    let fx = Fixture::new();
     // Occupy the port: the registry exits 1 with "address already in use".
     let _squatter = TcpListener::bind(fx.addr).unwrap();
     fx.sup.start().unwrap();
-    eventually("status Crashed after a bind failure", || {
-        matches!(fx.sup.status().unwrap(), ServiceStatus::Crashed { .. })
+    eventually("status Crashed after a bind failure", DEADLINE, || {
+        matches!(fx.sup.status().unwrap(), ServiceStatus::Crashed { .. }).then_some(())
     });
-    eventually("the log says why", || {
-        fx.log().contains("address already in use")
+    eventually("the log says why", DEADLINE, || {
+        fx.log().contains("address already in use").then_some(())
     });
-}
-
-/// Set by `start_returns_while_the_registry_keeps_running` when it runs this test binary as
-/// a stand-in hook; the helper test below does nothing otherwise.
-const HOOK_ENV: &str = "WORKLOAD_TEST_HOOK_CONFIG";
-
-#[test]
-fn helper_hook_that_starts_the_registry() {
-    let Ok(config) = std::env::var(HOOK_ENV) else {
-        return;
-    };
-    let mut spec = ServiceSpec::registry(Path::new("/usr/bin/docker-registry"), Path::new(&config));
-    let dir = Path::new(&config).parent().unwrap();
-    spec.log_path = dir.join("log/registry.log");
-    spec.pid_path = dir.join("run/registry.pid");
-    Supervisor::new(spec).start().unwrap();
-    println!("hook done");
-}
-
-#[test]
-fn start_returns_while_the_registry_keeps_running() {
-    // A separate process plays the hook, with stdout/stderr on pipes as a unit agent (or
-    // jujusim) would read them. The reader must see EOF when the hook exits, although the
-    // registry it started keeps running.
-    let fx = fixture();
-    let config = fx.sup.spec().args[1].clone();
-    let mut hook = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "helper_hook_that_starts_the_registry",
-            "--nocapture",
-        ])
-        .env(HOOK_ENV, &config)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (mut out, mut err) = (hook.stdout.take().unwrap(), hook.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let (mut o, mut e) = (String::new(), String::new());
-        out.read_to_string(&mut o).unwrap();
-        err.read_to_string(&mut e).unwrap();
-        tx.send((o, e)).unwrap();
-    });
-    let (stdout, stderr) = rx
-        .recv_timeout(DEADLINE)
-        .expect("the hook's pipes never reached EOF: the registry holds them");
-    assert!(hook.wait().unwrap().success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("hook done"), "{stdout}");
-
-    wait_ready(fx.addr);
-    let pid = running_pid(&fx.sup);
-    let ppid = read_stat(pid).unwrap().unwrap().ppid;
-    assert_ne!(ppid, std::process::id(), "adopted by init, not our child");
-    // Not our child: stop() must still see it go.
-    fx.sup.stop().unwrap();
-    assert!(gone_or_zombie(pid));
-    assert_eq!(http_get(fx.addr, "/v2/"), None);
 }

@@ -151,13 +151,12 @@ pub enum ActionError {
         message: String,
     },
     /// The registry (or a source) failed.
-    #[error("{action}: {source}")]
+    #[error("{action}: {cause}")]
     Registry {
         /// The action.
         action: String,
         /// The client error.
-        #[source]
-        source: registry_client::Error,
+        cause: registry_client::Error,
     },
     /// A command or local effect failed.
     #[error("{action}: {message}")]
@@ -194,9 +193,9 @@ impl ActionError {
     }
 
     pub(crate) fn registry(action: &str) -> impl Fn(registry_client::Error) -> ActionError + '_ {
-        move |source| ActionError::Registry {
+        move |cause| ActionError::Registry {
             action: action.to_string(),
-            source,
+            cause,
         }
     }
 }

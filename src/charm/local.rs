@@ -4,10 +4,12 @@
 //! restarts only on a real change), and the certificate request it sent.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::juju::RelationId;
 use crate::workload::files::{Changed, FileSpec, Files, FilesError};
 
 /// The charm's private directory on the unit (0700 root).
@@ -55,6 +57,25 @@ pub struct CsrRecord {
     pub csr: String,
 }
 
+/// Facts about the model that change only with a hook announcing the change, so the
+/// frequent hooks can reuse them instead of asking Juju again (each question is a process,
+/// and update-status runs every few minutes for the life of the unit).
+///
+/// - Relation ids change only with `relation-created`/`-broken` (and the first hooks of a
+///   unit), so `update-status` and `config-changed` reuse them; every other hook reads
+///   them afresh, and a reused id that Juju no longer knows triggers a full read.
+/// - The unit's addresses change only with `config-changed` (Juju runs it when the
+///   machine's addresses change), so only `update-status` reuses them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Known {
+    /// Relation ids per endpoint, as `relation-ids` last answered.
+    pub relations: BTreeMap<String, Vec<RelationId>>,
+    /// The ingress address on the website binding.
+    pub address: Option<IpAddr>,
+    /// The binding's bind addresses.
+    pub bind_addresses: Vec<IpAddr>,
+}
+
 /// The unit's remembered facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalState {
@@ -80,13 +101,12 @@ pub struct LocalState {
     /// The workload status this charm last set (see `report`).
     #[serde(default)]
     pub status: Option<crate::juju::Status>,
-    /// What the current config.yml was rendered from (see the reuse of config.yml in
-    /// `reconcile`, mod.rs).
+    /// What the current config.yml was rendered from (see `registry::config_yml`).
     #[serde(default)]
     pub rendered_from: Option<String>,
-    /// Model facts the frequent hooks may reuse (see `view::Known`).
+    /// Model facts the frequent hooks may reuse (see [`Known`]).
     #[serde(default)]
-    pub known: Option<super::view::Known>,
+    pub known: Option<Known>,
     /// The Python charm's container that could not be removed: looked for again at every
     /// hook until it is gone (see `switch`).
     #[serde(default)]

@@ -81,10 +81,10 @@ impl<R: ToolRunner, W: Write> JujuLogLayer<R, W> {
             Some(Ok(())) => {}
             // Raised while forwarding: stderr only, never juju-log again.
             None => self.write_stderr(&line),
-            Some(Err(HookToolError::Spawn { source, .. })) => {
+            Some(Err(HookToolError::Spawn { cause, .. })) => {
                 self.juju_log_absent.store(true, Ordering::Relaxed);
                 self.write_stderr(&format!(
-                    "WARNING juju-log cannot be run ({source}); logging to stderr only"
+                    "WARNING juju-log cannot be run ({cause}); logging to stderr only"
                 ));
                 self.write_stderr(&line);
             }
@@ -179,7 +179,7 @@ mod tests {
             if self.spawn_fails {
                 return Err(HookToolError::Spawn {
                     tool: tool.into(),
-                    source: io::Error::from(io::ErrorKind::NotFound),
+                    cause: io::Error::from(io::ErrorKind::NotFound),
                 });
             }
             Ok(String::new())

@@ -71,24 +71,22 @@ pub enum HookToolError {
         stderr: String,
     },
     /// The tool could not be started (usually: not on PATH because this is not a hook).
-    #[error("cannot run hook tool `{tool}`: {source}; hook tools are only on PATH inside a Juju hook or action (or under jujusim)")]
+    #[error("cannot run hook tool `{tool}`: {cause}; hook tools are only on PATH inside a Juju hook or action (or under jujusim)")]
     Spawn {
         /// Tool name.
         tool: String,
         /// The OS error.
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
     /// The tool succeeded but its output was not what `--format=json` promises.
-    #[error("`{}` printed output that cannot be understood", shown(.tool, .args))]
+    #[error("`{}` printed output that cannot be understood: {cause}", shown(.tool, .args))]
     BadOutput {
         /// Tool name.
         tool: String,
         /// Arguments passed.
         args: Vec<String>,
         /// What was wrong (never contains the output itself, which may hold secrets).
-        #[source]
-        source: BoxError,
+        cause: BoxError,
     },
     /// A key was rejected before calling the tool (Juju would reject it with exit 2).
     #[error("`{tool}` key {key:?} is invalid: {reason}")]
@@ -236,9 +234,9 @@ impl ToolRunner for ProcessRunner {
         args: &[String],
         stdin: Option<&[u8]>,
     ) -> Result<String, HookToolError> {
-        let spawn_err = |source| HookToolError::Spawn {
+        let spawn_err = |cause| HookToolError::Spawn {
             tool: tool.to_string(),
-            source,
+            cause,
         };
         let mut child = Command::new(self.program(tool).map_err(spawn_err)?)
             .args(args)
@@ -281,7 +279,7 @@ impl ToolRunner for ProcessRunner {
         String::from_utf8(output.stdout).map_err(|e| HookToolError::BadOutput {
             tool: tool.to_string(),
             args: args.to_vec(),
-            source: Box::new(e),
+            cause: Box::new(e),
         })
     }
 }
@@ -421,7 +419,7 @@ impl<R: ToolRunner> HookTools<R> {
         serde_json::from_str(text).map_err(|e| HookToolError::BadOutput {
             tool: tool.to_string(),
             args,
-            source: Box::new(e),
+            cause: Box::new(e),
         })
     }
 
@@ -429,7 +427,7 @@ impl<R: ToolRunner> HookTools<R> {
         HookToolError::BadOutput {
             tool: tool.to_string(),
             args,
-            source: Box::new(Unexpected(why)),
+            cause: Box::new(Unexpected(why)),
         }
     }
 
@@ -516,7 +514,7 @@ impl<R: ToolRunner> HookTools<R> {
         let body = serde_json::to_vec(changes).map_err(|e| HookToolError::BadOutput {
             tool: "relation-set".into(),
             args: a.clone(),
-            source: Box::new(e),
+            cause: Box::new(e),
         })?;
         self.run("relation-set", a, Some(&body)).map(drop)
     }
@@ -647,7 +645,7 @@ impl<R: ToolRunner> HookTools<R> {
         let body = serde_json::to_vec(values).map_err(|e| HookToolError::BadOutput {
             tool: "state-set".into(),
             args: a.clone(),
-            source: Box::new(e),
+            cause: Box::new(e),
         })?;
         self.run("state-set", a, Some(&body)).map(drop)
     }

@@ -64,7 +64,7 @@ impl WireError {
     }
 
     /// A `Missing` error for `key`.
-    pub(crate) fn missing(key: impl Into<String>, why: &'static str) -> Self {
+    pub fn missing(key: impl Into<String>, why: &'static str) -> Self {
         WireError::Missing {
             key: key.into(),
             why,
@@ -72,7 +72,7 @@ impl WireError {
     }
 
     /// An `Invalid` error for `key`.
-    pub(crate) fn invalid(key: impl Into<String>, problem: impl Into<String>) -> Self {
+    pub fn invalid(key: impl Into<String>, problem: impl Into<String>) -> Self {
         WireError::Invalid {
             key: key.into(),
             problem: problem.into(),

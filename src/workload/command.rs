@@ -100,13 +100,12 @@ impl fmt::Display for CommandLine {
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     /// The program could not be started (missing, not executable).
-    #[error("could not run `{command}`: {source}")]
+    #[error("could not run `{command}`: {cause}")]
     Spawn {
         /// The command line.
         command: String,
         /// The OS error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A failure injected into `RecordingRunner` by a test.
     #[error("could not run `{command}`: injected failure")]
@@ -133,9 +132,9 @@ impl CommandRunner for HostRunner {
             .envs(cmd.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .output()
-            .map_err(|source| CommandError::Spawn {
+            .map_err(|cause| CommandError::Spawn {
                 command: cmd.to_string(),
-                source,
+                cause,
             })?;
         Ok(CommandOutput {
             code: out.status.code(),

@@ -97,15 +97,14 @@ pub struct FileMeta {
 #[derive(Debug, thiserror::Error)]
 pub enum FilesError {
     /// The operating system refused.
-    #[error("could not {op} {path}: {source}")]
+    #[error("could not {op} {path}: {cause}")]
     Io {
         /// What was being done ("write", "rename to", ...).
         op: &'static str,
         /// The path it was done to.
         path: PathBuf,
         /// The OS error.
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
     /// The path holds something that cannot be used as asked.
     #[error("could not {op} {path}: {problem}")]
@@ -128,10 +127,10 @@ pub enum FilesError {
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> FilesError + 'a {
-    move |source| FilesError::Io {
+    move |cause| FilesError::Io {
         op,
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }
 

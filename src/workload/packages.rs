@@ -31,11 +31,10 @@ pub enum PackagesError {
     #[error(transparent)]
     Run(#[from] CommandError),
     /// The registry binary is not on PATH.
-    #[error("`{REGISTRY_PROGRAM}` was not found on PATH ({source}); install the docker-registry package: apt-get install docker-registry")]
+    #[error("`{REGISTRY_PROGRAM}` was not found on PATH ({cause}); install the docker-registry package: apt-get install docker-registry")]
     BinaryMissing {
         /// Why `which` failed.
-        #[source]
-        source: which::Error,
+        cause: which::Error,
     },
     /// `docker-registry --version` printed something without a version.
     #[error("could not find a version number in the output of `{command}`: {output:?}")]
@@ -158,7 +157,7 @@ impl<R: CommandRunner> Packages for Apt<R> {
 
 /// Where `docker-registry` is on PATH.
 pub fn registry_binary() -> Result<PathBuf, PackagesError> {
-    which::which(REGISTRY_PROGRAM).map_err(|source| PackagesError::BinaryMissing { source })
+    which::which(REGISTRY_PROGRAM).map_err(|cause| PackagesError::BinaryMissing { cause })
 }
 
 /// The registry's version, from `<binary> --version` (e.g. `2.8.2+ds1`).

@@ -20,13 +20,12 @@ pub const DATA_DIR: &str = "/srv/registry";
 #[derive(Debug, thiserror::Error)]
 pub enum UsersError {
     /// The user database could not be read.
-    #[error("could not look up user {user}: {source}")]
+    #[error("could not look up user {user}: {cause}")]
     Lookup {
         /// The user name.
         user: String,
         /// The error from getpwnam_r.
-        #[source]
-        source: nix::Error,
+        cause: nix::Error,
     },
     /// The user does not exist.
     #[error("user {user} does not exist; it is created by the docker-registry package (apt-get install docker-registry)")]
@@ -50,9 +49,9 @@ pub enum UsersError {
 /// `(uid, gid)` of a user, by name.
 pub fn user_ids(name: &str) -> Result<Owner, UsersError> {
     let user = User::from_name(name)
-        .map_err(|source| UsersError::Lookup {
+        .map_err(|cause| UsersError::Lookup {
             user: name.into(),
-            source,
+            cause,
         })?
         .ok_or_else(|| UsersError::NoSuchUser { user: name.into() })?;
     Ok((user.uid.as_raw(), user.gid.as_raw()))
@@ -63,33 +62,88 @@ pub fn service_user() -> Result<Owner, UsersError> {
     user_ids(SERVICE_USER)
 }
 
-/// Whether the service user `(uid, gid)` may read a file with `meta` by its mode bits
-/// (its supplementary groups count; ACLs and a symlink's target are not looked at, so a
-/// doubt answers yes).
-pub fn can_read(meta: &super::files::FileMeta, owner: Owner) -> bool {
-    if meta.mode & 0o004 != 0 || owner.0 == 0 {
-        return true;
-    }
-    if meta.uid == owner.0 {
-        return meta.mode & 0o400 != 0;
-    }
-    if meta.mode & 0o040 == 0 {
-        return false;
-    }
-    meta.gid == owner.1 || service_groups().contains(&meta.gid)
+/// The service user as file permissions see it: uid, primary and supplementary groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Its uid.
+    pub uid: u32,
+    /// Its primary gid.
+    pub gid: u32,
+    /// Its supplementary group ids.
+    pub groups: Vec<u32>,
 }
 
-/// The service user's supplementary group ids (empty when they cannot be read).
-fn service_groups() -> Vec<u32> {
-    let Ok(name) = std::ffi::CString::new(SERVICE_USER) else {
-        return Vec::new();
+impl Account {
+    /// `(uid, gid)`, for file ownership.
+    pub fn owner(&self) -> Owner {
+        (self.uid, self.gid)
+    }
+
+    /// Whether this user may read a file with `meta`, by its mode bits (ACLs and a
+    /// symlink's target are not looked at, so a doubt answers yes).
+    pub fn can_read(&self, meta: &super::files::FileMeta) -> bool {
+        if meta.mode & 0o004 != 0 || self.uid == 0 {
+            return true;
+        }
+        if meta.uid == self.uid {
+            return meta.mode & 0o400 != 0;
+        }
+        if meta.mode & 0o040 == 0 {
+            return false;
+        }
+        meta.gid == self.gid || self.groups.contains(&meta.gid)
+    }
+}
+
+/// The `docker-registry` user with its groups, from the user database.
+pub fn service_account() -> Result<Account, UsersError> {
+    let (uid, gid) = service_user()?;
+    let lookup = |cause| UsersError::Lookup {
+        user: SERVICE_USER.into(),
+        cause,
     };
-    let Ok(Some(user)) = User::from_name(SERVICE_USER) else {
-        return Vec::new();
-    };
-    nix::unistd::getgrouplist(&name, user.gid)
-        .map(|gs| gs.into_iter().map(|g| g.as_raw()).collect())
-        .unwrap_or_default()
+    let name = std::ffi::CString::new(SERVICE_USER).map_err(|_| UsersError::NoSuchUser {
+        user: SERVICE_USER.into(),
+    })?;
+    let groups = nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(gid))
+        .map_err(lookup)?
+        .into_iter()
+        .map(|g| g.as_raw())
+        .collect();
+    Ok(Account { uid, gid, groups })
+}
+
+/// What the data directory needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataDir {
+    /// It is there with the right owner.
+    Ready,
+    /// It is missing: create it 0750 for the owner.
+    Create,
+    /// It belongs to someone else (data from the Python charm): re-own the whole tree.
+    Reown {
+        /// The owner it has.
+        from: Owner,
+    },
+}
+
+/// What `path` (with `meta`, `None` when missing) needs to be the data directory of
+/// `owner`; an error when something other than a directory is in the way.
+pub fn data_dir_needs(
+    path: &Path,
+    meta: Option<&super::files::FileMeta>,
+    owner: Owner,
+) -> Result<DataDir, UsersError> {
+    match meta {
+        None => Ok(DataDir::Create),
+        Some(meta) if !meta.is_dir => Err(UsersError::NotADirectory {
+            path: path.to_path_buf(),
+        }),
+        Some(meta) if (meta.uid, meta.gid) != owner => Ok(DataDir::Reown {
+            from: (meta.uid, meta.gid),
+        }),
+        Some(_) => Ok(DataDir::Ready),
+    }
 }
 
 /// Makes `path` a data directory owned by `owner`: created 0750 when missing; when it exists
@@ -100,16 +154,13 @@ pub fn prepare_data_dir(
     path: &Path,
     owner: Owner,
 ) -> Result<Changed, UsersError> {
-    match files.stat(path)? {
-        None => Ok(files.ensure_dir(path, 0o750, Some(owner))?),
-        Some(meta) if !meta.is_dir => Err(UsersError::NotADirectory {
-            path: path.to_path_buf(),
-        }),
-        Some(meta) if (meta.uid, meta.gid) != owner => {
-            tracing::info!(path = %path.display(), from = ?(meta.uid, meta.gid), to = ?owner, "re-owning existing registry data");
+    match data_dir_needs(path, files.stat(path)?.as_ref(), owner)? {
+        DataDir::Create => Ok(files.ensure_dir(path, 0o750, Some(owner))?),
+        DataDir::Reown { from } => {
+            tracing::info!(path = %path.display(), ?from, to = ?owner, "re-owning existing registry data");
             Ok(files.chown_tree(path, owner)?)
         }
-        Some(_) => Ok(Changed::No),
+        DataDir::Ready => Ok(Changed::No),
     }
 }
 
@@ -164,13 +215,18 @@ mod tests {
             uid,
             gid,
         };
-        let user = (102, 105);
-        assert!(!can_read(&meta(0o600, 0, 0), user), "root-only key");
-        assert!(!can_read(&meta(0o640, 0, 0), user));
-        assert!(can_read(&meta(0o640, 0, 105), user));
-        assert!(can_read(&meta(0o600, 102, 105), user));
-        assert!(can_read(&meta(0o644, 0, 0), user));
-        assert!(!can_read(&meta(0o000, 102, 105), user));
+        let user = Account {
+            uid: 102,
+            gid: 105,
+            groups: vec![105, 44],
+        };
+        assert!(!user.can_read(&meta(0o600, 0, 0)), "root-only key");
+        assert!(!user.can_read(&meta(0o640, 0, 0)));
+        assert!(user.can_read(&meta(0o640, 0, 105)));
+        assert!(user.can_read(&meta(0o640, 0, 44)), "a supplementary group");
+        assert!(user.can_read(&meta(0o600, 102, 105)));
+        assert!(user.can_read(&meta(0o644, 0, 0)));
+        assert!(!user.can_read(&meta(0o000, 102, 105)));
     }
 
     #[test]

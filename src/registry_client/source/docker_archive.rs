@@ -182,9 +182,9 @@ pub(crate) fn open(
 
 fn member(path: &Path, offset: u64) -> std::result::Result<std::fs::File, SourceError> {
     use std::io::{Seek, SeekFrom};
-    let io = |source| SourceError::Io {
+    let io = |cause| SourceError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let mut f = std::fs::File::open(path).map_err(io)?;
     f.seek(SeekFrom::Start(offset)).map_err(io)?;
@@ -198,9 +198,9 @@ fn starts_with_gzip(path: &Path, offset: u64, size: u64) -> std::result::Result<
     let mut magic = [0u8; 2];
     member(path, offset)?
         .read_exact(&mut magic)
-        .map_err(|source| SourceError::Io {
+        .map_err(|cause| SourceError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
     Ok(magic == [0x1f, 0x8b])
 }
@@ -210,9 +210,9 @@ fn hash_member(path: &Path, offset: u64, size: u64) -> std::result::Result<Diges
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = reader.read(&mut buf).map_err(|source| SourceError::Io {
+        let n = reader.read(&mut buf).map_err(|cause| SourceError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         if n == 0 {
             break;

@@ -43,10 +43,10 @@ impl Store {
         }
     }
 
-    fn io(&self, source: std::io::Error) -> SourceError {
+    fn io(&self, cause: std::io::Error) -> SourceError {
         SourceError::Io {
             path: self.path().to_path_buf(),
-            source,
+            cause,
         }
     }
 
@@ -98,7 +98,7 @@ impl Store {
                         Ok(Some((f, len)))
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(SourceError::Io { path: p, source: e }),
+                    Err(e) => Err(SourceError::Io { path: p, cause: e }),
                 }
             }
             Store::Tar(t) => {
@@ -123,7 +123,7 @@ impl Store {
                 match tokio::fs::metadata(&p).await {
                     Ok(m) => (p, 0, m.len()),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(SourceError::Io { path: p, source: e }),
+                    Err(e) => return Err(SourceError::Io { path: p, cause: e }),
                 }
             }
             Store::Tar(t) => match t.get(name) {
@@ -182,7 +182,7 @@ impl Local {
         if !dir.is_dir() {
             return Err(SourceError::Io {
                 path: dir.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"),
+                cause: std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"),
             }
             .into());
         }

@@ -91,12 +91,12 @@ pub enum SourceError {
         form: &'static str,
     },
     /// A file that cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Not a tar file at all.
     #[error("{path} is not a tar archive: {detail}")]

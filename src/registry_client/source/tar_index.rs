@@ -17,9 +17,9 @@ pub struct TarIndex {
 impl TarIndex {
     /// Indexes `path`; fails on a non-tar file or a truncated one.
     pub fn open(path: &Path) -> Result<TarIndex, SourceError> {
-        let io = |source| SourceError::Io {
+        let io = |cause| SourceError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();

@@ -14,11 +14,11 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use proc::{parse_stat, read_cmdline, read_stat, ProcStat};
-pub use supervisor::{PidRecord, Supervisor};
+pub use supervisor::{PidFile, PidRecord, Supervisor};
 pub use systemd::{render_unit, SystemdService};
 
-use super::command::CommandError;
-use super::files::FilesError;
+use super::command::{CommandError, HostRunner};
+use super::files::{Files, FilesError};
 use super::users::UsersError;
 
 /// What a service is doing right now.
@@ -107,42 +107,38 @@ pub enum ServiceError {
     #[error(transparent)]
     User(#[from] UsersError),
     /// The program could not be started.
-    #[error("could not start {binary}: {source}")]
+    #[error("could not start {binary}: {cause}")]
     Spawn {
         /// The program.
         binary: PathBuf,
         /// The OS error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The log file could not be opened.
-    #[error("could not open the service log {path}: {source}")]
+    #[error("could not open the service log {path}: {cause}")]
     Log {
         /// The log path.
         path: PathBuf,
         /// The OS error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// /proc could not be read.
-    #[error("could not read /proc for pid {pid}: {source}")]
+    #[error("could not read /proc for pid {pid}: {cause}")]
     Proc {
         /// The pid.
         pid: u32,
         /// The OS error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A signal could not be sent.
-    #[error("could not send {signal} to pid {pid}: {source}")]
+    #[error("could not send {signal} to pid {pid}: {cause}")]
     Signal {
         /// Signal name.
         signal: &'static str,
         /// The pid.
         pid: u32,
         /// The errno.
-        #[source]
-        source: nix::Error,
+        cause: nix::Error,
     },
     /// The process outlived SIGTERM and SIGKILL.
     #[error("pid {pid} was still running {waited:?} after SIGTERM and SIGKILL; look at `ps -o stat,pid,cmd -p {pid}` (state D means stuck in the kernel)")]
@@ -224,11 +220,21 @@ pub fn decide_init(pid1_comm: Option<&str>, run_systemd_system: bool) -> InitSys
     }
 }
 
-/// The real service for this machine: `SystemdService` or `Supervisor`.
-pub fn for_host(init: InitSystem, spec: ServiceSpec) -> Box<dyn Service> {
+/// The real service for this machine: `SystemdService` or `Supervisor`, writing their
+/// files (unit file, pid file) through `files`.
+pub fn for_host<F: Files + 'static>(
+    init: InitSystem,
+    spec: ServiceSpec,
+    files: F,
+) -> Box<dyn Service> {
     match init {
-        InitSystem::Systemd => Box::new(SystemdService::host(spec)),
-        InitSystem::None => Box::new(Supervisor::new(spec)),
+        InitSystem::Systemd => Box::new(SystemdService::new(
+            spec,
+            files,
+            HostRunner,
+            Path::new(systemd::UNIT_DIR),
+        )),
+        InitSystem::None => Box::new(Supervisor::with_files(spec, files)),
     }
 }
 

@@ -141,11 +141,31 @@ fn keep_only_net_bind_service() {
     }
 }
 
-/// The built-in supervisor (setsid + pid file + signals).
+/// The built-in supervisor (setsid + pid file + signals), keeping its pid file through
+/// `F` (the machine's files on a real unit).
 #[derive(Debug, Clone)]
-pub struct Supervisor {
+pub struct Supervisor<F: Files = HostFiles> {
     spec: ServiceSpec,
-    files: HostFiles,
+    files: F,
+}
+
+/// What the pid file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PidFile {
+    /// There is none: the service was never started, or stopped.
+    Missing,
+    /// It cannot be read as a record; why.
+    Unreadable(String),
+    /// The process it names.
+    Record(PidRecord),
+}
+
+/// Whether a process runs the spec's binary.
+enum Program {
+    /// It does.
+    Ours,
+    /// It runs this instead.
+    Other(String),
 }
 
 /// uid, gid and supplementary groups to switch to in the child.
@@ -160,12 +180,16 @@ fn errno_to_io(e: nix::Error) -> io::Error {
 }
 
 impl Supervisor {
-    /// A supervisor for `spec`.
+    /// A supervisor for `spec` on this machine.
     pub fn new(spec: ServiceSpec) -> Self {
-        Supervisor {
-            spec,
-            files: HostFiles,
-        }
+        Supervisor::with_files(spec, HostFiles)
+    }
+}
+
+impl<F: Files> Supervisor<F> {
+    /// A supervisor for `spec` keeping its pid file through `files`.
+    pub fn with_files(spec: ServiceSpec, files: F) -> Self {
+        Supervisor { spec, files }
     }
 
     /// The spec it runs.
@@ -173,17 +197,19 @@ impl Supervisor {
         &self.spec
     }
 
-    /// The pid file's record; `Ok(None)` when there is no pid file.
-    pub fn pid_record(&self) -> Result<Option<Result<PidRecord, String>>, ServiceError> {
-        Ok(self.files.read(&self.spec.pid_path)?.map(|bytes| {
-            let text = String::from_utf8_lossy(&bytes);
-            PidRecord::parse(&text).ok_or_else(|| {
-                format!(
-                    "unreadable pid file {}: {text:?}",
-                    self.spec.pid_path.display()
-                )
-            })
-        }))
+    /// What the pid file says.
+    pub fn pid_file(&self) -> Result<PidFile, ServiceError> {
+        let Some(bytes) = self.files.read(&self.spec.pid_path)? else {
+            return Ok(PidFile::Missing);
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        Ok(match PidRecord::parse(&text) {
+            Some(rec) => PidFile::Record(rec),
+            None => PidFile::Unreadable(format!(
+                "unreadable pid file {}: {text:?}",
+                self.spec.pid_path.display()
+            )),
+        })
     }
 
     /// Is the recorded process still the one we started? Checked against /proc.
@@ -200,7 +226,7 @@ impl Supervisor {
                 return crashed(format!("the pid file is from an earlier boot (pid {pid})"));
             }
         }
-        let stat = match read_stat(pid).map_err(|source| ServiceError::Proc { pid, source })? {
+        let stat = match read_stat(pid).map_err(|cause| ServiceError::Proc { pid, cause })? {
             None => return crashed(format!("process {pid} is gone")),
             Some(st) => st,
         };
@@ -213,7 +239,7 @@ impl Supervisor {
                 stat.start_time, rec.start_time
             ));
         }
-        if let Err(runs) = self.runs_our_program(pid)? {
+        if let Program::Other(runs) = self.program_of(pid)? {
             return crashed(format!(
                 "pid {pid} runs {runs}, not {}",
                 self.spec.binary.display()
@@ -222,12 +248,12 @@ impl Supervisor {
         Ok(ServiceStatus::Running { pid })
     }
 
-    /// Is `pid` executing the spec's binary? `Err(what it runs)` when not.
+    /// Is `pid` executing the spec's binary?
     ///
     /// `/proc/<pid>/exe` first: it is set before exec returns to the parent, whereas
     /// `cmdline` is briefly empty right after exec. `cmdline` is the fallback when `exe` is
     /// not readable (no ptrace access as non-root).
-    fn runs_our_program(&self, pid: u32) -> Result<Result<(), String>, ServiceError> {
+    fn program_of(&self, pid: u32) -> Result<Program, ServiceError> {
         let binary = &self.spec.binary;
         let canonical = fs::canonicalize(binary).unwrap_or_else(|_| binary.clone());
         match fs::read_link(format!("/proc/{pid}/exe")) {
@@ -236,25 +262,25 @@ impl Supervisor {
                 let text = exe.to_string_lossy();
                 let exe = Path::new(text.strip_suffix(" (deleted)").unwrap_or(&text));
                 if exe == canonical || exe == binary.as_path() {
-                    Ok(Ok(()))
+                    Ok(Program::Ours)
                 } else {
-                    Ok(Err(exe.display().to_string()))
+                    Ok(Program::Other(exe.display().to_string()))
                 }
             }
             Err(e)
                 if e.kind() == io::ErrorKind::NotFound
                     && read_stat(pid).ok().flatten().is_none() =>
             {
-                Ok(Err("nothing (it is gone)".into()))
+                Ok(Program::Other("nothing (it is gone)".into()))
             }
             Err(_) => {
                 let argv = read_cmdline(pid)
-                    .map_err(|source| ServiceError::Proc { pid, source })?
+                    .map_err(|cause| ServiceError::Proc { pid, cause })?
                     .unwrap_or_default();
                 if argv.first().map(|a| Path::new(a).file_name()) == Some(binary.file_name()) {
-                    Ok(Ok(()))
+                    Ok(Program::Ours)
                 } else {
-                    Ok(Err(format!("{:?}", argv.join(" "))))
+                    Ok(Program::Other(format!("{:?}", argv.join(" "))))
                 }
             }
         }
@@ -265,9 +291,9 @@ impl Supervisor {
             return Ok(None);
         };
         let user = User::from_name(name)
-            .map_err(|source| UsersError::Lookup {
+            .map_err(|cause| UsersError::Lookup {
                 user: name.clone(),
-                source,
+                cause,
             })?
             .ok_or_else(|| UsersError::NoSuchUser { user: name.clone() })?;
         // Already that user (tests as non-root): nothing to drop, and no right to try.
@@ -276,9 +302,9 @@ impl Supervisor {
         }
         let cname = CString::new(name.as_bytes())
             .map_err(|_| UsersError::NoSuchUser { user: name.clone() })?;
-        let groups = getgrouplist(&cname, user.gid).map_err(|source| UsersError::Lookup {
+        let groups = getgrouplist(&cname, user.gid).map_err(|cause| UsersError::Lookup {
             user: name.clone(),
-            source,
+            cause,
         })?;
         Ok(Some(Credentials {
             uid: user.uid,
@@ -289,9 +315,9 @@ impl Supervisor {
 
     fn open_log(&self) -> Result<fs::File, ServiceError> {
         let path = &self.spec.log_path;
-        let log_err = |source| ServiceError::Log {
+        let log_err = |cause| ServiceError::Log {
             path: path.clone(),
-            source,
+            cause,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !self.files.exists(dir)? {
@@ -317,9 +343,9 @@ impl Supervisor {
     fn spawn(&self) -> Result<u32, ServiceError> {
         let creds = self.credentials()?;
         let log = self.open_log()?;
-        let log2 = log.try_clone().map_err(|source| ServiceError::Log {
+        let log2 = log.try_clone().map_err(|cause| ServiceError::Log {
             path: self.spec.log_path.clone(),
-            source,
+            cause,
         })?;
         let mut cmd = Command::new(&self.spec.binary);
         cmd.args(&self.spec.args)
@@ -359,9 +385,9 @@ impl Supervisor {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(|source| ServiceError::Spawn {
+        let child = cmd.spawn().map_err(|cause| ServiceError::Spawn {
             binary: self.spec.binary.clone(),
-            source,
+            cause,
         })?;
         Ok(child.id())
     }
@@ -389,7 +415,7 @@ impl Supervisor {
     /// collected. Our own zombie child counts as still there until reaped: a multi-threaded
     /// (Go) process shows `Z` before its last thread exits and cannot be reaped yet.
     fn still_ours(pid: u32, start_time: u64) -> Result<bool, ServiceError> {
-        let Some(st) = read_stat(pid).map_err(|source| ServiceError::Proc { pid, source })? else {
+        let Some(st) = read_stat(pid).map_err(|cause| ServiceError::Proc { pid, cause })? else {
             return Ok(false);
         };
         if st.start_time != start_time {
@@ -438,10 +464,10 @@ impl Supervisor {
     fn signal(target: i32, signal: Signal) -> Result<(), ServiceError> {
         match kill(Pid::from_raw(target), signal) {
             Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
-            Err(source) => Err(ServiceError::Signal {
+            Err(cause) => Err(ServiceError::Signal {
                 signal: signal.as_str(),
                 pid: target.unsigned_abs(),
-                source,
+                cause,
             }),
         }
     }
@@ -474,7 +500,7 @@ fn reap(pid: u32) -> bool {
     )
 }
 
-impl super::Service for Supervisor {
+impl<F: Files> super::Service for Supervisor<F> {
     fn start(&self) -> Result<(), ServiceError> {
         match self.status()? {
             ServiceStatus::Running { pid } => {
@@ -490,11 +516,11 @@ impl super::Service for Supervisor {
         let pid = self.spawn()?;
         // spawn() returns after exec, so /proc shows the program (at worst as a zombie).
         let start_time = read_stat(pid)
-            .map_err(|source| ServiceError::Proc { pid, source })?
+            .map_err(|cause| ServiceError::Proc { pid, cause })?
             .map(|st| st.start_time)
             .ok_or(ServiceError::Proc {
                 pid,
-                source: io::Error::new(io::ErrorKind::NotFound, "the new process vanished at once"),
+                cause: io::Error::new(io::ErrorKind::NotFound, "the new process vanished at once"),
             })?;
         self.write_pid_file(&PidRecord {
             pid,
@@ -506,9 +532,9 @@ impl super::Service for Supervisor {
     }
 
     fn stop(&self) -> Result<(), ServiceError> {
-        match self.pid_record()? {
-            None => return Ok(()),
-            Some(Ok(rec)) => match self.verify(&rec)? {
+        match self.pid_file()? {
+            PidFile::Missing => return Ok(()),
+            PidFile::Record(rec) => match self.verify(&rec)? {
                 ServiceStatus::Running { pid } => {
                     self.terminate(pid, rec.start_time)?;
                     tracing::info!(pid, "service stopped");
@@ -516,7 +542,7 @@ impl super::Service for Supervisor {
                 // Never signal a pid we cannot prove is ours; just forget it.
                 _ => Self::reap_zombie(rec.pid),
             },
-            Some(Err(_)) => {}
+            PidFile::Unreadable(_) => {}
         }
         self.files.remove(&self.spec.pid_path)?;
         Ok(())
@@ -528,10 +554,10 @@ impl super::Service for Supervisor {
     }
 
     fn status(&self) -> Result<ServiceStatus, ServiceError> {
-        match self.pid_record()? {
-            None => Ok(ServiceStatus::Stopped),
-            Some(Err(reason)) => Ok(ServiceStatus::Crashed { pid: None, reason }),
-            Some(Ok(rec)) => self.verify(&rec),
+        match self.pid_file()? {
+            PidFile::Missing => Ok(ServiceStatus::Stopped),
+            PidFile::Unreadable(reason) => Ok(ServiceStatus::Crashed { pid: None, reason }),
+            PidFile::Record(rec) => self.verify(&rec),
         }
     }
 }

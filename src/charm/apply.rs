@@ -1,0 +1,103 @@
+//! Applying a plan: each step, in order, through the workload traits and the hook tools.
+//! Nothing is decided here; a failing step fails the hook (Juju retries it), except the
+//! removal of the Python charm's container, which blocks instead (see `Step`).
+
+use crate::juju::{HookTools, Status, ToolRunner};
+use crate::workload::files::Files;
+
+use super::local::LocalState;
+use super::notes::{Level, LogLine};
+use super::steps::{FileStep, Plan, ServiceStep, Step};
+use super::{switch, Effects, Error, PACKAGE};
+
+/// How applying ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Every step ran.
+    Done,
+    /// A step that may fail did: the rest was skipped, the unit gets this status and
+    /// remembers this.
+    Halted(Status, Box<LocalState>),
+}
+
+/// Runs the plan's steps, then saves what the unit remembers.
+pub fn apply<R: ToolRunner>(
+    plan: &Plan,
+    tools: &HookTools<R>,
+    fx: &Effects<'_>,
+) -> Result<Applied, Error> {
+    for step in &plan.steps {
+        match step {
+            Step::RetireLegacy(name) => {
+                if let Err(e) = fx.legacy.remove(name) {
+                    tracing::error!("the Python charm's container {name} is still there: {e}");
+                    let mut local = plan.local.clone().unwrap_or_default();
+                    local.legacy_container = Some(name.to_string());
+                    local.save(fx.files)?;
+                    let status = switch::blocked(name, &e.to_string());
+                    return Ok(Applied::Halted(status, Box::new(local)));
+                }
+            }
+            Step::Status(status) => tools.status_set(status, false)?,
+            Step::Install => fx.packages.ensure_installed(&[PACKAGE])?,
+            Step::AppVersion(version) => tools.application_version_set(version)?,
+            Step::File(f) => file(fx.files, f)?,
+            Step::SaveState(local) => {
+                local.save(fx.files)?;
+            }
+            Step::Service(s) => service(fx, s)?,
+            Step::ClosePort(port) => tools.close_port(port)?,
+            Step::OpenPort(port) => tools.open_port(port)?,
+            Step::Relation(w) => tools.relation_set(&w.relation, w.app, &w.data)?,
+            Step::Log(line) => log(line),
+        }
+    }
+    if let Some(local) = &plan.local {
+        local.save(fx.files)?;
+    }
+    Ok(Applied::Done)
+}
+
+fn file(files: &dyn Files, step: &FileStep) -> Result<(), Error> {
+    match step {
+        FileStep::EnsureDir { path, mode, owner } => {
+            files.ensure_dir(path, *mode, *owner)?;
+        }
+        FileStep::ChownTree { path, owner } => {
+            files.chown_tree(path, *owner)?;
+        }
+        FileStep::Write {
+            path,
+            contents,
+            spec,
+        } => {
+            files.write(path, &contents.0, *spec)?;
+        }
+        FileStep::Remove { path } => {
+            files.remove(path)?;
+        }
+    }
+    Ok(())
+}
+
+fn service(fx: &Effects<'_>, step: &ServiceStep) -> Result<(), Error> {
+    use crate::workload::service::ServiceCall;
+    let service = fx.registry(&step.binary, &step.env);
+    match step.call {
+        ServiceCall::Start => service.start()?,
+        ServiceCall::Restart => service.restart()?,
+        ServiceCall::Stop => service.stop()?,
+    }
+    Ok(())
+}
+
+/// Emits a plan's log line through tracing (to juju-log and stderr).
+pub fn log(line: &LogLine) {
+    let m = &line.message;
+    match line.level {
+        Level::Debug => tracing::debug!("{m}"),
+        Level::Info => tracing::info!("{m}"),
+        Level::Warn => tracing::warn!("{m}"),
+        Level::Error => tracing::error!("{m}"),
+    }
+}

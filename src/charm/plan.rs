@@ -1,0 +1,205 @@
+//! The decision: from one [`View`] to the [`Plan`] of everything the hook will do.
+//!
+//! [`plan`] is pure (no I/O, no clock, no randomness: the view brings them) and composed
+//! from the concern modules in the order a unit comes up: the Python charm's container,
+//! the package, the shared secret, the config, TLS, the files the registry reads, the
+//! service, ports, relation data, and the probe whose answer the report turns into the
+//! status. Each concern adds steps to a [`Builder`], which keeps the files as they will be
+//! and the [`LocalState`] to save in step with what it plans.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::config::CharmConfig;
+use crate::juju::Status;
+use crate::tls::TlsBundle;
+
+use super::builder::{Builder, PlanError};
+use super::local::LocalState;
+use super::model::ModelView;
+use super::ownership;
+use super::steps::{Plan, Serving, Step};
+use super::switch::{self, Going};
+use super::view::{Observed, Version, View};
+use super::{advertise, nrpe, publish, registry, secret, tls_source};
+
+/// The paths the plan decides from, so the view reads exactly those.
+pub fn paths_to_read(model: &ModelView, local: &LocalState) -> BTreeSet<PathBuf> {
+    let mut out = registry::paths(None);
+    out.extend(ownership::paths(local));
+    if let Ok((config, _)) = &model.config {
+        out.extend(registry::paths(Some(config)));
+        out.extend(tls_source::paths(model, config));
+        out.extend(nrpe::paths(model, config));
+    }
+    out
+}
+
+/// The status while the `stop` action holds the registry down.
+pub fn stopped_status() -> Status {
+    Status::blocked("Registry stopped by the `stop` action; run the `start` action to serve again.")
+}
+
+/// What one hook does (every event but stop, remove and actions other than start).
+pub fn plan(view: &View) -> Result<Plan, PlanError> {
+    let mut p = Builder::new(view.local.clone(), &view.machine.files);
+    p.local.known = Some(view.model.known());
+    // Switched from the Python charm: its container holds registry-port until it is gone.
+    if switch::plan(&mut p, &view.machine.legacy) == Going::Stop {
+        return Ok(p.finish());
+    }
+    let Some(binary) = &view.machine.binary else {
+        // Install (and repair): apt is touched only when the binary is missing.
+        p.status_now(Status::maintenance(
+            "Installing the registry (docker-registry package).",
+        ));
+        p.step(Step::Install);
+        p.read_again();
+        return Ok(p.finish());
+    };
+    match &view.machine.version {
+        Some(Version::Known(v)) => p.step(Step::AppVersion(v.clone())),
+        Some(Version::Unknown(e)) => p.warn(format!("could not read the registry version: {e}")),
+        None => {}
+    }
+    // The shared http.secret: the leader makes it once; every unit renders it.
+    let secret = secret::share(&mut p, &view.model, &view.fresh)?;
+    let (config, blob_tls) = match &view.model.config {
+        Ok((c, t)) => (c, t.clone()),
+        Err(errors) => {
+            p.warn(errors.to_string());
+            registry::keep_serving(&mut p, view, binary, None)?;
+            p.status(Status::blocked(errors.status_message()));
+            return Ok(p.finish());
+        }
+    };
+    if p.local.stopped {
+        p.status(stopped_status());
+        return Ok(p.finish());
+    }
+    let Some(secret) = secret else {
+        p.status(Status::waiting(if view.model.leader {
+            "Waiting for the peer relation to share the registry's HTTP secret."
+        } else {
+            "Waiting for the leader to share the registry's HTTP secret."
+        }));
+        return Ok(p.finish());
+    };
+    serve(&mut p, view, binary, config, blob_tls, &secret)?;
+    Ok(p.finish())
+}
+
+/// An operator mistake: block with `problem` while the last good config keeps serving.
+fn block(
+    p: &mut Builder,
+    view: &View,
+    binary: &Path,
+    config: &CharmConfig,
+    problem: String,
+) -> Result<(), PlanError> {
+    registry::keep_serving(p, view, binary, Some(config))?;
+    let message = format!("Invalid charm config: {problem}");
+    p.status(Status::blocked(message));
+    Ok(())
+}
+
+/// A valid config and a secret: the files, the service, ports, relation data, the probe.
+fn serve(
+    p: &mut Builder,
+    view: &View,
+    binary: &Path,
+    config: &CharmConfig,
+    blob_tls: Option<TlsBundle>,
+    secret: &crate::relations::peer::HttpSecret,
+) -> Result<(), PlanError> {
+    let account = view.machine.account.as_ref().ok_or(PlanError::NoAccount)?;
+    registry::prepare_dirs(p, config, account)?;
+    let proxy = advertise::proxy_host(&view.model.website);
+    p.logs(proxy.notes);
+    let Some(advertised) = advertise::advertised(config, proxy.value, view.model.address) else {
+        p.status(Status::waiting(
+            "Waiting for an ingress address on the website binding.",
+        ));
+        return Ok(());
+    };
+    let paths = tls_source::TlsPaths::of(config);
+    if let Some(problem) = tls_source::path_problem(&p.disk, &paths)? {
+        return block(p, view, binary, config, problem);
+    }
+    let tls = match tls_source::plan(p, view, config, blob_tls, &paths, account)? {
+        tls_source::Chosen::Tls(tls) => tls,
+        tls_source::Chosen::Unusable(problem) => return block(p, view, binary, config, problem),
+    };
+    let mut read_at_start = tls.read_at_start.clone();
+    read_at_start.extend(registry::auth_files(p, view, config, account)?);
+    read_at_start.push(registry::config_yml(
+        p, view, config, secret, tls.on, &paths,
+    )?);
+    let nrpe_files = nrpe::put_files(p, view, config, tls.on)?;
+    let mut managed = registry::managed_paths();
+    managed.extend(paths.all().into_iter().map(|(_, path)| path.clone()));
+    managed.extend(nrpe_files.iter().map(|(path, _)| path.clone()));
+    ownership::drop_unmanaged(p, &managed)?;
+    let wait = registry::service(p, view, binary, config, read_at_start);
+    registry::ports(p, view, config);
+    let ca = tls.on.then_some(tls.ca.as_deref());
+    publish::clients(p, &view.model, config, &advertised, ca);
+    publish::website(p, &view.model, config, tls.on);
+    nrpe::announce(p, &view.model, &nrpe_files);
+    p.probe(registry::probe(config, tls.on, wait, &advertised));
+    p.serving(Serving {
+        advertised,
+        tls: tls.on.then(|| tls.ca.clone()),
+        binary: binary.to_path_buf(),
+    });
+    Ok(())
+}
+
+/// The hook that stops the registry: the unit is going away (`stop`), or the `stop`
+/// action. Nothing is read from Juju.
+pub fn stop(binary: Option<&Path>, mut local: LocalState, why: &str) -> Plan {
+    let mut p = Builder::new(LocalState::default(), &Observed::new());
+    if let Some(binary) = binary {
+        p.info(why);
+        p.step(Step::Service(super::steps::ServiceStep {
+            call: crate::workload::service::ServiceCall::Stop,
+            binary: binary.to_path_buf(),
+            env: Vec::new(),
+        }));
+    }
+    local.running = None;
+    p.local = local;
+    p.finish()
+}
+
+/// `remove`: the unit is going away. Remove what the charm wrote (config, secrets, its
+/// state), never the image data in /srv/registry (no data loss on a re-deploy).
+/// Operator files the charm set aside are put back.
+pub fn remove(local: LocalState, files: &Observed) -> Result<Plan, PlanError> {
+    let mut p = Builder::new(local, files);
+    let paths: BTreeSet<PathBuf> = p
+        .local
+        .owned
+        .keys()
+        .chain(p.local.displaced.keys())
+        .cloned()
+        .collect();
+    for path in paths {
+        ownership::drop_owned(&mut p, &path)?;
+    }
+    p.remove(Path::new(super::local::CSR_KEY));
+    p.remove(Path::new(super::local::STATE_FILE));
+    p.info(format!(
+        "removed the charm's files; image data in {} is kept",
+        crate::workload::users::DATA_DIR
+    ));
+    Ok(p.finish_without_state())
+}
+
+/// What `remove` reads: the charm's files, its key and its record.
+pub fn remove_paths(local: &LocalState) -> BTreeSet<PathBuf> {
+    let mut out = ownership::paths(local);
+    out.insert(super::local::CSR_KEY.into());
+    out.insert(super::local::STATE_FILE.into());
+    out
+}

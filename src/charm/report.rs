@@ -1,0 +1,71 @@
+//! The report: the status of highest priority among the plan's contributions and the
+//! probe's answer, set with `status-set` only when it differs from the unit's.
+
+use std::time::Duration;
+
+use crate::juju::{HookTools, Status, ToolRunner};
+
+use super::apply::Applied;
+use super::local::LocalState;
+use super::steps::{choose, Plan, Probe, Wait};
+use super::{Effects, Error};
+
+/// Sets the unit status the plan and its outcome call for.
+pub fn report<R: ToolRunner>(
+    plan: &Plan,
+    applied: Applied,
+    tools: &HookTools<R>,
+    fx: &Effects<'_>,
+) -> Result<(), Error> {
+    let (mut local, contributions) = match applied {
+        Applied::Halted(status, local) => {
+            let mut all = vec![status];
+            all.extend(plan.statuses.iter().cloned());
+            (*local, all)
+        }
+        Applied::Done => {
+            let Some(local) = plan.local.clone() else {
+                return Ok(());
+            };
+            let mut all = plan.statuses.clone();
+            all.extend(plan.probe.as_ref().map(|p| probe(fx, p)));
+            (local, all)
+        }
+    };
+    match choose(&contributions) {
+        Some(status) => set_status(tools, fx, &mut local, status),
+        None => Ok(()),
+    }
+}
+
+/// Asks the registry; its answer is the probe's contribution.
+fn probe(fx: &Effects<'_>, p: &Probe) -> Status {
+    let within = match p.wait {
+        Wait::Running => Duration::from_secs(2),
+        Wait::Started => fx.ready_within,
+    };
+    match (fx.probe)(p.addr, p.scheme, within) {
+        Ok(_) => p.ready.clone(),
+        Err(e) => {
+            tracing::warn!("registry not answering: {e}");
+            Status::waiting(format!("Registry not answering yet: {e}"))
+        }
+    }
+}
+
+/// Sets the unit status unless it is already what this charm last set: `status-set` is
+/// immediate (never rolled back), so the remembered value is always what Juju shows, and
+/// a no-op hook saves the call.
+pub fn set_status<R: ToolRunner>(
+    tools: &HookTools<R>,
+    fx: &Effects<'_>,
+    local: &mut LocalState,
+    status: &Status,
+) -> Result<(), Error> {
+    if local.status.as_ref() != Some(status) {
+        tools.status_set(status, false)?;
+        local.status = Some(status.clone());
+        local.save(fx.files)?;
+    }
+    Ok(())
+}

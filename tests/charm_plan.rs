@@ -1,0 +1,706 @@
+//! Table tests of the pure decision: a `View` literal in, the `Plan` out, no processes and
+//! no fakes. Also the two properties every hook must have, asserted on plans: running an
+//! event twice changes nothing the second time, and 100 no-op events plan nothing.
+//!
+//! [`World::after`] is the test's model of applying a plan: it turns a view and its plan
+//! into the view the next hook would read (files written, bags set, ports opened, the
+//! service started, the state saved), so a property can chain plans without processes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use charm::charm::actions::action_registry;
+use charm::charm::local::{self, LocalState};
+use charm::charm::model::{ModelView, RelationView};
+use charm::charm::plan::{self, paths_to_read};
+use charm::charm::steps::{FileStep, Plan, ServiceStep, Step, Then};
+use charm::charm::switch::Legacy;
+use charm::charm::view::{Entry, Fresh, MachineView, Observed, View};
+use charm::config::CharmConfig;
+use charm::juju::{Databag, Event, Port, PortRange, Status, StatusKind};
+use charm::relations::peer::HttpSecret;
+use charm::render::{CONFIG_PATH, HTPASSWD_PATH};
+use charm::workload::files::FileSpec;
+use charm::workload::legacy::{ContainerName, ContainerState};
+use charm::workload::service::{ServiceCall, ServiceStatus};
+use charm::workload::users::Account;
+use serde_json::{json, Value};
+
+const ADDR: &str = "10.1.0.5";
+const BINARY: &str = "/usr/bin/docker-registry";
+const SECRET: &str = "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==";
+const OWNER: (u32, u32) = (901, 902);
+const READY: &str = "Ready at 10.1.0.5:5000 (http).";
+
+fn bag(pairs: &[(&str, &str)]) -> Databag {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn relation(id: &str, units: &[(&str, Databag)]) -> RelationView {
+    RelationView {
+        id: id.parse().unwrap(),
+        ours: Databag::new(),
+        units: units
+            .iter()
+            .map(|(u, b)| (u.parse().unwrap(), b.clone()))
+            .collect(),
+        app: Databag::new(),
+    }
+}
+
+/// The leader `docker-registry/0` with its secret shared, config as given, nothing else.
+fn model(config: Value) -> ModelView {
+    let map = config.as_object().cloned().unwrap_or_default();
+    let mut peer = relation("peer:0", &[]);
+    peer.app = bag(&[("http-secret", SECRET)]);
+    ModelView {
+        unit: "docker-registry/0".parse().unwrap(),
+        leader: true,
+        config: CharmConfig::from_json_with_tls(&map, SystemTime::now()),
+        address: Some(ADDR.parse().unwrap()),
+        bind_addresses: vec![ADDR.parse().unwrap()],
+        http_secret: Some(HttpSecret::new(SECRET).unwrap()),
+        peer: Some(peer),
+        website: Vec::new(),
+        clients: Vec::new(),
+        cert_provider: None,
+        nrpe: Vec::new(),
+        opened_ports: Vec::new(),
+        now: SystemTime::now(),
+        config_digest: local::sha256(Value::Object(map).to_string().as_bytes()),
+        registry_name: "registry".into(),
+    }
+}
+
+/// What the machine holds, observed at exactly the paths the plan decides from.
+fn machine(model: &ModelView, local: &LocalState, on_disk: &Observed) -> MachineView {
+    let mut files = Observed::new();
+    for path in paths_to_read(model, local) {
+        let entry = on_disk.get(&path).cloned().flatten();
+        files.insert(path, entry);
+    }
+    MachineView {
+        binary: Some(BINARY.into()),
+        version: None,
+        account: Some(Account {
+            uid: OWNER.0,
+            gid: OWNER.1,
+            groups: vec![OWNER.1],
+        }),
+        hostname: "reg-host-0".into(),
+        service: ServiceStatus::Stopped,
+        files,
+        legacy: Legacy::NotDue,
+    }
+}
+
+/// A unit with nothing on its machine yet.
+fn fresh(event: Event, config: Value) -> View {
+    let model = model(config);
+    let local = LocalState::default();
+    View {
+        event,
+        machine: machine(&model, &local, &Observed::new()),
+        model,
+        local,
+        fresh: Fresh::default(),
+    }
+}
+
+/// The test's model of Juju and the machine: a view and the plan applied to it.
+struct World {
+    view: View,
+    disk: Observed,
+}
+
+impl World {
+    /// The world of `view`; the first plan gets a bcrypt salt should it need one.
+    fn new(mut view: View) -> Self {
+        view.fresh.htpasswd_salt = Some([3; 16]);
+        let disk = view.machine.files.clone();
+        World { view, disk }
+    }
+
+    /// Plans the view's event, applies the plan to the world and returns the plan.
+    fn run(&mut self, event: Event) -> Plan {
+        self.view.event = event;
+        let plan = plan::plan(&self.view).unwrap_or_else(|e| panic!("no plan: {e}"));
+        self.after(&plan);
+        plan
+    }
+
+    /// The view the next hook reads once `plan` is applied (the probe answers).
+    fn after(&mut self, plan: &Plan) {
+        for step in &plan.steps {
+            self.apply(step);
+        }
+        let mut local = plan.local.clone().expect("the plan keeps the state");
+        if let Some(status) = plan.expected_status() {
+            local.status = Some(status);
+        }
+        let m = &mut self.view.model;
+        m.http_secret = m.peer.as_ref().and_then(|p| {
+            p.app
+                .get("http-secret")
+                .map(|s| HttpSecret::new(s).unwrap())
+        });
+        let service = self.view.machine.service.clone();
+        self.view.machine = machine(&self.view.model, &local, &self.disk);
+        self.view.machine.service = service;
+        self.view.local = local;
+        self.view.fresh = Fresh::default();
+    }
+
+    fn apply(&mut self, step: &Step) {
+        match step {
+            Step::File(FileStep::Write {
+                path,
+                contents,
+                spec,
+            }) => {
+                let owner = spec.owner.unwrap_or((0, 0));
+                let entry = Entry::file(&contents.0, spec.mode, owner);
+                self.disk.insert(path.clone(), Some(entry));
+            }
+            Step::File(FileStep::Remove { path }) => {
+                self.disk.insert(path.clone(), None);
+            }
+            Step::File(FileStep::EnsureDir { path, mode, owner }) => {
+                let entry = Entry::dir(*mode, owner.unwrap_or((0, 0)));
+                self.disk.insert(path.clone(), Some(entry));
+            }
+            Step::File(FileStep::ChownTree { path, owner }) => {
+                for (p, e) in self.disk.iter_mut() {
+                    if let (true, Some(e)) = (p.starts_with(path), e.as_mut()) {
+                        (e.meta.uid, e.meta.gid) = *owner;
+                    }
+                }
+            }
+            Step::Service(ServiceStep { call, .. }) => {
+                self.view.machine.service = match call {
+                    ServiceCall::Stop => ServiceStatus::Stopped,
+                    _ => ServiceStatus::Running { pid: 4242 },
+                };
+            }
+            Step::OpenPort(p) => self.view.model.opened_ports.push(PortRange::from(*p)),
+            Step::ClosePort(p) => {
+                let gone = PortRange::from(*p);
+                self.view.model.opened_ports.retain(|r| *r != gone);
+            }
+            Step::Relation(w) => self.set_bag(w),
+            Step::Install | Step::RetireLegacy(_) => self.view.machine.legacy = Legacy::NotDue,
+            Step::Status(_) | Step::AppVersion(_) | Step::SaveState(_) | Step::Log(_) => {}
+        }
+    }
+
+    fn set_bag(&mut self, w: &charm::charm::steps::RelationWrite) {
+        let m = &mut self.view.model;
+        let rels = m
+            .peer
+            .iter_mut()
+            .chain(m.website.iter_mut())
+            .chain(m.clients.iter_mut())
+            .chain(m.cert_provider.iter_mut())
+            .chain(m.nrpe.iter_mut());
+        for rel in rels.filter(|r| r.id == w.relation) {
+            let target = if w.app { &mut rel.app } else { &mut rel.ours };
+            for (k, v) in &w.data {
+                if v.is_empty() {
+                    target.remove(k);
+                } else {
+                    target.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Only the steps that change something (not log lines).
+fn effects(plan: &Plan) -> Vec<&Step> {
+    plan.steps
+        .iter()
+        .filter(|s| !matches!(s, Step::Log(_)))
+        .collect()
+}
+
+fn service_calls(plan: &Plan) -> Vec<ServiceCall> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Service(s) => Some(s.call),
+            _ => None,
+        })
+        .collect()
+}
+
+fn written(plan: &Plan) -> Vec<PathBuf> {
+    plan.files()
+        .into_iter()
+        .filter(|f| matches!(f, FileStep::Write { .. }))
+        .map(|f| f.path().to_path_buf())
+        .collect()
+}
+
+// ---- the properties ------------------------------------------------------------------
+
+/// A unit in each situation worth having: deployed as it comes, with basic auth, with
+/// TLS from the config, with token auth and metrics, with clients, haproxy and nrpe.
+fn situations() -> Vec<(&'static str, View)> {
+    let mut related = fresh(Event::ConfigChanged, json!({}));
+    related.model.clients = vec![relation(
+        "docker-registry:3",
+        &[("containerd/0", bag(&[("private-address", "10.1.0.50")]))],
+    )];
+    related.model.website = vec![relation(
+        "website:4",
+        &[("haproxy/0", bag(&[("private-address", "10.1.0.100")]))],
+    )];
+    related.model.nrpe = vec![relation(
+        "nrpe-external-master:5",
+        &[("nrpe/0", bag(&[("nagios_hostname", "juju-reg-0")]))],
+    )];
+    related.machine = machine(&related.model, &related.local, &Observed::new());
+    let (cert, key, ca) = certificate();
+    vec![
+        ("defaults", fresh(Event::Install, json!({}))),
+        (
+            "basic auth",
+            fresh(
+                Event::ConfigChanged,
+                json!({"auth-basic-user": "admin", "auth-basic-password": "pw"}),
+            ),
+        ),
+        (
+            "tls blobs",
+            fresh(Event::ConfigChanged, tls_blobs(&cert, &key, &ca, json!({}))),
+        ),
+        (
+            "token auth and metrics",
+            fresh(
+                Event::ConfigChanged,
+                json!({"auth-token-issuer": "i", "auth-token-realm": "https://a/t",
+                       "auth-token-service": "s", "auth-token-root-certs": b64(&ca),
+                       "prometheus-metrics": true}),
+            ),
+        ),
+        ("clients, haproxy and nrpe", related),
+    ]
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// The three `tls-*-blob` options for this certificate, key and CA, plus `extra`.
+fn tls_blobs(cert: &str, key: &str, ca: &str, extra: Value) -> Value {
+    let mut options =
+        json!({"tls-ca-blob": b64(ca), "tls-cert-blob": b64(cert), "tls-key-blob": b64(key)});
+    if let (Some(o), Some(e)) = (options.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+    }
+    options
+}
+
+/// A CA, and a certificate for [`ADDR`] it signed, with its key: (cert, key, ca).
+fn certificate() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec![ADDR.to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    (cert.pem(), key.serialize_pem(), ca_cert.pem())
+}
+
+/// Running an event twice changes nothing the second time: no write, no restart, no
+/// relation-set, no port, no status-set, nothing new to remember.
+#[test]
+fn the_second_run_of_any_event_plans_nothing() {
+    for (name, view) in situations() {
+        let mut world = World::new(view);
+        let event = world.view.event.clone();
+        let first = world.run(event.clone());
+        assert!(
+            !effects(&first).is_empty(),
+            "{name}: the first run does something"
+        );
+        let before = world.view.local.clone();
+        let second = world.run(event);
+        assert!(
+            second.changes_nothing(&before),
+            "{name}: the second run plans {:#?}",
+            effects(&second)
+        );
+    }
+}
+
+/// The benchmark's idempotence, on plans: 100 alternating update-status and
+/// config-changed events after a deployment plan nothing at all.
+#[test]
+fn a_hundred_noop_events_plan_nothing() {
+    for (name, view) in situations() {
+        let mut world = World::new(view);
+        for event in [Event::Install, Event::ConfigChanged, Event::Start] {
+            world.run(event);
+        }
+        for i in 0..100 {
+            let event = if i % 2 == 0 {
+                Event::UpdateStatus
+            } else {
+                Event::ConfigChanged
+            };
+            let before = world.view.local.clone();
+            let plan = world.run(event);
+            assert!(
+                plan.changes_nothing(&before),
+                "{name}, event {i}: {:#?}",
+                effects(&plan)
+            );
+        }
+    }
+}
+
+// ---- table tests -----------------------------------------------------------------------
+
+/// A deployed unit (the registry running what the plan wants) with this config.
+fn serving(config: Value) -> World {
+    let mut world = World::new(fresh(Event::Install, config));
+    world.run(Event::Install);
+    world
+}
+
+#[test]
+fn a_fresh_unit_writes_its_config_starts_once_opens_its_port_and_waits_for_the_probe() {
+    let view = fresh(Event::Install, json!({}));
+    let plan = plan::plan(&view).unwrap();
+    assert_eq!(service_calls(&plan), [ServiceCall::Start]);
+    assert_eq!(written(&plan), [PathBuf::from(CONFIG_PATH)]);
+    let config_yml = plan.files().into_iter().find_map(|f| match f {
+        FileStep::Write { spec, .. } => Some(*spec),
+        _ => None,
+    });
+    assert_eq!(
+        config_yml,
+        Some(FileSpec::mode(0o640).owned_by((0, OWNER.1)))
+    );
+    assert!(plan.steps.contains(&Step::OpenPort(Port::tcp(5000))));
+    assert_eq!(plan.statuses, []);
+    let probe = plan.probe.as_ref().unwrap();
+    assert_eq!(probe.addr.to_string(), "127.0.0.1:5000");
+    assert_eq!(probe.ready, Status::active(READY));
+    assert_eq!(plan.then, Then::Report);
+    let local = plan.local.as_ref().unwrap();
+    assert!(local.owns(Path::new(CONFIG_PATH), &config_bytes(&plan)));
+    assert!(local.running.is_some());
+}
+
+fn config_bytes(plan: &Plan) -> Vec<u8> {
+    plan.files()
+        .into_iter()
+        .find_map(|f| match f {
+            FileStep::Write { path, contents, .. } if path == Path::new(CONFIG_PATH) => {
+                Some(contents.0.clone())
+            }
+            _ => None,
+        })
+        .expect("config.yml written")
+}
+
+#[test]
+fn the_leader_without_a_secret_shares_the_fresh_one_in_the_peer_app_bag() {
+    let mut view = fresh(Event::LeaderElected, json!({}));
+    view.model.http_secret = None;
+    view.model.peer.as_mut().unwrap().app = Databag::new();
+    view.fresh.http_secret = Some(HttpSecret::new("bmV3LXNlY3JldA==").unwrap());
+    let plan = plan::plan(&view).unwrap();
+    let writes = plan.relation_writes();
+    assert_eq!(writes.len(), 1);
+    assert!(
+        writes[0].app,
+        "the app bag: relation-set reads stdin, never argv"
+    );
+    assert_eq!(writes[0].data, bag(&[("http-secret", "bmV3LXNlY3JldA==")]));
+    assert!(String::from_utf8_lossy(&config_bytes(&plan)).contains("bmV3LXNlY3JldA=="));
+}
+
+#[test]
+fn without_a_secret_a_follower_waits_and_a_leader_without_peers_waits() {
+    let mut follower = fresh(Event::Start, json!({}));
+    follower.model.leader = false;
+    follower.model.http_secret = None;
+    follower.model.peer.as_mut().unwrap().app = Databag::new();
+    let plan = plan::plan(&follower).unwrap();
+    assert_eq!(
+        plan.statuses,
+        [Status::waiting(
+            "Waiting for the leader to share the registry's HTTP secret."
+        )]
+    );
+    assert!(effects(&plan).is_empty(), "{:?}", plan.steps);
+
+    let mut alone = fresh(Event::Install, json!({}));
+    alone.model.http_secret = None;
+    alone.model.peer = None;
+    let plan = plan::plan(&alone).unwrap();
+    assert_eq!(plan.statuses[0].kind, StatusKind::Waiting);
+    assert!(plan.statuses[0].message.contains("peer relation"));
+}
+
+#[test]
+fn a_missing_binary_plans_the_install_and_a_new_read() {
+    let mut view = fresh(Event::Install, json!({}));
+    view.machine.binary = None;
+    let plan = plan::plan(&view).unwrap();
+    assert_eq!(
+        effects(&plan),
+        [
+            &Step::Status(Status::maintenance(
+                "Installing the registry (docker-registry package)."
+            )),
+            &Step::Install
+        ]
+    );
+    assert_eq!(plan.then, Then::ReadAgain);
+}
+
+#[test]
+fn the_python_charms_container_goes_first_and_alone() {
+    let mut view = fresh(Event::UpgradeCharm, json!({}));
+    let name = ContainerName::parse("registry").unwrap();
+    view.machine.legacy = Legacy::Present(name.clone(), ContainerState::Running);
+    let plan = plan::plan(&view).unwrap();
+    assert_eq!(effects(&plan), [&Step::RetireLegacy(name.clone())]);
+    assert_eq!(plan.then, Then::ReadAgain);
+
+    view.machine.legacy = Legacy::Unknown(name, "i/o timeout".into());
+    let plan = plan::plan(&view).unwrap();
+    assert!(effects(&plan).is_empty());
+    assert_eq!(plan.statuses[0].kind, StatusKind::Blocked);
+    assert_eq!(
+        plan.local.unwrap().legacy_container.as_deref(),
+        Some("registry"),
+        "looked for again at every hook"
+    );
+}
+
+#[test]
+fn an_invalid_config_blocks_and_restarts_only_a_last_good_config_of_ours() {
+    let mut world = serving(json!({}));
+    world.view.model = model(json!({"storage-cache": "disk"}));
+    world.view.machine.service = ServiceStatus::Crashed {
+        pid: Some(4242),
+        reason: "killed".into(),
+    };
+    let plan = plan::plan(&world.view).unwrap();
+    assert_eq!(
+        plan.statuses,
+        [Status::blocked(
+            "Invalid charm config: storage-cache: \"disk\" is not one of inmemory, disabled"
+        )]
+    );
+    assert_eq!(
+        service_calls(&plan),
+        [ServiceCall::Start],
+        "the last good config"
+    );
+    assert!(plan.files().is_empty(), "nothing rewritten");
+
+    // The Python charm's config.yml is no last good config of ours.
+    let mut theirs = fresh(Event::UpgradeCharm, json!({"storage-cache": "disk"}));
+    theirs.machine.files.insert(
+        CONFIG_PATH.into(),
+        Some(Entry::file(b"version: 0.1\n", 0o600, (0, 0))),
+    );
+    assert_eq!(service_calls(&plan::plan(&theirs).unwrap()), []);
+}
+
+#[test]
+fn a_new_registry_port_moves_the_open_port_and_restarts() {
+    let mut world = serving(json!({}));
+    world.view.model = model(json!({"registry-port": 5443}));
+    world.view.model.opened_ports = vec![PortRange::from(Port::tcp(5000))];
+    let plan = plan::plan(&world.view).unwrap();
+    assert_eq!(service_calls(&plan), [ServiceCall::Restart]);
+    let ports: Vec<&Step> = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s, Step::OpenPort(_) | Step::ClosePort(_)))
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            &Step::ClosePort(Port::tcp(5000)),
+            &Step::OpenPort(Port::tcp(5443))
+        ]
+    );
+}
+
+#[test]
+fn a_new_password_rewrites_htpasswd_without_a_restart() {
+    let config = |pw: &str| json!({"auth-basic-user": "admin", "auth-basic-password": pw});
+    let mut world = serving(config("first"));
+    world.view.model = model(config("second"));
+    world.view.fresh.htpasswd_salt = Some([4; 16]);
+    let plan = plan::plan(&world.view).unwrap();
+    assert_eq!(written(&plan), [PathBuf::from(HTPASSWD_PATH)]);
+    assert_eq!(service_calls(&plan), []);
+}
+
+#[test]
+fn a_tls_path_naming_a_directory_blocks_naming_the_option() {
+    let mut view = fresh(Event::ConfigChanged, json!({"tls-cert-path": "/etc/certs"}));
+    let disk = BTreeMap::from([(PathBuf::from("/etc/certs"), Some(Entry::dir(0o755, (0, 0))))]);
+    view.machine = machine(&view.model, &view.local, &disk);
+    let plan = plan::plan(&view).unwrap();
+    assert_eq!(
+        plan.statuses,
+        [Status::blocked(
+            "Invalid charm config: tls-cert-path: /etc/certs is a directory (set the path of a file in it)"
+        )]
+    );
+}
+
+#[test]
+fn operator_tls_files_the_registry_user_cannot_read_block() {
+    let (cert, key, _) = certificate();
+    let mut view = fresh(Event::ConfigChanged, json!({}));
+    let disk = BTreeMap::from([
+        (
+            PathBuf::from("/etc/docker/registry/registry.crt"),
+            Some(Entry::file(cert.as_bytes(), 0o644, (0, 0))),
+        ),
+        (
+            PathBuf::from("/etc/docker/registry/registry.key"),
+            Some(Entry::file(key.as_bytes(), 0o600, (0, 0))),
+        ),
+    ]);
+    view.machine = machine(&view.model, &view.local, &disk);
+    let plan = plan::plan(&view).unwrap();
+    let message = &plan.statuses[0].message;
+    assert!(
+        message.starts_with("Invalid charm config: tls-key-path: /etc/docker/registry/registry.key is not readable by the docker-registry user"),
+        "{message}"
+    );
+
+    // Readable by the group: served as they are, https.
+    let disk = BTreeMap::from([
+        (
+            PathBuf::from("/etc/docker/registry/registry.crt"),
+            Some(Entry::file(cert.as_bytes(), 0o644, (0, 0))),
+        ),
+        (
+            PathBuf::from("/etc/docker/registry/registry.key"),
+            Some(Entry::file(key.as_bytes(), 0o640, (0, OWNER.1))),
+        ),
+    ]);
+    view.machine = machine(&view.model, &view.local, &disk);
+    let plan = plan::plan(&view).unwrap();
+    assert_eq!(plan.statuses, []);
+    assert!(!written(&plan).iter().any(|p| p.ends_with("registry.key")));
+    assert_eq!(
+        plan.probe.unwrap().ready,
+        Status::active("Ready at 10.1.0.5:5000 (https).")
+    );
+}
+
+#[test]
+fn tls_blobs_over_an_operator_file_set_it_aside_before_writing() {
+    let (cert, key, ca) = certificate();
+    let mut view = fresh(Event::ConfigChanged, tls_blobs(&cert, &key, &ca, json!({})));
+    let crt = PathBuf::from("/etc/docker/registry/registry.crt");
+    let disk = BTreeMap::from([(
+        crt.clone(),
+        Some(Entry::file(b"the operator's", 0o640, (0, 7))),
+    )]);
+    view.machine = machine(&view.model, &view.local, &disk);
+    let plan = plan::plan(&view).unwrap();
+    let backup = local::displaced_path(&crt, &local::sha256(b"the operator's"));
+    let order: Vec<String> = effects(&plan)
+        .into_iter()
+        .filter_map(|s| match s {
+            Step::File(FileStep::Write { path, .. }) if *path == backup => Some("copy".into()),
+            Step::File(FileStep::Write { path, .. }) if *path == crt => Some("write".into()),
+            Step::SaveState(state) if state.displaced.contains_key(&crt) => Some("save".into()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order[..3], ["copy", "save", "write"], "{order:?}");
+}
+
+#[test]
+fn the_stop_action_state_blocks_and_plans_nothing_else() {
+    let mut world = serving(json!({}));
+    world.view.local.stopped = true;
+    let plan = plan::plan(&world.view).unwrap();
+    assert_eq!(plan.statuses, [plan::stopped_status()]);
+    assert!(effects(&plan).is_empty());
+}
+
+#[test]
+fn no_address_yet_waits_for_one() {
+    let mut view = fresh(Event::ConfigChanged, json!({}));
+    view.model.address = None;
+    let plan = plan::plan(&view).unwrap();
+    assert_eq!(
+        plan.statuses,
+        [Status::waiting(
+            "Waiting for an ingress address on the website binding."
+        )]
+    );
+    assert!(plan.probe.is_none());
+}
+
+#[test]
+fn an_action_gets_the_registry_the_plan_serves() {
+    let (cert, key, ca) = certificate();
+    let mut view = fresh(
+        Event::Start,
+        tls_blobs(
+            &cert,
+            &key,
+            &ca,
+            json!({"auth-basic-user": "admin", "auth-basic-password": "pw",
+                   "http-host": "http://lb.example.com:8080/"}),
+        ),
+    );
+    view.fresh.htpasswd_salt = Some([3; 16]);
+    let plan = plan::plan(&view).unwrap();
+    let registry = action_registry(&view, plan.serving.as_ref().unwrap()).unwrap();
+    assert_eq!(registry.netloc, "lb.example.com:8080", "what clients use");
+    assert_eq!(
+        registry.unit_netloc, "10.1.0.5:5000",
+        "where the action connects"
+    );
+    assert_eq!(
+        registry.scheme,
+        charm::config::Scheme::Https,
+        "the unit's own TLS, not what http-host tells clients"
+    );
+    assert_eq!(
+        registry.ca_pem.as_deref().map(|c| c.trim()),
+        Some(ca.trim())
+    );
+    let creds = registry.credentials.unwrap();
+    assert_eq!(
+        (creds.username.as_str(), creds.password.expose()),
+        ("admin", "pw")
+    );
+    assert_eq!(registry.units, 1);
+    assert_eq!(registry.binary, PathBuf::from(BINARY));
+
+    let mut invalid = fresh(Event::Start, json!({"storage-cache": "disk"}));
+    invalid.model = model(json!({"storage-cache": "disk"}));
+    assert!(
+        plan::plan(&invalid).unwrap().serving.is_none(),
+        "nothing to act on"
+    );
+}
