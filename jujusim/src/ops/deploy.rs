@@ -1,5 +1,5 @@
 //! Applications and units coming in: a new model, deploy, add-unit, refresh.
-use super::{copy_dir, unpack_charm, OpError};
+use super::{copy_dir, replace_charm, unpack_charm, OpError};
 use crate::charm::{CharmMeta, Role};
 use crate::engine::Engine;
 use crate::machines::ModelNet;
@@ -171,12 +171,12 @@ pub fn refresh(engine: &Engine, app: &str, charm: &Path) -> Result<u32, OpError>
             .get_mut(app)
             .ok_or_else(|| OpError::AppNotFound(app.into()))?;
         a.config.retain(|k, _| meta.options.contains_key(k));
+        let old_dir = std::mem::replace(&mut a.charm_dir, charm_dir.clone());
         a.charm = meta.clone();
-        a.charm_dir = charm_dir.clone();
         a.revision = rev;
         for u in units {
             let unit_charm = dir.unit_dir(&u).join("charm");
-            unpack_charm(&charm_dir, &unit_charm)?;
+            replace_charm(&old_dir, &charm_dir, &unit_charm)?;
         }
         add_peer_relations(m, app);
         Ok(())

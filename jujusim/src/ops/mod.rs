@@ -9,7 +9,7 @@ mod unpack;
 pub use deploy::{add_units, create_model, deploy, refresh};
 pub use lifecycle::{destroy, remove_unit, resolve, set_config, set_leader, update_status};
 pub use relations::{integrate, remove_relation};
-pub use unpack::{copy_dir, unpack_charm};
+pub use unpack::{copy_dir, replace_charm, unpack_charm};
 
 use crate::charm::CharmError;
 use crate::engine::EngineError;
