@@ -93,6 +93,9 @@ pub struct Snapshot {
     pub bindings: Vec<String>,
     /// goal-state answer.
     pub goal_state: Value,
+    /// JUJU_PRINCIPAL_UNIT: the principal of a subordinate unit.
+    #[serde(default)]
+    pub principal: Option<String>,
 }
 
 /// A buffered (or context-local) change made by a hook tool.

@@ -19,6 +19,7 @@ pub fn charm(name: &str, endpoints: &[(&str, Role, &str)]) -> CharmMeta {
                 interface: (*iface).into(),
                 role: *role,
                 container_scope: false,
+                implicit: false,
             })
             .collect(),
         extra_bindings: vec![],

@@ -102,6 +102,9 @@ pub enum CharmError {
     },
 }
 
+/// The implicit endpoint (and its interface) every charm provides.
+pub const JUJU_INFO: &str = "juju-info";
+
 /// Role of an endpoint in metadata.yaml.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -125,6 +128,9 @@ pub struct EndpointMeta {
     pub role: Role,
     /// `scope: container` endpoints (subordinates).
     pub container_scope: bool,
+    /// The `juju-info` endpoint every charm provides without declaring it.
+    #[serde(default)]
+    pub implicit: bool,
 }
 
 /// Everything jujusim needs to know about a charm.
@@ -219,8 +225,20 @@ impl CharmMeta {
                     interface,
                     role,
                     container_scope,
+                    implicit: false,
                 });
             }
+        }
+        // Every charm provides `juju-info` (docs/juju.md#subordinates), unless it
+        // declares an endpoint of that name itself (subordinates often require one).
+        if !endpoints.iter().any(|e| e.name == JUJU_INFO) {
+            endpoints.push(EndpointMeta {
+                name: JUJU_INFO.into(),
+                interface: JUJU_INFO.into(),
+                role: Role::Provider,
+                container_scope: false,
+                implicit: true,
+            });
         }
         endpoints.sort_by(|a, b| a.name.cmp(&b.name));
         let extra_bindings = meta
@@ -257,7 +275,9 @@ impl CharmMeta {
     pub fn bindings(&self) -> Vec<String> {
         let mut b: Vec<String> = self.endpoints.iter().map(|e| e.name.clone()).collect();
         b.extend(self.extra_bindings.iter().cloned());
-        b.push("juju-info".into());
+        if !b.iter().any(|n| n == JUJU_INFO) {
+            b.push(JUJU_INFO.into());
+        }
         b
     }
 }

@@ -64,7 +64,11 @@ pub(crate) fn commit_hook(
     if hook.kind == HookKind::Remove {
         let machine = m.units.get(unit).map(|u| u.machine);
         m.units.remove(unit);
-        return machine.and_then(|id| m.machines.remove(&id));
+        // A machine goes with the last unit on it (a principal and its subordinates).
+        let shared = |id: u32| m.units.values().any(|u| u.machine == id);
+        return machine
+            .filter(|id| !shared(*id))
+            .and_then(|id| m.machines.remove(&id));
     }
     None
 }

@@ -117,7 +117,10 @@ impl Engine {
             ("JUJU_MODEL_NAME", snap.model_name.clone()),
             ("JUJU_API_ADDRESSES", "127.0.0.1:17070".into()),
             ("JUJU_MACHINE_ID", snap.machine.id.to_string()),
-            ("JUJU_PRINCIPAL_UNIT", String::new()),
+            (
+                "JUJU_PRINCIPAL_UNIT",
+                snap.principal.clone().unwrap_or_default(),
+            ),
             ("JUJU_AVAILABILITY_ZONE", String::new()),
             ("JUJU_VERSION", JUJU_VERSION.into()),
             ("CLOUD_API_VERSION", String::new()),

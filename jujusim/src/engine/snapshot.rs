@@ -56,6 +56,7 @@ pub fn snapshot(
         machine,
         bindings: app.charm.bindings(),
         goal_state: goal_state(m, unit),
+        principal: u.principal.clone(),
     })
 }
 

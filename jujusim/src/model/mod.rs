@@ -16,6 +16,7 @@
 mod app;
 mod dir;
 mod relation;
+mod subordinate;
 mod time;
 mod unit;
 
@@ -167,7 +168,11 @@ impl Model {
     /// writes them when a unit enters scope: docs/juju.md#relation-data).
     pub fn enter_scope(&mut self, id: u32, unit: &str) {
         let keys = self.address_keys(unit);
+        let container = self.container_of(unit);
         if let Some(r) = self.relations.get_mut(&id) {
+            if r.container {
+                r.containers.insert(unit.to_string(), container);
+            }
             r.scope.insert(unit.to_string());
             r.unit_bags
                 .entry(unit.to_string())
@@ -179,10 +184,17 @@ impl Model {
     /// A new live relation between `endpoints` (one endpoint: a peer relation), every
     /// live unit of their applications in scope; returns its id.
     pub fn add_relation(&mut self, endpoints: Vec<RelEndpoint>) -> u32 {
+        self.add_relation_scoped(endpoints, false)
+    }
+
+    /// [`Model::add_relation`], container-scoped when `container`.
+    pub fn add_relation_scoped(&mut self, endpoints: Vec<RelEndpoint>, container: bool) -> u32 {
         let id = self.next_relation;
         self.next_relation += 1;
         let apps: BTreeSet<String> = endpoints.iter().map(|e| e.app.clone()).collect();
-        self.relations.insert(id, Relation::new(id, endpoints));
+        let mut rel = Relation::new(id, endpoints);
+        rel.container = container;
+        self.relations.insert(id, rel);
         let units: Vec<String> = apps
             .iter()
             .flat_map(|app| self.units_of(app))

@@ -111,6 +111,9 @@ pub struct Unit {
     pub state: BTreeMap<String, String>,
     /// What the agent has already run.
     pub seen: Seen,
+    /// The principal unit of a subordinate unit (on whose machine it runs).
+    #[serde(default)]
+    pub principal: Option<String>,
 }
 
 impl Unit {
@@ -134,6 +137,7 @@ impl Unit {
                 charm_revision: revision,
                 ..Seen::default()
             },
+            principal: None,
         }
     }
 

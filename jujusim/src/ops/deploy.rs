@@ -1,4 +1,5 @@
 //! Applications and units coming in: a new model, deploy, add-unit, refresh.
+use super::subordinate::settle_subordinates;
 use super::{copy_dir, replace_charm, unpack_charm, OpError};
 use crate::charm::{CharmMeta, Role};
 use crate::engine::Engine;
@@ -91,7 +92,10 @@ pub fn deploy(
         add_peer_relations(m, &app_name);
         Ok(())
     })?;
-    add_units(engine, &app_name, n)?;
+    // A subordinate gets its units from container-scoped relations, never by count.
+    if !meta.subordinate {
+        add_units(engine, &app_name, n)?;
+    }
     Ok(app_name)
 }
 
@@ -127,29 +131,42 @@ pub fn add_units(engine: &Engine, app: &str, n: u32) -> Result<Vec<String>, OpEr
     let mut names = Vec::new();
     for _ in 0..n {
         let name = dir.update(|m| -> Result<String, OpError> {
-            let charm_dir = m
+            let a = m
                 .applications
                 .get(app)
-                .map(|a| a.charm_dir.clone())
                 .ok_or_else(|| OpError::AppNotFound(app.into()))?;
+            if a.charm.subordinate {
+                return Err(OpError::SubordinateAddUnit(app.into()));
+            }
+            let charm_dir = a.charm_dir.clone();
             let id = m.next_machine;
             m.next_machine += 1;
             let machine = engine.machines.create_machine(&m.net, id)?;
             let name = m
                 .add_unit(app, machine)
                 .ok_or_else(|| OpError::AppNotFound(app.into()))?;
-            let unit_dir = dir.unit_dir(&name);
-            copy_dir(&charm_dir, &unit_dir.join("charm"))?;
-            std::fs::write(
-                unit_dir.join("agent.socket"),
-                "jujusim hook tools find their context next to this file\n",
-            )
-            .map_err(OpError::io("writing", &unit_dir))?;
+            prepare_unit_dir(dir, &name, &charm_dir)?;
+            settle_subordinates(m, dir)?;
             Ok(name)
         })?;
         names.push(name);
     }
     Ok(names)
+}
+
+/// A new unit's directory: its copy of the charm and the agent socket marker.
+pub(super) fn prepare_unit_dir(
+    dir: &ModelDir,
+    unit: &str,
+    charm_dir: &Path,
+) -> Result<(), OpError> {
+    let unit_dir = dir.unit_dir(unit);
+    copy_dir(charm_dir, &unit_dir.join("charm"))?;
+    std::fs::write(
+        unit_dir.join("agent.socket"),
+        "jujusim hook tools find their context next to this file\n",
+    )
+    .map_err(OpError::io("writing", &unit_dir))
 }
 
 /// `refresh APP --path CHARM`: a new charm revision for every unit.
