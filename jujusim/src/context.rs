@@ -9,7 +9,7 @@
 //! Hook tools append changes (O_APPEND, one write per line); the engine reads them all
 //! when the process exits and commits them only on exit 0.
 use crate::machines::Machine;
-use crate::model::OpenedPort;
+use crate::model::{OpenedPort, SecretChange};
 use crate::resolver::Hook;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -126,6 +126,8 @@ pub enum Change {
     LeaderSet(BTreeMap<String, String>),
     /// is-leader answered false once: keep answering false.
     LostLeadership,
+    /// secret-add, -set, -remove, -grant, -revoke.
+    Secret(SecretChange),
 }
 
 /// Errors reading a context file.
@@ -263,6 +265,8 @@ pub struct Pending {
     pub leader_settings: BTreeMap<String, String>,
     /// is-leader said false.
     pub lost_leadership: bool,
+    /// Secret writes in order.
+    pub secrets: Vec<SecretChange>,
 }
 
 impl Pending {
@@ -300,6 +304,7 @@ impl Pending {
                     .leader_settings
                     .extend(data.iter().map(|(k, v)| (k.clone(), v.clone()))),
                 Change::LostLeadership => p.lost_leadership = true,
+                Change::Secret(s) => p.secrets.push(s.clone()),
             }
         }
         p

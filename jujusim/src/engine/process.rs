@@ -3,6 +3,7 @@
 //! its output captured, its run time bounded.
 use super::{Engine, EngineError, JUJU_VERSION};
 use crate::context::{context_path, read_context, write_snapshot, Change, ContextKind, Snapshot};
+use crate::resolver::HookKind;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -157,6 +158,14 @@ fn kind_env(kind: &ContextKind) -> Vec<(&'static str, String)> {
                 ]);
                 if let Some(d) = &h.departing {
                     env.push(("JUJU_DEPARTING_UNIT", d.clone()));
+                }
+            }
+            if let Some(s) = &h.secret {
+                env.push(("JUJU_SECRET_ID", s.uri.clone()));
+                env.push(("JUJU_SECRET_LABEL", s.label.clone()));
+                // Only the hooks about one revision name it.
+                if matches!(h.kind, HookKind::SecretRemove | HookKind::SecretExpired) {
+                    env.push(("JUJU_SECRET_REVISION", s.revision.to_string()));
                 }
             }
             env

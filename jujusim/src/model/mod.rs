@@ -16,6 +16,7 @@
 mod app;
 mod dir;
 mod relation;
+mod secret;
 mod subordinate;
 mod time;
 mod unit;
@@ -23,7 +24,13 @@ mod unit;
 pub use app::{fnv1a, Application, Bag};
 pub use dir::{LockGuard, ModelDir, ModelError};
 pub use relation::{RelEndpoint, Relation};
-pub use time::{civil, go_time, iso_time, juju_time, now_secs};
+pub use secret::{
+    apply_secret_changes, Consumer, Grant, Revision, RotatePolicy, Secret, SecretChange,
+    SecretFields, SecretOwner, SECRET_RETRY_SECS,
+};
+pub use time::{
+    civil, go_time, iso_time, juju_time, now_secs, parse_go_duration, parse_rfc3339, rfc3339,
+};
 pub use unit::{
     app_of, unit_number, unit_tag, HookError, OpenedPort, RelSeen, Seen, StatusInfo, Unit,
     STATUS_HISTORY,
@@ -117,6 +124,9 @@ pub struct Model {
     pub relations: BTreeMap<u32, Relation>,
     /// Action tasks by id.
     pub tasks: BTreeMap<u32, Task>,
+    /// Charm secrets by id.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Secret>,
 }
 
 impl Model {
@@ -135,6 +145,7 @@ impl Model {
             units: BTreeMap::new(),
             relations: BTreeMap::new(),
             tasks: BTreeMap::new(),
+            secrets: BTreeMap::new(),
         }
     }
 

@@ -59,6 +59,12 @@ pub struct Seen {
     pub relations: BTreeMap<u32, RelSeen>,
     /// stop ran.
     pub stopped: bool,
+    /// Secret id -> the latest revision a `secret-changed` told this consumer about.
+    #[serde(default)]
+    pub secret_revisions: BTreeMap<String, u32>,
+    /// `<id>/<revision>` of obsolete revisions `secret-remove` told the owner about.
+    #[serde(default)]
+    pub secret_removes: BTreeSet<String>,
 }
 
 /// A failed hook, as stored while the unit is in error.

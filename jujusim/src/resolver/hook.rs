@@ -33,6 +33,28 @@ pub enum HookKind {
     RelationDeparted,
     /// `<ep>-relation-broken`
     RelationBroken,
+    /// secret-changed (a consumer: a new revision exists)
+    SecretChanged,
+    /// secret-remove (the owner: a revision nobody tracks)
+    SecretRemove,
+    /// secret-rotate (the owner: rotation due)
+    SecretRotate,
+    /// secret-expired (the owner: a revision expired)
+    SecretExpired,
+}
+
+/// The secret a secret hook is about (JUJU_SECRET_ID, _LABEL, _REVISION).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub struct SecretRef {
+    /// The secret's id.
+    pub id: String,
+    /// Its URI (JUJU_SECRET_ID).
+    pub uri: String,
+    /// The label this unit knows it by (JUJU_SECRET_LABEL, may be empty).
+    pub label: String,
+    /// The revision (JUJU_SECRET_REVISION for remove and expired; for changed the
+    /// latest revision the consumer is being told about).
+    pub revision: u32,
 }
 
 /// One hook to run on one unit.
@@ -50,6 +72,9 @@ pub struct Hook {
     pub remote_unit: Option<String>,
     /// JUJU_DEPARTING_UNIT for departed.
     pub departing: Option<String>,
+    /// The secret of a secret hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretRef>,
 }
 
 impl Hook {
@@ -62,6 +87,7 @@ impl Hook {
             remote_app: None,
             remote_unit: None,
             departing: None,
+            secret: None,
         }
     }
 
@@ -88,6 +114,10 @@ impl Hook {
             HookKind::RelationChanged => rel("changed"),
             HookKind::RelationDeparted => rel("departed"),
             HookKind::RelationBroken => rel("broken"),
+            HookKind::SecretChanged => "secret-changed".into(),
+            HookKind::SecretRemove => "secret-remove".into(),
+            HookKind::SecretRotate => "secret-rotate".into(),
+            HookKind::SecretExpired => "secret-expired".into(),
         }
     }
 }

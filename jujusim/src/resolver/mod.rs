@@ -8,11 +8,13 @@
 //! hooks. Many changes before a hook runs make one hook that sees the latest data.
 mod agent;
 mod hook;
+mod secret;
 #[cfg(test)]
 mod tests;
 
 pub use agent::{mark_done, members_during, normalize};
-pub use hook::{Hook, HookKind};
+pub use hook::{Hook, HookKind, SecretRef};
+pub use secret::{secret_hook, secret_hook_committed};
 
 use crate::charm::Role;
 use crate::model::{app_of, unit_number, Application, Life, Model, RelSeen, Unit};
@@ -39,6 +41,7 @@ fn rel_hook(
             .map(|e| e.app.clone()),
         remote_unit,
         departing,
+        secret: None,
     }
 }
 
@@ -91,6 +94,9 @@ pub fn next_hook(model: &Model, unit_name: &str) -> Option<Hook> {
         return Some(h);
     }
     if let Some(h) = lifecycle_hook(unit, app) {
+        return Some(h);
+    }
+    if let Some(h) = secret_hook(model, unit) {
         return Some(h);
     }
     unit.seen

@@ -9,6 +9,7 @@ mod args;
 mod leader;
 mod network;
 mod relation;
+mod secret;
 mod state;
 mod status;
 mod unit;
@@ -47,6 +48,14 @@ pub const TOOLS: &[(&str, Run)] = &[
     ("relation-list", relation::relation_list),
     ("relation-model-get", relation::relation_model_get),
     ("relation-set", relation::relation_set),
+    ("secret-add", secret::secret_add),
+    ("secret-get", secret::secret_get),
+    ("secret-grant", secret::secret_grant),
+    ("secret-ids", secret::secret_ids),
+    ("secret-info-get", secret::secret_info_get),
+    ("secret-remove", secret::secret_remove),
+    ("secret-revoke", secret::secret_revoke),
+    ("secret-set", secret::secret_set),
     ("state-delete", state::state_delete),
     ("state-get", state::state_get),
     ("state-set", state::state_set),
@@ -54,6 +63,8 @@ pub const TOOLS: &[(&str, Run)] = &[
     ("status-set", status::status_set),
     ("unit-get", network::unit_get),
 ];
+
+pub use secret::access as secret_access;
 
 /// The names of every tool in [`TOOLS`].
 pub fn tool_names() -> impl Iterator<Item = &'static str> {
