@@ -26,6 +26,7 @@ pub fn charm(name: &str, endpoints: &[(&str, Role, &str)]) -> CharmMeta {
         subordinate: false,
         options: BTreeMap::new(),
         actions: BTreeMap::new(),
+        storage: BTreeMap::new(),
     }
 }
 

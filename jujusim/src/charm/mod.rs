@@ -3,9 +3,11 @@
 //! docs/juju.md#consistency-checks), with errors that name the file and what is wrong.
 mod actions;
 mod config;
+mod storage;
 
 pub use actions::ActionSpec;
 pub use config::{ConfigOption, OptionType};
+pub use storage::StorageMeta;
 
 use crate::suggest::Similar;
 use serde::{Deserialize, Serialize};
@@ -148,6 +150,9 @@ pub struct CharmMeta {
     pub options: BTreeMap<String, ConfigOption>,
     /// actions.yaml actions.
     pub actions: BTreeMap<String, ActionSpec>,
+    /// `storage:` stores.
+    #[serde(default)]
+    pub storage: BTreeMap<String, StorageMeta>,
 }
 
 /// A YAML charm file, or None when it does not exist.
@@ -254,6 +259,7 @@ impl CharmMeta {
             .get("subordinate")
             .and_then(|v| v.as_bool())
             .unwrap_or(false);
+        let storage = storage::load_storage(&meta, &meta_path)?;
         let options = config::load_options(&dir.join("config.yaml"))?;
         let actions = actions::load_actions(&dir.join("actions.yaml"))?;
         Ok(CharmMeta {
@@ -263,6 +269,7 @@ impl CharmMeta {
             subordinate,
             options,
             actions,
+            storage,
         })
     }
 

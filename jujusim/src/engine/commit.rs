@@ -109,4 +109,7 @@ pub fn apply_pending(m: &mut Model, unit: &str, p: &Pending) {
     }
     let now = m.now();
     m.apply_secret_changes(&p.secrets, now);
+    for (name, count) in &p.storage_add {
+        m.add_storage(unit, name, *count);
+    }
 }

@@ -160,6 +160,11 @@ fn kind_env(kind: &ContextKind) -> Vec<(&'static str, String)> {
                     env.push(("JUJU_DEPARTING_UNIT", d.clone()));
                 }
             }
+            if let Some(s) = &h.storage {
+                env.push(("JUJU_STORAGE_ID", s.id.clone()));
+                env.push(("JUJU_STORAGE_LOCATION", s.location.clone()));
+                env.push(("JUJU_STORAGE_KIND", s.kind.clone()));
+            }
             if let Some(s) = &h.secret {
                 env.push(("JUJU_SECRET_ID", s.uri.clone()));
                 env.push(("JUJU_SECRET_LABEL", s.label.clone()));

@@ -57,6 +57,8 @@ pub fn snapshot(
         bindings: app.charm.bindings(),
         goal_state: goal_state(m, unit),
         principal: u.principal.clone(),
+        storage: u.storage.clone(),
+        storage_meta: app.charm.storage.clone(),
     })
 }
 

@@ -17,6 +17,7 @@ mod app;
 mod dir;
 mod relation;
 mod secret;
+mod storage;
 mod subordinate;
 mod time;
 mod unit;
@@ -28,6 +29,7 @@ pub use secret::{
     apply_secret_changes, Consumer, Grant, Revision, RotatePolicy, Secret, SecretChange,
     SecretFields, SecretOwner, SECRET_RETRY_SECS,
 };
+pub use storage::{StorageInstance, STORAGE_DIR};
 pub use time::{
     civil, go_time, iso_time, juju_time, now_secs, parse_go_duration, parse_rfc3339, rfc3339,
 };
@@ -127,6 +129,9 @@ pub struct Model {
     /// Charm secrets by id.
     #[serde(default)]
     pub secrets: BTreeMap<String, Secret>,
+    /// Next storage instance number (model-wide, as Juju numbers them).
+    #[serde(default)]
+    pub next_storage: u32,
 }
 
 impl Model {
@@ -146,6 +151,7 @@ impl Model {
             relations: BTreeMap::new(),
             tasks: BTreeMap::new(),
             secrets: BTreeMap::new(),
+            next_storage: 0,
         }
     }
 

@@ -65,6 +65,12 @@ pub struct Seen {
     /// `<id>/<revision>` of obsolete revisions `secret-remove` told the owner about.
     #[serde(default)]
     pub secret_removes: BTreeSet<String>,
+    /// Storage ids whose `<name>-storage-attached` ran.
+    #[serde(default)]
+    pub storage_attached: BTreeSet<String>,
+    /// Storage ids whose `<name>-storage-detaching` ran.
+    #[serde(default)]
+    pub storage_detached: BTreeSet<String>,
 }
 
 /// A failed hook, as stored while the unit is in error.
@@ -120,6 +126,9 @@ pub struct Unit {
     /// The principal unit of a subordinate unit (on whose machine it runs).
     #[serde(default)]
     pub principal: Option<String>,
+    /// Attached storage instances by id.
+    #[serde(default)]
+    pub storage: BTreeMap<String, super::StorageInstance>,
 }
 
 impl Unit {
@@ -144,6 +153,7 @@ impl Unit {
                 ..Seen::default()
             },
             principal: None,
+            storage: BTreeMap::new(),
         }
     }
 

@@ -67,6 +67,7 @@ pub fn deploy(
     let staging = dir.path.join("charms").join(".staging");
     unpack_charm(charm, &staging)?;
     let meta = CharmMeta::load(&staging)?;
+    check_storage_locations(&meta, kind)?;
     let app_name = app.map(String::from).unwrap_or_else(|| meta.name.clone());
     let charm_dir = dir.path.join("charms").join(&app_name).join("1");
     dir.update(|m| -> Result<(), OpError> {
@@ -146,12 +147,34 @@ pub fn add_units(engine: &Engine, app: &str, n: u32) -> Result<Vec<String>, OpEr
                 .add_unit(app, machine)
                 .ok_or_else(|| OpError::AppNotFound(app.into()))?;
             prepare_unit_dir(dir, &name, &charm_dir)?;
+            m.add_initial_storage(&name);
             settle_subordinates(m, dir)?;
             Ok(name)
         })?;
         names.push(name);
     }
     Ok(names)
+}
+
+/// On Linux machines a store's `location` must be inside a directory the machines keep
+/// private (their overlays), or making it would change the host.
+fn check_storage_locations(meta: &CharmMeta, kind: MachinesKind) -> Result<(), OpError> {
+    if kind != MachinesKind::Linux {
+        return Ok(());
+    }
+    for (name, s) in &meta.storage {
+        let Some(loc) = &s.location else { continue };
+        let private = crate::machines::OVERLAID_DIRS
+            .iter()
+            .any(|d| Path::new(loc).starts_with(d) && Path::new(loc) != Path::new(d));
+        if !private {
+            return Err(OpError::StorageLocation {
+                name: name.clone(),
+                location: loc.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A new unit's directory: its copy of the charm and the agent socket marker.

@@ -126,6 +126,14 @@ pub enum OpError {
     /// `remove-relation` matching nothing (the spec as typed).
     #[error("relation \"{0}\" not found (see `jujusim status --relations`)")]
     RelationNotFound(String),
+    /// A storage location jujusim's machines cannot keep private.
+    #[error("storage {name:?}: location {location} is outside the directories jujusim machines keep private (/etc, /var/lib, /var/log, /run, /srv); making it would change the host")]
+    StorageLocation {
+        /// The store.
+        name: String,
+        /// Its location.
+        location: String,
+    },
     /// `remove-unit` of a subordinate unit.
     #[error("unit {0:?} is a subordinate: it goes with its principal unit, or with the relation to its principal (remove-relation)")]
     SubordinateUnit(String),

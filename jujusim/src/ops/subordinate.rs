@@ -21,6 +21,7 @@ pub(crate) fn settle_subordinates(m: &mut Model, dir: &ModelDir) -> Result<Vec<S
             continue;
         };
         super::deploy::prepare_unit_dir(dir, &name, &charm_dir)?;
+        m.add_initial_storage(&name);
         made.push(name);
     }
     retire_subordinates(m)?;

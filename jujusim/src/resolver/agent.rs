@@ -90,6 +90,16 @@ pub fn mark_done(model: &mut Model, unit_name: &str, hook: &Hook) {
             }
         }
         HookKind::SecretRotate | HookKind::SecretExpired => {}
+        HookKind::StorageAttached | HookKind::StorageDetaching => {
+            if let Some(s) = &hook.storage {
+                let set = if hook.kind == HookKind::StorageAttached {
+                    &mut seen.storage_attached
+                } else {
+                    &mut seen.storage_detached
+                };
+                set.insert(s.id.clone());
+            }
+        }
         _ => {
             if let Some(v) = versions {
                 mark_relation_done(&mut seen.relations, hook, v);

@@ -1,4 +1,5 @@
 //! One hook a unit runs: its kind, its relation context and its full name.
+use crate::model::StorageInstance;
 use serde::{Deserialize, Serialize};
 
 /// Kind of hook.
@@ -41,6 +42,10 @@ pub enum HookKind {
     SecretRotate,
     /// secret-expired (the owner: a revision expired)
     SecretExpired,
+    /// `<name>-storage-attached`
+    StorageAttached,
+    /// `<name>-storage-detaching`
+    StorageDetaching,
 }
 
 /// The secret a secret hook is about (JUJU_SECRET_ID, _LABEL, _REVISION).
@@ -74,7 +79,10 @@ pub struct Hook {
     pub departing: Option<String>,
     /// The secret of a secret hook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<SecretRef>,
+    pub secret: Option<Box<SecretRef>>,
+    /// The storage instance of a storage hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Box<StorageInstance>>,
 }
 
 impl Hook {
@@ -88,6 +96,7 @@ impl Hook {
             remote_unit: None,
             departing: None,
             secret: None,
+            storage: None,
         }
     }
 
@@ -118,6 +127,15 @@ impl Hook {
             HookKind::SecretRemove => "secret-remove".into(),
             HookKind::SecretRotate => "secret-rotate".into(),
             HookKind::SecretExpired => "secret-expired".into(),
+            HookKind::StorageAttached | HookKind::StorageDetaching => {
+                let name = self.storage.as_ref().map(|s| s.name()).unwrap_or("");
+                let kind = if self.kind == HookKind::StorageAttached {
+                    "attached"
+                } else {
+                    "detaching"
+                };
+                format!("{name}-storage-{kind}")
+            }
         }
     }
 }

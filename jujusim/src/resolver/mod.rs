@@ -9,12 +9,14 @@
 mod agent;
 mod hook;
 mod secret;
+mod storage;
 #[cfg(test)]
 mod tests;
 
 pub use agent::{mark_done, members_during, normalize};
 pub use hook::{Hook, HookKind, SecretRef};
 pub use secret::{secret_hook, secret_hook_committed};
+pub use storage::storage_hook;
 
 use crate::charm::Role;
 use crate::model::{app_of, unit_number, Application, Life, Model, RelSeen, Unit};
@@ -42,6 +44,7 @@ fn rel_hook(
         remote_unit,
         departing,
         secret: None,
+        storage: None,
     }
 }
 
@@ -81,11 +84,15 @@ pub fn next_hook(model: &Model, unit_name: &str) -> Option<Hook> {
         return Some(h.clone());
     }
     if !unit.seen.installed {
-        // A unit removed before it ever installed is cleaned up without hooks.
-        return (unit.life == Life::Alive).then(|| Hook::plain(HookKind::Install));
+        // A unit removed before it ever installed is cleaned up without hooks; its
+        // initial storage is attached before install.
+        if unit.life != Life::Alive {
+            return None;
+        }
+        return storage_hook(unit).or_else(|| Some(Hook::plain(HookKind::Install)));
     }
     if unit.life == Life::Dying {
-        return Some(teardown_hook(model, unit));
+        return storage_hook(unit).or_else(|| Some(teardown_hook(model, unit)));
     }
     if unit.seen.charm_revision != app.revision {
         return Some(Hook::plain(HookKind::UpgradeCharm));
@@ -96,7 +103,7 @@ pub fn next_hook(model: &Model, unit_name: &str) -> Option<Hook> {
     if let Some(h) = lifecycle_hook(unit, app) {
         return Some(h);
     }
-    if let Some(h) = secret_hook(model, unit) {
+    if let Some(h) = secret_hook(model, unit).or_else(|| storage_hook(unit)) {
         return Some(h);
     }
     unit.seen

@@ -12,12 +12,12 @@ pub fn secret_hook(model: &Model, unit: &Unit) -> Option<Hook> {
     let name = unit.name.as_str();
     let hook = |kind, s: &Secret, label: Option<&String>, revision| {
         Some(Hook {
-            secret: Some(SecretRef {
+            secret: Some(Box::new(SecretRef {
                 id: s.id.clone(),
                 uri: s.uri(&model.uuid),
                 label: label.cloned().unwrap_or_default(),
                 revision,
-            }),
+            })),
             ..Hook::plain(kind)
         })
     };

@@ -12,6 +12,7 @@ mod relation;
 mod secret;
 mod state;
 mod status;
+mod storage;
 mod unit;
 
 use crate::context::{
@@ -60,6 +61,9 @@ pub const TOOLS: &[(&str, Run)] = &[
     ("state-get", state::state_get),
     ("state-set", state::state_set),
     ("status-get", status::status_get),
+    ("storage-add", storage::storage_add),
+    ("storage-get", storage::storage_get),
+    ("storage-list", storage::storage_list),
     ("status-set", status::status_set),
     ("unit-get", network::unit_get),
 ];
