@@ -61,10 +61,10 @@ pub const TOOLS: &[(&str, Run)] = &[
     ("state-get", state::state_get),
     ("state-set", state::state_set),
     ("status-get", status::status_get),
+    ("status-set", status::status_set),
     ("storage-add", storage::storage_add),
     ("storage-get", storage::storage_get),
     ("storage-list", storage::storage_list),
-    ("status-set", status::status_set),
     ("unit-get", network::unit_get),
 ];
 
@@ -263,5 +263,24 @@ fn failure(out: ToolOutput, e: &ToolError) -> ToolOutput {
     ToolOutput {
         stdout: String::new(),
         stderr: format!("{}ERROR {}\n", out.stderr, crate::error::chain(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// README's jujusim section lists exactly the tools served.
+    #[test]
+    fn readme_lists_the_tools_served() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("Hook tools served (")
+            .expect("README lists the hook tools served");
+        let list = &readme[start..];
+        let list = &list[list.find('`').unwrap_or(0) + 1..];
+        let list = &list[..list.find('`').unwrap_or(0)];
+        let listed: Vec<&str> = list.split_whitespace().collect();
+        let served: Vec<&str> = super::tool_names().collect();
+        assert_eq!(listed, served);
+        assert!(readme[start..].starts_with(&format!("Hook tools served ({})", served.len())));
     }
 }
