@@ -47,6 +47,15 @@ fn parse_uri(s: &str) -> Result<String, ToolError> {
     }
 }
 
+/// The id of the URI every managing tool takes first (`missing secret URI` without).
+fn first_uri(p: &Parsed) -> Result<String, ToolError> {
+    let uri = p
+        .args
+        .first()
+        .ok_or_else(|| ToolError::Usage("missing secret URI".into()))?;
+    parse_uri(uri)
+}
+
 /// A fresh 20-character id (base32hex, lowercase), like Juju's xid-based ids.
 fn new_id(unit: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -303,11 +312,7 @@ pub(super) fn secret_remove(
     _: &mut ToolOutput,
 ) -> Result<(), ToolError> {
     let p = parse(args, &[flag("revision", None, true)])?;
-    let uri = p
-        .args
-        .first()
-        .ok_or_else(|| ToolError::Usage("missing secret URI".into()))?;
-    let id = parse_uri(uri)?;
+    let id = first_uri(&p)?;
     no_extra(&p.args, 1)?;
     let revision = match p.value("revision") {
         None => None,
@@ -336,11 +341,7 @@ pub(super) fn secret_grant(
     _: &mut ToolOutput,
 ) -> Result<(), ToolError> {
     let p = parse(args, &[REL, flag("unit", None, true)])?;
-    let uri = p
-        .args
-        .first()
-        .ok_or_else(|| ToolError::Usage("missing secret URI".into()))?;
-    let id = parse_uri(uri)?;
+    let id = first_uri(&p)?;
     let rel = relation(ctx, &p)?.clone();
     if let Some(u) = p.value("unit") {
         if !valid_unit_name(u) {
@@ -388,11 +389,7 @@ pub(super) fn secret_revoke(
             flag("unit", None, true),
         ],
     )?;
-    let uri = p
-        .args
-        .first()
-        .ok_or_else(|| ToolError::Usage("missing secret URI".into()))?;
-    let id = parse_uri(uri)?;
+    let id = first_uri(&p)?;
     let mut app = p.value("app").or(p.value("application")).map(String::from);
     let unit = p.value("unit").map(String::from);
     if let Some(u) = unit.as_ref().filter(|u| !valid_unit_name(u)) {
