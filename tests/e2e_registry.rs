@@ -962,30 +962,7 @@ fn operator_tls_files_are_set_aside_for_easyrsa_and_come_back_after_it() {
     r.m.check(left.text().is_empty(), "copies left behind", &left);
 }
 
-/// A stand-in for the nrpe subordinate. jujusim has no subordinates (it parses `scope:
-/// container` and `subordinate:` but deploys every charm on its own machine), so this is
-/// a regular charm requiring `nrpe-external-master`: it sends the names the real nrpe charm
-/// sends and records, per relation-changed, the `timestamp checks-sha256` it received.
-const NRPE_SIM: &str = r#"#!/bin/bash
-set -euo pipefail
-HOOK="${JUJU_DISPATCH_PATH##*/}"
-LOG=/var/lib/nrpe-sim/received
-case "$HOOK" in
-  nrpe-external-master-relation-joined)
-    relation-set nagios_hostname=e2e-registry-host nagios_host_context=e2e
-    ;;
-  nrpe-external-master-relation-changed)
-    ts="$(relation-get timestamp "$JUJU_REMOTE_UNIT")"
-    sha="$(relation-get checks-sha256 "$JUJU_REMOTE_UNIT")"
-    if [ -n "$ts" ]; then
-      mkdir -p "${LOG%/*}"
-      echo "$ts $sha" >> "$LOG"
-    fi
-    status-set active "received ${ts:-nothing}"
-    ;;
-esac
-"#;
-
+const NRPE0: &str = "nrpe/0";
 const NRPE_CHECK: &str = "/etc/nagios/nrpe.d/check_docker_registry.cfg";
 const NRPE_EXPORT: &str =
     "/var/lib/nagios/export/service__e2e-registry-host_check_docker_registry.cfg";
@@ -1016,6 +993,27 @@ impl Registry {
         );
     }
 
+    /// Fails unless the nrpe subordinate, running the registry's check itself, reports
+    /// it OK: in its `run-checks` action and in its workload status.
+    fn expect_subordinate_check_ok(&self) {
+        let out = self.m.ok(&["run", NRPE0, "run-checks", "--format", "json"]);
+        let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+            self.m
+                .fail(&format!("run-checks output is not JSON: {e}"), &out)
+        });
+        let check = &v[NRPE0]["results"]["checks"]["check-docker-registry"];
+        self.m.check(
+            check["code"] == "0"
+                && check["output"]
+                    .as_str()
+                    .is_some_and(|o| o.starts_with("HTTP OK")),
+            "nrpe/0 ran check_docker_registry and it was not OK",
+            &out,
+        );
+        self.m.ok(&["update-status", NRPE0]);
+        self.expect_status(NRPE0, "active", "OK: check_docker_registry");
+    }
+
     /// What nrpe/0 recorded: one `timestamp checks-sha256` line per announcement.
     fn nrpe_received(&self) -> Vec<String> {
         let out = self.m.exec(
@@ -1026,23 +1024,33 @@ impl Registry {
     }
 }
 
-/// docs/python-charm-bugs.md#b7 end to end: related to an nrpe-like charm, the unit writes
-/// the registry check and the Nagios export under the name nrpe sent; the rendered command,
-/// run with the real check_http on the unit's machine, is OK over http and, after TLS is
-/// turned on, over https (where the Python charm's plain check goes CRITICAL). No-op hooks
-/// announce nothing new; removing the relation removes the files.
+/// docs/python-charm-bugs.md#b7 end to end: related to the nrpe test charm, a real
+/// subordinate on the unit's machine (docs/juju.md#subordinates), the unit writes the
+/// registry check and the Nagios export under the name nrpe sent; the rendered command,
+/// run with the real check_http on the unit's machine by the test and by the subordinate
+/// itself, is OK over http and, after TLS is turned on, over https (where the Python
+/// charm's plain check goes CRITICAL). No-op hooks announce nothing new; removing the
+/// relation removes the files and the subordinate.
 #[test]
 fn nrpe_check_passes_over_http_and_tls_and_goes_with_the_relation() {
     let r = Registry::deploy();
-    let nrpe = r.m.write_charm(
-        "nrpe",
-        "requires:\n  nrpe-external-master:\n    interface: nrpe-external-master\n",
-        None,
-        None,
-        NRPE_SIM,
-    );
-    r.m.ok(&["deploy", &nrpe.display().to_string()]);
+    r.m.ok(&[
+        "deploy",
+        &testcharm("nrpe"),
+        "--config",
+        "nagios_context=e2e",
+        "--config",
+        "nagios_hostname=e2e-registry-host",
+    ]);
     r.m.ok(&["integrate", APP, "nrpe"]);
+    // A real subordinate: nrpe/0 lives on docker-registry/0's machine.
+    let st = r.m.status_json();
+    r.m.check(
+        st["applications"][APP]["units"][UNIT0]["subordinates"][NRPE0].is_object()
+            && st["machines"].as_object().map(|m| m.len()) == Some(1),
+        "nrpe/0 is not a subordinate on docker-registry/0's machine",
+        &r.m.run(&["status"]),
+    );
 
     let plain = r.nrpe_command(UNIT0);
     r.m.check(
@@ -1051,6 +1059,8 @@ fn nrpe_check_passes_over_http_and_tls_and_goes_with_the_relation() {
         &r.m.run(&["status"]),
     );
     r.expect_check_ok(UNIT0, &plain);
+    // The subordinate read the check file on its machine and ran it itself.
+    r.expect_subordinate_check_ok();
     let export = r.m.exec(UNIT0, &format!("cat {NRPE_EXPORT}"));
     r.m.check(
         export
@@ -1096,6 +1106,7 @@ fn nrpe_check_passes_over_http_and_tls_and_goes_with_the_relation() {
         &r.m.run(&["status"]),
     );
     r.expect_check_ok(UNIT0, &tls);
+    r.expect_subordinate_check_ok();
     let anchor_like = r.run_check(UNIT0, &plain);
     r.m.check(
         anchor_like.code == Some(2),
@@ -1122,6 +1133,12 @@ fn nrpe_check_passes_over_http_and_tls_and_goes_with_the_relation() {
         UNIT0,
         "active",
         &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    let st = r.m.status_json();
+    r.m.check(
+        st["applications"][APP]["units"][UNIT0]["subordinates"].is_null(),
+        "nrpe/0 outlived its only relation to docker-registry/0",
+        &r.m.run(&["status"]),
     );
 }
 

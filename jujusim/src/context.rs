@@ -8,8 +8,9 @@
 //! ```
 //! Hook tools append changes (O_APPEND, one write per line); the engine reads them all
 //! when the process exits and commits them only on exit 0.
+use crate::charm::StorageMeta;
 use crate::machines::Machine;
-use crate::model::OpenedPort;
+use crate::model::{OpenedPort, SecretChange, StorageInstance};
 use crate::resolver::Hook;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -93,6 +94,15 @@ pub struct Snapshot {
     pub bindings: Vec<String>,
     /// goal-state answer.
     pub goal_state: Value,
+    /// JUJU_PRINCIPAL_UNIT: the principal of a subordinate unit.
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// The unit's storage instances by id.
+    #[serde(default)]
+    pub storage: BTreeMap<String, StorageInstance>,
+    /// The charm's stores (storage-add checks names and counts).
+    #[serde(default)]
+    pub storage_meta: BTreeMap<String, StorageMeta>,
 }
 
 /// A buffered (or context-local) change made by a hook tool.
@@ -123,6 +133,10 @@ pub enum Change {
     LeaderSet(BTreeMap<String, String>),
     /// is-leader answered false once: keep answering false.
     LostLeadership,
+    /// secret-add, -set, -remove, -grant, -revoke.
+    Secret(SecretChange),
+    /// storage-add: store name -> instances to add.
+    StorageAdd(BTreeMap<String, u32>),
 }
 
 /// Errors reading a context file.
@@ -260,6 +274,10 @@ pub struct Pending {
     pub leader_settings: BTreeMap<String, String>,
     /// is-leader said false.
     pub lost_leadership: bool,
+    /// Secret writes in order.
+    pub secrets: Vec<SecretChange>,
+    /// storage-add requests: store name -> instances to add.
+    pub storage_add: BTreeMap<String, u32>,
 }
 
 impl Pending {
@@ -297,6 +315,12 @@ impl Pending {
                     .leader_settings
                     .extend(data.iter().map(|(k, v)| (k.clone(), v.clone()))),
                 Change::LostLeadership => p.lost_leadership = true,
+                Change::Secret(s) => p.secrets.push(s.clone()),
+                Change::StorageAdd(add) => {
+                    for (name, n) in add {
+                        *p.storage_add.entry(name.clone()).or_default() += n;
+                    }
+                }
             }
         }
         p

@@ -19,12 +19,14 @@ pub fn charm(name: &str, endpoints: &[(&str, Role, &str)]) -> CharmMeta {
                 interface: (*iface).into(),
                 role: *role,
                 container_scope: false,
+                implicit: false,
             })
             .collect(),
         extra_bindings: vec![],
         subordinate: false,
         options: BTreeMap::new(),
         actions: BTreeMap::new(),
+        storage: BTreeMap::new(),
     }
 }
 

@@ -56,6 +56,15 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// The same flags with other positional arguments.
+    pub fn with_args(p: &Parsed, args: Vec<String>) -> Parsed {
+        Parsed {
+            values: p.values.clone(),
+            bools: p.bools.clone(),
+            args,
+        }
+    }
+
     /// Value of a value flag (last one wins).
     pub fn value(&self, long: &str) -> Option<&str> {
         self.values.get(long).map(String::as_str)

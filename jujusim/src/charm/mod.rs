@@ -3,9 +3,11 @@
 //! docs/juju.md#consistency-checks), with errors that name the file and what is wrong.
 mod actions;
 mod config;
+mod storage;
 
 pub use actions::ActionSpec;
 pub use config::{ConfigOption, OptionType};
+pub use storage::StorageMeta;
 
 use crate::suggest::Similar;
 use serde::{Deserialize, Serialize};
@@ -102,6 +104,9 @@ pub enum CharmError {
     },
 }
 
+/// The implicit endpoint (and its interface) every charm provides.
+pub const JUJU_INFO: &str = "juju-info";
+
 /// Role of an endpoint in metadata.yaml.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -125,6 +130,9 @@ pub struct EndpointMeta {
     pub role: Role,
     /// `scope: container` endpoints (subordinates).
     pub container_scope: bool,
+    /// The `juju-info` endpoint every charm provides without declaring it.
+    #[serde(default)]
+    pub implicit: bool,
 }
 
 /// Everything jujusim needs to know about a charm.
@@ -142,6 +150,9 @@ pub struct CharmMeta {
     pub options: BTreeMap<String, ConfigOption>,
     /// actions.yaml actions.
     pub actions: BTreeMap<String, ActionSpec>,
+    /// `storage:` stores.
+    #[serde(default)]
+    pub storage: BTreeMap<String, StorageMeta>,
 }
 
 /// A YAML charm file, or None when it does not exist.
@@ -219,8 +230,20 @@ impl CharmMeta {
                     interface,
                     role,
                     container_scope,
+                    implicit: false,
                 });
             }
+        }
+        // Every charm provides `juju-info` (docs/juju.md#subordinates), unless it
+        // declares an endpoint of that name itself (subordinates often require one).
+        if !endpoints.iter().any(|e| e.name == JUJU_INFO) {
+            endpoints.push(EndpointMeta {
+                name: JUJU_INFO.into(),
+                interface: JUJU_INFO.into(),
+                role: Role::Provider,
+                container_scope: false,
+                implicit: true,
+            });
         }
         endpoints.sort_by(|a, b| a.name.cmp(&b.name));
         let extra_bindings = meta
@@ -236,6 +259,7 @@ impl CharmMeta {
             .get("subordinate")
             .and_then(|v| v.as_bool())
             .unwrap_or(false);
+        let storage = storage::load_storage(&meta, &meta_path)?;
         let options = config::load_options(&dir.join("config.yaml"))?;
         let actions = actions::load_actions(&dir.join("actions.yaml"))?;
         Ok(CharmMeta {
@@ -245,6 +269,7 @@ impl CharmMeta {
             subordinate,
             options,
             actions,
+            storage,
         })
     }
 
@@ -257,7 +282,9 @@ impl CharmMeta {
     pub fn bindings(&self) -> Vec<String> {
         let mut b: Vec<String> = self.endpoints.iter().map(|e| e.name.clone()).collect();
         b.extend(self.extra_bindings.iter().cloned());
-        b.push("juju-info".into());
+        if !b.iter().any(|n| n == JUJU_INFO) {
+            b.push(JUJU_INFO.into());
+        }
         b
     }
 }

@@ -207,6 +207,16 @@ pub enum Request {
     Destroy,
     /// netexec.
     Netexec { argv: Vec<String> },
+    /// secrets.
+    Secrets { format: OutFormat },
+    /// show-secret.
+    ShowSecret {
+        secret: String,
+        reveal: bool,
+        revision: Option<u32>,
+        revisions: bool,
+        format: OutFormat,
+    },
 }
 
 impl Request {

@@ -73,7 +73,49 @@ pub fn run(low: &super::LowArgs, req: Request) -> Result<i32, CliError> {
             include,
         } => debug_log(&dir, replay, lines, include.as_deref()),
         Request::Destroy => destroy(dir),
+        Request::Secrets { format } => secrets(&dir, format),
+        Request::ShowSecret {
+            secret,
+            reveal,
+            revision,
+            revisions,
+            format,
+        } => show_secret(&dir, &secret, reveal, revision, revisions, format),
     }
+}
+
+/// `secrets`: every secret's metadata, never its content.
+fn secrets(dir: &ModelDir, format: OutFormat) -> Result<i32, CliError> {
+    let m = dir.load()?;
+    let text = match format {
+        OutFormat::Plain => views::secrets_table(&m, now_secs()),
+        f => views::render(&views::secrets_view(&m, None), f)?,
+    };
+    print!("{text}");
+    Ok(0)
+}
+
+/// `show-secret ID|LABEL`: one secret's metadata and grants; its content with
+/// `--reveal`.
+fn show_secret(
+    dir: &ModelDir,
+    secret: &str,
+    reveal: bool,
+    revision: Option<u32>,
+    revisions: bool,
+    format: OutFormat,
+) -> Result<i32, CliError> {
+    let m = dir.load()?;
+    let id =
+        views::find_secret(&m, secret).ok_or_else(|| CliError::SecretNotFound(secret.into()))?;
+    let show = views::SecretShow {
+        reveal,
+        revision,
+        revisions,
+    };
+    let v = views::secrets_view(&m, Some((&id, &show)));
+    print!("{}", views::render(&v, yaml_unless(format))?);
+    Ok(0)
 }
 
 fn update_status(dir: ModelDir, target: Option<&str>) -> Result<i32, CliError> {

@@ -48,6 +48,8 @@ Commands:
   settle
   destroy
   netexec -- CMD ...            (run CMD in the model's network namespace)
+  secrets [--format tabular|yaml|json]
+  show-secret ID|LABEL [--reveal] [--revision N] [--revisions] [--format yaml|json]
 ";
 
 /// A CLI failure; [`CliError::exit_code`] says which of Juju's codes it maps to.
@@ -93,6 +95,9 @@ pub enum CliError {
     /// `app/leader` while the app has none.
     #[error("application {0:?} has no leader")]
     NoLeader(String),
+    /// `show-secret` of an unknown secret.
+    #[error("secret {0:?} not found")]
+    SecretNotFound(String),
     /// No such task.
     #[error("task {0} not found")]
     TaskNotFound(u32),

@@ -30,7 +30,50 @@ pub(super) const COMMANDS: &[(&str, &[&str], Parse)] = &[
     ("settle", &[], |_| Ok(Request::Settle)),
     ("destroy", &["destroy-model"], |_| Ok(Request::Destroy)),
     ("netexec", &[], netexec),
+    ("secrets", &["list-secrets"], secrets),
+    ("show-secret", &[], show_secret),
 ];
+
+fn secrets(a: &[String]) -> Result<Request, ArgsError> {
+    let p = parse(a, &[FORMAT, flag("owner", None, true)])?;
+    want(&p, 0, "secrets [--format tabular|yaml|json]")?;
+    Ok(Request::Secrets {
+        format: out_format(&p, &["tabular", "yaml", "json"])?,
+    })
+}
+
+fn show_secret(a: &[String]) -> Result<Request, ArgsError> {
+    const USAGE: &str =
+        "show-secret ID|LABEL [--reveal] [--revision N] [--revisions] [--format yaml|json]";
+    let p = parse(
+        a,
+        &[
+            FORMAT,
+            flag("reveal", Some('r'), false),
+            flag("revision", None, true),
+            flag("revisions", None, false),
+        ],
+    )?;
+    want(&p, 1, USAGE)?;
+    let revision =
+        match p.value("revision") {
+            None => None,
+            Some(v) => Some(v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ArgsError::Invalid {
+                    flag: "--revision",
+                    value: v.into(),
+                    expected: "a revision number".into(),
+                }
+            })?),
+        };
+    Ok(Request::ShowSecret {
+        secret: p.args[0].clone(),
+        reveal: p.on("reveal"),
+        revision,
+        revisions: p.on("revisions"),
+        format: out_format(&p, &["yaml", "json"])?,
+    })
+}
 
 const FORMAT: Spec = flag("format", None, true);
 const NUM_UNITS: Spec = flag("num-units", Some('n'), true);

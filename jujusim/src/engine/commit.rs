@@ -3,7 +3,7 @@
 use crate::context::{Change, Pending};
 use crate::machines::Machine;
 use crate::model::{app_of, HookError, Life, Model, StatusInfo};
-use crate::resolver::{mark_done, Hook, HookKind};
+use crate::resolver::{mark_done, secret_hook_committed, Hook, HookKind};
 
 /// Remove what no unit needs any more: dying relations nobody still tracks, dying
 /// units that never installed.
@@ -49,12 +49,18 @@ pub(crate) fn commit_hook(
         return None;
     }
     mark_done(m, unit, hook);
+    let latest_before = hook
+        .secret
+        .as_ref()
+        .and_then(|s| m.secrets.get(&s.id))
+        .map(|s| s.latest);
     // Juju refreshes the network keys first (CommitHookChanges with UpdateNetworkInfo),
     // so a value the hook itself set still wins.
     if hook.kind == HookKind::ConfigChanged {
         m.refresh_address_keys(unit);
     }
     apply_pending(m, unit, &Pending::fold(changes));
+    secret_hook_committed(m, hook, latest_before);
     if let Some(u) = m.units.get_mut(unit) {
         u.agent = StatusInfo::now("idle", "");
         if hook.kind == HookKind::Start && !u.status_set_by_charm {
@@ -64,7 +70,12 @@ pub(crate) fn commit_hook(
     if hook.kind == HookKind::Remove {
         let machine = m.units.get(unit).map(|u| u.machine);
         m.units.remove(unit);
-        return machine.and_then(|id| m.machines.remove(&id));
+        m.forget_unit_secrets(unit);
+        // A machine goes with the last unit on it (a principal and its subordinates).
+        let shared = |id: u32| m.units.values().any(|u| u.machine == id);
+        return machine
+            .filter(|id| !shared(*id))
+            .and_then(|id| m.machines.remove(&id));
     }
     None
 }
@@ -95,5 +106,10 @@ pub fn apply_pending(m: &mut Model, unit: &str, p: &Pending) {
                 u.ports.insert(port.clone());
             }
         }
+    }
+    let now = m.now();
+    m.apply_secret_changes(&p.secrets, now);
+    for (name, count) in &p.storage_add {
+        m.add_storage(unit, name, *count);
     }
 }

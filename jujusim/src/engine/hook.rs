@@ -19,6 +19,11 @@ impl Engine {
         let snap = self
             .dir
             .update(|m| begin_hook(m, &self.dir, unit, &hook, &ctx_id))?;
+        if let Some(s) = hook.storage.as_ref() {
+            if hook.kind == HookKind::StorageAttached {
+                self.provision_storage(&snap.machine, s)?;
+            }
+        }
         let (outcome, changes) =
             self.with_context(&snap, || self.execute(&snap, &format!("hooks/{name}")))?;
         let outcome = outcome?;

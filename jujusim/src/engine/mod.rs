@@ -11,6 +11,7 @@ mod hook;
 mod process;
 mod settle;
 mod snapshot;
+mod storage;
 
 pub use action::ActionRun;
 pub use commit::apply_pending;
@@ -88,6 +89,14 @@ pub enum EngineError {
         unit: String,
         /// Why.
         source: std::io::Error,
+    },
+    /// A storage instance's directory could not be made on its machine.
+    #[error("cannot make the directory {location} of storage {id} on its machine")]
+    Storage {
+        /// Storage id.
+        id: String,
+        /// Its location.
+        location: String,
     },
     /// A file the engine keeps (tool links, captured output).
     #[error("{what} {path}")]

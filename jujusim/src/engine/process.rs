@@ -3,6 +3,7 @@
 //! its output captured, its run time bounded.
 use super::{Engine, EngineError, JUJU_VERSION};
 use crate::context::{context_path, read_context, write_snapshot, Change, ContextKind, Snapshot};
+use crate::resolver::HookKind;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -117,7 +118,10 @@ impl Engine {
             ("JUJU_MODEL_NAME", snap.model_name.clone()),
             ("JUJU_API_ADDRESSES", "127.0.0.1:17070".into()),
             ("JUJU_MACHINE_ID", snap.machine.id.to_string()),
-            ("JUJU_PRINCIPAL_UNIT", String::new()),
+            (
+                "JUJU_PRINCIPAL_UNIT",
+                snap.principal.clone().unwrap_or_default(),
+            ),
             ("JUJU_AVAILABILITY_ZONE", String::new()),
             ("JUJU_VERSION", JUJU_VERSION.into()),
             ("CLOUD_API_VERSION", String::new()),
@@ -154,6 +158,19 @@ fn kind_env(kind: &ContextKind) -> Vec<(&'static str, String)> {
                 ]);
                 if let Some(d) = &h.departing {
                     env.push(("JUJU_DEPARTING_UNIT", d.clone()));
+                }
+            }
+            if let Some(s) = &h.storage {
+                env.push(("JUJU_STORAGE_ID", s.id.clone()));
+                env.push(("JUJU_STORAGE_LOCATION", s.location.clone()));
+                env.push(("JUJU_STORAGE_KIND", s.kind.clone()));
+            }
+            if let Some(s) = &h.secret {
+                env.push(("JUJU_SECRET_ID", s.uri.clone()));
+                env.push(("JUJU_SECRET_LABEL", s.label.clone()));
+                // Only the hooks about one revision name it.
+                if matches!(h.kind, HookKind::SecretRemove | HookKind::SecretExpired) {
+                    env.push(("JUJU_SECRET_REVISION", s.revision.to_string()));
                 }
             }
             env

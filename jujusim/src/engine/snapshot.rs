@@ -56,6 +56,9 @@ pub fn snapshot(
         machine,
         bindings: app.charm.bindings(),
         goal_state: goal_state(m, unit),
+        principal: u.principal.clone(),
+        storage: u.storage.clone(),
+        storage_meta: app.charm.storage.clone(),
     })
 }
 

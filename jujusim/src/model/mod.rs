@@ -16,13 +16,23 @@
 mod app;
 mod dir;
 mod relation;
+mod secret;
+mod storage;
+mod subordinate;
 mod time;
 mod unit;
 
 pub use app::{fnv1a, Application, Bag};
 pub use dir::{LockGuard, ModelDir, ModelError};
 pub use relation::{RelEndpoint, Relation};
-pub use time::{civil, go_time, iso_time, juju_time, now_secs};
+pub use secret::{
+    apply_secret_changes, Consumer, Grant, Revision, RotatePolicy, Secret, SecretChange,
+    SecretFields, SecretOwner, SECRET_RETRY_SECS,
+};
+pub use storage::{StorageInstance, STORAGE_DIR};
+pub use time::{
+    civil, go_time, iso_time, juju_time, now_secs, parse_go_duration, parse_rfc3339, rfc3339,
+};
 pub use unit::{
     app_of, unit_number, unit_tag, HookError, OpenedPort, RelSeen, Seen, StatusInfo, Unit,
     STATUS_HISTORY,
@@ -116,6 +126,12 @@ pub struct Model {
     pub relations: BTreeMap<u32, Relation>,
     /// Action tasks by id.
     pub tasks: BTreeMap<u32, Task>,
+    /// Charm secrets by id.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Secret>,
+    /// Next storage instance number (model-wide, as Juju numbers them).
+    #[serde(default)]
+    pub next_storage: u32,
 }
 
 impl Model {
@@ -134,6 +150,8 @@ impl Model {
             units: BTreeMap::new(),
             relations: BTreeMap::new(),
             tasks: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            next_storage: 0,
         }
     }
 
@@ -167,7 +185,11 @@ impl Model {
     /// writes them when a unit enters scope: docs/juju.md#relation-data).
     pub fn enter_scope(&mut self, id: u32, unit: &str) {
         let keys = self.address_keys(unit);
+        let container = self.container_of(unit);
         if let Some(r) = self.relations.get_mut(&id) {
+            if r.container {
+                r.containers.insert(unit.to_string(), container);
+            }
             r.scope.insert(unit.to_string());
             r.unit_bags
                 .entry(unit.to_string())
@@ -179,10 +201,17 @@ impl Model {
     /// A new live relation between `endpoints` (one endpoint: a peer relation), every
     /// live unit of their applications in scope; returns its id.
     pub fn add_relation(&mut self, endpoints: Vec<RelEndpoint>) -> u32 {
+        self.add_relation_scoped(endpoints, false)
+    }
+
+    /// [`Model::add_relation`], container-scoped when `container`.
+    pub fn add_relation_scoped(&mut self, endpoints: Vec<RelEndpoint>, container: bool) -> u32 {
         let id = self.next_relation;
         self.next_relation += 1;
         let apps: BTreeSet<String> = endpoints.iter().map(|e| e.app.clone()).collect();
-        self.relations.insert(id, Relation::new(id, endpoints));
+        let mut rel = Relation::new(id, endpoints);
+        rel.container = container;
+        self.relations.insert(id, rel);
         let units: Vec<String> = apps
             .iter()
             .flat_map(|app| self.units_of(app))

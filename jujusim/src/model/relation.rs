@@ -32,6 +32,14 @@ pub struct Relation {
     pub scope: BTreeSet<String>,
     /// Marked for removal.
     pub life: Life,
+    /// Container-scoped (either endpoint has `scope: container`): a unit sees only the
+    /// units of its own container, i.e. on its machine (docs/juju.md#subordinates).
+    #[serde(default)]
+    pub container: bool,
+    /// For container-scoped relations: each unit in scope -> its container (the
+    /// principal unit's name).
+    #[serde(default)]
+    pub containers: BTreeMap<String, String>,
 }
 
 impl Relation {
@@ -44,6 +52,8 @@ impl Relation {
             unit_bags: BTreeMap::new(),
             scope: BTreeSet::new(),
             life: Life::Alive,
+            container: false,
+            containers: BTreeMap::new(),
         }
     }
 
@@ -73,11 +83,19 @@ impl Relation {
             .remote_endpoint(app)
             .map(|e| e.app.clone())
             .unwrap_or_default();
+        let container = self.containers.get(unit);
         self.scope
             .iter()
             .filter(|u| app_of(u) == remote_app && u.as_str() != unit)
+            .filter(|u| !self.container || self.containers.get(*u) == container)
             .cloned()
             .collect()
+    }
+
+    /// Whether `other` is visible from `unit` in this relation: always, unless the
+    /// relation is container-scoped and they are in different containers.
+    pub fn same_container(&self, unit: &str, other: &str) -> bool {
+        !self.container || self.containers.get(unit) == self.containers.get(other)
     }
 
     /// `endpoint:id` for `app`'s side.

@@ -56,6 +56,96 @@ pub fn iso_time(secs: u64) -> String {
     format!("{y}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}Z")
 }
 
+/// `2024-07-23T10:00:00Z`: Go's RFC 3339 form, as secret metadata prints times.
+pub fn rfc3339(secs: u64) -> String {
+    let (y, mo, d, h, m, s) = civil(secs);
+    format!("{y}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+/// Seconds since the epoch of a civil UTC date.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Parse `2006-01-02T15:04:05` with `Z`, `±hh:mm` or (UTC) no zone, as `--expire`
+/// takes a time; fractions of a second are dropped.
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let (date, rest) = s.split_once('T')?;
+    let mut dp = date.splitn(3, '-');
+    let (y, mo, d): (i64, u32, u32) = (
+        dp.next()?.parse().ok()?,
+        dp.next()?.parse().ok()?,
+        dp.next()?.parse().ok()?,
+    );
+    let (clock, offset) = match rest.find(['Z', '+', '-']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let clock = clock.split('.').next()?;
+    let mut cp = clock.splitn(3, ':');
+    let (h, mi, sec): (i64, i64, i64) = (
+        cp.next()?.parse().ok()?,
+        cp.next()?.parse().ok()?,
+        cp.next()?.parse().ok()?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let off = match offset {
+        "" | "Z" => 0,
+        o => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = o[1..].split_once(':')?;
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
+        }
+    };
+    let t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    u64::try_from(t).ok()
+}
+
+/// Parse a Go duration (`90s`, `1h30m`, `1.5h`, `500ms`) into seconds.
+pub fn parse_go_duration(s: &str) -> Option<f64> {
+    let (sign, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (-1.0, r),
+        None => (1.0, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(0.0);
+    }
+    let mut total = 0.0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = match &rest[..u] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * unit;
+        rest = &rest[u..];
+    }
+    Some(sign * total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +156,20 @@ mod tests {
         assert_eq!(iso_time(0), "1970-01-01 00:00:00Z");
         assert_eq!(go_time(1721728800), "2024-07-23 10:00:00 +0000 UTC");
         assert_eq!(civil(951782400), (2000, 2, 29, 0, 0, 0));
+    }
+
+    #[test]
+    fn expire_forms() {
+        assert_eq!(parse_rfc3339("2024-07-23T10:00:00Z"), Some(1721728800));
+        assert_eq!(parse_rfc3339("2024-07-23T10:00:00"), Some(1721728800));
+        assert_eq!(parse_rfc3339("2024-07-23T12:00:00+02:00"), Some(1721728800));
+        assert_eq!(parse_rfc3339("2000-02-29T00:00:00.5Z"), Some(951782400));
+        assert_eq!(parse_rfc3339("24h"), None);
+        assert_eq!(rfc3339(1721728800), "2024-07-23T10:00:00Z");
+        assert_eq!(parse_go_duration("1h30m"), Some(5400.0));
+        assert_eq!(parse_go_duration("500ms"), Some(0.5));
+        assert_eq!(parse_go_duration("-2s"), Some(-2.0));
+        assert_eq!(parse_go_duration("2d"), None);
+        assert_eq!(parse_go_duration("x"), None);
     }
 }

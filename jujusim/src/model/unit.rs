@@ -59,6 +59,18 @@ pub struct Seen {
     pub relations: BTreeMap<u32, RelSeen>,
     /// stop ran.
     pub stopped: bool,
+    /// Secret id -> the latest revision a `secret-changed` told this consumer about.
+    #[serde(default)]
+    pub secret_revisions: BTreeMap<String, u32>,
+    /// `<id>/<revision>` of obsolete revisions `secret-remove` told the owner about.
+    #[serde(default)]
+    pub secret_removes: BTreeSet<String>,
+    /// Storage ids whose `<name>-storage-attached` ran.
+    #[serde(default)]
+    pub storage_attached: BTreeSet<String>,
+    /// Storage ids whose `<name>-storage-detaching` ran.
+    #[serde(default)]
+    pub storage_detached: BTreeSet<String>,
 }
 
 /// A failed hook, as stored while the unit is in error.
@@ -111,6 +123,12 @@ pub struct Unit {
     pub state: BTreeMap<String, String>,
     /// What the agent has already run.
     pub seen: Seen,
+    /// The principal unit of a subordinate unit (on whose machine it runs).
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// Attached storage instances by id.
+    #[serde(default)]
+    pub storage: BTreeMap<String, super::StorageInstance>,
 }
 
 impl Unit {
@@ -134,6 +152,8 @@ impl Unit {
                 charm_revision: revision,
                 ..Seen::default()
             },
+            principal: None,
+            storage: BTreeMap::new(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Applications and units coming in: a new model, deploy, add-unit, refresh.
-use super::{copy_dir, unpack_charm, OpError};
+use super::subordinate::settle_subordinates;
+use super::{copy_dir, replace_charm, unpack_charm, OpError};
 use crate::charm::{CharmMeta, Role};
 use crate::engine::Engine;
 use crate::machines::ModelNet;
@@ -66,6 +67,7 @@ pub fn deploy(
     let staging = dir.path.join("charms").join(".staging");
     unpack_charm(charm, &staging)?;
     let meta = CharmMeta::load(&staging)?;
+    check_storage_locations(&meta, kind)?;
     let app_name = app.map(String::from).unwrap_or_else(|| meta.name.clone());
     let charm_dir = dir.path.join("charms").join(&app_name).join("1");
     dir.update(|m| -> Result<(), OpError> {
@@ -91,7 +93,10 @@ pub fn deploy(
         add_peer_relations(m, &app_name);
         Ok(())
     })?;
-    add_units(engine, &app_name, n)?;
+    // A subordinate gets its units from container-scoped relations, never by count.
+    if !meta.subordinate {
+        add_units(engine, &app_name, n)?;
+    }
     Ok(app_name)
 }
 
@@ -127,29 +132,64 @@ pub fn add_units(engine: &Engine, app: &str, n: u32) -> Result<Vec<String>, OpEr
     let mut names = Vec::new();
     for _ in 0..n {
         let name = dir.update(|m| -> Result<String, OpError> {
-            let charm_dir = m
+            let a = m
                 .applications
                 .get(app)
-                .map(|a| a.charm_dir.clone())
                 .ok_or_else(|| OpError::AppNotFound(app.into()))?;
+            if a.charm.subordinate {
+                return Err(OpError::SubordinateAddUnit(app.into()));
+            }
+            let charm_dir = a.charm_dir.clone();
             let id = m.next_machine;
             m.next_machine += 1;
             let machine = engine.machines.create_machine(&m.net, id)?;
             let name = m
                 .add_unit(app, machine)
                 .ok_or_else(|| OpError::AppNotFound(app.into()))?;
-            let unit_dir = dir.unit_dir(&name);
-            copy_dir(&charm_dir, &unit_dir.join("charm"))?;
-            std::fs::write(
-                unit_dir.join("agent.socket"),
-                "jujusim hook tools find their context next to this file\n",
-            )
-            .map_err(OpError::io("writing", &unit_dir))?;
+            prepare_unit_dir(dir, &name, &charm_dir)?;
+            m.add_initial_storage(&name);
+            settle_subordinates(m, dir)?;
             Ok(name)
         })?;
         names.push(name);
     }
     Ok(names)
+}
+
+/// On Linux machines a store's `location` must be inside a directory the machines keep
+/// private (their overlays), or making it would change the host.
+fn check_storage_locations(meta: &CharmMeta, kind: MachinesKind) -> Result<(), OpError> {
+    if kind != MachinesKind::Linux {
+        return Ok(());
+    }
+    for (name, s) in &meta.storage {
+        let Some(loc) = &s.location else { continue };
+        let private = crate::machines::OVERLAID_DIRS
+            .iter()
+            .any(|d| Path::new(loc).starts_with(d) && Path::new(loc) != Path::new(d));
+        if !private {
+            return Err(OpError::StorageLocation {
+                name: name.clone(),
+                location: loc.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A new unit's directory: its copy of the charm and the agent socket marker.
+pub(super) fn prepare_unit_dir(
+    dir: &ModelDir,
+    unit: &str,
+    charm_dir: &Path,
+) -> Result<(), OpError> {
+    let unit_dir = dir.unit_dir(unit);
+    copy_dir(charm_dir, &unit_dir.join("charm"))?;
+    std::fs::write(
+        unit_dir.join("agent.socket"),
+        "jujusim hook tools find their context next to this file\n",
+    )
+    .map_err(OpError::io("writing", &unit_dir))
 }
 
 /// `refresh APP --path CHARM`: a new charm revision for every unit.
@@ -171,12 +211,12 @@ pub fn refresh(engine: &Engine, app: &str, charm: &Path) -> Result<u32, OpError>
             .get_mut(app)
             .ok_or_else(|| OpError::AppNotFound(app.into()))?;
         a.config.retain(|k, _| meta.options.contains_key(k));
+        let old_dir = std::mem::replace(&mut a.charm_dir, charm_dir.clone());
         a.charm = meta.clone();
-        a.charm_dir = charm_dir.clone();
         a.revision = rev;
         for u in units {
             let unit_charm = dir.unit_dir(&u).join("charm");
-            unpack_charm(&charm_dir, &unit_charm)?;
+            replace_charm(&old_dir, &charm_dir, &unit_charm)?;
         }
         add_peer_relations(m, app);
         Ok(())

@@ -1,33 +1,45 @@
 //! Changes to running applications and units: remove-unit, set-leader, config, resolve,
 //! update-status, and destroying the whole model.
+use super::subordinate::retire_subordinates;
 use super::OpError;
 use crate::engine::Engine;
-use crate::model::{app_of, Life, ModelDir, StatusInfo};
+use crate::model::{app_of, Life, Model, ModelDir, StatusInfo};
 use crate::resolver::{mark_done, Hook, HookKind};
 
-/// `remove-unit UNIT`: the unit dies; leadership passes on silently.
+/// `remove-unit UNIT`: the unit (and its subordinates) dies; leadership passes on
+/// silently. A subordinate unit goes with its principal or its relation, not alone.
 pub fn remove_unit(dir: &ModelDir, unit: &str) -> Result<(), OpError> {
     dir.update(|m| -> Result<(), OpError> {
-        let u = m
-            .units
-            .get_mut(unit)
-            .ok_or_else(|| OpError::UnitNotFound(unit.into()))?;
-        u.life = Life::Dying;
-        for r in m.relations.values_mut() {
-            r.scope.remove(unit);
+        if m.units.get(unit).is_some_and(|u| u.principal.is_some()) {
+            return Err(OpError::SubordinateUnit(unit.into()));
         }
-        let app = app_of(unit).to_string();
-        if m.applications.get(&app).and_then(|a| a.leader.as_deref()) == Some(unit) {
-            let next = m
-                .units_of(&app)
-                .into_iter()
-                .find(|n| m.units.get(n).is_some_and(|x| x.life == Life::Alive));
-            if let Some(a) = m.applications.get_mut(&app) {
-                a.leader = next;
-            }
-        }
-        Ok(())
+        mark_dying(m, unit)?;
+        retire_subordinates(m)
     })
+}
+
+/// `unit` starts dying: it leaves every relation's scope and, when it led its
+/// application, the next live unit leads.
+pub(crate) fn mark_dying(m: &mut Model, unit: &str) -> Result<(), OpError> {
+    let u = m
+        .units
+        .get_mut(unit)
+        .ok_or_else(|| OpError::UnitNotFound(unit.into()))?;
+    u.life = Life::Dying;
+    for r in m.relations.values_mut() {
+        r.scope.remove(unit);
+    }
+    let app = app_of(unit).to_string();
+    if m.applications.get(&app).and_then(|a| a.leader.as_deref()) == Some(unit) {
+        let next = m
+            .units_of(&app)
+            .into_iter()
+            .find(|n| m.units.get(n).is_some_and(|x| x.life == Life::Alive));
+        if let Some(a) = m.applications.get_mut(&app) {
+            a.leader = next;
+        }
+    }
+    Ok(())
 }
 
 /// Make `unit` the leader of its application.

@@ -4,12 +4,13 @@
 mod deploy;
 mod lifecycle;
 mod relations;
+mod subordinate;
 mod unpack;
 
 pub use deploy::{add_units, create_model, deploy, refresh};
 pub use lifecycle::{destroy, remove_unit, resolve, set_config, set_leader, update_status};
 pub use relations::{integrate, remove_relation};
-pub use unpack::{copy_dir, unpack_charm};
+pub use unpack::{copy_dir, replace_charm, unpack_charm};
 
 use crate::charm::CharmError;
 use crate::engine::EngineError;
@@ -125,6 +126,28 @@ pub enum OpError {
     /// `remove-relation` matching nothing (the spec as typed).
     #[error("relation \"{0}\" not found (see `jujusim status --relations`)")]
     RelationNotFound(String),
+    /// A storage location jujusim's machines cannot keep private.
+    #[error("storage {name:?}: location {location} is outside the directories jujusim machines keep private (/etc, /var/lib, /var/log, /run, /srv); making it would change the host")]
+    StorageLocation {
+        /// The store.
+        name: String,
+        /// Its location.
+        location: String,
+    },
+    /// `remove-unit` of a subordinate unit.
+    #[error("unit {0:?} is a subordinate: it goes with its principal unit, or with the relation to its principal (remove-relation)")]
+    SubordinateUnit(String),
+    /// `add-unit` of a subordinate application.
+    #[error("cannot add units to subordinate application {0:?}: it gets one unit per principal unit through a container-scoped relation (integrate)")]
+    SubordinateAddUnit(String),
+    /// A container-scoped relation with no subordinate on either side.
+    #[error("cannot relate {a} and {b}: a container-scoped relation needs a subordinate application on one side")]
+    ContainerWithoutSubordinate {
+        /// First endpoint (`app:endpoint`).
+        a: String,
+        /// Second endpoint.
+        b: String,
+    },
     /// `remove-relation` matching several relations (the spec as typed).
     #[error("ambiguous relation \"{0}\": name the endpoints (APP:ENDPOINT)")]
     AmbiguousRemoval(String),

@@ -1,4 +1,5 @@
 //! Relations: integrate and remove-relation.
+use super::subordinate::settle_subordinates;
 use super::OpError;
 use crate::charm::Role;
 use crate::model::{Life, Model, ModelDir, RelEndpoint, Relation};
@@ -29,8 +30,25 @@ pub fn integrate(dir: &ModelDir, a: &str, b: &str) -> Result<u32, OpError> {
                 x.app, x.name, y.app, y.name
             )));
         }
-        Ok(m.add_relation(vec![x, y]))
+        let container = container_scoped(m, &x) || container_scoped(m, &y);
+        if container && !m.is_subordinate(&x.app) && !m.is_subordinate(&y.app) {
+            return Err(OpError::ContainerWithoutSubordinate {
+                a: format!("{}:{}", x.app, x.name),
+                b: format!("{}:{}", y.app, y.name),
+            });
+        }
+        let id = m.add_relation_scoped(vec![x, y], container);
+        settle_subordinates(m, dir)?;
+        Ok(id)
     })
+}
+
+/// Whether `e`'s endpoint is declared `scope: container`.
+fn container_scoped(m: &Model, e: &RelEndpoint) -> bool {
+    m.applications
+        .get(&e.app)
+        .and_then(|a| a.charm.endpoint(&e.name))
+        .is_some_and(|meta| meta.container_scope)
 }
 
 /// The one provides/requires pair of endpoints `a` and `b` (`APP[:ENDPOINT]`) name that
@@ -43,6 +61,17 @@ fn pick_pair(m: &Model, a: &str, b: &str) -> Result<(RelEndpoint, RelEndpoint), 
             if x.interface == y.interface && roles_match(x.role, y.role) {
                 pairs.push((x.clone(), y.clone()));
             }
+        }
+    }
+    // Juju considers the implicit juju-info endpoint only when nothing else fits.
+    if pairs.len() > 1 {
+        let explicit: Vec<_> = pairs
+            .iter()
+            .filter(|(x, y)| !implicit(m, x) && !implicit(m, y))
+            .cloned()
+            .collect();
+        if !explicit.is_empty() {
+            pairs = explicit;
         }
     }
     match pairs.as_slice() {
@@ -65,6 +94,14 @@ fn pick_pair(m: &Model, a: &str, b: &str) -> Result<(RelEndpoint, RelEndpoint), 
             })
         }
     }
+}
+
+/// Whether `e` is the implicit `juju-info` endpoint of its charm.
+fn implicit(m: &Model, e: &RelEndpoint) -> bool {
+    m.applications
+        .get(&e.app)
+        .and_then(|a| a.charm.endpoint(&e.name))
+        .is_some_and(|meta| meta.implicit)
 }
 
 /// The non-peer endpoints `spec` (`APP[:ENDPOINT]`) names.
@@ -156,6 +193,7 @@ pub fn remove_relation(dir: &ModelDir, a: &str, b: Option<&str>) -> Result<u32, 
             r.life = Life::Dying;
             r.scope.clear();
         }
+        settle_subordinates(m, dir)?;
         Ok(id)
     })
 }

@@ -84,6 +84,22 @@ pub fn mark_done(model: &mut Model, unit_name: &str, hook: &Hook) {
         HookKind::LeaderSettingsChanged => seen.leader_settings_version = Some(settings_version),
         HookKind::UpdateStatus | HookKind::Remove => {}
         HookKind::Stop => seen.stopped = true,
+        HookKind::SecretChanged | HookKind::SecretRemove => {
+            if let Some(s) = &hook.secret {
+                super::secret::mark_secret_seen(seen, hook.kind, s);
+            }
+        }
+        HookKind::SecretRotate | HookKind::SecretExpired => {}
+        HookKind::StorageAttached | HookKind::StorageDetaching => {
+            if let Some(s) = &hook.storage {
+                let set = if hook.kind == HookKind::StorageAttached {
+                    &mut seen.storage_attached
+                } else {
+                    &mut seen.storage_detached
+                };
+                set.insert(s.id.clone());
+            }
+        }
         _ => {
             if let Some(v) = versions {
                 mark_relation_done(&mut seen.relations, hook, v);

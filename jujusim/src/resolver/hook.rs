@@ -1,4 +1,5 @@
 //! One hook a unit runs: its kind, its relation context and its full name.
+use crate::model::StorageInstance;
 use serde::{Deserialize, Serialize};
 
 /// Kind of hook.
@@ -33,6 +34,32 @@ pub enum HookKind {
     RelationDeparted,
     /// `<ep>-relation-broken`
     RelationBroken,
+    /// secret-changed (a consumer: a new revision exists)
+    SecretChanged,
+    /// secret-remove (the owner: a revision nobody tracks)
+    SecretRemove,
+    /// secret-rotate (the owner: rotation due)
+    SecretRotate,
+    /// secret-expired (the owner: a revision expired)
+    SecretExpired,
+    /// `<name>-storage-attached`
+    StorageAttached,
+    /// `<name>-storage-detaching`
+    StorageDetaching,
+}
+
+/// The secret a secret hook is about (JUJU_SECRET_ID, _LABEL, _REVISION).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub struct SecretRef {
+    /// The secret's id.
+    pub id: String,
+    /// Its URI (JUJU_SECRET_ID).
+    pub uri: String,
+    /// The label this unit knows it by (JUJU_SECRET_LABEL, may be empty).
+    pub label: String,
+    /// The revision (JUJU_SECRET_REVISION for remove and expired; for changed the
+    /// latest revision the consumer is being told about).
+    pub revision: u32,
 }
 
 /// One hook to run on one unit.
@@ -50,6 +77,12 @@ pub struct Hook {
     pub remote_unit: Option<String>,
     /// JUJU_DEPARTING_UNIT for departed.
     pub departing: Option<String>,
+    /// The secret of a secret hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Box<SecretRef>>,
+    /// The storage instance of a storage hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Box<StorageInstance>>,
 }
 
 impl Hook {
@@ -62,6 +95,8 @@ impl Hook {
             remote_app: None,
             remote_unit: None,
             departing: None,
+            secret: None,
+            storage: None,
         }
     }
 
@@ -88,6 +123,19 @@ impl Hook {
             HookKind::RelationChanged => rel("changed"),
             HookKind::RelationDeparted => rel("departed"),
             HookKind::RelationBroken => rel("broken"),
+            HookKind::SecretChanged => "secret-changed".into(),
+            HookKind::SecretRemove => "secret-remove".into(),
+            HookKind::SecretRotate => "secret-rotate".into(),
+            HookKind::SecretExpired => "secret-expired".into(),
+            HookKind::StorageAttached | HookKind::StorageDetaching => {
+                let name = self.storage.as_ref().map(|s| s.name()).unwrap_or("");
+                let kind = if self.kind == HookKind::StorageAttached {
+                    "attached"
+                } else {
+                    "detaching"
+                };
+                format!("{name}-storage-{kind}")
+            }
         }
     }
 }

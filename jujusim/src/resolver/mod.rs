@@ -8,11 +8,15 @@
 //! hooks. Many changes before a hook runs make one hook that sees the latest data.
 mod agent;
 mod hook;
+mod secret;
+mod storage;
 #[cfg(test)]
 mod tests;
 
 pub use agent::{mark_done, members_during, normalize};
-pub use hook::{Hook, HookKind};
+pub use hook::{Hook, HookKind, SecretRef};
+pub use secret::{secret_hook, secret_hook_committed};
+pub use storage::storage_hook;
 
 use crate::charm::Role;
 use crate::model::{app_of, unit_number, Application, Life, Model, RelSeen, Unit};
@@ -39,6 +43,8 @@ fn rel_hook(
             .map(|e| e.app.clone()),
         remote_unit,
         departing,
+        secret: None,
+        storage: None,
     }
 }
 
@@ -78,11 +84,15 @@ pub fn next_hook(model: &Model, unit_name: &str) -> Option<Hook> {
         return Some(h.clone());
     }
     if !unit.seen.installed {
-        // A unit removed before it ever installed is cleaned up without hooks.
-        return (unit.life == Life::Alive).then(|| Hook::plain(HookKind::Install));
+        // A unit removed before it ever installed is cleaned up without hooks; its
+        // initial storage is attached before install.
+        if unit.life != Life::Alive {
+            return None;
+        }
+        return storage_hook(unit).or_else(|| Some(Hook::plain(HookKind::Install)));
     }
     if unit.life == Life::Dying {
-        return Some(teardown_hook(model, unit));
+        return storage_hook(unit).or_else(|| Some(teardown_hook(model, unit)));
     }
     if unit.seen.charm_revision != app.revision {
         return Some(Hook::plain(HookKind::UpgradeCharm));
@@ -91,6 +101,9 @@ pub fn next_hook(model: &Model, unit_name: &str) -> Option<Hook> {
         return Some(h);
     }
     if let Some(h) = lifecycle_hook(unit, app) {
+        return Some(h);
+    }
+    if let Some(h) = secret_hook(model, unit).or_else(|| storage_hook(unit)) {
         return Some(h);
     }
     unit.seen

@@ -9,8 +9,10 @@ mod args;
 mod leader;
 mod network;
 mod relation;
+mod secret;
 mod state;
 mod status;
+mod storage;
 mod unit;
 
 use crate::context::{
@@ -47,13 +49,26 @@ pub const TOOLS: &[(&str, Run)] = &[
     ("relation-list", relation::relation_list),
     ("relation-model-get", relation::relation_model_get),
     ("relation-set", relation::relation_set),
+    ("secret-add", secret::secret_add),
+    ("secret-get", secret::secret_get),
+    ("secret-grant", secret::secret_grant),
+    ("secret-ids", secret::secret_ids),
+    ("secret-info-get", secret::secret_info_get),
+    ("secret-remove", secret::secret_remove),
+    ("secret-revoke", secret::secret_revoke),
+    ("secret-set", secret::secret_set),
     ("state-delete", state::state_delete),
     ("state-get", state::state_get),
     ("state-set", state::state_set),
     ("status-get", status::status_get),
     ("status-set", status::status_set),
+    ("storage-add", storage::storage_add),
+    ("storage-get", storage::storage_get),
+    ("storage-list", storage::storage_list),
     ("unit-get", network::unit_get),
 ];
+
+pub use secret::access as secret_access;
 
 /// The names of every tool in [`TOOLS`].
 pub fn tool_names() -> impl Iterator<Item = &'static str> {
@@ -248,5 +263,24 @@ fn failure(out: ToolOutput, e: &ToolError) -> ToolOutput {
     ToolOutput {
         stdout: String::new(),
         stderr: format!("{}ERROR {}\n", out.stderr, crate::error::chain(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// README's jujusim section lists exactly the tools served.
+    #[test]
+    fn readme_lists_the_tools_served() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("Hook tools served (")
+            .expect("README lists the hook tools served");
+        let list = &readme[start..];
+        let list = &list[list.find('`').unwrap_or(0) + 1..];
+        let list = &list[..list.find('`').unwrap_or(0)];
+        let listed: Vec<&str> = list.split_whitespace().collect();
+        let served: Vec<&str> = super::tool_names().collect();
+        assert_eq!(listed, served);
+        assert!(readme[start..].starts_with(&format!("Hook tools served ({})", served.len())));
     }
 }

@@ -232,10 +232,20 @@ impl Model {
         }
     }
 
-    /// The status JSON entry of one unit (`applications.<app>.units.<unit>`).
+    /// The status JSON entry of one unit (`applications.<app>.units.<unit>`, or for a
+    /// subordinate unit `...units.<principal>.subordinates.<unit>`).
     pub fn unit_status(&self, unit: &str) -> Value {
         let app = unit.split('/').next().unwrap_or(unit);
-        self.status_json()["applications"][app]["units"][unit].take()
+        let mut st = self.status_json();
+        let direct = st["applications"][app]["units"][unit].take();
+        if !direct.is_null() {
+            return direct;
+        }
+        let apps = st["applications"].as_object_mut().into_iter().flatten();
+        apps.flat_map(|(_, a)| a["units"].as_object_mut().into_iter().flatten())
+            .map(|(_, u)| u["subordinates"][unit].take())
+            .find(|s| !s.is_null())
+            .unwrap_or(Value::Null)
     }
 
     /// Run a command that prints JSON and parse it.

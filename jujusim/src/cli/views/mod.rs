@@ -2,12 +2,14 @@
 //! and the time in, a YAML value or text out); the commands print what they return.
 //! YAML maps keep insertion order, as Juju emits keys in struct order.
 mod config;
+mod secret;
 mod status;
 mod tabular;
 mod task;
 mod unit;
 
 pub use config::config_view;
+pub use secret::{find_secret, secrets_table, secrets_view, SecretShow};
 pub use status::status_view;
 pub use tabular::status_table;
 pub use task::{plain_task, task_log_lines, task_view};

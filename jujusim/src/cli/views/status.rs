@@ -62,12 +62,14 @@ fn machines(m: &Model, now: u64) -> Mapping {
 }
 
 fn application(m: &Model, name: &str, a: &Application) -> Y {
+    // Subordinate units are listed under their principal unit, not here.
     let mut units = Mapping::new();
     for u in m.units_of(name) {
         if let Some(entry) = unit(m, a, &u) {
             units.insert(s(u.as_str()), entry);
         }
     }
+    let subordinate_to: Vec<Y> = principals_of(m, name).into_iter().map(Y::String).collect();
     map([
         ("charm", s(a.charm.name.as_str())),
         (
@@ -83,6 +85,14 @@ fn application(m: &Model, name: &str, a: &Application) -> Y {
             status_since(&app_status(m, name), true),
         ),
         ("relations", non_empty(relations(m, name))),
+        (
+            "subordinate-to",
+            if subordinate_to.is_empty() {
+                Y::Null
+            } else {
+                Y::Sequence(subordinate_to)
+            },
+        ),
         ("units", non_empty(units)),
         ("version", opt(&a.workload_version)),
     ])
@@ -90,9 +100,26 @@ fn application(m: &Model, name: &str, a: &Application) -> Y {
 
 fn unit(m: &Model, a: &Application, name: &str) -> Option<Y> {
     let unit = m.units.get(name)?;
+    if unit.principal.is_some() {
+        return None;
+    }
+    Some(unit_entry(m, a, name))
+}
+
+/// A unit's entry: a principal's lists its subordinates, a subordinate's has no machine.
+fn unit_entry(m: &Model, a: &Application, name: &str) -> Y {
+    let Some(unit) = m.units.get(name) else {
+        return Y::Null;
+    };
     let (w, ag) = shown_status(m, name);
     let ports = ports_of(m, name);
-    Some(map([
+    let mut subs = Mapping::new();
+    for sub in m.subordinates_of(name) {
+        if let Some(sa) = m.applications.get(crate::model::app_of(&sub)) {
+            subs.insert(s(sub.as_str()), unit_entry(m, sa, &sub));
+        }
+    }
+    map([
         ("workload-status", status_since(&w, true)),
         (
             "juju-status",
@@ -111,7 +138,14 @@ fn unit(m: &Model, a: &Application, name: &str) -> Option<Y> {
                 Y::Null
             },
         ),
-        ("machine", s(unit.machine.to_string())),
+        (
+            "machine",
+            if unit.principal.is_some() {
+                Y::Null
+            } else {
+                s(unit.machine.to_string())
+            },
+        ),
         (
             "open-ports",
             if ports.is_empty() {
@@ -121,7 +155,23 @@ fn unit(m: &Model, a: &Application, name: &str) -> Option<Y> {
             },
         ),
         ("public-address", opt(&address_of(m, name))),
-    ]))
+        ("subordinates", non_empty(subs)),
+    ])
+}
+
+/// The principal applications a subordinate application is related to in container
+/// scope (`subordinate-to`), sorted.
+pub(super) fn principals_of(m: &Model, app: &str) -> Vec<String> {
+    let mut out: Vec<String> = m
+        .relations
+        .keys()
+        .filter_map(|id| m.container_pair(*id))
+        .filter(|(sub, _)| sub == app)
+        .map(|(_, principal)| principal)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Endpoint -> the applications related on it.
@@ -138,7 +188,7 @@ fn relations(m: &Model, app: &str) -> Mapping {
             list.push(map([
                 ("related-application", s(remote.app.as_str())),
                 ("interface", s(local.interface.as_str())),
-                ("scope", s("global")),
+                ("scope", s(if r.container { "container" } else { "global" })),
             ]));
         }
     }

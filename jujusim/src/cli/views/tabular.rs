@@ -73,42 +73,57 @@ fn units(m: &Model) -> Vec<Vec<String>> {
         "Ports",
         "Message",
     ])];
-    for (name, a) in &m.applications {
+    for name in m.applications.keys() {
         for u in m.units_of(name) {
-            let (w, ag) = shown_status(m, &u);
-            let star = if a.leader.as_deref() == Some(u.as_str()) {
-                "*"
-            } else {
-                ""
-            };
-            // While a hook or action runs, Juju prefixes the message with what runs.
-            let msg = if ag.status == "executing" {
-                let what = ag
-                    .message
-                    .trim_start_matches("running ")
-                    .trim_end_matches(" hook")
-                    .trim_start_matches("action ");
-                format!("({what}) {}", w.message).trim_end().to_string()
-            } else {
-                w.message.clone()
-            };
-            let machine = m
-                .units
-                .get(&u)
-                .map(|x| x.machine.to_string())
-                .unwrap_or_default();
-            rows.push(vec![
-                format!("{u}{star}"),
-                w.status,
-                ag.status,
-                machine,
-                address_of(m, &u),
-                ports_of(m, &u).join(","),
-                msg,
-            ]);
+            if m.units.get(&u).is_some_and(|x| x.principal.is_none()) {
+                unit_rows(m, &u, 0, &mut rows);
+            }
         }
     }
     rows
+}
+
+/// `unit`'s row, then its subordinates' indented two spaces per level under it.
+fn unit_rows(m: &Model, u: &str, level: usize, rows: &mut Vec<Vec<String>>) {
+    let Some(a) = m.applications.get(crate::model::app_of(u)) else {
+        return;
+    };
+    let (w, ag) = shown_status(m, u);
+    let star = if a.leader.as_deref() == Some(u) {
+        "*"
+    } else {
+        ""
+    };
+    // While a hook or action runs, Juju prefixes the message with what runs.
+    let msg = if ag.status == "executing" {
+        let what = ag
+            .message
+            .trim_start_matches("running ")
+            .trim_end_matches(" hook")
+            .trim_start_matches("action ");
+        format!("({what}) {}", w.message).trim_end().to_string()
+    } else {
+        w.message.clone()
+    };
+    // Subordinates show no machine: they run on their principal's.
+    let machine = m
+        .units
+        .get(u)
+        .filter(|x| x.principal.is_none())
+        .map(|x| x.machine.to_string())
+        .unwrap_or_default();
+    rows.push(vec![
+        format!("{}{u}{star}", "  ".repeat(level)),
+        w.status,
+        ag.status,
+        machine,
+        address_of(m, u),
+        ports_of(m, u).join(","),
+        msg,
+    ]);
+    for sub in m.subordinates_of(u) {
+        unit_rows(m, &sub, level + 1, rows);
+    }
 }
 
 fn machines(m: &Model) -> Vec<Vec<String>> {
@@ -144,7 +159,13 @@ fn integrations(m: &Model) -> Vec<Vec<String>> {
             continue;
         };
         let requirer = r.endpoints.get(1).unwrap_or(provider);
-        let kind = if r.is_peer() { "peer" } else { "regular" };
+        let kind = if r.is_peer() {
+            "peer"
+        } else if r.container {
+            "subordinate"
+        } else {
+            "regular"
+        };
         let msg = if r.life == Life::Dying {
             "removing"
         } else {

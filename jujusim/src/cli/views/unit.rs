@@ -57,7 +57,7 @@ fn relation_info(m: &Model, unit: &str, r: &Relation, filter: &ShowFilter) -> Op
         |name: &str| !filter.app_only && filter.related_unit.as_ref().is_none_or(|r| r == name);
     let mut related = Mapping::new();
     for ru in m.units_of(&remote.app) {
-        if ru != unit && shown(&ru) {
+        if ru != unit && shown(&ru) && r.same_container(unit, &ru) {
             related.insert(s(ru.as_str()), unit_entry(r, &ru));
         }
     }
