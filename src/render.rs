@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Auth, Cache, CharmConfig, Secret, Storage};
+use crate::secret;
 
 /// Host path of the rendered registry config.
 pub const CONFIG_PATH: &str = "/etc/docker/registry/config.yml";
@@ -24,6 +25,15 @@ pub const TOKEN_PEM_PATH: &str = "/etc/docker/registry/auth_token.pem";
 pub const STORAGE_ROOT: &str = "/srv/registry";
 
 const TEMPLATE: &str = include_str!("../templates/config.yml.hbs");
+
+/// How long a stopping registry lets requests in flight finish. Without it the registry
+/// dies of SIGTERM at once, cutting every download a restart catches; with it, it stops
+/// accepting and exits 0 once they are done. Shorter than the service's stop timeout
+/// (10 s), after which it is killed anyway.
+pub const DRAIN_TIMEOUT: &str = "5s";
+
+/// What the swift driver's temp-URL key is derived for (from the shared http secret).
+const SWIFT_TEMPURL_PURPOSE: &str = "docker-registry swift temp-url key";
 
 /// Server certificate and key paths, given when TLS is on.
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +139,7 @@ struct SwiftView {
     username: String,
     password: String,
     container: String,
+    secretkey: Option<String>,
     region: Option<String>,
     tenant: Option<String>,
     domain: Option<String>,
@@ -157,6 +168,7 @@ struct TokenView {
 #[derive(Serialize)]
 struct HttpView {
     addr: String,
+    draintimeout: &'static str,
     host: Option<String>,
     secret: Option<String>,
     tls: Option<TlsView>,
@@ -229,6 +241,14 @@ fn view(inputs: &RegistryConfigInputs<'_>) -> Result<View, RenderError> {
                 username: s.username.clone(),
                 password: s.password.expose().to_string(),
                 container: s.container.clone(),
+                // The temp-URL key the driver sets on the container: derived from the
+                // shared secret, so every unit renders the same one. A unit with another
+                // key would overwrite it and break the others' redirect URLs.
+                secretkey: inputs.http_secret.map(|s| {
+                    secret::derive(s, SWIFT_TEMPURL_PURPOSE)
+                        .expose()
+                        .to_string()
+                }),
                 region: s.region.clone(),
                 tenant: s.tenant.clone(),
                 domain: s.domain.clone(),
@@ -273,6 +293,7 @@ fn view(inputs: &RegistryConfigInputs<'_>) -> Result<View, RenderError> {
     };
     let http = HttpView {
         addr: format!(":{}", inputs.listen_port),
+        draintimeout: DRAIN_TIMEOUT,
         host: cfg.http_host.as_ref().map(|u| u.as_str().to_string()),
         secret: inputs.http_secret.map(|s| s.expose().to_string()),
         tls: match inputs.tls {
