@@ -31,13 +31,15 @@ const EXPECTED_HTTP: &str = "\
   service_options:
   - mode http
   - balance leastconn
-  - option httpchk GET /
+  - option httpchk GET /v2/
+  - \"http-check expect rstatus ^(200|401)$\"
   - option redispatch 1
-  - retries 2
+  - retries 3
+  - retry-on all-retryable-errors
   servers:
-  - [docker-registry-0, 10.5.0.12, 5000, check inter 2000 rise 2 fall 5 maxconn 4096]
-  - [docker-registry-2, 10.5.0.14, 5000, check inter 2000 rise 2 fall 5 maxconn 4096 backup]
-  - [docker-registry-10, 10.5.0.20, 5000, check inter 2000 rise 2 fall 5 maxconn 4096 backup]
+  - [docker-registry-0, 10.5.0.12, 5000, check inter 500ms rise 2 fall 2 maxconn 4096]
+  - [docker-registry-2, 10.5.0.14, 5000, check inter 500ms rise 2 fall 2 maxconn 4096 backup]
+  - [docker-registry-10, 10.5.0.20, 5000, check inter 500ms rise 2 fall 2 maxconn 4096 backup]
 ";
 
 #[test]
@@ -52,12 +54,21 @@ fn tls_passthrough_uses_tcp_and_ssl_checks() {
     assert_eq!(service.service_options[0], "mode tcp");
     assert_eq!(
         service.servers[0].options,
-        "check check-ssl verify none inter 2000 rise 2 fall 5 maxconn 4096"
+        "check check-ssl verify none inter 500ms rise 2 fall 2 maxconn 4096"
     );
     assert_eq!(
         service.servers[1].options,
-        "check check-ssl verify none inter 2000 rise 2 fall 5 maxconn 4096 backup"
+        "check check-ssl verify none inter 500ms rise 2 fall 2 maxconn 4096 backup"
     );
+    // The check still asks the API (over TLS); haproxy cannot replay a request it only
+    // passes through, so retry-on is HTTP mode only.
+    assert!(service
+        .service_options
+        .contains(&"option httpchk GET /v2/".to_string()));
+    assert!(!service
+        .service_options
+        .iter()
+        .any(|o| o.starts_with("retry-on")));
 }
 
 #[test]
@@ -85,7 +96,7 @@ fn duplicate_units_count_once_and_bad_unit_names_fail() {
     assert_eq!(service.servers.len(), 1);
     assert_eq!(
         service.servers[0].options,
-        "check inter 2000 rise 2 fall 5 maxconn 4096"
+        "check inter 500ms rise 2 fall 2 maxconn 4096"
     );
 
     for bad in [

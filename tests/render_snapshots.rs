@@ -214,7 +214,10 @@ fn swift() {
         }));
         let secret = Secret::new(secret);
         let (_, y) = render(&inputs(&cfg, &secret));
-        y["storage"]["swift"]["secretkey"].as_str().unwrap().to_string()
+        y["storage"]["swift"]["secretkey"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     assert_eq!(key("shared"), key("shared"));
     assert_ne!(key("shared"), key("another"));

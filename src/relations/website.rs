@@ -28,12 +28,14 @@
 //!   service_options:
 //!   - mode http
 //!   - balance leastconn
-//!   - option httpchk GET /
+//!   - option httpchk GET /v2/
+//!   - "http-check expect rstatus ^(200|401)$"
 //!   - option redispatch 1
-//!   - retries 2
+//!   - retries 3
+//!   - retry-on all-retryable-errors
 //!   servers:
-//!   - [docker-registry-0, 10.5.0.12, 5000, check inter 2000 rise 2 fall 5 maxconn 4096]
-//!   - [docker-registry-1, 10.5.0.13, 5000, check inter 2000 rise 2 fall 5 maxconn 4096 backup]
+//!   - [docker-registry-0, 10.5.0.12, 5000, check inter 500ms rise 2 fall 2 maxconn 4096]
+//!   - [docker-registry-1, 10.5.0.13, 5000, check inter 500ms rise 2 fall 2 maxconn 4096 backup]
 //! ```
 //!
 //! Scalars are plain when that is unambiguous for both YAML 1.1 (PyYAML in haproxy) and
@@ -48,16 +50,21 @@
 //!   `backup`. Filesystem storage is per unit, so balancing across units would serve
 //!   different content per request. [`Balancing::ActiveActive`] (no `backup`) is for
 //!   shared storage (s3, swift), where all units see the same blobs.
-//! - `option redispatch 1` and `retries 2`: measured with haproxy 2.6 in front of two
-//!   registries, without them the first request after the primary dies is a 503 after
-//!   3 s; with them it is a 200 after about 1 s.
+//! - A request is never lost to a unit that dies ([`backend_options`]): checks of
+//!   `GET /v2/` every 500 ms mark a dead server down in about a second, and a request
+//!   that failed on one server is sent to another (`retries`, `option redispatch`,
+//!   `retry-on all-retryable-errors`). Measured with haproxy 2.6 in front of two
+//!   registries: without redispatch the first request after the primary dies is a 503
+//!   after 3 s; without `retry-on` a registry killed mid-request costs that request.
 //! - With TLS on from ANY source (cert-provider or config; B24) haproxy passes TLS
 //!   through: `mode tcp`, and health checks speak TLS (`check-ssl verify none`: the check
-//!   only needs the registry's `/` to answer; clients verify the certificate end to end,
+//!   only needs the registry's `/v2/` to answer; clients verify the certificate end to end,
 //!   so the registry's certificate must carry the haproxy address in its SANs, B2).
 //!   Measured with haproxy 2.6 and a TLS registry: the server stays UP under these checks
 //!   and `curl --cacert <registry CA> https://<haproxy>/v2/` returns 200. The check fails
-//!   if the registry demands client certificates (mTLS, B23).
+//!   if the registry demands client certificates (mTLS, B23). haproxy cannot replay a
+//!   request it only passes through, so no `retry-on` here: a request in flight on a
+//!   registry that dies fails, and the client's retry reaches another server.
 //!
 //! # haproxy side
 //!
@@ -80,8 +87,10 @@ pub const SERVICES: &str = "services";
 /// Key: obsolete, always deleted.
 pub const ALL_SERVICES: &str = "all_services";
 
-/// Health-check and connection limits on every server line (the Python charm's values).
-pub const CHECK_OPTIONS: &str = "check inter 2000 rise 2 fall 5 maxconn 4096";
+/// Health-check and connection limits on every server line: a check every 500 ms, two
+/// failures mark a server down (about a second after it dies), two successes up again.
+/// (The Python charm's `inter 2000 rise 2 fall 5` took 10 s to see a dead server.)
+pub const CHECK_OPTIONS: &str = "check inter 500ms rise 2 fall 2 maxconn 4096";
 /// Extra check options when haproxy passes TLS through.
 pub const TLS_CHECK_OPTIONS: &str = "check-ssl verify none";
 
@@ -243,27 +252,44 @@ impl ServicesStanza {
                 },
             })
             .collect();
-        let mode = if self.tls_passthrough {
-            "mode tcp"
-        } else {
-            "mode http"
-        };
         Ok(Service {
             service_name: self.app.clone(),
             service_host: "0.0.0.0".to_string(),
             service_port: self.port,
-            service_options: [
-                mode,
-                "balance leastconn",
-                "option httpchk GET /",
-                "option redispatch 1",
-                "retries 2",
-            ]
-            .map(String::from)
-            .to_vec(),
+            service_options: backend_options(self.tls_passthrough),
             servers,
         })
     }
+}
+
+/// The backend's option lines (haproxy 2.0 or later: `retry-on`).
+///
+/// - `option httpchk GET /v2/` answered 200 (open) or 401 (basic or token auth): the
+///   registry's API answers, not just its port.
+/// - `retries 3` with `option redispatch 1`: a request whose server refuses or drops the
+///   connection is tried again on another server.
+/// - `retry-on all-retryable-errors` (HTTP mode only; haproxy cannot read requests it
+///   passes through as TLS): also a request whose server died with it in flight (empty
+///   or junk response, 502-504, timeouts) is sent again, to another server. Measured on
+///   haproxy 2.6: a registry killed mid-request cost one failed pull without it, none
+///   with it.
+pub fn backend_options(tls_passthrough: bool) -> Vec<String> {
+    let mut options = vec![
+        if tls_passthrough {
+            "mode tcp"
+        } else {
+            "mode http"
+        },
+        "balance leastconn",
+        "option httpchk GET /v2/",
+        "http-check expect rstatus ^(200|401)$",
+        "option redispatch 1",
+        "retries 3",
+    ];
+    if !tls_passthrough {
+        options.push("retry-on all-retryable-errors");
+    }
+    options.into_iter().map(String::from).collect()
 }
 
 /// The `services` YAML text (see the module docs for the exact shape).
