@@ -467,7 +467,14 @@ fn follower_without_secret_waits_then_starts_with_the_leaders_secret() {
     u.ok(changed(&peer, "docker-registry/0"));
     assert_eq!(u.service_calls(), (1, 0, 0));
     assert!(u.text(CONFIG_PATH).contains(secret));
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    // Two units on filesystem storage: active, and says so (B30).
+    assert_eq!(
+        u.status(),
+        active(
+            "Ready at 10.1.0.5:5000 (http). Filesystem storage on 2 units: an image pushed \
+             to one is not on the others; use s3 or swift storage to share them."
+        )
+    );
 }
 
 // ---- idempotence --------------------------------------------------------------------------
@@ -830,7 +837,10 @@ fn website_leader_orders_servers_by_number_and_proxied_netloc_keeps_the_port() {
 
     assert_eq!(
         u.status(),
-        active("Ready at 10.1.0.100:5000 (http, proxied).")
+        active(
+            "Ready at 10.1.0.100:5000 (http, proxied). Filesystem storage on 3 units: an \
+             image pushed to one is not on the others; use s3 or swift storage to share them."
+        )
     );
     assert_eq!(
         u.juju.our_bag(&client)["registry_netloc"],
@@ -1326,6 +1336,50 @@ fn proxy_address_is_in_the_certificate_sans() {
     let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
     assert!(sans.contains(&"10.1.0.100".to_string()), "{sans:?}");
     assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
+}
+
+/// B34: with several haproxy units every one of them is in the certificate SANs, the
+/// status asks for `http-host` (still `active`), and once it is set clients get it and
+/// the advice goes.
+#[test]
+fn several_proxies_are_all_in_the_sans_and_the_status_asks_for_http_host() {
+    let (u, _) = Unit::serving();
+    let website = u.juju.add_relation("website", "haproxy");
+    for (unit, addr) in [("haproxy/0", "10.1.0.100"), ("haproxy/1", "10.1.0.101")] {
+        u.juju.set_unit_bag(&website, unit, juju_keys(addr));
+        u.ok(joined(&website, unit));
+    }
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    u.juju.set_unit_bag(&cp, "easyrsa/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "easyrsa/0"));
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    for addr in ["10.1.0.100", "10.1.0.101", ADDR] {
+        assert!(sans.contains(&addr.to_string()), "{addr} not in {sans:?}");
+    }
+    assert_eq!(
+        u.status(),
+        active(
+            "Ready at 10.1.0.100:5000 (http, proxied). 2 haproxy units, clients get only \
+             the first one's address: set http-host to a name for all of them."
+        )
+    );
+
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    u.config(&[("http-host", json!("http://registry.example.com:5000/"))]);
+    assert_eq!(
+        u.status(),
+        active("Ready at registry.example.com:5000 (http, proxied).")
+    );
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_netloc"],
+        "\"registry.example.com:5000\""
+    );
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    assert!(
+        sans.contains(&"registry.example.com".to_string()),
+        "{sans:?}"
+    );
 }
 
 /// A unit upgraded from the Python charm keeps the leader-settings secret;

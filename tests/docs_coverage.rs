@@ -510,10 +510,11 @@ const INDIRECT: &[(&str, &str, &[Builder])] = &[
             ("src/charm/tls_source.rs", "operator"),
         ],
     ),
+    // `Ready at ...`, then any advice (src/charm/advertise.rs `Advice::text`).
     (
         "Status::active",
-        "advertise::ready_message(advertised,tls_on)",
-        &[("", "ready_message")],
+        "advertise::ready_message(advertised,tls_on,advice)",
+        &[("", "ready_message"), ("src/charm/advertise.rs", "text")],
     ),
     // URL and base64 problems.
     (

@@ -693,12 +693,19 @@ fn two_units_are_ready_at_their_own_addresses_and_share_the_http_secret() {
         &format!("both units have the address {addr1}"),
         &r.m.run(&["status"]),
     );
+    // Filesystem storage on two units: both say what that means (B30), still active.
+    let advice = "Filesystem storage on 2 units: an image pushed to one is not on the \
+                  others; use s3 or swift storage to share them.";
     r.expect_status(
         UNIT0,
         "active",
-        &format!("Ready at {}:5000 (http).", r.addr),
+        &format!("Ready at {}:5000 (http). {advice}", r.addr),
     );
-    r.expect_status(unit1, "active", &format!("Ready at {addr1}:5000 (http)."));
+    r.expect_status(
+        unit1,
+        "active",
+        &format!("Ready at {addr1}:5000 (http). {advice}"),
+    );
     r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "200");
     r.expect_code(&format!("http://{addr1}:5000/v2/"), Tls::Off, None, "200");
 

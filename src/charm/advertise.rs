@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::config::CharmConfig;
+use crate::config::{CharmConfig, Storage};
 use crate::relations::{Host, Netloc};
 
 use super::model::RelationView;
@@ -32,31 +32,75 @@ impl Advertised {
     }
 }
 
-/// The address of the proxy in front of us: the lowest-numbered haproxy unit's
-/// `public-address`, else its `ingress-address`, else `private-address`.
-pub fn proxy_host(website: &[RelationView]) -> Noted<Option<Host>> {
-    let Some((unit, bag)) = website
-        .iter()
-        .flat_map(|rel| rel.units.iter())
-        .min_by_key(|(unit, _)| (unit.app().as_str().to_string(), unit.number()))
-    else {
-        return Noted::plain(None);
-    };
-    let Some(raw) = ["public-address", "ingress-address", "private-address"]
-        .iter()
-        .find_map(|k| bag.get(*k).filter(|v| !v.is_empty()))
-    else {
-        return Noted::plain(None);
-    };
-    match raw.parse::<Host>() {
-        Ok(host) => Noted::plain(Some(host)),
-        Err(e) => Noted {
-            value: None,
-            notes: vec![LogLine::warn(format!(
+/// Every haproxy unit's address, lowest unit first (the first is the one clients are
+/// given): its `public-address`, else its `ingress-address`, else `private-address`. A
+/// unit with an unusable address is skipped, with a note.
+pub fn proxy_hosts(website: &[RelationView]) -> Noted<Vec<Host>> {
+    let mut units: Vec<_> = website.iter().flat_map(|rel| rel.units.iter()).collect();
+    units.sort_by_key(|(unit, _)| (unit.app().as_str().to_string(), unit.number()));
+    units.dedup_by_key(|(unit, _)| unit.clone());
+    let mut out = Noted::plain(Vec::new());
+    for (unit, bag) in units {
+        let Some(raw) = ["public-address", "ingress-address", "private-address"]
+            .iter()
+            .find_map(|k| bag.get(*k).filter(|v| !v.is_empty()))
+        else {
+            continue;
+        };
+        match raw.parse::<Host>() {
+            Ok(host) if !out.value.contains(&host) => out.value.push(host),
+            Ok(_) => {}
+            Err(e) => out.notes.push(LogLine::warn(format!(
                 "ignoring {unit}'s address {raw:?} on website: {e}"
-            ))],
-        },
+            ))),
+        }
     }
+    out
+}
+
+/// What an operator should know about a working unit: said after `Ready at ...`, while the
+/// status stays `active` (advice, not faults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advice {
+    /// Several units on filesystem storage: each holds only what was pushed to it (B30,
+    /// docs/python-charm-bugs.md#b30).
+    UnsharedStorage {
+        /// Units of the application.
+        units: usize,
+    },
+    /// Several haproxy units and no `http-host`: clients are given one proxy's address
+    /// (B34, docs/python-charm-bugs.md#b34).
+    SeveralProxies {
+        /// haproxy units with an address.
+        proxies: usize,
+    },
+}
+
+impl Advice {
+    /// The sentence the status carries.
+    pub fn text(&self) -> String {
+        match self {
+            Advice::UnsharedStorage { units } => format!(
+                "Filesystem storage on {units} units: an image pushed to one is not on the others; use s3 or swift storage to share them."
+            ),
+            Advice::SeveralProxies { proxies } => format!(
+                "{proxies} haproxy units, clients get only the first one's address: set http-host to a name for all of them."
+            ),
+        }
+    }
+}
+
+/// The advice for this unit: `peers` other units of the application, `proxies` haproxy
+/// units in front.
+pub fn advice(config: &CharmConfig, peers: usize, proxies: usize) -> Vec<Advice> {
+    let mut out = Vec::new();
+    if matches!(config.storage, Storage::Filesystem) && peers > 0 {
+        out.push(Advice::UnsharedStorage { units: peers + 1 });
+    }
+    if proxies > 1 && config.http_host.is_none() {
+        out.push(Advice::SeveralProxies { proxies });
+    }
+    out
 }
 
 /// `http-host`'s `host[:port]` as written if set, else the proxy's address with registry-port
@@ -99,15 +143,21 @@ pub fn advertised(
     })
 }
 
-/// `Ready at <netloc> (http|https[, proxied]).`: where and how clients connect.
-pub fn ready_message(advertised: &Advertised, tls: bool) -> String {
+/// `Ready at <netloc> (http|https[, proxied]).`: where and how clients connect, then any
+/// advice.
+pub fn ready_message(advertised: &Advertised, tls: bool, advice: &[Advice]) -> String {
     let scheme = if advertised.https(tls) {
         "https"
     } else {
         "http"
     };
     let proxied = if advertised.proxied { ", proxied" } else { "" };
-    format!("Ready at {} ({scheme}{proxied}).", advertised.netloc)
+    let mut message = format!("Ready at {} ({scheme}{proxied}).", advertised.netloc);
+    for a in advice {
+        message.push(' ');
+        message.push_str(&a.text());
+    }
+    message
 }
 
 #[cfg(test)]
@@ -151,10 +201,13 @@ mod tests {
             proxied: false,
             scheme: None,
         };
-        assert_eq!(ready_message(&a, false), "Ready at 10.1.0.5:5000 (http).");
+        assert_eq!(
+            ready_message(&a, false, &[]),
+            "Ready at 10.1.0.5:5000 (http)."
+        );
         let p = Advertised { proxied: true, ..a };
         assert_eq!(
-            ready_message(&p, true),
+            ready_message(&p, true, &[]),
             "Ready at 10.1.0.5:5000 (https, proxied)."
         );
     }
@@ -171,15 +224,55 @@ mod tests {
                 ],
             ),
         ]);
-        assert_eq!(proxy_host(&[r]).value.unwrap().to_string(), "192.0.2.2");
-        let garbage = rel(&[("haproxy/0", &[("private-address", "not an address!")])]);
-        let skipped = proxy_host(&[garbage]);
-        assert_eq!(skipped.value, None);
+        let hosts = proxy_hosts(&[r]).value;
+        let text: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            ["192.0.2.2", "10.0.0.10"],
+            "by unit number, /2 before /10"
+        );
+        let garbage = rel(&[
+            ("haproxy/0", &[("private-address", "not an address!")]),
+            ("haproxy/1", &[("private-address", "10.0.0.11")]),
+        ]);
+        let skipped = proxy_hosts(&[garbage]);
+        assert_eq!(skipped.value, vec!["10.0.0.11".parse::<Host>().unwrap()]);
         assert!(
             skipped.notes[0].message.contains("haproxy/0"),
             "{skipped:?}"
         );
-        assert_eq!(proxy_host(&[]), Noted::plain(None));
+        assert_eq!(proxy_hosts(&[]), Noted::plain(Vec::new()));
+    }
+
+    #[test]
+    fn advice_follows_the_ready_line_and_only_where_it_applies() {
+        let fs = config(json!({}));
+        assert!(
+            advice(&fs, 0, 1).is_empty(),
+            "one unit, one proxy: nothing to say"
+        );
+        assert_eq!(advice(&fs, 2, 0), [Advice::UnsharedStorage { units: 3 }]);
+        let s3 = config(json!({"storage-s3-region": "r", "storage-s3-bucket": "b"}));
+        assert!(
+            advice(&s3, 2, 1).is_empty(),
+            "shared storage: every unit has every image"
+        );
+        assert_eq!(advice(&s3, 2, 2), [Advice::SeveralProxies { proxies: 2 }]);
+        let named = config(json!({"storage-s3-region": "r", "storage-s3-bucket": "b",
+            "http-host": "https://registry.example.com/"}));
+        assert!(advice(&named, 2, 3).is_empty(), "http-host names them all");
+        let a = Advertised {
+            netloc: "10.1.0.9:5000".parse().unwrap(),
+            proxied: true,
+            scheme: None,
+        };
+        assert_eq!(
+            ready_message(&a, false, &advice(&fs, 1, 2)),
+            "Ready at 10.1.0.9:5000 (http, proxied). Filesystem storage on 2 units: an image \
+             pushed to one is not on the others; use s3 or swift storage to share them. 2 \
+             haproxy units, clients get only the first one's address: set http-host to a \
+             name for all of them."
+        );
     }
 
     #[test]
@@ -189,7 +282,7 @@ mod tests {
         let a = advertised(&c, None, Some(ip)).unwrap();
         // TLS ends at a load balancer in front of the unit: clients still use https.
         assert_eq!(
-            ready_message(&a, false),
+            ready_message(&a, false, &[]),
             "Ready at registry.example.com (https)."
         );
     }

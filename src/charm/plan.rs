@@ -114,9 +114,10 @@ fn serve(
 ) -> Result<(), PlanError> {
     let account = view.machine.account.as_ref().ok_or(PlanError::NoAccount)?;
     registry::prepare_dirs(p, config, account)?;
-    let proxy = advertise::proxy_host(&view.model.website);
-    p.logs(proxy.notes);
-    let Some(advertised) = advertise::advertised(config, proxy.value, view.model.address) else {
+    let proxies = advertise::proxy_hosts(&view.model.website);
+    p.logs(proxies.notes);
+    let first_proxy = proxies.value.first().cloned();
+    let Some(advertised) = advertise::advertised(config, first_proxy, view.model.address) else {
         p.status(Status::waiting(
             "Waiting for an ingress address on the website binding.",
         ));
@@ -146,7 +147,9 @@ fn serve(
     publish::clients(p, &view.model, config, &advertised, ca);
     publish::website(p, &view.model, config, tls.on);
     nrpe::announce(p, &view.model, &nrpe_files);
-    p.probe(registry::probe(config, tls.on, wait, &advertised));
+    let peers = view.model.peer.as_ref().map_or(0, |rel| rel.units.len());
+    let advice = advertise::advice(config, peers, proxies.value.len());
+    p.probe(registry::probe(config, tls.on, wait, &advertised, &advice));
     p.serving(Serving {
         advertised,
         tls: tls.on.then(|| tls.ca.clone()),

@@ -304,13 +304,19 @@ pub fn ports(p: &mut Builder, view: &View, config: &CharmConfig) {
 }
 
 /// `GET /v2/` on loopback: Ready only when the registry really answers (B25,
-/// docs/python-charm-bugs.md#b25).
-pub fn probe(config: &CharmConfig, tls_on: bool, wait: Wait, advertised: &Advertised) -> Probe {
+/// docs/python-charm-bugs.md#b25), followed by any `advice`.
+pub fn probe(
+    config: &CharmConfig,
+    tls_on: bool,
+    wait: Wait,
+    advertised: &Advertised,
+    advice: &[advertise::Advice],
+) -> Probe {
     Probe {
         addr: SocketAddr::from(([127, 0, 0, 1], config.registry_port)),
         scheme: if tls_on { Scheme::Https } else { Scheme::Http },
         wait,
-        ready: Status::active(advertise::ready_message(advertised, tls_on)),
+        ready: Status::active(advertise::ready_message(advertised, tls_on, advice)),
     }
 }
 
