@@ -794,10 +794,11 @@ fn garbage_remote_data_is_logged_and_ignored() {
     assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
 }
 
-/// B4 and B1: the website leader lists servers by unit NUMBER with their ingress
-/// addresses; clients and the status get haproxy's address WITH registry-port.
+/// B4 and B1: every unit publishes itself as a server with its ingress address, a
+/// `backup` while a lower-NUMBERED unit exists (filesystem storage; /2 is lower than
+/// /10, not higher); clients and the status get haproxy's address WITH registry-port.
 #[test]
-fn website_leader_orders_servers_by_number_and_proxied_netloc_keeps_the_port() {
+fn every_unit_publishes_itself_and_the_proxied_netloc_keeps_the_port() {
     let u = Unit::new("docker-registry/5", true);
     let peer = u.juju.add_relation("peer", "docker-registry");
     u.juju
@@ -815,24 +816,18 @@ fn website_leader_orders_servers_by_number_and_proxied_netloc_keeps_the_port() {
 
     let ours = u.juju.our_bag(&website);
     assert_eq!(ours["hostname"], ADDR);
+    assert_eq!(ours["private-address"], ADDR);
     assert_eq!(ours["port"], "5000");
     let services = &ours["services"];
-    let pos = |name: &str| {
-        services
-            .find(&format!("[{name},"))
-            .unwrap_or_else(|| panic!("{name} not in {services}"))
-    };
     assert!(
-        pos("docker-registry-2") < pos("docker-registry-5"),
+        services.contains(&format!(
+            "[docker-registry-5, {ADDR}, 5000, check inter 500ms rise 2 fall 2 maxconn 4096 backup]"
+        )),
         "{services}"
     );
     assert!(
-        pos("docker-registry-5") < pos("docker-registry-10"),
-        "{services}"
-    );
-    assert!(
-        services.contains("docker-registry-10, 10.1.0.10, 5000"),
-        "{services}"
+        !services.contains("docker-registry-2") && !services.contains("docker-registry-10"),
+        "a unit speaks only for itself: {services}"
     );
 
     assert_eq!(
@@ -848,10 +843,10 @@ fn website_leader_orders_servers_by_number_and_proxied_netloc_keeps_the_port() {
     );
 }
 
-/// A follower is not a standalone haproxy backend: it deletes what a leader publishes
-/// and keeps Juju's private-address.
+/// A follower publishes itself too (haproxy's backend must not depend on the leader), and
+/// a stanza it wrote as a former leader, listing other units, is replaced.
 #[test]
-fn website_follower_deletes_its_leader_keys() {
+fn a_follower_publishes_itself_and_drops_what_it_wrote_as_leader() {
     let u = Unit::new("docker-registry/1", false);
     let peer = u.juju.add_relation("peer", "docker-registry");
     u.juju.with_relation(&peer, |r| {
@@ -865,15 +860,20 @@ fn website_follower_deletes_its_leader_keys() {
         r.ours.extend(bag(&[
             ("hostname", ADDR),
             ("port", "5000"),
-            ("services", "- service_name: docker-registry\n"),
+            (
+                "services",
+                "- service_name: docker-registry\n  servers:\n  - [docker-registry-0, 10.1.0.4, 5000, check]\n",
+            ),
         ]))
     });
     u.deploy();
     let ours = u.juju.our_bag(&website);
-    for k in ["hostname", "port", "services", "all_services"] {
-        assert!(!ours.contains_key(k), "{k} left in {ours:?}");
-    }
+    assert_eq!(ours["hostname"], ADDR);
     assert_eq!(ours["private-address"], ADDR);
+    let services = &ours["services"];
+    assert!(services.contains("[docker-registry-1, "), "{services}");
+    assert!(!services.contains("docker-registry-0"), "{services}");
+    assert!(!ours.contains_key("all_services"));
 }
 
 // ---- cert-provider ------------------------------------------------------------------------
@@ -1721,30 +1721,33 @@ fn website_stanza_passes_cert_provider_tls_through() {
     assert!(services.contains("check-ssl"), "{services}");
 }
 
-/// A departed peer leaves the haproxy server list at once.
+/// With filesystem storage, the next unit becomes the primary as soon as the lower one
+/// departs (its server leaves haproxy with its bag).
 #[test]
-fn departed_peer_leaves_the_server_list() {
-    let (u, peer) = Unit::leader();
+fn a_departed_lower_peer_makes_this_unit_the_primary() {
+    let u = Unit::new("docker-registry/1", true);
+    let peer = u.juju.add_relation("peer", "docker-registry");
     u.juju
-        .set_unit_bag(&peer, "docker-registry/1", juju_keys("10.1.0.6"));
+        .set_unit_bag(&peer, "docker-registry/0", juju_keys("10.1.0.4"));
     u.deploy();
     let website = u.juju.add_relation("website", "haproxy");
     u.juju
         .set_unit_bag(&website, "haproxy/0", juju_keys("10.1.0.100"));
     u.ok(joined(&website, "haproxy/0"));
-    assert!(u.juju.our_bag(&website)["services"].contains("docker-registry-1"));
+    let services = u.juju.our_bag(&website)["services"].clone();
+    assert!(services.contains("maxconn 4096 backup]"), "{services}");
     u.juju
-        .with_relation(&peer, |r| r.units.remove("docker-registry/1"));
+        .with_relation(&peer, |r| r.units.remove("docker-registry/0"));
     u.ok(Event::Relation {
         kind: RelationKind::Departed,
         relation: peer.clone(),
         remote_app: "docker-registry".parse().unwrap(),
-        remote_unit: Some("docker-registry/1".parse().unwrap()),
-        departing_unit: Some("docker-registry/1".parse().unwrap()),
+        remote_unit: Some("docker-registry/0".parse().unwrap()),
+        departing_unit: Some("docker-registry/0".parse().unwrap()),
     });
     let services = u.juju.our_bag(&website)["services"].clone();
-    assert!(!services.contains("docker-registry-1"), "{services}");
-    assert!(services.contains("docker-registry-0"), "{services}");
+    assert!(services.contains("[docker-registry-1, "), "{services}");
+    assert!(!services.contains("backup"), "{services}");
 }
 
 /// The fake answers like Juju (typed errors through the charm's own classify) and refuses

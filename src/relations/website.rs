@@ -2,21 +2,25 @@
 //!
 //! # Format
 //!
-//! All values are RAW strings (no JSON). Only the LEADER publishes, in its own unit bag,
-//! on every website relation ([`WebsiteLeader`]):
+//! All values are RAW strings (no JSON). EVERY unit publishes, in its own unit bag, on
+//! every website relation, a stanza that lists itself, and only itself, as a server
+//! ([`WebsiteUnit`]):
 //!
 //! ```text
-//! hostname          10.5.0.12        leader's ingress address on this relation
+//! hostname          10.5.0.12        the unit's ingress address on this relation
 //! private-address   10.5.0.12        same (overwrites Juju's automatic value)
 //! port              5000             registry-port
 //! services          <YAML below>
 //! all_services      ""               deleted (early Python charm revisions used it)
 //! ```
 //!
-//! Followers delete `all_services`, `hostname`, `port` and `services` ([`follower_delta`])
-//! and keep Juju's automatic `private-address`, so haproxy does not add them as plain
-//! backends. (The Python charm left `services` in place; a former leader's stale stanza
-//! would be unioned into the backend by haproxy.)
+//! haproxy unions the `servers` of same-named services across the units of a relation
+//! (the legacy reverseproxy code keeps the first unit's options and every unit's
+//! servers), so its backend is exactly the units that are there: a unit that goes takes
+//! its bag and its server with it; a unit that comes adds itself. No unit speaks for
+//! another. (The Python charm, and this charm before, had only the leader publish every
+//! unit: removing the leader left haproxy with no server at all until a new leader
+//! published again. Measured on jujusim under load: every request failed for 12 s.)
 //!
 //! `services` is a one-element YAML list; [`render_services`] emits exactly this shape
 //! (no leading newline, unlike the Python charm's; haproxy only parses it):
@@ -35,21 +39,25 @@
 //!   - retry-on all-retryable-errors
 //!   servers:
 //!   - [docker-registry-0, 10.5.0.12, 5000, check inter 500ms rise 2 fall 2 maxconn 4096]
-//!   - [docker-registry-1, 10.5.0.13, 5000, check inter 500ms rise 2 fall 2 maxconn 4096 backup]
 //! ```
+//!
+//! and, from docker-registry/1 with filesystem storage, the same service with
+//! `- [docker-registry-1, 10.5.0.13, 5000, check inter 500ms rise 2 fall 2 maxconn 4096 backup]`.
 //!
 //! Scalars are plain when that is unambiguous for both YAML 1.1 (PyYAML in haproxy) and
 //! 1.2, otherwise double-quoted (IPv6 addresses, for example).
 //!
 //! # Decisions ([`ServicesStanza`])
 //!
-//! - Servers are named `<app>-<n>` and ordered by unit NUMBER, so `/2` comes before `/10`
-//!   (B4: the Python charm sorted names as strings; bug numbers are entries of
-//!   docs/python-charm-bugs.md). Addresses are the units' ingress addresses.
+//! - Servers are named `<app>-<n>`; a stanza of several members orders them by unit
+//!   NUMBER, so `/2` comes before `/10` (B4: the Python charm sorted names as strings; bug
+//!   numbers are entries of docs/python-charm-bugs.md). Addresses are the units' ingress
+//!   addresses.
 //! - Active/passive by default: the lowest-numbered unit is the primary, all others are
-//!   `backup`. Filesystem storage is per unit, so balancing across units would serve
-//!   different content per request. [`Balancing::ActiveActive`] (no `backup`) is for
-//!   shared storage (s3, swift), where all units see the same blobs.
+//!   `backup` (a unit that is not the lowest of its application publishes itself as
+//!   [`ServicesStanza::standby`]). Filesystem storage is per unit, so balancing across
+//!   units would serve different content per request. [`Balancing::ActiveActive`] (no
+//!   `backup`) is for shared storage (s3, swift), where all units see the same blobs.
 //! - A request is never lost to a unit that dies ([`backend_options`]): checks of
 //!   `GET /v2/` every 500 ms mark a dead server down in about a second, and a request
 //!   that failed on one server is sent to another (`retries`, `option redispatch`,
@@ -122,10 +130,10 @@ pub struct Server {
     pub options: String,
 }
 
-/// What the leader publishes on a website relation.
+/// What a unit publishes on a website relation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebsiteLeader {
-    /// The leader's ingress address on this relation (`hostname` and `private-address`).
+pub struct WebsiteUnit {
+    /// The unit's ingress address on this relation (`hostname` and `private-address`).
     pub address: Host,
     /// `registry-port`.
     pub port: u16,
@@ -133,8 +141,8 @@ pub struct WebsiteLeader {
     pub services: Vec<Service>,
 }
 
-impl WebsiteLeader {
-    /// The leader's writes: the four keys, plus the deletion of `all_services`.
+impl WebsiteUnit {
+    /// The unit's writes: the four keys, plus the deletion of `all_services`.
     pub fn to_databag(&self) -> Databag {
         let address = self.address.to_string();
         [
@@ -148,15 +156,6 @@ impl WebsiteLeader {
         .map(|(k, v)| (k.to_string(), v))
         .collect()
     }
-}
-
-/// What a non-leader writes: delete everything a leader may have published, except
-/// Juju's own `private-address`.
-pub fn follower_delta() -> Databag {
-    [ALL_SERVICES, HOSTNAME, PORT, SERVICES]
-        .into_iter()
-        .map(|k| (k.to_string(), String::new()))
-        .collect()
 }
 
 /// How servers share the load.
@@ -177,6 +176,7 @@ pub struct ServicesStanza {
     members: Vec<(String, Host)>,
     tls_passthrough: bool,
     balancing: Balancing,
+    standby: bool,
 }
 
 impl ServicesStanza {
@@ -188,7 +188,15 @@ impl ServicesStanza {
             members: Vec::new(),
             tls_passthrough: false,
             balancing: Balancing::default(),
+            standby: false,
         }
+    }
+
+    /// Active/passive only: the primary is in another unit's stanza, so every member here
+    /// is a `backup`.
+    pub fn standby(mut self, yes: bool) -> Self {
+        self.standby = yes;
+        self
     }
 
     /// Add a unit (`docker-registry/3`) reachable at its ingress `address`.
@@ -246,8 +254,10 @@ impl ServicesStanza {
                 name: format!("{}-{n}", self.app),
                 address: address.to_string(),
                 port: self.port,
-                options: match (self.balancing, i) {
-                    (Balancing::ActivePassive, 1..) => format!("{check} backup"),
+                options: match (self.balancing, i, self.standby) {
+                    (Balancing::ActivePassive, 1.., _) | (Balancing::ActivePassive, _, true) => {
+                        format!("{check} backup")
+                    }
                     _ => check.clone(),
                 },
             })
