@@ -27,10 +27,12 @@ pub const STORAGE_ROOT: &str = "/srv/registry";
 const TEMPLATE: &str = include_str!("../templates/config.yml.hbs");
 
 /// How long a stopping registry lets requests in flight finish. Without it the registry
-/// dies of SIGTERM at once, cutting every download a restart catches; with it, it stops
-/// accepting and exits 0 once they are done. Shorter than the service's stop timeout
-/// (10 s), after which it is killed anyway.
-pub const DRAIN_TIMEOUT: &str = "5s";
+/// dies of SIGTERM at once, cutting every request a restart catches; with it, it stops
+/// accepting (haproxy sends new requests to other units) and exits 0 once they are done.
+/// Measured under load on jujusim: blob uploads to Swift took over 5 s, and a 5 s drain
+/// cut them (haproxy answered 502). Shorter than the service's stop timeout (30 s),
+/// after which it is killed anyway; an idle registry stops at once.
+pub const DRAIN_TIMEOUT: &str = "25s";
 
 /// What the swift driver's temp-URL key is derived for (from the shared http secret).
 const SWIFT_TEMPURL_PURPOSE: &str = "docker-registry swift temp-url key";

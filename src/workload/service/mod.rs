@@ -87,7 +87,9 @@ impl ServiceSpec {
             env: Vec::new(),
             log_path: REGISTRY_LOG.into(),
             pid_path: REGISTRY_PID.into(),
-            stop_timeout: Duration::from_secs(10),
+            // Longer than the registry's drain (render::DRAIN_TIMEOUT), which lets
+            // requests in flight finish before it exits.
+            stop_timeout: Duration::from_secs(30),
         }
     }
 

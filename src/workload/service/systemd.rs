@@ -253,7 +253,7 @@ mod tests {
             unit.contains("Environment=\"NO_PROXY=a b,\\\"c\\\"\"\n"),
             "{unit}"
         );
-        assert!(unit.contains("TimeoutStopSec=10s\n"));
+        assert!(unit.contains("TimeoutStopSec=30s\n"));
         assert!(unit.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE\n"));
         // Restarted within a second of any exit the charm did not ask for, at most 10
         // times a minute ([Unit] keys: systemd ignores them under [Service]).
