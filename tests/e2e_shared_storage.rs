@@ -8,32 +8,9 @@
 //! model (one test) instead of one Swift per test.
 mod support;
 
-use serde_json::Value;
 use support::clients::{build_image, ingress, pull_and_compare, push_ok, Image, Tls};
-use support::jujusim::{testcharm, Model};
-
-const SWIFT: &str = "swift/0";
-const USER: &str = "test:tester";
-const PASSWORD: &str = "testing";
-
-/// Deploys the swift test charm and returns its address once it says it is ready.
-fn deploy_swift(m: &Model) -> String {
-    m.ok(&["deploy", &testcharm("swift")]);
-    let addr = m.exec(SWIFT, "unit-get private-address").text().to_string();
-    m.expect_status(
-        SWIFT,
-        "active",
-        &format!("Swift ready: auth http://{addr}:8080/auth/v1.0 as {USER}, s3 location us-east-1"),
-    );
-    addr
-}
-
-/// `jujusim run swift/0 ACTION name=CONTAINER --format json`: the action's results.
-fn swift_action(m: &Model, action: &str, container: &str) -> Value {
-    let name = format!("name={container}");
-    let mut v = m.json(&["run", SWIFT, action, &name, "--format", "json"]);
-    v[SWIFT]["results"].take()
-}
+use support::jujusim::Model;
+use support::swift::{deploy_swift, s3_config, swift_action, swift_config, PASSWORD, SWIFT, USER};
 
 /// Deploys the charm as `app` with `n` units and `config`; returns the units' addresses
 /// (without looking at their status).
@@ -160,38 +137,12 @@ fn two_units_on_swift_and_two_on_s3_serve_each_others_pushes_from_one_store() {
     let swift = deploy_swift(&m);
 
     // The swift driver with tempauth v1; the driver creates its container.
-    let units = deploy_two_units(
-        &m,
-        "reg-swift",
-        &[
-            format!("storage-swift-authurl=http://{swift}:8080/auth/v1.0"),
-            format!("storage-swift-username={USER}"),
-            format!("storage-swift-password={PASSWORD}"),
-            "storage-swift-container=registry-swift".into(),
-        ],
-    );
+    let units = deploy_two_units(&m, "reg-swift", &swift_config(&swift, "registry-swift"));
     two_units_share_the_store(&m, "reg-swift", &units, ("registry-swift", "files/"));
 
     // The s3 driver through s3api (plain http, v4 signing by default); its bucket must
     // exist first.
-    let made = swift_action(&m, "create-container", "registry-s3");
-    m.check(
-        made["result"] == "container registry-s3 ready",
-        &format!("create-container: {made}"),
-        &m.run(&["status"]),
-    );
-    let units = deploy_two_units(
-        &m,
-        "reg-s3",
-        &[
-            "storage-s3-region=us-east-1".into(),
-            "storage-s3-bucket=registry-s3".into(),
-            format!("storage-s3-accesskey={USER}"),
-            format!("storage-s3-secretkey={PASSWORD}"),
-            format!("storage-s3-regionendpoint=http://{swift}:8080"),
-            "storage-s3-secure=false".into(),
-        ],
-    );
+    let units = deploy_two_units(&m, "reg-s3", &s3_config(&m, &swift, "registry-s3"));
     two_units_share_the_store(&m, "reg-s3", &units, ("registry-s3", ""));
 }
 

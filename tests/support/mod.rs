@@ -9,6 +9,8 @@
 //! - [`jujusim`]: the end-to-end harness over the `jujusim` CLI and its test charms.
 //! - [`clients`]: skopeo, curl and test images for end-to-end tests.
 //! - [`haproxy`]: how haproxy reads what the charm publishes on `website`.
+//! - [`load`]: `examples/ha_load.rs`, a bounded load through haproxy during a test.
+//! - [`swift`]: the Swift all-in-one test charm as shared storage.
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod clients;
@@ -16,8 +18,10 @@ pub mod fake_juju;
 pub mod fake_tools;
 pub mod haproxy;
 pub mod jujusim;
+pub mod load;
 pub mod net;
 pub mod supervised;
+pub mod swift;
 pub mod wait;
 
 #[allow(unused_imports)] // re-exported for the tests of `juju/`
