@@ -3,14 +3,15 @@
 //! in the charm.
 //!
 //! ```text
-//! ha_load seed   target=HOST:PORT out=SEEDS.json [images=4] [repo=ha-load]
+//! ha_load seed   target=HOST:PORT out=SEEDS.json [images=4] [layer-kib=256] [repo=ha-load]
 //! ha_load run    target=HOST:PORT seeds=SEEDS.json out=RUN.json [seconds=10]
 //!                [pullers=20] [pushers=2] [repo=ha-load] [until=STOPFILE]
 //! ha_load verify at=HOST:PORT[,HOST:PORT...] seeds=SEEDS.json [pushed=RUN.json]
 //! ```
 //!
 //! - `seed` pushes `images` small OCI images (a config and two layers of random bytes,
-//!   16 KiB to 256 KiB) as `<repo>/seed-<n>:v1` and records their digests.
+//!   16 to 128 KiB and `layer-kib`) as `<repo>/seed-<n>:v1`, records their digests and
+//!   prints how long the pushes took.
 //! - `run` keeps `pullers` clients pulling the seeds (manifest by tag, then every blob,
 //!   each checked against its digest) and `pushers` clients pushing new small images, for
 //!   `seconds` (or until the file `until` exists), every request on a fresh connection. It prints one JSON object of figures
@@ -179,44 +180,13 @@ impl Shared {
     }
 }
 
-/// GET a blob and check its digest.
-async fn get_blob(c: &Client, base: &str, repo: &str, digest: &str) -> Outcome<()> {
-    let url = format!("{base}/v2/{repo}/blobs/{digest}");
-    let r = c
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    let status = r.status();
-    let body = r
-        .bytes()
-        .await
-        .map_err(|e| format!("GET {url}: body: {e}"))?;
-    if status != StatusCode::OK {
-        return Err(format!("GET {url}: {status}"));
+/// GET `url` and check the body's digest is `want`.
+async fn get_checked(c: &Client, url: &str, accept: Option<&str>, want: &str) -> Outcome<()> {
+    let mut req = c.get(url);
+    if let Some(media_type) = accept {
+        req = req.header(ACCEPT, media_type);
     }
-    let got = hex_digest(&body);
-    if got != digest {
-        return Err(format!("GET {url}: digest {got}"));
-    }
-    Ok(())
-}
-
-/// GET a manifest (by tag or digest) and check it is `want`.
-async fn get_manifest(
-    c: &Client,
-    base: &str,
-    repo: &str,
-    reference: &str,
-    want: &str,
-) -> Outcome<()> {
-    let url = format!("{base}/v2/{repo}/manifests/{reference}");
-    let r = c
-        .get(&url)
-        .header(ACCEPT, MANIFEST_TYPE)
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+    let r = req.send().await.map_err(|e| format!("GET {url}: {e}"))?;
     let status = r.status();
     let body = r
         .bytes()
@@ -230,6 +200,23 @@ async fn get_manifest(
         return Err(format!("GET {url}: digest {got}, pushed {want}"));
     }
     Ok(())
+}
+
+/// GET a blob and check its digest.
+async fn get_blob(c: &Client, base: &str, repo: &str, digest: &str) -> Outcome<()> {
+    get_checked(c, &format!("{base}/v2/{repo}/blobs/{digest}"), None, digest).await
+}
+
+/// GET a manifest (by tag or digest) and check it is `want`.
+async fn get_manifest(
+    c: &Client,
+    base: &str,
+    repo: &str,
+    reference: &str,
+    want: &str,
+) -> Outcome<()> {
+    let url = format!("{base}/v2/{repo}/manifests/{reference}");
+    get_checked(c, &url, Some(MANIFEST_TYPE), want).await
 }
 
 /// One pull of `img` from the target: manifest by tag, then every blob.

@@ -486,30 +486,24 @@ impl<F: Files> Supervisor<F> {
     /// the watcher is gone or the time is up.
     fn wait_launched(&self, w: &PidRecord, before: &PidFile) -> Result<(), ServiceError> {
         let deadline = Instant::now() + LAUNCH_WAIT;
+        let failed = |what: &str| ServiceError::Watcher {
+            reason: format!(
+                "the supervisor (pid {}) {what} {}; see {}",
+                w.pid,
+                self.spec.binary.display(),
+                self.spec.log_path.display()
+            ),
+        };
         loop {
             let now = self.pid_file()?;
             if matches!(now, PidFile::Record(_)) && now != *before {
                 return Ok(());
             }
             if !Self::still_ours(w.pid, w.start_time)? {
-                return Err(ServiceError::Watcher {
-                    reason: format!(
-                        "the supervisor (pid {}) exited before starting {}; see {}",
-                        w.pid,
-                        self.spec.binary.display(),
-                        self.spec.log_path.display()
-                    ),
-                });
+                return Err(failed("exited before starting"));
             }
             if Instant::now() >= deadline {
-                return Err(ServiceError::Watcher {
-                    reason: format!(
-                        "the supervisor (pid {}) did not start {} within {LAUNCH_WAIT:?}; see {}",
-                        w.pid,
-                        self.spec.binary.display(),
-                        self.spec.log_path.display()
-                    ),
-                });
+                return Err(failed(&format!("took over {LAUNCH_WAIT:?} to start")));
             }
             thread::sleep(Duration::from_millis(5));
         }
