@@ -66,7 +66,8 @@ fn next_signal(signals: &SigSet, limit: Option<Duration>) -> Woken {
         None => signals.wait().ok(),
         Some(d) => {
             let ts = nix::libc::timespec {
-                tv_sec: d.as_secs().try_into().unwrap_or(nix::libc::time_t::MAX),
+                // Waits are at most MAX_DELAY; the cap keeps the cast obviously lossless.
+                tv_sec: d.as_secs().min(3600).try_into().unwrap_or(3600),
                 tv_nsec: d.subsec_nanos().into(),
             };
             // SAFETY: both pointers are valid for the call; a null info pointer is allowed.
