@@ -11,9 +11,11 @@
 //!
 //! - `seed` pushes `images` small OCI images (a config and two layers of random bytes,
 //!   16 to 128 KiB and `layer-kib`) as `<repo>/seed-<n>:v1`, records their digests and
-//!   prints how long the pushes took.
+//!   prints how long the pushes took (one JSON object: `images`, `layer_bytes`,
+//!   `seconds`).
 //! - `run` keeps `pullers` clients pulling the seeds (manifest by tag, then every blob,
-//!   each checked against its digest) and `pushers` clients pushing new small images, for
+//!   each checked against its digest; 100 ms pause after a failed pull) and `pushers`
+//!   clients pushing new small images, for
 //!   `seconds` (or until the file `until` exists), every request on a fresh connection. It prints one JSON object of figures
 //!   (also written to `out`, with the images it pushed): pulls and pushes done and failed,
 //!   failed requests, the first and last failure (ms after the start), p50/p99/max pull
@@ -40,6 +42,8 @@ const CONFIG_TYPE: &str = "application/vnd.oci.image.config.v1+json";
 const LAYER_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 /// How long one request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a puller waits after a failed pull.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// How many failures are kept with their reasons.
 const KEEP_FAILURES: usize = 20;
 
@@ -349,6 +353,9 @@ async fn puller(s: Arc<Shared>, seeds: Arc<Vec<Pushed>>, n: usize) {
             Err(why) => {
                 s.failed_pulls.fetch_add(1, Ordering::Relaxed);
                 s.fail(format!("pull {}:{}: {why}", img.repo, img.tag));
+                // A client pauses before it tries again; without it a refused
+                // connection makes thousands of failures a second.
+                tokio::time::sleep(RETRY_PAUSE).await;
             }
         }
     }
@@ -427,19 +434,29 @@ fn shared(target: &str, seconds: u64) -> Result<Shared, String> {
 async fn seed(p: &BTreeMap<String, String>) -> Result<(), String> {
     let s = shared(need(p, "target")?, 3600)?;
     let repo = p.get("repo").map_or("ha-load", String::as_str);
+    let big = number(p, "layer-kib", 256)? as usize * 1024;
     let mut seeds = Vec::new();
+    let mut bytes = 0;
+    let started = Instant::now();
     for n in 0..number(p, "images", 4)? {
         let seed = seed_from_clock(n);
-        // 16 KiB .. 256 KiB layers: small enough for 20 clients on a small machine.
-        let sizes = [(16 * 1024) << (n % 4), 256 * 1024];
+        // 16 KiB .. 128 KiB and `layer-kib` (256 KiB): small enough for 20 pulling
+        // clients on a small machine, unless a push is what is measured.
+        let sizes = [(16 * 1024) << (n % 4), big];
         let img = push(&s, &format!("{repo}/seed-{n}"), "v1", seed, &sizes).await?;
+        bytes += sizes.iter().sum::<usize>();
         seeds.push(img);
     }
+    let seconds = started.elapsed().as_secs_f64();
     write_json(need(p, "out")?, &seeds)?;
     eprintln!(
         "ha_load: seeded {} images through {}",
         seeds.len(),
         s.target
+    );
+    println!(
+        "{}",
+        serde_json::json!({"images": seeds.len(), "layer_bytes": bytes, "seconds": seconds})
     );
     Ok(())
 }
