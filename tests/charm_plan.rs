@@ -704,3 +704,101 @@ fn an_action_gets_the_registry_the_plan_serves() {
         "nothing to act on"
     );
 }
+
+/// The world's view after the machine lost `path` (an operator, a cleanup script).
+fn lose(world: &mut World, path: &str) {
+    world.disk.insert(PathBuf::from(path), None);
+    let service = world.view.machine.service.clone();
+    world.view.machine = machine(&world.view.model, &world.view.local, &world.disk);
+    world.view.machine.service = service;
+}
+
+fn config_on_disk(world: &World) -> String {
+    let entry = world.disk.get(Path::new(CONFIG_PATH)).cloned().flatten();
+    String::from_utf8(entry.and_then(|e| e.contents).unwrap_or_default()).unwrap()
+}
+
+/// B21 (docs/python-charm-bugs.md#b21), pinned: whether auth is on comes from the config
+/// alone. A deleted htpasswd comes back at the next hook (any hook, update-status too),
+/// config.yml keeps its auth section, and nothing restarts (the registry re-reads it).
+#[test]
+fn a_deleted_htpasswd_comes_back_and_auth_stays_on_b21() {
+    let mut world = serving(json!({"auth-basic-user": "alice", "auth-basic-password": "pw"}));
+    assert!(config_on_disk(&world).contains("htpasswd:"));
+    lose(&mut world, HTPASSWD_PATH);
+    world.view.fresh.htpasswd_salt = Some([5; 16]);
+    let plan = world.run(Event::UpdateStatus);
+    assert_eq!(written(&plan), [PathBuf::from(HTPASSWD_PATH)]);
+    assert_eq!(
+        service_calls(&plan),
+        [],
+        "htpasswd is re-read, not a restart"
+    );
+    let entry = world.disk[Path::new(HTPASSWD_PATH)].clone().unwrap();
+    let text = String::from_utf8(entry.contents.unwrap()).unwrap();
+    assert!(charm::htpasswd::verify_file(&text, "alice", "pw"), "{text}");
+    assert_eq!(entry.meta.mode, 0o640);
+    assert!(
+        config_on_disk(&world).contains("htpasswd:"),
+        "auth stays on"
+    );
+    // A hook that finds no salt to write with fails rather than serve without the file.
+    lose(&mut world, HTPASSWD_PATH);
+    assert!(plan::plan(&world.view).is_err());
+}
+
+/// B21 for token auth: a deleted auth_token.pem comes back with the same contents, and
+/// the registry (which read it at start) is not restarted.
+#[test]
+fn a_deleted_token_bundle_comes_back_and_token_auth_stays_on_b21() {
+    let (_, _, ca) = certificate();
+    let mut world = serving(
+        json!({"auth-token-issuer": "i", "auth-token-realm": "https://a/t",
+                                   "auth-token-service": "s", "auth-token-root-certs": b64(&ca)}),
+    );
+    lose(&mut world, "/etc/docker/registry/auth_token.pem");
+    let plan = world.run(Event::UpdateStatus);
+    assert_eq!(
+        written(&plan),
+        [PathBuf::from("/etc/docker/registry/auth_token.pem")]
+    );
+    assert_eq!(service_calls(&plan), []);
+    assert!(config_on_disk(&world).contains("rootcertbundle:"));
+}
+
+/// Issue 17: an option that is accepted and ignored is warned about once when set, not at
+/// every hook, and again only when its value changes.
+#[test]
+fn an_ignored_option_is_warned_about_once_per_change() {
+    let warnings = |plan: &Plan| -> Vec<String> {
+        plan.logs()
+            .iter()
+            .filter(|l| l.message.contains("is set but ignored"))
+            .map(|l| l.message.clone())
+            .collect()
+    };
+    let mut world = serving(json!({"registry-image": "mirror.example.com/registry:2.7"}));
+    let first = plan::plan(&fresh(
+        Event::Install,
+        json!({"registry-image": "mirror.example.com/registry:2.7"}),
+    ))
+    .unwrap();
+    assert_eq!(warnings(&first).len(), 1, "{:?}", first.logs());
+    assert!(!warnings(&first)[0].contains("mirror.example.com"));
+    for event in [
+        Event::UpdateStatus,
+        Event::ConfigChanged,
+        Event::UpdateStatus,
+    ] {
+        let plan = world.run(event);
+        assert_eq!(warnings(&plan), Vec::<String>::new());
+    }
+    world.view.model = model(json!({"registry-image": "registry:2.8"}));
+    let plan = world.run(Event::ConfigChanged);
+    assert_eq!(warnings(&plan).len(), 1);
+    assert_eq!(
+        service_calls(&plan),
+        [],
+        "an ignored option restarts nothing"
+    );
+}

@@ -107,6 +107,10 @@ pub struct LocalState {
     /// Model facts the frequent hooks may reuse (see [`Known`]).
     #[serde(default)]
     pub known: Option<Known>,
+    /// Accepted-and-ignored options last seen set, with the sha256 of their value: each
+    /// is warned about once per change (see `ignored`).
+    #[serde(default)]
+    pub ignored: BTreeMap<String, String>,
     /// The Python charm's container that could not be removed: looked for again at every
     /// hook until it is gone (see `switch`).
     #[serde(default)]

@@ -73,6 +73,7 @@ pub fn plan(view: &View) -> Result<Plan, PlanError> {
             return Ok(p.finish());
         }
     };
+    super::ignored::warn_once(&mut p, config);
     if p.local.stopped {
         p.status(stopped_status());
         return Ok(p.finish());
