@@ -63,6 +63,7 @@ fn model(config: Value) -> ModelView {
         config: CharmConfig::from_json_with_tls(&map, SystemTime::now()),
         address: Some(ADDR.parse().unwrap()),
         bind_addresses: vec![ADDR.parse().unwrap()],
+        public_address: None,
         http_secret: Some(HttpSecret::new(SECRET).unwrap()),
         peer: Some(peer),
         website: Vec::new(),

@@ -1293,7 +1293,10 @@ fn address_change_updates_clients_and_the_certificate_request() {
     u.ok(joined(&cp, "easyrsa/0"));
     let before = u.juju.our_bag(&cp);
 
-    u.juju.update(|s| s.address = Some("10.1.0.6".into()));
+    u.juju.update(|s| {
+        s.address = Some("10.1.0.6".into());
+        s.public_address = Some("10.1.0.6".into());
+    });
     u.ok(Event::ConfigChanged);
     assert_eq!(
         u.juju.our_bag(&client)["registry_netloc"],
@@ -1326,6 +1329,41 @@ fn proxy_address_is_in_the_certificate_sans() {
     let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
     assert!(sans.contains(&"10.1.0.100".to_string()), "{sans:?}");
     assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
+}
+
+/// Issue 17: the unit's public address (a floating IP or a public name, when it differs
+/// from the ingress address) is in the request, as it was with the Python charm; a unit
+/// Juju knows no public address for requests without it.
+#[test]
+fn public_address_is_in_the_certificate_sans() {
+    let (u, _) = Unit::serving();
+    u.juju
+        .update(|s| s.public_address = Some("registry.example.com".into()));
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    u.juju.set_unit_bag(&cp, "easyrsa/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "easyrsa/0"));
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    assert!(
+        sans.contains(&"registry.example.com".to_string()),
+        "{sans:?}"
+    );
+    assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
+    // A new public address (config-changed follows an address change) reaches the request.
+    u.juju
+        .update(|s| s.public_address = Some("203.0.113.7".into()));
+    u.ok(Event::ConfigChanged);
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    assert!(sans.contains(&"203.0.113.7".to_string()), "{sans:?}");
+    assert!(
+        !sans.contains(&"registry.example.com".to_string()),
+        "{sans:?}"
+    );
+    // None known: no failed hook, the request keeps the other addresses.
+    u.juju.update(|s| s.public_address = None);
+    u.ok(Event::ConfigChanged);
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
+    assert!(!sans.contains(&"203.0.113.7".to_string()), "{sans:?}");
 }
 
 /// A unit upgraded from the Python charm keeps the leader-settings secret;

@@ -74,6 +74,9 @@ pub struct Known {
     pub address: Option<IpAddr>,
     /// The binding's bind addresses.
     pub bind_addresses: Vec<IpAddr>,
+    /// `unit-get public-address`, read while cert-provider is related (certificate SANs).
+    #[serde(default)]
+    pub public_address: Option<String>,
 }
 
 /// The unit's remembered facts.
