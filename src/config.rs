@@ -586,6 +586,12 @@ const IGNORED: &[(&str, IgnoredDefault, &str)] = &[
     ),
 ];
 
+/// True for an option the charm accepts and ignores (it never changes what the registry
+/// does).
+pub fn is_ignored_option(name: &str) -> bool {
+    IGNORED.iter().any(|(option, _, _)| *option == name)
+}
+
 /// `daemon-opts`' default in config.yaml.
 const DAEMON_OPTS_DEFAULT: &str = r#"{
   "log-driver": "json-file",
@@ -1147,6 +1153,37 @@ impl CharmConfig {
         } else {
             Err(ConfigErrors::sorted(r.errors))
         }
+    }
+
+    /// Every secret value in the config (passwords, keys, proxy credentials), to keep
+    /// them out of text quoted from elsewhere (the registry's own log lines).
+    pub fn secret_values(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        if let Auth::Basic { password, .. } = &self.auth {
+            out.push(password.expose());
+        }
+        if let Some(p) = &self.proxy {
+            out.extend(p.password.as_ref().map(Secret::expose));
+        }
+        match &self.storage {
+            Storage::S3(s3) => {
+                out.extend(s3.access_key.as_ref().map(Secret::expose));
+                out.extend(s3.secret_key.as_ref().map(Secret::expose));
+            }
+            Storage::Swift(sw) => out.push(sw.password.expose()),
+            Storage::Filesystem => {}
+        }
+        out.extend(self.tls_blobs.key.as_ref().map(Secret::expose));
+        for proxy in [&self.registry_http_proxy, &self.registry_https_proxy]
+            .into_iter()
+            .flatten()
+        {
+            // The userinfo of a proxy URL: `scheme://user:password@host`.
+            let after = proxy.split_once("://").map_or(proxy.as_str(), |(_, r)| r);
+            out.extend(after.rsplit_once('@').map(|(userinfo, _)| userinfo));
+        }
+        out.retain(|s| !s.is_empty());
+        out
     }
 
     /// Like [`CharmConfig::from_json`], and also validates the `tls-*-blob` material

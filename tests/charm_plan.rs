@@ -72,6 +72,10 @@ fn model(config: Value) -> ModelView {
         nrpe: Vec::new(),
         opened_ports: Vec::new(),
         now: SystemTime::now(),
+        options: map
+            .iter()
+            .map(|(k, v)| (k.clone(), local::sha256(v.to_string().as_bytes())))
+            .collect(),
         config_digest: local::sha256(Value::Object(map).to_string().as_bytes()),
         registry_name: "registry".into(),
     }

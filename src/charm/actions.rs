@@ -64,6 +64,9 @@ fn start<R: ToolRunner>(
 ) -> Result<(), Error> {
     let mut local = LocalState::load(fx.files)?;
     local.stopped = false;
+    // An operator who fixed what made the registry refuse a config (a store, an upstream)
+    // asks for it to be tried again.
+    local.refused = None;
     local.save(fx.files)?;
     super::reconcile(ctx, tools, fx, local)?;
     success(tools)

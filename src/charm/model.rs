@@ -82,6 +82,9 @@ pub struct ModelView {
     /// `registry-name` as configured (the Python charm's container), even when another
     /// option is invalid.
     pub registry_name: String,
+    /// sha256 of each option's value as config-get gave it: which options changed since
+    /// the last good config, without keeping any value.
+    pub options: BTreeMap<String, String>,
 }
 
 impl ModelView {
@@ -169,6 +172,10 @@ impl ModelView {
                     .to_string()
                     .as_bytes(),
             ),
+            options: raw
+                .iter()
+                .map(|(k, v)| (k.clone(), super::local::sha256(v.to_string().as_bytes())))
+                .collect(),
             registry_name: raw
                 .get("registry-name")
                 .and_then(|v| v.as_str())

@@ -1,9 +1,11 @@
 //! The plan as a value: every effect one hook will have, in order, decided before any runs.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use crate::config::Secret;
 use crate::juju::{Databag, Port, RelationId, Status, StatusKind};
 use crate::probe::Scheme;
 use crate::workload::files::{FileSpec, Owner};
@@ -135,7 +137,8 @@ pub enum Wait {
 }
 
 /// Ask the registry `GET /v2/` after the steps: an answer contributes `ready`, silence
-/// contributes `waiting` with the reason.
+/// contributes `waiting` with the reason, and a registry that exited instead of answering
+/// (or whose store fails the storage check) has refused its config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
     /// Where (loopback and registry-port).
@@ -146,6 +149,32 @@ pub struct Probe {
     pub wait: Wait,
     /// The status when it answers.
     pub ready: Status,
+    /// After a (re)start: ask the store too.
+    pub storage: Option<StorageCheck>,
+}
+
+/// `GET /v2/_catalog?n=1` once the registry answers: a store that refuses the registry
+/// (a missing bucket, wrong keys) fails it with a 5xx while `/v2/` still says 200.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageCheck {
+    /// Basic-auth credentials, when basic auth is on (`Debug` hides the password).
+    pub basic: Option<(String, Secret)>,
+}
+
+/// What the registry runs once the steps are applied: when it answers, it becomes the
+/// last good config the unit goes back to should a later one be refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The config.yml (`Debug` shows a digest only).
+    pub config: Contents,
+    /// Its environment.
+    pub env: Vec<(String, String)>,
+    /// The fingerprint of what it reads at start.
+    pub running: String,
+    /// The registry binary.
+    pub binary: PathBuf,
+    /// sha256 of each option's value (to name what changed when a later config is refused).
+    pub options: BTreeMap<String, String>,
 }
 
 /// What follows the steps.
@@ -186,6 +215,8 @@ pub struct Plan {
     pub then: Then,
     /// What the unit serves afterwards, when it serves.
     pub serving: Option<Serving>,
+    /// What the registry runs afterwards, to keep as the last good config once it answers.
+    pub candidate: Option<Candidate>,
 }
 
 impl Plan {

@@ -179,6 +179,9 @@ pub trait Service {
     fn restart(&self) -> Result<(), ServiceError>;
     /// What it is doing now, checked live (never just a remembered pid).
     fn status(&self) -> Result<ServiceStatus, ServiceError>;
+    /// The last `lines` lines it wrote (stdout and stderr), oldest first: where the
+    /// registry says why it would not start.
+    fn log_tail(&self, lines: usize) -> Result<Vec<String>, ServiceError>;
 }
 
 impl<S: Service + ?Sized> Service for Box<S> {
@@ -194,6 +197,18 @@ impl<S: Service + ?Sized> Service for Box<S> {
     fn status(&self) -> Result<ServiceStatus, ServiceError> {
         (**self).status()
     }
+    fn log_tail(&self, lines: usize) -> Result<Vec<String>, ServiceError> {
+        (**self).log_tail(lines)
+    }
+}
+
+/// The last `lines` lines of `text`, oldest first.
+pub fn last_lines(text: &str, lines: usize) -> Vec<String> {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
 }
 
 /// Which service manager this machine has.
@@ -255,6 +270,7 @@ struct FakeService {
     next_pid: u32,
     calls: Vec<ServiceCall>,
     fail_next: usize,
+    log: Vec<String>,
 }
 
 /// In-memory `Service` that counts start/stop/restart calls (idempotence tests count restarts).
@@ -271,6 +287,7 @@ impl Default for RecordingService {
                 next_pid: 1000,
                 calls: Vec::new(),
                 fail_next: 0,
+                log: Vec::new(),
             }),
         }
     }
@@ -330,6 +347,11 @@ impl RecordingService {
         };
     }
 
+    /// Appends lines to what `log_tail` returns (the registry's output).
+    pub fn log(&self, lines: &[&str]) {
+        self.lock().log.extend(lines.iter().map(|l| l.to_string()));
+    }
+
     /// Makes the next `n` calls fail.
     pub fn fail_next(&self, n: usize) {
         self.lock().fail_next = n;
@@ -366,6 +388,9 @@ impl Service for RecordingService {
     }
     fn status(&self) -> Result<ServiceStatus, ServiceError> {
         Ok(self.lock().status.clone())
+    }
+    fn log_tail(&self, lines: usize) -> Result<Vec<String>, ServiceError> {
+        Ok(last_lines(&self.lock().log.join("\n"), lines))
     }
 }
 
