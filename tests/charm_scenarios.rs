@@ -2840,8 +2840,12 @@ fn start_action_or_a_change_tries_a_refused_config_again() {
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
     assert!(u.text(CONFIG_PATH).contains("swift:"));
 
-    // Refused again after an unrelated change: tried at once, and rolled back again.
-    refuse_swift(&u);
+    // Another change the registry refuses: tried at once, and rolled back again (to the
+    // swift config that now works).
+    *u.refuses.lock().unwrap() = Some((
+        "level: \"debug\"".into(),
+        vec!["panic: something about the debug level".into()],
+    ));
     u.config(&[("log-level", json!("debug"))]);
     let (kind, message) = u.status();
     assert_eq!(kind, "blocked");
@@ -2914,4 +2918,34 @@ fn a_store_failing_the_storage_check_is_rolled_back() {
         .logs
         .iter()
         .all(|(_, m)| !m.contains("AKIA-SECRET-ID") && !m.contains("s3cr3t")));
+}
+
+/// What the last good config needs may be gone too (an upstream, a store): when it exits
+/// as well, nothing serves; the registry is stopped instead of restarted in a loop and the
+/// status says so, naming the new config's options.
+#[test]
+fn when_the_last_good_config_fails_too_the_registry_is_stopped() {
+    let (u, _) = Unit::serving();
+    *u.refuses.lock().unwrap() = Some((
+        "storage:".into(),
+        vec![r#"panic: Get "http://10.1.0.12:5000/v2/": dial tcp 10.1.0.12:5000: connect: no route to host"#.into()],
+    ));
+    u.config(&[("cache-remoteurl", json!("http://10.1.0.12:5000"))]);
+    assert_eq!(
+        u.status(),
+        blocked(
+            "The registry refused its config (cache-remoteurl): Get \
+             \"http://10.1.0.12:5000/v2/\": dial tcp 10.1.0.12:5000: connect: no route to \
+             host; nothing to serve until it is fixed."
+        )
+    );
+    assert!(!u.service.status().unwrap().is_running());
+    let calls = u.service_calls();
+    u.ok(Event::UpdateStatus);
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls(), calls, "no restart loop");
+    // The upstream is back and the operator asks again.
+    *u.refuses.lock().unwrap() = None;
+    u.action("start");
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
 }

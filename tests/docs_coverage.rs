@@ -511,10 +511,16 @@ const INDIRECT: &[(&str, &str, &[Builder])] = &[
             ("src/charm/refusal.rs", "status_message"),
         ],
     ),
-    // A config the registry refused, remembered until it changes (src/charm/refusal.rs).
+    // A config the registry refused, remembered until it changes (src/charm/refusal.rs),
+    // and the status a watched rollback reports.
     (
         "Status::blocked",
         "refused.message.clone()",
+        &[("src/charm/refusal.rs", "status_message")],
+    ),
+    (
+        "Status::blocked",
+        "message.clone()",
         &[("src/charm/refusal.rs", "status_message")],
     ),
     (

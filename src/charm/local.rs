@@ -96,6 +96,12 @@ pub struct LastGood {
     /// sha256 of each option's value then, to name what changed since.
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// The port it listened on.
+    #[serde(default)]
+    pub port: u16,
+    /// Whether it served TLS.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 /// A configuration the registry refused (it exited, or its store failed): not tried

@@ -257,7 +257,26 @@ pub(crate) fn reconcile<R: ToolRunner>(
         let view = View::read(ctx, tools, fx, local, Some(again))?;
         let rollback = refusal::rollback(&view, &refusal)?;
         let applied = apply::apply(&rollback, tools, fx)?;
-        report::report(&rollback, applied, tools, fx, since)?;
-        return Ok(rollback);
+        let again = match report::report(&rollback, applied, tools, fx, since)? {
+            report::Reported::Done => return Ok(rollback),
+            report::Reported::Refused(again) => again,
+        };
+        // The last good config fails as well (what it needs is gone too): nothing is left
+        // to go back to, so the registry is stopped and the unit says so.
+        let local = rollback.local.unwrap_or_default();
+        let view = View::read(
+            ctx,
+            tools,
+            fx,
+            local,
+            Some(Again {
+                installed: false,
+                model: view.model,
+            }),
+        )?;
+        let stop = refusal::give_up(&view, &again)?;
+        let applied = apply::apply(&stop, tools, fx)?;
+        report::report(&stop, applied, tools, fx, since)?;
+        return Ok(stop);
     }
 }

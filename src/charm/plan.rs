@@ -159,6 +159,8 @@ fn serve(
         running: p.local.running.clone().unwrap_or_default(),
         binary: binary.to_path_buf(),
         options: view.model.options.clone(),
+        port: config.registry_port,
+        tls: tls.on,
     });
     registry::ports(p, view, config);
     let ca = tls.on.then_some(tls.ca.as_deref());

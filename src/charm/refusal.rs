@@ -7,6 +7,7 @@
 //! loop and no wait at every hook.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -14,6 +15,7 @@ use serde_json::Value;
 
 use crate::config::{is_ignored_option, CharmConfig, Storage};
 use crate::juju::Status;
+use crate::probe::Scheme;
 use crate::render;
 use crate::workload::files::FileSpec;
 use crate::workload::service::ServiceCall;
@@ -22,7 +24,7 @@ use super::builder::{Builder, PlanError};
 use super::local::{self, Refused, LAST_GOOD_CONFIG};
 use super::ownership::{put, Wanted};
 use super::registry;
-use super::steps::{Plan, ServiceStep, Step};
+use super::steps::{Candidate, Contents, Plan, Probe, ServiceStep, Step, Wait};
 use super::view::View;
 
 /// How the registry refused.
@@ -351,18 +353,42 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
                 &mut p,
                 &Wanted {
                     path: config_path.into(),
-                    contents: text,
+                    contents: text.clone(),
                     spec: FileSpec::mode(0o640).owned_by((0, gid)),
                 },
             )?;
             p.info("restarting the registry with its last good config");
             p.step(Step::Service(ServiceStep {
                 call: ServiceCall::Restart,
-                binary,
+                binary: binary.clone(),
                 env: good.env.clone(),
             }));
             p.local.running = Some(good.running.clone());
-            p.local.env = good.env;
+            p.local.env = good.env.clone();
+            // Watched like any start: what the last good config needs may be gone too.
+            // (A record from before ports were kept has port 0: not watched.)
+            if good.port != 0 {
+                p.probe(Probe {
+                    addr: SocketAddr::from(([127, 0, 0, 1], good.port)),
+                    scheme: if good.tls {
+                        Scheme::Https
+                    } else {
+                        Scheme::Http
+                    },
+                    wait: Wait::Started,
+                    ready: Status::blocked(message.clone()),
+                    storage: None,
+                });
+            }
+            p.candidate(Candidate {
+                config: Contents(text),
+                env: good.env,
+                running: good.running,
+                binary,
+                options: good.options,
+                port: good.port,
+                tls: good.tls,
+            });
         }
         None => {
             p.step(Step::Service(ServiceStep {
@@ -376,6 +402,41 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
     // The next hook renders again: the file on disk is no longer the refused rendering.
     p.local.rendered_from = None;
     p.local.refused = Some(refused);
+    p.status(Status::blocked(message));
+    Ok(p.finish())
+}
+
+/// The last good config was refused as well (what it needs is gone too): the registry is
+/// stopped, and the refusal remembered covers the config.yml now on disk, so no later
+/// hook starts either config until something changes or the `start` action asks.
+pub fn give_up(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
+    let mut p = Builder::new(view.local.clone(), &view.machine.files);
+    let Some(binary) = view.machine.binary.clone() else {
+        return Ok(p.finish());
+    };
+    let config = view.model.config.as_ref().ok().map(|(c, _)| c);
+    let line = match (&refusal.line, config) {
+        (Some(line), Some(c)) => redact(line, c),
+        _ => fallback_line(refusal.why),
+    };
+    let options = config.map(|c| blame(&line, c, None)).unwrap_or_default();
+    let message = status_message(&options, &line, false);
+    let on_disk = p
+        .disk
+        .read(Path::new(render::CONFIG_PATH))?
+        .map(local::sha256);
+    p.warn(message.clone());
+    p.step(Step::Service(ServiceStep {
+        call: ServiceCall::Stop,
+        binary,
+        env: Vec::new(),
+    }));
+    let refused = p.local.refused.get_or_insert_with(Refused::default);
+    refused.config_sha256 = on_disk.unwrap_or_default();
+    refused.message = message.clone();
+    p.local.running = None;
+    p.local.last_good = None;
+    p.local.rendered_from = None;
     p.status(Status::blocked(message));
     Ok(p.finish())
 }

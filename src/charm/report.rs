@@ -170,6 +170,8 @@ fn promote(fx: &Effects<'_>, local: &mut LocalState, candidate: &Candidate) -> R
         env: candidate.env.clone(),
         running: candidate.running.clone(),
         options: candidate.options.clone(),
+        port: candidate.port,
+        tls: candidate.tls,
     };
     if local.last_good.as_ref() == Some(&good) {
         return Ok(());

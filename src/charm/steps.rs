@@ -175,6 +175,10 @@ pub struct Candidate {
     pub binary: PathBuf,
     /// sha256 of each option's value (to name what changed when a later config is refused).
     pub options: BTreeMap<String, String>,
+    /// The port it listens on.
+    pub port: u16,
+    /// Whether it serves TLS.
+    pub tls: bool,
 }
 
 /// What follows the steps.
