@@ -2949,3 +2949,40 @@ fn when_the_last_good_config_fails_too_the_registry_is_stopped() {
     u.action("start");
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
 }
+
+/// A new config the registry never answers with (a network call at start that hangs: an
+/// upstream whose machine is gone) is rolled back once the wait is over, since the last
+/// good config answered; the very config that served, started again after a crash,
+/// only waits (nothing else to go back to), as a slow or broken world always did.
+#[test]
+fn a_new_config_that_never_answers_is_rolled_back_but_the_same_one_only_waits() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    *u.probe_fails.lock().unwrap() = Some("connection refused".into());
+    u.config(&[("cache-remoteurl", json!("http://10.1.0.12:5000"))]);
+    assert_eq!(
+        u.status(),
+        blocked(
+            "The registry refused its config (cache-remoteurl): it did not answer GET /v2/ \
+             within 10s of its start; the last good config keeps serving."
+        )
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+
+    // Back to the served config; then the world breaks under it.
+    *u.probe_fails.lock().unwrap() = None;
+    u.config(&[("cache-remoteurl", json!(""))]);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    *u.probe_fails.lock().unwrap() = Some("connection refused".into());
+    u.service.crash();
+    let restarts = u.service_calls();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls().0, restarts.0 + 1, "started again");
+    let (kind, message) = u.status();
+    assert_eq!(kind, "waiting", "{message}");
+    assert!(
+        message.starts_with("Registry not answering yet"),
+        "{message}"
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+}

@@ -230,8 +230,9 @@ pub(crate) fn reconcile<R: ToolRunner>(
     let mut pass = 1;
     loop {
         let plan = plan::plan(&view)?;
-        // Not a decision: where the registry's log of this start begins.
-        let since = SystemTime::now() - Duration::from_secs(1);
+        // Not a decision: where the registry's log of this start begins (the same clock
+        // stamps its lines).
+        let since = SystemTime::now();
         let applied = apply::apply(&plan, tools, fx)?;
         // Neither step recurs on a read after it, so a third plan never reads again.
         if plan.then == Then::ReadAgain && applied == Applied::Done && pass < 3 {

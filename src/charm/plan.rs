@@ -167,7 +167,8 @@ fn serve(
     publish::clients(p, &view.model, config, &advertised, ca);
     publish::website(p, &view.model, config, tls.on);
     nrpe::announce(p, &view.model, &nrpe_files);
-    p.probe(registry::probe(config, tls.on, wait, &advertised));
+    let probe = registry::probe(p, config, tls.on, wait, &advertised);
+    p.probe(probe);
     p.serving(Serving {
         advertised,
         tls: tls.on.then(|| tls.ca.clone()),

@@ -24,7 +24,7 @@ use super::builder::{Builder, PlanError};
 use super::local::{self, Refused, LAST_GOOD_CONFIG};
 use super::ownership::{put, Wanted};
 use super::registry;
-use super::steps::{Candidate, Contents, Plan, Probe, ServiceStep, Step, Wait};
+use super::steps::{Candidate, Contents, Plan, Probe, Refuse, ServiceStep, Step, Wait};
 use super::view::View;
 
 /// How the registry refused.
@@ -32,6 +32,9 @@ use super::view::View;
 pub enum Why {
     /// It exited instead of answering after a start.
     Exited,
+    /// It did not answer within this many seconds of its start (a new config, while the
+    /// last good one answered).
+    Silent(u64),
     /// It answered, but its storage check failed with this HTTP status.
     Storage(u16),
 }
@@ -300,6 +303,7 @@ pub fn status_message(options: &[String], line: &str, serving: bool) -> String {
 fn fallback_line(why: Why) -> String {
     match why {
         Why::Exited => "it exited at start without an error line in its log".into(),
+        Why::Silent(secs) => format!("it did not answer GET /v2/ within {secs}s of its start"),
         Why::Storage(status) => {
             format!("its storage check (GET /v2/_catalog) answered HTTP {status}")
         }
@@ -378,6 +382,7 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
                     wait: Wait::Started,
                     ready: Status::blocked(message.clone()),
                     storage: None,
+                    refuse: Refuse::Exit,
                 });
             }
             p.candidate(Candidate {

@@ -18,7 +18,7 @@ use super::advertise::{self, Advertised};
 use super::builder::{Builder, PlanError};
 use super::local;
 use super::ownership::{drop_owned, put, Wanted};
-use super::steps::{Probe, ServiceStep, Step, StorageCheck, Wait};
+use super::steps::{Probe, Refuse, ServiceStep, Step, StorageCheck, Wait};
 use super::tls_source::TlsPaths;
 use super::view::View;
 use super::{CONFIG_DIR, LOG_DIR};
@@ -318,15 +318,31 @@ pub fn ports(p: &mut Builder, view: &View, config: &CharmConfig) {
 }
 
 /// `GET /v2/` on loopback: Ready only when the registry really answers (B25,
-/// docs/python-charm-bugs.md#b25). After a (re)start the store is asked too, unless token
-/// auth is on (the charm holds no token to ask with).
-pub fn probe(config: &CharmConfig, tls_on: bool, wait: Wait, advertised: &Advertised) -> Probe {
-    let storage = match (&config.auth, wait) {
-        (_, Wait::Running) | (Auth::Token { .. }, _) => None,
-        (Auth::Basic { user, password }, Wait::Started) => Some(StorageCheck {
+/// docs/python-charm-bugs.md#b25). After a start with a config other than the last good
+/// one, a registry that exits (or, with a last good config to go back to, stays silent)
+/// has refused it, and the store is asked too unless token auth is on (the charm holds no
+/// token to ask with).
+pub fn probe(
+    p: &Builder,
+    config: &CharmConfig,
+    tls_on: bool,
+    wait: Wait,
+    advertised: &Advertised,
+) -> Probe {
+    let refuse = match (wait, &p.local.last_good) {
+        (Wait::Running, _) => Refuse::Never,
+        (Wait::Started, None) => Refuse::Exit,
+        (Wait::Started, Some(good)) if Some(&good.running) == p.local.running.as_ref() => {
+            Refuse::Never
+        }
+        (Wait::Started, Some(_)) => Refuse::ExitOrSilence,
+    };
+    let storage = match (&config.auth, refuse) {
+        (_, Refuse::Never) | (Auth::Token { .. }, _) => None,
+        (Auth::Basic { user, password }, _) => Some(StorageCheck {
             basic: Some((user.clone(), password.clone())),
         }),
-        (Auth::None, Wait::Started) => Some(StorageCheck { basic: None }),
+        (Auth::None, _) => Some(StorageCheck { basic: None }),
     };
     Probe {
         addr: SocketAddr::from(([127, 0, 0, 1], config.registry_port)),
@@ -334,6 +350,7 @@ pub fn probe(config: &CharmConfig, tls_on: bool, wait: Wait, advertised: &Advert
         wait,
         ready: Status::active(advertise::ready_message(advertised, tls_on)),
         storage,
+        refuse,
     }
 }
 

@@ -15,7 +15,7 @@ use crate::workload::service::Service;
 use super::apply::Applied;
 use super::local::{self, LastGood, LocalState, LAST_GOOD_CONFIG};
 use super::refusal::{self, Refusal, Why};
-use super::steps::{choose, Candidate, Plan, Probe, Wait};
+use super::steps::{choose, Candidate, Plan, Probe, Refuse, Wait};
 use super::{Effects, Error};
 
 /// How reporting ended.
@@ -126,7 +126,7 @@ fn watch(fx: &Effects<'_>, plan: &Plan, p: &Probe, since: SystemTime) -> Result<
             }
         }
         Err(e) => {
-            let exited = p.wait == Wait::Started
+            let exited = p.refuse != Refuse::Never
                 && service
                     .as_ref()
                     .is_some_and(|s| s.status().is_ok_and(|st| !st.is_running()));
@@ -142,6 +142,18 @@ fn watch(fx: &Effects<'_>, plan: &Plan, p: &Probe, since: SystemTime) -> Result<
                 }));
             }
             tracing::warn!("registry not answering: {e}");
+            if p.refuse == Refuse::ExitOrSilence {
+                // Still starting (a network call that hangs), while the last good config
+                // answered: go back to it.
+                let lines = match &service {
+                    Some(s) => s.log_tail(LOG_LINES)?,
+                    None => Vec::new(),
+                };
+                return Ok(Answer::Refused(Refusal {
+                    why: Why::Silent(within.as_secs()),
+                    line: refusal::error_line(&lines, since, None),
+                }));
+            }
             Ok(Answer::Silent(Status::waiting(format!(
                 "Registry not answering yet: {e}"
             ))))

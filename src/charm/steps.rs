@@ -151,6 +151,22 @@ pub struct Probe {
     pub ready: Status,
     /// After a (re)start: ask the store too.
     pub storage: Option<StorageCheck>,
+    /// Which failures mean the registry refused the config it was started with.
+    pub refuse: Refuse,
+}
+
+/// Which failures after a (re)start count as the registry refusing its config (and so
+/// roll back), rather than a registry that is slow or whose world changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refuse {
+    /// None: it is running, or it runs the very config it last served with (what broke
+    /// is outside it, and there is nothing else to go back to): wait, as always.
+    Never,
+    /// Exiting, or failing the storage check; silence is waiting (no other config served
+    /// before, or this is the way back to one).
+    Exit,
+    /// Also not answering within the wait: a new config, with a last good one to go back to.
+    ExitOrSilence,
 }
 
 /// `GET /v2/_catalog?n=1` once the registry answers: a store that refuses the registry
