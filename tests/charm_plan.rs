@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 
 const ADDR: &str = "10.1.0.5";
 const BINARY: &str = "/usr/bin/docker-registry";
+const PROGRAM: &str = "/var/lib/juju/agents/unit-docker-registry-0/charm/dispatch";
 const SECRET: &str = "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==";
 const OWNER: (u32, u32) = (901, 902);
 const READY: &str = "Ready at 10.1.0.5:5000 (http).";
@@ -98,6 +99,8 @@ fn machine(model: &ModelView, local: &LocalState, on_disk: &Observed) -> Machine
         }),
         hostname: "reg-host-0".into(),
         service: ServiceStatus::Stopped,
+        metrics: ServiceStatus::Stopped,
+        program: PROGRAM.into(),
         files,
         legacy: Legacy::NotDue,
     }
@@ -153,9 +156,13 @@ impl World {
                 .get("http-secret")
                 .map(|s| HttpSecret::new(s).unwrap())
         });
-        let service = self.view.machine.service.clone();
+        let (service, metrics) = (
+            self.view.machine.service.clone(),
+            self.view.machine.metrics.clone(),
+        );
         self.view.machine = machine(&self.view.model, &local, &self.disk);
         self.view.machine.service = service;
+        self.view.machine.metrics = metrics;
         self.view.local = local;
         self.view.fresh = Fresh::default();
     }
@@ -189,6 +196,12 @@ impl World {
                 self.view.machine.service = match call {
                     ServiceCall::Stop => ServiceStatus::Stopped,
                     _ => ServiceStatus::Running { pid: 4242 },
+                };
+            }
+            Step::Metrics(m) => {
+                self.view.machine.metrics = match m.call {
+                    ServiceCall::Stop => ServiceStatus::Stopped,
+                    _ => ServiceStatus::Running { pid: 4343 },
                 };
             }
             Step::OpenPort(p) => self.view.model.opened_ports.push(PortRange::from(*p)),

@@ -21,7 +21,7 @@ use charm::workload::files::{FileOp, Files, RecordingFiles};
 use charm::workload::legacy::{ContainerState, RecordingLegacy};
 use charm::workload::packages::{PackagesError, RecordingPackages};
 use charm::workload::service::{
-    RecordingService, Service, ServiceError, ServiceSpec, ServiceStatus,
+    RecordingService, Service, ServiceCall, ServiceError, ServiceSpec, ServiceStatus,
 };
 use charm::workload::users::{Account, UsersError};
 use serde_json::{json, Value};
@@ -112,6 +112,27 @@ impl Service for Shared {
     }
 }
 
+/// The metrics proxy service: its own recording, apart from the registry's.
+struct Proxy(Arc<RecordingService>);
+
+impl Service for Proxy {
+    fn start(&self) -> Result<(), ServiceError> {
+        self.0.start()
+    }
+    fn stop(&self) -> Result<(), ServiceError> {
+        self.0.stop()
+    }
+    fn restart(&self) -> Result<(), ServiceError> {
+        self.0.restart()
+    }
+    fn status(&self) -> Result<ServiceStatus, ServiceError> {
+        self.0.status()
+    }
+    fn log_tail(&self, lines: usize) -> Result<Vec<String>, ServiceError> {
+        self.0.log_tail(lines)
+    }
+}
+
 /// One unit: Juju's view of it plus the machine it runs on.
 struct Unit {
     name: String,
@@ -129,6 +150,9 @@ struct Unit {
     legacy: Arc<RecordingLegacy>,
     /// A config the registry refuses (none by default).
     refuses: Refuses,
+    /// The metrics proxy service, and every spec it was asked about.
+    metrics: Arc<RecordingService>,
+    metrics_launches: Launches,
 }
 
 impl Unit {
@@ -146,6 +170,8 @@ impl Unit {
             catalog_status: Mutex::new(200),
             legacy: Arc::new(RecordingLegacy::new()),
             refuses: Refuses::default(),
+            metrics: Arc::new(RecordingService::new()),
+            metrics_launches: Launches::default(),
         }
     }
 
@@ -186,6 +212,10 @@ impl Unit {
         let ctx = self.ctx(event);
         let tools = HookTools::new(self.juju.clone());
         let make_service = |spec: ServiceSpec| -> Box<dyn Service> {
+            if spec.name == "docker-registry-metrics" {
+                self.metrics_launches.lock().unwrap().push(spec.clone());
+                return Box::new(Proxy(self.metrics.clone()));
+            }
             Box::new(Shared {
                 service: self.service.clone(),
                 spec,
@@ -1657,8 +1687,62 @@ fn debug_port_follows_prometheus_metrics() {
     u.config(&[("prometheus-metrics", json!(true))]);
     let ports = |u: &Unit| u.juju.state().opened_ports.into_iter().collect::<Vec<_>>();
     assert_eq!(ports(&u), ["5000/tcp", "5001/tcp"]);
+    // The debug server on loopback; /metrics alone on the ingress address, by the proxy.
+    assert!(u.text(CONFIG_PATH).contains("addr: \"127.0.0.1:5001\""));
+    assert_eq!(u.metrics.calls(), [ServiceCall::Start]);
+    let started = u
+        .metrics_launches
+        .lock()
+        .unwrap()
+        .iter()
+        .rfind(|s| !s.args.is_empty())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        started.args,
+        [
+            "metrics-proxy",
+            "--listen",
+            "10.1.0.5:5001",
+            "--upstream",
+            "127.0.0.1:5001",
+            "--user",
+            "docker-registry"
+        ]
+    );
+    assert!(started.binary.ends_with("charm/dispatch"), "{started:?}");
+    // No-op hooks leave it alone; a new debug-port restarts it; metrics off stops it.
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.metrics.calls(), [ServiceCall::Start]);
+    u.config(&[("debug-port", json!(9101))]);
+    assert_eq!(
+        u.metrics.calls(),
+        [ServiceCall::Start, ServiceCall::Restart]
+    );
     u.config(&[("prometheus-metrics", json!(false))]);
     assert_eq!(ports(&u), ["5000/tcp"]);
+    assert_eq!(
+        u.metrics.calls(),
+        [ServiceCall::Start, ServiceCall::Restart, ServiceCall::Stop]
+    );
+}
+
+/// B27: the stop action and the unit's removal take the metrics proxy down with the
+/// registry; `start` brings it back.
+#[test]
+fn the_metrics_proxy_goes_down_with_the_registry() {
+    let (u, _) = Unit::serving();
+    u.config(&[("prometheus-metrics", json!(true))]);
+    u.action("stop");
+    assert_eq!(u.metrics.calls(), [ServiceCall::Start, ServiceCall::Stop]);
+    u.action("start");
+    assert_eq!(
+        u.metrics.calls(),
+        [ServiceCall::Start, ServiceCall::Stop, ServiceCall::Start]
+    );
+    u.ok(Event::Stop);
+    assert_eq!(u.metrics.calls().last(), Some(&ServiceCall::Stop));
+    assert!(!u.metrics.status().unwrap().is_running());
 }
 
 /// An action this revision does not implement fails the action, not the hook.

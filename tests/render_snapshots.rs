@@ -248,7 +248,9 @@ fn prometheus() {
         json!({"prometheus-metrics": true, "debug-port": 5011, "registry-port": 5010}),
     );
     assert_eq!(y["http"]["addr"].as_str(), Some(":5010"));
-    assert_eq!(y["http"]["debug"]["addr"].as_str(), Some(":5011"));
+    // B27: the debug server (pprof, expvar beside /metrics) on loopback only; the charm's
+    // metrics proxy serves /metrics alone on the ingress address.
+    assert_eq!(y["http"]["debug"]["addr"].as_str(), Some("127.0.0.1:5011"));
     assert_eq!(
         y["http"]["debug"]["prometheus"]["path"].as_str(),
         Some("/metrics")

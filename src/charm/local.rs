@@ -147,6 +147,9 @@ pub struct LocalState {
     /// Model facts the frequent hooks may reuse (see [`Known`]).
     #[serde(default)]
     pub known: Option<Known>,
+    /// The metrics proxy's arguments while it runs (`metrics`).
+    #[serde(default)]
+    pub metrics: Option<Vec<String>>,
     /// The last config the registry served with.
     #[serde(default)]
     pub last_good: Option<LastGood>,

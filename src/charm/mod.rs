@@ -6,7 +6,8 @@
 //! Where each concern lives: [`switch`] (the Python charm's container), [`secret`] (the
 //! shared http secret), [`tls_source`] (which TLS wins), [`ownership`] (files the charm
 //! writes, sets aside and gives back), [`registry`] (directories, auth files, config.yml,
-//! service, ports, probe), [`refusal`] (a config the registry refuses is rolled back), [`advertise`] (where clients connect), [`publish`] (relation
+//! service, ports, probe), [`metrics`] (`/metrics` only, on the ingress address),
+//! [`refusal`] (a config the registry refuses is rolled back), [`advertise`] (where clients connect), [`publish`] (relation
 //! data), [`nrpe`] (the Nagios check), [`ignored`] (options accepted and ignored),
 //! [`actions`], [`local`] (what the unit remembers).
 //!
@@ -21,6 +22,7 @@ pub mod builder;
 mod fixtures;
 pub mod ignored;
 pub mod local;
+pub mod metrics;
 pub mod model;
 pub mod notes;
 pub mod nrpe;
@@ -202,6 +204,7 @@ pub fn handle_with<R: ToolRunner>(
             let local = LocalState::load(fx.files)?;
             let plan = plan::stop(
                 binary.as_deref(),
+                &ctx.charm_dir.join("dispatch"),
                 local,
                 "stopping: the unit is being removed",
             );

@@ -163,6 +163,7 @@ fn serve(
         tls: tls.on,
     });
     registry::ports(p, view, config);
+    super::metrics::plan(p, view, config);
     let ca = tls.on.then_some(tls.ca.as_deref());
     publish::clients(p, &view.model, config, &advertised, ca);
     publish::website(p, &view.model, config, tls.on);
@@ -177,9 +178,10 @@ fn serve(
     Ok(())
 }
 
-/// The hook that stops the registry: the unit is going away (`stop`), or the `stop`
-/// action. Nothing is read from Juju.
-pub fn stop(binary: Option<&Path>, mut local: LocalState, why: &str) -> Plan {
+/// The hook that stops the registry (and the metrics proxy in front of its debug server):
+/// the unit is going away (`stop`), or the `stop` action. Nothing is read from Juju.
+/// `program`: the charm's own (the proxy runs it).
+pub fn stop(binary: Option<&Path>, program: &Path, mut local: LocalState, why: &str) -> Plan {
     let mut p = Builder::new(LocalState::default(), &Observed::new());
     if let Some(binary) = binary {
         p.info(why);
@@ -191,6 +193,7 @@ pub fn stop(binary: Option<&Path>, mut local: LocalState, why: &str) -> Plan {
     }
     local.running = None;
     p.local = local;
+    super::metrics::stop(&mut p, program);
     p.finish()
 }
 

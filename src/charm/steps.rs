@@ -86,6 +86,18 @@ pub struct ServiceStep {
     pub env: Vec<(String, String)>,
 }
 
+/// Start, restart or stop the metrics proxy (`metrics_proxy`): the charm's own program
+/// serving the registry's `/metrics`, and nothing else of its debug server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsStep {
+    /// What to do.
+    pub call: ServiceCall,
+    /// The charm's program (its dispatch).
+    pub program: PathBuf,
+    /// Its arguments (`metrics-proxy --listen ...`); empty to stop.
+    pub args: Vec<String>,
+}
+
 /// Keys to set (`""` deletes) in one of our bags: only what differs from the bag as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelationWrite {
@@ -117,6 +129,8 @@ pub enum Step {
     SaveState(Box<LocalState>),
     /// Manage the registry service.
     Service(ServiceStep),
+    /// Manage the metrics proxy.
+    Metrics(MetricsStep),
     /// `close-port`.
     ClosePort(Port),
     /// `open-port`.

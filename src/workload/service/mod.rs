@@ -74,6 +74,10 @@ pub const REGISTRY_CONFIG: &str = "/etc/docker/registry/config.yml";
 pub const REGISTRY_LOG: &str = "/var/log/docker-registry/registry.log";
 /// The supervisor's pid file.
 pub const REGISTRY_PID: &str = "/run/docker-registry-charm/registry.pid";
+/// The metrics proxy's log (supervisor only).
+pub const METRICS_PROXY_LOG: &str = "/var/log/docker-registry/metrics-proxy.log";
+/// The metrics proxy's pid file (supervisor only).
+pub const METRICS_PROXY_PID: &str = "/run/docker-registry-charm/metrics-proxy.pid";
 
 impl ServiceSpec {
     /// `<binary> serve <config>` as the `docker-registry` user, with the standard log and pid paths.
@@ -87,6 +91,22 @@ impl ServiceSpec {
             log_path: REGISTRY_LOG.into(),
             pid_path: REGISTRY_PID.into(),
             stop_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The charm's own `program` (its dispatch) run as `metrics-proxy` with `args` (from
+    /// `metrics_proxy::Args::to_argv`): started as root, it binds and then drops to the
+    /// user named in its arguments.
+    pub fn metrics_proxy(program: &Path, args: Vec<String>) -> Self {
+        ServiceSpec {
+            name: "docker-registry-metrics".into(),
+            binary: program.to_path_buf(),
+            args,
+            user: None,
+            env: Vec::new(),
+            log_path: METRICS_PROXY_LOG.into(),
+            pid_path: METRICS_PROXY_PID.into(),
+            stop_timeout: Duration::from_secs(5),
         }
     }
 
