@@ -820,3 +820,145 @@ fn an_ignored_option_is_warned_about_once_per_change() {
         "an ignored option restarts nothing"
     );
 }
+
+// ---- properties on bad input (issue 17) ------------------------------------------------
+
+mod bad_input {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Map;
+
+    /// Values that break an option, per kind of option, and options to break.
+    fn bad_config() -> impl Strategy<Value = Value> {
+        let bad = prop_oneof![
+            Just(("storage-cache", json!("disk"))),
+            Just(("log-level", json!("loud"))),
+            Just(("registry-port", json!(0))),
+            Just(("debug-port", json!(70000))),
+            Just(("http-host", json!("http://[::1]:5000"))),
+            Just(("http-host", json!("registry.example.com"))),
+            Just(("registry-http-proxy", json!("not a url"))),
+            Just(("auth-basic-user", json!("alice"))),
+            Just(("auth-basic-password", json!("x".repeat(80)))),
+            Just(("nagios_context", json!("a\nb"))),
+            Just(("tls-cert-blob", json!("!!!"))),
+            Just(("storage-s3-bucket", json!("b"))),
+            Just(("storage-swift-authurl", json!("keystone:5000"))),
+            Just(("cache-username", json!("u"))),
+            Just(("storage-delete", json!("yes"))),
+            Just(("registry-image", json!(5))),
+        ];
+        let good = prop_oneof![
+            Just(("log-level", json!("debug"))),
+            Just(("registry-port", json!(5443))),
+            Just(("auth-basic-password", json!("pw"))),
+            Just(("prometheus-metrics", json!(true))),
+            Just(("registry-image", json!("mirror/registry:2"))),
+        ];
+        (
+            prop::collection::vec(bad, 1..4),
+            prop::collection::vec(good, 0..3),
+        )
+            .prop_map(|(bad, good)| {
+                let mut map = Map::new();
+                for (k, v) in good.into_iter().chain(bad) {
+                    map.insert(k.to_string(), v);
+                }
+                Value::Object(map)
+            })
+    }
+
+    fn wire_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,30}",
+            Just(String::new()),
+            "\"[ -~]{0,20}\"",
+            "[0-9.:a-f\\[\\]]{0,20}",
+            Just(r#"[{"certificate_signing_request": "x", "certificate": "y"}]"#.into()),
+            Just("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into()),
+        ]
+    }
+
+    fn garbage_bag() -> impl Strategy<Value = Databag> {
+        let keys = prop::sample::select(vec![
+            "private-address",
+            "ingress-address",
+            "public-address",
+            "hostname",
+            "port",
+            "ca",
+            "docker-registry_0.server.cert",
+            "docker-registry_0.server.key",
+            "certificates",
+            "nagios_hostname",
+            "nagios_host_context",
+            "http-secret",
+            "registry_netloc",
+        ]);
+        prop::collection::btree_map(keys.prop_map(String::from), wire_value(), 0..6)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// A bad config never costs the last good one: blocked naming the options, nothing
+        /// rewritten, no relation data or port changed, and the registry started again
+        /// only if it died.
+        #[test]
+        fn a_bad_config_keeps_the_last_good_one_serving(config in bad_config(), crashed in any::<bool>()) {
+            let mut world = serving(json!({}));
+            let good = config_on_disk(&world);
+            world.view.model = model(config);
+            prop_assume!(world.view.model.config.is_err());
+            if crashed {
+                world.view.machine.service = ServiceStatus::Crashed { pid: Some(4242), reason: "killed".into() };
+            }
+            let plan = plan::plan(&world.view).unwrap();
+            prop_assert_eq!(plan.statuses.len(), 1);
+            prop_assert_eq!(plan.statuses[0].kind, StatusKind::Blocked);
+            prop_assert!(plan.statuses[0].message.starts_with("Invalid charm config: "));
+            prop_assert!(plan.files().is_empty(), "{:?}", plan.files());
+            prop_assert!(plan.relation_writes().is_empty());
+            prop_assert!(!plan.steps.iter().any(|s| matches!(s, Step::OpenPort(_) | Step::ClosePort(_))));
+            let expected: &[ServiceCall] = if crashed { &[ServiceCall::Start] } else { &[] };
+            prop_assert_eq!(service_calls(&plan), expected);
+            world.after(&plan);
+            prop_assert_eq!(config_on_disk(&world), good);
+        }
+
+        /// Garbage from any related unit never fails a hook or blocks the unit: it is
+        /// logged and skipped, and the registry is still served.
+        #[test]
+        fn garbage_relation_data_never_fails_a_hook(
+            website in garbage_bag(),
+            client in garbage_bag(),
+            provider in garbage_bag(),
+            provider_app in garbage_bag(),
+            nrpe in garbage_bag(),
+            peer in garbage_bag(),
+        ) {
+            let mut view = fresh(Event::ConfigChanged, json!({}));
+            view.model.website = vec![relation("website:4", &[("haproxy/0", website)])];
+            view.model.clients = vec![relation("docker-registry:3", &[("containerd/0", client)])];
+            let mut cp = relation("cert-provider:6", &[("easyrsa/0", provider)]);
+            cp.app = provider_app;
+            view.model.cert_provider = Some(cp);
+            view.model.nrpe = vec![relation("nrpe-external-master:5", &[("nrpe/0", nrpe)])];
+            if let Some(p) = view.model.peer.as_mut() {
+                p.units = vec![("docker-registry/1".parse().unwrap(), peer)];
+            }
+            view.machine = machine(&view.model, &view.local, &Observed::new());
+            // What the view draws while cert-provider is related: a key and a request.
+            let key = charm::tls::generate_key().unwrap();
+            let config = view.model.config.as_ref().map(|(c, _)| c.clone()).unwrap();
+            let subject = charm::charm::tls_source::subject(&view.model, &config, &view.machine.hostname);
+            view.fresh.csr = Some(subject.value.request(&key).unwrap());
+            view.fresh.csr_key = Some(key);
+            let plan = plan::plan(&view);
+            prop_assert!(plan.is_ok(), "{:?}", plan.err());
+            let plan = plan.unwrap();
+            prop_assert!(!plan.statuses.iter().any(|s| s.kind == StatusKind::Blocked), "{:?}", plan.statuses);
+            prop_assert!(plan.probe.is_some(), "still served");
+        }
+    }
+}
