@@ -14,7 +14,8 @@
 //!   prints how long the pushes took (one JSON object: `images`, `layer_bytes`,
 //!   `seconds`).
 //! - `run` keeps `pullers` clients pulling the seeds (manifest by tag, then every blob,
-//!   each checked against its digest; 100 ms pause after a failed pull) and `pushers`
+//!   each checked against its digest, a blob cut mid-body fetched once more as docker
+//!   and containerd do; 100 ms pause after a failed pull) and `pushers`
 //!   clients pushing new small images, for
 //!   `seconds` (or until the file `until` exists), every request on a fresh connection. It prints one JSON object of figures
 //!   (also written to `out`, with the images it pushed): pulls and pushes done and failed,
@@ -81,6 +82,8 @@ struct Figures {
     pushes_failed: u64,
     requests: u64,
     requests_failed: u64,
+    /// Blobs fetched again because their answer was cut mid-body.
+    blob_refetches: u64,
     first_failure_ms: Option<u64>,
     last_failure_ms: Option<u64>,
     pull_p50_ms: f64,
@@ -107,6 +110,8 @@ struct Shared {
     failures: Mutex<Vec<Failure>>,
     failed_pulls: AtomicU64,
     failed_pushes: AtomicU64,
+    /// Blobs fetched again after a cut answer.
+    refetches: AtomicU64,
     pushed: Mutex<Vec<Pushed>>,
     counter: AtomicU64,
     /// Set when the stop file appears.
@@ -184,30 +189,59 @@ impl Shared {
     }
 }
 
+/// Why a GET failed.
+#[derive(Debug)]
+enum Fetch {
+    /// The answer stopped in the middle of its body: the server died while sending it
+    /// (no proxy can replay an answer it has begun). Clients fetch such a blob again.
+    Cut(String),
+    /// Anything else.
+    Failed(String),
+}
+
+impl std::fmt::Display for Fetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fetch::Cut(why) | Fetch::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<Fetch> for String {
+    fn from(e: Fetch) -> String {
+        e.to_string()
+    }
+}
+
 /// GET `url` and check the body's digest is `want`.
-async fn get_checked(c: &Client, url: &str, accept: Option<&str>, want: &str) -> Outcome<()> {
+async fn get_checked(c: &Client, url: &str, accept: Option<&str>, want: &str) -> Result<(), Fetch> {
     let mut req = c.get(url);
     if let Some(media_type) = accept {
         req = req.header(ACCEPT, media_type);
     }
-    let r = req.send().await.map_err(|e| format!("GET {url}: {e}"))?;
+    let r = req
+        .send()
+        .await
+        .map_err(|e| Fetch::Failed(format!("GET {url}: {e}")))?;
     let status = r.status();
     let body = r
         .bytes()
         .await
-        .map_err(|e| format!("GET {url}: body: {e}"))?;
+        .map_err(|e| Fetch::Cut(format!("GET {url}: body: {e}")))?;
     if status != StatusCode::OK {
-        return Err(format!("GET {url}: {status}"));
+        return Err(Fetch::Failed(format!("GET {url}: {status}")));
     }
     let got = hex_digest(&body);
     if got != want {
-        return Err(format!("GET {url}: digest {got}, pushed {want}"));
+        return Err(Fetch::Failed(format!(
+            "GET {url}: digest {got}, pushed {want}"
+        )));
     }
     Ok(())
 }
 
 /// GET a blob and check its digest.
-async fn get_blob(c: &Client, base: &str, repo: &str, digest: &str) -> Outcome<()> {
+async fn get_blob(c: &Client, base: &str, repo: &str, digest: &str) -> Result<(), Fetch> {
     get_checked(c, &format!("{base}/v2/{repo}/blobs/{digest}"), None, digest).await
 }
 
@@ -218,17 +252,28 @@ async fn get_manifest(
     repo: &str,
     reference: &str,
     want: &str,
-) -> Outcome<()> {
+) -> Result<(), Fetch> {
     let url = format!("{base}/v2/{repo}/manifests/{reference}");
     get_checked(c, &url, Some(MANIFEST_TYPE), want).await
 }
 
-/// One pull of `img` from the target: manifest by tag, then every blob.
+/// One pull of `img` from the target: manifest by tag, then every blob. A blob whose
+/// answer is cut mid-body is fetched once more, as docker and containerd do; the cut
+/// request still counts as failed, and as a refetch.
 async fn pull(s: &Shared, img: &Pushed) -> Outcome<()> {
     let base = format!("http://{}", s.target);
-    s.count(get_manifest(&s.client, &base, &img.repo, &img.tag, &img.manifest).await)?;
+    let manifest = get_manifest(&s.client, &base, &img.repo, &img.tag, &img.manifest).await;
+    s.count(manifest.map_err(String::from))?;
     for blob in &img.blobs {
-        s.count(get_blob(&s.client, &base, &img.repo, blob).await)?;
+        let first = get_blob(&s.client, &base, &img.repo, blob).await;
+        if let Err(Fetch::Cut(why)) = &first {
+            let _ = s.count::<()>(Err(why.clone()));
+            s.refetches.fetch_add(1, Ordering::Relaxed);
+            let again = get_blob(&s.client, &base, &img.repo, blob).await;
+            s.count(again.map_err(String::from))?;
+        } else {
+            s.count(first.map_err(String::from))?;
+        }
     }
     Ok(())
 }
@@ -426,6 +471,7 @@ fn shared(target: &str, seconds: u64) -> Result<Shared, String> {
         failures: Mutex::new(Vec::new()),
         failed_pulls: AtomicU64::new(0),
         failed_pushes: AtomicU64::new(0),
+        refetches: AtomicU64::new(0),
         pushed: Mutex::new(Vec::new()),
         counter: AtomicU64::new(0),
     })
@@ -514,6 +560,7 @@ async fn run(p: &BTreeMap<String, String>) -> Result<(), String> {
         pushes_failed: s.failed_pushes.load(Ordering::Relaxed),
         requests: s.requests.load(Ordering::Relaxed),
         requests_failed: s.requests_failed.load(Ordering::Relaxed),
+        blob_refetches: s.refetches.load(Ordering::Relaxed),
         first_failure_ms: failures.first().map(|f| f.at_ms),
         last_failure_ms: failures.last().map(|f| f.at_ms),
         pull_p50_ms: percentile(&lat, 50.0),

@@ -122,19 +122,29 @@ impl Subject {
     }
 }
 
-/// The certificate subject: ingress and bind addresses, `http-host`, every proxy in
-/// front, the host name.
+/// The certificate subject: ingress and bind addresses, the unit's public address,
+/// `http-host`, every proxy in front, the host name.
 pub fn subject(model: &ModelView, config: &CharmConfig, hostname: &str) -> Noted<Subject> {
     // Every proxy: clients may reach the registry through any of them (B34,
     // docs/python-charm-bugs.md#b34), and TLS passes through haproxy to the registry.
     let proxies = advertise::proxy_hosts(&model.website);
     let mut notes = proxies.notes;
     let ingress: Vec<std::net::IpAddr> = model.address.into_iter().collect();
-    let proxy_sans: Vec<San> = proxies
+    let mut proxy_sans: Vec<San> = proxies
         .value
         .iter()
         .filter_map(|h| h.to_string().parse::<San>().ok())
         .collect();
+    // The Python charm had the public address in its request; clients outside the
+    // unit's network may dial it (a floating IP, a public DNS name).
+    if let Some(public) = &model.public_address {
+        match public.parse::<San>() {
+            Ok(san) => proxy_sans.push(san),
+            Err(e) => notes.push(LogLine::warn(format!(
+                "not adding the public address {public:?} to the certificate SANs: {e}"
+            ))),
+        }
+    }
     let (sans, skipped) = tls::compute_sans(
         &ingress,
         &model.bind_addresses,
