@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::registry_client::{self, Credentials, Scheme};
 
-pub use gc::{parse_gc_output, GcSummary};
+pub use gc::{parse_gc_output, refusal as gc_refusal, GcSummary};
 pub use mirror::parse_image_list;
 
 /// What the charm knows about its registry, handed to every action.

@@ -7,7 +7,8 @@
 //! shared http secret), [`tls_source`] (which TLS wins), [`ownership`] (files the charm
 //! writes, sets aside and gives back), [`registry`] (directories, auth files, config.yml,
 //! service, ports, probe), [`advertise`] (where clients connect), [`publish`] (relation
-//! data), [`nrpe`] (the Nagios check), [`actions`], [`local`] (what the unit remembers).
+//! data), [`nrpe`] (the Nagios check), [`actions`] and [`gc`], [`local`] (what the unit
+//! remembers).
 //!
 //! Effects go through the narrow traits in `workload` (chosen once in [`handle`]) and the
 //! hook tools, so tests change the world around the charm, never flags inside it.
@@ -18,6 +19,7 @@ pub mod apply;
 pub mod builder;
 #[cfg(test)]
 mod fixtures;
+pub mod gc;
 pub mod local;
 pub mod model;
 pub mod notes;
