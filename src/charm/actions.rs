@@ -273,8 +273,16 @@ pub fn action_registry(view: &View, serving: &Serving) -> Option<Registry> {
             Some(_) => Scheme::Https,
             None => Scheme::Http,
         },
+        client_scheme: match serving.advertised.https(serving.tls.is_some()) {
+            true => Scheme::Https,
+            false => Scheme::Http,
+        },
         ca_pem: serving.tls.clone().flatten(),
         credentials,
+        token_realm: match &config.auth {
+            Auth::Token { realm, .. } => Some(realm.clone()),
+            _ => None,
+        },
         storage_read_only: config.storage_read_only,
         storage_delete: config.storage_delete,
         storage,
