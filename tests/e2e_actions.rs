@@ -23,6 +23,7 @@ use serde_json::Value;
 use support::clients::ingress;
 use support::jujusim::{Model, Output};
 use support::pki::Pki;
+use support::swift;
 
 const APP: &str = "docker-registry";
 const UNIT0: &str = "docker-registry/0";
@@ -1091,22 +1092,21 @@ fn bad_input_fails_the_action_and_read_only_refuses() {
 }
 
 /// With shared storage and two units gc refuses (every unit writes to the same bucket)
-/// and says which `juju config` lines to run around it; with the application read-only
-/// it runs (here against an unreachable endpoint, so garbage-collect's own error shows).
+/// and says which `juju config` lines to run around it, touching nothing; once the
+/// application is read-only it runs on the shared store (Swift's s3api, the `swift` test
+/// charm) and deletes the removed image's blobs there.
 #[test]
 fn gc_with_shared_storage_and_two_units_needs_the_application_read_only() {
     let w = World::new();
-    w.config(
-        APP,
-        &[
-            "storage-s3-region=us-east-1",
-            "storage-s3-bucket=images",
-            "storage-s3-regionendpoint=http://127.0.0.1:9",
-            "storage-s3-accesskey=a",
-            "storage-s3-secretkey=b",
-        ],
-    );
+    let swift = swift::deploy(&w.m);
+    swift::create_bucket(&w.m, "registry-gc");
+    let s3 = swift::s3_config(&swift, "registry-gc");
+    w.config(APP, &s3.iter().map(String::as_str).collect::<Vec<_>>());
     w.m.ok(&["add-unit", APP]);
+    w.ready();
+    let [keep, drop] = two_images(&w);
+    w.ok("rmi", &["image=drop/app:v1"]);
+
     let t = w.fails(
         "gc",
         &[],
@@ -1118,6 +1118,16 @@ fn gc_with_shared_storage_and_two_units_needs_the_application_read_only() {
     );
     assert!(t.log.is_empty(), "nothing ran: {:?}", t.log);
     assert!(!w.read_only_config(), "refusing touched nothing");
+
     w.config(APP, &["storage-read-only=true"]);
-    w.fails("gc", &[], &["garbage-collect failed", "127.0.0.1:9"]);
+    let gc = w.ok("gc", &[]);
+    assert_eq!(gc.get("blobs-deleted"), "4", "{:?}", gc.results);
+    assert!(
+        gc.get("output").contains("unknown bytes (s3 storage)"),
+        "{:?}",
+        gc.results
+    );
+    assert_eq!(w.pull_code("keep/app", "v1"), "200");
+    assert_eq!(keep.digest, w.ok("images", &[]).get("images.1.digest"));
+    assert_ne!(keep.digest, drop.digest);
 }

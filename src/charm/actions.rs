@@ -31,7 +31,7 @@ pub fn run<R: ToolRunner>(
     fx: &Effects<'_>,
 ) -> Result<(), Error> {
     match name {
-        "stop" => stop(tools, fx),
+        "stop" => stop(ctx, tools, fx),
         "start" => start(ctx, tools, fx),
         "gc" => super::gc::run(ctx, tools, fx),
         other => run_registry_action(other, ctx, tools, fx),
@@ -46,13 +46,14 @@ fn success<R: ToolRunner>(tools: &HookTools<R>) -> Result<(), Error> {
 
 /// `stop`: the registry goes down and stays down across hooks until `start`; its ports
 /// close (the plan of every later hook stops early while stopped, so they stay closed).
-fn stop<R: ToolRunner>(tools: &HookTools<R>, fx: &Effects<'_>) -> Result<(), Error> {
+fn stop<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>, fx: &Effects<'_>) -> Result<(), Error> {
     let mut local = LocalState::load(fx.files)?;
     local.stopped = true;
     local.save(fx.files)?;
     let binary = (fx.binary)().ok();
     let mut plan = plan::stop(
         binary.as_deref(),
+        &ctx.charm_dir.join("dispatch"),
         local,
         "stopping: the stop action was run",
     );
@@ -77,6 +78,9 @@ fn start<R: ToolRunner>(
 ) -> Result<(), Error> {
     let mut local = LocalState::load(fx.files)?;
     local.stopped = false;
+    // An operator who fixed what made the registry refuse a config (a store, an upstream)
+    // asks for it to be tried again.
+    local.refused = None;
     local.save(fx.files)?;
     super::reconcile(ctx, tools, fx, LocalState::load(fx.files)?)?;
     success(tools)

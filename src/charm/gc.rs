@@ -123,7 +123,9 @@ fn enter_read_only<R: ToolRunner>(
     let mut local = LocalState::load(fx.files)?;
     report::set_status(tools, fx, &mut local, &read_only_status())?;
     if let Some(probe) = &plan.probe {
-        if let Err(e) = (fx.probe)(probe.addr, probe.scheme, fx.ready_within) {
+        let service = report::started(fx, &plan);
+        let alive = || report::still_up(service.as_deref());
+        if let Err(e) = (fx.probe)(probe.addr, probe.scheme, fx.ready_within, &alive) {
             // garbage-collect reads the storage, not the server: carry on.
             io.log(&format!(
                 "gc: the read-only registry is not answering yet: {e}"
