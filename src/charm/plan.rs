@@ -63,7 +63,7 @@ pub fn plan(view: &View) -> Result<Plan, PlanError> {
         None => {}
     }
     // The shared http.secret: the leader makes it once; every unit renders it.
-    let secret = secret::share(&mut p, &view.model, &view.fresh)?;
+    let secret = secret::share(&mut p, &view.event, &view.model, &view.fresh)?;
     let (config, blob_tls) = match &view.model.config {
         Ok((c, t)) => (c, t.clone()),
         Err(errors) => {

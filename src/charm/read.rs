@@ -110,7 +110,7 @@ fn read_machine(
 /// Fresh entropy, where the model and machine say it may be needed.
 fn draw(model: &ModelView, machine: &MachineView, local: &LocalState) -> Result<Fresh, Error> {
     let mut fresh = Fresh::default();
-    if model.leader && model.http_secret.is_none() && model.peer.is_some() {
+    if model.shared.needs_fresh(model.leader, model.peer.is_some()) {
         fresh.http_secret = Some(secret::generate()?);
     }
     let Ok((config, _)) = &model.config else {
