@@ -8,7 +8,9 @@
 //! the charm's wait is over).
 mod support;
 
-use support::clients::{build_image, http_code, ingress, pull_and_compare, push_ok, Image, Tls};
+use support::clients::{
+    build_image, http_code, ingress, pull_and_compare, push, push_ok, Image, Tls,
+};
 use support::jujusim::Model;
 
 fn deploy(m: &Model, app: &str) -> String {
@@ -120,4 +122,79 @@ fn an_unreachable_upstream_does_not_cost_the_running_registry() {
         "active",
         &format!("Ready at {addr}:5000 (http)."),
     );
+}
+
+/// Issue 16 item 4: the cache for real. An image pushed to the upstream (another jujusim
+/// machine) is pulled through the cache, byte for byte; a push to the cache is refused as
+/// the registry refuses it (nothing is stored); cache credentials are taken without ever
+/// showing in status or relation data; and once the upstream is gone, what the cache
+/// already holds is still served.
+#[test]
+fn the_cache_serves_upstream_images_and_refuses_pushes() {
+    let m = Model::new();
+    let upstream = deploy(&m, "upstream");
+    let addr = deploy(&m, "cache");
+    let from_upstream = build_image(&m, "from-upstream");
+    push_ok(
+        &m,
+        &format!("{upstream}:5000"),
+        &from_upstream,
+        Tls::Off,
+        None,
+    );
+
+    let password = "mirror-password-e2e-7f3a";
+    m.ok(&[
+        "config",
+        "cache",
+        &format!("cache-remoteurl=http://{upstream}:5000"),
+        "cache-username=mirror",
+        &format!("cache-password={password}"),
+    ]);
+    let ready = format!("Ready at {addr}:5000 (http).");
+    m.expect_status("cache/0", "active", &ready);
+    let shown = [
+        m.run(&["status", "--format=json"]),
+        m.run(&["show-unit", "cache/0"]),
+    ];
+    for out in &shown {
+        m.check(
+            !out.stdout.contains(password),
+            "the cache password is shown",
+            out,
+        );
+    }
+
+    // Pulled through the cache: the cache never had it, the upstream's bytes come back.
+    let cache = format!("{addr}:5000");
+    pull_and_compare(&m, &cache, &from_upstream, Tls::Off, None);
+
+    // A push to the cache is refused, and nothing of it is stored.
+    let pushed = build_image(&m, "pushed-to-cache");
+    let out = push(&m, &cache, &pushed, Tls::Off, None);
+    m.check(!out.success(), "the cache took a push", &out);
+    let lower = out.stderr.to_lowercase();
+    m.check(
+        lower.contains("405") || lower.contains("unsupported"),
+        "the push failed for another reason than the cache refusing it",
+        &out,
+    );
+    let manifest = format!(
+        "http://{cache}/v2/e2e/{}/manifests/{}",
+        pushed.name, pushed.tag
+    );
+    let code = http_code(&m, &manifest, Tls::Off, None);
+    m.check(
+        code == "404",
+        &format!("GET of the refused push answered {code}"),
+        &out,
+    );
+
+    // The upstream's registry stops: what the cache holds is still served.
+    m.ok(&["run", "upstream/0", "stop"]);
+    let v2 = format!("http://{upstream}:5000/v2/");
+    let out = m.run(&["netexec", "--", "curl", "-sS", "--max-time", "5", &v2]);
+    m.check(!out.success(), "the upstream still answers", &out);
+    pull_and_compare(&m, &cache, &from_upstream, Tls::Off, None);
+    m.expect_status("cache/0", "active", &ready);
 }
