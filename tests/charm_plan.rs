@@ -119,6 +119,7 @@ fn machine(model: &ModelView, local: &LocalState, on_disk: &Observed) -> Machine
         program: PROGRAM.into(),
         files,
         legacy: Legacy::NotDue,
+        upstream: None,
     }
 }
 

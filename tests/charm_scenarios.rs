@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use charm::charm::upstream::{self, Answer};
 use charm::charm::{handle_with, Effects, Error};
 use charm::config::{DEFAULT_TLS_CA_PATH, DEFAULT_TLS_CERT_PATH, DEFAULT_TLS_KEY_PATH};
 use charm::juju::log::JujuLogLayer;
@@ -150,6 +151,9 @@ struct Unit {
     legacy: Arc<RecordingLegacy>,
     /// A config the registry refuses (none by default).
     refuses: Refuses,
+    /// What a refused cache's upstream answers (it answers by default), and how often it
+    /// was asked.
+    upstream: Mutex<(Answer, usize)>,
     /// The metrics proxy service, and every spec it was asked about.
     metrics: Arc<RecordingService>,
     metrics_launches: Launches,
@@ -170,6 +174,7 @@ impl Unit {
             catalog_status: Mutex::new(200),
             legacy: Arc::new(RecordingLegacy::new()),
             refuses: Refuses::default(),
+            upstream: Mutex::new((Answer::Answered, 0)),
             metrics: Arc::new(RecordingService::new()),
             metrics_launches: Launches::default(),
         }
@@ -270,6 +275,11 @@ impl Unit {
             })
         };
         let hostname = || HOSTNAME.to_string();
+        let ask_upstream = |_: &upstream::Target| {
+            let mut u = self.upstream.lock().unwrap();
+            u.1 += 1;
+            u.0.clone()
+        };
         let fx = Effects {
             files: &*self.files,
             packages: &self.packages,
@@ -282,6 +292,7 @@ impl Unit {
             catalog: &catalog,
             ready_within: Duration::from_secs(10),
             legacy: self.legacy.as_ref(),
+            upstream: &ask_upstream,
         };
         // Logs reach Juju the way they do in a hook: through juju-log.
         let layer = JujuLogLayer::new(self.juju.clone(), std::io::sink());
@@ -3496,4 +3507,106 @@ fn a_new_config_that_never_answers_is_rolled_back_but_the_same_one_only_waits() 
         "{message}"
     );
     assert_eq!(u.text(CONFIG_PATH), good);
+}
+
+// ---- a refused cache's upstream (issue 16 item 4) ----------------------------------------
+
+impl Unit {
+    /// What the cache's upstream answers from now on.
+    fn upstream_answers(&self, answer: Answer) {
+        self.upstream.lock().unwrap().0 = answer;
+    }
+
+    /// How many times the upstream was asked.
+    fn upstream_asked(&self) -> usize {
+        self.upstream.lock().unwrap().1
+    }
+}
+
+/// A cache config refused because its upstream gave no answer is tried again by itself,
+/// once the charm has seen the upstream give none and then answer: no restart while it is
+/// down (only a `GET /v2/` per hook), one start when it is back, and a steady unit asks
+/// nothing. A registry that still refuses is rolled back once, and not tried again until
+/// the upstream is seen down and back again (never a loop).
+#[test]
+fn a_cache_refused_for_its_upstream_is_tried_again_once_it_answers() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    let panic = r#"panic: Get "http://10.1.0.12:5000/v2/": dial tcp 10.1.0.12:5000: connect: connection refused"#;
+    *u.refuses.lock().unwrap() = Some(("remoteurl:".into(), vec![panic.into()]));
+    u.config(&[("cache-remoteurl", json!("http://10.1.0.12:5000"))]);
+    let (kind, message) = u.status();
+    assert_eq!(kind, "blocked");
+    assert!(
+        message.starts_with("The registry refused its config (cache-remoteurl): "),
+        "{message}"
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+    let calls = u.service_calls();
+
+    // Down: asked at each hook, nothing restarted, still blocked.
+    u.upstream_answers(Answer::Unreachable("Connection refused".into()));
+    let asked = u.upstream_asked();
+    for _ in 0..3 {
+        u.ok(Event::UpdateStatus);
+    }
+    assert_eq!(u.upstream_asked(), asked + 3);
+    assert_eq!(
+        u.service_calls(),
+        calls,
+        "no restart while the upstream is down"
+    );
+    assert_eq!(u.status(), blocked(&message));
+
+    // Back (the registry would start now): tried again in the next hook, and served.
+    *u.refuses.lock().unwrap() = None;
+    u.upstream_answers(Answer::Answered);
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert!(u
+        .text(CONFIG_PATH)
+        .contains("remoteurl: \"http://10.1.0.12:5000\""));
+    assert_eq!(
+        u.service_calls().1,
+        calls.1 + 1,
+        "one restart onto the cache"
+    );
+    let asked = u.upstream_asked();
+    for _ in 0..3 {
+        u.ok(Event::UpdateStatus);
+    }
+    assert_eq!(
+        u.upstream_asked(),
+        asked,
+        "a serving cache costs its upstream nothing"
+    );
+}
+
+/// The charm's question says the upstream answers, yet the registry still refuses (what
+/// it sees differs): one retry, rolled back, then blocked with no further restart until
+/// the upstream is seen down and back again.
+#[test]
+fn a_cache_the_registry_still_refuses_is_not_retried_in_a_loop() {
+    let (u, _) = Unit::serving();
+    let panic =
+        r#"panic: Get "https://10.1.0.12/v2/": x509: certificate signed by unknown authority"#;
+    *u.refuses.lock().unwrap() = Some(("remoteurl:".into(), vec![panic.into()]));
+    u.config(&[("cache-remoteurl", json!("https://10.1.0.12"))]);
+    assert_eq!(u.status().0, "blocked");
+    u.upstream_answers(Answer::Unreachable("no answer within 5s".into()));
+    u.ok(Event::UpdateStatus);
+    let calls = u.service_calls();
+    u.upstream_answers(Answer::Answered);
+    u.ok(Event::UpdateStatus);
+    let retried = u.service_calls();
+    assert!(
+        retried.1 >= calls.1 + 2,
+        "tried, then rolled back: {calls:?} {retried:?}"
+    );
+    assert_eq!(u.status().0, "blocked");
+    for _ in 0..3 {
+        u.ok(Event::UpdateStatus);
+    }
+    assert_eq!(u.service_calls(), retried, "no loop");
+    assert_eq!(u.status().0, "blocked");
 }

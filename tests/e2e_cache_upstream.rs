@@ -2,10 +2,11 @@
 //! when it cannot reach `cache-remoteurl`, which used to take the running registry down
 //! (`waiting`, `GET /v2/` refused, a 10 s wait at every hook). Now the unit goes back to
 //! its last good config in the same hook, keeps serving, and blocks naming the option and
-//! quoting the registry's own line. The upstream is a second registry on its own jujusim
-//! machine: first its registry is stopped (the cache's start fails at once, with a line
-//! to quote), then its machine is removed (the cache's start hangs on the network until
-//! the charm's wait is over).
+//! quoting the registry's own line; once the upstream answers again the cache config is
+//! tried again by itself. The upstream is a second registry on its own jujusim machine:
+//! first its registry is stopped (the cache's start fails at once, with a line to quote)
+//! and started again, then its machine is removed (the cache's start hangs on the network
+//! until the charm's wait is over).
 mod support;
 
 use support::clients::{
@@ -103,6 +104,32 @@ fn an_unreachable_upstream_does_not_cost_the_running_registry() {
         pid(&m, "cache/0") == after,
         "a hook restarted the registry while blocked",
         &m.run(&["status"]),
+    );
+
+    // The upstream serves again: the next hook sees it answer (it saw it give none) and
+    // tries the cache config again, by itself, once.
+    m.ok(&["run", "upstream/0", "start"]);
+    m.ok(&["update-status", "cache/0"]);
+    m.expect_status(
+        "cache/0",
+        "active",
+        &format!("Ready at {addr}:5000 (http)."),
+    );
+    let config = m.exec(
+        "cache/0",
+        "grep -c remoteurl /etc/docker/registry/config.yml || true",
+    );
+    m.check(
+        config.text() == "1",
+        "not serving the cache config",
+        &config,
+    );
+    pull_and_compare(&m, &format!("{addr}:5000"), &img, Tls::Off, None);
+    m.ok(&["config", "cache", "cache-remoteurl="]);
+    m.expect_status(
+        "cache/0",
+        "active",
+        &format!("Ready at {addr}:5000 (http)."),
     );
 
     // The upstream's machine is gone: the start hangs on the network until the wait is
