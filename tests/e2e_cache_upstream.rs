@@ -47,16 +47,18 @@ fn expect_refused_and_serving(m: &Model, addr: &str, img: &Image) -> String {
         &m.run(&["status"]),
     );
     pull_and_compare(m, &format!("{addr}:5000"), img, Tls::Off, None);
+    expect_cache_config(m, false, "the refused config.yml was left in place");
+    message
+}
+
+/// Fails with `what` unless `cache/0`'s config.yml has a `remoteurl` exactly when `cache`.
+fn expect_cache_config(m: &Model, cache: bool, what: &str) {
     let config = m.exec(
         "cache/0",
         "grep -c remoteurl /etc/docker/registry/config.yml || true",
     );
-    m.check(
-        config.text() == "0",
-        "the refused config.yml was left in place",
-        &config,
-    );
-    message
+    let want = if cache { "1" } else { "0" };
+    m.check(config.text() == want, what, &config);
 }
 
 #[test]
@@ -115,15 +117,7 @@ fn an_unreachable_upstream_does_not_cost_the_running_registry() {
         "active",
         &format!("Ready at {addr}:5000 (http)."),
     );
-    let config = m.exec(
-        "cache/0",
-        "grep -c remoteurl /etc/docker/registry/config.yml || true",
-    );
-    m.check(
-        config.text() == "1",
-        "not serving the cache config",
-        &config,
-    );
+    expect_cache_config(&m, true, "not serving the cache config");
     pull_and_compare(&m, &format!("{addr}:5000"), &img, Tls::Off, None);
     m.ok(&["config", "cache", "cache-remoteurl="]);
     m.expect_status(
