@@ -13,6 +13,8 @@ use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificat
 
 use crate::secret::Secret;
 
+pub mod auto;
+
 /// A PEM document (one or more blocks, normalised: no text before or between blocks).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pem(String);
@@ -37,6 +39,8 @@ pub enum TlsSource {
     Config,
     /// The cert-provider (tls-certificates) relation.
     CertProvider,
+    /// The application's own CA (`tls-auto`).
+    Auto,
 }
 
 impl TlsSource {
@@ -48,6 +52,7 @@ impl TlsSource {
                 "cert-provider certificate",
                 "cert-provider key",
             ],
+            TlsSource::Auto => ["tls-auto CA", "tls-auto certificate", "tls-auto key"],
         }
     }
 }
@@ -173,6 +178,16 @@ fn parse_cert_blocks(option: &str, text: &str) -> Result<Vec<Vec<u8>>, TlsError>
             .map_err(|e| TlsError::new(option, format!("certificate does not parse ({e})")))?;
     }
     Ok(ders)
+}
+
+/// The CA certificate(s) of `option` (e.g. `tls-client-ca`), normalised to PEM; at least
+/// one certificate, each parsing.
+pub fn ca_bundle(option: &str, text: &str) -> Result<Pem, TlsError> {
+    let ders = parse_cert_blocks(option, text)?;
+    Ok(Pem(ders
+        .iter()
+        .map(|d| encode_pem("CERTIFICATE", d))
+        .collect()))
 }
 
 /// Reads a private key PEM (PKCS#8, PKCS#1 RSA or SEC1 EC) and returns PKCS#8 DER.

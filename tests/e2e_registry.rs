@@ -421,12 +421,17 @@ fn tls_blobs_serve_https_and_clearing_them_falls_back_to_http() {
         &pulled,
     );
 
-    // Clearing the blobs: plain http again, and the charm's files are gone.
+    // Clearing the blobs: plain http again, and the charm's files are gone; the status
+    // says what the related runtime now misses (B6).
     r.config(&["--reset", "tls-ca-blob,tls-cert-blob,tls-key-blob"]);
     r.expect_status(
         UNIT0,
         "active",
-        &format!("Ready at {}:5000 (http).", r.addr),
+        &format!(
+            "Ready at {}:5000 (http). Container runtimes pull over HTTPS only: juju config \
+             docker-registry tls-auto=true, or relate a CA.",
+            r.addr
+        ),
     );
     r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "200");
     for path in [CERT, KEY, CA] {

@@ -57,6 +57,7 @@ const SECRET: &str = "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c=";
 fn app_bag_round_trip_and_leader_settings_fallback() {
     let app = PeerApp {
         http_secret: Some(HttpSecret::new(SECRET).unwrap()),
+        ..PeerApp::default()
     };
     let b = app.to_databag();
     assert_eq!(b, bag([("http-secret", SECRET)]));
@@ -81,4 +82,40 @@ fn bad_secret_is_rejected_without_echoing_it() {
     let err = PeerApp::http_secret_or_leader(&Databag::new(), &bag([("http-secret", "tab\there")]))
         .unwrap_err();
     assert_eq!(err.key(), "http-secret");
+}
+
+/// The tls-auto CA and the Python charm's client CA round-trip through the app bag; the
+/// leader's writes never delete a key; a broken CA is an error naming its key (and leaves
+/// the http secret readable on its own).
+#[test]
+fn app_bag_carries_the_tls_auto_ca_and_the_python_client_ca() {
+    let ca = charm::tls::auto::make_ca("app tls-auto CA", std::time::SystemTime::now(), [2; 16])
+        .unwrap();
+    let app = PeerApp {
+        tls_auto_ca: Some(ca.clone()),
+        python_client_ca: Some(ca.cert.clone()),
+        ..PeerApp::default()
+    };
+    let b = app.to_databag();
+    assert_eq!(
+        b.keys().collect::<Vec<_>>(),
+        ["python-client-ca", "tls-auto-ca", "tls-auto-ca-key"],
+        "no http-secret key: nothing is deleted"
+    );
+    assert_eq!(PeerApp::parse(&b), Ok(app));
+
+    let mut broken = b.clone();
+    broken.insert("tls-auto-ca-key".into(), "not a key".into());
+    broken.insert("http-secret".into(), SECRET.into());
+    let err = PeerApp::auto_ca(&broken).unwrap_err();
+    assert!(err.to_string().contains("tls-auto CA key"), "{err}");
+    assert!(PeerApp::http_secret_or_leader(&broken, &Databag::new())
+        .unwrap()
+        .is_some());
+    let mut half = b.clone();
+    half.remove("tls-auto-ca-key");
+    assert_eq!(
+        PeerApp::auto_ca(&half).unwrap_err().key(),
+        "tls-auto-ca-key"
+    );
 }

@@ -15,11 +15,13 @@
 pub mod actions;
 pub mod advertise;
 pub mod apply;
+pub mod auto_tls;
 pub mod builder;
 #[cfg(test)]
 mod fixtures;
 pub mod local;
 pub mod model;
+pub mod mtls;
 pub mod notes;
 pub mod nrpe;
 pub mod ownership;

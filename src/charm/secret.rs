@@ -56,6 +56,7 @@ pub fn share(
     if let Some(peer) = peer {
         let app = PeerApp {
             http_secret: Some(secret.clone()),
+            ..PeerApp::default()
         };
         p.relation(&peer.id, true, &peer.app, &app.to_databag());
     }

@@ -15,13 +15,23 @@
 //!
 //! ```text
 //! http-secret       <44 chars>    base64 of 32 random bytes; rendered as http.secret
+//! tls-auto-ca       <PEM>         the tls-auto CA certificate (made once, when first needed)
+//! tls-auto-ca-key   <PEM>         its private key: every unit signs its own certificate
+//! python-client-ca  <PEM>         the CA whose client certificates the Python charm's
+//!                                 registry demanded, kept after the upgrade (B23)
 //! ```
+//!
+//! The leader only adds keys; nothing here is ever deleted (a CA clients trust must
+//! outlive a `tls-auto=false` that may be undone).
 //!
 //! `http-secret` replaces the Python charm's leader setting of the same name for new
 //! deployments; [`PeerApp::http_secret_or_leader`] still reads the leader setting so an
 //! upgraded deployment keeps its secret (uploads in flight across units keep working).
 
 use std::fmt;
+
+use crate::tls::auto::AutoCa;
+use crate::tls::{ca_bundle, Pem};
 
 use super::{get, Databag, Host, WireError};
 
@@ -33,6 +43,12 @@ pub const PRIVATE_ADDRESS: &str = "private-address";
 pub const STARTED: &str = "started";
 /// Key (app bag and legacy leader settings): the shared `http.secret`.
 pub const HTTP_SECRET: &str = "http-secret";
+/// Key (app bag): the tls-auto CA certificate.
+pub const TLS_AUTO_CA: &str = "tls-auto-ca";
+/// Key (app bag): the tls-auto CA key.
+pub const TLS_AUTO_CA_KEY: &str = "tls-auto-ca-key";
+/// Key (app bag): the client CA the Python charm's registry demanded certificates for.
+pub const PYTHON_CLIENT_CA: &str = "python-client-ca";
 
 /// One peer unit's bag.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -112,6 +128,10 @@ impl fmt::Debug for HttpSecret {
 pub struct PeerApp {
     /// `http-secret`.
     pub http_secret: Option<HttpSecret>,
+    /// `tls-auto-ca` and `tls-auto-ca-key`.
+    pub tls_auto_ca: Option<AutoCa>,
+    /// `python-client-ca`.
+    pub python_client_ca: Option<Pem>,
 }
 
 impl PeerApp {
@@ -119,17 +139,47 @@ impl PeerApp {
     pub fn parse(bag: &Databag) -> Result<Self, WireError> {
         Ok(PeerApp {
             http_secret: secret_from(bag, HTTP_SECRET)?,
+            tls_auto_ca: PeerApp::auto_ca(bag)?,
+            python_client_ca: PeerApp::python_client_ca(bag)?,
         })
     }
 
-    /// The leader's writes.
+    /// The tls-auto CA alone (an unusable one must not hide the http secret).
+    pub fn auto_ca(bag: &Databag) -> Result<Option<AutoCa>, WireError> {
+        match (get(bag, TLS_AUTO_CA), get(bag, TLS_AUTO_CA_KEY)) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(WireError::invalid(TLS_AUTO_CA_KEY, "missing")),
+            (None, Some(_)) => Err(WireError::invalid(TLS_AUTO_CA, "missing")),
+            (Some(cert), Some(key)) => AutoCa::parse(cert, key)
+                .map(Some)
+                .map_err(|e| WireError::invalid(&e.option, e.problem)),
+        }
+    }
+
+    /// The Python charm's client CA alone.
+    pub fn python_client_ca(bag: &Databag) -> Result<Option<Pem>, WireError> {
+        get(bag, PYTHON_CLIENT_CA)
+            .map(|pem| {
+                ca_bundle(PYTHON_CLIENT_CA, pem)
+                    .map_err(|e| WireError::invalid(PYTHON_CLIENT_CA, e.problem))
+            })
+            .transpose()
+    }
+
+    /// The leader's writes: the keys it has values for (it never deletes one).
     pub fn to_databag(&self) -> Databag {
-        let value = self
-            .http_secret
-            .as_ref()
-            .map(|s| s.expose().to_string())
-            .unwrap_or_default();
-        Databag::from([(HTTP_SECRET.to_string(), value)])
+        let mut out = Databag::new();
+        if let Some(s) = &self.http_secret {
+            out.insert(HTTP_SECRET.to_string(), s.expose().to_string());
+        }
+        if let Some(ca) = &self.tls_auto_ca {
+            out.insert(TLS_AUTO_CA.to_string(), ca.cert.as_str().to_string());
+            out.insert(TLS_AUTO_CA_KEY.to_string(), ca.key.expose().to_string());
+        }
+        if let Some(pem) = &self.python_client_ca {
+            out.insert(PYTHON_CLIENT_CA.to_string(), pem.as_str().to_string());
+        }
+        out
     }
 
     /// The secret from the app bag, else from the Python charm's leader settings (upgrades).
