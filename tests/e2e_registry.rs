@@ -1664,3 +1664,96 @@ fn refresh_from_the_python_charm_serving_operator_files_keeps_serving_them() {
     );
     r.expect_client_certificates_demanded(&kubelet, None);
 }
+
+// ---- certificate renewal ------------------------------------------------------------------
+
+/// Issue 17 item 3 on real files: the unit's addresses change (`http-host`) while the CA
+/// charm, speaking `protocol`, is slow to sign the new request (`hold=true`): the
+/// certificate it issued before keeps serving https (no restart to http), the status says
+/// the renewal is pending, and once the CA signs, the new certificate (naming the new
+/// host) serves and the note goes.
+fn renewal_keeps_https_until_the_new_certificate_arrives(protocol: &str) {
+    let r = Registry::deploy();
+    let easyrsa = testcharm("easyrsa");
+    let proto = format!("protocol={protocol}");
+    r.m.ok(&["deploy", &easyrsa, "--config", &proto]);
+    r.m.ok(&["integrate", APP, "easyrsa:client"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    let certs = r.m.scratch().join("renewal-ca");
+    std::fs::create_dir_all(&certs).unwrap();
+    let ca = r.m.exec("easyrsa/0", "cat /var/lib/easyrsa-sim/ca.crt");
+    std::fs::write(certs.join("ca.crt"), &ca.stdout).unwrap();
+    let https = Tls::Ca(&certs);
+    let img = build_image(&r.m, &format!("renew-{protocol}"));
+    r.push_ok(5000, &img, https, None);
+    let before = r.m.exec(UNIT0, &format!("cat {CERT}")).stdout;
+    // v4 answers the unit's own CSR: the key served is the unit's, never sent anywhere.
+    let pubkeys = r.m.exec(
+        UNIT0,
+        &format!(
+            "openssl pkey -in {KEY} -pubout; \
+             openssl pkey -in /var/lib/docker-registry-charm/cert-provider.key -pubout"
+        ),
+    );
+    let keys: Vec<&str> = pubkeys.stdout.split("-----END PUBLIC KEY-----").collect();
+    r.m.check(
+        (keys[0].trim() == keys[1].trim()) == (protocol == "v4"),
+        &format!("{protocol}: the served key is not the one the protocol implies"),
+        &pubkeys,
+    );
+
+    r.m.ok(&["config", "easyrsa", "hold=true"]);
+    r.config(&["http-host=https://registry.renewal.internal:5000/"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        "Ready at registry.renewal.internal:5000 (https). Certificate renewal pending: \
+         cert-provider has not signed the request for the current addresses yet.",
+    );
+    let during = r.m.exec(UNIT0, &format!("cat {CERT}")).stdout;
+    r.m.check(
+        during == before,
+        "the certificate changed while the CA held the request",
+        &r.m.run(&["debug-log"]),
+    );
+    r.expect_image(5000, &img, https, None);
+    let cfg = r.m.exec(UNIT0, &format!("cat {CONFIG_YML}"));
+    r.m.check(cfg.stdout.contains("tls:"), "TLS went off", &cfg);
+    let pid = r.pid(UNIT0);
+
+    r.m.ok(&["config", "easyrsa", "hold=false"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        "Ready at registry.renewal.internal:5000 (https).",
+    );
+    let sans = r.m.exec(
+        UNIT0,
+        &format!("openssl x509 -in {CERT} -noout -ext subjectAltName"),
+    );
+    r.m.check(
+        sans.stdout.contains("DNS:registry.renewal.internal"),
+        "the new certificate does not name the new host",
+        &sans,
+    );
+    r.m.check(
+        r.pid(UNIT0) != pid,
+        "the registry kept the old certificate",
+        &sans,
+    );
+    r.expect_image(5000, &img, https, None);
+}
+
+#[test]
+fn a_v4_renewal_keeps_https_until_the_new_certificate_arrives() {
+    renewal_keeps_https_until_the_new_certificate_arrives("v4");
+}
+
+#[test]
+fn a_legacy_renewal_keeps_https_until_the_new_certificate_arrives() {
+    renewal_keeps_https_until_the_new_certificate_arrives("legacy");
+}
