@@ -10,10 +10,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
 use serde_json::Value;
 use support::clients::{self, build_image, ingress, Image, Tls};
 use support::jujusim::{related_data, testcharm, Model, Output};
+use support::pki::Pki;
 
 const APP: &str = "docker-registry";
 const UNIT0: &str = "docker-registry/0";
@@ -265,69 +265,6 @@ impl Registry {
         self.m
             .run(&["exec", unit, "--", "test", "-e", path])
             .success()
-    }
-}
-
-/// A CA and certificates from openssl, under the model's scratch dir.
-struct Pki {
-    dir: PathBuf,
-}
-
-impl Pki {
-    /// A new CA named `name`. `certs()` holds its `ca.crt` (skopeo/curl trust dir).
-    fn new(m: &Model, name: &str) -> Pki {
-        let dir = m.scratch().join(format!("pki-{name}"));
-        m.host(&format!(
-            "set -e; mkdir -p {d}/certs; cd {d}
-             openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj '/CN=e2e {name} CA' \
-               -keyout ca.key -out ca.crt \
-               -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
-             cp ca.crt certs/ca.crt",
-            d = dir.display()
-        ));
-        Pki { dir }
-    }
-
-    /// Issues `<name>.crt`/`<name>.key` for the IP `ip` (CN and the only SAN).
-    fn issue(&self, m: &Model, name: &str, ip: &str) {
-        m.host(&format!(
-            "set -e; cd {d}
-             openssl req -newkey rsa:2048 -nodes -subj '/CN={ip}' -keyout {name}.key -out {name}.csr
-             printf 'subjectAltName=IP:{ip}\\nbasicConstraints=CA:FALSE\\nkeyUsage=digitalSignature,keyEncipherment\\nextendedKeyUsage=serverAuth\\n' > {name}.ext
-             openssl x509 -req -in {name}.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
-               -extfile {name}.ext -out {name}.crt",
-            d = self.dir.display()
-        ));
-    }
-
-    /// A directory for a client that presents a certificate: `ca.crt`, and `client.cert`
-    /// / `client.key` (CN `name`, clientAuth) signed by this CA; skopeo's `--cert-dir`
-    /// presents them.
-    fn client_dir(&self, m: &Model, name: &str) -> PathBuf {
-        let dir = self.dir.join(format!("client-{name}"));
-        m.host(&format!(
-            "set -e; cd {d}; mkdir -p {c}
-             openssl req -newkey rsa:2048 -nodes -subj '/CN={name}' -keyout {name}.key -out {name}.csr
-             printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' > {name}.ext
-             openssl x509 -req -in {name}.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
-               -extfile {name}.ext -out {name}.crt
-             cp ca.crt {c}/ca.crt; cp {name}.crt {c}/client.cert; cp {name}.key {c}/client.key",
-            d = self.dir.display(),
-            c = dir.display()
-        ));
-        dir
-    }
-
-    /// The directory with only `ca.crt` in it.
-    fn certs(&self) -> PathBuf {
-        self.dir.join("certs")
-    }
-
-    /// `base64 -w0` of a file in the PKI dir.
-    fn blob(&self, file: &str) -> String {
-        let bytes =
-            std::fs::read(self.dir.join(file)).unwrap_or_else(|e| panic!("reading {file}: {e}"));
-        base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 }
 
