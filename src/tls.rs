@@ -607,12 +607,13 @@ pub fn generate_key() -> Result<Secret, TlsError> {
     Ok(Secret::new(kp.serialize_pem()))
 }
 
-/// A PEM certificate signing request for `key` with `common_name` and `sans`.
-pub fn csr(key: &Secret, common_name: &str, sans: &[San]) -> Result<Pem, TlsError> {
-    let err = |p: String| TlsError::new("certificate request", p);
-    let der = parse_key("private key", key.expose())?;
-    let kp = rcgen::KeyPair::try_from(der.as_slice())
-        .map_err(|e| err(format!("private key cannot be loaded ({e})")))?;
+/// Certificate (or request) parameters naming `common_name` and exactly `sans`; `err`
+/// words a failure for the caller.
+fn subject_params(
+    common_name: &str,
+    sans: &[San],
+    err: &dyn Fn(String) -> TlsError,
+) -> Result<rcgen::CertificateParams, TlsError> {
     let mut params =
         rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| err(format!("{e}")))?;
     params
@@ -628,6 +629,16 @@ pub fn csr(key: &Secret, common_name: &str, sans: &[San]) -> Result<Pem, TlsErro
             ),
         });
     }
+    Ok(params)
+}
+
+/// A PEM certificate signing request for `key` with `common_name` and `sans`.
+pub fn csr(key: &Secret, common_name: &str, sans: &[San]) -> Result<Pem, TlsError> {
+    let err = |p: String| TlsError::new("certificate request", p);
+    let der = parse_key("private key", key.expose())?;
+    let kp = rcgen::KeyPair::try_from(der.as_slice())
+        .map_err(|e| err(format!("private key cannot be loaded ({e})")))?;
+    let params = subject_params(common_name, sans, &err)?;
     let req = params
         .serialize_request(&kp)
         .map_err(|e| err(format!("{e}")))?;

@@ -1331,20 +1331,11 @@ fn crash_while_blocked_keeps_the_proxy_environment() {
     assert_eq!(relaunched, good, "restarted without its proxy environment");
 }
 
-/// v4: a provider answering our CSR in its app bag turns TLS on with OUR key,
-/// which never leaves the unit.
-#[test]
-fn v4_answer_to_our_csr_turns_tls_on_with_our_own_key() {
-    let ca = ca();
-    let (u, _) = Unit::serving();
-    let cp = u
-        .juju
-        .add_relation("cert-provider", "self-signed-certificates");
-    u.juju
-        .set_unit_bag(&cp, "self-signed-certificates/0", juju_keys("10.1.0.9"));
-    u.ok(joined(&cp, "self-signed-certificates/0"));
+/// A v4 provider signing the unit's first CSR on `cp` with `ca` and answering in its app
+/// bag (then the relation-changed hook); the certificate.
+fn sign_v4(u: &Unit, cp: &RelationId, ca: &Ca) -> String {
     let csrs: Value =
-        serde_json::from_str(&u.juju.our_bag(&cp)["certificate_signing_requests"]).unwrap();
+        serde_json::from_str(&u.juju.our_bag(cp)["certificate_signing_requests"]).unwrap();
     let csr = csrs[0]["certificate_signing_request"]
         .as_str()
         .unwrap()
@@ -1361,8 +1352,24 @@ fn v4_answer_to_our_csr_turns_tls_on_with_our_own_key() {
         "chain": [cert, ca.pem],
     }]);
     u.juju
-        .set_remote_app_bag(&cp, bag(&[("certificates", &answer.to_string())]));
-    u.ok(relation_event(RelationKind::Changed, &cp, None));
+        .set_remote_app_bag(cp, bag(&[("certificates", &answer.to_string())]));
+    u.ok(relation_event(RelationKind::Changed, cp, None));
+    cert
+}
+
+/// v4: a provider answering our CSR in its app bag turns TLS on with OUR key,
+/// which never leaves the unit.
+#[test]
+fn v4_answer_to_our_csr_turns_tls_on_with_our_own_key() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let cp = u
+        .juju
+        .add_relation("cert-provider", "self-signed-certificates");
+    u.juju
+        .set_unit_bag(&cp, "self-signed-certificates/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "self-signed-certificates/0"));
+    sign_v4(&u, &cp, &ca);
 
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
     assert_eq!(u.service_calls(), (1, 1, 0));
@@ -3372,29 +3379,7 @@ fn v4_renewal_keeps_the_old_certificate_until_the_new_one_arrives() {
     u.juju
         .set_unit_bag(&cp, "self-signed-certificates/0", juju_keys("10.1.0.9"));
     u.ok(joined(&cp, "self-signed-certificates/0"));
-    let sign = |u: &Unit| -> String {
-        let csrs: Value =
-            serde_json::from_str(&u.juju.our_bag(&cp)["certificate_signing_requests"]).unwrap();
-        let csr = csrs[0]["certificate_signing_request"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let cert = rcgen::CertificateSigningRequestParams::from_pem(&csr)
-            .unwrap()
-            .signed_by(&ca.issuer)
-            .unwrap()
-            .pem();
-        let answer = json!([{
-            "certificate_signing_request": csr,
-            "certificate": cert,
-            "ca": ca.pem,
-            "chain": [cert, ca.pem],
-        }]);
-        u.juju
-            .set_remote_app_bag(&cp, bag(&[("certificates", &answer.to_string())]));
-        u.ok(relation_event(RelationKind::Changed, &cp, None));
-        cert
-    };
+    let sign = |u: &Unit| sign_v4(u, &cp, &ca);
     let first = sign(&u);
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
     assert_eq!(u.service_calls(), (1, 1, 0));

@@ -1468,6 +1468,12 @@ fn refresh_from_the_python_charm_serving_blob_tls_keeps_serving_and_its_files_be
     );
 
     r.config(&["--reset", "tls-ca-blob,tls-cert-blob,tls-key-blob"]);
+    back_to_http_with_nothing_left(&r, &img, "the blobs were cleared");
+}
+
+/// After the Python charm's TLS source went (`after`): plain http, none of its TLS files
+/// back, the image still served with its credentials.
+fn back_to_http_with_nothing_left(r: &Registry, img: &Image, after: &str) {
     r.expect_status(
         UNIT0,
         "active",
@@ -1476,11 +1482,11 @@ fn refresh_from_the_python_charm_serving_blob_tls_keeps_serving_and_its_files_be
     for path in [CERT, KEY, CA] {
         r.m.check(
             !r.exists(UNIT0, path),
-            &format!("{path} is back (or still there) after the blobs were cleared"),
+            &format!("{path} is back (or still there) after {after}"),
             &r.m.exec(UNIT0, "ls -la /etc/docker/registry"),
         );
     }
-    r.expect_image(5000, &img, Tls::Off, Some(PY_CREDS));
+    r.expect_image(5000, img, Tls::Off, Some(PY_CREDS));
 }
 
 /// Issue 17 items 1 and 2, easyrsa: the Python charm related to easyrsa wrote its answer
@@ -1536,19 +1542,7 @@ fn refresh_from_the_python_charm_related_to_easyrsa_keeps_serving_and_demanding_
     );
 
     r.m.ok(&["remove-relation", APP, "easyrsa"]);
-    r.expect_status(
-        UNIT0,
-        "active",
-        &format!("Ready at {}:5000 (http).", r.addr),
-    );
-    for path in [CERT, KEY, CA] {
-        r.m.check(
-            !r.exists(UNIT0, path),
-            &format!("{path} is back (or still there) after easyrsa went"),
-            &r.m.exec(UNIT0, "ls -la /etc/docker/registry"),
-        );
-    }
-    r.expect_image(5000, &img, Tls::Off, Some(PY_CREDS));
+    back_to_http_with_nothing_left(&r, &img, "easyrsa went");
 }
 
 /// Issue 17 item 1, operator files: the Python charm served files an operator put at the

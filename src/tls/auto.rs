@@ -14,7 +14,7 @@ use crate::secret::Secret;
 
 use super::{
     cert_sans, chains_to, encode_pem, parse_cert_blocks, parse_der, parse_key, pem_blocks,
-    unix_seconds, Pem, San, TlsError,
+    subject_params, unix_seconds, Pem, San, TlsError,
 };
 
 /// How long the tls-auto CA is valid: long-lived, since every client trusts it.
@@ -125,21 +125,7 @@ pub fn issue(
     let unit_der = parse_key("tls-auto key", key.expose())?;
     let unit_kp = rcgen::KeyPair::try_from(unit_der.as_slice())
         .map_err(|e| err(format!("the unit key cannot be loaded ({e})")))?;
-    let mut params =
-        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| err(format!("{e}")))?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, common_name);
-    for san in sans {
-        params.subject_alt_names.push(match san {
-            San::Ip(ip) => rcgen::SanType::IpAddress(*ip),
-            San::Dns(d) => rcgen::SanType::DnsName(
-                d.as_str()
-                    .try_into()
-                    .map_err(|e| err(format!("SAN {d:?}: {e}")))?,
-            ),
-        });
-    }
+    let mut params = subject_params(common_name, sans, &err)?;
     params.is_ca = rcgen::IsCa::ExplicitNoCa;
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
