@@ -14,22 +14,29 @@
 //! The APP bag, written by the leader ([`PeerApp`]):
 //!
 //! ```text
-//! http-secret       <44 chars>    base64 of 32 random bytes; rendered as http.secret
+//! shared-secret     secret://<model uuid>/<id>   the URI of the charm's Juju secret
+//!                                                (label `registry-shared`) holding the
+//!                                                registry's http.secret; not a secret
+//!                                                itself: only our units can read it
 //! tls-auto-ca       <PEM>         the tls-auto CA certificate (made once, when first needed)
 //! tls-auto-ca-key   <PEM>         its private key: every unit signs its own certificate
 //! python-client-ca  <PEM>         the CA whose client certificates the Python charm's
 //!                                 registry demanded, kept after the upgrade (B23)
 //! ```
 //!
-//! The leader only adds keys; nothing here is ever deleted (a CA clients trust must
-//! outlive a `tls-auto=false` that may be undone).
+//! The leader writes only the keys it has values for; the tls-auto CA and the Python
+//! charm's client CA are never deleted (a CA clients trust must outlive a `tls-auto=false`
+//! that may be undone).
 //!
-//! `http-secret` replaces the Python charm's leader setting of the same name for new
-//! deployments; [`PeerApp::http_secret_or_leader`] still reads the leader setting so an
-//! upgraded deployment keeps its secret (uploads in flight across units keep working).
+//! Before the move to a Juju secret the value itself was here, as `http-secret` (base64 of
+//! 32 random bytes), and the Python charm kept it in the leader setting of the same name.
+//! [`PeerApp::legacy_http_secret`] reads either, so an upgraded deployment keeps its
+//! value (uploads in flight across units keep working); the leader's writes delete
+//! `http-secret` from this bag in the same commit that records `shared-secret`.
 
 use std::fmt;
 
+use crate::juju::SecretUri;
 use crate::tls::auto::AutoCa;
 use crate::tls::{ca_bundle, Pem};
 
@@ -41,7 +48,10 @@ pub const INGRESS_ADDRESS: &str = "ingress-address";
 pub const PRIVATE_ADDRESS: &str = "private-address";
 /// Key: our "registry is serving" marker.
 pub const STARTED: &str = "started";
-/// Key (app bag and legacy leader settings): the shared `http.secret`.
+/// Key (app bag): the URI of the charm's Juju secret.
+pub const SHARED_SECRET: &str = "shared-secret";
+/// Key (app bag before the move, and the Python charm's leader settings): the shared
+/// `http.secret` itself.
 pub const HTTP_SECRET: &str = "http-secret";
 /// Key (app bag): the tls-auto CA certificate.
 pub const TLS_AUTO_CA: &str = "tls-auto-ca";
@@ -126,8 +136,8 @@ impl fmt::Debug for HttpSecret {
 /// The peer relation's app bag (leader-written).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PeerApp {
-    /// `http-secret`.
-    pub http_secret: Option<HttpSecret>,
+    /// `shared-secret`.
+    pub shared_secret: Option<SecretUri>,
     /// `tls-auto-ca` and `tls-auto-ca-key`.
     pub tls_auto_ca: Option<AutoCa>,
     /// `python-client-ca`.
@@ -138,13 +148,23 @@ impl PeerApp {
     /// Read the app bag.
     pub fn parse(bag: &Databag) -> Result<Self, WireError> {
         Ok(PeerApp {
-            http_secret: secret_from(bag, HTTP_SECRET)?,
+            shared_secret: PeerApp::shared_secret(bag)?,
             tls_auto_ca: PeerApp::auto_ca(bag)?,
             python_client_ca: PeerApp::python_client_ca(bag)?,
         })
     }
 
-    /// The tls-auto CA alone (an unusable one must not hide the http secret).
+    /// The URI of the charm's Juju secret alone (unusable CAs must not hide it).
+    pub fn shared_secret(bag: &Databag) -> Result<Option<SecretUri>, WireError> {
+        get(bag, SHARED_SECRET)
+            .map(|v| {
+                v.parse::<SecretUri>()
+                    .map_err(|e| WireError::invalid(SHARED_SECRET, e.reason))
+            })
+            .transpose()
+    }
+
+    /// The tls-auto CA alone (an unusable one must not hide the shared secret).
     pub fn auto_ca(bag: &Databag) -> Result<Option<AutoCa>, WireError> {
         match (get(bag, TLS_AUTO_CA), get(bag, TLS_AUTO_CA_KEY)) {
             (None, None) => Ok(None),
@@ -166,11 +186,13 @@ impl PeerApp {
             .transpose()
     }
 
-    /// The leader's writes: the keys it has values for (it never deletes one).
+    /// The leader's writes: the keys it has values for; with the URI, the deletion of the
+    /// value from before the move.
     pub fn to_databag(&self) -> Databag {
         let mut out = Databag::new();
-        if let Some(s) = &self.http_secret {
-            out.insert(HTTP_SECRET.to_string(), s.expose().to_string());
+        if let Some(uri) = &self.shared_secret {
+            out.insert(SHARED_SECRET.to_string(), uri.to_string());
+            out.insert(HTTP_SECRET.to_string(), String::new());
         }
         if let Some(ca) = &self.tls_auto_ca {
             out.insert(TLS_AUTO_CA.to_string(), ca.cert.as_str().to_string());
@@ -182,15 +204,10 @@ impl PeerApp {
         out
     }
 
-    /// The secret from the app bag, else from the Python charm's leader settings (upgrades).
-    pub fn http_secret_or_leader(
-        app_bag: &Databag,
-        leader_settings: &Databag,
-    ) -> Result<Option<HttpSecret>, WireError> {
-        match secret_from(app_bag, HTTP_SECRET)? {
-            Some(s) => Ok(Some(s)),
-            None => secret_from(leader_settings, HTTP_SECRET),
-        }
+    /// The `http-secret` value from before the move, in this bag or in the Python charm's
+    /// leader settings (the same key in both).
+    pub fn legacy_http_secret(bag: &Databag) -> Result<Option<HttpSecret>, WireError> {
+        secret_from(bag, HTTP_SECRET)
     }
 }
 
