@@ -9,7 +9,7 @@
 //! - [`jujusim`]: the end-to-end harness over the `jujusim` CLI and its test charms.
 //! - [`clients`]: skopeo, curl and test images for end-to-end tests.
 //! - [`haproxy`]: how haproxy reads what the charm publishes on `website`.
-//! - [`pki::Pki`]: a CA and server certificates from openssl, as `tls-*-blob` options.
+//! - [`pki::Pki`]: a CA and certificates from openssl for end-to-end tests.
 //! - [`swift`]: the swift test charm, a real Swift (and s3api) for shared storage.
 #![allow(dead_code)] // each test binary uses a different subset
 

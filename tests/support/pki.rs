@@ -1,13 +1,15 @@
-//! Certificates for end-to-end tests: a CA and server certificates made with openssl
-//! under the model's scratch dir, handed to the charm as `tls-*-blob` options.
+//! Certificates from openssl for end-to-end tests: a CA, server certificates for an IP,
+//! client certificates, and the base64 blobs the `tls-*-blob` options take. Made outside
+//! the charm on purpose: the charm's own TLS code is what the tests check.
 use std::path::PathBuf;
 
 use base64::Engine;
 
 use super::jujusim::Model;
 
-/// A CA and the certificates it issued.
+/// A CA and certificates from openssl, under the model's scratch dir.
 pub struct Pki {
+    /// Where its files are (`ca.crt`, `ca.key`, `<name>.crt`, `<name>.key`, ...).
     pub dir: PathBuf,
 }
 
@@ -44,6 +46,24 @@ impl Pki {
             d = self.dir.display(),
             sans = sans.join(","),
         ));
+    }
+
+    /// A directory for a client that presents a certificate: `ca.crt`, and `client.cert`
+    /// / `client.key` (CN `name`, clientAuth) signed by this CA; skopeo's `--cert-dir`
+    /// presents them.
+    pub fn client_dir(&self, m: &Model, name: &str) -> PathBuf {
+        let dir = self.dir.join(format!("client-{name}"));
+        m.host(&format!(
+            "set -e; cd {d}; mkdir -p {c}
+             openssl req -newkey rsa:2048 -nodes -subj '/CN={name}' -keyout {name}.key -out {name}.csr
+             printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' > {name}.ext
+             openssl x509 -req -in {name}.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+               -extfile {name}.ext -out {name}.crt
+             cp ca.crt {c}/ca.crt; cp {name}.crt {c}/client.cert; cp {name}.key {c}/client.key",
+            d = self.dir.display(),
+            c = dir.display()
+        ));
+        dir
     }
 
     /// The directory with only `ca.crt` in it.
