@@ -7,7 +7,8 @@
 //! shared http secret), [`tls_source`] (which TLS wins), [`ownership`] (files the charm
 //! writes, sets aside and gives back), [`registry`] (directories, auth files, config.yml,
 //! service, ports, probe), [`advertise`] (where clients connect), [`publish`] (relation
-//! data), [`nrpe`] (the Nagios check), [`actions`], [`local`] (what the unit remembers).
+//! data), [`nrpe`] (the Nagios check), [`actions`], [`local`] (what the unit remembers),
+//! [`record`] (the model as last read: what each hook asks Juju again).
 //!
 //! Effects go through the narrow traits in `workload` (chosen once in [`handle`]) and the
 //! hook tools, so tests change the world around the charm, never flags inside it.
@@ -26,6 +27,7 @@ pub mod ownership;
 pub mod plan;
 pub mod publish;
 pub mod read;
+pub mod record;
 pub mod registry;
 pub mod report;
 pub mod secret;

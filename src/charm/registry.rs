@@ -291,16 +291,13 @@ pub fn keep_serving(
 
 /// Ports follow registry-port (and debug-port with metrics); the rest are closed.
 pub fn ports(p: &mut Builder, view: &View, config: &CharmConfig) {
-    let (open, close) = port_changes(&view.model.opened_ports, &desired_ports(config));
-    for range in close {
-        p.step(Step::ClosePort(Port {
-            number: range.from,
-            protocol: range.protocol,
-        }));
-    }
-    for port in open {
-        p.step(Step::OpenPort(port));
-    }
+    let desired = desired_ports(config);
+    let (open, close) = port_changes(&view.model.opened_ports, &desired);
+    p.ports(
+        close,
+        open,
+        desired.into_iter().map(PortRange::from).collect(),
+    );
 }
 
 /// `GET /v2/` on loopback: Ready only when the registry really answers (B25,

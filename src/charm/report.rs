@@ -17,19 +17,23 @@ pub fn report<R: ToolRunner>(
     tools: &HookTools<R>,
     fx: &Effects<'_>,
 ) -> Result<(), Error> {
-    let (mut local, contributions) = match applied {
-        Applied::Halted(status, local) => {
-            let mut all = vec![status];
-            all.extend(plan.statuses.iter().cloned());
-            (*local, all)
-        }
-        Applied::Done => {
-            let Some(local) = plan.local.clone() else {
-                return Ok(());
-            };
+    let (local, halted) = match applied {
+        Applied::Halted(status, local) => (Some(*local), Some(status)),
+        Applied::Forgot(local) => (Some(*local), None),
+        Applied::Done => (plan.local.clone(), None),
+    };
+    let Some(mut local) = local else {
+        return Ok(());
+    };
+    let contributions = match halted {
+        // The probe is not asked: the steps that make the registry serve were skipped.
+        Some(status) => std::iter::once(status)
+            .chain(plan.statuses.iter().cloned())
+            .collect(),
+        None => {
             let mut all = plan.statuses.clone();
             all.extend(plan.probe.as_ref().map(|p| probe(fx, p)));
-            (local, all)
+            all
         }
     };
     match choose(&contributions) {

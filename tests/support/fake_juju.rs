@@ -140,6 +140,8 @@ struct Inner {
     pending: Vec<Pending>,
     calls: Vec<Call>,
     defaults: Map<String, Value>,
+    /// Tools whose next call fails (once each).
+    fail_next: BTreeSet<String>,
 }
 
 /// The fake; clones share one state (the charm's tools and its log layer both hold one).
@@ -212,6 +214,7 @@ impl FakeJuju {
                 pending: Vec::new(),
                 calls: Vec::new(),
                 defaults: config_defaults(),
+                fail_next: BTreeSet::new(),
             })),
         }
     }
@@ -239,6 +242,12 @@ impl FakeJuju {
     /// Forgets recorded calls (keeps the state), e.g. between phases of a scenario.
     pub fn clear_calls(&self) {
         self.lock().calls.clear();
+    }
+
+    /// Makes the next call of `tool` fail as a tool fails under Juju (exit 1, `ERROR ...`
+    /// on stderr), e.g. to fail a hook after its relation writes.
+    pub fn fail_next(&self, tool: &str) {
+        self.lock().fail_next.insert(tool.to_string());
     }
 
     /// Calls of one tool.
@@ -615,6 +624,9 @@ impl ToolRunner for FakeJuju {
             args: args.to_vec(),
             stdin: stdin.map(<[u8]>::to_vec),
         });
+        if inner.fail_next.remove(tool) {
+            return Err(err(tool, args, 1, "ERROR connection is shut down\n"));
+        }
         inner.answer(tool, args, stdin)
     }
 }
