@@ -777,3 +777,35 @@ fn every_saved_record_marks_the_writes_before_it_unconfirmed() {
     assert_eq!(peer.app["http-secret"], "bmV3LXNlY3JldA==");
     assert_eq!(model.opened_ports, [PortRange::from(Port::tcp(5000))]);
 }
+
+/// The htpasswd entry is a bcrypt hash, so checking it costs a few ms of CPU: a unit
+/// checks it once per file and config, and again as soon as either changes.
+#[test]
+fn the_htpasswd_entry_is_checked_again_only_when_the_file_or_the_config_changes() {
+    let config = json!({"auth-basic-user": "admin", "auth-basic-password": "pw"});
+    let mut world = serving(config.clone());
+    assert!(world.view.local.htpasswd_checked.is_some());
+    let noop = world.run(Event::UpdateStatus);
+    assert!(written(&noop).is_empty(), "{:?}", written(&noop));
+
+    // A hand edit: the file is not what was checked, so it is checked, and rewritten.
+    let htpasswd = PathBuf::from(HTPASSWD_PATH);
+    let edited = Some(Entry::file(
+        b"admin:$2y$05$not-a-real-hash\n",
+        0o640,
+        (0, OWNER.1),
+    ));
+    world.disk.insert(htpasswd.clone(), edited.clone());
+    world.view.machine.files.insert(htpasswd.clone(), edited);
+    world.view.fresh.htpasswd_salt = Some([5; 16]);
+    assert_eq!(written(&world.run(Event::UpdateStatus)), [htpasswd]);
+
+    // Another config (same credentials): checked once, and the entry still holds.
+    let mut other = config.clone();
+    other["registry-name"] = json!("renamed");
+    world.view.model = model(other);
+    let before = world.view.local.htpasswd_checked.clone();
+    assert!(written(&world.run(Event::ConfigChanged)).is_empty());
+    assert_ne!(world.view.local.htpasswd_checked, before);
+    assert!(written(&world.run(Event::UpdateStatus)).is_empty());
+}

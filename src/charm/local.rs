@@ -85,6 +85,10 @@ pub struct LocalState {
     /// What the current config.yml was rendered from (see `registry::config_yml`).
     #[serde(default)]
     pub rendered_from: Option<String>,
+    /// The htpasswd file and the config its entry was last checked against (see
+    /// `registry::auth_files`).
+    #[serde(default)]
+    pub htpasswd_checked: Option<String>,
     /// The model as last read, with this unit's writes since: what the next hooks take
     /// instead of asking Juju again (see [`Recorded`]). It holds the config and the bags
     /// this unit published, secrets included, so the file is root's alone (0600 in a 0700

@@ -190,6 +190,12 @@ pub fn reads(event: &Event, recorded: bool) -> Reads {
             config: true,
             ..Announced::default()
         }),
+        // An endpoint the charm has no use for (e.g. the implicit juju-info).
+        Event::Relation { relation, .. }
+            if !endpoints::ALL.contains(&relation.endpoint.as_str()) =>
+        {
+            Reads::Announced(Announced::default())
+        }
         Event::Relation { kind, relation, .. } => {
             let broken = *kind == RelationKind::Broken;
             // A dying relation leaves `relation-ids` when its last member has departed.
@@ -266,6 +272,8 @@ mod tests {
                     broken: Some("cert-provider:4".parse().unwrap()),
                 }),
             ),
+            (rel(Changed, "juju-info:7"), announced(false, None, None)),
+            (rel(Created, "juju-info:7"), announced(false, None, None)),
             (Event::Install, Reads::All),
             (Event::Start, Reads::All),
             (Event::UpgradeCharm, Reads::All),

@@ -98,8 +98,16 @@ pub fn auth_files(
     let token_pem = Path::new(render::TOKEN_PEM_PATH);
     match &config.auth {
         Auth::Basic { user, password } => {
-            let current = String::from_utf8_lossy(p.disk.read(htpasswd)?.unwrap_or_default());
-            if !crate::htpasswd::verify_file(&current, user, password.expose()) {
+            let mut current = p.disk.read(htpasswd)?.unwrap_or_default().to_vec();
+            // Checking the entry is a bcrypt hash (a few ms of CPU in every hook): it is
+            // skipped while the file and the config are exactly those of the last check.
+            let checked = |contents: &[u8]| {
+                let file = local::sha256(contents);
+                local::sha256(format!("{}\n{file}", view.model.config_digest).as_bytes())
+            };
+            let known_good = p.local.htpasswd_checked.as_deref() == Some(&checked(&current));
+            let text = String::from_utf8_lossy(&current);
+            if !known_good && !crate::htpasswd::verify_file(&text, user, password.expose()) {
                 let salt = view
                     .fresh
                     .htpasswd_salt
@@ -112,11 +120,14 @@ pub fn auth_files(
                 };
                 put(p, &w)?;
                 p.info(format!("basic auth credentials written for user {user}"));
+                current = w.contents;
             }
+            p.local.htpasswd_checked = Some(checked(&current));
             drop_owned(p, token_pem)?;
             Ok(Vec::new())
         }
         Auth::Token { root_certs_pem, .. } => {
+            p.local.htpasswd_checked = None;
             let w = Wanted {
                 path: token_pem.into(),
                 contents: root_certs_pem.as_bytes().to_vec(),
@@ -127,6 +138,7 @@ pub fn auth_files(
             Ok(vec![w.contents])
         }
         Auth::None => {
+            p.local.htpasswd_checked = None;
             drop_owned(p, htpasswd)?;
             drop_owned(p, token_pem)?;
             Ok(Vec::new())
