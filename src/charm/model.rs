@@ -33,6 +33,9 @@ pub struct ModelView {
     pub address: Option<IpAddr>,
     /// Addresses the unit's binding is bound to (certificate SANs).
     pub bind_addresses: Vec<IpAddr>,
+    /// The unit's public address (an IP or a host name), read only while cert-provider is
+    /// related: it goes into the certificate SANs, as it did with the Python charm.
+    pub public_address: Option<String>,
     /// The shared `http.secret`: peer app bag first, else the Python charm's leader setting.
     pub http_secret: Option<HttpSecret>,
     /// The peer relation (exists from deployment).
@@ -55,6 +58,9 @@ pub struct ModelView {
     /// `registry-name` as configured (the Python charm's container), even when another
     /// option is invalid.
     pub registry_name: String,
+    /// sha256 of each option's value as config-get gave it: which options changed since
+    /// the last good config, without keeping any value.
+    pub options: BTreeMap<String, String>,
 }
 
 impl ModelView {
@@ -99,6 +105,7 @@ impl ModelView {
             config: CharmConfig::from_json_with_tls(&rec.config, now),
             address: rec.address,
             bind_addresses: rec.bind_addresses.clone(),
+            public_address: rec.public_address.clone(),
             http_secret,
             peer,
             website: relations(endpoints::WEBSITE),
@@ -113,6 +120,11 @@ impl ModelView {
                     .to_string()
                     .as_bytes(),
             ),
+            options: rec
+                .config
+                .iter()
+                .map(|(k, v)| (k.clone(), super::local::sha256(v.to_string().as_bytes())))
+                .collect(),
             registry_name: rec
                 .config
                 .get("registry-name")
@@ -147,6 +159,7 @@ fn read_all<R: ToolRunner>(
         relations,
         ..Recorded::default()
     };
+    rec.public_address = read_public_address(tools, &rec)?;
     rec.leader_settings = read_leader_settings(tools, &rec)?;
     rec.opened_ports = tools.opened_ports()?;
     Ok((leader, rec))
@@ -214,6 +227,15 @@ fn refresh<R: ToolRunner>(
             Some(_) => {}
         }
     }
+    // The public address changes with the machine's addresses (config-changed); a
+    // cert-provider hook may be the first to need it, or the last.
+    let cert_provider = announced.ids.as_deref() == Some(endpoints::CERT_PROVIDER)
+        || (announced.relation.as_ref()).is_some_and(|r| r.endpoint == endpoints::CERT_PROVIDER);
+    if announced.config || (cert_provider && rec.public_address.is_none()) {
+        rec.public_address = read_public_address(tools, &rec)?;
+    } else if cert_provider && !rec.related(endpoints::CERT_PROVIDER) {
+        rec.public_address = None;
+    }
     confirm(tools, &ctx.unit, &mut rec)?;
     Ok((leader, rec))
 }
@@ -257,6 +279,18 @@ fn read_addresses<R: ToolRunner>(
         .filter_map(|a| a.value.parse().ok())
         .collect();
     Ok((address, bind))
+}
+
+/// The unit's public address, asked only while cert-provider is related: it goes into
+/// the certificate SANs.
+fn read_public_address<R: ToolRunner>(
+    tools: &HookTools<R>,
+    rec: &Recorded,
+) -> Result<Option<String>, HookToolError> {
+    match rec.related(endpoints::CERT_PROVIDER) {
+        true => tools.unit_get_public_address(),
+        false => Ok(None),
+    }
 }
 
 /// Leader settings, asked only while the peer app bag has no secret: units switched from

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::config::Secret;
 use crate::juju::{Context, Event, HookTools, ToolRunner};
 use crate::workload::files::{Files, FilesError};
-use crate::workload::service::ServiceStatus;
+use crate::workload::service::{ServiceSpec, ServiceStatus};
 
 use super::local::LocalState;
 use super::model::ModelView;
@@ -53,7 +53,8 @@ impl View {
                 (model, None)
             }
         };
-        let machine = read_machine(&ctx.event, fx, &model, &local, again_at)?;
+        let program = ctx.charm_dir.join("dispatch");
+        let machine = read_machine(&ctx.event, fx, &model, &local, again_at, program)?;
         let fresh = draw(&model, &machine, &local)?;
         Ok(View {
             event: ctx.event.clone(),
@@ -72,6 +73,7 @@ fn read_machine(
     model: &ModelView,
     local: &LocalState,
     again: Option<bool>,
+    program: PathBuf,
 ) -> Result<MachineView, Error> {
     let binary = match (fx.binary)() {
         Ok(b) => Some(b),
@@ -91,6 +93,11 @@ fn read_machine(
         Some(b) => fx.registry(b, &local.env).status()?,
         None => ServiceStatus::Stopped,
     };
+    let metrics_on = matches!(&model.config, Ok((c, _)) if c.prometheus_metrics);
+    let metrics = match metrics_on || local.metrics.is_some() {
+        true => (fx.service)(ServiceSpec::metrics_proxy(&program, Vec::new())).status()?,
+        false => ServiceStatus::Stopped,
+    };
     let account = match binary {
         Some(_) => Some((fx.account)()?),
         None => None,
@@ -107,6 +114,8 @@ fn read_machine(
         account,
         hostname: (fx.hostname)(),
         service,
+        metrics,
+        program,
         files: observe(fx.files, &paths)?,
         legacy,
     })

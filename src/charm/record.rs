@@ -75,6 +75,10 @@ pub struct Recorded {
     pub address: Option<IpAddr>,
     /// The binding's bind addresses.
     pub bind_addresses: Vec<IpAddr>,
+    /// `unit-get public-address`, asked only while cert-provider is related (certificate
+    /// SANs).
+    #[serde(default)]
+    pub public_address: Option<String>,
     /// Leader settings, asked only while the peer app bag has no `http-secret` (a unit
     /// switched from the Python charm kept its secret there).
     #[serde(default)]
@@ -95,6 +99,11 @@ impl Recorded {
             .get(&id.endpoint)?
             .iter()
             .find(|r| r.id == *id)
+    }
+
+    /// True when a relation of `endpoint` is recorded.
+    pub fn related(&self, endpoint: &str) -> bool {
+        self.relations.get(endpoint).is_some_and(|v| !v.is_empty())
     }
 
     /// The relation with this id, to change it.
