@@ -13,10 +13,11 @@ use crate::config::{CharmConfig, ConfigErrors};
 use crate::juju::{
     Context, Databag, HookToolError, HookTools, PortRange, RelationId, ToolRunner, UnitName,
 };
-use crate::relations::peer::{HttpSecret, PeerApp, HTTP_SECRET};
+use crate::relations::peer::PeerApp;
 use crate::tls::TlsBundle;
 
 use super::record::{self, Announced, Reads, Recorded};
+use super::secret::{self, Legacy, Shared, SharedView};
 
 pub use super::record::{endpoints, RelationView};
 
@@ -36,8 +37,9 @@ pub struct ModelView {
     /// The unit's public address (an IP or a host name), read only while cert-provider is
     /// related: it goes into the certificate SANs, as it did with the Python charm.
     pub public_address: Option<String>,
-    /// The shared `http.secret`: peer app bag first, else the Python charm's leader setting.
-    pub http_secret: Option<HttpSecret>,
+    /// What the units share (the `http.secret`): the charm's Juju secret, or the value
+    /// from before the move.
+    pub shared: SharedView,
     /// The peer relation (exists from deployment).
     pub peer: Option<RelationView>,
     /// haproxy relations.
@@ -83,22 +85,25 @@ impl ModelView {
             _ => read_all(ctx, tools),
         };
         let (leader, rec) = read?;
-        let view = ModelView::from_record(&ctx.unit, leader, &rec, SystemTime::now());
+        // Asked in every hook: a new revision of the secret is announced only to the units
+        // that track it, and the leader's own changes commit with the hook.
+        let peer = rec.relations.get(endpoints::PEER).and_then(|p| p.first());
+        let shared = read_shared(tools, leader, peer)?;
+        let view = ModelView::from_record(&ctx.unit, leader, shared, &rec, SystemTime::now());
         Ok((view, rec))
     }
 
-    /// The view of a record, with leadership as `is-leader` answered and `now` for
-    /// certificate validity. Pure.
-    pub fn from_record(unit: &UnitName, leader: bool, rec: &Recorded, now: SystemTime) -> Self {
+    /// The view of a record, with leadership as `is-leader` answered, the shared values
+    /// as read, and `now` for certificate validity. Pure.
+    pub fn from_record(
+        unit: &UnitName,
+        leader: bool,
+        shared: SharedView,
+        rec: &Recorded,
+        now: SystemTime,
+    ) -> Self {
         let relations = |endpoint: &str| rec.relations.get(endpoint).cloned().unwrap_or_default();
         let peer = relations(endpoints::PEER).into_iter().next();
-        let empty = Databag::new();
-        let app = peer.as_ref().map(|p| &p.app).unwrap_or(&empty);
-        let http_secret =
-            PeerApp::http_secret_or_leader(app, &rec.leader_settings).unwrap_or_else(|e| {
-                tracing::warn!("ignoring an unusable http-secret: {e}");
-                None
-            });
         ModelView {
             unit: unit.clone(),
             leader,
@@ -106,7 +111,7 @@ impl ModelView {
             address: rec.address,
             bind_addresses: rec.bind_addresses.clone(),
             public_address: rec.public_address.clone(),
-            http_secret,
+            shared,
             peer,
             website: relations(endpoints::WEBSITE),
             clients: relations(endpoints::DOCKER_REGISTRY),
@@ -160,7 +165,6 @@ fn read_all<R: ToolRunner>(
         ..Recorded::default()
     };
     rec.public_address = read_public_address(tools, &rec)?;
-    rec.leader_settings = read_leader_settings(tools, &rec)?;
     rec.opened_ports = tools.opened_ports()?;
     Ok((leader, rec))
 }
@@ -293,21 +297,63 @@ fn read_public_address<R: ToolRunner>(
     }
 }
 
-/// Leader settings, asked only while the peer app bag has no secret: units switched from
-/// the Python charm keep it there until the leader copies it into the peer app bag.
-fn read_leader_settings<R: ToolRunner>(
+/// The shared values: the Juju secret whose URI is in the peer app bag (the leader also
+/// finds it by label), a value from before the move in the peer app bag, and only when
+/// neither gives one the Python charm's leader setting. Unusable data is logged and
+/// ignored.
+fn read_shared<R: ToolRunner>(
     tools: &HookTools<R>,
-    rec: &Recorded,
-) -> Result<Databag, HookToolError> {
-    let shared = rec
-        .relations
-        .get(endpoints::PEER)
-        .and_then(|p| p.first())
-        .is_some_and(|p| p.app.contains_key(HTTP_SECRET));
-    match shared {
-        true => Ok(Databag::new()),
-        false => tools.leader_get(),
+    leader: bool,
+    peer: Option<&RelationView>,
+) -> Result<SharedView, HookToolError> {
+    let empty = Databag::new();
+    let app = peer.map(|p| &p.app).unwrap_or(&empty);
+    let uri = PeerApp::parse(app).map_or_else(
+        |e| {
+            tracing::warn!("ignoring the peer relation's data: {e}");
+            None
+        },
+        |a| a.shared_secret,
+    );
+    let mut juju = None;
+    if let Some(uri) = uri {
+        // A follower is a reader: --refresh keeps it on the latest revision.
+        match tools.secret_get(&uri, !leader) {
+            Ok(content) => juju = Some((uri, Shared::parse(&content))),
+            Err(
+                e @ (HookToolError::SecretNotFound { .. } | HookToolError::PermissionDenied { .. }),
+            ) => {
+                tracing::warn!("the shared secret named in the peer relation cannot be read: {e}");
+            }
+            Err(e) => return Err(e),
+        }
     }
+    if juju.is_none() && leader {
+        match tools.secret_info_get(secret::LABEL) {
+            Ok(info) => {
+                let content = tools.secret_get(&info.uri, false)?;
+                juju = Some((info.uri, Shared::parse(&content)));
+            }
+            Err(HookToolError::SecretNotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let unusable = |e: crate::relations::WireError| {
+        tracing::warn!("ignoring an unusable http-secret: {e}");
+        None
+    };
+    let mut view = SharedView {
+        juju,
+        legacy: PeerApp::legacy_http_secret(app)
+            .unwrap_or_else(unusable)
+            .map(|s| (Legacy::PeerBag, s)),
+    };
+    if view.usable().is_none() && view.legacy.is_none() {
+        view.legacy = PeerApp::legacy_http_secret(&tools.leader_get()?)
+            .unwrap_or_else(unusable)
+            .map(|s| (Legacy::LeaderSettings, s));
+    }
+    Ok(view)
 }
 
 /// Which bags [`read_relation`] reads (each is a tool call).

@@ -79,10 +79,6 @@ pub struct Recorded {
     /// SANs).
     #[serde(default)]
     pub public_address: Option<String>,
-    /// Leader settings, asked only while the peer app bag has no `http-secret` (a unit
-    /// switched from the Python charm kept its secret there).
-    #[serde(default)]
-    pub leader_settings: Databag,
     /// Relations by endpoint, each as [`RelationView`] keeps it.
     pub relations: BTreeMap<String, Vec<RelationView>>,
     /// Ports open for this unit.
