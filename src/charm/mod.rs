@@ -9,8 +9,9 @@
 //! service, ports, probe), [`metrics`] (`/metrics` only, on the ingress address),
 //! [`refusal`] (a config the registry refuses is rolled back), [`upstream`] (a refused
 //! cache's upstream, asked until it answers), [`advertise`] (where clients connect),
-//! [`publish`] (relation data), [`nrpe`] (the Nagios check), [`ignored`] (options
-//! accepted and ignored), [`actions`] and [`gc`], [`local`] (what the unit remembers).
+//! [`publish`] (relation data), [`nrpe`] (the Nagios check), [`ignored`] (options accepted
+//! and ignored), [`actions`] and [`gc`], [`local`] (what the unit remembers), [`record`]
+//! (the model as last read: what each hook asks Juju again).
 //!
 //! Effects go through the narrow traits in `workload` (chosen once in [`handle`]) and the
 //! hook tools, so tests change the world around the charm, never flags inside it.
@@ -34,6 +35,7 @@ pub mod ownership;
 pub mod plan;
 pub mod publish;
 pub mod read;
+pub mod record;
 pub mod refusal;
 pub mod registry;
 pub mod report;
@@ -255,6 +257,7 @@ pub(crate) fn reconcile<R: ToolRunner>(
             view = View::read(ctx, tools, fx, plan.local.unwrap_or_default(), Some(again))?;
             continue;
         }
+        let forgot = matches!(applied, Applied::Forgot(_));
         let refusal = match report::report(&plan, applied, tools, fx, since)? {
             report::Reported::Done => return Ok(plan),
             report::Reported::Refused(refusal) => refusal,
@@ -265,7 +268,11 @@ pub(crate) fn reconcile<R: ToolRunner>(
             installed: false,
             model: view.model,
         };
-        let local = plan.local.unwrap_or_default();
+        let mut local = plan.local.unwrap_or_default();
+        if forgot {
+            // A relation written to is gone: the next hook reads the model whole.
+            local.model = None;
+        }
         let view = View::read(ctx, tools, fx, local, Some(again))?;
         let rollback = refusal::rollback(&view, &refusal)?;
         let applied = apply::apply(&rollback, tools, fx)?;
