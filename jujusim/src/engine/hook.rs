@@ -4,12 +4,13 @@ use super::{commit_hook, new_context_id, snapshot, Engine, EngineError, RunOutco
 use crate::context::{ContextKind, Snapshot};
 use crate::machines::Machine;
 use crate::model::{Model, ModelDir, StatusInfo};
-use crate::resolver::{normalize, Hook, HookKind};
+use crate::resolver::{begin, normalize, Hook, HookKind};
 
 /// How the uniter names what ran a hook, in its log lines.
 const VIA: &str = "hook dispatching script: dispatch";
-/// The uniter's logger, as debug-log shows it.
+/// The uniter's loggers, as debug-log shows them.
 const UNITER: &str = "juju.worker.uniter.operation";
+const UNITER_LOOP: &str = "juju.worker.uniter";
 
 impl Engine {
     /// Run one hook on `unit` and commit or fail it; returns the model as committed.
@@ -43,6 +44,10 @@ impl Engine {
         };
         let level = if ok { "INFO" } else { "ERROR" };
         self.dir.log(Some(unit), level, UNITER, &line);
+        if !ok {
+            let waiting = format!("awaiting error resolution for {name:?} hook");
+            self.dir.log(Some(unit), "INFO", UNITER_LOOP, &waiting);
+        }
         if let Some(machine) = removed {
             self.machines.destroy_machine(&committed.net, &machine)?;
         }
@@ -73,6 +78,7 @@ fn begin_hook(
     ctx_id: &str,
 ) -> Result<Snapshot, EngineError> {
     normalize(m, unit);
+    begin(m, unit, hook);
     let snap = snapshot(m, dir, unit, ContextKind::Hook(hook.clone()), ctx_id)?;
     let u = m
         .units
@@ -90,7 +96,10 @@ fn begin_hook(
         _ => {}
     }
     if hook.kind != HookKind::UpdateStatus {
-        u.agent = StatusInfo::now("executing", &format!("running {} hook", hook.name()));
+        u.set_agent(StatusInfo::now(
+            "executing",
+            &format!("running {} hook", hook.name()),
+        ));
     }
     Ok(snap)
 }
