@@ -151,6 +151,11 @@ fn background_actions_wait_for_the_next_settle_and_run_while_a_hook_is_in_error(
     );
     let task = sim.json(&["show-task", "2", "--format", "json"]);
     assert_eq!(task["tiny/0"]["status"], "pending");
+    let timing = &task["tiny/0"]["timing"];
+    assert!(
+        timing["enqueued"].is_string() && timing["started"].is_null(),
+        "{timing}"
+    );
     assert!(sim.take_events().is_empty());
     sim.ok(&["settle"]);
     let task = sim.json(&["show-task", "2", "--format", "json"]);
