@@ -25,15 +25,21 @@ impl Engine {
     pub fn settle(&self) -> Result<usize, EngineError> {
         let mut budget = Budget::new(self.hook_bound);
         let mut horizon = None;
+        // The model after the last step's tick, when that step did it in its own commit.
+        let mut ticked: Option<(Model, Vec<Fired>)> = None;
         loop {
-            let (model, fired) =
-                self.dir
+            let (model, fired) = match ticked.take() {
+                Some(t) => t,
+                None => self
+                    .dir
                     .update(|m| -> Result<(Model, Vec<Fired>), EngineError> {
                         let until = *horizon.get_or_insert(m.clock_ms + HORIZON_MS);
                         let fired = self.tick(m, until);
                         Ok((m.clone(), fired))
-                    })?;
+                    })?,
+            };
             self.log_fired(&fired);
+            let until = horizon.unwrap_or(model.clock_ms + HORIZON_MS);
             let runnable: Vec<(String, Vec<Op>)> = model
                 .units
                 .keys()
@@ -55,7 +61,7 @@ impl Engine {
             match op {
                 Op::Hook(hook) => {
                     budget.spend(&unit, &hook.name(), hook.relation)?;
-                    self.run_hook(&unit, hook)?;
+                    ticked = Some(self.run_hook_then(&unit, hook, |m| self.tick(m, until))?);
                 }
                 Op::Action(id) => {
                     budget.spend(&unit, &format!("action {id}"), None)?;
