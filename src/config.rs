@@ -8,6 +8,7 @@
 use std::fmt;
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
@@ -369,9 +370,9 @@ pub struct S3 {
     pub secure: bool,
     /// `storage-s3-skip-verify`.
     pub skip_verify: bool,
-    /// Rendered `v4auth`: `storage-s3-skip-v4-auth` read as its description reads ("uses
-    /// Version 4 auth"), so the default `true` keeps the v4 signing the Python charm always
-    /// rendered; the option is now read at all (docs/python-charm-bugs.md#b13).
+    /// Rendered `v4auth`: `storage-s3-v4auth` (default true). v2 signing only when an
+    /// operator asks for it by that name; `storage-s3-skip-v4-auth`, which the Python charm
+    /// never read, is accepted and ignored (docs/python-charm-bugs.md#b13).
     pub v4auth: bool,
     /// `storage-s3-chunksize` (5 MiB..=5 GiB).
     pub chunk_size: u64,
@@ -456,6 +457,150 @@ pub struct TlsPaths {
     pub key: Option<PathBuf>,
 }
 
+/// An option this charm accepts and ignores, found set to something other than its
+/// default: the unit logs one warning per change, naming what replaces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredOption {
+    /// The option.
+    pub option: &'static str,
+    /// sha256 of its value as config-get gave it: the value itself may hold a secret (a
+    /// proxy password, a key), so only its digest is kept to notice a change.
+    pub value_sha256: String,
+    /// What replaces it, for the warning.
+    pub instead: &'static str,
+}
+
+impl IgnoredOption {
+    /// The warning: the option, that it is ignored, and what to use instead.
+    pub fn warning(&self) -> String {
+        format!(
+            "{} is set but ignored by this charm: {}",
+            self.option, self.instead
+        )
+    }
+}
+
+/// The default of an accepted-and-ignored option, with its type.
+#[derive(Debug, Clone, Copy)]
+enum IgnoredDefault {
+    Text(&'static str),
+    Flag(bool),
+}
+
+const NO_DOCKER: &str = "there is no Docker engine on the unit; the registry runs as a \
+                         service from the distro docker-registry package";
+const NO_GPU: &str = "the registry needs no GPU runtime";
+const APT_SOURCE: &str = "the docker-registry package comes from the machine's apt \
+                          sources; configure those on the machine (or with a subordinate charm)";
+
+/// Every option the charm accepts for compatibility but does not use: its default, and what
+/// replaces it. `daemon-opts`' default is compared without surrounding whitespace.
+const IGNORED: &[(&str, IgnoredDefault, &str)] = &[
+    (
+        "registry-image",
+        IgnoredDefault::Text("registry:2"),
+        "the registry is the distro docker-registry package, not a container image; pin \
+         its version with apt (apt-mark hold docker-registry)",
+    ),
+    ("docker-opts", IgnoredDefault::Text(""), NO_DOCKER),
+    (
+        "daemon-opts",
+        IgnoredDefault::Text(DAEMON_OPTS_DEFAULT),
+        NO_DOCKER,
+    ),
+    ("enable-cgroups", IgnoredDefault::Flag(false), NO_DOCKER),
+    (
+        "install_from_upstream",
+        IgnoredDefault::Flag(false),
+        NO_DOCKER,
+    ),
+    ("docker_runtime", IgnoredDefault::Text("auto"), NO_DOCKER),
+    ("docker_runtime_repo", IgnoredDefault::Text(""), NO_DOCKER),
+    (
+        "docker_runtime_key_url",
+        IgnoredDefault::Text(""),
+        NO_DOCKER,
+    ),
+    (
+        "docker_runtime_package",
+        IgnoredDefault::Text(""),
+        NO_DOCKER,
+    ),
+    (
+        "apt-key-server",
+        IgnoredDefault::Text("hkp://keyserver.ubuntu.com:80"),
+        NO_DOCKER,
+    ),
+    (
+        "docker-ce-package",
+        IgnoredDefault::Text("docker-ce=5:18.09.1~3-0~ubuntu-bionic"),
+        NO_DOCKER,
+    ),
+    ("cuda_repo", IgnoredDefault::Text("10.0.130-1"), NO_GPU),
+    (
+        "nvidia-docker-package",
+        IgnoredDefault::Text("nvidia-docker2=2.0.3+docker18.09.1-1"),
+        NO_GPU,
+    ),
+    (
+        "nvidia-container-runtime-package",
+        IgnoredDefault::Text("nvidia-container-runtime=2.0.0+docker18.09.1-1"),
+        NO_GPU,
+    ),
+    (
+        "http_proxy",
+        IgnoredDefault::Text(""),
+        "it was the Docker engine's proxy; the registry's is registry-http-proxy",
+    ),
+    (
+        "https_proxy",
+        IgnoredDefault::Text(""),
+        "it was the Docker engine's proxy; the registry's is registry-https-proxy",
+    ),
+    (
+        "no_proxy",
+        IgnoredDefault::Text(""),
+        "it was the Docker engine's; the registry's proxies are registry-http-proxy and \
+         registry-https-proxy",
+    ),
+    (
+        "extra_packages",
+        IgnoredDefault::Text(""),
+        "the charm installs only the docker-registry package; install others with apt or \
+         another charm",
+    ),
+    (
+        "package_status",
+        IgnoredDefault::Text("install"),
+        "nothing is held; hold the package with apt-mark hold docker-registry",
+    ),
+    ("install_sources", IgnoredDefault::Text(""), APT_SOURCE),
+    ("install_keys", IgnoredDefault::Text(""), APT_SOURCE),
+    (
+        "storage-s3-skip-v4-auth",
+        IgnoredDefault::Flag(true),
+        "the registry keeps signing S3 requests with v4, as the Python charm always did \
+         whatever this option said (AWS S3 refuses v2 signatures in newer regions and for \
+         newer buckets); to sign with v2 for a store that needs it, set \
+         storage-s3-v4auth=false",
+    ),
+];
+
+/// True for an option the charm accepts and ignores (it never changes what the registry
+/// does).
+pub fn is_ignored_option(name: &str) -> bool {
+    IGNORED.iter().any(|(option, _, _)| *option == name)
+}
+
+/// `daemon-opts`' default in config.yaml.
+const DAEMON_OPTS_DEFAULT: &str = r#"{
+  "log-driver": "json-file",
+  "log-opts": {
+    "max-size": "10m",
+    "max-file": "100"
+  }
+}"#;
+
 /// The whole typed charm configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CharmConfig {
@@ -473,13 +618,16 @@ pub struct CharmConfig {
     pub prometheus_metrics: bool,
     /// `registry-image` (kept for compatibility; the machine charm runs the distro package).
     pub registry_image: String,
+    /// Accepted-and-ignored options set to something other than their default (each
+    /// gets one warning per change, naming what replaces it).
+    pub ignored: Vec<IgnoredOption>,
     /// `registry-name` (kept for compatibility).
     pub registry_name: String,
     /// `registry-port`: the port the registry listens on.
     pub registry_port: u16,
-    /// `registry-http-proxy`: HTTP_PROXY for the registry process.
+    /// `registry-http-proxy`: HTTP_PROXY for the registry process (a validated proxy URL).
     pub registry_http_proxy: Option<String>,
-    /// `registry-https-proxy`: HTTPS_PROXY for the registry process.
+    /// `registry-https-proxy`: HTTPS_PROXY for the registry process (a validated proxy URL).
     pub registry_https_proxy: Option<String>,
     /// Storage driver.
     pub storage: Storage,
@@ -495,9 +643,9 @@ pub struct CharmConfig {
     pub tls_blobs: TlsBlobs,
     /// `tls-*-path` values.
     pub tls_paths: TlsPaths,
-    /// `nagios_context` (layer option; default `juju`).
+    /// `nagios_context` (layer option; default `juju`): letters, digits, `.`, `_`, `-`.
     pub nagios_context: String,
-    /// `nagios_servicegroups` (layer option).
+    /// `nagios_servicegroups` (layer option): comma-separated names like the context.
     pub nagios_servicegroups: String,
 }
 
@@ -669,6 +817,89 @@ impl Reader<'_> {
         Some(PathBuf::from(v))
     }
 
+    /// The accepted-and-ignored options that differ from their defaults (type-checked).
+    fn ignored(&mut self) -> Vec<IgnoredOption> {
+        let mut out = Vec::new();
+        for (option, default, instead) in IGNORED {
+            let differs = match default {
+                IgnoredDefault::Text(d) => self.string(option, d).trim() != d.trim(),
+                IgnoredDefault::Flag(d) => self.boolean(option, *d) != *d,
+            };
+            if differs {
+                let raw = self
+                    .map
+                    .get(*option)
+                    .map(Value::to_string)
+                    .unwrap_or_default();
+                out.push(IgnoredOption {
+                    option,
+                    value_sha256: sha256_hex(raw.as_bytes()),
+                    instead,
+                });
+            }
+        }
+        out
+    }
+
+    /// `registry-http(s)-proxy`: a proxy URL Go's HTTP client accepts, passed on as is.
+    fn proxy_env(&mut self, key: &str) -> Option<String> {
+        let value = self.opt(key)?;
+        match check_proxy_url(&value) {
+            Ok(()) => Some(value),
+            Err(problem) => {
+                let shown = match value.contains('@') {
+                    // The userinfo may hold a password: name the problem only.
+                    true => "the value".to_string(),
+                    false => quote(&value),
+                };
+                self.err(
+                    ConfigError::new(key, format!("{shown} is not a proxy URL: {problem}"))
+                        .with_fix("use http://host:port, e.g. http://squid.internal:3128"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A Nagios name (`nagios_context`) or comma-separated names (`nagios_servicegroups`):
+    /// they go into file names and the nrpe subordinate's config, so only letters, digits,
+    /// `.`, `_` and `-` (and `,` between groups).
+    fn nagios(&mut self, key: &str, default: &str, list: bool) -> String {
+        let v = self.string(key, default);
+        let names: Vec<&str> = match list {
+            true => v.split(',').map(str::trim).collect(),
+            false => vec![v.as_str()],
+        };
+        let blank_ok = !list || v.trim().is_empty();
+        let bad = names.iter().find(|n| {
+            (n.is_empty() && !blank_ok)
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        });
+        if let Some(bad) = bad {
+            let what = match list {
+                true => "comma-separated names",
+                false => "a name",
+            };
+            self.err(
+                ConfigError::new(
+                    key,
+                    format!(
+                        "{} is not {what} of letters, digits, '.', '_' and '-'",
+                        quote(if bad.is_empty() { &v } else { bad })
+                    ),
+                )
+                .with_fix(format!(
+                    "e.g. {}",
+                    if list { "registry,k8s" } else { "juju" }
+                )),
+            );
+            return default.to_string();
+        }
+        v
+    }
+
     fn url(&mut self, key: &str, value: &str) -> Option<HttpUrl> {
         match HttpUrl::parse(value) {
             Ok(u) => Some(u),
@@ -677,6 +908,92 @@ impl Reader<'_> {
                 None
             }
         }
+    }
+}
+
+/// Hex sha256 of `bytes`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What Go's HTTP client accepts as `HTTP_PROXY`/`HTTPS_PROXY`:
+/// `[scheme://][user[:password]@]host[:port][/]`, scheme http, https, socks5 or socks5h
+/// (none means http). The problem, without the value.
+pub fn check_proxy_url(value: &str) -> Result<(), String> {
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("it contains whitespace".into());
+    }
+    let rest = match value.split_once("://") {
+        Some((scheme, rest)) => {
+            let scheme = scheme.to_ascii_lowercase();
+            if !matches!(scheme.as_str(), "http" | "https" | "socks5" | "socks5h") {
+                return Err(format!(
+                    "scheme {} is not http, https, socks5 or socks5h",
+                    quote(&scheme)
+                ));
+            }
+            rest
+        }
+        None => value,
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains(['/', '?', '#']) {
+        return Err("a proxy URL has no path, query or fragment".into());
+    }
+    let hostport = match authority.rsplit_once('@') {
+        Some((_, h)) => h,
+        None => authority,
+    };
+    let (host, port) = if let Some(after) = hostport.strip_prefix('[') {
+        match after.split_once(']') {
+            Some((v6, tail)) if v6.parse::<Ipv6Addr>().is_ok() => (v6, tail.strip_prefix(':')),
+            _ => return Err("the host is not a valid IPv6 address in brackets".into()),
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("it has no host".into());
+    }
+    if !host.contains(':') {
+        crate::relations::Host::from_str(host).map_err(|e| format!("bad host: {e}"))?;
+    }
+    if let Some(p) = port {
+        if !p.parse::<u16>().is_ok_and(|n| n > 0) {
+            return Err(format!("port {} is not a number in 1..=65535", quote(p)));
+        }
+    }
+    Ok(())
+}
+
+/// Why clients cannot use `host` (from `http-host`), if they cannot: an address or name
+/// that means "this machine" or "no machine" to whoever dials it.
+pub fn unusable_by_clients(host: &crate::relations::Host) -> Option<&'static str> {
+    use crate::relations::Host;
+    match host {
+        Host::Ipv4(ip) if ip.is_loopback() => Some("a loopback address"),
+        Host::Ipv4(ip) if ip.is_unspecified() => Some("the unspecified address"),
+        Host::Ipv4(ip) if ip.is_broadcast() => Some("the broadcast address"),
+        Host::Ipv4(ip) if ip.is_multicast() => Some("a multicast address"),
+        Host::Ipv6(ip) if ip.is_loopback() => Some("a loopback address"),
+        Host::Ipv6(ip) if ip.is_unspecified() => Some("the unspecified address"),
+        Host::Ipv6(ip) if ip.is_multicast() => Some("a multicast address"),
+        Host::Ipv6(ip) if ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()) => {
+            Some("a loopback address")
+        }
+        Host::Dns(name) => {
+            let name = name.to_ascii_lowercase();
+            (name == "localhost" || name.ends_with(".localhost"))
+                .then_some("a name for the local machine")
+        }
+        _ => None,
     }
 }
 
@@ -734,15 +1051,35 @@ impl CharmConfig {
                             .with_fix(format!("use {}/", u.as_str())),
                     );
                     None
-                } else if let Err(e) = u.hostname().parse::<crate::relations::Host>() {
-                    // Clients are told this host: it must be one they can use.
-                    r.err(
-                        ConfigError::new("http-host", format!("bad host: {e}"))
-                            .with_fix("use a DNS name or an IP address"),
-                    );
-                    None
                 } else {
-                    Some(u)
+                    // Clients are told this host: it must be one they can use.
+                    match u.hostname().parse::<crate::relations::Host>() {
+                        Err(e) => {
+                            r.err(
+                                ConfigError::new("http-host", format!("bad host: {e}"))
+                                    .with_fix("use a DNS name or an IP address"),
+                            );
+                            None
+                        }
+                        Ok(host) => match unusable_by_clients(&host) {
+                            Some(kind) => {
+                                r.err(
+                                    ConfigError::new(
+                                        "http-host",
+                                        format!(
+                                            "{} is {kind}, which no client can use",
+                                            quote(u.hostname())
+                                        ),
+                                    )
+                                    .with_fix(
+                                        "use the name or address clients reach the registry at",
+                                    ),
+                                );
+                                None
+                            }
+                            None => Some(u),
+                        },
+                    }
                 }
             }),
         };
@@ -796,10 +1133,11 @@ impl CharmConfig {
             log_level,
             prometheus_metrics,
             registry_image: r.string("registry-image", "registry:2"),
+            ignored: r.ignored(),
             registry_name: r.string("registry-name", "registry"),
             registry_port,
-            registry_http_proxy: r.opt("registry-http-proxy"),
-            registry_https_proxy: r.opt("registry-https-proxy"),
+            registry_http_proxy: r.proxy_env("registry-http-proxy"),
+            registry_https_proxy: r.proxy_env("registry-https-proxy"),
             storage,
             storage_cache,
             storage_delete: r.boolean("storage-delete", false),
@@ -807,14 +1145,45 @@ impl CharmConfig {
             storage_read_only: r.boolean("storage-read-only", false),
             tls_blobs,
             tls_paths,
-            nagios_context: r.string("nagios_context", "juju"),
-            nagios_servicegroups: r.string("nagios_servicegroups", ""),
+            nagios_context: r.nagios("nagios_context", "juju", false),
+            nagios_servicegroups: r.nagios("nagios_servicegroups", "", true),
         };
         if r.errors.is_empty() {
             Ok(cfg)
         } else {
             Err(ConfigErrors::sorted(r.errors))
         }
+    }
+
+    /// Every secret value in the config (passwords, keys, proxy credentials), to keep
+    /// them out of text quoted from elsewhere (the registry's own log lines).
+    pub fn secret_values(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        if let Auth::Basic { password, .. } = &self.auth {
+            out.push(password.expose());
+        }
+        if let Some(p) = &self.proxy {
+            out.extend(p.password.as_ref().map(Secret::expose));
+        }
+        match &self.storage {
+            Storage::S3(s3) => {
+                out.extend(s3.access_key.as_ref().map(Secret::expose));
+                out.extend(s3.secret_key.as_ref().map(Secret::expose));
+            }
+            Storage::Swift(sw) => out.push(sw.password.expose()),
+            Storage::Filesystem => {}
+        }
+        out.extend(self.tls_blobs.key.as_ref().map(Secret::expose));
+        for proxy in [&self.registry_http_proxy, &self.registry_https_proxy]
+            .into_iter()
+            .flatten()
+        {
+            // The userinfo of a proxy URL: `scheme://user:password@host`.
+            let after = proxy.split_once("://").map_or(proxy.as_str(), |(_, r)| r);
+            out.extend(after.rsplit_once('@').map(|(userinfo, _)| userinfo));
+        }
+        out.retain(|s| !s.is_empty());
+        out
     }
 
     /// Like [`CharmConfig::from_json`], and also validates the `tls-*-blob` material
@@ -858,7 +1227,7 @@ impl CharmConfig {
 }
 
 fn read_auth(r: &mut Reader<'_>) -> Auth {
-    let user = r.string("auth-basic-user", "admin");
+    let user = r.string("auth-basic-user", DEFAULT_BASIC_USER);
     let password = r.string("auth-basic-password", "");
     let issuer = r.string("auth-token-issuer", "");
     let realm = r.string("auth-token-realm", "");
@@ -963,9 +1332,26 @@ fn read_auth(r: &mut Reader<'_>) -> Auth {
         }
         (Some(b), None) => b,
         (None, Some(t)) => t,
-        (None, None) => Auth::None,
+        (None, None) => {
+            // A user other than the default without a password is basic auth half set:
+            // fail closed (blocked, the last good config keeps serving) rather than serve
+            // an open registry the operator meant to protect.
+            if password.is_empty() && !user.is_empty() && user != DEFAULT_BASIC_USER {
+                r.err(
+                    ConfigError::new(
+                        "auth-basic-password",
+                        format!("empty while auth-basic-user is {}", quote(&user)),
+                    )
+                    .with_fix("set the password, or reset auth-basic-user to leave auth off"),
+                );
+            }
+            Auth::None
+        }
     }
 }
+
+/// `auth-basic-user`'s default: with no password it means "no auth", as it always did.
+const DEFAULT_BASIC_USER: &str = "admin";
 
 fn read_proxy(r: &mut Reader<'_>) -> Option<Proxy> {
     let url = r.opt("cache-remoteurl");
@@ -1094,7 +1480,7 @@ fn read_s3(r: &mut Reader<'_>) -> Option<S3> {
     let encrypt = r.boolean("storage-s3-encrypt", false);
     let secure = r.boolean("storage-s3-secure", true);
     let skip_verify = r.boolean("storage-s3-skip-verify", false);
-    let uses_v4_auth = r.boolean("storage-s3-skip-v4-auth", true);
+    let v4auth = r.boolean("storage-s3-v4auth", true);
     let chunk = "a size in 5242880..=5368709120 bytes (5 MiB..5 GiB)";
     let chunk_size = r.ranged(
         "storage-s3-chunksize",
@@ -1193,9 +1579,7 @@ fn read_s3(r: &mut Reader<'_>) -> Option<S3> {
         key_id,
         secure,
         skip_verify,
-        // The option says "skip", distribution's key says "use"
-        // (docs/python-charm-bugs.md#b13).
-        v4auth: uses_v4_auth,
+        v4auth,
         chunk_size,
         multipart_copy_chunk_size,
         multipart_copy_max_concurrency,

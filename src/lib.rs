@@ -9,6 +9,7 @@ pub mod charm;
 pub mod config;
 pub mod htpasswd;
 pub mod juju;
+pub mod metrics_proxy;
 pub mod probe;
 pub mod registry_client;
 pub mod relations;

@@ -2,6 +2,10 @@
 //!
 //! Exit codes: 0 handled (or an unknown hook, skipped); 1 handling failed (Juju marks the
 //! hook failed and retries it); 2 not started by Juju or a broken Juju environment.
+//!
+//! `dispatch metrics-proxy ...` is the other way it runs: the long-lived service the
+//! charm starts to expose the registry's `/metrics` and nothing else of its debug server
+//! ([`charm::metrics_proxy`]).
 
 use std::error::Error as StdError;
 use std::process::ExitCode;
@@ -59,7 +63,28 @@ fn chain(e: &dyn StdError) -> String {
     s
 }
 
+/// `dispatch metrics-proxy ...`: serves until killed; 1 when it cannot, 2 for bad usage.
+fn metrics_proxy(args: &[String]) -> ExitCode {
+    use charm::metrics_proxy::{self, Args, ProxyError};
+    let result = Args::parse(args).and_then(|a| metrics_proxy::run(&a));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ ProxyError::Usage(_)) => {
+            eprintln!("metrics-proxy: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("metrics-proxy: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("metrics-proxy") {
+        return metrics_proxy(&args[1..]);
+    }
     match run() {
         Outcome::Done => ExitCode::SUCCESS,
         Outcome::NotUnderJuju => {

@@ -1,7 +1,9 @@
-//! Liveness probe: does the registry answer `GET /v2/` on its port?
+//! Liveness probe: does the registry answer `GET /v2/` on its port? And, after a start,
+//! does its storage answer (`GET /v2/_catalog?n=1` lists the store's first repository)?
 //!
-//! 200 (open registry) and 401 (auth on) both mean "serving". The probe sends no
-//! credentials and reads only the status line, so it carries no secret either way.
+//! 200 (open registry) and 401 (auth on) both mean "serving". The liveness probe sends no
+//! credentials and reads only the status line, so it carries no secret either way; the
+//! storage check sends the basic-auth credentials, to loopback only.
 //! Over TLS it does not verify the certificate: it asks "is the registry up", not
 //! "is the certificate trusted" (that is validated when the certificate is chosen,
 //! in `tls`), and the served certificate may name no address the unit can dial.
@@ -72,6 +74,50 @@ pub fn url(addr: SocketAddr, scheme: Scheme) -> String {
 
 /// One `GET /v2/`; Ok(status) when the registry serves (200 or 401).
 pub fn get_v2(addr: SocketAddr, scheme: Scheme, timeout: Duration) -> Result<u16, ProbeError> {
+    let status = get(addr, scheme, "/v2/", None, timeout)?;
+    match status {
+        200 | 401 => Ok(status),
+        status => Err(ProbeError::Status {
+            url: url(addr, scheme),
+            status,
+        }),
+    }
+}
+
+/// One `GET /v2/_catalog?n=1` with these basic-auth credentials: the registry walks its
+/// store for the first repository, so a store that refuses it (a missing bucket, bad
+/// keys) answers 5xx while `/v2/` still says 200. Returns the HTTP status, whatever it is.
+pub fn get_catalog(
+    addr: SocketAddr,
+    scheme: Scheme,
+    basic: Option<(&str, &str)>,
+    timeout: Duration,
+) -> Result<u16, ProbeError> {
+    use base64::Engine as _;
+    let authorization = basic.map(|(user, password)| {
+        let pair = format!("{user}:{password}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    });
+    get(
+        addr,
+        scheme,
+        "/v2/_catalog?n=1",
+        authorization.as_deref(),
+        timeout,
+    )
+}
+
+/// One GET of `path`; the HTTP status of the answer.
+fn get(
+    addr: SocketAddr,
+    scheme: Scheme,
+    path: &str,
+    authorization: Option<&str>,
+    timeout: Duration,
+) -> Result<u16, ProbeError> {
     let url = url(addr, scheme);
     let io = |cause| ProbeError::Io {
         url: url.clone(),
@@ -80,8 +126,11 @@ pub fn get_v2(addr: SocketAddr, scheme: Scheme, timeout: Duration) -> Result<u16
     let tcp = TcpStream::connect_timeout(&addr, timeout).map_err(io)?;
     tcp.set_read_timeout(Some(timeout)).map_err(io)?;
     tcp.set_write_timeout(Some(timeout)).map_err(io)?;
+    let auth = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
     let request = format!(
-        "GET /v2/ HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: docker-registry-charm-probe\r\n\r\n"
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: docker-registry-charm-probe\r\n{auth}\r\n"
     );
     let reply = match scheme {
         Scheme::Http => exchange(tcp, &request).map_err(io)?,
@@ -106,7 +155,7 @@ pub fn get_v2(addr: SocketAddr, scheme: Scheme, timeout: Duration) -> Result<u16
             })?
         }
     };
-    let status = parse_status(&reply).ok_or_else(|| ProbeError::NotHttp {
+    parse_status(&reply).ok_or_else(|| ProbeError::NotHttp {
         url: url.clone(),
         line: reply
             .lines()
@@ -115,16 +164,29 @@ pub fn get_v2(addr: SocketAddr, scheme: Scheme, timeout: Duration) -> Result<u16
             .chars()
             .take(80)
             .collect(),
-    })?;
-    match status {
-        200 | 401 => Ok(status),
-        status => Err(ProbeError::Status { url, status }),
-    }
+    })
 }
 
 /// Polls `get_v2` every 25 ms until it succeeds or `deadline` passes; the last error otherwise.
 pub fn wait_ready(addr: SocketAddr, scheme: Scheme, within: Duration) -> Result<u16, ProbeError> {
+    wait_ready_while(addr, scheme, within, &|| true)
+}
+
+/// How often `wait_ready_while` asks whether waiting still makes sense (asking may run
+/// `systemctl`).
+const STILL_WAITING_EVERY: Duration = Duration::from_millis(200);
+
+/// Like [`wait_ready`], but gives up early once `keep_waiting` says no (the process that
+/// should answer has exited): a registry that refused its config is known in moments,
+/// not after `within`.
+pub fn wait_ready_while(
+    addr: SocketAddr,
+    scheme: Scheme,
+    within: Duration,
+    keep_waiting: &dyn Fn() -> bool,
+) -> Result<u16, ProbeError> {
     let deadline = Instant::now() + within;
+    let mut asked = Instant::now();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match get_v2(
@@ -134,8 +196,15 @@ pub fn wait_ready(addr: SocketAddr, scheme: Scheme, within: Duration) -> Result<
         ) {
             Ok(status) => return Ok(status),
             Err(e) if Instant::now() >= deadline => return Err(e),
-            Err(_) => std::thread::sleep(Duration::from_millis(25)),
+            Err(e) if asked.elapsed() >= STILL_WAITING_EVERY => {
+                if !keep_waiting() {
+                    return Err(e);
+                }
+                asked = Instant::now();
+            }
+            Err(_) => {}
         }
+        std::thread::sleep(Duration::from_millis(25));
     }
 }
 

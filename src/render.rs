@@ -181,6 +181,13 @@ struct ProxyView {
     password: Option<String>,
 }
 
+/// Where the registry's debug server listens: loopback, at `debug-port`. It serves pprof
+/// and expvar beside `/metrics`; the charm's metrics proxy exposes `/metrics` alone on the
+/// ingress address (B27, docs/python-charm-bugs.md#b27).
+pub fn debug_addr(config: &CharmConfig) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], config.debug_port))
+}
+
 fn path_str(p: &Path) -> Result<String, RenderError> {
     p.to_str()
         .map(str::to_string)
@@ -283,7 +290,7 @@ fn view(inputs: &RegistryConfigInputs<'_>) -> Result<View, RenderError> {
             None => None,
         },
         debug: cfg.prometheus_metrics.then(|| DebugView {
-            addr: format!(":{}", cfg.debug_port),
+            addr: debug_addr(cfg).to_string(),
         }),
     };
     let proxy = cfg.proxy.as_ref().map(|p| ProxyView {

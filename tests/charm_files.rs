@@ -127,8 +127,8 @@ const PYTHON_OPTIONS: &[(&str, &str, Def)] = &[
     ("nagios_servicegroups", "string", Str("")),
 ];
 
-/// Options that only served the Docker-container workload: their description must
-/// say plainly that this charm ignores them.
+/// Options this charm accepts and ignores (most only served the Docker-container
+/// workload): their description must say so plainly.
 const IGNORED_OPTIONS: &[&str] = &[
     "registry-image",
     "registry-name",
@@ -148,6 +148,7 @@ const IGNORED_OPTIONS: &[&str] = &[
     "http_proxy",
     "https_proxy",
     "no_proxy",
+    "storage-s3-skip-v4-auth",
 ];
 
 /// Every endpoint: (name, role, interface, scope).
@@ -447,12 +448,18 @@ fn config_docker_only_options_say_they_are_ignored() {
     if !desc("tls-ca-blob").contains("tls-ca-path") {
         problems.push("`tls-ca-blob` must say it is written to tls-ca-path".into());
     }
+    // docs/python-charm-bugs.md#b13: neither value of skip-v4-auth ever asked for v2, so
+    // it is ignored and v2 needs the explicit storage-s3-v4auth=false.
     let v4 = desc("storage-s3-skip-v4-auth");
-    // Follows the Python charm's description ("uses Version 4 auth"), so the default keeps v4.
-    if !(v4.contains("true (the default) renders v4auth: true") && v4.contains("false turns v4")) {
+    if !(v4.contains("Accepted for compatibility") && v4.contains("storage-s3-v4auth")) {
         problems.push(
-            "`storage-s3-skip-v4-auth` must say true keeps v4 auth and false turns it off".into(),
+            "`storage-s3-skip-v4-auth` must say it is ignored and that storage-s3-v4auth \
+             chooses the signing"
+                .into(),
         );
+    }
+    if !desc("storage-s3-v4auth").contains("Signature Version 4") {
+        problems.push("`storage-s3-v4auth` must say it selects Signature Version 4".into());
     }
     report("config.yaml", problems);
 }

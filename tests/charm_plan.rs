@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 
 const ADDR: &str = "10.1.0.5";
 const BINARY: &str = "/usr/bin/docker-registry";
+const PROGRAM: &str = "/var/lib/juju/agents/unit-docker-registry-0/charm/dispatch";
 const SECRET: &str = "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==";
 const OWNER: (u32, u32) = (901, 902);
 const READY: &str = "Ready at 10.1.0.5:5000 (http).";
@@ -63,6 +64,7 @@ fn model(config: Value) -> ModelView {
         config: CharmConfig::from_json_with_tls(&map, SystemTime::now()),
         address: Some(ADDR.parse().unwrap()),
         bind_addresses: vec![ADDR.parse().unwrap()],
+        public_address: None,
         http_secret: Some(HttpSecret::new(SECRET).unwrap()),
         peer: Some(peer),
         website: Vec::new(),
@@ -71,6 +73,10 @@ fn model(config: Value) -> ModelView {
         nrpe: Vec::new(),
         opened_ports: Vec::new(),
         now: SystemTime::now(),
+        options: map
+            .iter()
+            .map(|(k, v)| (k.clone(), local::sha256(v.to_string().as_bytes())))
+            .collect(),
         config_digest: local::sha256(Value::Object(map).to_string().as_bytes()),
         registry_name: "registry".into(),
     }
@@ -93,6 +99,8 @@ fn machine(model: &ModelView, local: &LocalState, on_disk: &Observed) -> Machine
         }),
         hostname: "reg-host-0".into(),
         service: ServiceStatus::Stopped,
+        metrics: ServiceStatus::Stopped,
+        program: PROGRAM.into(),
         files,
         legacy: Legacy::NotDue,
     }
@@ -148,9 +156,13 @@ impl World {
                 .get("http-secret")
                 .map(|s| HttpSecret::new(s).unwrap())
         });
-        let service = self.view.machine.service.clone();
+        let (service, metrics) = (
+            self.view.machine.service.clone(),
+            self.view.machine.metrics.clone(),
+        );
         self.view.machine = machine(&self.view.model, &local, &self.disk);
         self.view.machine.service = service;
+        self.view.machine.metrics = metrics;
         self.view.local = local;
         self.view.fresh = Fresh::default();
     }
@@ -184,6 +196,12 @@ impl World {
                 self.view.machine.service = match call {
                     ServiceCall::Stop => ServiceStatus::Stopped,
                     _ => ServiceStatus::Running { pid: 4242 },
+                };
+            }
+            Step::Metrics(m) => {
+                self.view.machine.metrics = match m.call {
+                    ServiceCall::Stop => ServiceStatus::Stopped,
+                    _ => ServiceStatus::Running { pid: 4343 },
                 };
             }
             Step::OpenPort(p) => self.view.model.opened_ports.push(PortRange::from(*p)),
@@ -703,4 +721,244 @@ fn an_action_gets_the_registry_the_plan_serves() {
         plan::plan(&invalid).unwrap().serving.is_none(),
         "nothing to act on"
     );
+}
+
+/// The world's view after the machine lost `path` (an operator, a cleanup script).
+fn lose(world: &mut World, path: &str) {
+    world.disk.insert(PathBuf::from(path), None);
+    let service = world.view.machine.service.clone();
+    world.view.machine = machine(&world.view.model, &world.view.local, &world.disk);
+    world.view.machine.service = service;
+}
+
+fn config_on_disk(world: &World) -> String {
+    let entry = world.disk.get(Path::new(CONFIG_PATH)).cloned().flatten();
+    String::from_utf8(entry.and_then(|e| e.contents).unwrap_or_default()).unwrap()
+}
+
+/// B21 (docs/python-charm-bugs.md#b21), pinned: whether auth is on comes from the config
+/// alone. A deleted htpasswd comes back at the next hook (any hook, update-status too),
+/// config.yml keeps its auth section, and nothing restarts (the registry re-reads it).
+#[test]
+fn a_deleted_htpasswd_comes_back_and_auth_stays_on_b21() {
+    let mut world = serving(json!({"auth-basic-user": "alice", "auth-basic-password": "pw"}));
+    assert!(config_on_disk(&world).contains("htpasswd:"));
+    lose(&mut world, HTPASSWD_PATH);
+    world.view.fresh.htpasswd_salt = Some([5; 16]);
+    let plan = world.run(Event::UpdateStatus);
+    assert_eq!(written(&plan), [PathBuf::from(HTPASSWD_PATH)]);
+    assert_eq!(
+        service_calls(&plan),
+        [],
+        "htpasswd is re-read, not a restart"
+    );
+    let entry = world.disk[Path::new(HTPASSWD_PATH)].clone().unwrap();
+    let text = String::from_utf8(entry.contents.unwrap()).unwrap();
+    assert!(charm::htpasswd::verify_file(&text, "alice", "pw"), "{text}");
+    assert_eq!(entry.meta.mode, 0o640);
+    assert!(
+        config_on_disk(&world).contains("htpasswd:"),
+        "auth stays on"
+    );
+    // A hook that finds no salt to write with fails rather than serve without the file.
+    lose(&mut world, HTPASSWD_PATH);
+    assert!(plan::plan(&world.view).is_err());
+}
+
+/// B21 for token auth: a deleted auth_token.pem comes back with the same contents, and
+/// the registry (which read it at start) is not restarted.
+#[test]
+fn a_deleted_token_bundle_comes_back_and_token_auth_stays_on_b21() {
+    let (_, _, ca) = certificate();
+    let mut world = serving(
+        json!({"auth-token-issuer": "i", "auth-token-realm": "https://a/t",
+                                   "auth-token-service": "s", "auth-token-root-certs": b64(&ca)}),
+    );
+    lose(&mut world, "/etc/docker/registry/auth_token.pem");
+    let plan = world.run(Event::UpdateStatus);
+    assert_eq!(
+        written(&plan),
+        [PathBuf::from("/etc/docker/registry/auth_token.pem")]
+    );
+    assert_eq!(service_calls(&plan), []);
+    assert!(config_on_disk(&world).contains("rootcertbundle:"));
+}
+
+/// Issue 17: an option that is accepted and ignored is warned about once when set, not at
+/// every hook, and again only when its value changes.
+#[test]
+fn an_ignored_option_is_warned_about_once_per_change() {
+    let warnings = |plan: &Plan| -> Vec<String> {
+        plan.logs()
+            .iter()
+            .filter(|l| l.message.contains("is set but ignored"))
+            .map(|l| l.message.clone())
+            .collect()
+    };
+    let mut world = serving(json!({"registry-image": "mirror.example.com/registry:2.7"}));
+    let first = plan::plan(&fresh(
+        Event::Install,
+        json!({"registry-image": "mirror.example.com/registry:2.7"}),
+    ))
+    .unwrap();
+    assert_eq!(warnings(&first).len(), 1, "{:?}", first.logs());
+    assert!(!warnings(&first)[0].contains("mirror.example.com"));
+    for event in [
+        Event::UpdateStatus,
+        Event::ConfigChanged,
+        Event::UpdateStatus,
+    ] {
+        let plan = world.run(event);
+        assert_eq!(warnings(&plan), Vec::<String>::new());
+    }
+    world.view.model = model(json!({"registry-image": "registry:2.8"}));
+    let plan = world.run(Event::ConfigChanged);
+    assert_eq!(warnings(&plan).len(), 1);
+    assert_eq!(
+        service_calls(&plan),
+        [],
+        "an ignored option restarts nothing"
+    );
+}
+
+// ---- properties on bad input (issue 17) ------------------------------------------------
+
+mod bad_input {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Map;
+
+    /// Values that break an option, per kind of option, and options to break.
+    fn bad_config() -> impl Strategy<Value = Value> {
+        let bad = prop_oneof![
+            Just(("storage-cache", json!("disk"))),
+            Just(("log-level", json!("loud"))),
+            Just(("registry-port", json!(0))),
+            Just(("debug-port", json!(70000))),
+            Just(("http-host", json!("http://[::1]:5000"))),
+            Just(("http-host", json!("registry.example.com"))),
+            Just(("registry-http-proxy", json!("not a url"))),
+            Just(("auth-basic-user", json!("alice"))),
+            Just(("auth-basic-password", json!("x".repeat(80)))),
+            Just(("nagios_context", json!("a\nb"))),
+            Just(("tls-cert-blob", json!("!!!"))),
+            Just(("storage-s3-bucket", json!("b"))),
+            Just(("storage-swift-authurl", json!("keystone:5000"))),
+            Just(("cache-username", json!("u"))),
+            Just(("storage-delete", json!("yes"))),
+            Just(("registry-image", json!(5))),
+        ];
+        let good = prop_oneof![
+            Just(("log-level", json!("debug"))),
+            Just(("registry-port", json!(5443))),
+            Just(("auth-basic-password", json!("pw"))),
+            Just(("prometheus-metrics", json!(true))),
+            Just(("registry-image", json!("mirror/registry:2"))),
+        ];
+        (
+            prop::collection::vec(bad, 1..4),
+            prop::collection::vec(good, 0..3),
+        )
+            .prop_map(|(bad, good)| {
+                let mut map = Map::new();
+                for (k, v) in good.into_iter().chain(bad) {
+                    map.insert(k.to_string(), v);
+                }
+                Value::Object(map)
+            })
+    }
+
+    fn wire_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,30}",
+            Just(String::new()),
+            "\"[ -~]{0,20}\"",
+            "[0-9.:a-f\\[\\]]{0,20}",
+            Just(r#"[{"certificate_signing_request": "x", "certificate": "y"}]"#.into()),
+            Just("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into()),
+        ]
+    }
+
+    fn garbage_bag() -> impl Strategy<Value = Databag> {
+        let keys = prop::sample::select(vec![
+            "private-address",
+            "ingress-address",
+            "public-address",
+            "hostname",
+            "port",
+            "ca",
+            "docker-registry_0.server.cert",
+            "docker-registry_0.server.key",
+            "certificates",
+            "nagios_hostname",
+            "nagios_host_context",
+            "http-secret",
+            "registry_netloc",
+        ]);
+        prop::collection::btree_map(keys.prop_map(String::from), wire_value(), 0..6)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// A bad config never costs the last good one: blocked naming the options, nothing
+        /// rewritten, no relation data or port changed, and the registry started again
+        /// only if it died.
+        #[test]
+        fn a_bad_config_keeps_the_last_good_one_serving(config in bad_config(), crashed in any::<bool>()) {
+            let mut world = serving(json!({}));
+            let good = config_on_disk(&world);
+            world.view.model = model(config);
+            prop_assume!(world.view.model.config.is_err());
+            if crashed {
+                world.view.machine.service = ServiceStatus::Crashed { pid: Some(4242), reason: "killed".into() };
+            }
+            let plan = plan::plan(&world.view).unwrap();
+            prop_assert_eq!(plan.statuses.len(), 1);
+            prop_assert_eq!(plan.statuses[0].kind, StatusKind::Blocked);
+            prop_assert!(plan.statuses[0].message.starts_with("Invalid charm config: "));
+            prop_assert!(plan.files().is_empty(), "{:?}", plan.files());
+            prop_assert!(plan.relation_writes().is_empty());
+            prop_assert!(!plan.steps.iter().any(|s| matches!(s, Step::OpenPort(_) | Step::ClosePort(_))));
+            let expected: &[ServiceCall] = if crashed { &[ServiceCall::Start] } else { &[] };
+            prop_assert_eq!(service_calls(&plan), expected);
+            world.after(&plan);
+            prop_assert_eq!(config_on_disk(&world), good);
+        }
+
+        /// Garbage from any related unit never fails a hook or blocks the unit: it is
+        /// logged and skipped, and the registry is still served.
+        #[test]
+        fn garbage_relation_data_never_fails_a_hook(
+            website in garbage_bag(),
+            client in garbage_bag(),
+            provider in garbage_bag(),
+            provider_app in garbage_bag(),
+            nrpe in garbage_bag(),
+            peer in garbage_bag(),
+        ) {
+            let mut view = fresh(Event::ConfigChanged, json!({}));
+            view.model.website = vec![relation("website:4", &[("haproxy/0", website)])];
+            view.model.clients = vec![relation("docker-registry:3", &[("containerd/0", client)])];
+            let mut cp = relation("cert-provider:6", &[("easyrsa/0", provider)]);
+            cp.app = provider_app;
+            view.model.cert_provider = Some(cp);
+            view.model.nrpe = vec![relation("nrpe-external-master:5", &[("nrpe/0", nrpe)])];
+            if let Some(p) = view.model.peer.as_mut() {
+                p.units = vec![("docker-registry/1".parse().unwrap(), peer)];
+            }
+            view.machine = machine(&view.model, &view.local, &Observed::new());
+            // What the view draws while cert-provider is related: a key and a request.
+            let key = charm::tls::generate_key().unwrap();
+            let config = view.model.config.as_ref().map(|(c, _)| c.clone()).unwrap();
+            let subject = charm::charm::tls_source::subject(&view.model, &config, &view.machine.hostname);
+            view.fresh.csr = Some(subject.value.request(&key).unwrap());
+            view.fresh.csr_key = Some(key);
+            let plan = plan::plan(&view);
+            prop_assert!(plan.is_ok(), "{:?}", plan.err());
+            let plan = plan.unwrap();
+            prop_assert!(!plan.statuses.iter().any(|s| s.kind == StatusKind::Blocked), "{:?}", plan.statuses);
+            prop_assert!(plan.probe.is_some(), "still served");
+        }
+    }
 }

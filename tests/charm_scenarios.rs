@@ -21,7 +21,7 @@ use charm::workload::files::{FileOp, Files, RecordingFiles};
 use charm::workload::legacy::{ContainerState, RecordingLegacy};
 use charm::workload::packages::{PackagesError, RecordingPackages};
 use charm::workload::service::{
-    RecordingService, Service, ServiceError, ServiceSpec, ServiceStatus,
+    RecordingService, Service, ServiceCall, ServiceError, ServiceSpec, ServiceStatus,
 };
 use charm::workload::users::{Account, UsersError};
 use serde_json::{json, Value};
@@ -47,6 +47,10 @@ fn service_user() -> Result<(u32, u32), UsersError> {
 /// Specs the registry was (re)started with, in order.
 type Launches = Arc<Mutex<Vec<ServiceSpec>>>;
 
+/// The registry refuses a config.yml containing this text: it exits at start, having
+/// written these lines (its panic) to its log.
+type Refuses = Arc<Mutex<Option<(String, Vec<String>)>>>;
+
 /// The registry service as a box the charm can own, sharing one recording; records the
 /// spec of every start and restart (systemd writes it into the unit file at that moment).
 struct Shared {
@@ -54,6 +58,8 @@ struct Shared {
     spec: ServiceSpec,
     launches: Launches,
     legacy: Arc<RecordingLegacy>,
+    files: Arc<RecordingFiles>,
+    refuses: Refuses,
 }
 
 impl Shared {
@@ -67,22 +73,63 @@ impl Shared {
         }
         self.launches.lock().unwrap().push(self.spec.clone());
     }
+
+    /// After a start: a registry given a config it refuses exits, saying why in its log.
+    fn maybe_refuse(&self) {
+        let Some((needle, lines)) = self.refuses.lock().unwrap().clone() else {
+            return;
+        };
+        let config = self.files.contents(CONFIG_PATH).unwrap_or_default();
+        if String::from_utf8_lossy(&config).contains(&needle) {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            self.service.log(&lines);
+            self.service.crash();
+        }
+    }
 }
 
 impl Service for Shared {
     fn start(&self) -> Result<(), ServiceError> {
         self.launch();
-        self.service.start()
+        self.service.start()?;
+        self.maybe_refuse();
+        Ok(())
     }
     fn stop(&self) -> Result<(), ServiceError> {
         self.service.stop()
     }
     fn restart(&self) -> Result<(), ServiceError> {
         self.launch();
-        self.service.restart()
+        self.service.restart()?;
+        self.maybe_refuse();
+        Ok(())
     }
     fn status(&self) -> Result<ServiceStatus, ServiceError> {
         self.service.status()
+    }
+    fn log_tail(&self, lines: usize) -> Result<Vec<String>, ServiceError> {
+        self.service.log_tail(lines)
+    }
+}
+
+/// The metrics proxy service: its own recording, apart from the registry's.
+struct Proxy(Arc<RecordingService>);
+
+impl Service for Proxy {
+    fn start(&self) -> Result<(), ServiceError> {
+        self.0.start()
+    }
+    fn stop(&self) -> Result<(), ServiceError> {
+        self.0.stop()
+    }
+    fn restart(&self) -> Result<(), ServiceError> {
+        self.0.restart()
+    }
+    fn status(&self) -> Result<ServiceStatus, ServiceError> {
+        self.0.status()
+    }
+    fn log_tail(&self, lines: usize) -> Result<Vec<String>, ServiceError> {
+        self.0.log_tail(lines)
     }
 }
 
@@ -90,15 +137,22 @@ impl Service for Shared {
 struct Unit {
     name: String,
     juju: FakeJuju,
-    files: RecordingFiles,
+    files: Arc<RecordingFiles>,
     packages: RecordingPackages,
     service: Arc<RecordingService>,
     launches: Launches,
     /// `None`: the registry answers 200; `Some(why)`: it does not answer.
     probe_fails: Mutex<Option<String>>,
     probes: Mutex<Vec<(SocketAddr, Scheme)>>,
+    /// What the storage check (`GET /v2/_catalog`) answers.
+    catalog_status: Mutex<u16>,
     /// Docker on the machine: the Python charm's container, if any (none by default).
     legacy: Arc<RecordingLegacy>,
+    /// A config the registry refuses (none by default).
+    refuses: Refuses,
+    /// The metrics proxy service, and every spec it was asked about.
+    metrics: Arc<RecordingService>,
+    metrics_launches: Launches,
 }
 
 impl Unit {
@@ -107,13 +161,17 @@ impl Unit {
         Unit {
             name: name.to_string(),
             juju: FakeJuju::new(State::new(name, leader, ADDR)),
-            files: RecordingFiles::new(),
+            files: Arc::new(RecordingFiles::new()),
             packages: RecordingPackages::with_installed(&["docker-registry"]),
             service: Arc::new(RecordingService::new()),
             launches: Launches::default(),
             probe_fails: Mutex::new(None),
             probes: Mutex::new(Vec::new()),
+            catalog_status: Mutex::new(200),
             legacy: Arc::new(RecordingLegacy::new()),
+            refuses: Refuses::default(),
+            metrics: Arc::new(RecordingService::new()),
+            metrics_launches: Launches::default(),
         }
     }
 
@@ -154,11 +212,17 @@ impl Unit {
         let ctx = self.ctx(event);
         let tools = HookTools::new(self.juju.clone());
         let make_service = |spec: ServiceSpec| -> Box<dyn Service> {
+            if spec.name == "docker-registry-metrics" {
+                self.metrics_launches.lock().unwrap().push(spec.clone());
+                return Box::new(Proxy(self.metrics.clone()));
+            }
             Box::new(Shared {
                 service: self.service.clone(),
                 spec,
                 launches: self.launches.clone(),
                 legacy: self.legacy.clone(),
+                files: self.files.clone(),
+                refuses: self.refuses.clone(),
             })
         };
         let binary = || -> Result<PathBuf, PackagesError> { Ok(PathBuf::from(BINARY)) };
@@ -166,15 +230,29 @@ impl Unit {
             assert_eq!(b, Path::new(BINARY));
             Ok(VERSION.to_string())
         };
-        let probe = |addr: SocketAddr, scheme: Scheme, _within: Duration| {
+        let probe = |addr: SocketAddr,
+                     scheme: Scheme,
+                     _within: Duration,
+                     _keep_waiting: &dyn Fn() -> bool| {
             self.probes.lock().unwrap().push((addr, scheme));
+            let refused = self.service.status().is_ok_and(|s| !s.is_running());
             match self.probe_fails.lock().unwrap().clone() {
-                None => Ok(200),
+                None if !refused => Ok(200),
+                None => Err(ProbeError::Io {
+                    url: format!("{addr}"),
+                    cause: std::io::Error::new(
+                        std::io::ErrorKind::ConnectionRefused,
+                        "the registry is not running",
+                    ),
+                }),
                 Some(why) => Err(ProbeError::Io {
                     url: format!("{addr}"),
                     cause: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, why),
                 }),
             }
+        };
+        let catalog = |_: SocketAddr, _: Scheme, _: Option<(&str, &str)>| {
+            Ok(*self.catalog_status.lock().unwrap())
         };
         let account = || -> Result<Account, UsersError> {
             Ok(Account {
@@ -185,7 +263,7 @@ impl Unit {
         };
         let hostname = || HOSTNAME.to_string();
         let fx = Effects {
-            files: &self.files,
+            files: &*self.files,
             packages: &self.packages,
             service: &make_service,
             binary: &binary,
@@ -193,6 +271,7 @@ impl Unit {
             account: &account,
             hostname: &hostname,
             probe: &probe,
+            catalog: &catalog,
             ready_within: Duration::from_secs(10),
             legacy: self.legacy.as_ref(),
         };
@@ -1293,7 +1372,10 @@ fn address_change_updates_clients_and_the_certificate_request() {
     u.ok(joined(&cp, "easyrsa/0"));
     let before = u.juju.our_bag(&cp);
 
-    u.juju.update(|s| s.address = Some("10.1.0.6".into()));
+    u.juju.update(|s| {
+        s.address = Some("10.1.0.6".into());
+        s.public_address = Some("10.1.0.6".into());
+    });
     u.ok(Event::ConfigChanged);
     assert_eq!(
         u.juju.our_bag(&client)["registry_netloc"],
@@ -1326,6 +1408,41 @@ fn proxy_address_is_in_the_certificate_sans() {
     let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
     assert!(sans.contains(&"10.1.0.100".to_string()), "{sans:?}");
     assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
+}
+
+/// Issue 17: the unit's public address (a floating IP or a public name, when it differs
+/// from the ingress address) is in the request, as it was with the Python charm; a unit
+/// Juju knows no public address for requests without it.
+#[test]
+fn public_address_is_in_the_certificate_sans() {
+    let (u, _) = Unit::serving();
+    u.juju
+        .update(|s| s.public_address = Some("registry.example.com".into()));
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    u.juju.set_unit_bag(&cp, "easyrsa/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "easyrsa/0"));
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    assert!(
+        sans.contains(&"registry.example.com".to_string()),
+        "{sans:?}"
+    );
+    assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
+    // A new public address (config-changed follows an address change) reaches the request.
+    u.juju
+        .update(|s| s.public_address = Some("203.0.113.7".into()));
+    u.ok(Event::ConfigChanged);
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    assert!(sans.contains(&"203.0.113.7".to_string()), "{sans:?}");
+    assert!(
+        !sans.contains(&"registry.example.com".to_string()),
+        "{sans:?}"
+    );
+    // None known: no failed hook, the request keeps the other addresses.
+    u.juju.update(|s| s.public_address = None);
+    u.ok(Event::ConfigChanged);
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
+    assert!(!sans.contains(&"203.0.113.7".to_string()), "{sans:?}");
 }
 
 /// A unit upgraded from the Python charm keeps the leader-settings secret;
@@ -1570,8 +1687,62 @@ fn debug_port_follows_prometheus_metrics() {
     u.config(&[("prometheus-metrics", json!(true))]);
     let ports = |u: &Unit| u.juju.state().opened_ports.into_iter().collect::<Vec<_>>();
     assert_eq!(ports(&u), ["5000/tcp", "5001/tcp"]);
+    // The debug server on loopback; /metrics alone on the ingress address, by the proxy.
+    assert!(u.text(CONFIG_PATH).contains("addr: \"127.0.0.1:5001\""));
+    assert_eq!(u.metrics.calls(), [ServiceCall::Start]);
+    let started = u
+        .metrics_launches
+        .lock()
+        .unwrap()
+        .iter()
+        .rfind(|s| !s.args.is_empty())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        started.args,
+        [
+            "metrics-proxy",
+            "--listen",
+            "10.1.0.5:5001",
+            "--upstream",
+            "127.0.0.1:5001",
+            "--user",
+            "docker-registry"
+        ]
+    );
+    assert!(started.binary.ends_with("charm/dispatch"), "{started:?}");
+    // No-op hooks leave it alone; a new debug-port restarts it; metrics off stops it.
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.metrics.calls(), [ServiceCall::Start]);
+    u.config(&[("debug-port", json!(9101))]);
+    assert_eq!(
+        u.metrics.calls(),
+        [ServiceCall::Start, ServiceCall::Restart]
+    );
     u.config(&[("prometheus-metrics", json!(false))]);
     assert_eq!(ports(&u), ["5000/tcp"]);
+    assert_eq!(
+        u.metrics.calls(),
+        [ServiceCall::Start, ServiceCall::Restart, ServiceCall::Stop]
+    );
+}
+
+/// B27: the stop action and the unit's removal take the metrics proxy down with the
+/// registry; `start` brings it back.
+#[test]
+fn the_metrics_proxy_goes_down_with_the_registry() {
+    let (u, _) = Unit::serving();
+    u.config(&[("prometheus-metrics", json!(true))]);
+    u.action("stop");
+    assert_eq!(u.metrics.calls(), [ServiceCall::Start, ServiceCall::Stop]);
+    u.action("start");
+    assert_eq!(
+        u.metrics.calls(),
+        [ServiceCall::Start, ServiceCall::Stop, ServiceCall::Start]
+    );
+    u.ok(Event::Stop);
+    assert_eq!(u.metrics.calls().last(), Some(&ServiceCall::Stop));
+    assert!(!u.metrics.status().unwrap().is_running());
 }
 
 /// An action this revision does not implement fails the action, not the hook.
@@ -2166,7 +2337,7 @@ fn place_operator_tls(u: &Unit, ca: &Ca) -> Vec<Placed> {
 
 /// What the charm remembers having set aside.
 fn displaced(u: &Unit) -> BTreeMap<PathBuf, Displaced> {
-    LocalState::load(&u.files).unwrap().displaced
+    LocalState::load(&*u.files).unwrap().displaced
 }
 
 /// Every placed file is set aside: a copy under the charm's private dir with the same
@@ -2498,9 +2669,9 @@ fn a_hook_stopped_right_after_setting_aside_loses_nothing() {
     u.deploy();
     u.config(&tls_blobs(&ca));
     // The machine as that hook left it: the copy and its record, the original in place.
-    let mut local = LocalState::load(&u.files).unwrap();
+    let mut local = LocalState::load(&*u.files).unwrap();
     local.owned.remove(Path::new(DEFAULT_TLS_CERT_PATH));
-    local.save(&u.files).unwrap();
+    local.save(&*u.files).unwrap();
     let cert = &placed[1];
     u.files.seed_file(
         cert.path,
@@ -2532,9 +2703,9 @@ fn a_retried_hook_keeps_the_copy_it_took_before() {
     u.deploy();
     u.config(&tls_blobs(&ca));
     let ours = u.text(DEFAULT_TLS_CERT_PATH);
-    let mut local = LocalState::load(&u.files).unwrap();
+    let mut local = LocalState::load(&*u.files).unwrap();
     local.owned.remove(Path::new(DEFAULT_TLS_CERT_PATH));
-    local.save(&u.files).unwrap();
+    local.save(&*u.files).unwrap();
     let cert = &placed[1];
     u.files.seed_file(
         cert.path,
@@ -2642,4 +2813,260 @@ fn the_http_secret_is_shared_only_through_the_peer_app_bag() {
     assert_eq!(secret.len(), 44, "32 random bytes, base64");
     assert!(u.text(CONFIG_PATH).contains(&secret));
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+// ---- a config the registry refuses (issue 17) ----------------------------------------
+
+const SWIFT_PANIC: &str = "panic: swift authentication failed: Authorization Failed";
+
+fn swift_config(password: &str) -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "storage-swift-authurl",
+            json!("http://10.1.0.9:8080/auth/v1.0"),
+        ),
+        ("storage-swift-username", json!("test:tester")),
+        ("storage-swift-password", json!(password)),
+    ]
+}
+
+/// The registry refuses any config.yml with swift storage, panicking as distribution does.
+fn refuse_swift(u: &Unit) {
+    *u.refuses.lock().unwrap() = Some((
+        "swift:".into(),
+        vec![
+            r#"{"level":"info","msg":"redis not configured","time":"2099-01-01T00:00:00Z"}"#.into(),
+            SWIFT_PANIC.into(),
+            String::new(),
+            "goroutine 1 [running]:".into(),
+        ],
+    ));
+}
+
+fn blocked(msg: &str) -> (String, String) {
+    ("blocked".to_string(), msg.to_string())
+}
+
+/// A config the registry refuses to start with (a store that refuses it) is rolled back
+/// to the last good config.yml and environment in the same hook: the registry keeps
+/// serving, the unit blocks naming the options and quoting the registry's own line.
+/// Later hooks with the same config neither restart nor wait; a change tries again.
+#[test]
+fn a_config_the_registry_refuses_is_rolled_back_and_named() {
+    let (u, _) = Unit::serving();
+    u.config(&[("registry-http-proxy", json!("http://squid.internal:3128"))]);
+    let good = u.text(CONFIG_PATH);
+    refuse_swift(&u);
+    let before = u.service_calls();
+    u.config(&swift_config("wrong"));
+    let refused = blocked(
+        "The registry refused its config (storage-swift-username, storage-swift-password): \
+         swift authentication failed: Authorization Failed; the last good config keeps serving.",
+    );
+    assert_eq!(u.status(), refused);
+    assert_eq!(u.text(CONFIG_PATH), good, "config.yml is the last good one");
+    assert!(u.service.status().unwrap().is_running(), "serving");
+    // One restart into the refused config, one back to the last good one, with its
+    // environment.
+    assert_eq!(u.service_calls(), (before.0, before.1 + 2, before.2));
+    let last = u.launches.lock().unwrap().last().cloned().unwrap();
+    assert!(last
+        .env
+        .contains(&("HTTP_PROXY".into(), "http://squid.internal:3128".into())));
+    assert!(u
+        .log_lines("WARNING")
+        .iter()
+        .any(|l| l.contains("swift authentication failed")));
+
+    // The same config again: nothing restarts, nothing waits, still blocked.
+    let probes = u.probes.lock().unwrap().len();
+    u.ok(Event::UpdateStatus);
+    u.ok(Event::ConfigChanged);
+    assert_eq!(u.service_calls(), (before.0, before.1 + 2, before.2));
+    assert_eq!(u.probes.lock().unwrap().len(), probes, "no wait for it");
+    assert_eq!(u.status(), refused);
+    assert_eq!(u.text(CONFIG_PATH), good);
+
+    // The last good config dies while blocked: it is started again, not the refused one.
+    u.service.crash();
+    u.ok(Event::UpdateStatus);
+    assert!(u.service.status().unwrap().is_running());
+    assert_eq!(u.text(CONFIG_PATH), good);
+
+    // Fixed: the right password is served, and becomes the last good config.
+    *u.refuses.lock().unwrap() = None;
+    u.config(&swift_config("testing"));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert!(u.text(CONFIG_PATH).contains("swift:"));
+    assert!(u
+        .text(charm::charm::local::LAST_GOOD_CONFIG)
+        .contains("swift:"));
+    assert_eq!(
+        u.meta(charm::charm::local::LAST_GOOD_CONFIG).0,
+        0o600,
+        "it holds the http secret and storage keys"
+    );
+}
+
+/// The `start` action tries a refused config again (after the operator fixed the store);
+/// so does any change to what it is made of.
+#[test]
+fn start_action_or_a_change_tries_a_refused_config_again() {
+    let (u, _) = Unit::serving();
+    refuse_swift(&u);
+    u.config(&swift_config("wrong"));
+    assert_eq!(u.status().0, "blocked");
+    // The store is fixed; the config did not change.
+    *u.refuses.lock().unwrap() = None;
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.status().0, "blocked", "not retried on its own");
+    u.action("start");
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert!(u.text(CONFIG_PATH).contains("swift:"));
+
+    // Another change the registry refuses: tried at once, and rolled back again (to the
+    // swift config that now works).
+    *u.refuses.lock().unwrap() = Some((
+        "level: \"debug\"".into(),
+        vec!["panic: something about the debug level".into()],
+    ));
+    u.config(&[("log-level", json!("debug"))]);
+    let (kind, message) = u.status();
+    assert_eq!(kind, "blocked");
+    assert!(
+        message.contains("the last good config keeps serving"),
+        "{message}"
+    );
+}
+
+/// A first config refused: there is no last good config, so the registry is stopped (no
+/// service manager restarting it in a loop) and no hook starts it again until it changes.
+#[test]
+fn a_first_config_refused_stops_the_registry_and_says_so() {
+    let (u, _) = Unit::leader();
+    refuse_swift(&u);
+    u.juju.update(|s| {
+        for (k, v) in swift_config("wrong") {
+            s.config.insert(k.into(), v);
+        }
+    });
+    u.deploy();
+    assert_eq!(
+        u.status(),
+        blocked(
+            "The registry refused its config (storage-swift-username, \
+             storage-swift-password): swift authentication failed: Authorization Failed; \
+             nothing to serve until it is fixed."
+        )
+    );
+    assert!(!u.service.status().unwrap().is_running());
+    let calls = u.service_calls();
+    u.ok(Event::UpdateStatus);
+    u.ok(Event::ConfigChanged);
+    assert_eq!(u.service_calls(), calls, "never started again as it is");
+    *u.refuses.lock().unwrap() = None;
+    u.config(&swift_config("testing"));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// A store that refuses the registry once it runs (a missing s3 bucket: `/v2/` answers,
+/// the catalog gets a 500) is rolled back like a registry that exits, quoting the
+/// registry's log line for the storage check's own request, secrets redacted.
+#[test]
+fn a_store_failing_the_storage_check_is_rolled_back() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    *u.catalog_status.lock().unwrap() = 500;
+    u.service.log(&[
+        r#"{"err.detail":"s3aws: NoSuchBucket: The specified bucket does not exist (key AKIA-SECRET-ID)\n\tstatus code: 404","http.request.uri":"/v2/_catalog?n=1","level":"error","msg":"response completed with error","time":"2099-01-01T00:00:00Z"}"#,
+    ]);
+    u.config(&[
+        ("storage-s3-region", json!("us-east-1")),
+        ("storage-s3-bucket", json!("no-such-bucket")),
+        ("storage-s3-accesskey", json!("AKIA-SECRET-ID")),
+        ("storage-s3-secretkey", json!("s3cr3t")),
+        ("storage-s3-regionendpoint", json!("http://10.1.0.9:8080")),
+    ]);
+    assert_eq!(
+        u.status(),
+        blocked(
+            "The registry refused its config (storage-s3-bucket): s3aws: NoSuchBucket: The \
+             specified bucket does not exist (key <redacted>); the last good config keeps \
+             serving."
+        )
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+    assert!(u
+        .juju
+        .state()
+        .logs
+        .iter()
+        .all(|(_, m)| !m.contains("AKIA-SECRET-ID") && !m.contains("s3cr3t")));
+}
+
+/// What the last good config needs may be gone too (an upstream, a store): when it exits
+/// as well, nothing serves; the registry is stopped instead of restarted in a loop and the
+/// status says so, naming the new config's options.
+#[test]
+fn when_the_last_good_config_fails_too_the_registry_is_stopped() {
+    let (u, _) = Unit::serving();
+    *u.refuses.lock().unwrap() = Some((
+        "storage:".into(),
+        vec![r#"panic: Get "http://10.1.0.12:5000/v2/": dial tcp 10.1.0.12:5000: connect: no route to host"#.into()],
+    ));
+    u.config(&[("cache-remoteurl", json!("http://10.1.0.12:5000"))]);
+    assert_eq!(
+        u.status(),
+        blocked(
+            "The registry refused its config (cache-remoteurl): Get \
+             \"http://10.1.0.12:5000/v2/\": dial tcp 10.1.0.12:5000: connect: no route to \
+             host; nothing to serve until it is fixed."
+        )
+    );
+    assert!(!u.service.status().unwrap().is_running());
+    let calls = u.service_calls();
+    u.ok(Event::UpdateStatus);
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls(), calls, "no restart loop");
+    // The upstream is back and the operator asks again.
+    *u.refuses.lock().unwrap() = None;
+    u.action("start");
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// A new config the registry never answers with (a network call at start that hangs: an
+/// upstream whose machine is gone) is rolled back once the wait is over, since the last
+/// good config answered; the very config that served, started again after a crash,
+/// only waits (nothing else to go back to), as a slow or broken world always did.
+#[test]
+fn a_new_config_that_never_answers_is_rolled_back_but_the_same_one_only_waits() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    *u.probe_fails.lock().unwrap() = Some("connection refused".into());
+    u.config(&[("cache-remoteurl", json!("http://10.1.0.12:5000"))]);
+    assert_eq!(
+        u.status(),
+        blocked(
+            "The registry refused its config (cache-remoteurl): it did not answer GET /v2/ \
+             within 10s of its start; the last good config keeps serving."
+        )
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+
+    // Back to the served config; then the world breaks under it.
+    *u.probe_fails.lock().unwrap() = None;
+    u.config(&[("cache-remoteurl", json!(""))]);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    *u.probe_fails.lock().unwrap() = Some("connection refused".into());
+    u.service.crash();
+    let restarts = u.service_calls();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls().0, restarts.0 + 1, "started again");
+    let (kind, message) = u.status();
+    assert_eq!(kind, "waiting", "{message}");
+    assert!(
+        message.starts_with("Registry not answering yet"),
+        "{message}"
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
 }

@@ -189,6 +189,166 @@ fn http_host_with_an_unusable_host_blocks() {
     assert!(parse(json!({"http-host": "http://10.1.0.5:5000/"})).is_ok());
 }
 
+/// Issue 17: an `http-host` the registry accepts but no client can use (a loopback,
+/// unspecified or multicast address, localhost) blocks naming it instead of `Ready at
+/// [::1]:5000`.
+#[test]
+fn http_host_no_client_can_use_blocks() {
+    for (bad, kind) in [
+        ("http://[::1]:5000", "a loopback address"),
+        ("http://127.0.0.1:5000/", "a loopback address"),
+        ("https://127.8.9.10/", "a loopback address"),
+        ("http://[::ffff:127.0.0.1]:5000", "a loopback address"),
+        ("http://0.0.0.0:5000", "the unspecified address"),
+        ("http://[::]:5000", "the unspecified address"),
+        ("http://255.255.255.255/", "the broadcast address"),
+        ("http://224.0.0.1/", "a multicast address"),
+        ("http://localhost:5000", "a name for the local machine"),
+        ("https://LocalHost/", "a name for the local machine"),
+        (
+            "https://registry.localhost/",
+            "a name for the local machine",
+        ),
+    ] {
+        let e = errors(json!({ "http-host": bad }));
+        assert_eq!(e.options(), ["http-host"], "{bad}");
+        let msg = error_for(&e, "http-host");
+        assert!(
+            msg.contains(&format!("is {kind}, which no client can use")),
+            "{bad}: {msg}"
+        );
+    }
+    for good in [
+        "http://10.1.0.5:5000/",
+        "https://registry.example.com/",
+        "https://[fd00::5]:5000/",
+        "https://localhost-mirror.example.com/",
+    ] {
+        assert!(parse(json!({ "http-host": good })).is_ok(), "{good}");
+    }
+}
+
+/// Issue 17: the registry's proxies are proxy URLs as Go reads them; anything else is
+/// blocked by name (it was passed on silently and every upstream request failed).
+#[test]
+fn registry_proxies_must_be_proxy_urls() {
+    for good in [
+        "http://squid.internal:3128",
+        "http://squid.internal:3128/",
+        "squid.internal:3128",
+        "https://10.0.0.1",
+        "socks5://[fd00::1]:1080",
+        "http://user:pa%40ss@proxy.example.com:8080",
+    ] {
+        for key in ["registry-http-proxy", "registry-https-proxy"] {
+            let c = parse(json!({ key: good })).unwrap_or_else(|e| panic!("{good}: {e}"));
+            let got = match key {
+                "registry-http-proxy" => c.registry_http_proxy,
+                _ => c.registry_https_proxy,
+            };
+            assert_eq!(got.as_deref(), Some(good));
+        }
+    }
+    for (bad, why) in [
+        ("not a url", "whitespace"),
+        ("ftp://proxy:21", "scheme \"ftp\""),
+        ("http://", "no host"),
+        ("http://proxy:0", "port \"0\""),
+        ("http://proxy:99999", "port \"99999\""),
+        ("http://proxy/path", "no path"),
+        ("http://-proxy-/", "bad host"),
+        ("http://[::1:3128", "IPv6"),
+    ] {
+        let e = errors(json!({ "registry-http-proxy": bad }));
+        assert_eq!(e.options(), ["registry-http-proxy"], "{bad}");
+        let msg = error_for(&e, "registry-http-proxy");
+        assert!(
+            msg.contains("is not a proxy URL") && msg.contains(why),
+            "{bad}: {msg}"
+        );
+        assert!(msg.contains("http://squid.internal:3128"), "{msg}");
+    }
+    // Credentials are never quoted back.
+    let e = errors(json!({"registry-https-proxy": "http://u:s3cret pw@proxy:3128"}));
+    assert!(!e.to_string().contains("s3cret"), "{e}");
+}
+
+/// Issue 17: the nagios options go into file names and the nrpe subordinate's config: a
+/// newline, a path separator or a shell character is blocked by name.
+#[test]
+fn nagios_names_are_validated() {
+    let c =
+        parse(json!({"nagios_context": "prod-eu_1.x", "nagios_servicegroups": "a, b,c"})).unwrap();
+    assert_eq!(c.nagios_context, "prod-eu_1.x");
+    assert_eq!(c.nagios_servicegroups, "a, b,c");
+    assert!(parse(json!({"nagios_servicegroups": ""})).is_ok());
+    assert!(parse(json!({"nagios_context": ""})).is_ok());
+    for bad in [
+        "juju\ncommand[x]=/bin/sh",
+        "../../etc",
+        "a/b",
+        "a;reboot",
+        "$(id)",
+        "a b",
+        "`id`",
+    ] {
+        let e = errors(json!({ "nagios_context": bad }));
+        assert_eq!(e.options(), ["nagios_context"], "{bad:?}");
+        assert!(error_for(&e, "nagios_context").contains("letters, digits"));
+        let e = errors(json!({ "nagios_servicegroups": format!("ok,{bad}") }));
+        assert_eq!(e.options(), ["nagios_servicegroups"], "{bad:?}");
+    }
+    let e = errors(json!({"nagios_servicegroups": "a,,b"}));
+    assert_eq!(e.options(), ["nagios_servicegroups"]);
+}
+
+/// Issue 17: every option config.yaml calls accepted-and-ignored gives a warning when set
+/// (registry-name excepted: it names the Python charm's container); the defaults give none.
+#[test]
+fn every_ignored_option_is_noticed_and_the_defaults_are_not() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.yaml")).unwrap();
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let options = yaml["options"].as_mapping().unwrap();
+    let mut defaults = serde_json::Map::new();
+    let mut ignored = Vec::new();
+    for (name, opt) in options {
+        let name = name.as_str().unwrap().to_string();
+        let default = &opt["default"];
+        let json_default = match default {
+            serde_yaml::Value::Bool(b) => json!(b),
+            serde_yaml::Value::Number(n) => json!(n.as_i64().unwrap()),
+            serde_yaml::Value::String(s) => json!(s),
+            _ => continue,
+        };
+        defaults.insert(name.clone(), json_default);
+        let desc = opt["description"].as_str().unwrap_or_default();
+        if desc.contains("Accepted for compatibility") && name != "registry-name" {
+            ignored.push((name, default.clone()));
+        }
+    }
+    let c = CharmConfig::from_json(&defaults).unwrap();
+    assert!(c.ignored.is_empty(), "defaults noticed: {:?}", c.ignored);
+    assert!(ignored.len() >= 20, "{ignored:?}");
+    for (name, default) in ignored {
+        let mut set = defaults.clone();
+        let value = match default {
+            serde_yaml::Value::Bool(b) => json!(!b),
+            _ => json!("something-else"),
+        };
+        set.insert(name.clone(), value);
+        let c = CharmConfig::from_json(&set).unwrap();
+        let found: Vec<&str> = c.ignored.iter().map(|i| i.option).collect();
+        assert_eq!(found, [name.as_str()], "setting {name}");
+        let warning = c.ignored[0].warning();
+        assert!(
+            warning.starts_with(&format!("{name} is set but ignored")),
+            "{warning}"
+        );
+        assert!(!warning.contains("something-else"), "{warning}");
+    }
+}
+
 #[test]
 fn swift_partial_settings_are_errors_b20() {
     let e = errors(json!({"storage-swift-authurl": "https://keystone:5000/v3"}));
@@ -252,11 +412,21 @@ fn s3_values() {
         Storage::S3(s) => s,
         other => panic!("expected s3, got {other:?}"),
     };
-    // docs/python-charm-bugs.md#b13: the option is read, as its description reads ("uses
-    // Version 4 auth"): the default
-    // keeps v4 like the Python charm always did, and false turns it off.
+    // docs/python-charm-bugs.md#b13: v4 unless storage-s3-v4auth=false asks for v2. The
+    // Python charm signed v4 whatever skip-v4-auth said, so neither of its values turns
+    // v4 off: an upgraded unit that had `false` keeps v4 (and hears once that it is
+    // ignored).
     assert!(s3(parse(base(json!({}))).unwrap()).v4auth);
-    assert!(!s3(parse(base(json!({"storage-s3-skip-v4-auth": false}))).unwrap()).v4auth);
+    let kept = parse(base(json!({"storage-s3-skip-v4-auth": false}))).unwrap();
+    assert!(kept
+        .ignored
+        .iter()
+        .any(|i| i.option == "storage-s3-skip-v4-auth"));
+    assert!(s3(kept).v4auth);
+    assert!(s3(parse(base(json!({"storage-s3-skip-v4-auth": true}))).unwrap()).v4auth);
+    assert!(!s3(parse(base(json!({"storage-s3-v4auth": false}))).unwrap()).v4auth);
+    let e = errors(base(json!({"storage-s3-v4auth": "no"})));
+    assert!(error_for(&e, "storage-s3-v4auth").contains("expected a boolean"));
     // Chunk size: distribution's minimum is 5 MiB.
     assert_eq!(
         s3(parse(base(json!({"storage-s3-chunksize": 5242880}))).unwrap()).chunk_size,
@@ -296,6 +466,38 @@ fn auth() {
     assert!(!e.to_string().contains(&long));
     let e = errors(json!({"auth-basic-user": "a:b", "auth-basic-password": "pw"}));
     assert!(error_for(&e, "auth-basic-user").contains("':'"));
+}
+
+/// Issue 17: a user with no password was an open registry; it fails closed, naming the
+/// missing password (the default user without a password is still "no auth").
+#[test]
+fn basic_auth_without_a_password_fails_closed() {
+    let e = errors(json!({"auth-basic-user": "alice"}));
+    assert_eq!(e.options(), ["auth-basic-password"]);
+    assert_eq!(
+        e.to_string(),
+        "auth-basic-password: empty while auth-basic-user is \"alice\" (set the password, \
+         or reset auth-basic-user to leave auth off)"
+    );
+    let e = errors(json!({"auth-basic-user": "alice", "auth-basic-password": ""}));
+    assert_eq!(e.options(), ["auth-basic-password"]);
+    assert_eq!(
+        parse(json!({"auth-basic-user": "admin"})).unwrap().auth,
+        Auth::None
+    );
+    assert_eq!(
+        parse(json!({"auth-basic-user": ""})).unwrap().auth,
+        Auth::None
+    );
+    // With token auth on, a leftover user name is not a half-set basic auth.
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let token = parse(json!({
+        "auth-basic-user": "alice", "auth-token-issuer": "iss",
+        "auth-token-realm": "https://auth/token", "auth-token-service": "svc",
+        "auth-token-root-certs": b64(pem),
+    }))
+    .unwrap();
+    assert!(matches!(token.auth, Auth::Token { .. }));
 }
 
 #[test]

@@ -508,7 +508,20 @@ const INDIRECT: &[(&str, &str, &[Builder])] = &[
         &[
             ("src/charm/tls_source.rs", "path_problem"),
             ("src/charm/tls_source.rs", "operator"),
+            ("src/charm/refusal.rs", "status_message"),
         ],
+    ),
+    // A config the registry refused, remembered until it changes (src/charm/refusal.rs),
+    // and the status a watched rollback reports.
+    (
+        "Status::blocked",
+        "refused.message.clone()",
+        &[("src/charm/refusal.rs", "status_message")],
+    ),
+    (
+        "Status::blocked",
+        "message.clone()",
+        &[("src/charm/refusal.rs", "status_message")],
     ),
     (
         "Status::active",

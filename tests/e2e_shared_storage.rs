@@ -9,7 +9,7 @@
 mod support;
 
 use serde_json::Value;
-use support::clients::{build_image, ingress, pull_and_compare, push_ok, Image, Tls};
+use support::clients::{build_image, http_code, ingress, pull_and_compare, push_ok, Image, Tls};
 use support::jujusim::{testcharm, Model};
 
 const SWIFT: &str = "swift/0";
@@ -195,47 +195,161 @@ fn two_units_on_swift_and_two_on_s3_serve_each_others_pushes_from_one_store() {
     two_units_share_the_store(&m, "reg-s3", &units, ("registry-s3", ""));
 }
 
-/// Issue 16 part B: a store that refuses the registry must block the unit naming the
-/// option. Today a wrong swift password makes the registry panic at every start (`swift
-/// authentication failed: Authorization Failed` in its log) while each hook restarts it
-/// and waits 10 s, leaving `waiting` "Registry not answering yet: ... Connection refused";
-/// a missing s3 bucket leaves the unit `active` "Ready" while every push gets a 500.
+/// Fails unless `unit` is blocked with a message containing every one of `parts`.
+fn expect_blocked_with(m: &Model, unit: &str, parts: &[&str]) {
+    let (current, message) = m.workload_status(unit);
+    let missing: Vec<&&str> = parts.iter().filter(|p| !message.contains(**p)).collect();
+    m.check(
+        current == "blocked" && missing.is_empty(),
+        &format!("{unit}: expected blocked with {parts:?}, got {current} {message:?}"),
+        &m.run(&["status"]),
+    );
+}
+
+/// Fails unless the registry at `addr` answers `GET /v2/` with 200 (the model network).
+fn expect_serving(m: &Model, addr: &str) {
+    let code = http_code(m, &format!("http://{addr}:5000/v2/"), Tls::Off, None);
+    m.check(
+        code == "200",
+        &format!("GET http://{addr}:5000/v2/ answered {code}, not 200: not serving"),
+        &m.run(&["status"]),
+    );
+}
+
+/// Fails unless `unit`'s config.yml has no `key` line (it is still the last good one).
+fn expect_config_without(m: &Model, unit: &str, key: &str) {
+    let out = m.exec(
+        unit,
+        &format!("grep -c '{key}' /etc/docker/registry/config.yml || true"),
+    );
+    m.check(
+        out.text() == "0",
+        &format!("{unit}: config.yml has {key}: the refused config was left in place"),
+        &out,
+    );
+}
+
+/// Issue 17 (and 16 part B): a store that refuses the registry costs nothing. A wrong
+/// swift password makes the registry panic at start; a missing s3 bucket lets it start
+/// while every upload fails (the charm's storage check, `GET /v2/_catalog`, gets a 500).
+/// Either way the running unit goes back to its last good config in the same hook, keeps
+/// serving, and blocks naming the option and quoting the registry's own line; a fresh
+/// unit has nothing to go back to and says so. Once the store is fixed, the `start`
+/// action tries again.
 #[test]
-#[ignore = "needs a storage check that blocks naming the option (issue 16 part B)"]
 fn a_store_that_refuses_the_registry_blocks_naming_the_option() {
     let m = Model::new();
     let swift = deploy_swift(&m);
-    let blocked_naming = |unit: &str, option: &str| {
-        let (current, message) = m.workload_status(unit);
-        m.check(
-            current == "blocked" && message.contains(option),
-            &format!("{unit}: expected blocked naming {option}, got {current} {message:?}"),
-            &m.run(&["status"]),
+    let auth_url = format!("storage-swift-authurl=http://{swift}:8080/auth/v1.0");
+    let user = format!("storage-swift-username={USER}");
+
+    // Serving on its own disk, then told a wrong swift password.
+    let addr = deploy_two_units(&m, "bad-swift", &[]).remove(0);
+    m.ok(&[
+        "config",
+        "bad-swift",
+        &auth_url,
+        &user,
+        "storage-swift-password=wrong",
+    ]);
+    for unit in ["bad-swift/0", "bad-swift/1"] {
+        expect_blocked_with(
+            &m,
+            unit,
+            &[
+                "The registry refused its config (",
+                "storage-swift-password",
+                "): swift authentication failed: Authorization Failed; the last good config \
+                 keeps serving.",
+            ],
         );
-    };
+        expect_config_without(&m, unit, "swift:");
+    }
+    expect_serving(&m, &addr);
+    // Later hooks neither restart nor retry the refused config.
+    let pid = m.exec("bad-swift/0", "cat /run/docker-registry-charm/registry.pid");
+    m.ok(&["update-status", "bad-swift/0"]);
+    let again = m.exec("bad-swift/0", "cat /run/docker-registry-charm/registry.pid");
+    m.check(
+        pid.text() == again.text(),
+        "update-status restarted the registry while blocked",
+        &again,
+    );
+    // The right password: served from Swift.
+    m.ok(&[
+        "config",
+        "bad-swift",
+        &format!("storage-swift-password={PASSWORD}"),
+    ]);
+    m.expect_status(
+        "bad-swift/0",
+        "active",
+        &format!("Ready at {addr}:5000 (http)."),
+    );
+
+    // A fresh unit with the wrong password has no last good config: stopped, and says so.
     deploy_units(
         &m,
-        "bad-swift",
+        "new-swift",
         1,
         &[
-            format!("storage-swift-authurl=http://{swift}:8080/auth/v1.0"),
-            format!("storage-swift-username={USER}"),
+            auth_url.clone(),
+            user.clone(),
             "storage-swift-password=wrong".into(),
         ],
     );
-    blocked_naming("bad-swift/0", "storage-swift-password");
-    deploy_units(
+    expect_blocked_with(
         &m,
-        "bad-s3",
-        1,
+        "new-swift/0",
         &[
-            "storage-s3-region=us-east-1".into(),
-            "storage-s3-bucket=no-such-bucket".into(),
-            format!("storage-s3-accesskey={USER}"),
-            format!("storage-s3-secretkey={PASSWORD}"),
-            format!("storage-s3-regionendpoint=http://{swift}:8080"),
-            "storage-s3-secure=false".into(),
+            "storage-swift-password",
+            "swift authentication failed",
+            "nothing to serve until it is fixed.",
         ],
     );
-    blocked_naming("bad-s3/0", "storage-s3-bucket");
+
+    // Serving, then told a bucket that does not exist.
+    let addr = deploy_units(&m, "bad-s3", 1, &[]).remove(0);
+    m.expect_status(
+        "bad-s3/0",
+        "active",
+        &format!("Ready at {addr}:5000 (http)."),
+    );
+    m.ok(&[
+        "config",
+        "bad-s3",
+        "storage-s3-region=us-east-1",
+        "storage-s3-bucket=no-such-bucket",
+        &format!("storage-s3-accesskey={USER}"),
+        &format!("storage-s3-secretkey={PASSWORD}"),
+        &format!("storage-s3-regionendpoint=http://{swift}:8080"),
+        "storage-s3-secure=false",
+    ]);
+    expect_blocked_with(
+        &m,
+        "bad-s3/0",
+        &[
+            "The registry refused its config (storage-s3-bucket): s3aws: NoSuchBucket",
+            "the last good config keeps serving.",
+        ],
+    );
+    let (_, message) = m.workload_status("bad-s3/0");
+    m.check(
+        !message.contains(PASSWORD),
+        &format!("a secret in the status: {message}"),
+        &m.run(&["status"]),
+    );
+    expect_config_without(&m, "bad-s3/0", "s3:");
+    expect_serving(&m, &addr);
+    // The bucket is made; the operator asks for another try.
+    swift_action(&m, "create-container", "no-such-bucket");
+    m.ok(&["run", "bad-s3/0", "start"]);
+    m.expect_status(
+        "bad-s3/0",
+        "active",
+        &format!("Ready at {addr}:5000 (http)."),
+    );
+    let img = build_image(&m, "after-the-bucket");
+    push_ok(&m, &format!("{addr}:5000"), &img, Tls::Off, None);
+    expect_in_swift(&m, "no-such-bucket", "", &img);
 }

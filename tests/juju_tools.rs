@@ -371,6 +371,28 @@ fn unit_get_and_is_leader() {
     ));
 }
 
+/// The public address is optional to Juju: "not found" is `None`, any other failure an error.
+#[test]
+fn unit_get_public_address_may_be_missing() {
+    let (fake, tools) = setup();
+    fake.respond("unit-get", "\"203.0.113.7\"\n");
+    assert_eq!(
+        tools.unit_get_public_address().unwrap().as_deref(),
+        Some("203.0.113.7")
+    );
+    assert_eq!(
+        fake.only_call().argv(),
+        strings(&["unit-get", "--format=json", "public-address"])
+    );
+    fake.fail("unit-get", 1, "ERROR public address not found\n");
+    assert_eq!(tools.unit_get_public_address().unwrap(), None);
+    fake.fail("unit-get", 1, "ERROR connection is shut down\n");
+    assert!(matches!(
+        tools.unit_get_public_address(),
+        Err(HookToolError::Tool { .. })
+    ));
+}
+
 #[test]
 fn leader_get_and_set() {
     let (fake, tools) = setup();

@@ -145,7 +145,7 @@ fn s3_full() {
             "storage-s3-keyid": "kms-key-1",
             "storage-s3-secure": false,
             "storage-s3-skip-verify": true,
-            "storage-s3-skip-v4-auth": false,
+            "storage-s3-v4auth": false,
             "storage-s3-chunksize": 20971520,
             "storage-s3-multipartcopychunksize": 33554432,
             "storage-s3-multipartcopymaxconcurrency": 50,
@@ -161,7 +161,7 @@ fn s3_full() {
     );
     let s3 = &y["storage"]["s3"];
     assert_eq!(s3["secretkey"].as_str(), Some("se\"cret:#key"));
-    // B13: skip-v4-auth=false turns v4 signing off (the option reads as "uses v4 auth");
+    // B13: storage-s3-v4auth=false, the explicit request, turns v4 signing off;
     // B14: objectacl is rendered.
     assert_eq!(s3["v4auth"].as_bool(), Some(false));
     assert_eq!(s3["objectacl"].as_str(), Some("bucket-owner-full-control"));
@@ -174,6 +174,12 @@ fn s3_skip_v4_auth_default_keeps_v4auth() {
     let cfg = config(json!({"storage-s3-region": "r", "storage-s3-bucket": "b"}));
     let secret = Secret::new("s");
     let (_, y) = render(&inputs(&cfg, &secret));
+    assert_eq!(y["storage"]["s3"]["v4auth"].as_bool(), Some(true));
+    // An operator who set skip-v4-auth=false under the Python charm (which signed v4
+    // anyway) keeps v4 after the upgrade (docs/python-charm-bugs.md#b13).
+    let upgraded = config(json!({"storage-s3-region": "r", "storage-s3-bucket": "b",
+                                 "storage-s3-skip-v4-auth": false}));
+    let (_, y) = render(&inputs(&upgraded, &secret));
     assert_eq!(y["storage"]["s3"]["v4auth"].as_bool(), Some(true));
     assert_eq!(y["storage"]["s3"]["objectacl"].as_str(), Some("private"));
     assert!(y["storage"]["s3"].get("accesskey").is_none());
@@ -242,7 +248,9 @@ fn prometheus() {
         json!({"prometheus-metrics": true, "debug-port": 5011, "registry-port": 5010}),
     );
     assert_eq!(y["http"]["addr"].as_str(), Some(":5010"));
-    assert_eq!(y["http"]["debug"]["addr"].as_str(), Some(":5011"));
+    // B27: the debug server (pprof, expvar beside /metrics) on loopback only; the charm's
+    // metrics proxy serves /metrics alone on the ingress address.
+    assert_eq!(y["http"]["debug"]["addr"].as_str(), Some("127.0.0.1:5011"));
     assert_eq!(
         y["http"]["debug"]["prometheus"]["path"].as_str(),
         Some("/metrics")

@@ -328,4 +328,10 @@ fn registry_that_fails_to_start_is_reported_crashed() {
     eventually("the log says why", DEADLINE, || {
         fx.log().contains("address already in use").then_some(())
     });
+    // The charm reads that line back through the service (issue 17: a refused config is
+    // blocked quoting the registry's own words).
+    let tail = fx.sup.log_tail(80).unwrap();
+    let line = charm::charm::refusal::error_line(&tail, std::time::SystemTime::UNIX_EPOCH, None)
+        .unwrap_or_else(|| panic!("no error line in {tail:#?}"));
+    assert!(line.contains("address already in use"), "{line}");
 }

@@ -27,7 +27,7 @@ pub fn run<R: ToolRunner>(
     fx: &Effects<'_>,
 ) -> Result<(), Error> {
     match name {
-        "stop" => stop(tools, fx),
+        "stop" => stop(ctx, tools, fx),
         "start" => start(ctx, tools, fx),
         other => run_other(other, ctx, tools, fx),
     }
@@ -40,13 +40,14 @@ fn success<R: ToolRunner>(tools: &HookTools<R>) -> Result<(), Error> {
 }
 
 /// `stop`: the registry goes down and stays down across hooks until `start`.
-fn stop<R: ToolRunner>(tools: &HookTools<R>, fx: &Effects<'_>) -> Result<(), Error> {
+fn stop<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>, fx: &Effects<'_>) -> Result<(), Error> {
     let mut local = LocalState::load(fx.files)?;
     local.stopped = true;
     local.save(fx.files)?;
     let binary = (fx.binary)().ok();
     let plan = plan::stop(
         binary.as_deref(),
+        &ctx.charm_dir.join("dispatch"),
         local,
         "stopping: the stop action was run",
     );
@@ -64,6 +65,9 @@ fn start<R: ToolRunner>(
 ) -> Result<(), Error> {
     let mut local = LocalState::load(fx.files)?;
     local.stopped = false;
+    // An operator who fixed what made the registry refuse a config (a store, an upstream)
+    // asks for it to be tried again.
+    local.refused = None;
     local.save(fx.files)?;
     super::reconcile(ctx, tools, fx, local)?;
     success(tools)

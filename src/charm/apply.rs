@@ -7,7 +7,7 @@ use crate::workload::files::Files;
 
 use super::local::LocalState;
 use super::notes::{Level, LogLine};
-use super::steps::{FileStep, Plan, ServiceStep, Step};
+use super::steps::{FileStep, MetricsStep, Plan, ServiceStep, Step};
 use super::{switch, Effects, Error, PACKAGE};
 
 /// How applying ended.
@@ -46,6 +46,7 @@ pub fn apply<R: ToolRunner>(
                 local.save(fx.files)?;
             }
             Step::Service(s) => service(fx, s)?,
+            Step::Metrics(m) => metrics(fx, m)?,
             Step::ClosePort(port) => tools.close_port(port)?,
             Step::OpenPort(port) => tools.open_port(port)?,
             Step::Relation(w) => tools.relation_set(&w.relation, w.app, &w.data)?,
@@ -83,6 +84,17 @@ fn file(files: &dyn Files, step: &FileStep) -> Result<(), Error> {
 fn service(fx: &Effects<'_>, step: &ServiceStep) -> Result<(), Error> {
     use crate::workload::service::ServiceCall;
     let service = fx.registry(&step.binary, &step.env);
+    match step.call {
+        ServiceCall::Start => service.start()?,
+        ServiceCall::Restart => service.restart()?,
+        ServiceCall::Stop => service.stop()?,
+    }
+    Ok(())
+}
+
+fn metrics(fx: &Effects<'_>, step: &MetricsStep) -> Result<(), Error> {
+    use crate::workload::service::{ServiceCall, ServiceSpec};
+    let service = (fx.service)(ServiceSpec::metrics_proxy(&step.program, step.args.clone()));
     match step.call {
         ServiceCall::Start => service.start()?,
         ServiceCall::Restart => service.restart()?,

@@ -11,7 +11,9 @@ use crate::workload::users::UsersError;
 
 use super::local::LocalState;
 use super::notes::LogLine;
-use super::steps::{Contents, FileStep, Plan, Probe, RelationWrite, Serving, Step, Then};
+use super::steps::{
+    Candidate, Contents, FileStep, Plan, Probe, RelationWrite, Serving, Step, Then,
+};
 use super::view::{Entry, Observed};
 
 /// A plan that cannot be made: a fault of the machine, or a bug in the charm.
@@ -45,6 +47,7 @@ pub struct Builder {
     probe: Option<Probe>,
     then: Then,
     serving: Option<Serving>,
+    candidate: Option<Candidate>,
     /// What the unit will remember; concerns update it as they decide.
     pub local: LocalState,
     /// The files as they will be after the steps so far.
@@ -60,6 +63,7 @@ impl Builder {
             probe: None,
             then: Then::Report,
             serving: None,
+            candidate: None,
             local,
             disk: Disk::new(files),
         }
@@ -108,6 +112,11 @@ impl Builder {
     /// Records what the unit serves afterwards.
     pub fn serving(&mut self, serving: Serving) {
         self.serving = Some(serving);
+    }
+
+    /// Records what the registry runs afterwards (a last good config once it answers).
+    pub fn candidate(&mut self, candidate: Candidate) {
+        self.candidate = Some(candidate);
     }
 
     /// Ends the plan with a new read instead of the report.
@@ -195,6 +204,7 @@ impl Builder {
             local: Some(self.local),
             then: self.then,
             serving: self.serving,
+            candidate: self.candidate,
         }
     }
 

@@ -19,6 +19,10 @@ pub const STATE_FILE: &str = "/var/lib/docker-registry-charm/state.json";
 /// The private key for cert-provider requests; generated here and never sent anywhere.
 pub const CSR_KEY: &str = "/var/lib/docker-registry-charm/cert-provider.key";
 
+/// A copy of the last config.yml the registry served with (0600: it holds the http
+/// secret and storage keys), to go back to when the registry refuses a new one.
+pub const LAST_GOOD_CONFIG: &str = "/var/lib/docker-registry-charm/last-good-config.yml";
+
 /// Where operator files the charm had to write over are kept until it gives them back.
 pub const DISPLACED_DIR: &str = "/var/lib/docker-registry-charm/displaced";
 
@@ -74,6 +78,42 @@ pub struct Known {
     pub address: Option<IpAddr>,
     /// The binding's bind addresses.
     pub bind_addresses: Vec<IpAddr>,
+    /// `unit-get public-address`, read while cert-provider is related (certificate SANs).
+    #[serde(default)]
+    pub public_address: Option<String>,
+}
+
+/// The last configuration the registry served with (its config.yml is kept at
+/// [`LAST_GOOD_CONFIG`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastGood {
+    /// sha256 of that config.yml.
+    pub config_sha256: String,
+    /// The environment it ran with.
+    pub env: Vec<(String, String)>,
+    /// The fingerprint of what it read at start (see `running`).
+    pub running: String,
+    /// sha256 of each option's value then, to name what changed since.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// The port it listened on.
+    #[serde(default)]
+    pub port: u16,
+    /// Whether it served TLS.
+    #[serde(default)]
+    pub tls: bool,
+}
+
+/// A configuration the registry refused (it exited, or its store failed): not tried
+/// again until something it is made from changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// The fingerprint of what it was to read at start.
+    pub running: String,
+    /// sha256 of the refused config.yml (never started again while it is on disk).
+    pub config_sha256: String,
+    /// The blocked status message (options and the registry's own error line).
+    pub message: String,
 }
 
 /// The unit's remembered facts.
@@ -107,6 +147,19 @@ pub struct LocalState {
     /// Model facts the frequent hooks may reuse (see [`Known`]).
     #[serde(default)]
     pub known: Option<Known>,
+    /// The metrics proxy's arguments while it runs (`metrics`).
+    #[serde(default)]
+    pub metrics: Option<Vec<String>>,
+    /// The last config the registry served with.
+    #[serde(default)]
+    pub last_good: Option<LastGood>,
+    /// The config the registry last refused.
+    #[serde(default)]
+    pub refused: Option<Refused>,
+    /// Accepted-and-ignored options last seen set, with the sha256 of their value: each
+    /// is warned about once per change (see `ignored`).
+    #[serde(default)]
+    pub ignored: BTreeMap<String, String>,
     /// The Python charm's container that could not be removed: looked for again at every
     /// hook until it is gone (see `switch`).
     #[serde(default)]

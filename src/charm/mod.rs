@@ -6,8 +6,10 @@
 //! Where each concern lives: [`switch`] (the Python charm's container), [`secret`] (the
 //! shared http secret), [`tls_source`] (which TLS wins), [`ownership`] (files the charm
 //! writes, sets aside and gives back), [`registry`] (directories, auth files, config.yml,
-//! service, ports, probe), [`advertise`] (where clients connect), [`publish`] (relation
-//! data), [`nrpe`] (the Nagios check), [`actions`], [`local`] (what the unit remembers).
+//! service, ports, probe), [`metrics`] (`/metrics` only, on the ingress address),
+//! [`refusal`] (a config the registry refuses is rolled back), [`advertise`] (where clients connect), [`publish`] (relation
+//! data), [`nrpe`] (the Nagios check), [`ignored`] (options accepted and ignored),
+//! [`actions`], [`local`] (what the unit remembers).
 //!
 //! Effects go through the narrow traits in `workload` (chosen once in [`handle`]) and the
 //! hook tools, so tests change the world around the charm, never flags inside it.
@@ -18,7 +20,9 @@ pub mod apply;
 pub mod builder;
 #[cfg(test)]
 mod fixtures;
+pub mod ignored;
 pub mod local;
+pub mod metrics;
 pub mod model;
 pub mod notes;
 pub mod nrpe;
@@ -26,6 +30,7 @@ pub mod ownership;
 pub mod plan;
 pub mod publish;
 pub mod read;
+pub mod refusal;
 pub mod registry;
 pub mod report;
 pub mod secret;
@@ -36,7 +41,7 @@ pub mod view;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::juju::{Context, Event, HookToolError, HookTools, ToolRunner};
 use crate::probe::{self, Scheme};
@@ -99,6 +104,14 @@ impl From<crate::tls::TlsError> for Error {
     }
 }
 
+/// `GET /v2/` until it answers, `within` passes, or `keep_waiting` says no.
+pub type ProbeFn<'a> =
+    dyn Fn(SocketAddr, Scheme, Duration, &dyn Fn() -> bool) -> Result<u16, probe::ProbeError> + 'a;
+
+/// `GET /v2/_catalog?n=1`, with optional basic-auth credentials: the HTTP status.
+pub type CatalogFn<'a> =
+    dyn Fn(SocketAddr, Scheme, Option<(&str, &str)>) -> Result<u16, probe::ProbeError> + 'a;
+
 /// The machine-facing effects and reads, chosen once per process.
 pub struct Effects<'a> {
     /// Files on the unit.
@@ -115,8 +128,12 @@ pub struct Effects<'a> {
     pub account: &'a dyn Fn() -> Result<Account, UsersError>,
     /// The machine's host name.
     pub hostname: &'a dyn Fn() -> String,
-    /// Asks the registry `GET /v2/` until it answers or the time is up ([`probe::wait_ready`]).
-    pub probe: &'a dyn Fn(SocketAddr, Scheme, Duration) -> Result<u16, probe::ProbeError>,
+    /// Asks the registry `GET /v2/` until it answers, the time is up, or the last argument
+    /// says to stop waiting (the process exited) ([`probe::wait_ready_while`]).
+    pub probe: &'a ProbeFn<'a>,
+    /// Asks the registry's store through it, with optional basic-auth credentials, and
+    /// returns the HTTP status ([`probe::get_catalog`]).
+    pub catalog: &'a CatalogFn<'a>,
     /// How long to wait for the registry to answer after a (re)start.
     pub ready_within: Duration,
     /// The Python charm's registry container (the `docker` CLI on a real unit).
@@ -156,7 +173,10 @@ pub fn handle<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<(), 
         version: &packages::registry_version,
         account: &users::service_account,
         hostname: &hostname,
-        probe: &probe::wait_ready,
+        probe: &probe::wait_ready_while,
+        catalog: &|addr, scheme, basic| {
+            probe::get_catalog(addr, scheme, basic, Duration::from_secs(10))
+        },
         ready_within: Duration::from_secs(10),
         legacy: &docker,
     };
@@ -184,6 +204,7 @@ pub fn handle_with<R: ToolRunner>(
             let local = LocalState::load(fx.files)?;
             let plan = plan::stop(
                 binary.as_deref(),
+                &ctx.charm_dir.join("dispatch"),
                 local,
                 "stopping: the unit is being removed",
             );
@@ -212,6 +233,9 @@ pub(crate) fn reconcile<R: ToolRunner>(
     let mut pass = 1;
     loop {
         let plan = plan::plan(&view)?;
+        // Not a decision: where the registry's log of this start begins (the same clock
+        // stamps its lines).
+        let since = SystemTime::now();
         let applied = apply::apply(&plan, tools, fx)?;
         // Neither step recurs on a read after it, so a third plan never reads again.
         if plan.then == Then::ReadAgain && applied == Applied::Done && pass < 3 {
@@ -223,7 +247,40 @@ pub(crate) fn reconcile<R: ToolRunner>(
             view = View::read(ctx, tools, fx, plan.local.unwrap_or_default(), Some(again))?;
             continue;
         }
-        report::report(&plan, applied, tools, fx)?;
-        return Ok(plan);
+        let refusal = match report::report(&plan, applied, tools, fx, since)? {
+            report::Reported::Done => return Ok(plan),
+            report::Reported::Refused(refusal) => refusal,
+        };
+        // The registry refused what it was just started with: back to the last good
+        // config, planned from a fresh read of the machine.
+        let again = Again {
+            installed: false,
+            model: view.model,
+        };
+        let local = plan.local.unwrap_or_default();
+        let view = View::read(ctx, tools, fx, local, Some(again))?;
+        let rollback = refusal::rollback(&view, &refusal)?;
+        let applied = apply::apply(&rollback, tools, fx)?;
+        let again = match report::report(&rollback, applied, tools, fx, since)? {
+            report::Reported::Done => return Ok(rollback),
+            report::Reported::Refused(again) => again,
+        };
+        // The last good config fails as well (what it needs is gone too): nothing is left
+        // to go back to, so the registry is stopped and the unit says so.
+        let local = rollback.local.unwrap_or_default();
+        let view = View::read(
+            ctx,
+            tools,
+            fx,
+            local,
+            Some(Again {
+                installed: false,
+                model: view.model,
+            }),
+        )?;
+        let stop = refusal::give_up(&view, &again)?;
+        let applied = apply::apply(&stop, tools, fx)?;
+        report::report(&stop, applied, tools, fx, since)?;
+        return Ok(stop);
     }
 }

@@ -57,6 +57,9 @@ pub struct ModelView {
     pub address: Option<IpAddr>,
     /// Addresses the unit's binding is bound to (certificate SANs).
     pub bind_addresses: Vec<IpAddr>,
+    /// The unit's public address (an IP or a host name), read only while cert-provider is
+    /// related: it goes into the certificate SANs, as it did with the Python charm.
+    pub public_address: Option<String>,
     /// The shared `http.secret`: peer app bag first, else the Python charm's leader setting.
     pub http_secret: Option<HttpSecret>,
     /// The peer relation (exists from deployment).
@@ -79,6 +82,9 @@ pub struct ModelView {
     /// `registry-name` as configured (the Python charm's container), even when another
     /// option is invalid.
     pub registry_name: String,
+    /// sha256 of each option's value as config-get gave it: which options changed since
+    /// the last good config, without keeping any value.
+    pub options: BTreeMap<String, String>,
 }
 
 impl ModelView {
@@ -113,6 +119,7 @@ impl ModelView {
             relations,
             address: self.address,
             bind_addresses: self.bind_addresses.clone(),
+            public_address: self.public_address.clone(),
         }
     }
 
@@ -137,19 +144,25 @@ impl ModelView {
         let (address, bind_addresses) = read_addresses(ctx, tools, known)?;
         let peer = read(endpoints::PEER, Bags::APP).map(|v| v.into_iter().next())?;
         let http_secret = read_secret(tools, peer.as_ref())?;
+        let cert_provider = read(endpoints::CERT_PROVIDER, Bags::BOTH)?
+            .into_iter()
+            .next();
+        let public_address = match cert_provider {
+            Some(_) => read_public_address(ctx, tools, known)?,
+            None => None,
+        };
         Ok(ModelView {
             unit: ctx.unit.clone(),
             leader,
             config: CharmConfig::from_json_with_tls(&raw, now),
             address,
             bind_addresses,
+            public_address,
             http_secret,
             peer,
             website: read(endpoints::WEBSITE, Bags::OURS)?,
             clients: read(endpoints::DOCKER_REGISTRY, Bags::OURS)?,
-            cert_provider: read(endpoints::CERT_PROVIDER, Bags::BOTH)?
-                .into_iter()
-                .next(),
+            cert_provider,
             nrpe: read(endpoints::NRPE, Bags::OURS)?,
             opened_ports: tools.opened_ports()?,
             now,
@@ -159,6 +172,10 @@ impl ModelView {
                     .to_string()
                     .as_bytes(),
             ),
+            options: raw
+                .iter()
+                .map(|(k, v)| (k.clone(), super::local::sha256(v.to_string().as_bytes())))
+                .collect(),
             registry_name: raw
                 .get("registry-name")
                 .and_then(|v| v.as_str())
@@ -189,6 +206,21 @@ fn read_addresses<R: ToolRunner>(
         .filter_map(|a| a.value.parse().ok())
         .collect();
     Ok((address, bind))
+}
+
+/// The unit's public address; update-status reuses the remembered one (it changes with
+/// the machine's addresses, and Juju runs config-changed then).
+fn read_public_address<R: ToolRunner>(
+    ctx: &Context,
+    tools: &HookTools<R>,
+    known: Option<&Known>,
+) -> Result<Option<String>, HookToolError> {
+    if let Some(k) = known.filter(|k| k.public_address.is_some()) {
+        if matches!(ctx.event, Event::UpdateStatus) {
+            return Ok(k.public_address.clone());
+        }
+    }
+    tools.unit_get_public_address()
 }
 
 /// The shared secret: the peer app bag, else (units upgraded from the Python charm only)

@@ -18,7 +18,7 @@ use super::builder::{Builder, PlanError};
 use super::local::LocalState;
 use super::model::ModelView;
 use super::ownership;
-use super::steps::{Plan, Serving, Step};
+use super::steps::{Candidate, Contents, Plan, Serving, Step};
 use super::switch::{self, Going};
 use super::view::{Observed, Version, View};
 use super::{advertise, nrpe, publish, registry, secret, tls_source};
@@ -26,6 +26,9 @@ use super::{advertise, nrpe, publish, registry, secret, tls_source};
 /// The paths the plan decides from, so the view reads exactly those.
 pub fn paths_to_read(model: &ModelView, local: &LocalState) -> BTreeSet<PathBuf> {
     let mut out = registry::paths(None);
+    if local.last_good.is_some() {
+        out.insert(super::local::LAST_GOOD_CONFIG.into());
+    }
     out.extend(ownership::paths(local));
     if let Ok((config, _)) = &model.config {
         out.extend(registry::paths(Some(config)));
@@ -73,6 +76,7 @@ pub fn plan(view: &View) -> Result<Plan, PlanError> {
             return Ok(p.finish());
         }
     };
+    super::ignored::warn_once(&mut p, config);
     if p.local.stopped {
         p.status(stopped_status());
         return Ok(p.finish());
@@ -85,7 +89,16 @@ pub fn plan(view: &View) -> Result<Plan, PlanError> {
         }));
         return Ok(p.finish());
     };
+    let refused = p.local.refused.clone();
     serve(&mut p, view, binary, config, blob_tls, &secret)?;
+    // A config the registry refused is not tried again until something it is made of
+    // changes: no restart loop, no wait at every hook (issue 17).
+    if let Some(refused) = refused {
+        if p.local.running.as_deref() == Some(refused.running.as_str()) {
+            return super::refusal::still_refused(view, binary, &refused);
+        }
+        p.local.refused = None;
+    }
     Ok(p.finish())
 }
 
@@ -132,21 +145,31 @@ fn serve(
     };
     let mut read_at_start = tls.read_at_start.clone();
     read_at_start.extend(registry::auth_files(p, view, config, account)?);
-    read_at_start.push(registry::config_yml(
-        p, view, config, secret, tls.on, &paths,
-    )?);
+    let config_yml = registry::config_yml(p, view, config, secret, tls.on, &paths)?;
+    read_at_start.push(config_yml.clone());
     let nrpe_files = nrpe::put_files(p, view, config, tls.on)?;
     let mut managed = registry::managed_paths();
     managed.extend(paths.all().into_iter().map(|(_, path)| path.clone()));
     managed.extend(nrpe_files.iter().map(|(path, _)| path.clone()));
     ownership::drop_unmanaged(p, &managed)?;
     let wait = registry::service(p, view, binary, config, read_at_start);
+    p.candidate(Candidate {
+        config: Contents(config_yml),
+        env: registry::env(config),
+        running: p.local.running.clone().unwrap_or_default(),
+        binary: binary.to_path_buf(),
+        options: view.model.options.clone(),
+        port: config.registry_port,
+        tls: tls.on,
+    });
     registry::ports(p, view, config);
+    super::metrics::plan(p, view, config);
     let ca = tls.on.then_some(tls.ca.as_deref());
     publish::clients(p, &view.model, config, &advertised, ca);
     publish::website(p, &view.model, config, tls.on);
     nrpe::announce(p, &view.model, &nrpe_files);
-    p.probe(registry::probe(config, tls.on, wait, &advertised));
+    let probe = registry::probe(p, config, tls.on, wait, &advertised);
+    p.probe(probe);
     p.serving(Serving {
         advertised,
         tls: tls.on.then(|| tls.ca.clone()),
@@ -155,9 +178,10 @@ fn serve(
     Ok(())
 }
 
-/// The hook that stops the registry: the unit is going away (`stop`), or the `stop`
-/// action. Nothing is read from Juju.
-pub fn stop(binary: Option<&Path>, mut local: LocalState, why: &str) -> Plan {
+/// The hook that stops the registry (and the metrics proxy in front of its debug server):
+/// the unit is going away (`stop`), or the `stop` action. Nothing is read from Juju.
+/// `program`: the charm's own (the proxy runs it).
+pub fn stop(binary: Option<&Path>, program: &Path, mut local: LocalState, why: &str) -> Plan {
     let mut p = Builder::new(LocalState::default(), &Observed::new());
     if let Some(binary) = binary {
         p.info(why);
@@ -169,6 +193,7 @@ pub fn stop(binary: Option<&Path>, mut local: LocalState, why: &str) -> Plan {
     }
     local.running = None;
     p.local = local;
+    super::metrics::stop(&mut p, program);
     p.finish()
 }
 

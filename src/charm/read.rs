@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::config::Secret;
 use crate::juju::{Context, Event, HookTools, ToolRunner};
 use crate::workload::files::{Files, FilesError};
-use crate::workload::service::ServiceStatus;
+use crate::workload::service::{ServiceSpec, ServiceStatus};
 
 use super::local::LocalState;
 use super::model::ModelView;
@@ -48,7 +48,8 @@ impl View {
             Some(a) => (a.model, Some(a.installed)),
             None => (ModelView::load(ctx, tools, local.known.as_ref())?, None),
         };
-        let machine = read_machine(&ctx.event, fx, &model, &local, again_at)?;
+        let program = ctx.charm_dir.join("dispatch");
+        let machine = read_machine(&ctx.event, fx, &model, &local, again_at, program)?;
         let fresh = draw(&model, &machine, &local)?;
         Ok(View {
             event: ctx.event.clone(),
@@ -67,6 +68,7 @@ fn read_machine(
     model: &ModelView,
     local: &LocalState,
     again: Option<bool>,
+    program: PathBuf,
 ) -> Result<MachineView, Error> {
     let binary = match (fx.binary)() {
         Ok(b) => Some(b),
@@ -86,6 +88,11 @@ fn read_machine(
         Some(b) => fx.registry(b, &local.env).status()?,
         None => ServiceStatus::Stopped,
     };
+    let metrics_on = matches!(&model.config, Ok((c, _)) if c.prometheus_metrics);
+    let metrics = match metrics_on || local.metrics.is_some() {
+        true => (fx.service)(ServiceSpec::metrics_proxy(&program, Vec::new())).status()?,
+        false => ServiceStatus::Stopped,
+    };
     let account = match binary {
         Some(_) => Some((fx.account)()?),
         None => None,
@@ -102,6 +109,8 @@ fn read_machine(
         account,
         hostname: (fx.hostname)(),
         service,
+        metrics,
+        program,
         files: observe(fx.files, &paths)?,
         legacy,
     })

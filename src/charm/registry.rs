@@ -18,7 +18,7 @@ use super::advertise::{self, Advertised};
 use super::builder::{Builder, PlanError};
 use super::local;
 use super::ownership::{drop_owned, put, Wanted};
-use super::steps::{Probe, ServiceStep, Step, Wait};
+use super::steps::{Probe, Refuse, ServiceStep, Step, StorageCheck, Wait};
 use super::tls_source::TlsPaths;
 use super::view::View;
 use super::{CONFIG_DIR, LOG_DIR};
@@ -271,15 +271,29 @@ pub fn keep_serving(
     config: Option<&CharmConfig>,
 ) -> Result<(), PlanError> {
     let config_path = Path::new(render::CONFIG_PATH);
-    let ours = match p.disk.read(config_path)? {
-        Some(current) => p.local.owns(config_path, current),
-        None => false,
+    let (ours, refused) = match p.disk.read(config_path)? {
+        Some(current) => (
+            p.local.owns(config_path, current),
+            // A config the registry refused is no last good config (it would only exit
+            // again).
+            p.local
+                .refused
+                .as_ref()
+                .is_some_and(|r| r.config_sha256 == local::sha256(current)),
+        ),
+        None => (false, false),
     };
-    if p.local.stopped || !ours || view.machine.service.is_running() {
+    if p.local.stopped || !ours || refused || view.machine.service.is_running() {
         return Ok(());
     }
-    // Without a valid config, start with the environment the last good one had.
-    let env = config.map(env).unwrap_or_else(|| p.local.env.clone());
+    // The last good config runs with its own environment; without one, the environment
+    // of the config being kept (the valid one, else the last started).
+    let env = match (&p.local.last_good, p.disk.read(config_path)?) {
+        (Some(good), Some(current)) if good.config_sha256 == local::sha256(current) => {
+            good.env.clone()
+        }
+        _ => config.map(env).unwrap_or_else(|| p.local.env.clone()),
+    };
     p.info("starting the registry with its last good config");
     p.step(Step::Service(ServiceStep {
         call: ServiceCall::Start,
@@ -304,13 +318,39 @@ pub fn ports(p: &mut Builder, view: &View, config: &CharmConfig) {
 }
 
 /// `GET /v2/` on loopback: Ready only when the registry really answers (B25,
-/// docs/python-charm-bugs.md#b25).
-pub fn probe(config: &CharmConfig, tls_on: bool, wait: Wait, advertised: &Advertised) -> Probe {
+/// docs/python-charm-bugs.md#b25). After a start with a config other than the last good
+/// one, a registry that exits (or, with a last good config to go back to, stays silent)
+/// has refused it, and the store is asked too unless token auth is on (the charm holds no
+/// token to ask with).
+pub fn probe(
+    p: &Builder,
+    config: &CharmConfig,
+    tls_on: bool,
+    wait: Wait,
+    advertised: &Advertised,
+) -> Probe {
+    let refuse = match (wait, &p.local.last_good) {
+        (Wait::Running, _) => Refuse::Never,
+        (Wait::Started, None) => Refuse::Exit,
+        (Wait::Started, Some(good)) if Some(&good.running) == p.local.running.as_ref() => {
+            Refuse::Never
+        }
+        (Wait::Started, Some(_)) => Refuse::ExitOrSilence,
+    };
+    let storage = match (&config.auth, refuse) {
+        (_, Refuse::Never) | (Auth::Token { .. }, _) => None,
+        (Auth::Basic { user, password }, _) => Some(StorageCheck {
+            basic: Some((user.clone(), password.clone())),
+        }),
+        (Auth::None, _) => Some(StorageCheck { basic: None }),
+    };
     Probe {
         addr: SocketAddr::from(([127, 0, 0, 1], config.registry_port)),
         scheme: if tls_on { Scheme::Https } else { Scheme::Http },
         wait,
         ready: Status::active(advertise::ready_message(advertised, tls_on)),
+        storage,
+        refuse,
     }
 }
 

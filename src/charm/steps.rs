@@ -1,9 +1,11 @@
 //! The plan as a value: every effect one hook will have, in order, decided before any runs.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use crate::config::Secret;
 use crate::juju::{Databag, Port, RelationId, Status, StatusKind};
 use crate::probe::Scheme;
 use crate::workload::files::{FileSpec, Owner};
@@ -84,6 +86,18 @@ pub struct ServiceStep {
     pub env: Vec<(String, String)>,
 }
 
+/// Start, restart or stop the metrics proxy (`metrics_proxy`): the charm's own program
+/// serving the registry's `/metrics`, and nothing else of its debug server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsStep {
+    /// What to do.
+    pub call: ServiceCall,
+    /// The charm's program (its dispatch).
+    pub program: PathBuf,
+    /// Its arguments (`metrics-proxy --listen ...`); empty to stop.
+    pub args: Vec<String>,
+}
+
 /// Keys to set (`""` deletes) in one of our bags: only what differs from the bag as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelationWrite {
@@ -115,6 +129,8 @@ pub enum Step {
     SaveState(Box<LocalState>),
     /// Manage the registry service.
     Service(ServiceStep),
+    /// Manage the metrics proxy.
+    Metrics(MetricsStep),
     /// `close-port`.
     ClosePort(Port),
     /// `open-port`.
@@ -135,7 +151,8 @@ pub enum Wait {
 }
 
 /// Ask the registry `GET /v2/` after the steps: an answer contributes `ready`, silence
-/// contributes `waiting` with the reason.
+/// contributes `waiting` with the reason, and a registry that exited instead of answering
+/// (or whose store fails the storage check) has refused its config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
     /// Where (loopback and registry-port).
@@ -146,6 +163,52 @@ pub struct Probe {
     pub wait: Wait,
     /// The status when it answers.
     pub ready: Status,
+    /// After a (re)start: ask the store too.
+    pub storage: Option<StorageCheck>,
+    /// Which failures mean the registry refused the config it was started with.
+    pub refuse: Refuse,
+}
+
+/// Which failures after a (re)start count as the registry refusing its config (and so
+/// roll back), rather than a registry that is slow or whose world changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refuse {
+    /// None: it is running, or it runs the very config it last served with (what broke
+    /// is outside it, and there is nothing else to go back to): wait, as always.
+    Never,
+    /// Exiting, or failing the storage check; silence is waiting (no other config served
+    /// before, or this is the way back to one).
+    Exit,
+    /// Also not answering within the wait: a new config, with a last good one to go back to.
+    ExitOrSilence,
+}
+
+/// `GET /v2/_catalog?n=1` once the registry answers: a store that refuses the registry
+/// (a missing bucket, wrong keys) fails it with a 5xx while `/v2/` still says 200.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageCheck {
+    /// Basic-auth credentials, when basic auth is on (`Debug` hides the password).
+    pub basic: Option<(String, Secret)>,
+}
+
+/// What the registry runs once the steps are applied: when it answers, it becomes the
+/// last good config the unit goes back to should a later one be refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The config.yml (`Debug` shows a digest only).
+    pub config: Contents,
+    /// Its environment.
+    pub env: Vec<(String, String)>,
+    /// The fingerprint of what it reads at start.
+    pub running: String,
+    /// The registry binary.
+    pub binary: PathBuf,
+    /// sha256 of each option's value (to name what changed when a later config is refused).
+    pub options: BTreeMap<String, String>,
+    /// The port it listens on.
+    pub port: u16,
+    /// Whether it serves TLS.
+    pub tls: bool,
 }
 
 /// What follows the steps.
@@ -186,6 +249,8 @@ pub struct Plan {
     pub then: Then,
     /// What the unit serves afterwards, when it serves.
     pub serving: Option<Serving>,
+    /// What the registry runs afterwards, to keep as the last good config once it answers.
+    pub candidate: Option<Candidate>,
 }
 
 impl Plan {

@@ -122,17 +122,27 @@ impl Subject {
     }
 }
 
-/// The certificate subject: ingress and bind addresses, `http-host`, the proxy in front,
-/// the host name.
+/// The certificate subject: ingress and bind addresses, the unit's public address,
+/// `http-host`, the proxy in front, the host name.
 pub fn subject(model: &ModelView, config: &CharmConfig, hostname: &str) -> Noted<Subject> {
     let proxy = advertise::proxy_host(&model.website);
     let mut notes = proxy.notes;
     let ingress: Vec<std::net::IpAddr> = model.address.into_iter().collect();
-    let proxy_sans: Vec<San> = proxy
+    let mut proxy_sans: Vec<San> = proxy
         .value
         .and_then(|h| h.to_string().parse::<San>().ok())
         .into_iter()
         .collect();
+    // The Python charm had the public address in its request; clients outside the
+    // unit's network may dial it (a floating IP, a public DNS name).
+    if let Some(public) = &model.public_address {
+        match public.parse::<San>() {
+            Ok(san) => proxy_sans.push(san),
+            Err(e) => notes.push(LogLine::warn(format!(
+                "not adding the public address {public:?} to the certificate SANs: {e}"
+            ))),
+        }
+    }
     let (sans, skipped) = tls::compute_sans(
         &ingress,
         &model.bind_addresses,

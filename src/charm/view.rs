@@ -96,6 +96,10 @@ pub struct MachineView {
     pub hostname: String,
     /// The registry service, checked live.
     pub service: ServiceStatus,
+    /// The metrics proxy, checked live while metrics are on or it is remembered running.
+    pub metrics: ServiceStatus,
+    /// The charm's own program (`<charm dir>/dispatch`): the metrics proxy runs it.
+    pub program: PathBuf,
     /// The files and directories the plan decides from.
     pub files: Observed,
     /// The Python charm's container.

@@ -598,6 +598,21 @@ impl<R: ToolRunner> HookTools<R> {
         })
     }
 
+    /// `unit-get --format=json public-address`; `None` when Juju has none for the unit
+    /// (`public address not found`).
+    pub fn unit_get_public_address(&self) -> Result<Option<String>, HookToolError> {
+        let a = args(&["--format=json", "public-address"]);
+        match self.json::<Option<String>>("unit-get", a) {
+            Ok(v) => Ok(v.filter(|s| !s.is_empty())),
+            Err(HookToolError::Tool { stderr, .. })
+                if stderr.contains("public address not found") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// `is-leader --format=json`.
     pub fn is_leader(&self) -> Result<bool, HookToolError> {
         self.json("is-leader", args(&["--format=json"]))

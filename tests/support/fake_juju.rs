@@ -59,6 +59,8 @@ pub struct State {
     pub config: Map<String, Value>,
     /// The unit's address on its bindings (`None`: no address yet).
     pub address: Option<String>,
+    /// `unit-get public-address` (`None`: Juju has none, `public address not found`).
+    pub public_address: Option<String>,
     /// Relations, in creation order.
     pub relations: Vec<Relation>,
     /// Leader settings (leader-get/leader-set).
@@ -91,6 +93,7 @@ impl State {
             leader,
             config: Map::new(),
             address: Some(address.to_string()),
+            public_address: Some(address.to_string()),
             relations: Vec::new(),
             leader_settings: Databag::new(),
             opened_ports: BTreeSet::new(),
@@ -482,6 +485,10 @@ impl Inner {
             ("unit-get", ["--format=json", "private-address"]) => {
                 out(json!(st.address.clone().unwrap_or_default()))
             }
+            ("unit-get", ["--format=json", "public-address"]) => match &st.public_address {
+                Some(a) => out(json!(a)),
+                None => Err(err(tool, args, 1, "ERROR public address not found\n")),
+            },
             ("relation-ids", ["--format=json", endpoint]) => out(Value::Array(
                 st.relations
                     .iter()

@@ -74,6 +74,10 @@ pub const REGISTRY_CONFIG: &str = "/etc/docker/registry/config.yml";
 pub const REGISTRY_LOG: &str = "/var/log/docker-registry/registry.log";
 /// The supervisor's pid file.
 pub const REGISTRY_PID: &str = "/run/docker-registry-charm/registry.pid";
+/// The metrics proxy's log (supervisor only).
+pub const METRICS_PROXY_LOG: &str = "/var/log/docker-registry/metrics-proxy.log";
+/// The metrics proxy's pid file (supervisor only).
+pub const METRICS_PROXY_PID: &str = "/run/docker-registry-charm/metrics-proxy.pid";
 
 impl ServiceSpec {
     /// `<binary> serve <config>` as the `docker-registry` user, with the standard log and pid paths.
@@ -87,6 +91,22 @@ impl ServiceSpec {
             log_path: REGISTRY_LOG.into(),
             pid_path: REGISTRY_PID.into(),
             stop_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The charm's own `program` (its dispatch) run as `metrics-proxy` with `args` (from
+    /// `metrics_proxy::Args::to_argv`): started as root, it binds and then drops to the
+    /// user named in its arguments.
+    pub fn metrics_proxy(program: &Path, args: Vec<String>) -> Self {
+        ServiceSpec {
+            name: "docker-registry-metrics".into(),
+            binary: program.to_path_buf(),
+            args,
+            user: None,
+            env: Vec::new(),
+            log_path: METRICS_PROXY_LOG.into(),
+            pid_path: METRICS_PROXY_PID.into(),
+            stop_timeout: Duration::from_secs(5),
         }
     }
 
@@ -179,6 +199,9 @@ pub trait Service {
     fn restart(&self) -> Result<(), ServiceError>;
     /// What it is doing now, checked live (never just a remembered pid).
     fn status(&self) -> Result<ServiceStatus, ServiceError>;
+    /// The last `lines` lines it wrote (stdout and stderr), oldest first: where the
+    /// registry says why it would not start.
+    fn log_tail(&self, lines: usize) -> Result<Vec<String>, ServiceError>;
 }
 
 impl<S: Service + ?Sized> Service for Box<S> {
@@ -194,6 +217,18 @@ impl<S: Service + ?Sized> Service for Box<S> {
     fn status(&self) -> Result<ServiceStatus, ServiceError> {
         (**self).status()
     }
+    fn log_tail(&self, lines: usize) -> Result<Vec<String>, ServiceError> {
+        (**self).log_tail(lines)
+    }
+}
+
+/// The last `lines` lines of `text`, oldest first.
+pub fn last_lines(text: &str, lines: usize) -> Vec<String> {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
 }
 
 /// Which service manager this machine has.
@@ -255,6 +290,7 @@ struct FakeService {
     next_pid: u32,
     calls: Vec<ServiceCall>,
     fail_next: usize,
+    log: Vec<String>,
 }
 
 /// In-memory `Service` that counts start/stop/restart calls (idempotence tests count restarts).
@@ -271,6 +307,7 @@ impl Default for RecordingService {
                 next_pid: 1000,
                 calls: Vec::new(),
                 fail_next: 0,
+                log: Vec::new(),
             }),
         }
     }
@@ -330,6 +367,11 @@ impl RecordingService {
         };
     }
 
+    /// Appends lines to what `log_tail` returns (the registry's output).
+    pub fn log(&self, lines: &[&str]) {
+        self.lock().log.extend(lines.iter().map(|l| l.to_string()));
+    }
+
     /// Makes the next `n` calls fail.
     pub fn fail_next(&self, n: usize) {
         self.lock().fail_next = n;
@@ -366,6 +408,9 @@ impl Service for RecordingService {
     }
     fn status(&self) -> Result<ServiceStatus, ServiceError> {
         Ok(self.lock().status.clone())
+    }
+    fn log_tail(&self, lines: usize) -> Result<Vec<String>, ServiceError> {
+        Ok(last_lines(&self.lock().log.join("\n"), lines))
     }
 }
 

@@ -560,7 +560,31 @@ impl<F: Files> super::Service for Supervisor<F> {
             PidFile::Record(rec) => self.verify(&rec),
         }
     }
+
+    /// The end of the log file (at most its last 64 KiB).
+    fn log_tail(&self, lines: usize) -> Result<Vec<String>, ServiceError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = &self.spec.log_path;
+        let log_err = |cause| ServiceError::Log {
+            path: path.clone(),
+            cause,
+        };
+        let mut file = match fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(log_err(e)),
+        };
+        let len = file.metadata().map_err(log_err)?.len();
+        file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)))
+            .map_err(log_err)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(log_err)?;
+        Ok(super::last_lines(&String::from_utf8_lossy(&bytes), lines))
+    }
 }
+
+/// How much of the log `log_tail` reads: the registry's refusal is in its last lines.
+const LOG_TAIL_BYTES: u64 = 64 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -211,6 +211,34 @@ impl<F: Files, R: CommandRunner> super::Service for SystemdService<F, R> {
         ])?;
         Ok(parse_show(&out))
     }
+
+    /// The unit's journal (the registry's stdout and stderr), messages only.
+    fn log_tail(&self, lines: usize) -> Result<Vec<String>, ServiceError> {
+        let n = lines.to_string();
+        let unit = self.unit();
+        let args = [
+            "--unit",
+            &unit,
+            "--lines",
+            &n,
+            "--output",
+            "cat",
+            "--no-pager",
+            "--quiet",
+        ];
+        let cmd = CommandLine::new("journalctl", &args);
+        let out = self.runner.run(&cmd)?;
+        if !out.success() {
+            return Err(ServiceError::Systemctl {
+                command: cmd.to_string(),
+                status: out
+                    .code
+                    .map_or("killed by a signal".into(), |c| format!("exit {c}")),
+                stderr_tail: out.stderr_tail(),
+            });
+        }
+        Ok(super::last_lines(&out.stdout, lines))
+    }
 }
 
 #[cfg(test)]
@@ -293,6 +321,22 @@ mod tests {
                 "systemctl enable docker-registry.service",
                 "systemctl disable --now docker-registry.service",
             ]
+        );
+    }
+
+    #[test]
+    fn log_tail_reads_the_units_journal() {
+        let runner = RecordingRunner::answering(|_| {
+            CommandOutput::ok("one\ntwo\npanic: swift authentication failed\n")
+        });
+        let svc = SystemdService::new(spec(), RecordingFiles::new(), runner, Path::new(UNIT_DIR));
+        assert_eq!(
+            svc.log_tail(2).unwrap(),
+            ["two", "panic: swift authentication failed"]
+        );
+        assert_eq!(
+            svc.runner().argvs(),
+            ["journalctl --unit docker-registry.service --lines 2 --output cat --no-pager --quiet"]
         );
     }
 
