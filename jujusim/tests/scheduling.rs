@@ -76,6 +76,38 @@ fn the_seed_is_printed_once_and_a_bad_seed_is_refused() {
     );
 }
 
+/// Fails on purpose, with a model of seed `JUJUSIM_SEED`; run by the test below.
+#[test]
+#[ignore = "fails on purpose: run as a child by a_failing_test_prints_the_command_that_repeats_it"]
+fn fails_on_purpose_with_a_model() {
+    let sim = Model::host_machines();
+    assert_eq!(sim.seed(), "not the seed", "failing on purpose");
+}
+
+#[test]
+fn a_failing_test_prints_the_command_that_repeats_it() {
+    let probe = "fails_on_purpose_with_a_model";
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", probe, "--ignored", "--test-threads", "1"])
+        .env("JUJUSIM_SEED", "4242")
+        .output()
+        .expect("running the test binary");
+    assert!(!out.status.success(), "{probe} should fail");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("reproduce (same scheduling seed): "))
+        .collect();
+    assert_eq!(
+        lines,
+        [format!(
+            "JUJUSIM_SEED=4242 cargo test -p jujusim --test scheduling -- --exact {probe}"
+        )],
+        "{text}"
+    );
+}
+
 #[test]
 fn a_new_unit_enters_its_relations_only_after_its_install() {
     for seed in ["11", "12", "13", "14", "15"] {
