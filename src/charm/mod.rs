@@ -18,6 +18,7 @@
 pub mod actions;
 pub mod advertise;
 pub mod apply;
+pub mod auto_tls;
 pub mod builder;
 #[cfg(test)]
 mod fixtures;
@@ -25,6 +26,7 @@ pub mod ignored;
 pub mod local;
 pub mod metrics;
 pub mod model;
+pub mod mtls;
 pub mod notes;
 pub mod nrpe;
 pub mod ownership;
