@@ -6,19 +6,22 @@
 //! into the view the next hook would read (files written, bags set, ports opened, the
 //! service started, the state saved), so a property can chain plans without processes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use charm::charm::actions::action_registry;
+use charm::charm::auto_tls;
 use charm::charm::local::{self, LocalState};
 use charm::charm::model::{ModelView, RelationView};
 use charm::charm::plan::{self, paths_to_read};
+use charm::charm::record::Recorded;
+use charm::charm::secret::{SecretStep, Shared, SharedView};
 use charm::charm::steps::{FileStep, Plan, ServiceStep, Step, Then};
 use charm::charm::switch::Legacy;
 use charm::charm::view::{Entry, Fresh, MachineView, Observed, View};
 use charm::config::CharmConfig;
-use charm::juju::{Databag, Event, Port, PortRange, Status, StatusKind};
+use charm::juju::{Databag, Event, Port, PortRange, RelationId, Status, StatusKind};
 use charm::relations::peer::HttpSecret;
 use charm::render::{CONFIG_PATH, HTPASSWD_PATH};
 use charm::workload::files::FileSpec;
@@ -31,6 +34,8 @@ const ADDR: &str = "10.1.0.5";
 const BINARY: &str = "/usr/bin/docker-registry";
 const PROGRAM: &str = "/var/lib/juju/agents/unit-docker-registry-0/charm/dispatch";
 const SECRET: &str = "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==";
+/// The URI of the charm's Juju secret in these views.
+const URI: &str = "secret://6f1c7c4e-0000-4000-8000-000000000001/cjc0ljh7n7b0s5h4q6b0";
 const OWNER: (u32, u32) = (901, 902);
 const READY: &str = "Ready at 10.1.0.5:5000 (http).";
 
@@ -57,7 +62,7 @@ fn relation(id: &str, units: &[(&str, Databag)]) -> RelationView {
 fn model(config: Value) -> ModelView {
     let map = config.as_object().cloned().unwrap_or_default();
     let mut peer = relation("peer:0", &[]);
-    peer.app = bag(&[("http-secret", SECRET)]);
+    peer.app = bag(&[("shared-secret", URI)]);
     ModelView {
         unit: "docker-registry/0".parse().unwrap(),
         leader: true,
@@ -65,7 +70,7 @@ fn model(config: Value) -> ModelView {
         address: Some(ADDR.parse().unwrap()),
         bind_addresses: vec![ADDR.parse().unwrap()],
         public_address: None,
-        http_secret: Some(HttpSecret::new(SECRET).unwrap()),
+        shared: shared(SECRET),
         peer: Some(peer),
         website: Vec::new(),
         clients: Vec::new(),
@@ -79,6 +84,19 @@ fn model(config: Value) -> ModelView {
             .collect(),
         config_digest: local::sha256(Value::Object(map).to_string().as_bytes()),
         registry_name: "registry".into(),
+    }
+}
+
+/// The charm's Juju secret holding `http_secret`, as the view reads it.
+fn shared(http_secret: &str) -> SharedView {
+    SharedView {
+        juju: Some((
+            URI.parse().unwrap(),
+            Ok(Shared {
+                http_secret: HttpSecret::new(http_secret).unwrap(),
+            }),
+        )),
+        legacy: None,
     }
 }
 
@@ -103,6 +121,7 @@ fn machine(model: &ModelView, local: &LocalState, on_disk: &Observed) -> Machine
         program: PROGRAM.into(),
         files,
         legacy: Legacy::NotDue,
+        upstream: None,
     }
 }
 
@@ -136,6 +155,9 @@ impl World {
     /// Plans the view's event, applies the plan to the world and returns the plan.
     fn run(&mut self, event: Event) -> Plan {
         self.view.event = event;
+        // The view draws tls-auto's keys and certificates where it sees them needed.
+        let v = &mut self.view;
+        auto_tls::draw(&v.model, &v.machine, &mut v.fresh).unwrap();
         let plan = plan::plan(&self.view).unwrap_or_else(|e| panic!("no plan: {e}"));
         self.after(&plan);
         plan
@@ -150,12 +172,6 @@ impl World {
         if let Some(status) = plan.expected_status() {
             local.status = Some(status);
         }
-        let m = &mut self.view.model;
-        m.http_secret = m.peer.as_ref().and_then(|p| {
-            p.app
-                .get("http-secret")
-                .map(|s| HttpSecret::new(s).unwrap())
-        });
         let (service, metrics) = (
             self.view.machine.service.clone(),
             self.view.machine.metrics.clone(),
@@ -210,6 +226,20 @@ impl World {
                 self.view.model.opened_ports.retain(|r| *r != gone);
             }
             Step::Relation(w) => self.set_bag(w),
+            // Juju names the secret; the URI goes into the peer app bag with it.
+            Step::Secret(SecretStep::Add { content, peer, .. }) => {
+                self.view.model.shared = shared(content.http_secret.expose());
+                let write = charm::charm::steps::RelationWrite {
+                    relation: peer.clone(),
+                    app: true,
+                    data: bag(&[("shared-secret", URI), ("http-secret", "")]),
+                };
+                self.set_bag(&write);
+            }
+            Step::Secret(SecretStep::Set { content, .. }) => {
+                self.view.model.shared = shared(content.http_secret.expose());
+            }
+            Step::Secret(SecretStep::RemoveRevision { .. }) => {}
             Step::Install | Step::RetireLegacy(_) => self.view.machine.legacy = Legacy::NotDue,
             Step::Status(_) | Step::AppVersion(_) | Step::SaveState(_) | Step::Log(_) => {}
         }
@@ -306,6 +336,10 @@ fn situations() -> Vec<(&'static str, View)> {
             ),
         ),
         ("clients, haproxy and nrpe", related),
+        (
+            "tls-auto",
+            fresh(Event::ConfigChanged, json!({"tls-auto": true})),
+        ),
     ]
 }
 
@@ -434,19 +468,45 @@ fn config_bytes(plan: &Plan) -> Vec<u8> {
 }
 
 #[test]
-fn the_leader_without_a_secret_shares_the_fresh_one_in_the_peer_app_bag() {
+fn the_leader_without_a_secret_shares_the_fresh_one_in_a_juju_secret() {
     let mut view = fresh(Event::LeaderElected, json!({}));
-    view.model.http_secret = None;
+    view.model.shared = SharedView::default();
     view.model.peer.as_mut().unwrap().app = Databag::new();
     view.fresh.http_secret = Some(HttpSecret::new("bmV3LXNlY3JldA==").unwrap());
     let plan = plan::plan(&view).unwrap();
-    let writes = plan.relation_writes();
-    assert_eq!(writes.len(), 1);
     assert!(
-        writes[0].app,
-        "the app bag: relation-set reads stdin, never argv"
+        plan.relation_writes().is_empty(),
+        "the URI is written with the secret"
     );
-    assert_eq!(writes[0].data, bag(&[("http-secret", "bmV3LXNlY3JldA==")]));
+    let added: Vec<&SecretStep> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Secret(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    match added[..] {
+        [SecretStep::Add { content, peer, .. }] => {
+            assert_eq!(content.http_secret.expose(), "bmV3LXNlY3JldA==");
+            assert_eq!(peer.to_string(), "peer:0");
+        }
+        _ => panic!("{added:?}"),
+    }
+    let first_secret = plan
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::Secret(_)))
+        .unwrap();
+    let first_file = plan
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::File(_)))
+        .unwrap();
+    assert!(
+        first_secret < first_file,
+        "shared before anything renders it"
+    );
     assert!(String::from_utf8_lossy(&config_bytes(&plan)).contains("bmV3LXNlY3JldA=="));
 }
 
@@ -454,7 +514,7 @@ fn the_leader_without_a_secret_shares_the_fresh_one_in_the_peer_app_bag() {
 fn without_a_secret_a_follower_waits_and_a_leader_without_peers_waits() {
     let mut follower = fresh(Event::Start, json!({}));
     follower.model.leader = false;
-    follower.model.http_secret = None;
+    follower.model.shared = SharedView::default();
     follower.model.peer.as_mut().unwrap().app = Databag::new();
     let plan = plan::plan(&follower).unwrap();
     assert_eq!(
@@ -466,7 +526,7 @@ fn without_a_secret_a_follower_waits_and_a_leader_without_peers_waits() {
     assert!(effects(&plan).is_empty(), "{:?}", plan.steps);
 
     let mut alone = fresh(Event::Install, json!({}));
-    alone.model.http_secret = None;
+    alone.model.shared = SharedView::default();
     alone.model.peer = None;
     let plan = plan::plan(&alone).unwrap();
     assert_eq!(plan.statuses[0].kind, StatusKind::Waiting);
@@ -588,7 +648,7 @@ fn a_tls_path_naming_a_directory_blocks_naming_the_option() {
 }
 
 #[test]
-fn operator_tls_files_the_registry_user_cannot_read_block() {
+fn operator_tls_files_the_registry_user_cannot_read_are_served_from_copies() {
     let (cert, key, _) = certificate();
     let mut view = fresh(Event::ConfigChanged, json!({}));
     let disk = BTreeMap::from([
@@ -603,10 +663,12 @@ fn operator_tls_files_the_registry_user_cannot_read_block() {
     ]);
     view.machine = machine(&view.model, &view.local, &disk);
     let plan = plan::plan(&view).unwrap();
-    let message = &plan.statuses[0].message;
+    assert_eq!(plan.statuses, []);
+    let files = written(&plan);
     assert!(
-        message.starts_with("Invalid charm config: tls-key-path: /etc/docker/registry/registry.key is not readable by the docker-registry user"),
-        "{message}"
+        files.iter().any(|p| p.ends_with("operator-tls.key"))
+            && !files.iter().any(|p| p.ends_with("registry.key")),
+        "{files:?}"
     );
 
     // Readable by the group: served as they are, https.
@@ -721,6 +783,229 @@ fn an_action_gets_the_registry_the_plan_serves() {
         plan::plan(&invalid).unwrap().serving.is_none(),
         "nothing to act on"
     );
+}
+
+/// The gc action's read-only window is a plan like any other: the view with
+/// storage-read-only on renders `maintenance.readonly` and restarts; the next plan of the
+/// normal view (the action's own restore, or any later hook) renders the normal config
+/// and restarts again. Also when the action died before its state was saved (it saves
+/// `running: None` first), and the window touches nothing but config.yml and the service.
+#[test]
+fn the_gc_read_only_window_is_undone_by_the_next_plan() {
+    use charm::charm::gc::read_only_view;
+    const READ_ONLY: &str = "  maintenance:\n    readonly:\n      enabled: true\n";
+    let mut world = serving(json!({}));
+    let normal = String::from_utf8(config_bytes(
+        &plan::plan(&fresh(Event::Install, json!({}))).unwrap(),
+    ))
+    .unwrap();
+    assert!(!normal.contains(READ_ONLY));
+
+    world.view.event = Event::Action {
+        name: "gc".into(),
+        id: "2".into(),
+    };
+    let window = plan::plan(&read_only_view(&world.view)).unwrap();
+    assert_eq!(written(&window), [PathBuf::from(CONFIG_PATH)]);
+    let ro = String::from_utf8(config_bytes(&window)).unwrap();
+    assert!(ro.contains(READ_ONLY), "{ro}");
+    assert_eq!(
+        ro.replace(READ_ONLY, ""),
+        normal,
+        "only the maintenance block differs"
+    );
+    assert_eq!(service_calls(&window), [ServiceCall::Restart]);
+    let changes: Vec<&Step> = effects(&window)
+        .into_iter()
+        .filter(|s| !matches!(s, Step::File(_) | Step::Service(_)))
+        .collect();
+    assert_eq!(
+        changes,
+        Vec::<&Step>::new(),
+        "nothing but the file and the service"
+    );
+    world.after(&window);
+
+    let restore = world.run(Event::UpdateStatus);
+    assert_eq!(written(&restore), [PathBuf::from(CONFIG_PATH)]);
+    assert_eq!(config_bytes(&restore), normal.as_bytes());
+    assert_eq!(service_calls(&restore), [ServiceCall::Restart]);
+    assert!(
+        effects(&world.run(Event::UpdateStatus)).is_empty(),
+        "restored for good"
+    );
+
+    // Killed after the restart but before the window's state was saved: the unit
+    // remembers only `running: None` (and config.yml is not the one it recorded).
+    world.view.local.running = None;
+    world.disk.insert(
+        PathBuf::from(CONFIG_PATH),
+        Some(Entry::file(ro.as_bytes(), 0o640, (0, OWNER.1))),
+    );
+    world.view.machine = machine(&world.view.model, &world.view.local, &world.disk);
+    world.view.machine.service = ServiceStatus::Running { pid: 4243 };
+    let next = world.run(Event::UpdateStatus);
+    assert_eq!(config_bytes(&next), normal.as_bytes());
+    assert_eq!(service_calls(&next), [ServiceCall::Restart]);
+}
+
+/// The unit's record of the model as a hook that read `view.model` would keep it.
+fn recorded(view: &View, config: Value) -> Recorded {
+    let m = &view.model;
+    let mut relations = BTreeMap::new();
+    relations.insert("peer".to_string(), m.peer.iter().cloned().collect());
+    relations.insert("docker-registry".to_string(), m.clients.clone());
+    Recorded {
+        config: config.as_object().cloned().unwrap_or_default(),
+        address: m.address,
+        bind_addresses: m.bind_addresses.clone(),
+        relations,
+        opened_ports: m.opened_ports.clone(),
+        ..Recorded::default()
+    }
+}
+
+/// Juju commits relation-set and ports only when the hook exits 0, after every save of
+/// the unit's record: each record the plan saves, at a checkpoint or at its end, marks the
+/// writes before it unconfirmed (the next hook reads them back), and keeps what was
+/// written, so a committed write is not made twice.
+#[test]
+fn every_saved_record_marks_the_writes_before_it_unconfirmed() {
+    let (cert, key, ca) = certificate();
+    let config = tls_blobs(&cert, &key, &ca, json!({}));
+    let mut view = fresh(Event::ConfigChanged, config.clone());
+    view.model.shared = SharedView::default();
+    view.model.peer.as_mut().unwrap().app = Databag::new();
+    view.fresh.http_secret = Some(HttpSecret::new("bmV3LXNlY3JldA==").unwrap());
+    view.model.clients = vec![relation("docker-registry:3", &[])];
+    let crt = PathBuf::from("/etc/docker/registry/registry.crt");
+    let disk = BTreeMap::from([(
+        crt.clone(),
+        Some(Entry::file(b"the operator's", 0o640, (0, 7))),
+    )]);
+    view.machine = machine(&view.model, &view.local, &disk);
+    view.local.model = Some(recorded(&view, config));
+    let plan = plan::plan(&view).unwrap();
+
+    let mut written = BTreeSet::new();
+    let mut ports = false;
+    let mut saves = 0;
+    let check = |state: &LocalState, written: &BTreeSet<(RelationId, bool)>, ports: bool| {
+        let model = state.model.as_ref().expect("the record is kept");
+        assert!(model.unconfirmed.bags.is_superset(written), "{model:?}");
+        assert!(model.unconfirmed.ports || !ports);
+    };
+    for step in &plan.steps {
+        match step {
+            Step::Relation(w) => drop(written.insert((w.relation.clone(), w.app))),
+            // The URI goes into the peer app bag once secret-add answers.
+            Step::Secret(SecretStep::Add { peer, .. }) => {
+                written.insert((peer.clone(), true));
+            }
+            Step::OpenPort(_) | Step::ClosePort(_) => ports = true,
+            Step::SaveState(state) => {
+                saves += 1;
+                check(state, &written, ports);
+            }
+            _ => {}
+        }
+    }
+    assert!(saves > 0, "a checkpoint after the secret was shared");
+    assert_eq!(written.len(), 2, "the peer app bag and the client's bag");
+    assert!(ports);
+    let end = plan.local.as_ref().unwrap();
+    check(end, &written, ports);
+    let model = end.model.as_ref().unwrap();
+    let client = model
+        .relation(&"docker-registry:3".parse().unwrap())
+        .unwrap();
+    assert!(client.ours.contains_key("registry_url"), "{client:?}");
+    assert_eq!(model.opened_ports, [PortRange::from(Port::tcp(5000))]);
+}
+
+/// The htpasswd entry is a bcrypt hash, so checking it costs a few ms of CPU: a unit
+/// checks it once per file and config, and again as soon as either changes.
+#[test]
+fn the_htpasswd_entry_is_checked_again_only_when_the_file_or_the_config_changes() {
+    let config = json!({"auth-basic-user": "admin", "auth-basic-password": "pw"});
+    let mut world = serving(config.clone());
+    assert!(world.view.local.htpasswd_checked.is_some());
+    let noop = world.run(Event::UpdateStatus);
+    assert!(written(&noop).is_empty(), "{:?}", written(&noop));
+
+    // A hand edit: the file is not what was checked, so it is checked, and rewritten.
+    let htpasswd = PathBuf::from(HTPASSWD_PATH);
+    let edited = Some(Entry::file(
+        b"admin:$2y$05$not-a-real-hash\n",
+        0o640,
+        (0, OWNER.1),
+    ));
+    world.disk.insert(htpasswd.clone(), edited.clone());
+    world.view.machine.files.insert(htpasswd.clone(), edited);
+    world.view.fresh.htpasswd_salt = Some([5; 16]);
+    assert_eq!(written(&world.run(Event::UpdateStatus)), [htpasswd]);
+
+    // Another config (same credentials): checked once, and the entry still holds.
+    let mut other = config.clone();
+    other["registry-name"] = json!("renamed");
+    world.view.model = model(other);
+    let before = world.view.local.htpasswd_checked.clone();
+    assert!(written(&world.run(Event::ConfigChanged)).is_empty());
+    assert_ne!(world.view.local.htpasswd_checked, before);
+    assert!(written(&world.run(Event::UpdateStatus)).is_empty());
+}
+
+/// tls-auto renews a unit's certificate 30 days before it expires (it is valid 90), not
+/// before, without a view of the clock in the plan: the view's `now` decides.
+#[test]
+fn tls_auto_renews_thirty_days_before_expiry() {
+    use std::time::Duration;
+    const AUTO_CERT: &str = "/var/lib/docker-registry-charm/tls-auto.crt";
+    let day = Duration::from_secs(86_400);
+    let mut world = World::new(fresh(Event::ConfigChanged, json!({"tls-auto": true})));
+    let start = world.view.model.now;
+    let first = world.run(Event::ConfigChanged);
+    let files = written(&first);
+    assert!(
+        files.contains(&PathBuf::from(AUTO_CERT))
+            && files.contains(&PathBuf::from("/etc/docker/registry/registry.crt")),
+        "{files:?}"
+    );
+    let peer = world.view.model.peer.as_ref().unwrap();
+    assert!(
+        peer.app.contains_key("tls-auto-ca"),
+        "{:?}",
+        peer.app.keys()
+    );
+
+    world.view.model.now = start + day * 59;
+    let quiet = world.run(Event::UpdateStatus);
+    assert_eq!(written(&quiet), Vec::<PathBuf>::new(), "31 days left: kept");
+    assert_eq!(service_calls(&quiet), []);
+
+    world.view.model.now = start + day * 61;
+    let renewal = world.run(Event::UpdateStatus);
+    let files = written(&renewal);
+    assert!(
+        files.contains(&PathBuf::from(AUTO_CERT))
+            && files.contains(&PathBuf::from("/etc/docker/registry/registry.crt")),
+        "29 days left: renewed {files:?}"
+    );
+    assert!(
+        !files.contains(&PathBuf::from(
+            "/var/lib/docker-registry-charm/tls-auto.key"
+        )),
+        "the key stays"
+    );
+    assert_eq!(service_calls(&renewal), [ServiceCall::Restart]);
+    let logs: Vec<&str> = renewal.logs().iter().map(|l| l.message.as_str()).collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("the one on disk expires soon")),
+        "{logs:?}"
+    );
+    let again = world.run(Event::UpdateStatus);
+    assert_eq!(written(&again), Vec::<PathBuf>::new());
 }
 
 /// The world's view after the machine lost `path` (an operator, a cleanup script).

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use charm::charm::upstream::{self, Answer};
 use charm::charm::{handle_with, Effects, Error};
 use charm::config::{DEFAULT_TLS_CA_PATH, DEFAULT_TLS_CERT_PATH, DEFAULT_TLS_KEY_PATH};
 use charm::juju::log::JujuLogLayer;
@@ -19,13 +20,13 @@ use charm::probe::{ProbeError, Scheme};
 use charm::render::{CONFIG_PATH, HTPASSWD_PATH};
 use charm::workload::files::{FileOp, Files, RecordingFiles};
 use charm::workload::legacy::{ContainerState, RecordingLegacy};
-use charm::workload::packages::{PackagesError, RecordingPackages};
+use charm::workload::packages::{Packages, PackagesError, RecordingPackages};
 use charm::workload::service::{
     RecordingService, Service, ServiceCall, ServiceError, ServiceSpec, ServiceStatus,
 };
 use charm::workload::users::{Account, UsersError};
 use serde_json::{json, Value};
-use support::fake_juju::{juju_keys, FakeJuju, State};
+use support::fake_juju::{juju_keys, FakeJuju, State, MODEL_UUID};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -150,6 +151,9 @@ struct Unit {
     legacy: Arc<RecordingLegacy>,
     /// A config the registry refuses (none by default).
     refuses: Refuses,
+    /// What a refused cache's upstream answers (it answers by default), and how often it
+    /// was asked.
+    upstream: Mutex<(Answer, usize)>,
     /// The metrics proxy service, and every spec it was asked about.
     metrics: Arc<RecordingService>,
     metrics_launches: Launches,
@@ -170,6 +174,7 @@ impl Unit {
             catalog_status: Mutex::new(200),
             legacy: Arc::new(RecordingLegacy::new()),
             refuses: Refuses::default(),
+            upstream: Mutex::new((Answer::Answered, 0)),
             metrics: Arc::new(RecordingService::new()),
             metrics_launches: Launches::default(),
         }
@@ -199,7 +204,7 @@ impl Unit {
         Context {
             unit: self.name.parse().unwrap(),
             model_name: "reg".into(),
-            model_uuid: "6f1c7c4e-0000-4000-8000-000000000001".into(),
+            model_uuid: MODEL_UUID.into(),
             charm_dir: PathBuf::from("/var/lib/juju/agents/unit-docker-registry-0/charm"),
             machine_id: Some("0".into()),
             juju_version: "3.6.1".into(),
@@ -225,7 +230,15 @@ impl Unit {
                 refuses: self.refuses.clone(),
             })
         };
-        let binary = || -> Result<PathBuf, PackagesError> { Ok(PathBuf::from(BINARY)) };
+        // The binary is there once the package is (a failed install leaves none).
+        let binary = || -> Result<PathBuf, PackagesError> {
+            match self.packages.is_installed("docker-registry")? {
+                true => Ok(PathBuf::from(BINARY)),
+                false => Err(PackagesError::BinaryMissing {
+                    cause: which::Error::CannotFindBinaryPath,
+                }),
+            }
+        };
         let version = |b: &Path| -> Result<String, PackagesError> {
             assert_eq!(b, Path::new(BINARY));
             Ok(VERSION.to_string())
@@ -262,6 +275,11 @@ impl Unit {
             })
         };
         let hostname = || HOSTNAME.to_string();
+        let ask_upstream = |_: &upstream::Target| {
+            let mut u = self.upstream.lock().unwrap();
+            u.1 += 1;
+            u.0.clone()
+        };
         let fx = Effects {
             files: &*self.files,
             packages: &self.packages,
@@ -274,6 +292,7 @@ impl Unit {
             catalog: &catalog,
             ready_within: Duration::from_secs(10),
             legacy: self.legacy.as_ref(),
+            upstream: &ask_upstream,
         };
         // Logs reach Juju the way they do in a hook: through juju-log.
         let layer = JujuLogLayer::new(self.juju.clone(), std::io::sink());
@@ -297,7 +316,12 @@ impl Unit {
 
     /// Runs an action (action tools work only while it runs).
     fn action(&self, name: &str) {
-        self.juju.update(|s| s.action_params = Some(json!({})));
+        self.action_with(name, json!({}));
+    }
+
+    /// Runs an action with these params.
+    fn action_with(&self, name: &str, params: Value) {
+        self.juju.update(|s| s.action_params = Some(params));
         self.ok(Event::Action {
             name: name.into(),
             id: "1".into(),
@@ -412,6 +436,35 @@ fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
+/// The http secret in the charm's Juju secret (committed), and the secret's URI.
+fn shared_secret(u: &Unit) -> (String, String) {
+    let (id, secret) = u
+        .juju
+        .secret("registry-shared")
+        .expect("the Juju secret registry-shared exists");
+    let value = secret.content()["http-secret"].clone();
+    (value, format!("secret://{MODEL_UUID}/{id}"))
+}
+
+/// A follower `name` of the leader's application: the model's secrets and the peer app
+/// bag as the leader committed them (both are the model's, not the unit's).
+fn follower_of(leader: &Unit, leader_peer: &RelationId, name: &str) -> (Unit, RelationId) {
+    let f = Unit::new(name, false);
+    let peer = f.juju.add_relation("peer", "docker-registry");
+    f.juju
+        .set_unit_bag(&peer, &leader.name, juju_keys("10.1.0.4"));
+    sync_model(leader, leader_peer, &f, &peer);
+    (f, peer)
+}
+
+/// Copies what is the model's (secrets, the peer app bag) from unit `a` to unit `b`.
+fn sync_model(a: &Unit, a_peer: &RelationId, b: &Unit, b_peer: &RelationId) {
+    let secrets = a.juju.state().secrets;
+    let app = a.juju.our_app_bag(a_peer);
+    b.juju.update(|s| s.secrets = secrets);
+    b.juju.with_relation(b_peer, |r| r.our_app = app);
+}
+
 /// A client (containerd) related on docker-registry, with one unit.
 /// Relates a runtime app, running the relation's first hook (`relation-created`) as Juju
 /// does before any other hook of that relation.
@@ -508,15 +561,20 @@ fn fresh_unit_install_config_changed_start_serves_once() {
     assert_eq!(state.app_version.as_deref(), Some(VERSION));
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
 
-    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    let (secret, uri) = shared_secret(&u);
     assert_eq!(secret.len(), 44, "base64 of 32 bytes: {secret}");
     assert!(
         u.text(CONFIG_PATH).contains(&secret),
         "config.yml renders the shared secret"
     );
+    assert_eq!(
+        u.juju.our_app_bag(&peer),
+        bag(&[("shared-secret", &uri)]),
+        "the peer relation holds the secret's URI, never its value"
+    );
     assert!(
         state.leader_settings.is_empty(),
-        "new deployments use the peer app bag"
+        "new deployments use a Juju secret"
     );
     // The spec the service was built from runs the binary we found, as the registry user.
     let spec = u.launches.lock().unwrap().last().cloned().unwrap();
@@ -526,9 +584,11 @@ fn fresh_unit_install_config_changed_start_serves_once() {
 }
 
 /// One http.secret for all units: a follower never invents its own secret;
-/// it waits, and starts once the leader's secret arrives.
+/// it waits, and starts once the leader's secret arrives (read by the URI in the peer
+/// app bag).
 #[test]
 fn follower_without_secret_waits_then_starts_with_the_leaders_secret() {
+    let (leader, leader_peer) = Unit::serving();
     let u = Unit::new("docker-registry/1", false);
     let peer = u.juju.add_relation("peer", "docker-registry");
     u.juju
@@ -539,13 +599,13 @@ fn follower_without_secret_waits_then_starts_with_the_leaders_secret() {
     assert_eq!(u.service_calls(), (0, 0, 0));
     assert!(!u.exists(CONFIG_PATH));
     assert!(u.juju.relation_sets().iter().all(|(_, app, _)| !app));
+    assert!(u.juju.calls_of("secret-add").is_empty());
 
-    let secret = "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==";
-    u.juju
-        .with_relation(&peer, |r| r.our_app = bag(&[("http-secret", secret)]));
+    sync_model(&leader, &leader_peer, &u, &peer);
     u.ok(changed(&peer, "docker-registry/0"));
     assert_eq!(u.service_calls(), (1, 0, 0));
-    assert!(u.text(CONFIG_PATH).contains(secret));
+    let (secret, uri) = shared_secret(&leader);
+    assert!(u.text(CONFIG_PATH).contains(&secret));
     // Two units on filesystem storage: active, and says so (B30).
     assert_eq!(
         u.status(),
@@ -554,6 +614,13 @@ fn follower_without_secret_waits_then_starts_with_the_leaders_secret() {
              to one is not on the others; use s3 or swift storage to share them."
         )
     );
+    let reads = u.juju.calls_of("secret-get");
+    assert_eq!(
+        reads.last().unwrap().args,
+        ["--format=json", "--refresh", uri.as_str()],
+        "a follower reads by URI and follows new revisions"
+    );
+    assert!(u.juju.calls_of("secret-set").is_empty());
 }
 
 // ---- idempotence --------------------------------------------------------------------------
@@ -869,7 +936,10 @@ fn garbage_remote_data_is_logged_and_ignored() {
         warnings.iter().any(|w| w.contains("haproxy/0")),
         "website garbage not logged: {warnings:?}"
     );
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(
+        u.status(),
+        active("Ready at 10.1.0.5:5000 (http). Waiting for a certificate from cert-provider.")
+    );
     assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
 }
 
@@ -909,11 +979,14 @@ fn every_unit_publishes_itself_and_the_proxied_netloc_keeps_the_port() {
         "a unit speaks only for itself: {services}"
     );
 
+    // A runtime related to plain http is told what it misses (B6).
     assert_eq!(
         u.status(),
         active(
             "Ready at 10.1.0.100:5000 (http, proxied). Filesystem storage on 3 units: an \
-             image pushed to one is not on the others; use s3 or swift storage to share them."
+             image pushed to one is not on the others; use s3 or swift storage to share them. \
+             Container runtimes pull over HTTPS only: juju config docker-registry \
+             tls-auto=true, or relate a CA."
         )
     );
     assert_eq!(
@@ -988,7 +1061,10 @@ fn cert_provider_request_is_published_once_and_stable() {
         vec![],
         "the key and request are not regenerated"
     );
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(
+        u.status(),
+        active("Ready at 10.1.0.5:5000 (http). Waiting for a certificate from cert-provider.")
+    );
 }
 
 /// Runs the cert-provider request and answers it like easyrsa; returns the relation.
@@ -1054,7 +1130,10 @@ fn expired_provider_certificate_is_ignored_with_a_warning() {
     assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
     assert!(!u.exists(DEFAULT_TLS_KEY_PATH));
     assert_eq!(u.service_calls(), (1, 0, 0));
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(
+        u.status(),
+        active("Ready at 10.1.0.5:5000 (http). Waiting for a certificate from cert-provider.")
+    );
 }
 
 /// B22/B8: removing the cert provider removes the charm's TLS files and falls back to
@@ -1084,8 +1163,15 @@ fn removing_the_cert_provider_falls_back_to_http() {
 #[test]
 fn stop_action_holds_until_start_action() {
     let (u, _) = Unit::serving();
+    let ports = |u: &Unit| u.juju.state().opened_ports.into_iter().collect::<Vec<_>>();
+    assert_eq!(ports(&u), ["5000/tcp"]);
     u.action("stop");
     assert_eq!(u.service_calls(), (1, 0, 1));
+    assert!(
+        ports(&u).is_empty(),
+        "stop closes the ports: {:?}",
+        ports(&u)
+    );
     let (kind, msg) = u.status();
     assert_eq!(kind, "blocked");
     assert!(msg.contains("`start`"), "{msg}");
@@ -1097,8 +1183,14 @@ fn stop_action_holds_until_start_action() {
     u.ok(Event::ConfigChanged);
     assert_eq!(u.service_calls(), (1, 0, 1), "stays stopped");
     assert_eq!(u.status().0, "blocked");
+    assert!(
+        ports(&u).is_empty(),
+        "hooks keep them closed: {:?}",
+        ports(&u)
+    );
     u.action("start");
     assert_eq!(u.service_calls(), (2, 0, 1));
+    assert_eq!(ports(&u), ["5000/tcp"]);
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
 }
 
@@ -1209,12 +1301,15 @@ fn operator_tls_files_are_used_and_never_removed() {
     assert!(!u.exists(CONFIG_PATH));
 }
 
-/// Operator files the registry could not use block naming the option, instead of turning
-/// TLS on and leaving the registry dead at start: a root-only key (0600 root, what an admin
-/// or the Python charm leaves; seen on jujusim: "open registry.key: permission denied"),
-/// and empty files.
+/// Operator files the registry's user cannot read (a root-only key: 0600 root, what an
+/// admin or the Python charm's root container was content with; seen on jujusim: "open
+/// registry.key: permission denied") are served through copies the charm keeps for it,
+/// so the registry never dies at start; once the operator makes them readable, the
+/// originals serve and the copies go. Empty files block, keeping the last good config.
 #[test]
-fn operator_tls_files_the_registry_cannot_use_block() {
+fn operator_tls_files_the_registry_cannot_read_are_served_from_copies() {
+    const COPY_CERT: &str = "/etc/docker/registry/operator-tls.crt";
+    const COPY_KEY: &str = "/etc/docker/registry/operator-tls.key";
     let ca = ca();
     let (cert, key) = server_cert(&ca, &[ADDR.to_string()], 90);
     let (u, _) = Unit::serving();
@@ -1224,39 +1319,74 @@ fn operator_tls_files_the_registry_cannot_use_block() {
     u.files
         .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o600, (0, 0));
     u.ok(Event::UpdateStatus);
-    let (kind, msg) = u.status();
-    assert_eq!(kind, "blocked");
-    assert!(
-        msg.contains("tls-key-path: /etc/docker/registry/registry.key is not readable by the docker-registry user"),
-        "{msg}"
-    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(u.text(COPY_KEY), key);
+    assert_eq!(u.meta(COPY_KEY), (0o600, OWNER.0, OWNER.1));
+    assert_eq!(u.text(COPY_CERT), cert);
     assert_eq!(
-        u.text(CONFIG_PATH),
-        good,
-        "the last good config keeps serving"
+        u.meta(DEFAULT_TLS_KEY_PATH),
+        (0o600, 0, 0),
+        "the original is untouched"
     );
-    assert_eq!(u.service_calls(), (1, 0, 0));
+    let config = u.text(CONFIG_PATH);
+    assert!(config.contains(&format!("key: \"{COPY_KEY}\"")), "{config}");
+    assert!(
+        config.contains(&format!("certificate: \"{COPY_CERT}\"")),
+        "{config}"
+    );
+    assert_eq!(u.service_calls(), (1, 1, 0), "one restart onto TLS");
+    let info = u.log_lines("INFO").join("\n");
+    assert!(
+        info.contains(
+            "/etc/docker/registry/registry.key cannot be read by the docker-registry user"
+        ),
+        "{info}"
+    );
+    u.ok(Event::UpdateStatus);
+    assert_eq!(
+        u.service_calls(),
+        (1, 1, 0),
+        "a no-op hook restarts nothing"
+    );
+
+    // Made readable by the registry's group: the originals serve, the copies go.
+    u.files
+        .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o640, (0, OWNER.1));
+    u.ok(Event::UpdateStatus);
+    assert!(!u.exists(COPY_KEY) && !u.exists(COPY_CERT));
+    let config = u.text(CONFIG_PATH);
+    assert!(
+        config.contains("key: \"/etc/docker/registry/registry.key\""),
+        "{config}"
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
 
     u.files.seed_file(DEFAULT_TLS_CERT_PATH, b"", 0o644, (0, 0));
     u.files.seed_file(DEFAULT_TLS_KEY_PATH, b"", 0o644, (0, 0));
+    let serving = u.text(CONFIG_PATH);
     u.ok(Event::UpdateStatus);
     let (kind, msg) = u.status();
     assert_eq!(kind, "blocked");
     assert!(msg.contains("are empty"), "{msg}");
-    assert_eq!(u.text(CONFIG_PATH), good);
+    assert_eq!(
+        u.text(CONFIG_PATH),
+        serving,
+        "the last good config keeps serving"
+    );
+    assert_ne!(serving, good);
 }
 
 /// Team rule: secrets never in logs (password, http secret, private keys).
 #[test]
 fn secrets_never_reach_juju_log() {
     let ca = ca();
-    let (u, peer) = Unit::serving();
+    let (u, _) = Unit::serving();
     let mut cfg = tls_blobs(&ca);
     cfg.push(("auth-basic-password", json!("hunter2-password")));
     u.config(&cfg);
     easyrsa_answers(&u, &ca, 90);
     u.config(&[("registry-port", json!(0))]);
-    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    let (secret, _) = shared_secret(&u);
     let logs = u.juju.state().logs;
     assert!(!logs.is_empty());
     for (level, line) in &logs {
@@ -1290,20 +1420,11 @@ fn crash_while_blocked_keeps_the_proxy_environment() {
     assert_eq!(relaunched, good, "restarted without its proxy environment");
 }
 
-/// v4: a provider answering our CSR in its app bag turns TLS on with OUR key,
-/// which never leaves the unit.
-#[test]
-fn v4_answer_to_our_csr_turns_tls_on_with_our_own_key() {
-    let ca = ca();
-    let (u, _) = Unit::serving();
-    let cp = u
-        .juju
-        .add_relation("cert-provider", "self-signed-certificates");
-    u.juju
-        .set_unit_bag(&cp, "self-signed-certificates/0", juju_keys("10.1.0.9"));
-    u.ok(joined(&cp, "self-signed-certificates/0"));
+/// A v4 provider signing the unit's first CSR on `cp` with `ca` and answering in its app
+/// bag (then the relation-changed hook); the certificate.
+fn sign_v4(u: &Unit, cp: &RelationId, ca: &Ca) -> String {
     let csrs: Value =
-        serde_json::from_str(&u.juju.our_bag(&cp)["certificate_signing_requests"]).unwrap();
+        serde_json::from_str(&u.juju.our_bag(cp)["certificate_signing_requests"]).unwrap();
     let csr = csrs[0]["certificate_signing_request"]
         .as_str()
         .unwrap()
@@ -1320,8 +1441,24 @@ fn v4_answer_to_our_csr_turns_tls_on_with_our_own_key() {
         "chain": [cert, ca.pem],
     }]);
     u.juju
-        .set_remote_app_bag(&cp, bag(&[("certificates", &answer.to_string())]));
-    u.ok(relation_event(RelationKind::Changed, &cp, None));
+        .set_remote_app_bag(cp, bag(&[("certificates", &answer.to_string())]));
+    u.ok(relation_event(RelationKind::Changed, cp, None));
+    cert
+}
+
+/// v4: a provider answering our CSR in its app bag turns TLS on with OUR key,
+/// which never leaves the unit.
+#[test]
+fn v4_answer_to_our_csr_turns_tls_on_with_our_own_key() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let cp = u
+        .juju
+        .add_relation("cert-provider", "self-signed-certificates");
+    u.juju
+        .set_unit_bag(&cp, "self-signed-certificates/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "self-signed-certificates/0"));
+    sign_v4(&u, &cp, &ca);
 
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
     assert_eq!(u.service_calls(), (1, 1, 0));
@@ -1355,11 +1492,16 @@ fn a_failed_hook_is_retried_and_converges() {
         "the injected start failure fails the hook"
     );
     assert_eq!(u.juju.our_app_bag(&peer), Databag::new(), "rolled back");
+    assert!(
+        u.juju.state().secrets.is_empty(),
+        "the secret is rolled back with it"
+    );
     u.files.fail_next(1);
     assert!(u.run(Event::ConfigChanged).is_err());
     u.ok(Event::ConfigChanged);
     u.ok(Event::Start);
-    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    let (secret, uri) = shared_secret(&u);
+    assert_eq!(u.juju.our_app_bag(&peer), bag(&[("shared-secret", &uri)]));
     assert!(
         u.text(CONFIG_PATH)
             .contains(&format!("secret: \"{secret}\"")),
@@ -1400,7 +1542,14 @@ fn address_change_updates_clients_and_the_certificate_request() {
         after["certificate_signing_requests"],
         before["certificate_signing_requests"]
     );
-    assert_eq!(u.status(), active("Ready at 10.1.0.6:5000 (http)."));
+    assert_eq!(
+        u.status(),
+        active(
+            "Ready at 10.1.0.6:5000 (http). Container runtimes pull over HTTPS only: juju \
+             config docker-registry tls-auto=true, or relate a CA. Waiting for a certificate \
+             from cert-provider."
+        )
+    );
 }
 
 /// B2: the proxy's address is in the certificate SANs.
@@ -1438,20 +1587,25 @@ fn several_proxies_are_all_in_the_sans_and_the_status_asks_for_http_host() {
     for addr in ["10.1.0.100", "10.1.0.101", ADDR] {
         assert!(sans.contains(&addr.to_string()), "{addr} not in {sans:?}");
     }
+    // cert-provider has not answered yet: that note comes after the advice.
     assert_eq!(
         u.status(),
         active(
             "Ready at 10.1.0.100:5000 (http, proxied). 2 haproxy units, clients get only \
-             the first one's address: set http-host to a name for all of them."
+             the first one's address: set http-host to a name for all of them. Waiting for \
+             a certificate from cert-provider."
         )
     );
 
     let client = add_client(&u, "containerd");
     u.ok(joined(&client, "containerd/0"));
-    u.config(&[("http-host", json!("http://registry.example.com:5000/"))]);
+    u.config(&[("http-host", json!("https://registry.example.com:5000/"))]);
     assert_eq!(
         u.status(),
-        active("Ready at registry.example.com:5000 (http, proxied).")
+        active(
+            "Ready at registry.example.com:5000 (https, proxied). Waiting for a certificate \
+             from cert-provider."
+        )
     );
     assert_eq!(
         u.juju.our_bag(&client)["registry_netloc"],
@@ -1497,11 +1651,17 @@ fn public_address_is_in_the_certificate_sans() {
     let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
     assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
     assert!(!sans.contains(&"203.0.113.7".to_string()), "{sans:?}");
+    // Asked with the other addresses (config-changed), never by update-status.
+    let calls = tools_called(&u, Event::ConfigChanged);
+    assert!(calls.contains(&"unit-get".to_string()), "{calls:?}");
+    let calls = tools_called(&u, Event::UpdateStatus);
+    assert!(!calls.contains(&"unit-get".to_string()), "{calls:?}");
 }
 
 /// A unit upgraded from the Python charm keeps the leader-settings secret;
-/// nothing new is generated; the leader copies it into the peer app bag once (so later
-/// hooks need no leader-get), and never uses leader-set.
+/// nothing new is generated; the leader copies it into the charm's Juju secret once (so
+/// later hooks need no leader-get), and never uses leader-set: the leader setting stays
+/// for a downgrade (docs/migration.md).
 #[test]
 fn upgrade_from_the_python_charm_keeps_the_leader_settings_secret() {
     let secret = "cHl0aG9uLWNoYXJtLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm";
@@ -1515,13 +1675,22 @@ fn upgrade_from_the_python_charm_keeps_the_leader_settings_secret() {
             u.ok(ev);
         }
         assert!(u.text(CONFIG_PATH).contains(secret), "leader={leader}");
-        let expected = if leader {
-            bag(&[("http-secret", secret)])
+        if leader {
+            let (value, uri) = shared_secret(&u);
+            assert_eq!(value, secret);
+            assert_eq!(u.juju.our_app_bag(&peer), bag(&[("shared-secret", &uri)]));
+            u.juju.clear_calls();
+            u.ok(Event::UpdateStatus);
+            assert!(
+                u.juju.calls_of("leader-get").is_empty(),
+                "moved: no leader-get"
+            );
         } else {
-            Databag::new()
-        };
-        assert_eq!(u.juju.our_app_bag(&peer), expected, "leader={leader}");
+            assert!(u.juju.state().secrets.is_empty());
+            assert_eq!(u.juju.our_app_bag(&peer), Databag::new());
+        }
         assert!(u.juju.calls_of("leader-set").is_empty());
+        assert_eq!(u.juju.state().leader_settings["http-secret"], secret);
         assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
     }
 }
@@ -1799,15 +1968,44 @@ fn the_metrics_proxy_goes_down_with_the_registry() {
     assert!(!u.metrics.status().unwrap().is_running());
 }
 
-/// An action this revision does not implement fails the action, not the hook.
+/// A registry action that fails fails the action with the library's message, not the
+/// hook, and changes nothing (rmi refuses before it connects: storage-delete is off).
 #[test]
-fn unimplemented_action_fails_the_action_only() {
+fn a_failing_registry_action_fails_the_action_only() {
     let (u, _) = Unit::serving();
-    u.action("images");
+    u.action_with("rmi", json!({"image": "demo/hello:v1"}));
+    let state = u.juju.state();
+    assert_eq!(
+        state.action_failures,
+        [
+            "rmi: deleting is disabled (storage-delete=false), nothing was deleted; run \
+          `juju config docker-registry storage-delete=true` first"
+        ]
+    );
+    assert!(
+        state.action_results.is_empty(),
+        "{:?}",
+        state.action_results
+    );
+    assert_eq!(u.service_calls(), (1, 0, 0));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// While the config is invalid nothing serves a registry action: it fails naming the
+/// status, and the hook does not fail.
+#[test]
+fn a_registry_action_without_a_serving_registry_says_why() {
+    let (u, _) = Unit::serving();
+    u.config(&[("storage-cache", json!("disk"))]);
+    u.action_with("images", json!({}));
     let failures = u.juju.state().action_failures;
     assert_eq!(failures.len(), 1, "{failures:?}");
-    assert!(failures[0].starts_with("images: "), "{failures:?}");
-    assert_eq!(u.service_calls(), (1, 0, 0));
+    assert!(
+        failures[0].starts_with(
+            "images: the registry is not serving (Invalid charm config: storage-cache"
+        ),
+        "{failures:?}"
+    );
 }
 
 /// B22: clearing the TLS blobs removes the files the charm wrote and turns TLS off.
@@ -1960,52 +2158,357 @@ fn fake_juju_speaks_jujus_argv_and_errors() {
     assert!(wrong.is_err(), "unexpected argv must not be answered");
 }
 
-// ---- what frequent hooks may reuse ------------------------------------------------------
+// ---- what each hook asks Juju (docs/juju.md#what-each-hook-announces) ------------------
 
-/// Hook latency: update-status (every few minutes for the unit's life) reuses the relation
-/// ids and addresses the previous hook read: they change only with hooks that announce it.
-#[test]
-fn update_status_reuses_relation_ids_and_addresses() {
-    let (u, _) = Unit::serving();
-    add_client(&u, "containerd");
-    u.juju.clear_calls();
-    u.ok(Event::UpdateStatus);
-    assert!(
-        u.juju.calls_of("relation-ids").is_empty(),
-        "{:?}",
-        u.juju.calls()
-    );
-    assert!(
-        u.juju.calls_of("network-get").is_empty(),
-        "{:?}",
-        u.juju.calls()
-    );
-    // config-changed re-reads the address (Juju runs it when addresses change).
-    u.juju.clear_calls();
-    u.ok(Event::ConfigChanged);
-    assert_eq!(u.juju.calls_of("network-get").len(), 1);
-    assert!(u.juju.calls_of("relation-ids").is_empty());
-    // Any other hook reads relations afresh.
-    u.juju.clear_calls();
-    u.ok(Event::Start);
-    assert_eq!(u.juju.calls_of("relation-ids").len(), 5);
+/// Runtime applications a registry serves in these scenarios.
+const RUNTIMES: [&str; 3] = ["containerd", "docker", "kubelet"];
+
+/// Relates `apps` runtime applications of `units` units each, in the order Juju runs
+/// their hooks: created, then joined and changed for each unit.
+fn add_clients(u: &Unit, apps: usize, units: usize) -> Vec<RelationId> {
+    let mut out = Vec::new();
+    for app in &RUNTIMES[..apps] {
+        let rel = u.juju.add_relation("docker-registry", app);
+        u.ok(relation_event(RelationKind::Created, &rel, None));
+        for n in 0..units {
+            let unit = format!("{app}/{n}");
+            u.juju
+                .set_unit_bag(&rel, &unit, juju_keys(&format!("10.1.1.{n}")));
+            u.ok(joined(&rel, &unit));
+            u.ok(changed(&rel, &unit));
+        }
+        out.push(rel);
+    }
+    out
 }
 
-/// A remembered relation that Juju no longer knows (its broken hook was skipped with
-/// `juju resolved --no-retry`) makes the hook read everything again, not fail.
+/// The hook tools one hook called, in order (each is a process and a round trip to the
+/// unit agent on a controller).
+fn tools_called(u: &Unit, event: Event) -> Vec<String> {
+    u.juju.clear_calls();
+    u.ok(event);
+    u.juju.calls().into_iter().map(|c| c.tool).collect()
+}
+
+/// No hook ever reads a runtime unit's bag: the charm needs nothing from them.
+fn assert_no_client_bag_read(u: &Unit) {
+    let read: Vec<_> = u
+        .juju
+        .calls_of("relation-get")
+        .into_iter()
+        .filter(|c| {
+            RUNTIMES
+                .iter()
+                .any(|app| c.args.iter().any(|a| a.starts_with(&format!("{app}/"))))
+        })
+        .collect();
+    assert!(read.is_empty(), "{read:?}");
+}
+
+/// The goal of docs/juju.md#what-each-hook-announces: a no-op update-status asks only
+/// `is-leader` and the shared secret, a no-op config-changed the config and the address
+/// too, and a runtime's relation hook nothing else, whether 0 or 30 runtime units are
+/// related.
 #[test]
-fn a_remembered_relation_that_is_gone_triggers_a_full_read() {
+fn hook_costs_do_not_grow_with_the_clients() {
+    for (apps, units) in [(0, 0), (1, 1), (3, 10)] {
+        let (u, _) = Unit::serving();
+        u.juju.clear_calls();
+        let clients = add_clients(&u, apps, units);
+        assert_no_client_bag_read(&u);
+        u.ok(Event::UpdateStatus);
+        let case = format!("{apps} runtime apps of {units} units");
+        for _ in 0..3 {
+            assert_eq!(
+                tools_called(&u, Event::UpdateStatus),
+                ["is-leader", "secret-get"],
+                "{case}"
+            );
+            assert_eq!(
+                tools_called(&u, Event::ConfigChanged),
+                ["config-get", "is-leader", "network-get", "secret-get"],
+                "{case}"
+            );
+        }
+        let Some(rel) = clients.first() else {
+            continue;
+        };
+        let app = rel_app(&u, rel);
+        assert_eq!(
+            tools_called(&u, changed(rel, &format!("{app}/0"))),
+            ["is-leader", "secret-get"],
+            "{case}"
+        );
+        // A new runtime unit joins: nothing to read, nothing to write.
+        let unit = format!("{app}/{units}");
+        u.juju.set_unit_bag(rel, &unit, juju_keys("10.1.2.1"));
+        assert_eq!(
+            tools_called(&u, joined(rel, &unit)),
+            ["is-leader", "secret-get"],
+            "{case}"
+        );
+        assert_eq!(
+            tools_called(&u, changed(rel, &unit)),
+            ["is-leader", "secret-get"],
+            "{case}"
+        );
+        // A hook after which anything may differ reads everything but runtimes' bags:
+        // one call per runtime relation (our own bag), whatever its size.
+        let start = tools_called(&u, Event::Start);
+        let ours = start.iter().filter(|t| *t == "relation-get").count();
+        assert_eq!(
+            ours,
+            1 + apps,
+            "{case}: the peer app bag and our bag per runtime"
+        );
+        assert_no_client_bag_read(&u);
+    }
+}
+
+fn rel_app(u: &Unit, rel: &RelationId) -> String {
+    u.juju.with_relation(rel, |r| r.remote_app.clone())
+}
+
+/// A new runtime relation: its id is asked once, our (empty) bag read and written; the
+/// next hook reads the write back once (it could have been dropped), then trusts it.
+#[test]
+fn a_new_client_relation_is_published_and_confirmed_once() {
+    let (u, _) = Unit::serving();
+    u.ok(Event::UpdateStatus);
+    let rel = u.juju.add_relation("docker-registry", "containerd");
+    assert_eq!(
+        tools_called(&u, relation_event(RelationKind::Created, &rel, None)),
+        [
+            "is-leader",
+            "relation-ids",
+            "relation-get",
+            "secret-get",
+            "relation-set",
+            // Runtimes are told to use HTTPS (see RUNTIMES_NEED_TLS).
+            "status-set"
+        ]
+    );
+    assert_eq!(u.juju.our_bag(&rel)["registry_netloc"], "\"10.1.0.5:5000\"");
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "relation-get", "secret-get"]
+    );
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "secret-get"]
+    );
+}
+
+/// Juju commits a hook's relation-set and ports only when it exits 0, but the unit's
+/// record is on its own disk, saved before the hook's end. A hook that fails after its
+/// writes leaves them unconfirmed, so the next hook, even an update-status after the
+/// operator skipped the failed one, reads them back and writes again.
+#[test]
+fn a_write_lost_with_a_failed_hook_is_made_again_by_the_next_hook() {
     let (u, _) = Unit::serving();
     let client = add_client(&u, "containerd");
-    u.juju.remove_relation(&client);
-    u.juju.clear_calls();
+    u.ok(joined(&client, "containerd/0"));
     u.ok(Event::UpdateStatus);
-    assert_eq!(u.juju.calls_of("relation-ids").len(), 5);
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
-    // Now remembered without it: the next update-status reuses again.
-    u.juju.clear_calls();
+    u.juju
+        .update(|s| drop(s.config.insert("registry-port".into(), json!(5001))));
+    // The hook's last call fails: after the writes and the save of the record.
+    u.juju.fail_next("status-set");
+    assert!(u.run(Event::ConfigChanged).is_err());
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_netloc"],
+        "\"10.1.0.5:5000\"",
+        "rolled back"
+    );
+    let saved = LocalState::load(&*u.files).unwrap().model.unwrap();
+    assert!(
+        saved.unconfirmed.bags.contains(&(client.clone(), false)) && saved.unconfirmed.ports,
+        "{:?}",
+        saved.unconfirmed
+    );
+
+    // `juju resolved --no-retry`: the failed hook is skipped; update-status comes next.
     u.ok(Event::UpdateStatus);
-    assert!(u.juju.calls_of("relation-ids").is_empty());
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_netloc"],
+        "\"10.1.0.5:5001\""
+    );
+    assert_eq!(u.juju.state().opened_ports, ["5001/tcp".to_string()].into());
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5001 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "relation-get", "opened-ports", "secret-get"],
+        "this time the writes were committed: read back once, then trusted"
+    );
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "secret-get"]
+    );
+}
+
+/// A record that cannot be read (another revision's shape, a damaged file) or is missing
+/// makes the hook read the whole model, never guess; the rest of the state is kept.
+#[test]
+fn a_damaged_or_missing_record_means_a_full_read() {
+    let (u, _) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(Event::UpdateStatus);
+    let state = charm::charm::local::STATE_FILE;
+    let good: Value = serde_json::from_str(&u.text(state)).unwrap();
+    let mut damaged = good.clone();
+    damaged["model"]["relations"] = json!("not a map");
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("model");
+    for bad in [damaged, missing] {
+        u.files
+            .seed_file(state, bad.to_string().as_bytes(), 0o600, (0, 0));
+        // Meanwhile our bag lost a key (as if a write the record claimed never landed).
+        u.juju
+            .with_relation(&client, |r| r.ours.remove("registry_url"));
+        u.files.clear_ops();
+        let calls = tools_called(&u, Event::UpdateStatus);
+        assert_eq!(
+            calls.iter().filter(|t| *t == "relation-ids").count(),
+            5,
+            "{calls:?}"
+        );
+        assert!(u.juju.our_bag(&client).contains_key("registry_url"));
+        assert_eq!(
+            u.writes(),
+            vec![],
+            "the charm's own files are still its own"
+        );
+        assert_eq!(u.service.restarts(), 0);
+        assert_eq!(
+            u.status(),
+            active(&format!(
+                "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+            ))
+        );
+        assert_eq!(
+            tools_called(&u, Event::UpdateStatus),
+            ["is-leader", "relation-get", "secret-get"],
+            "the repaired bag is read back once"
+        );
+        assert_eq!(
+            tools_called(&u, Event::UpdateStatus),
+            ["is-leader", "secret-get"]
+        );
+    }
+}
+
+/// A recorded relation that Juju no longer knows (its broken hook was skipped with
+/// `juju resolved --no-retry`) is noticed at the first write to it: the write is moot and
+/// dropped, the hook finishes, and the next hook reads the whole model.
+#[test]
+fn a_recorded_relation_that_is_gone_is_noticed_at_the_next_write() {
+    let (u, _) = Unit::serving();
+    let gone = add_client(&u, "containerd");
+    let kept = add_client(&u, "docker");
+    u.ok(Event::UpdateStatus);
+    u.juju.remove_relation(&gone);
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "secret-get"]
+    );
+    u.juju.clear_calls();
+    u.config(&[
+        ("auth-basic-user", json!("admin")),
+        ("auth-basic-password", json!("pw")),
+    ]);
+    assert_eq!(u.juju.our_bag(&kept)["basic_user"], "\"admin\"");
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
+    assert_eq!(u.service.restarts(), 1, "one restart for the new config");
+    let calls = tools_called(&u, Event::UpdateStatus);
+    assert_eq!(
+        calls.iter().filter(|t| *t == "relation-ids").count(),
+        5,
+        "{calls:?}"
+    );
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "secret-get"]
+    );
+    assert_eq!(u.service.restarts(), 1);
+}
+
+/// Losing leadership runs no hook on the old leader: `is-leader`, the one call of
+/// update-status, is how it learns. Its haproxy stanza names only itself, so it stays as
+/// it is: haproxy's backend does not depend on who leads.
+#[test]
+fn a_leader_that_lost_leadership_learns_it_at_update_status() {
+    let (u, peer) = Unit::serving();
+    u.juju
+        .set_unit_bag(&peer, "docker-registry/1", juju_keys("10.1.0.6"));
+    u.ok(joined(&peer, "docker-registry/1"));
+    let website = u.juju.add_relation("website", "haproxy");
+    u.juju
+        .set_unit_bag(&website, "haproxy/0", juju_keys("10.1.0.100"));
+    u.ok(relation_event(RelationKind::Created, &website, None));
+    u.ok(joined(&website, "haproxy/0"));
+    assert!(u.juju.our_bag(&website).contains_key("services"));
+    u.ok(Event::UpdateStatus);
+
+    let before = u.juju.our_bag(&website);
+
+    u.juju.update(|s| s.leader = false);
+    let calls = tools_called(&u, Event::UpdateStatus);
+    assert_eq!(calls, ["is-leader", "secret-get"]);
+    assert_eq!(u.juju.our_bag(&website), before);
+    let services = &before["services"];
+    assert!(
+        services.contains("docker-registry-0") && !services.contains("docker-registry-1"),
+        "{services}"
+    );
+}
+
+/// A follower learns the leader's secret from the peer relation-changed that Juju runs
+/// when the peer app bag changes, reading the peers only.
+#[test]
+fn a_follower_reads_the_peers_only_when_they_change() {
+    let u = Unit::new("docker-registry/1", false);
+    let peer = u.juju.add_relation("peer", "docker-registry");
+    u.juju
+        .set_unit_bag(&peer, "docker-registry/0", juju_keys("10.1.0.4"));
+    u.deploy();
+    add_clients(&u, 3, 10);
+    assert_eq!(u.status().0, "waiting", "{:?}", u.status());
+    let secret = "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==";
+    u.juju
+        .with_relation(&peer, |r| r.our_app = bag(&[("http-secret", secret)]));
+    // No shared value yet: the Python charm's leader setting is asked too.
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "leader-get"]
+    );
+    assert_eq!(u.status().0, "waiting", "update-status trusts the record");
+    let app_changed = relation_event(RelationKind::Changed, &peer, None);
+    let calls = tools_called(&u, app_changed);
+    let reads: Vec<_> = calls
+        .iter()
+        .filter(|t| t.starts_with("relation-"))
+        .collect();
+    assert_eq!(
+        reads[..3],
+        ["relation-list", "relation-get", "relation-get"],
+        "{calls:?}"
+    );
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (http). {UNSHARED_2} {RUNTIMES_NEED_TLS}"
+        ))
+    );
+    assert_no_client_bag_read(&u);
 }
 
 // ---- nrpe-external-master ---------------------------------------------------------------
@@ -2321,34 +2824,6 @@ fn nagios_options_name_the_host_and_the_service_groups() {
         u.juju.our_bag(&rel)["checks-sha256"],
         before["checks-sha256"]
     );
-}
-
-/// A unit upgraded from a revision that did not remember nrpe relation ids asks Juju once,
-/// at the next update-status, and reuses the answer from then on.
-#[test]
-fn update_status_learns_nrpe_ids_once_after_an_upgrade() {
-    let (u, _) = Unit::serving();
-    let state = charm::charm::local::STATE_FILE;
-    let mut v: Value = serde_json::from_str(&u.text(state)).unwrap();
-    v["known"]["relations"]
-        .as_object_mut()
-        .unwrap()
-        .remove("nrpe-external-master")
-        .expect("nrpe ids remembered");
-    u.files
-        .seed_file(state, v.to_string().as_bytes(), 0o600, (0, 0));
-    u.juju.clear_calls();
-    u.ok(Event::UpdateStatus);
-    let asked: Vec<Vec<String>> = u
-        .juju
-        .calls_of("relation-ids")
-        .into_iter()
-        .map(|c| c.args)
-        .collect();
-    assert_eq!(asked, vec![vec!["--format=json", "nrpe-external-master"]]);
-    u.juju.clear_calls();
-    u.ok(Event::UpdateStatus);
-    assert!(u.juju.calls_of("relation-ids").is_empty());
 }
 
 // ---- operator files at the paths the charm writes (B22) -----------------------------------
@@ -2853,11 +3328,12 @@ fn a_secret_only_change_still_rerenders_config_yml() {
     assert!(text.contains("second-secret") && !text.contains("first-secret"));
 }
 
-/// The HTTP secret never travels in a process's argv: `leader-set` has no `--file`, so the
-/// leader shares it only through the peer app bag (relation-set reads stdin). Before the
-/// peer relation exists (install), it waits one hook.
+/// Issue 17 item 8: the HTTP secret lives in a Juju secret only. It never travels in a
+/// process's argv (secret-add gets it as key#file, `leader-set` is never used) nor in
+/// relation data (the peer app bag holds the secret's URI). Before the peer relation
+/// exists (install), the leader waits one hook.
 #[test]
-fn the_http_secret_is_shared_only_through_the_peer_app_bag() {
+fn the_http_secret_travels_only_in_a_juju_secret() {
     let u = Unit::new("docker-registry/0", true);
     u.ok(Event::Install);
     assert_eq!(u.status().0, "waiting");
@@ -2865,11 +3341,382 @@ fn the_http_secret_is_shared_only_through_the_peer_app_bag() {
     let peer = u.juju.add_relation("peer", "docker-registry");
     u.ok(relation_event(RelationKind::Created, &peer, None));
     u.ok(Event::LeaderElected);
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
     assert!(u.juju.calls_of("leader-set").is_empty());
-    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    let (secret, uri) = shared_secret(&u);
     assert_eq!(secret.len(), 44, "32 random bytes, base64");
     assert!(u.text(CONFIG_PATH).contains(&secret));
+    assert_eq!(u.juju.our_app_bag(&peer), bag(&[("shared-secret", &uri)]));
+    for call in u.juju.calls() {
+        let stdin = String::from_utf8_lossy(call.stdin.as_deref().unwrap_or_default()).into_owned();
+        assert!(
+            call.args.iter().all(|a| !a.contains(&secret)) && !stdin.contains(&secret),
+            "{} {:?} carries the secret",
+            call.tool,
+            call.args
+        );
+    }
+    let add = &u.juju.calls_of("secret-add")[0];
+    assert!(add.args.last().unwrap().starts_with("http-secret#file=/"));
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
+}
+
+// ---- the shared secret (issue 17 item 8) ------------------------------------------------
+
+/// A deployment of an earlier revision kept the http secret in the peer app bag. After
+/// the refresh the leader moves the same value into the Juju secret and deletes it from
+/// the bag in one commit: no unit restarts, config.yml stays byte for byte, and a
+/// follower reads it from the secret from then on.
+#[test]
+fn upgrade_from_the_peer_bag_secret_moves_it_without_a_restart() {
+    let old = "b2xkLXJldmlzaW9uLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm";
+    // Two units serving what the earlier revision shared (run as followers: the only
+    // role in which this charm still renders a value it found in the peer bag).
+    let units: Vec<(Unit, RelationId)> = ["docker-registry/0", "docker-registry/1"]
+        .into_iter()
+        .map(|name| {
+            let u = Unit::new(name, false);
+            let peer = u.juju.add_relation("peer", "docker-registry");
+            u.juju
+                .with_relation(&peer, |r| r.our_app = bag(&[("http-secret", old)]));
+            u.deploy();
+            assert!(u.text(CONFIG_PATH).contains(old));
+            (u, peer)
+        })
+        .collect();
+    let configs: Vec<String> = units.iter().map(|(u, _)| u.text(CONFIG_PATH)).collect();
+    let (leader, leader_peer) = &units[0];
+    leader.juju.update(|s| s.leader = true);
+    leader.files.clear_ops();
+    for ev in [Event::UpgradeCharm, Event::ConfigChanged] {
+        leader.ok(ev);
+    }
+    let (value, uri) = shared_secret(leader);
+    assert_eq!(value, old, "the same value moved");
+    assert_eq!(
+        leader.juju.our_app_bag(leader_peer),
+        bag(&[("shared-secret", &uri)]),
+        "the bag no longer holds the value"
+    );
+    let moved = leader.log_lines("INFO");
+    assert!(
+        moved
+            .iter()
+            .any(|l| l.contains("moving the registry HTTP secret")),
+        "{moved:?}"
+    );
+    // The follower sees the leader's commit in a relation-changed.
+    let (follower, follower_peer) = &units[1];
+    sync_model(leader, leader_peer, follower, follower_peer);
+    follower.files.clear_ops();
+    follower.ok(changed(follower_peer, "docker-registry/0"));
+    for (i, (u, _)) in units.iter().enumerate() {
+        assert_eq!(u.service_calls(), (1, 0, 0), "{}: no restart", u.name);
+        assert_eq!(u.text(CONFIG_PATH), configs[i], "{}", u.name);
+        assert_eq!(u.writes(), vec![], "{}: nothing rewritten", u.name);
+        assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    }
+    // Moved once: later hooks neither add nor set.
+    leader.juju.clear_calls();
+    leader.ok(Event::UpdateStatus);
+    leader.ok(Event::ConfigChanged);
+    for tool in ["secret-add", "secret-set", "relation-set", "leader-get"] {
+        assert!(leader.juju.calls_of(tool).is_empty(), "{tool} called again");
+    }
+}
+
+/// Issue 17 item 10 (the leader removed): the new leader finds the secret the old one
+/// made (by the URI in the peer bag), makes no new one and changes nothing: same value,
+/// no restart, no relation write.
+#[test]
+fn a_new_leader_keeps_the_secret_and_restarts_nothing() {
+    let (old_leader, old_peer) = Unit::serving();
+    let (u, peer) = follower_of(&old_leader, &old_peer, "docker-registry/1");
+    u.deploy();
+    let (value, _) = shared_secret(&old_leader);
+    let config = u.text(CONFIG_PATH);
+    assert!(config.contains(&value));
+    // docker-registry/0 is removed; leadership moves to /1.
+    u.juju.with_relation(&peer, |r| {
+        r.units.remove("docker-registry/0");
+    });
+    u.juju.update(|s| s.leader = true);
+    u.juju.clear_calls();
+    u.files.clear_ops();
+    u.ok(relation_event(
+        RelationKind::Departed,
+        &peer,
+        Some("docker-registry/0"),
+    ));
+    u.ok(Event::LeaderElected);
+    assert_eq!(shared_secret(&u).0, value, "same secret");
+    assert_eq!(u.juju.state().secrets, old_leader.juju.state().secrets);
+    for tool in ["secret-add", "secret-set", "relation-set"] {
+        assert!(u.juju.calls_of(tool).is_empty(), "{tool} called");
+    }
+    assert_eq!(u.service_calls(), (1, 0, 0), "no restart");
+    assert_eq!(u.text(CONFIG_PATH), config);
+    assert_eq!(u.writes(), vec![]);
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// A follower renders a new revision when it is told of one (`secret-changed`); the
+/// leader repairs content it cannot use with a new revision, never a second secret.
+#[test]
+fn secret_changed_renders_the_new_revision_and_bad_content_is_repaired() {
+    let (leader, leader_peer) = Unit::serving();
+    let (follower, follower_peer) = follower_of(&leader, &leader_peer, "docker-registry/1");
+    follower.deploy();
+    let (before, uri) = shared_secret(&leader);
+    // Something wrote content the charm cannot render (a space in the value).
+    leader.juju.update(|s| {
+        let secret = s.secrets.values_mut().next().unwrap();
+        secret
+            .revisions
+            .insert(2, bag(&[("http-secret", "not usable")]));
+    });
+    leader.ok(Event::UpdateStatus);
+    let warnings = leader.log_lines("WARNING");
+    assert!(
+        warnings.iter().any(|w| w.contains("cannot be used")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().all(|w| !w.contains("not usable")),
+        "{warnings:?}"
+    );
+    let (after, uri_after) = shared_secret(&leader);
+    assert_eq!(uri_after, uri, "the same secret, a new revision");
+    assert_eq!(leader.juju.secret("registry-shared").unwrap().1.latest(), 3);
+    assert_ne!(after, before);
+    assert_eq!(leader.juju.state().secrets.len(), 1);
+    assert!(leader.text(CONFIG_PATH).contains(&after));
+    sync_model(&leader, &leader_peer, &follower, &follower_peer);
+    follower.ok(Event::Secret {
+        kind: charm::juju::SecretKind::Changed,
+        id: uri.clone(),
+        label: None,
+        revision: None,
+    });
+    assert!(follower.text(CONFIG_PATH).contains(&after));
+    assert_eq!(
+        follower.service_calls(),
+        (1, 1, 0),
+        "one restart for a new secret"
+    );
+}
+
+/// `secret-remove` for a revision nobody reads: the leader drops it.
+#[test]
+fn secret_remove_drops_the_unread_revision() {
+    let (u, _) = Unit::serving();
+    let (value, uri) = shared_secret(&u);
+    u.juju.update(|s| {
+        let secret = s.secrets.values_mut().next().unwrap();
+        secret.revisions.insert(2, bag(&[("http-secret", &value)]));
+    });
+    u.ok(Event::Secret {
+        kind: charm::juju::SecretKind::Remove,
+        id: uri.clone(),
+        label: Some("registry-shared".into()),
+        revision: Some(1),
+    });
+    let secret = u.juju.secret("registry-shared").unwrap().1;
+    assert_eq!(secret.revisions.keys().collect::<Vec<_>>(), [&2]);
+    assert_eq!(u.service_calls(), (1, 0, 0));
+}
+
+/// A follower that cannot read the secret the peer bag names says so in the log and
+/// waits; it never makes a secret of its own.
+#[test]
+fn a_follower_that_cannot_read_the_secret_waits() {
+    let u = Unit::new("docker-registry/1", false);
+    let peer = u.juju.add_relation("peer", "docker-registry");
+    let uri = format!("secret://{MODEL_UUID}/00000000000000000042");
+    u.juju
+        .with_relation(&peer, |r| r.our_app = bag(&[("shared-secret", &uri)]));
+    u.deploy();
+    assert_eq!(u.status().0, "waiting");
+    let warnings = u.log_lines("WARNING");
+    assert!(
+        warnings.iter().any(|w| w.contains("cannot be read")),
+        "{warnings:?}"
+    );
+    assert_eq!(u.service_calls(), (0, 0, 0));
+    assert!(u.juju.calls_of("secret-add").is_empty());
+}
+
+// ---- faults survived (issue 17 item 10) --------------------------------------------------
+
+/// What a settled leader with one client shows: the invariants every fault test checks
+/// after the retry. The secret in config.yml is the committed one; clients, the peer bag
+/// and the ports agree with it.
+fn assert_consistent(u: &Unit, peer: &RelationId, client: &RelationId) {
+    let (secret, uri) = shared_secret(u);
+    assert!(
+        u.text(CONFIG_PATH)
+            .contains(&format!("secret: \"{secret}\"")),
+        "config.yml renders the committed secret"
+    );
+    assert_eq!(u.juju.our_app_bag(peer), bag(&[("shared-secret", &uri)]));
+    assert_eq!(u.juju.state().secrets.len(), 1, "exactly one secret");
+    assert_eq!(
+        u.juju.our_bag(client)["registry_netloc"],
+        "\"10.1.0.5:5000\""
+    );
+    assert!(u.service.status().unwrap().is_running());
+    assert_eq!(
+        u.juju.state().opened_ports.iter().collect::<Vec<_>>(),
+        ["5000/tcp"]
+    );
+    // A runtime is related over plain http: the status says what it misses.
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
+}
+
+/// A hook tool failing mid-hook leaves nothing half-applied: whichever call fails (every
+/// one of the first hook that creates the secret, and of a later config change), Juju
+/// keeps none of the hook's writes, the failure names the tool, and the retry ends in
+/// exactly the state a hook without the fault reaches.
+#[test]
+fn a_hook_tool_failing_at_any_call_leaves_nothing_half_applied() {
+    let fresh = || {
+        let (u, peer) = Unit::leader();
+        let client = u.juju.add_relation("docker-registry", "containerd");
+        u.juju
+            .set_unit_bag(&client, "containerd/0", juju_keys("10.1.0.50"));
+        (u, peer, client)
+    };
+    // How many calls each hook makes without a fault.
+    let (clean, _, _) = fresh();
+    clean.juju.clear_calls();
+    clean.ok(Event::Install);
+    let install_calls = clean.juju.calls().len();
+    clean.juju.clear_calls();
+    clean.config(&[("log-level", json!("debug"))]);
+    let change_calls = clean.juju.calls().len();
+    assert!(install_calls > 10 && change_calls > 5);
+
+    for n in 1..=install_calls {
+        let (u, peer, client) = fresh();
+        let before = u.juju.state();
+        u.juju.fail_call(n);
+        let failed = u.run(Event::Install);
+        let call = &u.juju.calls()[n - 1];
+        if let Err(e) = &failed {
+            assert!(e.to_string().contains(&call.tool), "call {n}: {e}");
+            let after = u.juju.state();
+            assert_eq!(after.secrets, before.secrets, "call {n} ({})", call.tool);
+            assert_eq!(after.relations.len(), before.relations.len());
+            assert_eq!(u.juju.our_app_bag(&peer), Databag::new());
+            assert_eq!(after.opened_ports, before.opened_ports);
+        }
+        u.ok(Event::Install);
+        assert_consistent(&u, &peer, &client);
+    }
+    for n in 1..=change_calls {
+        let (u, peer, client) = fresh();
+        u.ok(Event::Install);
+        let settled = u.juju.state();
+        u.juju.update(|s| {
+            s.config.insert("log-level".into(), json!("debug"));
+        });
+        u.juju.fail_call(n);
+        if let Err(e) = u.run(Event::ConfigChanged) {
+            assert_eq!(u.juju.state().secrets, settled.secrets);
+            assert!(e.to_string().contains("connection is shut down"), "{e}");
+        }
+        u.ok(Event::ConfigChanged);
+        assert!(u.text(CONFIG_PATH).contains("level: \"debug\""));
+        assert_consistent(&u, &peer, &client);
+        let (_, restarts, _) = u.service_calls();
+        assert!(
+            restarts <= 1,
+            "call {n}: {restarts} restarts for one change"
+        );
+    }
+}
+
+/// Disk full while writing config.yml (a plan-level stand-in; the end-to-end test fills
+/// a real tmpfs): the old config.yml stays as it was and keeps serving, the hook fails
+/// naming the file, and the retry writes the new one.
+#[test]
+fn a_failed_config_write_keeps_the_old_config_and_the_retry_succeeds() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    u.juju.update(|s| {
+        s.config.insert("log-level".into(), json!("debug"));
+    });
+    u.files.fail_write_to(CONFIG_PATH);
+    let e = u.run(Event::ConfigChanged).unwrap_err();
+    assert!(e.to_string().contains(CONFIG_PATH), "{e}");
+    assert_eq!(u.text(CONFIG_PATH), good, "old config intact");
+    assert_eq!(
+        u.service_calls(),
+        (1, 0, 0),
+        "the running registry untouched"
+    );
+    u.ok(Event::ConfigChanged);
+    assert!(u.text(CONFIG_PATH).contains("level: \"debug\""));
+    assert_eq!(u.service_calls(), (1, 1, 0));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// A package install that fails fails the hook with apt's own words (Juju retries it);
+/// the retry installs and serves.
+#[test]
+fn a_failed_package_install_fails_the_hook_with_the_cause_and_the_retry_serves() {
+    let (u, peer) = Unit::leader();
+    let u = Unit {
+        packages: RecordingPackages::new(),
+        ..u
+    };
+    u.packages.fail_next(1);
+    let e = u.run(Event::Install).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("apt-get install -y docker-registry") && text.contains("E: injected failure"),
+        "{text}"
+    );
+    assert_eq!(u.status().0, "maintenance");
+    assert_eq!(u.service_calls(), (0, 0, 0));
+    assert!(u.juju.state().secrets.is_empty());
+    u.ok(Event::Install);
+    assert_eq!(u.packages.install_calls(), [["docker-registry"]]);
+    let (_, uri) = shared_secret(&u);
+    assert_eq!(u.juju.our_app_bag(&peer), bag(&[("shared-secret", &uri)]));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// After a rollback to a revision that knows only the peer bag, that revision's leader
+/// put a value there and the units serve it. Refreshed again, the leader makes it the
+/// secret's new revision (not the other way round) and deletes it from the bag.
+#[test]
+fn a_value_put_in_the_peer_bag_after_the_move_is_the_one_kept() {
+    let (u, peer) = Unit::serving();
+    let (before, uri) = shared_secret(&u);
+    let after_rollback = "cm9sbGVkLWJhY2stYW5kLWZvcndhcmQtYWdhaW4tMDEyMzQ=";
+    u.juju.with_relation(&peer, |r| {
+        r.our_app
+            .insert("http-secret".into(), after_rollback.into());
+    });
+    u.ok(Event::UpgradeCharm);
+    let (value, uri_after) = shared_secret(&u);
+    assert_ne!(value, before);
+    assert_eq!((value.as_str(), &uri_after), (after_rollback, &uri));
+    assert_eq!(u.juju.secret("registry-shared").unwrap().1.latest(), 2);
+    assert_eq!(u.juju.our_app_bag(&peer), bag(&[("shared-secret", &uri)]));
+    assert!(u.text(CONFIG_PATH).contains(after_rollback));
 }
 
 // ---- a config the registry refuses (issue 17) ----------------------------------------
@@ -3126,4 +3973,640 @@ fn a_new_config_that_never_answers_is_rolled_back_but_the_same_one_only_waits() 
         "{message}"
     );
     assert_eq!(u.text(CONFIG_PATH), good);
+}
+
+// ---- a refused cache's upstream (issue 16 item 4) ----------------------------------------
+
+impl Unit {
+    /// What the cache's upstream answers from now on.
+    fn upstream_answers(&self, answer: Answer) {
+        self.upstream.lock().unwrap().0 = answer;
+    }
+
+    /// How many times the upstream was asked.
+    fn upstream_asked(&self) -> usize {
+        self.upstream.lock().unwrap().1
+    }
+}
+
+/// A cache config refused because its upstream gave no answer is tried again by itself,
+/// once the charm has seen the upstream give none and then answer: no restart while it is
+/// down (only a `GET /v2/` per hook), one start when it is back, and a steady unit asks
+/// nothing. A registry that still refuses is rolled back once, and not tried again until
+/// the upstream is seen down and back again (never a loop).
+#[test]
+fn a_cache_refused_for_its_upstream_is_tried_again_once_it_answers() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    let panic = r#"panic: Get "http://10.1.0.12:5000/v2/": dial tcp 10.1.0.12:5000: connect: connection refused"#;
+    *u.refuses.lock().unwrap() = Some(("remoteurl:".into(), vec![panic.into()]));
+    u.config(&[("cache-remoteurl", json!("http://10.1.0.12:5000"))]);
+    let (kind, message) = u.status();
+    assert_eq!(kind, "blocked");
+    assert!(
+        message.starts_with("The registry refused its config (cache-remoteurl): "),
+        "{message}"
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+    let calls = u.service_calls();
+
+    // Down: asked at each hook, nothing restarted, still blocked.
+    u.upstream_answers(Answer::Unreachable("Connection refused".into()));
+    let asked = u.upstream_asked();
+    for _ in 0..3 {
+        u.ok(Event::UpdateStatus);
+    }
+    assert_eq!(u.upstream_asked(), asked + 3);
+    assert_eq!(
+        u.service_calls(),
+        calls,
+        "no restart while the upstream is down"
+    );
+    assert_eq!(u.status(), blocked(&message));
+
+    // Back (the registry would start now): tried again in the next hook, and served.
+    *u.refuses.lock().unwrap() = None;
+    u.upstream_answers(Answer::Answered);
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert!(u
+        .text(CONFIG_PATH)
+        .contains("remoteurl: \"http://10.1.0.12:5000\""));
+    assert_eq!(
+        u.service_calls().1,
+        calls.1 + 1,
+        "one restart onto the cache"
+    );
+    let asked = u.upstream_asked();
+    for _ in 0..3 {
+        u.ok(Event::UpdateStatus);
+    }
+    assert_eq!(
+        u.upstream_asked(),
+        asked,
+        "a serving cache costs its upstream nothing"
+    );
+}
+
+/// The charm's question says the upstream answers, yet the registry still refuses (what
+/// it sees differs): one retry, rolled back, then blocked with no further restart until
+/// the upstream is seen down and back again.
+#[test]
+fn a_cache_the_registry_still_refuses_is_not_retried_in_a_loop() {
+    let (u, _) = Unit::serving();
+    let panic =
+        r#"panic: Get "https://10.1.0.12/v2/": x509: certificate signed by unknown authority"#;
+    *u.refuses.lock().unwrap() = Some(("remoteurl:".into(), vec![panic.into()]));
+    u.config(&[("cache-remoteurl", json!("https://10.1.0.12"))]);
+    assert_eq!(u.status().0, "blocked");
+    u.upstream_answers(Answer::Unreachable("no answer within 5s".into()));
+    u.ok(Event::UpdateStatus);
+    let calls = u.service_calls();
+    u.upstream_answers(Answer::Answered);
+    u.ok(Event::UpdateStatus);
+    let retried = u.service_calls();
+    assert!(
+        retried.1 >= calls.1 + 2,
+        "tried, then rolled back: {calls:?} {retried:?}"
+    );
+    assert_eq!(u.status().0, "blocked");
+    for _ in 0..3 {
+        u.ok(Event::UpdateStatus);
+    }
+    assert_eq!(u.service_calls(), retried, "no loop");
+    assert_eq!(u.status().0, "blocked");
+}
+
+// ---- tls-auto, renewals, the Python charm's TLS files, client certificates -------------
+
+const AUTO_KEY: &str = "/var/lib/docker-registry-charm/tls-auto.key";
+const CLIENT_CA: &str = "/etc/docker/registry/client-ca.crt";
+const RUNTIMES_NEED_TLS: &str =
+    "Container runtimes pull over HTTPS only: juju config docker-registry tls-auto=true, or relate a CA.";
+const UNSHARED_2: &str = "Filesystem storage on 2 units: an image pushed to one is not on the others; use s3 or swift storage to share them.";
+const RENEWAL_PENDING: &str = "Certificate renewal pending: cert-provider has not signed the request for the current addresses yet.";
+
+/// The SANs of the certificate served at the default path, as text.
+fn served_sans(u: &Unit) -> Vec<String> {
+    charm::tls::cert_sans(&u.text(DEFAULT_TLS_CERT_PATH))
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// The scheme of the last probe.
+fn last_probe(u: &Unit) -> Scheme {
+    u.probes.lock().unwrap().last().unwrap().1
+}
+
+/// Issue 16 item 3 (B6): tls-auto. The leader makes one CA and shares it in the peer app
+/// bag; the unit signs itself a certificate for its addresses and host name; runtimes get
+/// https and the CA (and the plain-http note goes); a no-op hook changes nothing; turning
+/// it off returns to plain http and keeps the CA, so turning it on again changes nothing
+/// clients trust.
+#[test]
+fn tls_auto_makes_one_ca_and_serves_every_address_over_https() {
+    let (u, peer) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
+
+    u.config(&[("tls-auto", json!(true))]);
+    let app = u.juju.our_app_bag(&peer);
+    let ca = app["tls-auto-ca"].clone();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{app:?}");
+    assert!(app["tls-auto-ca-key"].contains("PRIVATE KEY"));
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH), ca);
+    let sans = served_sans(&u);
+    assert!(
+        sans.contains(&ADDR.to_string()) && sans.contains(&HOSTNAME.to_string()),
+        "{sans:?}"
+    );
+    assert_eq!(u.meta(DEFAULT_TLS_KEY_PATH), (0o600, OWNER.0, OWNER.1));
+    assert_eq!(u.text(DEFAULT_TLS_KEY_PATH), u.text(AUTO_KEY));
+    assert_eq!(u.meta(AUTO_KEY).0, 0o600);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(last_probe(&u), Scheme::Https);
+    let data = u.juju.our_bag(&client);
+    assert_eq!(data["registry_url"], "\"https://10.1.0.5:5000\"");
+    assert_eq!(data["tls_ca"], serde_json::to_string(&ca).unwrap());
+    assert_eq!(u.service_calls(), (1, 1, 0), "one restart onto TLS");
+
+    u.files.clear_ops();
+    for ev in [
+        Event::UpdateStatus,
+        Event::ConfigChanged,
+        Event::UpdateStatus,
+    ] {
+        u.ok(ev);
+    }
+    assert_eq!(u.writes(), [], "a no-op hook signs and writes nothing");
+    assert_eq!(u.service_calls(), (1, 1, 0));
+    for (_, line) in u.juju.state().logs {
+        assert!(
+            !line.contains("PRIVATE KEY"),
+            "a key reached the log: {line}"
+        );
+    }
+    let info = u.log_lines("INFO").join("\n");
+    assert!(info.contains("made the tls-auto CA"), "{info}");
+    assert!(
+        info.contains("signed this unit's tls-auto certificate for"),
+        "{info}"
+    );
+
+    u.config(&[("tls-auto", json!(false))]);
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
+    assert!(!u.exists(DEFAULT_TLS_CERT_PATH) && !u.exists(DEFAULT_TLS_KEY_PATH));
+    assert_eq!(u.juju.our_bag(&client)["tls_ca"], "null");
+    assert_eq!(u.juju.our_app_bag(&peer)["tls-auto-ca"], ca, "the CA stays");
+    u.config(&[("tls-auto", json!(true))]);
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH), ca, "the same CA again");
+}
+
+/// A non-leader waits for the leader's CA (serving plain http meanwhile), then signs its
+/// own certificate with it: every unit serves a certificate clients trust with one CA.
+#[test]
+fn tls_auto_units_wait_for_the_leaders_ca_then_sign_their_own() {
+    let now = std::time::SystemTime::now();
+    let ca = charm::tls::auto::make_ca("docker-registry tls-auto CA", now, [1; 16]).unwrap();
+    let u = Unit::new("docker-registry/1", false);
+    let peer = u.juju.add_relation("peer", "docker-registry");
+    u.juju.with_relation(&peer, |r| {
+        r.our_app = bag(&[(
+            "http-secret",
+            "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==",
+        )]);
+    });
+    u.juju.update(|s| {
+        s.config.insert("tls-auto".into(), json!(true));
+    });
+    u.deploy();
+    assert_eq!(
+        u.status(),
+        (
+            "waiting".to_string(),
+            "Waiting for the leader to share the tls-auto CA.".to_string()
+        )
+    );
+    assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
+    assert!(
+        !u.text(CONFIG_PATH).contains("tls:"),
+        "plain http meanwhile"
+    );
+
+    u.juju.with_relation(&peer, |r| {
+        r.our_app
+            .insert("tls-auto-ca".into(), ca.cert.as_str().into());
+        r.our_app
+            .insert("tls-auto-ca-key".into(), ca.key.expose().into());
+    });
+    u.ok(relation_event(RelationKind::Changed, &peer, None));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH), ca.cert.as_str());
+    let bundle = charm::tls::TlsBundle::from_pems(
+        Some(ca.cert.as_str()),
+        Some(&u.text(DEFAULT_TLS_CERT_PATH)),
+        Some(&u.text(DEFAULT_TLS_KEY_PATH)),
+        now,
+        charm::tls::TlsSource::Auto,
+    );
+    assert!(
+        matches!(bundle, Ok(Some(_))),
+        "signed by the leader's CA: {bundle:?}"
+    );
+    assert!(
+        !u.juju.relation_sets().iter().any(|(_, app, _)| *app),
+        "only the leader writes the app bag"
+    );
+}
+
+/// The unit's certificate follows its addresses: a new address is signed at once (one
+/// restart), the old name is gone from it, and clients keep https throughout.
+#[test]
+fn tls_auto_signs_a_new_certificate_when_the_address_changes() {
+    let (u, _) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    u.config(&[("tls-auto", json!(true))]);
+    let before = u.text(DEFAULT_TLS_CERT_PATH);
+    assert_eq!(u.service_calls(), (1, 1, 0));
+
+    u.juju.update(|s| s.address = Some("10.1.0.6".into()));
+    u.ok(Event::ConfigChanged);
+    let sans = served_sans(&u);
+    assert!(sans.contains(&"10.1.0.6".to_string()), "{sans:?}");
+    assert!(!sans.contains(&ADDR.to_string()), "{sans:?}");
+    assert_ne!(u.text(DEFAULT_TLS_CERT_PATH), before);
+    assert_eq!(
+        u.service_calls(),
+        (1, 2, 0),
+        "one restart for the new certificate"
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.6:5000 (https)."));
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_url"],
+        "\"https://10.1.0.6:5000\""
+    );
+}
+
+/// Precedence: blobs > cert-provider > operator files > tls-auto > plain http. Blobs win
+/// over tls-auto; clearing them goes straight to tls-auto (never through http); an
+/// operator's files win over tls-auto too.
+#[test]
+fn tls_auto_comes_after_blobs_and_operator_files() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    u.config(&[("tls-auto", json!(true))]);
+    let auto_ca = u.text(DEFAULT_TLS_CA_PATH);
+    let mut blobs = tls_blobs(&ca);
+    blobs.push(("tls-auto", json!(true)));
+    u.config(&blobs);
+    assert_eq!(
+        u.text(DEFAULT_TLS_CA_PATH).trim(),
+        ca.pem.trim(),
+        "blobs win"
+    );
+    clear_tls_blobs(&u);
+    assert_eq!(
+        u.text(DEFAULT_TLS_CA_PATH),
+        auto_ca,
+        "back to tls-auto at once"
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+
+    // An operator's files at the paths (the charm's own tls-auto files were there: the
+    // operator replaced them) are used as they are.
+    let other = self::ca();
+    let (cert, key) = server_cert(&other, &[ADDR.to_string()], 90);
+    u.files
+        .seed_file(DEFAULT_TLS_CERT_PATH, cert.as_bytes(), 0o644, (0, 0));
+    u.files
+        .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o640, (0, OWNER.1));
+    u.files
+        .seed_file(DEFAULT_TLS_CA_PATH, other.pem.as_bytes(), 0o644, (0, 0));
+    u.ok(Event::UpdateStatus);
+    assert_eq!(
+        u.text(DEFAULT_TLS_CERT_PATH),
+        cert,
+        "the operator's, untouched"
+    );
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH), other.pem);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(displaced(&u), BTreeMap::new());
+}
+
+/// Issue 17 item 3, v4 protocol: an address change makes a new CSR; until the provider
+/// signs it, the certificate it issued before keeps serving (no drop to http, no
+/// restart), clients keep being told https and the status says a renewal is pending.
+#[test]
+fn v4_renewal_keeps_the_old_certificate_until_the_new_one_arrives() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    let cp = u
+        .juju
+        .add_relation("cert-provider", "self-signed-certificates");
+    u.juju
+        .set_unit_bag(&cp, "self-signed-certificates/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "self-signed-certificates/0"));
+    let sign = |u: &Unit| sign_v4(u, &cp, &ca);
+    let first = sign(&u);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(u.service_calls(), (1, 1, 0));
+
+    u.juju.update(|s| s.address = Some("10.1.0.6".into()));
+    u.files.clear_ops();
+    u.ok(Event::ConfigChanged);
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.6:5000 (https). {RENEWAL_PENDING}"
+        ))
+    );
+    assert_eq!(
+        u.text(DEFAULT_TLS_CERT_PATH).trim(),
+        first.trim(),
+        "still served"
+    );
+    assert_eq!(u.service_calls(), (1, 1, 0), "no restart, no http");
+    let written: Vec<PathBuf> = u
+        .writes()
+        .iter()
+        .map(|op| op.path().to_path_buf())
+        .collect();
+    assert!(
+        !written
+            .iter()
+            .any(|p| p.starts_with("/etc/docker/registry")),
+        "{written:?}"
+    );
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_url"],
+        "\"https://10.1.0.6:5000\""
+    );
+    u.ok(Event::UpdateStatus);
+    assert!(u.status().1.ends_with(RENEWAL_PENDING));
+
+    let second = sign(&u);
+    assert_ne!(second, first);
+    assert_eq!(u.text(DEFAULT_TLS_CERT_PATH).trim(), second.trim());
+    assert_eq!(u.status(), active("Ready at 10.1.0.6:5000 (https)."));
+    assert_eq!(
+        u.service_calls(),
+        (1, 2, 0),
+        "one restart for the new certificate"
+    );
+}
+
+/// Issue 17 item 3, legacy protocol: easyrsa's answer to the old request still serves
+/// (found by unit name) while the status says the renewal is pending.
+#[test]
+fn legacy_renewal_serves_the_old_answer_and_says_so() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let cp = easyrsa_answers(&u, &ca, 90);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    let served = u.text(DEFAULT_TLS_CERT_PATH);
+    u.juju.update(|s| s.address = Some("10.1.0.6".into()));
+    u.ok(Event::ConfigChanged);
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.6:5000 (https). {RENEWAL_PENDING}"
+        ))
+    );
+    assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), served);
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    assert!(sans.contains(&"10.1.0.6".to_string()), "{sans:?}");
+}
+
+/// The files the Python charm wrote from `tls-*-blob` (same content as the blobs; the key
+/// world-readable, B37) are the charm's own after the switch: rewritten in place (key 0600
+/// owned by the registry's user), never set aside; clearing the blobs then removes them
+/// and TLS goes off (B22 does not come back). Its registry demanded client certificates
+/// (the CA blob made it render clientcas, B23): still demanded, with the same CA, said
+/// once in the log; the leader shares that CA for units added later.
+#[test]
+fn refresh_from_the_python_charm_with_blobs_takes_its_files_as_the_charms_own() {
+    use base64::Engine;
+    let ca = ca();
+    let (u, peer) = Unit::leader();
+    python_charm_machine(&u, "registry");
+    let blobs = tls_blobs(&ca);
+    let decoded = |i: usize| {
+        base64::engine::general_purpose::STANDARD
+            .decode(blobs[i].1.as_str().unwrap())
+            .unwrap()
+    };
+    u.files
+        .seed_file(DEFAULT_TLS_CA_PATH, &decoded(0), 0o644, (0, 0));
+    u.files
+        .seed_file(DEFAULT_TLS_CERT_PATH, &decoded(1), 0o644, (0, 0));
+    u.files
+        .seed_file(DEFAULT_TLS_KEY_PATH, &decoded(2), 0o644, (0, 0));
+    u.files
+        .seed_file(CONFIG_PATH, PYTHON_TLS_CONFIG.as_bytes(), 0o600, (0, 0));
+    u.juju.update(|s| {
+        for (k, v) in &blobs {
+            s.config.insert(k.to_string(), v.clone());
+        }
+    });
+    u.ok(Event::UpgradeCharm);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(displaced(&u), BTreeMap::new(), "nothing set aside");
+    assert_eq!(u.meta(DEFAULT_TLS_KEY_PATH), (0o600, OWNER.0, OWNER.1));
+    let info = u.log_lines("INFO").join("\n");
+    assert!(info.contains("the Python charm wrote it"), "{info}");
+    // The demand for client certificates is kept.
+    assert!(u.text(CONFIG_PATH).contains("clientcas:"));
+    assert_eq!(u.text(CLIENT_CA).trim(), ca.pem.trim());
+    assert_eq!(last_probe(&u), Scheme::HttpsClientCerts);
+    assert_eq!(
+        u.juju.our_app_bag(&peer)["python-client-ca"].trim(),
+        ca.pem.trim()
+    );
+    u.ok(Event::ConfigChanged);
+    let kept = |u: &Unit| {
+        u.log_lines("WARNING")
+            .iter()
+            .filter(|w| w.contains("keeps demanding"))
+            .count()
+    };
+    assert_eq!(kept(&u), 1, "said once");
+
+    clear_tls_blobs(&u);
+    for path in [
+        DEFAULT_TLS_CA_PATH,
+        DEFAULT_TLS_CERT_PATH,
+        DEFAULT_TLS_KEY_PATH,
+    ] {
+        assert!(!u.exists(path), "{path} came back or stayed");
+    }
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert!(!u.text(CONFIG_PATH).contains("clientcas:"), "went with TLS");
+    assert_eq!(kept(&u), 1);
+}
+
+/// The Python charm's config.yml for blobs or easyrsa with a CA: PyYAML block style with
+/// `clientcas` (B23).
+const PYTHON_TLS_CONFIG: &str = "auth: {}\nhttp:\n  addr: 0.0.0.0:5000\n  headers:\n    X-Content-Type-Options:\n    - nosniff\n  relativeurls: true\n  tls:\n    certificate: /etc/docker/registry/registry.crt\n    clientcas:\n    - /etc/docker/registry/ca.crt\n    key: /etc/docker/registry/registry.key\nversion: '0.1'\n";
+
+/// The files the Python charm wrote from easyrsa's answer (its text preamble kept, the key
+/// 0600 root: unreadable by the registry's user) are the charm's own after the switch:
+/// rewritten in place, served at once; removing the relation removes them, nothing is
+/// put back. `tls-client-ca=none` stops the kept demand for client certificates.
+#[test]
+fn refresh_from_the_python_charm_with_easyrsa_takes_its_files_as_the_charms_own() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    python_charm_machine(&u, "registry");
+    // What the Python charm asked for (CN and SANs: its address) and easyrsa answered.
+    let (cert, key) = server_cert(&ca, &[ADDR.to_string()], 90);
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    let mut answer = juju_keys("10.1.0.9");
+    answer.extend(bag(&[
+        ("ca", &ca.pem),
+        ("docker-registry_0.server.cert", &easyrsa_text(&cert)),
+        ("docker-registry_0.server.key", &key),
+    ]));
+    u.juju.set_unit_bag(&cp, "easyrsa/0", answer);
+    u.files
+        .seed_file(DEFAULT_TLS_CA_PATH, ca.pem.as_bytes(), 0o644, (0, 0));
+    u.files.seed_file(
+        DEFAULT_TLS_CERT_PATH,
+        easyrsa_text(&cert).as_bytes(),
+        0o644,
+        (0, 0),
+    );
+    u.files
+        .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o600, (0, 0));
+    u.files
+        .seed_file(CONFIG_PATH, PYTHON_TLS_CONFIG.as_bytes(), 0o600, (0, 0));
+
+    u.ok(Event::UpgradeCharm);
+    // This charm's request names more (the host name), so easyrsa will reissue.
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (https). {RENEWAL_PENDING}"
+        ))
+    );
+    assert_eq!(displaced(&u), BTreeMap::new(), "nothing set aside");
+    assert_eq!(u.meta(DEFAULT_TLS_KEY_PATH), (0o600, OWNER.0, OWNER.1));
+    assert!(u
+        .text(DEFAULT_TLS_CERT_PATH)
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(last_probe(&u), Scheme::HttpsClientCerts);
+
+    u.config(&[("tls-client-ca", json!("none"))]);
+    assert!(!u.text(CONFIG_PATH).contains("clientcas:"));
+    assert!(!u.exists(CLIENT_CA));
+    assert_eq!(last_probe(&u), Scheme::Https);
+
+    u.juju.remove_relation(&cp);
+    u.ok(relation_event(RelationKind::Broken, &cp, None));
+    for path in [
+        DEFAULT_TLS_CA_PATH,
+        DEFAULT_TLS_CERT_PATH,
+        DEFAULT_TLS_KEY_PATH,
+    ] {
+        assert!(!u.exists(path), "{path} came back or stayed");
+    }
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// Issue 17 item 2: `tls-client-ca` turns client certificates on (clientcas, the file, the
+/// probe that expects the refusal); without TLS it blocks naming the option, the last good
+/// config serving.
+#[test]
+fn tls_client_ca_demands_client_certificates_only_over_tls() {
+    let ca = ca();
+    let clients = self::ca();
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    u.config(&[("tls-client-ca", json!(b64(&clients.pem)))]);
+    assert_eq!(
+        u.status(),
+        (
+            "blocked".to_string(),
+            "Invalid charm config: tls-client-ca: client certificates need TLS (set \
+             tls-auto=true or the tls-*-blob options, or relate a CA)"
+                .to_string()
+        )
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+    u.config(&tls_blobs(&ca));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(u.text(CLIENT_CA).trim(), clients.pem.trim());
+    assert!(u
+        .text(CONFIG_PATH)
+        .contains("clientcas:\n      - \"/etc/docker/registry/client-ca.crt\""));
+    assert_eq!(last_probe(&u), Scheme::HttpsClientCerts);
+    u.config(&[("tls-client-ca", json!(""))]);
+    assert!(!u.exists(CLIENT_CA));
+    assert_eq!(last_probe(&u), Scheme::Https);
+}
+
+/// B9: token auth with a runtime related: the status says runtimes get no credentials.
+#[test]
+fn token_auth_with_runtimes_says_they_get_no_credentials() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let mut cfg = tls_blobs(&ca);
+    cfg.extend([
+        ("auth-token-realm", json!("https://auth.example.com/token")),
+        ("auth-token-service", json!("registry")),
+        ("auth-token-issuer", json!("issuer")),
+        ("auth-token-root-certs", json!(b64(&ca.pem))),
+    ]);
+    u.config(&cfg);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    assert_eq!(
+        u.status(),
+        active(
+            "Ready at 10.1.0.5:5000 (https). Related runtimes get no credentials for token \
+             auth: they pull anonymously."
+        )
+    );
+}
+
+/// A refused config rolled back to a last good config that demanded client certificates:
+/// the registry started again is watched as one that demands them (the probe has none, so
+/// a plain https probe would never see it answer).
+#[test]
+fn a_rollback_to_a_config_with_client_certificates_is_watched_as_one() {
+    let ca = ca();
+    let clients = self::ca();
+    let (u, _) = Unit::serving();
+    let mut cfg = tls_blobs(&ca);
+    cfg.push(("tls-client-ca", json!(b64(&clients.pem))));
+    u.config(&cfg);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    let good = u.text(CONFIG_PATH);
+    refuse_swift(&u);
+    u.config(&swift_config("wrong"));
+    assert_eq!(
+        u.status(),
+        blocked(
+            "The registry refused its config (storage-swift-username, \
+             storage-swift-password): swift authentication failed: Authorization Failed; \
+             the last good config keeps serving."
+        )
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+    assert_eq!(last_probe(&u), Scheme::HttpsClientCerts);
 }

@@ -2,9 +2,9 @@
 //! the registry's swift driver and again through its s3 driver, behind the haproxy test
 //! charm (the real haproxy). skopeo pushes through the proxy and pulls the same digest
 //! from every unit; then, under a load of 20 pulling and 2 pushing clients through the
-//! proxy (`examples/ha_load.rs`), a config change restarts every registry, the primary
-//! (the lowest unit, also the leader) is removed, another unit's registry is SIGKILLed
-//! and a unit is added. No pull may fail, and every image pushed is on every unit after.
+//! proxy (`examples/ha_load.rs`), a config change restarts every registry, the leader
+//! (whichever unit the scheduling seed made it) is removed, another unit's registry is
+//! SIGKILLed and a unit is added. No pull may fail, and every image pushed is on every unit after.
 //!
 //! One Swift machine serves both applications (it takes seconds to start).
 mod support;
@@ -15,7 +15,7 @@ use serde_json::Value;
 use support::clients::{build_image, ingress, pull_and_compare, push_ok, Tls};
 use support::jujusim::{testcharm, Model};
 use support::load::Load;
-use support::swift::{deploy_swift, s3_config, swift_config};
+use support::swift;
 
 /// One application of the charm behind its own haproxy.
 struct Ha<'a> {
@@ -81,6 +81,13 @@ impl<'a> Ha<'a> {
         );
     }
 
+    /// The unit number of the leader.
+    fn leader(&self) -> u32 {
+        (0..3)
+            .find(|n| self.m.unit_status(&self.unit(*n))["leader"] == true)
+            .unwrap_or_else(|| self.m.fail("no unit leads", &self.m.run(&["status"])))
+    }
+
     /// SIGKILLs `app/n`'s registry; returns its pid.
     fn kill_registry(&self, n: u32) -> String {
         let out = self.m.exec(
@@ -136,28 +143,32 @@ fn ha_sequence(m: &Model, app: &str, config: &[String]) {
     let running = load.start(m, &ha.proxy_netloc(), 600, 20, 2);
     // Every registry restarts, one unit after the other.
     m.ok(&["config", app, "log-level=debug"]);
-    // The primary: the lowest unit, and the leader.
-    m.ok(&["remove-unit", &ha.unit(0)]);
+    // The leader goes (the seed decides which unit leads).
+    let gone = ha.leader();
+    m.ok(&["remove-unit", &ha.unit(gone)]);
+    let left: Vec<u32> = (0..3).filter(|n| *n != gone).collect();
     // Another unit's registry dies; its supervisor starts it again.
-    let killed = ha.kill_registry(1);
+    let victim = left[0];
+    let killed = ha.kill_registry(victim);
     m.eventually(
         "the killed registry to be replaced",
         Duration::from_secs(10),
         || {
-            let now = ha.registry_pid(1);
+            let now = ha.registry_pid(victim);
             if !now.is_empty() && now != killed {
                 Ok(())
             } else {
                 Err(m.exec(
-                    &ha.unit(1),
+                    &ha.unit(victim),
                     "cat /var/log/docker-registry/registry.log | tail -5",
                 ))
             }
         },
     );
     m.ok(&["add-unit", app]);
-    for n in 1..4 {
-        ha.expect_ready(n);
+    let serving: Vec<u32> = left.iter().copied().chain([3]).collect();
+    for n in &serving {
+        ha.expect_ready(*n);
     }
     let (figures, stderr) = running.finish();
     // What haproxy answered other than 2xx/3xx/404, for the record.
@@ -170,7 +181,7 @@ fn ha_sequence(m: &Model, app: &str, config: &[String]) {
 
     // Nothing lost: every seed and every image the load pushed, from every unit left and
     // from the proxy.
-    let mut at: Vec<String> = (1..4).map(|n| ha.unit_netloc(n)).collect();
+    let mut at: Vec<String> = serving.iter().map(|n| ha.unit_netloc(*n)).collect();
     at.push(ha.proxy_netloc());
     let verified = load.verify(m, &at);
     eprintln!("HA VERIFY {app}: {}", verified.text());
@@ -181,7 +192,8 @@ fn ha_sequence(m: &Model, app: &str, config: &[String]) {
 #[test]
 fn three_units_on_swift_and_on_s3_lose_no_pull_while_units_go_come_and_die() {
     let m = Model::new();
-    let swift = deploy_swift(&m);
-    ha_sequence(&m, "ha-swift", &swift_config(&swift, "ha-swift"));
-    ha_sequence(&m, "ha-s3", &s3_config(&m, &swift, "ha-s3"));
+    let swift = swift::deploy(&m);
+    ha_sequence(&m, "ha-swift", &swift::swift_config(&swift, "ha-swift"));
+    swift::create_bucket(&m, "ha-s3");
+    ha_sequence(&m, "ha-s3", &swift::s3_config(&swift, "ha-s3"));
 }

@@ -10,7 +10,7 @@ mod support;
 
 use support::clients::{build_image, http_code, ingress, pull_and_compare, push_ok, Image, Tls};
 use support::jujusim::Model;
-use support::swift::{deploy_swift, s3_config, swift_action, swift_config, PASSWORD, SWIFT, USER};
+use support::swift::{self, PASSWORD, SWIFT, USER};
 
 /// Deploys the charm as `app` with `n` units and `config`; returns the units' addresses
 /// (without looking at their status).
@@ -48,7 +48,7 @@ fn deploy_two_units(m: &Model, app: &str, config: &[String]) -> Vec<String> {
 
 /// The object names in `container` (first 1000), as Swift lists them.
 fn objects(m: &Model, container: &str) -> Vec<String> {
-    let results = swift_action(m, "list-container", container);
+    let results = swift::action(m, "list-container", container);
     results["objects"]
         .as_str()
         .unwrap_or_default()
@@ -141,15 +141,20 @@ fn two_units_share_the_store(m: &Model, app: &str, units: &[String], store: (&st
 #[test]
 fn two_units_on_swift_and_two_on_s3_serve_each_others_pushes_from_one_store() {
     let m = Model::new();
-    let swift = deploy_swift(&m);
+    let swift = swift::deploy(&m);
 
     // The swift driver with tempauth v1; the driver creates its container.
-    let units = deploy_two_units(&m, "reg-swift", &swift_config(&swift, "registry-swift"));
+    let units = deploy_two_units(
+        &m,
+        "reg-swift",
+        &swift::swift_config(&swift, "registry-swift"),
+    );
     two_units_share_the_store(&m, "reg-swift", &units, ("registry-swift", "files/"));
 
     // The s3 driver through s3api (plain http, v4 signing by default); its bucket must
     // exist first.
-    let units = deploy_two_units(&m, "reg-s3", &s3_config(&m, &swift, "registry-s3"));
+    swift::create_bucket(&m, "registry-s3");
+    let units = deploy_two_units(&m, "reg-s3", &swift::s3_config(&swift, "registry-s3"));
     two_units_share_the_store(&m, "reg-s3", &units, ("registry-s3", ""));
 }
 
@@ -197,7 +202,7 @@ fn expect_config_without(m: &Model, unit: &str, key: &str) {
 #[test]
 fn a_store_that_refuses_the_registry_blocks_naming_the_option() {
     let m = Model::new();
-    let swift = deploy_swift(&m);
+    let swift = swift::deploy(&m);
     let auth_url = format!("storage-swift-authurl=http://{swift}:8080/auth/v1.0");
     let user = format!("storage-swift-username={USER}");
 
@@ -300,7 +305,7 @@ fn a_store_that_refuses_the_registry_blocks_naming_the_option() {
     expect_config_without(&m, "bad-s3/0", "s3:");
     expect_serving(&m, &addr);
     // The bucket is made; the operator asks for another try.
-    swift_action(&m, "create-container", "no-such-bucket");
+    swift::action(&m, "create-container", "no-such-bucket");
     m.ok(&["run", "bad-s3/0", "start"]);
     m.expect_status(
         "bad-s3/0",

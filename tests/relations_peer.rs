@@ -1,6 +1,6 @@
-//! Wire contract of the `peer` endpoint: addresses, the started marker, http-secret.
+//! Wire contract of the `peer` endpoint: addresses, the started marker, the shared secret.
 
-use charm::relations::peer::{HttpSecret, PeerApp, PeerUnit};
+use charm::relations::peer::{PeerApp, PeerUnit};
 use charm::relations::{bag, changes, Databag, Host};
 
 #[test]
@@ -52,33 +52,79 @@ fn unit_bag_garbage_names_the_key() {
 }
 
 const SECRET: &str = "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c=";
+const URI: &str = "secret://6f1c7c4e-0000-4000-8000-000000000001/cjc0ljh7n7b0s5h4q6b0";
 
 #[test]
-fn app_bag_round_trip_and_leader_settings_fallback() {
+fn app_bag_holds_the_secret_uri_and_deletes_the_value_from_before() {
     let app = PeerApp {
-        http_secret: Some(HttpSecret::new(SECRET).unwrap()),
+        shared_secret: Some(URI.parse().unwrap()),
+        ..PeerApp::default()
     };
     let b = app.to_databag();
-    assert_eq!(b, bag([("http-secret", SECRET)]));
+    assert_eq!(b, bag([("shared-secret", URI), ("http-secret", "")]));
     assert_eq!(PeerApp::parse(&b), Ok(app));
-
-    let leader = bag([("http-secret", "from-leader-settings")]);
-    let got = PeerApp::http_secret_or_leader(&Databag::new(), &leader).unwrap();
-    assert_eq!(got.unwrap().expose(), "from-leader-settings");
-    let got = PeerApp::http_secret_or_leader(&b, &leader).unwrap();
-    assert_eq!(got.unwrap().expose(), SECRET, "app bag wins");
+    // Moving: the value goes in the same write that records the URI.
+    let before = bag([("http-secret", SECRET)]);
     assert_eq!(
-        PeerApp::http_secret_or_leader(&Databag::new(), &Databag::new()),
-        Ok(None)
+        changes(&before, &b),
+        bag([("shared-secret", URI), ("http-secret", "")])
     );
+    let after = bag([("shared-secret", URI)]);
+    assert!(changes(&after, &b).is_empty(), "nothing to write again");
+    assert_eq!(PeerApp::parse(&Databag::new()), Ok(PeerApp::default()));
 }
 
 #[test]
-fn bad_secret_is_rejected_without_echoing_it() {
-    let err = PeerApp::parse(&bag([("http-secret", "has space s3cret")])).unwrap_err();
+fn the_value_from_before_the_move_is_read_from_either_place() {
+    let got = PeerApp::legacy_http_secret(&bag([("http-secret", SECRET)])).unwrap();
+    assert_eq!(got.unwrap().expose(), SECRET);
+    assert_eq!(PeerApp::legacy_http_secret(&Databag::new()), Ok(None));
+}
+
+#[test]
+fn bad_values_are_rejected_without_echoing_a_secret() {
+    let err = PeerApp::legacy_http_secret(&bag([("http-secret", "has space s3cret")])).unwrap_err();
     assert_eq!(err.key(), "http-secret");
     assert!(!err.to_string().contains("s3cret"), "{err}");
-    let err = PeerApp::http_secret_or_leader(&Databag::new(), &bag([("http-secret", "tab\there")]))
-        .unwrap_err();
-    assert_eq!(err.key(), "http-secret");
+    let err = PeerApp::parse(&bag([("shared-secret", "secret:nope")])).unwrap_err();
+    assert_eq!(err.key(), "shared-secret");
+}
+
+/// The tls-auto CA and the Python charm's client CA round-trip through the app bag; the
+/// leader's writes never delete a key; a broken CA is an error naming its key (and leaves
+/// the shared secret's URI readable on its own).
+#[test]
+fn app_bag_carries_the_tls_auto_ca_and_the_python_client_ca() {
+    let ca = charm::tls::auto::make_ca("app tls-auto CA", std::time::SystemTime::now(), [2; 16])
+        .unwrap();
+    let app = PeerApp {
+        tls_auto_ca: Some(ca.clone()),
+        python_client_ca: Some(ca.cert.clone()),
+        ..PeerApp::default()
+    };
+    let b = app.to_databag();
+    assert_eq!(
+        b.keys().collect::<Vec<_>>(),
+        ["python-client-ca", "tls-auto-ca", "tls-auto-ca-key"],
+        "no shared-secret or http-secret key: nothing is deleted"
+    );
+    assert_eq!(PeerApp::parse(&b), Ok(app));
+
+    let mut broken = b.clone();
+    broken.insert("tls-auto-ca-key".into(), "not a key".into());
+    broken.insert("shared-secret".into(), URI.into());
+    let err = PeerApp::auto_ca(&broken).unwrap_err();
+    assert!(err.to_string().contains("tls-auto CA key"), "{err}");
+    assert_eq!(
+        PeerApp::shared_secret(&broken)
+            .unwrap()
+            .map(|u| u.to_string()),
+        Some(URI.to_string())
+    );
+    let mut half = b.clone();
+    half.remove("tls-auto-ca-key");
+    assert_eq!(
+        PeerApp::auto_ca(&half).unwrap_err().key(),
+        "tls-auto-ca-key"
+    );
 }

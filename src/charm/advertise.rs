@@ -58,47 +58,15 @@ pub fn proxy_hosts(website: &[RelationView]) -> Noted<Vec<Host>> {
     out
 }
 
-/// What an operator should know about a working unit: said after `Ready at ...`, while the
-/// status stays `active` (advice, not faults).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Advice {
-    /// Several units on filesystem storage: each holds only what was pushed to it (B30,
-    /// docs/python-charm-bugs.md#b30).
-    UnsharedStorage {
-        /// Units of the application.
-        units: usize,
-    },
-    /// Several haproxy units and no `http-host`: clients are given one proxy's address
-    /// (B34, docs/python-charm-bugs.md#b34).
-    SeveralProxies {
-        /// haproxy units with an address.
-        proxies: usize,
-    },
-}
-
-impl Advice {
-    /// The sentence the status carries.
-    pub fn text(&self) -> String {
-        match self {
-            Advice::UnsharedStorage { units } => format!(
-                "Filesystem storage on {units} units: an image pushed to one is not on the others; use s3 or swift storage to share them."
-            ),
-            Advice::SeveralProxies { proxies } => format!(
-                "{proxies} haproxy units, clients get only the first one's address: set http-host to a name for all of them."
-            ),
-        }
-    }
-}
-
-/// The advice for this unit: `peers` other units of the application, `proxies` haproxy
-/// units in front.
-pub fn advice(config: &CharmConfig, peers: usize, proxies: usize) -> Vec<Advice> {
+/// The notes on how the application is laid out: `peers` other units of the application,
+/// `proxies` haproxy units in front.
+pub fn layout_notes(config: &CharmConfig, peers: usize, proxies: usize) -> Vec<Note> {
     let mut out = Vec::new();
     if matches!(config.storage, Storage::Filesystem) && peers > 0 {
-        out.push(Advice::UnsharedStorage { units: peers + 1 });
+        out.push(Note::UnsharedStorage { units: peers + 1 });
     }
     if proxies > 1 && config.http_host.is_none() {
-        out.push(Advice::SeveralProxies { proxies });
+        out.push(Note::SeveralProxies { proxies });
     }
     out
 }
@@ -143,9 +111,87 @@ pub fn advertised(
     })
 }
 
-/// `Ready at <netloc> (http|https[, proxied]).`: where and how clients connect, then any
-/// advice.
-pub fn ready_message(advertised: &Advertised, tls: bool, advice: &[Advice]) -> String {
+/// What follows `Ready at ...`: things an operator should know or act on while the unit
+/// serves (the status stays `active`: none is a fault of the unit).
+///
+/// The order of the variants is the order they are said in: how the application is laid
+/// out first, then the runtimes, then the certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Note {
+    /// Several units on filesystem storage: each holds only what was pushed to it (B30,
+    /// docs/python-charm-bugs.md#b30).
+    UnsharedStorage {
+        /// Units of the application.
+        units: usize,
+    },
+    /// Several haproxy units and no `http-host`: clients are given one proxy's address
+    /// (B34, docs/python-charm-bugs.md#b34).
+    SeveralProxies {
+        /// haproxy units with an address.
+        proxies: usize,
+    },
+    /// Plain http with runtimes related: containerd pulls over HTTPS only (B6).
+    RuntimesNeedTls,
+    /// Token auth with runtimes related: the relation carries no token credentials (B9).
+    NoTokenCredentials,
+    /// cert-provider has not signed the request for the current addresses; the last
+    /// certificate it issued still serves.
+    RenewalPending,
+    /// cert-provider has answered nothing usable yet.
+    CertificateAwaited,
+}
+
+impl Note {
+    /// The sentence shown.
+    pub fn text(self) -> String {
+        match self {
+            Note::UnsharedStorage { units } => format!(
+                "Filesystem storage on {units} units: an image pushed to one is not on the others; use s3 or swift storage to share them."
+            ),
+            Note::SeveralProxies { proxies } => format!(
+                "{proxies} haproxy units, clients get only the first one's address: set http-host to a name for all of them."
+            ),
+            Note::RuntimesNeedTls => {
+                "Container runtimes pull over HTTPS only: juju config docker-registry \
+                 tls-auto=true, or relate a CA."
+                    .to_string()
+            }
+            Note::NoTokenCredentials => {
+                "Related runtimes get no credentials for token auth: they pull anonymously."
+                    .to_string()
+            }
+            Note::RenewalPending => {
+                "Certificate renewal pending: cert-provider has not signed the request for \
+                 the current addresses yet."
+                    .to_string()
+            }
+            Note::CertificateAwaited => "Waiting for a certificate from cert-provider.".to_string(),
+        }
+    }
+}
+
+/// Notes about the runtimes related on `docker-registry`: they need TLS (unless clients
+/// are told https, e.g. by an `http-host` whose TLS ends in front of the unit) and get no
+/// token credentials.
+pub fn runtime_notes(
+    config: &CharmConfig,
+    advertised: &Advertised,
+    tls_on: bool,
+    clients: bool,
+) -> Vec<Note> {
+    let mut notes = Vec::new();
+    if clients && !advertised.https(tls_on) {
+        notes.push(Note::RuntimesNeedTls);
+    }
+    if clients && matches!(config.auth, crate::config::Auth::Token { .. }) {
+        notes.push(Note::NoTokenCredentials);
+    }
+    notes
+}
+
+/// `Ready at <netloc> (http|https[, proxied]).`: where and how clients connect, followed
+/// by the notes, each once.
+pub fn ready_message(advertised: &Advertised, tls: bool, notes: &[Note]) -> String {
     let scheme = if advertised.https(tls) {
         "https"
     } else {
@@ -153,9 +199,12 @@ pub fn ready_message(advertised: &Advertised, tls: bool, advice: &[Advice]) -> S
     };
     let proxied = if advertised.proxied { ", proxied" } else { "" };
     let mut message = format!("Ready at {} ({scheme}{proxied}).", advertised.netloc);
-    for a in advice {
+    let mut notes = notes.to_vec();
+    notes.sort();
+    notes.dedup();
+    for note in notes {
         message.push(' ');
-        message.push_str(&a.text());
+        message.push_str(&note.text());
     }
     message
 }
@@ -245,33 +294,85 @@ mod tests {
     }
 
     #[test]
-    fn advice_follows_the_ready_line_and_only_where_it_applies() {
+    fn layout_notes_follow_the_ready_line_and_only_where_they_apply() {
         let fs = config(json!({}));
         assert!(
-            advice(&fs, 0, 1).is_empty(),
+            layout_notes(&fs, 0, 1).is_empty(),
             "one unit, one proxy: nothing to say"
         );
-        assert_eq!(advice(&fs, 2, 0), [Advice::UnsharedStorage { units: 3 }]);
+        assert_eq!(
+            layout_notes(&fs, 2, 0),
+            [Note::UnsharedStorage { units: 3 }]
+        );
         let s3 = config(json!({"storage-s3-region": "r", "storage-s3-bucket": "b"}));
         assert!(
-            advice(&s3, 2, 1).is_empty(),
+            layout_notes(&s3, 2, 1).is_empty(),
             "shared storage: every unit has every image"
         );
-        assert_eq!(advice(&s3, 2, 2), [Advice::SeveralProxies { proxies: 2 }]);
+        assert_eq!(
+            layout_notes(&s3, 2, 2),
+            [Note::SeveralProxies { proxies: 2 }]
+        );
         let named = config(json!({"storage-s3-region": "r", "storage-s3-bucket": "b",
             "http-host": "https://registry.example.com/"}));
-        assert!(advice(&named, 2, 3).is_empty(), "http-host names them all");
+        assert!(
+            layout_notes(&named, 2, 3).is_empty(),
+            "http-host names them all"
+        );
         let a = Advertised {
             netloc: "10.1.0.9:5000".parse().unwrap(),
             proxied: true,
             scheme: None,
         };
         assert_eq!(
-            ready_message(&a, false, &advice(&fs, 1, 2)),
+            ready_message(&a, false, &layout_notes(&fs, 1, 2)),
             "Ready at 10.1.0.9:5000 (http, proxied). Filesystem storage on 2 units: an image \
              pushed to one is not on the others; use s3 or swift storage to share them. 2 \
              haproxy units, clients get only the first one's address: set http-host to a \
              name for all of them."
+        );
+    }
+
+    #[test]
+    fn runtimes_are_told_what_they_miss_after_the_ready_line() {
+        let a = Advertised {
+            netloc: "10.1.0.5:5000".parse().unwrap(),
+            proxied: false,
+            scheme: None,
+        };
+        let plain = config(json!({}));
+        assert_eq!(runtime_notes(&plain, &a, false, false), []);
+        let notes = runtime_notes(&plain, &a, false, true);
+        assert_eq!(notes, [Note::RuntimesNeedTls]);
+        assert_eq!(
+            ready_message(&a, false, &notes),
+            "Ready at 10.1.0.5:5000 (http). Container runtimes pull over HTTPS only: \
+             juju config docker-registry tls-auto=true, or relate a CA."
+        );
+        assert_eq!(runtime_notes(&plain, &a, true, true), []);
+        let lb = config(json!({"http-host": "https://registry.example.com/"}));
+        let behind = advertised(&lb, None, Some("10.1.0.5".parse().unwrap())).unwrap();
+        assert_eq!(runtime_notes(&lb, &behind, false, true), []);
+        let token = config(json!({
+            "auth-token-realm": "https://auth.example.com/token",
+            "auth-token-service": "registry",
+            "auth-token-issuer": "issuer",
+            "auth-token-root-certs": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJrVENCK3dJSkFQCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K",
+        }));
+        assert_eq!(
+            runtime_notes(&token, &a, true, true),
+            [Note::NoTokenCredentials]
+        );
+        let both = [
+            Note::RenewalPending,
+            Note::RuntimesNeedTls,
+            Note::RenewalPending,
+        ];
+        let text = ready_message(&a, false, &both);
+        assert_eq!(text.matches("renewal pending").count(), 1, "{text}");
+        assert!(
+            text.starts_with("Ready at 10.1.0.5:5000 (http). Container"),
+            "{text}"
         );
     }
 

@@ -2,11 +2,15 @@
 //! Nothing is decided here; a failing step fails the hook (Juju retries it), except the
 //! removal of the Python charm's container, which blocks instead (see `Step`).
 
-use crate::juju::{HookTools, Status, ToolRunner};
+use crate::juju::{HookToolError, HookTools, Status, ToolRunner};
 use crate::workload::files::Files;
+
+use crate::relations::changes;
+use crate::relations::peer::PeerApp;
 
 use super::local::LocalState;
 use super::notes::{Level, LogLine};
+use super::secret::{SecretStep, DESCRIPTION, LABEL};
 use super::steps::{FileStep, MetricsStep, Plan, ServiceStep, Step};
 use super::{switch, Effects, Error, PACKAGE};
 
@@ -18,6 +22,10 @@ pub enum Applied {
     /// A step that may fail did: the rest was skipped, the unit gets this status and
     /// remembers this.
     Halted(Status, Box<LocalState>),
+    /// Every step ran, but a relation written to is gone (its broken hook was skipped
+    /// with `juju resolved --no-retry`): the write was moot, and the unit remembers this,
+    /// without its record of the model, so the next hook reads the model whole.
+    Forgot(Box<LocalState>),
 }
 
 /// Runs the plan's steps, then saves what the unit remembers.
@@ -26,6 +34,7 @@ pub fn apply<R: ToolRunner>(
     tools: &HookTools<R>,
     fx: &Effects<'_>,
 ) -> Result<Applied, Error> {
+    let mut gone = false;
     for step in &plan.steps {
         match step {
             Step::RetireLegacy(name) => {
@@ -49,9 +58,25 @@ pub fn apply<R: ToolRunner>(
             Step::Metrics(m) => metrics(fx, m)?,
             Step::ClosePort(port) => tools.close_port(port)?,
             Step::OpenPort(port) => tools.open_port(port)?,
-            Step::Relation(w) => tools.relation_set(&w.relation, w.app, &w.data)?,
+            Step::Relation(w) => match tools.relation_set(&w.relation, w.app, &w.data) {
+                Err(HookToolError::RelationNotFound { .. }) => {
+                    tracing::info!(
+                        "relation {} is gone; the next hook reads the whole model",
+                        w.relation
+                    );
+                    gone = true;
+                }
+                other => other?,
+            },
+            Step::Secret(s) => secret(tools, s)?,
             Step::Log(line) => log(line),
         }
+    }
+    if gone {
+        let mut local = plan.local.clone().unwrap_or_default();
+        local.model = None;
+        local.save(fx.files)?;
+        return Ok(Applied::Forgot(Box::new(local)));
     }
     if let Some(local) = &plan.local {
         local.save(fx.files)?;
@@ -76,6 +101,26 @@ fn file(files: &dyn Files, step: &FileStep) -> Result<(), Error> {
         }
         FileStep::Remove { path } => {
             files.remove(path)?;
+        }
+    }
+    Ok(())
+}
+
+/// The charm's Juju secret. Juju names a new secret only when `secret-add` returns, so
+/// its URI goes into the peer app bag here; both are committed with the hook, or neither.
+fn secret<R: ToolRunner>(tools: &HookTools<R>, step: &SecretStep) -> Result<(), Error> {
+    match step {
+        SecretStep::Add { content, peer, bag } => {
+            let uri = tools.secret_add(LABEL, DESCRIPTION, &content.content())?;
+            let app = PeerApp {
+                shared_secret: Some(uri),
+                ..PeerApp::default()
+            };
+            tools.relation_set(peer, true, &changes(bag, &app.to_databag()))?;
+        }
+        SecretStep::Set { uri, content } => tools.secret_set(uri, &content.content())?,
+        SecretStep::RemoveRevision { uri, revision } => {
+            tools.secret_remove_revision(uri, *revision)?
         }
     }
     Ok(())

@@ -1,15 +1,15 @@
 //! What this unit remembers between hooks, on its own disk (never in Juju): which files the
 //! charm wrote (so it never deletes an operator's), the operator files it set aside to write
 //! its own (so it can give them back), what the running registry was started with (so it
-//! restarts only on a real change), and the certificate request it sent.
+//! restarts only on a real change), the certificate request it sent, and the model as it
+//! last read it and wrote to it (so most hooks ask Juju almost nothing).
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::juju::RelationId;
+use super::record::Recorded;
 use crate::workload::files::{Changed, FileSpec, Files, FilesError};
 
 /// The charm's private directory on the unit (0700 root).
@@ -18,6 +18,25 @@ pub const STATE_DIR: &str = "/var/lib/docker-registry-charm";
 pub const STATE_FILE: &str = "/var/lib/docker-registry-charm/state.json";
 /// The private key for cert-provider requests; generated here and never sent anywhere.
 pub const CSR_KEY: &str = "/var/lib/docker-registry-charm/cert-provider.key";
+
+/// This unit's tls-auto key (0600); generated here and never sent anywhere.
+pub const AUTO_KEY: &str = "/var/lib/docker-registry-charm/tls-auto.key";
+/// This unit's tls-auto certificate, signed with the application's CA.
+pub const AUTO_CERT: &str = "/var/lib/docker-registry-charm/tls-auto.crt";
+
+/// Where the certificate and key at the tls-*-paths came from when last served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsFrom {
+    /// The `tls-*-blob` options.
+    Blobs,
+    /// The cert-provider relation.
+    CertProvider,
+    /// Files an operator put there.
+    Operator,
+    /// `tls-auto`.
+    Auto,
+}
 
 /// A copy of the last config.yml the registry served with (0600: it holds the http
 /// secret and storage keys), to go back to when the registry refuses a new one.
@@ -61,28 +80,6 @@ pub struct CsrRecord {
     pub csr: String,
 }
 
-/// Facts about the model that change only with a hook announcing the change, so the
-/// frequent hooks can reuse them instead of asking Juju again (each question is a process,
-/// and update-status runs every few minutes for the life of the unit).
-///
-/// - Relation ids change only with `relation-created`/`-broken` (and the first hooks of a
-///   unit), so `update-status` and `config-changed` reuse them; every other hook reads
-///   them afresh, and a reused id that Juju no longer knows triggers a full read.
-/// - The unit's addresses change only with `config-changed` (Juju runs it when the
-///   machine's addresses change), so only `update-status` reuses them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Known {
-    /// Relation ids per endpoint, as `relation-ids` last answered.
-    pub relations: BTreeMap<String, Vec<RelationId>>,
-    /// The ingress address on the website binding.
-    pub address: Option<IpAddr>,
-    /// The binding's bind addresses.
-    pub bind_addresses: Vec<IpAddr>,
-    /// `unit-get public-address`, read while cert-provider is related (certificate SANs).
-    #[serde(default)]
-    pub public_address: Option<String>,
-}
-
 /// The last configuration the registry served with (its config.yml is kept at
 /// [`LAST_GOOD_CONFIG`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +99,9 @@ pub struct LastGood {
     /// Whether it served TLS.
     #[serde(default)]
     pub tls: bool,
+    /// Whether it demanded client certificates.
+    #[serde(default)]
+    pub client_certs: bool,
 }
 
 /// A configuration the registry refused (it exited, or its store failed): not tried
@@ -114,6 +114,13 @@ pub struct Refused {
     pub config_sha256: String,
     /// The blocked status message (options and the registry's own error line).
     pub message: String,
+    /// The options the message names.
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Since the refusal, the charm saw the cache's upstream give no answer (see
+    /// `upstream`).
+    #[serde(default)]
+    pub upstream_down: bool,
 }
 
 /// The unit's remembered facts.
@@ -144,9 +151,16 @@ pub struct LocalState {
     /// What the current config.yml was rendered from (see `registry::config_yml`).
     #[serde(default)]
     pub rendered_from: Option<String>,
-    /// Model facts the frequent hooks may reuse (see [`Known`]).
+    /// The htpasswd file and the config its entry was last checked against (see
+    /// `registry::auth_files`).
     #[serde(default)]
-    pub known: Option<Known>,
+    pub htpasswd_checked: Option<String>,
+    /// The model as last read, with this unit's writes since: what the next hooks take
+    /// instead of asking Juju again (see [`Recorded`]). It holds the config and the bags
+    /// this unit published, secrets included, so the file is root's alone (0600 in a 0700
+    /// directory), like the key files.
+    #[serde(default, deserialize_with = "recorded_or_none")]
+    pub model: Option<Recorded>,
     /// The metrics proxy's arguments while it runs (`metrics`).
     #[serde(default)]
     pub metrics: Option<Vec<String>>,
@@ -164,6 +178,18 @@ pub struct LocalState {
     /// hook until it is gone (see `switch`).
     #[serde(default)]
     pub legacy_container: Option<String>,
+    /// Where the served certificate came from (`None`: plain http).
+    #[serde(default)]
+    pub tls_from: Option<TlsFrom>,
+    /// The Python charm ran here, and files it wrote may still be at the tls-*-paths and
+    /// its config.yml in place: set when its container is found, cleared once this charm
+    /// serves its own configuration (see `tls_source::adopt`).
+    #[serde(default)]
+    pub python_files: bool,
+    /// The CA whose client certificates the Python charm's registry demanded (B23,
+    /// docs/python-charm-bugs.md#b23): still demanded after the switch (see `mtls`).
+    #[serde(default)]
+    pub python_client_ca: Option<String>,
 }
 
 impl LocalState {
@@ -172,7 +198,8 @@ impl LocalState {
         match files.read(Path::new(STATE_FILE))? {
             None => Ok(LocalState::default()),
             Some(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::warn!("{STATE_FILE} is unreadable ({e}); starting from a clean state");
+                let why = unreadable(&e);
+                tracing::warn!("{STATE_FILE} is unreadable ({why}); starting from a clean state");
                 LocalState::default()
             })),
         }
@@ -188,6 +215,35 @@ impl LocalState {
     /// True when the file at `path` holds exactly what the charm last wrote there.
     pub fn owns(&self, path: &Path, contents: &[u8]) -> bool {
         self.owned.get(path) == Some(&sha256(contents))
+    }
+}
+
+/// The record, or none when it cannot be read (a revision that kept another shape, a
+/// damaged file): the next hook then reads the whole model, never a guess, and the rest of
+/// the state (the files the charm owns) is kept.
+fn recorded_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Recorded>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(value)
+        .map_err(|e| {
+            let why = unreadable(&e);
+            tracing::info!("the recorded model is unreadable ({why}); reading it whole");
+        })
+        .ok())
+}
+
+/// Why a state could not be parsed, without serde's quote of the offending value: the
+/// record holds secrets (config, published credentials).
+fn unreadable(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let kind = match e.classify() {
+        Category::Io => "read error",
+        Category::Syntax => "not JSON",
+        Category::Data => "unexpected content",
+        Category::Eof => "cut short",
+    };
+    match e.line() {
+        0 => kind.to_string(),
+        line => format!("{kind} at line {line}, column {}", e.column()),
     }
 }
 

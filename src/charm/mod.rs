@@ -7,9 +7,11 @@
 //! shared http secret), [`tls_source`] (which TLS wins), [`ownership`] (files the charm
 //! writes, sets aside and gives back), [`registry`] (directories, auth files, config.yml,
 //! service, ports, probe), [`metrics`] (`/metrics` only, on the ingress address),
-//! [`refusal`] (a config the registry refuses is rolled back), [`advertise`] (where clients connect), [`publish`] (relation
-//! data), [`nrpe`] (the Nagios check), [`ignored`] (options accepted and ignored),
-//! [`actions`], [`local`] (what the unit remembers).
+//! [`refusal`] (a config the registry refuses is rolled back), [`upstream`] (a refused
+//! cache's upstream, asked until it answers), [`advertise`] (where clients connect),
+//! [`publish`] (relation data), [`nrpe`] (the Nagios check), [`ignored`] (options accepted
+//! and ignored), [`actions`] and [`gc`], [`local`] (what the unit remembers), [`record`]
+//! (the model as last read: what each hook asks Juju again).
 //!
 //! Effects go through the narrow traits in `workload` (chosen once in [`handle`]) and the
 //! hook tools, so tests change the world around the charm, never flags inside it.
@@ -17,19 +19,23 @@
 pub mod actions;
 pub mod advertise;
 pub mod apply;
+pub mod auto_tls;
 pub mod builder;
 #[cfg(test)]
 mod fixtures;
+pub mod gc;
 pub mod ignored;
 pub mod local;
 pub mod metrics;
 pub mod model;
+pub mod mtls;
 pub mod notes;
 pub mod nrpe;
 pub mod ownership;
 pub mod plan;
 pub mod publish;
 pub mod read;
+pub mod record;
 pub mod refusal;
 pub mod registry;
 pub mod report;
@@ -37,6 +43,7 @@ pub mod secret;
 pub mod steps;
 pub mod switch;
 pub mod tls_source;
+pub mod upstream;
 pub mod view;
 
 use std::net::SocketAddr;
@@ -138,6 +145,8 @@ pub struct Effects<'a> {
     pub ready_within: Duration,
     /// The Python charm's registry container (the `docker` CLI on a real unit).
     pub legacy: &'a dyn LegacyContainer,
+    /// Asks a refused cache's upstream `GET /v2/` ([`upstream::ask`] on a real unit).
+    pub upstream: &'a dyn Fn(&upstream::Target) -> upstream::Answer,
 }
 
 impl Effects<'_> {
@@ -182,6 +191,7 @@ pub fn handle<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<(), 
         },
         ready_within: Duration::from_secs(10),
         legacy: &docker,
+        upstream: &upstream::ask,
     };
     handle_with(ctx, tools, &effects)
 }
@@ -250,6 +260,7 @@ pub(crate) fn reconcile<R: ToolRunner>(
             view = View::read(ctx, tools, fx, plan.local.unwrap_or_default(), Some(again))?;
             continue;
         }
+        let forgot = matches!(applied, Applied::Forgot(_));
         let refusal = match report::report(&plan, applied, tools, fx, since)? {
             report::Reported::Done => return Ok(plan),
             report::Reported::Refused(refusal) => refusal,
@@ -260,7 +271,11 @@ pub(crate) fn reconcile<R: ToolRunner>(
             installed: false,
             model: view.model,
         };
-        let local = plan.local.unwrap_or_default();
+        let mut local = plan.local.unwrap_or_default();
+        if forgot {
+            // A relation written to is gone: the next hook reads the model whole.
+            local.model = None;
+        }
         let view = View::read(ctx, tools, fx, local, Some(again))?;
         let rollback = refusal::rollback(&view, &refusal)?;
         let applied = apply::apply(&rollback, tools, fx)?;

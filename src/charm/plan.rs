@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::CharmConfig;
 use crate::juju::Status;
+use crate::probe::Scheme;
+use crate::render::TlsFiles;
 use crate::tls::TlsBundle;
 
 use super::builder::{Builder, PlanError};
@@ -21,7 +23,7 @@ use super::ownership;
 use super::steps::{Candidate, Contents, Plan, Serving, Step};
 use super::switch::{self, Going};
 use super::view::{Observed, Version, View};
-use super::{advertise, nrpe, publish, registry, secret, tls_source};
+use super::{advertise, mtls, nrpe, publish, registry, secret, tls_source, upstream};
 
 /// The paths the plan decides from, so the view reads exactly those.
 pub fn paths_to_read(model: &ModelView, local: &LocalState) -> BTreeSet<PathBuf> {
@@ -46,7 +48,6 @@ pub fn stopped_status() -> Status {
 /// What one hook does (every event but stop, remove and actions other than start).
 pub fn plan(view: &View) -> Result<Plan, PlanError> {
     let mut p = Builder::new(view.local.clone(), &view.machine.files);
-    p.local.known = Some(view.model.known());
     // Switched from the Python charm: its container holds registry-port until it is gone.
     if switch::plan(&mut p, &view.machine.legacy) == Going::Stop {
         return Ok(p.finish());
@@ -66,7 +67,7 @@ pub fn plan(view: &View) -> Result<Plan, PlanError> {
         None => {}
     }
     // The shared http.secret: the leader makes it once; every unit renders it.
-    let secret = secret::share(&mut p, &view.model, &view.fresh)?;
+    let secret = secret::share(&mut p, &view.event, &view.model, &view.fresh)?;
     let (config, blob_tls) = match &view.model.config {
         Ok((c, t)) => (c, t.clone()),
         Err(errors) => {
@@ -95,7 +96,17 @@ pub fn plan(view: &View) -> Result<Plan, PlanError> {
     // changes: no restart loop, no wait at every hook (issue 17).
     if let Some(refused) = refused {
         if p.local.running.as_deref() == Some(refused.running.as_str()) {
-            return super::refusal::still_refused(view, binary, &refused);
+            match upstream::next(&refused, view.machine.upstream.as_ref()) {
+                upstream::Next::Stay(refused) => {
+                    if let Some(upstream::Answer::Unreachable(why)) = &view.machine.upstream {
+                        tracing::info!("the cache upstream still gives no answer: {why}");
+                    }
+                    return super::refusal::still_refused(view, binary, &refused);
+                }
+                upstream::Next::Retry => {
+                    p.info("the cache upstream answers again: trying the refused config again");
+                }
+            }
         }
         p.local.refused = None;
     }
@@ -140,20 +151,40 @@ fn serve(
     if let Some(problem) = tls_source::path_problem(&p.disk, &paths)? {
         return block(p, view, binary, config, problem);
     }
+    // Before anything of the Python charm's is replaced: did its registry demand client
+    // certificates?
+    mtls::remember_python_demand(p, &paths)?;
     let tls = match tls_source::plan(p, view, config, blob_tls, &paths, account)? {
         tls_source::Chosen::Tls(tls) => tls,
         tls_source::Chosen::Unusable(problem) => return block(p, view, binary, config, problem),
     };
+    let demand = match mtls::plan(p, &view.model, config, tls.on)? {
+        Ok(demand) => demand,
+        Err(problem) => return block(p, view, binary, config, problem),
+    };
     let mut read_at_start = tls.read_at_start.clone();
+    read_at_start.extend(demand.contents.clone());
     read_at_start.extend(registry::auth_files(p, view, config, account)?);
-    let config_yml = registry::config_yml(p, view, config, secret, tls.on, &paths)?;
+    let files = tls.on.then_some(TlsFiles {
+        cert: &tls.files.0,
+        key: &tls.files.1,
+        client_cas: demand.file.as_deref(),
+    });
+    let config_yml = registry::config_yml(p, view, config, secret, files)?;
     read_at_start.push(config_yml.clone());
     let nrpe_files = nrpe::put_files(p, view, config, tls.on)?;
     let mut managed = registry::managed_paths();
     managed.extend(paths.all().into_iter().map(|(_, path)| path.clone()));
+    managed.extend([tls.files.0.clone(), tls.files.1.clone()]);
+    managed.extend(mtls::paths());
     managed.extend(nrpe_files.iter().map(|(path, _)| path.clone()));
     ownership::drop_unmanaged(p, &managed)?;
     let wait = registry::service(p, view, binary, config, read_at_start);
+    let scheme = match (tls.on, demand.file.is_some()) {
+        (false, _) => Scheme::Http,
+        (true, false) => Scheme::Https,
+        (true, true) => Scheme::HttpsClientCerts,
+    };
     p.candidate(Candidate {
         config: Contents(config_yml),
         env: registry::env(config),
@@ -162,6 +193,7 @@ fn serve(
         options: view.model.options.clone(),
         port: config.registry_port,
         tls: tls.on,
+        client_certs: scheme == Scheme::HttpsClientCerts,
     });
     registry::ports(p, view, config);
     super::metrics::plan(p, view, config);
@@ -170,14 +202,24 @@ fn serve(
     publish::website(p, &view.model, config, tls.on);
     nrpe::announce(p, &view.model, &nrpe_files);
     let peers = view.model.peer.as_ref().map_or(0, |rel| rel.units.len());
-    let advice = advertise::advice(config, peers, proxies.value.len());
-    let probe = registry::probe(p, config, tls.on, wait, &advertised, &advice);
+    let mut notes = advertise::layout_notes(config, peers, proxies.value.len());
+    notes.extend(advertise::runtime_notes(
+        config,
+        &advertised,
+        tls.on,
+        !view.model.clients.is_empty(),
+    ));
+    notes.extend(tls.notes.iter().copied());
+    let probe = registry::probe(p, config, scheme, wait, &advertised, &notes);
     p.probe(probe);
     p.serving(Serving {
         advertised,
         tls: tls.on.then(|| tls.ca.clone()),
         binary: binary.to_path_buf(),
     });
+    // This charm's own files are in place now: nothing at the tls-*-paths or in
+    // config.yml is the Python charm's any more.
+    p.local.python_files = false;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use super::local::LocalState;
 use super::model::ModelView;
 use super::switch;
 use super::view::{Again, Entry, Fresh, Legacy, MachineView, Observed, Version, View};
-use super::{secret, tls_source, Effects, Error};
+use super::{auto_tls, secret, tls_source, Effects, Error};
 
 /// Reads `paths`: stat, and the contents of whatever is not a directory.
 pub fn observe(files: &dyn Files, paths: &BTreeSet<PathBuf>) -> Result<Observed, FilesError> {
@@ -36,17 +36,22 @@ pub fn observe(files: &dyn Files, paths: &BTreeSet<PathBuf>) -> Result<Observed,
 }
 
 impl View {
-    /// Reads the view: the model (unless `again` brings it), the machine, fresh entropy.
+    /// Reads the view: the model (unless `again` brings it; its record goes into `local`),
+    /// the machine, fresh entropy.
     pub fn read<R: ToolRunner>(
         ctx: &Context,
         tools: &HookTools<R>,
         fx: &Effects<'_>,
-        local: LocalState,
+        mut local: LocalState,
         again: Option<Again>,
     ) -> Result<View, Error> {
         let (model, again_at) = match again {
             Some(a) => (a.model, Some(a.installed)),
-            None => (ModelView::load(ctx, tools, local.known.as_ref())?, None),
+            None => {
+                let (model, recorded) = ModelView::load(ctx, tools, local.model.as_ref())?;
+                local.model = Some(recorded);
+                (model, None)
+            }
         };
         let program = ctx.charm_dir.join("dispatch");
         let machine = read_machine(&ctx.event, fx, &model, &local, again_at, program)?;
@@ -103,6 +108,14 @@ fn read_machine(
         None => switch::observe(event, fx.legacy, &model.registry_name, local),
     };
     let paths = super::plan::paths_to_read(model, local);
+    let upstream = match again {
+        // The first read asked already, when it had to.
+        Some(_) => None,
+        None => {
+            let config = model.config.as_ref().ok().map(|(c, _)| c);
+            super::upstream::due(local.refused.as_ref(), config).map(|t| (fx.upstream)(&t))
+        }
+    };
     Ok(MachineView {
         binary,
         version,
@@ -113,13 +126,14 @@ fn read_machine(
         program,
         files: observe(fx.files, &paths)?,
         legacy,
+        upstream,
     })
 }
 
 /// Fresh entropy, where the model and machine say it may be needed.
 fn draw(model: &ModelView, machine: &MachineView, local: &LocalState) -> Result<Fresh, Error> {
     let mut fresh = Fresh::default();
-    if model.leader && model.http_secret.is_none() && model.peer.is_some() {
+    if model.shared.needs_fresh(model.leader, model.peer.is_some()) {
         fresh.http_secret = Some(secret::generate()?);
     }
     let Ok((config, _)) = &model.config else {
@@ -148,5 +162,6 @@ fn draw(model: &ModelView, machine: &MachineView, local: &LocalState) -> Result<
             fresh.csr = Some(subject.request(&key)?);
         }
     }
+    auto_tls::draw(model, machine, &mut fresh)?;
     Ok(fresh)
 }

@@ -348,6 +348,8 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
         running: p.local.running.clone().unwrap_or_default(),
         config_sha256: refused_sha.unwrap_or_default(),
         message: message.clone(),
+        options: options.clone(),
+        upstream_down: false,
     };
     p.warn(message.clone());
     match last_good {
@@ -374,10 +376,10 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
             if good.port != 0 {
                 p.probe(Probe {
                     addr: SocketAddr::from(([127, 0, 0, 1], good.port)),
-                    scheme: if good.tls {
-                        Scheme::Https
-                    } else {
-                        Scheme::Http
+                    scheme: match (good.tls, good.client_certs) {
+                        (false, _) => Scheme::Http,
+                        (true, false) => Scheme::Https,
+                        (true, true) => Scheme::HttpsClientCerts,
                     },
                     wait: Wait::Started,
                     ready: Status::blocked(message.clone()),
@@ -393,6 +395,7 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
                 options: good.options,
                 port: good.port,
                 tls: good.tls,
+                client_certs: good.client_certs,
             });
         }
         None => {
@@ -450,11 +453,11 @@ pub fn give_up(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
 /// last good config keeps serving (started again if it died) and the unit stays blocked.
 pub fn still_refused(view: &View, binary: &Path, refused: &Refused) -> Result<Plan, PlanError> {
     let mut p = Builder::new(view.local.clone(), &view.machine.files);
-    p.local.known = Some(view.model.known());
+    p.local.refused = Some(refused.clone());
     if let Ok((config, _)) = &view.model.config {
         super::ignored::warn_once(&mut p, config);
     }
-    super::secret::share(&mut p, &view.model, &view.fresh)?;
+    super::secret::share(&mut p, &view.event, &view.model, &view.fresh)?;
     registry::keep_serving(&mut p, view, binary, None)?;
     p.status(Status::blocked(refused.message.clone()));
     Ok(p.finish())

@@ -14,12 +14,11 @@ use crate::workload::files::{fingerprint, FileSpec};
 use crate::workload::service::{ServiceCall, ServiceStatus};
 use crate::workload::users::{self, Account, DataDir};
 
-use super::advertise::{self, Advertised};
+use super::advertise::{self, Advertised, Note};
 use super::builder::{Builder, PlanError};
 use super::local;
 use super::ownership::{drop_owned, put, Wanted};
 use super::steps::{Probe, Refuse, ServiceStep, Step, StorageCheck, Wait};
-use super::tls_source::TlsPaths;
 use super::view::View;
 use super::{CONFIG_DIR, LOG_DIR};
 
@@ -98,8 +97,16 @@ pub fn auth_files(
     let token_pem = Path::new(render::TOKEN_PEM_PATH);
     match &config.auth {
         Auth::Basic { user, password } => {
-            let current = String::from_utf8_lossy(p.disk.read(htpasswd)?.unwrap_or_default());
-            if !crate::htpasswd::verify_file(&current, user, password.expose()) {
+            let mut current = p.disk.read(htpasswd)?.unwrap_or_default().to_vec();
+            // Checking the entry is a bcrypt hash (a few ms of CPU in every hook): it is
+            // skipped while the file and the config are exactly those of the last check.
+            let checked = |contents: &[u8]| {
+                let file = local::sha256(contents);
+                local::sha256(format!("{}\n{file}", view.model.config_digest).as_bytes())
+            };
+            let known_good = p.local.htpasswd_checked.as_deref() == Some(&checked(&current));
+            let text = String::from_utf8_lossy(&current);
+            if !known_good && !crate::htpasswd::verify_file(&text, user, password.expose()) {
                 let salt = view
                     .fresh
                     .htpasswd_salt
@@ -112,11 +119,14 @@ pub fn auth_files(
                 };
                 put(p, &w)?;
                 p.info(format!("basic auth credentials written for user {user}"));
+                current = w.contents;
             }
+            p.local.htpasswd_checked = Some(checked(&current));
             drop_owned(p, token_pem)?;
             Ok(Vec::new())
         }
         Auth::Token { root_certs_pem, .. } => {
+            p.local.htpasswd_checked = None;
             let w = Wanted {
                 path: token_pem.into(),
                 contents: root_certs_pem.as_bytes().to_vec(),
@@ -127,6 +137,7 @@ pub fn auth_files(
             Ok(vec![w.contents])
         }
         Auth::None => {
+            p.local.htpasswd_checked = None;
             drop_owned(p, htpasswd)?;
             drop_owned(p, token_pem)?;
             Ok(Vec::new())
@@ -145,13 +156,14 @@ pub fn config_yml(
     view: &View,
     config: &CharmConfig,
     secret: &HttpSecret,
-    tls_on: bool,
-    tls: &TlsPaths,
+    tls: Option<TlsFiles<'_>>,
 ) -> Result<Vec<u8>, PlanError> {
     let app_name = view.model.unit.app().as_str().to_string();
+    // The files config.yml names are not all options (copies of an operator's files, the
+    // client CA), so they are part of the key.
     let render_key = local::sha256(
         format!(
-            "{}\n{app_name}\n{}\n{tls_on}",
+            "{}\n{app_name}\n{}\n{tls:?}",
             view.model.config_digest,
             local::sha256(secret.expose().as_bytes()),
         )
@@ -175,10 +187,7 @@ pub fn config_yml(
                 config,
                 app_name: &app_name,
                 http_secret: Some(&Secret::new(secret.expose())),
-                tls: tls_on.then_some(TlsFiles {
-                    cert: &tls.cert,
-                    key: &tls.key,
-                }),
+                tls,
                 htpasswd_path: matches!(config.auth, Auth::Basic { .. }).then_some(htpasswd),
                 token_pem_path: matches!(config.auth, Auth::Token { .. }).then_some(token_pem),
                 storage_root: Path::new(users::DATA_DIR),
@@ -305,31 +314,29 @@ pub fn keep_serving(
 
 /// Ports follow registry-port (and debug-port with metrics); the rest are closed.
 pub fn ports(p: &mut Builder, view: &View, config: &CharmConfig) {
-    let (open, close) = port_changes(&view.model.opened_ports, &desired_ports(config));
-    for range in close {
-        p.step(Step::ClosePort(Port {
-            number: range.from,
-            protocol: range.protocol,
-        }));
-    }
-    for port in open {
-        p.step(Step::OpenPort(port));
-    }
+    let desired = desired_ports(config);
+    let (open, close) = port_changes(&view.model.opened_ports, &desired);
+    p.ports(
+        close,
+        open,
+        desired.into_iter().map(PortRange::from).collect(),
+    );
 }
 
 /// `GET /v2/` on loopback: Ready only when the registry really answers (B25,
-/// docs/python-charm-bugs.md#b25), followed by any `advice`. After a start with a config
+/// docs/python-charm-bugs.md#b25), followed by the `notes`. After a start with a config
 /// other than the last good one, a registry that exits (or, with a last good config to go
 /// back to, stays silent) has refused it, and the store is asked too unless token auth is
 /// on (the charm holds no token to ask with).
 pub fn probe(
     p: &Builder,
     config: &CharmConfig,
-    tls_on: bool,
+    scheme: Scheme,
     wait: Wait,
     advertised: &Advertised,
-    advice: &[advertise::Advice],
+    notes: &[Note],
 ) -> Probe {
+    let tls_on = scheme != Scheme::Http;
     let refuse = match (wait, &p.local.last_good) {
         (Wait::Running, _) => Refuse::Never,
         (Wait::Started, None) => Refuse::Exit,
@@ -347,9 +354,9 @@ pub fn probe(
     };
     Probe {
         addr: SocketAddr::from(([127, 0, 0, 1], config.registry_port)),
-        scheme: if tls_on { Scheme::Https } else { Scheme::Http },
+        scheme,
         wait,
-        ready: Status::active(advertise::ready_message(advertised, tls_on, advice)),
+        ready: Status::active(advertise::ready_message(advertised, tls_on, notes)),
         storage,
         refuse,
     }

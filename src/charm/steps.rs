@@ -137,6 +137,8 @@ pub enum Step {
     OpenPort(Port),
     /// `relation-set`.
     Relation(RelationWrite),
+    /// A change to the charm's Juju secret (see `secret`).
+    Secret(super::secret::SecretStep),
     /// A log line.
     Log(LogLine),
 }
@@ -209,6 +211,9 @@ pub struct Candidate {
     pub port: u16,
     /// Whether it serves TLS.
     pub tls: bool,
+    /// Whether it demands client certificates (the probe, which has none, then counts the
+    /// refusal of its handshake as an answer).
+    pub client_certs: bool,
 }
 
 /// What follows the steps.

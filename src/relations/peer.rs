@@ -14,14 +14,31 @@
 //! The APP bag, written by the leader ([`PeerApp`]):
 //!
 //! ```text
-//! http-secret       <44 chars>    base64 of 32 random bytes; rendered as http.secret
+//! shared-secret     secret://<model uuid>/<id>   the URI of the charm's Juju secret
+//!                                                (label `registry-shared`) holding the
+//!                                                registry's http.secret; not a secret
+//!                                                itself: only our units can read it
+//! tls-auto-ca       <PEM>         the tls-auto CA certificate (made once, when first needed)
+//! tls-auto-ca-key   <PEM>         its private key: every unit signs its own certificate
+//! python-client-ca  <PEM>         the CA whose client certificates the Python charm's
+//!                                 registry demanded, kept after the upgrade (B23)
 //! ```
 //!
-//! `http-secret` replaces the Python charm's leader setting of the same name for new
-//! deployments; [`PeerApp::http_secret_or_leader`] still reads the leader setting so an
-//! upgraded deployment keeps its secret (uploads in flight across units keep working).
+//! The leader writes only the keys it has values for; the tls-auto CA and the Python
+//! charm's client CA are never deleted (a CA clients trust must outlive a `tls-auto=false`
+//! that may be undone).
+//!
+//! Before the move to a Juju secret the value itself was here, as `http-secret` (base64 of
+//! 32 random bytes), and the Python charm kept it in the leader setting of the same name.
+//! [`PeerApp::legacy_http_secret`] reads either, so an upgraded deployment keeps its
+//! value (uploads in flight across units keep working); the leader's writes delete
+//! `http-secret` from this bag in the same commit that records `shared-secret`.
 
 use std::fmt;
+
+use crate::juju::SecretUri;
+use crate::tls::auto::AutoCa;
+use crate::tls::{ca_bundle, Pem};
 
 use super::{get, Databag, Host, WireError};
 
@@ -31,8 +48,17 @@ pub const INGRESS_ADDRESS: &str = "ingress-address";
 pub const PRIVATE_ADDRESS: &str = "private-address";
 /// Key: our "registry is serving" marker.
 pub const STARTED: &str = "started";
-/// Key (app bag and legacy leader settings): the shared `http.secret`.
+/// Key (app bag): the URI of the charm's Juju secret.
+pub const SHARED_SECRET: &str = "shared-secret";
+/// Key (app bag before the move, and the Python charm's leader settings): the shared
+/// `http.secret` itself.
 pub const HTTP_SECRET: &str = "http-secret";
+/// Key (app bag): the tls-auto CA certificate.
+pub const TLS_AUTO_CA: &str = "tls-auto-ca";
+/// Key (app bag): the tls-auto CA key.
+pub const TLS_AUTO_CA_KEY: &str = "tls-auto-ca-key";
+/// Key (app bag): the client CA the Python charm's registry demanded certificates for.
+pub const PYTHON_CLIENT_CA: &str = "python-client-ca";
 
 /// One peer unit's bag.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -110,37 +136,78 @@ impl fmt::Debug for HttpSecret {
 /// The peer relation's app bag (leader-written).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PeerApp {
-    /// `http-secret`.
-    pub http_secret: Option<HttpSecret>,
+    /// `shared-secret`.
+    pub shared_secret: Option<SecretUri>,
+    /// `tls-auto-ca` and `tls-auto-ca-key`.
+    pub tls_auto_ca: Option<AutoCa>,
+    /// `python-client-ca`.
+    pub python_client_ca: Option<Pem>,
 }
 
 impl PeerApp {
     /// Read the app bag.
     pub fn parse(bag: &Databag) -> Result<Self, WireError> {
         Ok(PeerApp {
-            http_secret: secret_from(bag, HTTP_SECRET)?,
+            shared_secret: PeerApp::shared_secret(bag)?,
+            tls_auto_ca: PeerApp::auto_ca(bag)?,
+            python_client_ca: PeerApp::python_client_ca(bag)?,
         })
     }
 
-    /// The leader's writes.
-    pub fn to_databag(&self) -> Databag {
-        let value = self
-            .http_secret
-            .as_ref()
-            .map(|s| s.expose().to_string())
-            .unwrap_or_default();
-        Databag::from([(HTTP_SECRET.to_string(), value)])
+    /// The URI of the charm's Juju secret alone (unusable CAs must not hide it).
+    pub fn shared_secret(bag: &Databag) -> Result<Option<SecretUri>, WireError> {
+        get(bag, SHARED_SECRET)
+            .map(|v| {
+                v.parse::<SecretUri>()
+                    .map_err(|e| WireError::invalid(SHARED_SECRET, e.reason))
+            })
+            .transpose()
     }
 
-    /// The secret from the app bag, else from the Python charm's leader settings (upgrades).
-    pub fn http_secret_or_leader(
-        app_bag: &Databag,
-        leader_settings: &Databag,
-    ) -> Result<Option<HttpSecret>, WireError> {
-        match secret_from(app_bag, HTTP_SECRET)? {
-            Some(s) => Ok(Some(s)),
-            None => secret_from(leader_settings, HTTP_SECRET),
+    /// The tls-auto CA alone (an unusable one must not hide the shared secret).
+    pub fn auto_ca(bag: &Databag) -> Result<Option<AutoCa>, WireError> {
+        match (get(bag, TLS_AUTO_CA), get(bag, TLS_AUTO_CA_KEY)) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(WireError::invalid(TLS_AUTO_CA_KEY, "missing")),
+            (None, Some(_)) => Err(WireError::invalid(TLS_AUTO_CA, "missing")),
+            (Some(cert), Some(key)) => AutoCa::parse(cert, key)
+                .map(Some)
+                .map_err(|e| WireError::invalid(&e.option, e.problem)),
         }
+    }
+
+    /// The Python charm's client CA alone.
+    pub fn python_client_ca(bag: &Databag) -> Result<Option<Pem>, WireError> {
+        get(bag, PYTHON_CLIENT_CA)
+            .map(|pem| {
+                ca_bundle(PYTHON_CLIENT_CA, pem)
+                    .map_err(|e| WireError::invalid(PYTHON_CLIENT_CA, e.problem))
+            })
+            .transpose()
+    }
+
+    /// The leader's writes: the keys it has values for; with the URI, the deletion of the
+    /// value from before the move.
+    pub fn to_databag(&self) -> Databag {
+        let mut out = Databag::new();
+        if let Some(uri) = &self.shared_secret {
+            out.insert(SHARED_SECRET.to_string(), uri.to_string());
+            out.insert(HTTP_SECRET.to_string(), String::new());
+        }
+        if let Some(ca) = &self.tls_auto_ca {
+            out.insert(TLS_AUTO_CA.to_string(), ca.cert.as_str().to_string());
+            out.insert(TLS_AUTO_CA_KEY.to_string(), ca.key.expose().to_string());
+        }
+        if let Some(pem) = &self.python_client_ca {
+            out.insert(PYTHON_CLIENT_CA.to_string(), pem.as_str().to_string());
+        }
+        out
+    }
+
+    /// The `http-secret` value from before the move, in this bag or in the Python charm's
+    /// leader settings (the same key in both).
+    pub fn legacy_http_secret(bag: &Databag) -> Result<Option<HttpSecret>, WireError> {
+        secret_from(bag, HTTP_SECRET)
     }
 }
 

@@ -10,7 +10,8 @@
 //! - [`clients`]: skopeo, curl and test images for end-to-end tests.
 //! - [`haproxy`]: how haproxy reads what the charm publishes on `website`.
 //! - [`load`]: `examples/ha_load.rs`, a bounded load through haproxy during a test.
-//! - [`swift`]: the Swift all-in-one test charm as shared storage.
+//! - [`pki::Pki`]: a CA and certificates from openssl for end-to-end tests.
+//! - [`swift`]: the swift test charm, a real Swift (and s3api) for shared storage.
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod clients;
@@ -20,6 +21,7 @@ pub mod haproxy;
 pub mod jujusim;
 pub mod load;
 pub mod net;
+pub mod pki;
 pub mod supervised;
 pub mod swift;
 pub mod wait;
