@@ -1905,6 +1905,9 @@ fn fake_juju_speaks_jujus_argv_and_errors() {
 
 // ---- what frequent hooks may reuse ------------------------------------------------------
 
+/// The charm's endpoints (metadata.yaml): a full read asks `relation-ids` for each.
+const ENDPOINTS: usize = 6;
+
 /// Hook latency: update-status (every few minutes for the unit's life) reuses the relation
 /// ids and addresses the previous hook read: they change only with hooks that announce it.
 #[test]
@@ -1928,10 +1931,10 @@ fn update_status_reuses_relation_ids_and_addresses() {
     u.ok(Event::ConfigChanged);
     assert_eq!(u.juju.calls_of("network-get").len(), 1);
     assert!(u.juju.calls_of("relation-ids").is_empty());
-    // Any other hook reads relations afresh.
+    // Any other hook reads relations afresh: one relation-ids per endpoint.
     u.juju.clear_calls();
     u.ok(Event::Start);
-    assert_eq!(u.juju.calls_of("relation-ids").len(), 5);
+    assert_eq!(u.juju.calls_of("relation-ids").len(), ENDPOINTS);
 }
 
 /// A remembered relation that Juju no longer knows (its broken hook was skipped with
@@ -1943,7 +1946,7 @@ fn a_remembered_relation_that_is_gone_triggers_a_full_read() {
     u.juju.remove_relation(&client);
     u.juju.clear_calls();
     u.ok(Event::UpdateStatus);
-    assert_eq!(u.juju.calls_of("relation-ids").len(), 5);
+    assert_eq!(u.juju.calls_of("relation-ids").len(), ENDPOINTS);
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
     // Now remembered without it: the next update-status reuses again.
     u.juju.clear_calls();

@@ -8,7 +8,8 @@
 //! writes, sets aside and gives back), [`registry`] (directories, auth files, config.yml,
 //! service, ports, probe), [`metrics`] (`/metrics` only, on the ingress address),
 //! [`refusal`] (a config the registry refuses is rolled back), [`advertise`] (where clients connect), [`publish`] (relation
-//! data), [`nrpe`] (the Nagios check), [`ignored`] (options accepted and ignored),
+//! data), [`nrpe`] (the Nagios check), [`cos`] (grafana-agent),
+//! [`ignored`] (options accepted and ignored),
 //! [`actions`], [`local`] (what the unit remembers).
 //!
 //! Effects go through the narrow traits in `workload` (chosen once in [`handle`]) and the
@@ -18,6 +19,7 @@ pub mod actions;
 pub mod advertise;
 pub mod apply;
 pub mod builder;
+pub mod cos;
 #[cfg(test)]
 mod fixtures;
 pub mod ignored;

@@ -28,6 +28,8 @@ pub mod endpoints {
     pub const PEER: &str = "peer";
     /// nrpe subordinate.
     pub const NRPE: &str = "nrpe-external-master";
+    /// grafana-agent subordinate (interface `cos_agent`).
+    pub const COS_AGENT: &str = "cos-agent";
 }
 
 /// One relation as seen from this unit: our own bag and every remote unit's bag.
@@ -72,6 +74,12 @@ pub struct ModelView {
     pub cert_provider: Option<RelationView>,
     /// nrpe subordinate relations (normally one).
     pub nrpe: Vec<RelationView>,
+    /// grafana-agent subordinate relations (at most one).
+    pub cos_agent: Vec<RelationView>,
+    /// The model's name (`juju_model` on every series the agent scrapes).
+    pub model_name: String,
+    /// The model's UUID (`juju_model_uuid`).
+    pub model_uuid: String,
     /// Ports Juju has opened for this unit.
     pub opened_ports: Vec<PortRange>,
     /// When the view was read (certificate validity is checked against it).
@@ -115,6 +123,7 @@ impl ModelView {
             ids(self.cert_provider.as_slice()),
         );
         relations.insert(endpoints::NRPE.to_string(), ids(&self.nrpe));
+        relations.insert(endpoints::COS_AGENT.to_string(), ids(&self.cos_agent));
         Known {
             relations,
             address: self.address,
@@ -164,6 +173,9 @@ impl ModelView {
             clients: read(endpoints::DOCKER_REGISTRY, Bags::OURS)?,
             cert_provider,
             nrpe: read(endpoints::NRPE, Bags::OURS)?,
+            cos_agent: read(endpoints::COS_AGENT, Bags::OURS)?,
+            model_name: ctx.model_name.clone(),
+            model_uuid: ctx.model_uuid.clone(),
             opened_ports: tools.opened_ports()?,
             now,
             // serde_json's Map is ordered by key, so the text is canonical.

@@ -168,6 +168,7 @@ fn serve(
     publish::clients(p, &view.model, config, &advertised, ca);
     publish::website(p, &view.model, config, tls.on);
     nrpe::announce(p, &view.model, &nrpe_files);
+    super::cos::publish(p, &view.model, config);
     let probe = registry::probe(p, config, tls.on, wait, &advertised);
     p.probe(probe);
     p.serving(Serving {
