@@ -14,6 +14,7 @@ use charm::charm::actions::action_registry;
 use charm::charm::local::{self, LocalState};
 use charm::charm::model::{ModelView, RelationView};
 use charm::charm::plan::{self, paths_to_read};
+use charm::charm::secret::{SecretStep, Shared, SharedView};
 use charm::charm::steps::{FileStep, Plan, ServiceStep, Step, Then};
 use charm::charm::switch::Legacy;
 use charm::charm::view::{Entry, Fresh, MachineView, Observed, View};
@@ -31,6 +32,8 @@ const ADDR: &str = "10.1.0.5";
 const BINARY: &str = "/usr/bin/docker-registry";
 const PROGRAM: &str = "/var/lib/juju/agents/unit-docker-registry-0/charm/dispatch";
 const SECRET: &str = "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==";
+/// The URI of the charm's Juju secret in these views.
+const URI: &str = "secret://6f1c7c4e-0000-4000-8000-000000000001/cjc0ljh7n7b0s5h4q6b0";
 const OWNER: (u32, u32) = (901, 902);
 const READY: &str = "Ready at 10.1.0.5:5000 (http).";
 
@@ -57,7 +60,7 @@ fn relation(id: &str, units: &[(&str, Databag)]) -> RelationView {
 fn model(config: Value) -> ModelView {
     let map = config.as_object().cloned().unwrap_or_default();
     let mut peer = relation("peer:0", &[]);
-    peer.app = bag(&[("http-secret", SECRET)]);
+    peer.app = bag(&[("shared-secret", URI)]);
     ModelView {
         unit: "docker-registry/0".parse().unwrap(),
         leader: true,
@@ -65,7 +68,7 @@ fn model(config: Value) -> ModelView {
         address: Some(ADDR.parse().unwrap()),
         bind_addresses: vec![ADDR.parse().unwrap()],
         public_address: None,
-        http_secret: Some(HttpSecret::new(SECRET).unwrap()),
+        shared: shared(SECRET),
         peer: Some(peer),
         website: Vec::new(),
         clients: Vec::new(),
@@ -82,6 +85,19 @@ fn model(config: Value) -> ModelView {
             .collect(),
         config_digest: local::sha256(Value::Object(map).to_string().as_bytes()),
         registry_name: "registry".into(),
+    }
+}
+
+/// The charm's Juju secret holding `http_secret`, as the view reads it.
+fn shared(http_secret: &str) -> SharedView {
+    SharedView {
+        juju: Some((
+            URI.parse().unwrap(),
+            Ok(Shared {
+                http_secret: HttpSecret::new(http_secret).unwrap(),
+            }),
+        )),
+        legacy: None,
     }
 }
 
@@ -106,6 +122,7 @@ fn machine(model: &ModelView, local: &LocalState, on_disk: &Observed) -> Machine
         program: PROGRAM.into(),
         files,
         legacy: Legacy::NotDue,
+        upstream: None,
     }
 }
 
@@ -153,12 +170,6 @@ impl World {
         if let Some(status) = plan.expected_status() {
             local.status = Some(status);
         }
-        let m = &mut self.view.model;
-        m.http_secret = m.peer.as_ref().and_then(|p| {
-            p.app
-                .get("http-secret")
-                .map(|s| HttpSecret::new(s).unwrap())
-        });
         let (service, metrics) = (
             self.view.machine.service.clone(),
             self.view.machine.metrics.clone(),
@@ -213,6 +224,20 @@ impl World {
                 self.view.model.opened_ports.retain(|r| *r != gone);
             }
             Step::Relation(w) => self.set_bag(w),
+            // Juju names the secret; the URI goes into the peer app bag with it.
+            Step::Secret(SecretStep::Add { content, peer, .. }) => {
+                self.view.model.shared = shared(content.http_secret.expose());
+                let write = charm::charm::steps::RelationWrite {
+                    relation: peer.clone(),
+                    app: true,
+                    data: bag(&[("shared-secret", URI), ("http-secret", "")]),
+                };
+                self.set_bag(&write);
+            }
+            Step::Secret(SecretStep::Set { content, .. }) => {
+                self.view.model.shared = shared(content.http_secret.expose());
+            }
+            Step::Secret(SecretStep::RemoveRevision { .. }) => {}
             Step::Install | Step::RetireLegacy(_) => self.view.machine.legacy = Legacy::NotDue,
             Step::Status(_) | Step::AppVersion(_) | Step::SaveState(_) | Step::Log(_) => {}
         }
@@ -437,19 +462,45 @@ fn config_bytes(plan: &Plan) -> Vec<u8> {
 }
 
 #[test]
-fn the_leader_without_a_secret_shares_the_fresh_one_in_the_peer_app_bag() {
+fn the_leader_without_a_secret_shares_the_fresh_one_in_a_juju_secret() {
     let mut view = fresh(Event::LeaderElected, json!({}));
-    view.model.http_secret = None;
+    view.model.shared = SharedView::default();
     view.model.peer.as_mut().unwrap().app = Databag::new();
     view.fresh.http_secret = Some(HttpSecret::new("bmV3LXNlY3JldA==").unwrap());
     let plan = plan::plan(&view).unwrap();
-    let writes = plan.relation_writes();
-    assert_eq!(writes.len(), 1);
     assert!(
-        writes[0].app,
-        "the app bag: relation-set reads stdin, never argv"
+        plan.relation_writes().is_empty(),
+        "the URI is written with the secret"
     );
-    assert_eq!(writes[0].data, bag(&[("http-secret", "bmV3LXNlY3JldA==")]));
+    let added: Vec<&SecretStep> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Secret(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    match added[..] {
+        [SecretStep::Add { content, peer, .. }] => {
+            assert_eq!(content.http_secret.expose(), "bmV3LXNlY3JldA==");
+            assert_eq!(peer.to_string(), "peer:0");
+        }
+        _ => panic!("{added:?}"),
+    }
+    let first_secret = plan
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::Secret(_)))
+        .unwrap();
+    let first_file = plan
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::File(_)))
+        .unwrap();
+    assert!(
+        first_secret < first_file,
+        "shared before anything renders it"
+    );
     assert!(String::from_utf8_lossy(&config_bytes(&plan)).contains("bmV3LXNlY3JldA=="));
 }
 
@@ -457,7 +508,7 @@ fn the_leader_without_a_secret_shares_the_fresh_one_in_the_peer_app_bag() {
 fn without_a_secret_a_follower_waits_and_a_leader_without_peers_waits() {
     let mut follower = fresh(Event::Start, json!({}));
     follower.model.leader = false;
-    follower.model.http_secret = None;
+    follower.model.shared = SharedView::default();
     follower.model.peer.as_mut().unwrap().app = Databag::new();
     let plan = plan::plan(&follower).unwrap();
     assert_eq!(
@@ -469,7 +520,7 @@ fn without_a_secret_a_follower_waits_and_a_leader_without_peers_waits() {
     assert!(effects(&plan).is_empty(), "{:?}", plan.steps);
 
     let mut alone = fresh(Event::Install, json!({}));
-    alone.model.http_secret = None;
+    alone.model.shared = SharedView::default();
     alone.model.peer = None;
     let plan = plan::plan(&alone).unwrap();
     assert_eq!(plan.statuses[0].kind, StatusKind::Waiting);

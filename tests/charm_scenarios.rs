@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use charm::charm::upstream::{self, Answer};
 use charm::charm::{handle_with, Effects, Error};
 use charm::config::{DEFAULT_TLS_CA_PATH, DEFAULT_TLS_CERT_PATH, DEFAULT_TLS_KEY_PATH};
 use charm::juju::log::JujuLogLayer;
@@ -19,13 +20,13 @@ use charm::probe::{ProbeError, Scheme};
 use charm::render::{CONFIG_PATH, HTPASSWD_PATH};
 use charm::workload::files::{FileOp, Files, RecordingFiles};
 use charm::workload::legacy::{ContainerState, RecordingLegacy};
-use charm::workload::packages::{PackagesError, RecordingPackages};
+use charm::workload::packages::{Packages, PackagesError, RecordingPackages};
 use charm::workload::service::{
     RecordingService, Service, ServiceCall, ServiceError, ServiceSpec, ServiceStatus,
 };
 use charm::workload::users::{Account, UsersError};
 use serde_json::{json, Value};
-use support::fake_juju::{juju_keys, FakeJuju, State};
+use support::fake_juju::{juju_keys, FakeJuju, State, MODEL_UUID};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -150,6 +151,9 @@ struct Unit {
     legacy: Arc<RecordingLegacy>,
     /// A config the registry refuses (none by default).
     refuses: Refuses,
+    /// What a refused cache's upstream answers (it answers by default), and how often it
+    /// was asked.
+    upstream: Mutex<(Answer, usize)>,
     /// The metrics proxy service, and every spec it was asked about.
     metrics: Arc<RecordingService>,
     metrics_launches: Launches,
@@ -170,6 +174,7 @@ impl Unit {
             catalog_status: Mutex::new(200),
             legacy: Arc::new(RecordingLegacy::new()),
             refuses: Refuses::default(),
+            upstream: Mutex::new((Answer::Answered, 0)),
             metrics: Arc::new(RecordingService::new()),
             metrics_launches: Launches::default(),
         }
@@ -199,7 +204,7 @@ impl Unit {
         Context {
             unit: self.name.parse().unwrap(),
             model_name: "reg".into(),
-            model_uuid: "6f1c7c4e-0000-4000-8000-000000000001".into(),
+            model_uuid: MODEL_UUID.into(),
             charm_dir: PathBuf::from("/var/lib/juju/agents/unit-docker-registry-0/charm"),
             machine_id: Some("0".into()),
             juju_version: "3.6.1".into(),
@@ -225,7 +230,15 @@ impl Unit {
                 refuses: self.refuses.clone(),
             })
         };
-        let binary = || -> Result<PathBuf, PackagesError> { Ok(PathBuf::from(BINARY)) };
+        // The binary is there once the package is (a failed install leaves none).
+        let binary = || -> Result<PathBuf, PackagesError> {
+            match self.packages.is_installed("docker-registry")? {
+                true => Ok(PathBuf::from(BINARY)),
+                false => Err(PackagesError::BinaryMissing {
+                    cause: which::Error::CannotFindBinaryPath,
+                }),
+            }
+        };
         let version = |b: &Path| -> Result<String, PackagesError> {
             assert_eq!(b, Path::new(BINARY));
             Ok(VERSION.to_string())
@@ -262,6 +275,11 @@ impl Unit {
             })
         };
         let hostname = || HOSTNAME.to_string();
+        let ask_upstream = |_: &upstream::Target| {
+            let mut u = self.upstream.lock().unwrap();
+            u.1 += 1;
+            u.0.clone()
+        };
         let fx = Effects {
             files: &*self.files,
             packages: &self.packages,
@@ -274,6 +292,7 @@ impl Unit {
             catalog: &catalog,
             ready_within: Duration::from_secs(10),
             legacy: self.legacy.as_ref(),
+            upstream: &ask_upstream,
         };
         // Logs reach Juju the way they do in a hook: through juju-log.
         let layer = JujuLogLayer::new(self.juju.clone(), std::io::sink());
@@ -412,6 +431,35 @@ fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
+/// The http secret in the charm's Juju secret (committed), and the secret's URI.
+fn shared_secret(u: &Unit) -> (String, String) {
+    let (id, secret) = u
+        .juju
+        .secret("registry-shared")
+        .expect("the Juju secret registry-shared exists");
+    let value = secret.content()["http-secret"].clone();
+    (value, format!("secret://{MODEL_UUID}/{id}"))
+}
+
+/// A follower `name` of the leader's application: the model's secrets and the peer app
+/// bag as the leader committed them (both are the model's, not the unit's).
+fn follower_of(leader: &Unit, leader_peer: &RelationId, name: &str) -> (Unit, RelationId) {
+    let f = Unit::new(name, false);
+    let peer = f.juju.add_relation("peer", "docker-registry");
+    f.juju
+        .set_unit_bag(&peer, &leader.name, juju_keys("10.1.0.4"));
+    sync_model(leader, leader_peer, &f, &peer);
+    (f, peer)
+}
+
+/// Copies what is the model's (secrets, the peer app bag) from unit `a` to unit `b`.
+fn sync_model(a: &Unit, a_peer: &RelationId, b: &Unit, b_peer: &RelationId) {
+    let secrets = a.juju.state().secrets;
+    let app = a.juju.our_app_bag(a_peer);
+    b.juju.update(|s| s.secrets = secrets);
+    b.juju.with_relation(b_peer, |r| r.our_app = app);
+}
+
 /// A client (containerd) related on docker-registry, with one unit.
 /// Relates a runtime app, running the relation's first hook (`relation-created`) as Juju
 /// does before any other hook of that relation.
@@ -508,15 +556,20 @@ fn fresh_unit_install_config_changed_start_serves_once() {
     assert_eq!(state.app_version.as_deref(), Some(VERSION));
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
 
-    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    let (secret, uri) = shared_secret(&u);
     assert_eq!(secret.len(), 44, "base64 of 32 bytes: {secret}");
     assert!(
         u.text(CONFIG_PATH).contains(&secret),
         "config.yml renders the shared secret"
     );
+    assert_eq!(
+        u.juju.our_app_bag(&peer),
+        bag(&[("shared-secret", &uri)]),
+        "the peer relation holds the secret's URI, never its value"
+    );
     assert!(
         state.leader_settings.is_empty(),
-        "new deployments use the peer app bag"
+        "new deployments use a Juju secret"
     );
     // The spec the service was built from runs the binary we found, as the registry user.
     let spec = u.launches.lock().unwrap().last().cloned().unwrap();
@@ -526,9 +579,11 @@ fn fresh_unit_install_config_changed_start_serves_once() {
 }
 
 /// One http.secret for all units: a follower never invents its own secret;
-/// it waits, and starts once the leader's secret arrives.
+/// it waits, and starts once the leader's secret arrives (read by the URI in the peer
+/// app bag).
 #[test]
 fn follower_without_secret_waits_then_starts_with_the_leaders_secret() {
+    let (leader, leader_peer) = Unit::serving();
     let u = Unit::new("docker-registry/1", false);
     let peer = u.juju.add_relation("peer", "docker-registry");
     u.juju
@@ -539,14 +594,21 @@ fn follower_without_secret_waits_then_starts_with_the_leaders_secret() {
     assert_eq!(u.service_calls(), (0, 0, 0));
     assert!(!u.exists(CONFIG_PATH));
     assert!(u.juju.relation_sets().iter().all(|(_, app, _)| !app));
+    assert!(u.juju.calls_of("secret-add").is_empty());
 
-    let secret = "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==";
-    u.juju
-        .with_relation(&peer, |r| r.our_app = bag(&[("http-secret", secret)]));
+    sync_model(&leader, &leader_peer, &u, &peer);
     u.ok(changed(&peer, "docker-registry/0"));
     assert_eq!(u.service_calls(), (1, 0, 0));
-    assert!(u.text(CONFIG_PATH).contains(secret));
+    let (secret, uri) = shared_secret(&leader);
+    assert!(u.text(CONFIG_PATH).contains(&secret));
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    let reads = u.juju.calls_of("secret-get");
+    assert_eq!(
+        reads.last().unwrap().args,
+        ["--format=json", "--refresh", uri.as_str()],
+        "a follower reads by URI and follows new revisions"
+    );
+    assert!(u.juju.calls_of("secret-set").is_empty());
 }
 
 // ---- idempotence --------------------------------------------------------------------------
@@ -1240,13 +1302,13 @@ fn operator_tls_files_the_registry_cannot_use_block() {
 #[test]
 fn secrets_never_reach_juju_log() {
     let ca = ca();
-    let (u, peer) = Unit::serving();
+    let (u, _) = Unit::serving();
     let mut cfg = tls_blobs(&ca);
     cfg.push(("auth-basic-password", json!("hunter2-password")));
     u.config(&cfg);
     easyrsa_answers(&u, &ca, 90);
     u.config(&[("registry-port", json!(0))]);
-    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    let (secret, _) = shared_secret(&u);
     let logs = u.juju.state().logs;
     assert!(!logs.is_empty());
     for (level, line) in &logs {
@@ -1345,11 +1407,16 @@ fn a_failed_hook_is_retried_and_converges() {
         "the injected start failure fails the hook"
     );
     assert_eq!(u.juju.our_app_bag(&peer), Databag::new(), "rolled back");
+    assert!(
+        u.juju.state().secrets.is_empty(),
+        "the secret is rolled back with it"
+    );
     u.files.fail_next(1);
     assert!(u.run(Event::ConfigChanged).is_err());
     u.ok(Event::ConfigChanged);
     u.ok(Event::Start);
-    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    let (secret, uri) = shared_secret(&u);
+    assert_eq!(u.juju.our_app_bag(&peer), bag(&[("shared-secret", &uri)]));
     assert!(
         u.text(CONFIG_PATH)
             .contains(&format!("secret: \"{secret}\"")),
@@ -1446,8 +1513,9 @@ fn public_address_is_in_the_certificate_sans() {
 }
 
 /// A unit upgraded from the Python charm keeps the leader-settings secret;
-/// nothing new is generated; the leader copies it into the peer app bag once (so later
-/// hooks need no leader-get), and never uses leader-set.
+/// nothing new is generated; the leader copies it into the charm's Juju secret once (so
+/// later hooks need no leader-get), and never uses leader-set: the leader setting stays
+/// for a downgrade (docs/migration.md).
 #[test]
 fn upgrade_from_the_python_charm_keeps_the_leader_settings_secret() {
     let secret = "cHl0aG9uLWNoYXJtLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm";
@@ -1461,13 +1529,22 @@ fn upgrade_from_the_python_charm_keeps_the_leader_settings_secret() {
             u.ok(ev);
         }
         assert!(u.text(CONFIG_PATH).contains(secret), "leader={leader}");
-        let expected = if leader {
-            bag(&[("http-secret", secret)])
+        if leader {
+            let (value, uri) = shared_secret(&u);
+            assert_eq!(value, secret);
+            assert_eq!(u.juju.our_app_bag(&peer), bag(&[("shared-secret", &uri)]));
+            u.juju.clear_calls();
+            u.ok(Event::UpdateStatus);
+            assert!(
+                u.juju.calls_of("leader-get").is_empty(),
+                "moved: no leader-get"
+            );
         } else {
-            Databag::new()
-        };
-        assert_eq!(u.juju.our_app_bag(&peer), expected, "leader={leader}");
+            assert!(u.juju.state().secrets.is_empty());
+            assert_eq!(u.juju.our_app_bag(&peer), Databag::new());
+        }
         assert!(u.juju.calls_of("leader-set").is_empty());
+        assert_eq!(u.juju.state().leader_settings["http-secret"], secret);
         assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
     }
 }
@@ -2799,11 +2876,12 @@ fn a_secret_only_change_still_rerenders_config_yml() {
     assert!(text.contains("second-secret") && !text.contains("first-secret"));
 }
 
-/// The HTTP secret never travels in a process's argv: `leader-set` has no `--file`, so the
-/// leader shares it only through the peer app bag (relation-set reads stdin). Before the
-/// peer relation exists (install), it waits one hook.
+/// Issue 17 item 8: the HTTP secret lives in a Juju secret only. It never travels in a
+/// process's argv (secret-add gets it as key#file, `leader-set` is never used) nor in
+/// relation data (the peer app bag holds the secret's URI). Before the peer relation
+/// exists (install), the leader waits one hook.
 #[test]
-fn the_http_secret_is_shared_only_through_the_peer_app_bag() {
+fn the_http_secret_travels_only_in_a_juju_secret() {
     let u = Unit::new("docker-registry/0", true);
     u.ok(Event::Install);
     assert_eq!(u.status().0, "waiting");
@@ -2811,11 +2889,371 @@ fn the_http_secret_is_shared_only_through_the_peer_app_bag() {
     let peer = u.juju.add_relation("peer", "docker-registry");
     u.ok(relation_event(RelationKind::Created, &peer, None));
     u.ok(Event::LeaderElected);
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
     assert!(u.juju.calls_of("leader-set").is_empty());
-    let secret = u.juju.our_app_bag(&peer)["http-secret"].clone();
+    let (secret, uri) = shared_secret(&u);
     assert_eq!(secret.len(), 44, "32 random bytes, base64");
     assert!(u.text(CONFIG_PATH).contains(&secret));
+    assert_eq!(u.juju.our_app_bag(&peer), bag(&[("shared-secret", &uri)]));
+    for call in u.juju.calls() {
+        let stdin = String::from_utf8_lossy(call.stdin.as_deref().unwrap_or_default()).into_owned();
+        assert!(
+            call.args.iter().all(|a| !a.contains(&secret)) && !stdin.contains(&secret),
+            "{} {:?} carries the secret",
+            call.tool,
+            call.args
+        );
+    }
+    let add = &u.juju.calls_of("secret-add")[0];
+    assert!(add.args.last().unwrap().starts_with("http-secret#file=/"));
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+// ---- the shared secret (issue 17 item 8) ------------------------------------------------
+
+/// A deployment of an earlier revision kept the http secret in the peer app bag. After
+/// the refresh the leader moves the same value into the Juju secret and deletes it from
+/// the bag in one commit: no unit restarts, config.yml stays byte for byte, and a
+/// follower reads it from the secret from then on.
+#[test]
+fn upgrade_from_the_peer_bag_secret_moves_it_without_a_restart() {
+    let old = "b2xkLXJldmlzaW9uLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm";
+    // Two units serving what the earlier revision shared (run as followers: the only
+    // role in which this charm still renders a value it found in the peer bag).
+    let units: Vec<(Unit, RelationId)> = ["docker-registry/0", "docker-registry/1"]
+        .into_iter()
+        .map(|name| {
+            let u = Unit::new(name, false);
+            let peer = u.juju.add_relation("peer", "docker-registry");
+            u.juju
+                .with_relation(&peer, |r| r.our_app = bag(&[("http-secret", old)]));
+            u.deploy();
+            assert!(u.text(CONFIG_PATH).contains(old));
+            (u, peer)
+        })
+        .collect();
+    let configs: Vec<String> = units.iter().map(|(u, _)| u.text(CONFIG_PATH)).collect();
+    let (leader, leader_peer) = &units[0];
+    leader.juju.update(|s| s.leader = true);
+    leader.files.clear_ops();
+    for ev in [Event::UpgradeCharm, Event::ConfigChanged] {
+        leader.ok(ev);
+    }
+    let (value, uri) = shared_secret(leader);
+    assert_eq!(value, old, "the same value moved");
+    assert_eq!(
+        leader.juju.our_app_bag(leader_peer),
+        bag(&[("shared-secret", &uri)]),
+        "the bag no longer holds the value"
+    );
+    let moved = leader.log_lines("INFO");
+    assert!(
+        moved
+            .iter()
+            .any(|l| l.contains("moving the registry HTTP secret")),
+        "{moved:?}"
+    );
+    // The follower sees the leader's commit in a relation-changed.
+    let (follower, follower_peer) = &units[1];
+    sync_model(leader, leader_peer, follower, follower_peer);
+    follower.files.clear_ops();
+    follower.ok(changed(follower_peer, "docker-registry/0"));
+    for (i, (u, _)) in units.iter().enumerate() {
+        assert_eq!(u.service_calls(), (1, 0, 0), "{}: no restart", u.name);
+        assert_eq!(u.text(CONFIG_PATH), configs[i], "{}", u.name);
+        assert_eq!(u.writes(), vec![], "{}: nothing rewritten", u.name);
+        assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    }
+    // Moved once: later hooks neither add nor set.
+    leader.juju.clear_calls();
+    leader.ok(Event::UpdateStatus);
+    leader.ok(Event::ConfigChanged);
+    for tool in ["secret-add", "secret-set", "relation-set", "leader-get"] {
+        assert!(leader.juju.calls_of(tool).is_empty(), "{tool} called again");
+    }
+}
+
+/// Issue 17 item 10 (the leader removed): the new leader finds the secret the old one
+/// made (by the URI in the peer bag), makes no new one and changes nothing: same value,
+/// no restart, no relation write.
+#[test]
+fn a_new_leader_keeps_the_secret_and_restarts_nothing() {
+    let (old_leader, old_peer) = Unit::serving();
+    let (u, peer) = follower_of(&old_leader, &old_peer, "docker-registry/1");
+    u.deploy();
+    let (value, _) = shared_secret(&old_leader);
+    let config = u.text(CONFIG_PATH);
+    assert!(config.contains(&value));
+    // docker-registry/0 is removed; leadership moves to /1.
+    u.juju.with_relation(&peer, |r| {
+        r.units.remove("docker-registry/0");
+    });
+    u.juju.update(|s| s.leader = true);
+    u.juju.clear_calls();
+    u.files.clear_ops();
+    u.ok(relation_event(
+        RelationKind::Departed,
+        &peer,
+        Some("docker-registry/0"),
+    ));
+    u.ok(Event::LeaderElected);
+    assert_eq!(shared_secret(&u).0, value, "same secret");
+    assert_eq!(u.juju.state().secrets, old_leader.juju.state().secrets);
+    for tool in ["secret-add", "secret-set", "relation-set"] {
+        assert!(u.juju.calls_of(tool).is_empty(), "{tool} called");
+    }
+    assert_eq!(u.service_calls(), (1, 0, 0), "no restart");
+    assert_eq!(u.text(CONFIG_PATH), config);
+    assert_eq!(u.writes(), vec![]);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// A follower renders a new revision when it is told of one (`secret-changed`); the
+/// leader repairs content it cannot use with a new revision, never a second secret.
+#[test]
+fn secret_changed_renders_the_new_revision_and_bad_content_is_repaired() {
+    let (leader, leader_peer) = Unit::serving();
+    let (follower, follower_peer) = follower_of(&leader, &leader_peer, "docker-registry/1");
+    follower.deploy();
+    let (before, uri) = shared_secret(&leader);
+    // Something wrote content the charm cannot render (a space in the value).
+    leader.juju.update(|s| {
+        let secret = s.secrets.values_mut().next().unwrap();
+        secret
+            .revisions
+            .insert(2, bag(&[("http-secret", "not usable")]));
+    });
+    leader.ok(Event::UpdateStatus);
+    let warnings = leader.log_lines("WARNING");
+    assert!(
+        warnings.iter().any(|w| w.contains("cannot be used")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().all(|w| !w.contains("not usable")),
+        "{warnings:?}"
+    );
+    let (after, uri_after) = shared_secret(&leader);
+    assert_eq!(uri_after, uri, "the same secret, a new revision");
+    assert_eq!(leader.juju.secret("registry-shared").unwrap().1.latest(), 3);
+    assert_ne!(after, before);
+    assert_eq!(leader.juju.state().secrets.len(), 1);
+    assert!(leader.text(CONFIG_PATH).contains(&after));
+    sync_model(&leader, &leader_peer, &follower, &follower_peer);
+    follower.ok(Event::Secret {
+        kind: charm::juju::SecretKind::Changed,
+        id: uri.clone(),
+        label: None,
+        revision: None,
+    });
+    assert!(follower.text(CONFIG_PATH).contains(&after));
+    assert_eq!(
+        follower.service_calls(),
+        (1, 1, 0),
+        "one restart for a new secret"
+    );
+}
+
+/// `secret-remove` for a revision nobody reads: the leader drops it.
+#[test]
+fn secret_remove_drops_the_unread_revision() {
+    let (u, _) = Unit::serving();
+    let (value, uri) = shared_secret(&u);
+    u.juju.update(|s| {
+        let secret = s.secrets.values_mut().next().unwrap();
+        secret.revisions.insert(2, bag(&[("http-secret", &value)]));
+    });
+    u.ok(Event::Secret {
+        kind: charm::juju::SecretKind::Remove,
+        id: uri.clone(),
+        label: Some("registry-shared".into()),
+        revision: Some(1),
+    });
+    let secret = u.juju.secret("registry-shared").unwrap().1;
+    assert_eq!(secret.revisions.keys().collect::<Vec<_>>(), [&2]);
+    assert_eq!(u.service_calls(), (1, 0, 0));
+}
+
+/// A follower that cannot read the secret the peer bag names says so in the log and
+/// waits; it never makes a secret of its own.
+#[test]
+fn a_follower_that_cannot_read_the_secret_waits() {
+    let u = Unit::new("docker-registry/1", false);
+    let peer = u.juju.add_relation("peer", "docker-registry");
+    let uri = format!("secret://{MODEL_UUID}/00000000000000000042");
+    u.juju
+        .with_relation(&peer, |r| r.our_app = bag(&[("shared-secret", &uri)]));
+    u.deploy();
+    assert_eq!(u.status().0, "waiting");
+    let warnings = u.log_lines("WARNING");
+    assert!(
+        warnings.iter().any(|w| w.contains("cannot be read")),
+        "{warnings:?}"
+    );
+    assert_eq!(u.service_calls(), (0, 0, 0));
+    assert!(u.juju.calls_of("secret-add").is_empty());
+}
+
+// ---- faults survived (issue 17 item 10) --------------------------------------------------
+
+/// What a settled leader with one client shows: the invariants every fault test checks
+/// after the retry. The secret in config.yml is the committed one; clients, the peer bag
+/// and the ports agree with it.
+fn assert_consistent(u: &Unit, peer: &RelationId, client: &RelationId) {
+    let (secret, uri) = shared_secret(u);
+    assert!(
+        u.text(CONFIG_PATH)
+            .contains(&format!("secret: \"{secret}\"")),
+        "config.yml renders the committed secret"
+    );
+    assert_eq!(u.juju.our_app_bag(peer), bag(&[("shared-secret", &uri)]));
+    assert_eq!(u.juju.state().secrets.len(), 1, "exactly one secret");
+    assert_eq!(
+        u.juju.our_bag(client)["registry_netloc"],
+        "\"10.1.0.5:5000\""
+    );
+    assert!(u.service.status().unwrap().is_running());
+    assert_eq!(
+        u.juju.state().opened_ports.iter().collect::<Vec<_>>(),
+        ["5000/tcp"]
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// A hook tool failing mid-hook leaves nothing half-applied: whichever call fails (every
+/// one of the first hook that creates the secret, and of a later config change), Juju
+/// keeps none of the hook's writes, the failure names the tool, and the retry ends in
+/// exactly the state a hook without the fault reaches.
+#[test]
+fn a_hook_tool_failing_at_any_call_leaves_nothing_half_applied() {
+    let fresh = || {
+        let (u, peer) = Unit::leader();
+        let client = u.juju.add_relation("docker-registry", "containerd");
+        u.juju
+            .set_unit_bag(&client, "containerd/0", juju_keys("10.1.0.50"));
+        (u, peer, client)
+    };
+    // How many calls each hook makes without a fault.
+    let (clean, _, _) = fresh();
+    clean.juju.clear_calls();
+    clean.ok(Event::Install);
+    let install_calls = clean.juju.calls().len();
+    clean.juju.clear_calls();
+    clean.config(&[("log-level", json!("debug"))]);
+    let change_calls = clean.juju.calls().len();
+    assert!(install_calls > 10 && change_calls > 5);
+
+    for n in 1..=install_calls {
+        let (u, peer, client) = fresh();
+        let before = u.juju.state();
+        u.juju.fail_call(n);
+        let failed = u.run(Event::Install);
+        let call = &u.juju.calls()[n - 1];
+        if let Err(e) = &failed {
+            assert!(e.to_string().contains(&call.tool), "call {n}: {e}");
+            let after = u.juju.state();
+            assert_eq!(after.secrets, before.secrets, "call {n} ({})", call.tool);
+            assert_eq!(after.relations.len(), before.relations.len());
+            assert_eq!(u.juju.our_app_bag(&peer), Databag::new());
+            assert_eq!(after.opened_ports, before.opened_ports);
+        }
+        u.ok(Event::Install);
+        assert_consistent(&u, &peer, &client);
+    }
+    for n in 1..=change_calls {
+        let (u, peer, client) = fresh();
+        u.ok(Event::Install);
+        let settled = u.juju.state();
+        u.juju.update(|s| {
+            s.config.insert("log-level".into(), json!("debug"));
+        });
+        u.juju.fail_call(n);
+        if let Err(e) = u.run(Event::ConfigChanged) {
+            assert_eq!(u.juju.state().secrets, settled.secrets);
+            assert!(e.to_string().contains("connection is shut down"), "{e}");
+        }
+        u.ok(Event::ConfigChanged);
+        assert!(u.text(CONFIG_PATH).contains("level: \"debug\""));
+        assert_consistent(&u, &peer, &client);
+        let (_, restarts, _) = u.service_calls();
+        assert!(
+            restarts <= 1,
+            "call {n}: {restarts} restarts for one change"
+        );
+    }
+}
+
+/// Disk full while writing config.yml (a plan-level stand-in; the end-to-end test fills
+/// a real tmpfs): the old config.yml stays as it was and keeps serving, the hook fails
+/// naming the file, and the retry writes the new one.
+#[test]
+fn a_failed_config_write_keeps_the_old_config_and_the_retry_succeeds() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    u.juju.update(|s| {
+        s.config.insert("log-level".into(), json!("debug"));
+    });
+    u.files.fail_write_to(CONFIG_PATH);
+    let e = u.run(Event::ConfigChanged).unwrap_err();
+    assert!(e.to_string().contains(CONFIG_PATH), "{e}");
+    assert_eq!(u.text(CONFIG_PATH), good, "old config intact");
+    assert_eq!(
+        u.service_calls(),
+        (1, 0, 0),
+        "the running registry untouched"
+    );
+    u.ok(Event::ConfigChanged);
+    assert!(u.text(CONFIG_PATH).contains("level: \"debug\""));
+    assert_eq!(u.service_calls(), (1, 1, 0));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// A package install that fails fails the hook with apt's own words (Juju retries it);
+/// the retry installs and serves.
+#[test]
+fn a_failed_package_install_fails_the_hook_with_the_cause_and_the_retry_serves() {
+    let (u, peer) = Unit::leader();
+    let u = Unit {
+        packages: RecordingPackages::new(),
+        ..u
+    };
+    u.packages.fail_next(1);
+    let e = u.run(Event::Install).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("apt-get install -y docker-registry") && text.contains("E: injected failure"),
+        "{text}"
+    );
+    assert_eq!(u.status().0, "maintenance");
+    assert_eq!(u.service_calls(), (0, 0, 0));
+    assert!(u.juju.state().secrets.is_empty());
+    u.ok(Event::Install);
+    assert_eq!(u.packages.install_calls(), [["docker-registry"]]);
+    let (_, uri) = shared_secret(&u);
+    assert_eq!(u.juju.our_app_bag(&peer), bag(&[("shared-secret", &uri)]));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// After a rollback to a revision that knows only the peer bag, that revision's leader
+/// put a value there and the units serve it. Refreshed again, the leader makes it the
+/// secret's new revision (not the other way round) and deletes it from the bag.
+#[test]
+fn a_value_put_in_the_peer_bag_after_the_move_is_the_one_kept() {
+    let (u, peer) = Unit::serving();
+    let (before, uri) = shared_secret(&u);
+    let after_rollback = "cm9sbGVkLWJhY2stYW5kLWZvcndhcmQtYWdhaW4tMDEyMzQ=";
+    u.juju.with_relation(&peer, |r| {
+        r.our_app
+            .insert("http-secret".into(), after_rollback.into());
+    });
+    u.ok(Event::UpgradeCharm);
+    let (value, uri_after) = shared_secret(&u);
+    assert_ne!(value, before);
+    assert_eq!((value.as_str(), &uri_after), (after_rollback, &uri));
+    assert_eq!(u.juju.secret("registry-shared").unwrap().1.latest(), 2);
+    assert_eq!(u.juju.our_app_bag(&peer), bag(&[("shared-secret", &uri)]));
+    assert!(u.text(CONFIG_PATH).contains(after_rollback));
 }
 
 // ---- a config the registry refuses (issue 17) ----------------------------------------
@@ -3072,4 +3510,106 @@ fn a_new_config_that_never_answers_is_rolled_back_but_the_same_one_only_waits() 
         "{message}"
     );
     assert_eq!(u.text(CONFIG_PATH), good);
+}
+
+// ---- a refused cache's upstream (issue 16 item 4) ----------------------------------------
+
+impl Unit {
+    /// What the cache's upstream answers from now on.
+    fn upstream_answers(&self, answer: Answer) {
+        self.upstream.lock().unwrap().0 = answer;
+    }
+
+    /// How many times the upstream was asked.
+    fn upstream_asked(&self) -> usize {
+        self.upstream.lock().unwrap().1
+    }
+}
+
+/// A cache config refused because its upstream gave no answer is tried again by itself,
+/// once the charm has seen the upstream give none and then answer: no restart while it is
+/// down (only a `GET /v2/` per hook), one start when it is back, and a steady unit asks
+/// nothing. A registry that still refuses is rolled back once, and not tried again until
+/// the upstream is seen down and back again (never a loop).
+#[test]
+fn a_cache_refused_for_its_upstream_is_tried_again_once_it_answers() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    let panic = r#"panic: Get "http://10.1.0.12:5000/v2/": dial tcp 10.1.0.12:5000: connect: connection refused"#;
+    *u.refuses.lock().unwrap() = Some(("remoteurl:".into(), vec![panic.into()]));
+    u.config(&[("cache-remoteurl", json!("http://10.1.0.12:5000"))]);
+    let (kind, message) = u.status();
+    assert_eq!(kind, "blocked");
+    assert!(
+        message.starts_with("The registry refused its config (cache-remoteurl): "),
+        "{message}"
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+    let calls = u.service_calls();
+
+    // Down: asked at each hook, nothing restarted, still blocked.
+    u.upstream_answers(Answer::Unreachable("Connection refused".into()));
+    let asked = u.upstream_asked();
+    for _ in 0..3 {
+        u.ok(Event::UpdateStatus);
+    }
+    assert_eq!(u.upstream_asked(), asked + 3);
+    assert_eq!(
+        u.service_calls(),
+        calls,
+        "no restart while the upstream is down"
+    );
+    assert_eq!(u.status(), blocked(&message));
+
+    // Back (the registry would start now): tried again in the next hook, and served.
+    *u.refuses.lock().unwrap() = None;
+    u.upstream_answers(Answer::Answered);
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert!(u
+        .text(CONFIG_PATH)
+        .contains("remoteurl: \"http://10.1.0.12:5000\""));
+    assert_eq!(
+        u.service_calls().1,
+        calls.1 + 1,
+        "one restart onto the cache"
+    );
+    let asked = u.upstream_asked();
+    for _ in 0..3 {
+        u.ok(Event::UpdateStatus);
+    }
+    assert_eq!(
+        u.upstream_asked(),
+        asked,
+        "a serving cache costs its upstream nothing"
+    );
+}
+
+/// The charm's question says the upstream answers, yet the registry still refuses (what
+/// it sees differs): one retry, rolled back, then blocked with no further restart until
+/// the upstream is seen down and back again.
+#[test]
+fn a_cache_the_registry_still_refuses_is_not_retried_in_a_loop() {
+    let (u, _) = Unit::serving();
+    let panic =
+        r#"panic: Get "https://10.1.0.12/v2/": x509: certificate signed by unknown authority"#;
+    *u.refuses.lock().unwrap() = Some(("remoteurl:".into(), vec![panic.into()]));
+    u.config(&[("cache-remoteurl", json!("https://10.1.0.12"))]);
+    assert_eq!(u.status().0, "blocked");
+    u.upstream_answers(Answer::Unreachable("no answer within 5s".into()));
+    u.ok(Event::UpdateStatus);
+    let calls = u.service_calls();
+    u.upstream_answers(Answer::Answered);
+    u.ok(Event::UpdateStatus);
+    let retried = u.service_calls();
+    assert!(
+        retried.1 >= calls.1 + 2,
+        "tried, then rolled back: {calls:?} {retried:?}"
+    );
+    assert_eq!(u.status().0, "blocked");
+    for _ in 0..3 {
+        u.ok(Event::UpdateStatus);
+    }
+    assert_eq!(u.service_calls(), retried, "no loop");
+    assert_eq!(u.status().0, "blocked");
 }

@@ -563,6 +563,18 @@ fn easyrsa_relation_serves_https_and_removing_it_falls_back_to_http() {
             &r.m.exec(UNIT0, "ls -la /etc/docker/registry"),
         );
     }
+
+    // Issue 17 item 10: the CA related again. https again, verified against the same CA,
+    // with the image pushed before still there: nothing was lost on the way.
+    r.m.ok(&["integrate", APP, "easyrsa:client"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    r.expect_code(&r.url(https, 5000, ""), https, None, "200");
+    r.expect_image(5000, &img, https, None);
+    r.pull_and_compare(5000, &img, https, None);
 }
 
 #[test]

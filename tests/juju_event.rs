@@ -395,7 +395,8 @@ fn secret_hooks() {
             Event::Secret {
                 kind,
                 id: "secret:cu8jjjl1bg1s73fdgv60".into(),
-                label: Some("tls".into())
+                label: Some("tls".into()),
+                revision: None,
             }
         );
         assert_eq!(ev.name(), hook);
@@ -406,6 +407,34 @@ fn secret_hooks() {
     )
     .unwrap();
     assert!(matches!(ev, Event::Secret { label: None, .. }));
+    let ev = event(
+        "hooks/secret-remove",
+        &[
+            ("JUJU_SECRET_ID", "secret:x"),
+            ("JUJU_SECRET_REVISION", "3"),
+        ],
+    )
+    .unwrap();
+    assert!(matches!(
+        ev,
+        Event::Secret {
+            revision: Some(3),
+            ..
+        }
+    ));
+    assert!(matches!(
+        event(
+            "hooks/secret-remove",
+            &[
+                ("JUJU_SECRET_ID", "secret:x"),
+                ("JUJU_SECRET_REVISION", "three")
+            ],
+        ),
+        Err(ContextError::Invalid {
+            var: "JUJU_SECRET_REVISION",
+            ..
+        })
+    ));
     assert_eq!(
         event("hooks/secret-changed", &[]).unwrap_err(),
         missing("JUJU_SECRET_ID")

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use charm::juju::tools::{BindAddress, InterfaceAddress};
 use charm::juju::{
     AppName, HookToolError, HookTools, LogLevel, NetworkInfo, Port, PortRange, ProcessRunner,
-    RelationId, Status, UnitName,
+    RelationId, SecretContent, SecretUri, Status, UnitName,
 };
+use charm::secret::Secret;
 use support::{strings, FakeTools};
 
 fn setup() -> (FakeTools, HookTools<ProcessRunner>) {
@@ -665,4 +666,155 @@ fn tool_killed_by_signal_has_no_exit_code() {
     let e = tools.config_get().unwrap_err();
     assert!(matches!(e, HookToolError::Tool { code: None, .. }), "{e:?}");
     assert!(e.to_string().contains("killed by a signal"), "{e}");
+}
+
+const URI: &str = "secret://6f1c7c4e-0000-4000-8000-000000000001/cjc0ljh7n7b0s5h4q6b0";
+
+fn content(pairs: &[(&str, &str)]) -> SecretContent {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Secret::new(*v)))
+        .collect()
+}
+
+/// secret-add and secret-set pass each value as `key#file=PATH`: never in argv, the file
+/// 0600 in a 0700 directory while the tool runs, gone once it returned.
+#[test]
+fn secret_add_and_set_keep_values_out_of_argv() {
+    let (fake, tools) = setup();
+    fake.respond("secret-add", &format!("{URI}\n"));
+    let value = "c2VjcmV0LXZhbHVlLW5ldmVyLWluLWFyZ3Y=";
+    let uri = tools
+        .secret_add(
+            "registry-shared",
+            "shared by all units",
+            &content(&[
+                ("http-secret", value),
+                ("ca-key", "-----BEGIN KEY-----\nx\n"),
+            ]),
+        )
+        .unwrap();
+    assert_eq!(uri.to_string(), URI);
+    let call = fake.only_call();
+    assert_eq!(
+        call.args[..4],
+        strings(&[
+            "--label",
+            "registry-shared",
+            "--description",
+            "shared by all units"
+        ])
+    );
+    assert!(call.args[4].starts_with("ca-key#file=/"), "{:?}", call.args);
+    assert!(
+        call.args[5].starts_with("http-secret#file=/"),
+        "{:?}",
+        call.args
+    );
+    assert!(call
+        .argv()
+        .iter()
+        .all(|a| !a.contains(value) && !a.contains("BEGIN")));
+    let modes: Vec<(&str, &str)> = call
+        .files
+        .iter()
+        .map(|(m, d, _)| (m.as_str(), d.as_str()))
+        .collect();
+    assert_eq!(modes, [("600", "700"), ("600", "700")]);
+    assert_eq!(call.files[0].2, "-----BEGIN KEY-----\nx\n");
+    assert_eq!(call.files[1].2, value, "exact bytes, no newline added");
+    for a in &call.args[4..] {
+        let path = a.split_once("#file=").unwrap().1;
+        assert!(!std::path::Path::new(path).exists(), "{path} left behind");
+    }
+
+    let uri: SecretUri = URI.parse().unwrap();
+    tools
+        .secret_set(&uri, &content(&[("http-secret", "new")]))
+        .unwrap();
+    let set = fake.calls().pop().unwrap();
+    assert_eq!(set.args[0], URI);
+    assert!(set.args[1].starts_with("http-secret#file=/"));
+    assert_eq!(set.files[0].2, "new");
+}
+
+#[test]
+fn secret_add_refuses_a_key_juju_would_refuse_before_calling() {
+    let (fake, tools) = setup();
+    let e = tools
+        .secret_add("l", "d", &content(&[("http_secret", "v")]))
+        .unwrap_err();
+    assert!(matches!(e, HookToolError::InvalidKey { ref key, .. } if key == "http_secret"));
+    assert!(fake.calls().is_empty());
+}
+
+#[test]
+fn secret_get_and_info_get_argv_and_parse() {
+    let (fake, tools) = setup();
+    let uri: SecretUri = URI.parse().unwrap();
+    fake.respond("secret-get", "{\"http-secret\":\"abc\"}\n");
+    let got = tools.secret_get(&uri, true).unwrap();
+    assert_eq!(got["http-secret"].expose(), "abc");
+    assert_eq!(
+        fake.calls().pop().unwrap().argv(),
+        strings(&["secret-get", "--format=json", "--refresh", URI])
+    );
+    tools.secret_get(&uri, false).unwrap();
+    assert_eq!(
+        fake.calls().pop().unwrap().argv(),
+        strings(&["secret-get", "--format=json", URI])
+    );
+    // A non-string value is bad output, and the message never quotes a value.
+    fake.respond("secret-get", "{\"http-secret\":12345678}\n");
+    let e = tools.secret_get(&uri, false).unwrap_err();
+    assert!(matches!(e, HookToolError::BadOutput { .. }), "{e:?}");
+    assert!(!e.to_string().contains("12345678"), "{e}");
+
+    fake.respond(
+        "secret-info-get",
+        "{\"cjc0ljh7n7b0s5h4q6b0\":{\"revision\":3,\"label\":\"registry-shared\",\"owner\":\"application\",\"rotation\":\"never\"}}\n",
+    );
+    let info = tools.secret_info_get("registry-shared").unwrap();
+    assert_eq!(info.uri.id(), "cjc0ljh7n7b0s5h4q6b0");
+    assert_eq!(info.revision, 3);
+    assert_eq!(info.label.as_deref(), Some("registry-shared"));
+    assert_eq!(
+        fake.calls().pop().unwrap().argv(),
+        strings(&[
+            "secret-info-get",
+            "--format=json",
+            "--label",
+            "registry-shared"
+        ])
+    );
+
+    tools.secret_remove_revision(&uri, 2).unwrap();
+    assert_eq!(
+        fake.calls().pop().unwrap().argv(),
+        strings(&["secret-remove", "--revision", "2", URI])
+    );
+}
+
+/// "not found" from a secret tool is its own error (ops' SecretNotFoundError); a
+/// non-leader's write is NotLeader; a reader without access PermissionDenied.
+#[test]
+fn secret_errors_are_typed() {
+    let (fake, tools) = setup();
+    fake.fail(
+        "secret-info-get",
+        1,
+        "ERROR secret \"registry-shared\" not found\n",
+    );
+    let e = tools.secret_info_get("registry-shared").unwrap_err();
+    assert!(matches!(e, HookToolError::SecretNotFound { .. }), "{e:?}");
+    let uri: SecretUri = URI.parse().unwrap();
+    fake.fail("secret-get", 1, "ERROR permission denied\n");
+    let e = tools.secret_get(&uri, true).unwrap_err();
+    assert!(matches!(e, HookToolError::PermissionDenied { .. }), "{e:?}");
+    fake.fail("secret-set", 1, "ERROR this unit is not the leader\n");
+    let e = tools
+        .secret_set(&uri, &content(&[("http-secret", "hunter2")]))
+        .unwrap_err();
+    assert!(matches!(e, HookToolError::NotLeader { .. }), "{e:?}");
+    assert!(!e.to_string().contains("hunter2"), "{e}");
 }

@@ -1,6 +1,6 @@
-//! Wire contract of the `peer` endpoint: addresses, the started marker, http-secret.
+//! Wire contract of the `peer` endpoint: addresses, the started marker, the shared secret.
 
-use charm::relations::peer::{HttpSecret, PeerApp, PeerUnit};
+use charm::relations::peer::{PeerApp, PeerUnit};
 use charm::relations::{bag, changes, Databag, Host};
 
 #[test]
@@ -52,33 +52,39 @@ fn unit_bag_garbage_names_the_key() {
 }
 
 const SECRET: &str = "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c=";
+const URI: &str = "secret://6f1c7c4e-0000-4000-8000-000000000001/cjc0ljh7n7b0s5h4q6b0";
 
 #[test]
-fn app_bag_round_trip_and_leader_settings_fallback() {
+fn app_bag_holds_the_secret_uri_and_deletes_the_value_from_before() {
     let app = PeerApp {
-        http_secret: Some(HttpSecret::new(SECRET).unwrap()),
+        shared_secret: Some(URI.parse().unwrap()),
     };
     let b = app.to_databag();
-    assert_eq!(b, bag([("http-secret", SECRET)]));
+    assert_eq!(b, bag([("shared-secret", URI), ("http-secret", "")]));
     assert_eq!(PeerApp::parse(&b), Ok(app));
-
-    let leader = bag([("http-secret", "from-leader-settings")]);
-    let got = PeerApp::http_secret_or_leader(&Databag::new(), &leader).unwrap();
-    assert_eq!(got.unwrap().expose(), "from-leader-settings");
-    let got = PeerApp::http_secret_or_leader(&b, &leader).unwrap();
-    assert_eq!(got.unwrap().expose(), SECRET, "app bag wins");
+    // Moving: the value goes in the same write that records the URI.
+    let before = bag([("http-secret", SECRET)]);
     assert_eq!(
-        PeerApp::http_secret_or_leader(&Databag::new(), &Databag::new()),
-        Ok(None)
+        changes(&before, &b),
+        bag([("shared-secret", URI), ("http-secret", "")])
     );
+    let after = bag([("shared-secret", URI)]);
+    assert!(changes(&after, &b).is_empty(), "nothing to write again");
+    assert_eq!(PeerApp::parse(&Databag::new()), Ok(PeerApp::default()));
 }
 
 #[test]
-fn bad_secret_is_rejected_without_echoing_it() {
-    let err = PeerApp::parse(&bag([("http-secret", "has space s3cret")])).unwrap_err();
+fn the_value_from_before_the_move_is_read_from_either_place() {
+    let got = PeerApp::legacy_http_secret(&bag([("http-secret", SECRET)])).unwrap();
+    assert_eq!(got.unwrap().expose(), SECRET);
+    assert_eq!(PeerApp::legacy_http_secret(&Databag::new()), Ok(None));
+}
+
+#[test]
+fn bad_values_are_rejected_without_echoing_a_secret() {
+    let err = PeerApp::legacy_http_secret(&bag([("http-secret", "has space s3cret")])).unwrap_err();
     assert_eq!(err.key(), "http-secret");
     assert!(!err.to_string().contains("s3cret"), "{err}");
-    let err = PeerApp::http_secret_or_leader(&Databag::new(), &bag([("http-secret", "tab\there")]))
-        .unwrap_err();
-    assert_eq!(err.key(), "http-secret");
+    let err = PeerApp::parse(&bag([("shared-secret", "secret:nope")])).unwrap_err();
+    assert_eq!(err.key(), "shared-secret");
 }

@@ -5,8 +5,12 @@
 use crate::juju::{HookTools, Status, ToolRunner};
 use crate::workload::files::Files;
 
+use crate::relations::changes;
+use crate::relations::peer::PeerApp;
+
 use super::local::LocalState;
 use super::notes::{Level, LogLine};
+use super::secret::{SecretStep, DESCRIPTION, LABEL};
 use super::steps::{FileStep, MetricsStep, Plan, ServiceStep, Step};
 use super::{switch, Effects, Error, PACKAGE};
 
@@ -50,6 +54,7 @@ pub fn apply<R: ToolRunner>(
             Step::ClosePort(port) => tools.close_port(port)?,
             Step::OpenPort(port) => tools.open_port(port)?,
             Step::Relation(w) => tools.relation_set(&w.relation, w.app, &w.data)?,
+            Step::Secret(s) => secret(tools, s)?,
             Step::Log(line) => log(line),
         }
     }
@@ -76,6 +81,25 @@ fn file(files: &dyn Files, step: &FileStep) -> Result<(), Error> {
         }
         FileStep::Remove { path } => {
             files.remove(path)?;
+        }
+    }
+    Ok(())
+}
+
+/// The charm's Juju secret. Juju names a new secret only when `secret-add` returns, so
+/// its URI goes into the peer app bag here; both are committed with the hook, or neither.
+fn secret<R: ToolRunner>(tools: &HookTools<R>, step: &SecretStep) -> Result<(), Error> {
+    match step {
+        SecretStep::Add { content, peer, bag } => {
+            let uri = tools.secret_add(LABEL, DESCRIPTION, &content.content())?;
+            let app = PeerApp {
+                shared_secret: Some(uri),
+            };
+            tools.relation_set(peer, true, &changes(bag, &app.to_databag()))?;
+        }
+        SecretStep::Set { uri, content } => tools.secret_set(uri, &content.content())?,
+        SecretStep::RemoveRevision { uri, revision } => {
+            tools.secret_remove_revision(uri, *revision)?
         }
     }
     Ok(())

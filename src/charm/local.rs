@@ -114,6 +114,13 @@ pub struct Refused {
     pub config_sha256: String,
     /// The blocked status message (options and the registry's own error line).
     pub message: String,
+    /// The options the message names.
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Since the refusal, the charm saw the cache's upstream give no answer (see
+    /// `upstream`).
+    #[serde(default)]
+    pub upstream_down: bool,
 }
 
 /// The unit's remembered facts.

@@ -7,8 +7,9 @@
 //! shared http secret), [`tls_source`] (which TLS wins), [`ownership`] (files the charm
 //! writes, sets aside and gives back), [`registry`] (directories, auth files, config.yml,
 //! service, ports, probe), [`metrics`] (`/metrics` only, on the ingress address),
-//! [`refusal`] (a config the registry refuses is rolled back), [`advertise`] (where clients connect), [`publish`] (relation
-//! data), [`nrpe`] (the Nagios check), [`cos`] (grafana-agent),
+//! [`refusal`] (a config the registry refuses is rolled back), [`upstream`] (a refused
+//! cache's upstream, asked until it answers), [`advertise`] (where clients connect),
+//! [`publish`] (relation data), [`nrpe`] (the Nagios check), [`cos`] (grafana-agent),
 //! [`ignored`] (options accepted and ignored),
 //! [`actions`], [`local`] (what the unit remembers).
 //!
@@ -39,6 +40,7 @@ pub mod secret;
 pub mod steps;
 pub mod switch;
 pub mod tls_source;
+pub mod upstream;
 pub mod view;
 
 use std::net::SocketAddr;
@@ -140,6 +142,8 @@ pub struct Effects<'a> {
     pub ready_within: Duration,
     /// The Python charm's registry container (the `docker` CLI on a real unit).
     pub legacy: &'a dyn LegacyContainer,
+    /// Asks a refused cache's upstream `GET /v2/` ([`upstream::ask`] on a real unit).
+    pub upstream: &'a dyn Fn(&upstream::Target) -> upstream::Answer,
 }
 
 impl Effects<'_> {
@@ -181,6 +185,7 @@ pub fn handle<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<(), 
         },
         ready_within: Duration::from_secs(10),
         legacy: &docker,
+        upstream: &upstream::ask,
     };
     handle_with(ctx, tools, &effects)
 }

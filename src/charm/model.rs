@@ -11,10 +11,11 @@ use crate::config::{CharmConfig, ConfigErrors};
 use crate::juju::{
     Context, Databag, Event, HookToolError, HookTools, PortRange, RelationId, ToolRunner, UnitName,
 };
-use crate::relations::peer::{HttpSecret, PeerApp};
+use crate::relations::peer::PeerApp;
 use crate::tls::TlsBundle;
 
 use super::local::Known;
+use super::secret::{self, Legacy, Shared, SharedView};
 
 /// Endpoint names from metadata.yaml.
 pub mod endpoints {
@@ -62,8 +63,9 @@ pub struct ModelView {
     /// The unit's public address (an IP or a host name), read only while cert-provider is
     /// related: it goes into the certificate SANs, as it did with the Python charm.
     pub public_address: Option<String>,
-    /// The shared `http.secret`: peer app bag first, else the Python charm's leader setting.
-    pub http_secret: Option<HttpSecret>,
+    /// What the units share (the `http.secret`): the charm's Juju secret, or the value
+    /// from before the move.
+    pub shared: SharedView,
     /// The peer relation (exists from deployment).
     pub peer: Option<RelationView>,
     /// haproxy relations.
@@ -152,7 +154,7 @@ impl ModelView {
         let leader = tools.is_leader()?;
         let (address, bind_addresses) = read_addresses(ctx, tools, known)?;
         let peer = read(endpoints::PEER, Bags::APP).map(|v| v.into_iter().next())?;
-        let http_secret = read_secret(tools, peer.as_ref())?;
+        let shared = read_shared(tools, leader, peer.as_ref())?;
         let cert_provider = read(endpoints::CERT_PROVIDER, Bags::BOTH)?
             .into_iter()
             .next();
@@ -167,7 +169,7 @@ impl ModelView {
             address,
             bind_addresses,
             public_address,
-            http_secret,
+            shared,
             peer,
             website: read(endpoints::WEBSITE, Bags::OURS)?,
             clients: read(endpoints::DOCKER_REGISTRY, Bags::OURS)?,
@@ -235,24 +237,63 @@ fn read_public_address<R: ToolRunner>(
     tools.unit_get_public_address()
 }
 
-/// The shared secret: the peer app bag, else (units upgraded from the Python charm only)
-/// leader settings; an unusable value is logged and ignored.
-fn read_secret<R: ToolRunner>(
+/// The shared values: the Juju secret whose URI is in the peer app bag (the leader also
+/// finds it by label), a value from before the move in the peer app bag, and only when
+/// neither gives one the Python charm's leader setting. Unusable data is logged and
+/// ignored.
+fn read_shared<R: ToolRunner>(
     tools: &HookTools<R>,
+    leader: bool,
     peer: Option<&RelationView>,
-) -> Result<Option<HttpSecret>, HookToolError> {
+) -> Result<SharedView, HookToolError> {
     let empty = Databag::new();
     let app = peer.map(|p| &p.app).unwrap_or(&empty);
-    let leader_settings = match app.contains_key("http-secret") {
-        true => Databag::new(),
-        false => tools.leader_get()?,
-    };
-    Ok(
-        PeerApp::http_secret_or_leader(app, &leader_settings).unwrap_or_else(|e| {
-            tracing::warn!("ignoring an unusable http-secret: {e}");
+    let uri = PeerApp::parse(app).map_or_else(
+        |e| {
+            tracing::warn!("ignoring the peer relation's data: {e}");
             None
-        }),
-    )
+        },
+        |a| a.shared_secret,
+    );
+    let mut juju = None;
+    if let Some(uri) = uri {
+        // A follower is a reader: --refresh keeps it on the latest revision.
+        match tools.secret_get(&uri, !leader) {
+            Ok(content) => juju = Some((uri, Shared::parse(&content))),
+            Err(
+                e @ (HookToolError::SecretNotFound { .. } | HookToolError::PermissionDenied { .. }),
+            ) => {
+                tracing::warn!("the shared secret named in the peer relation cannot be read: {e}");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if juju.is_none() && leader {
+        match tools.secret_info_get(secret::LABEL) {
+            Ok(info) => {
+                let content = tools.secret_get(&info.uri, false)?;
+                juju = Some((info.uri, Shared::parse(&content)));
+            }
+            Err(HookToolError::SecretNotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let unusable = |e: crate::relations::WireError| {
+        tracing::warn!("ignoring an unusable http-secret: {e}");
+        None
+    };
+    let mut view = SharedView {
+        juju,
+        legacy: PeerApp::legacy_http_secret(app)
+            .unwrap_or_else(unusable)
+            .map(|s| (Legacy::PeerBag, s)),
+    };
+    if view.usable().is_none() && view.legacy.is_none() {
+        view.legacy = PeerApp::legacy_http_secret(&tools.leader_get()?)
+            .unwrap_or_else(unusable)
+            .map(|s| (Legacy::LeaderSettings, s));
+    }
+    Ok(view)
 }
 
 /// Which bags [`read_relations`] reads besides the remote units' (each is a tool call, and

@@ -21,7 +21,7 @@ use super::ownership;
 use super::steps::{Candidate, Contents, Plan, Serving, Step};
 use super::switch::{self, Going};
 use super::view::{Observed, Version, View};
-use super::{advertise, nrpe, publish, registry, secret, tls_source};
+use super::{advertise, nrpe, publish, registry, secret, tls_source, upstream};
 
 /// The paths the plan decides from, so the view reads exactly those.
 pub fn paths_to_read(model: &ModelView, local: &LocalState) -> BTreeSet<PathBuf> {
@@ -66,7 +66,7 @@ pub fn plan(view: &View) -> Result<Plan, PlanError> {
         None => {}
     }
     // The shared http.secret: the leader makes it once; every unit renders it.
-    let secret = secret::share(&mut p, &view.model, &view.fresh)?;
+    let secret = secret::share(&mut p, &view.event, &view.model, &view.fresh)?;
     let (config, blob_tls) = match &view.model.config {
         Ok((c, t)) => (c, t.clone()),
         Err(errors) => {
@@ -95,7 +95,17 @@ pub fn plan(view: &View) -> Result<Plan, PlanError> {
     // changes: no restart loop, no wait at every hook (issue 17).
     if let Some(refused) = refused {
         if p.local.running.as_deref() == Some(refused.running.as_str()) {
-            return super::refusal::still_refused(view, binary, &refused);
+            match upstream::next(&refused, view.machine.upstream.as_ref()) {
+                upstream::Next::Stay(refused) => {
+                    if let Some(upstream::Answer::Unreachable(why)) = &view.machine.upstream {
+                        tracing::info!("the cache upstream still gives no answer: {why}");
+                    }
+                    return super::refusal::still_refused(view, binary, &refused);
+                }
+                upstream::Next::Retry => {
+                    p.info("the cache upstream answers again: trying the refused config again");
+                }
+            }
         }
         p.local.refused = None;
     }

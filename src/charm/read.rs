@@ -103,6 +103,14 @@ fn read_machine(
         None => switch::observe(event, fx.legacy, &model.registry_name, local),
     };
     let paths = super::plan::paths_to_read(model, local);
+    let upstream = match again {
+        // The first read asked already, when it had to.
+        Some(_) => None,
+        None => {
+            let config = model.config.as_ref().ok().map(|(c, _)| c);
+            super::upstream::due(local.refused.as_ref(), config).map(|t| (fx.upstream)(&t))
+        }
+    };
     Ok(MachineView {
         binary,
         version,
@@ -113,13 +121,14 @@ fn read_machine(
         program,
         files: observe(fx.files, &paths)?,
         legacy,
+        upstream,
     })
 }
 
 /// Fresh entropy, where the model and machine say it may be needed.
 fn draw(model: &ModelView, machine: &MachineView, local: &LocalState) -> Result<Fresh, Error> {
     let mut fresh = Fresh::default();
-    if model.leader && model.http_secret.is_none() && model.peer.is_some() {
+    if model.shared.needs_fresh(model.leader, model.peer.is_some()) {
         fresh.http_secret = Some(secret::generate()?);
     }
     let Ok((config, _)) = &model.config else {

@@ -348,6 +348,8 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
         running: p.local.running.clone().unwrap_or_default(),
         config_sha256: refused_sha.unwrap_or_default(),
         message: message.clone(),
+        options: options.clone(),
+        upstream_down: false,
     };
     p.warn(message.clone());
     match last_good {
@@ -451,10 +453,11 @@ pub fn give_up(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
 pub fn still_refused(view: &View, binary: &Path, refused: &Refused) -> Result<Plan, PlanError> {
     let mut p = Builder::new(view.local.clone(), &view.machine.files);
     p.local.known = Some(view.model.known());
+    p.local.refused = Some(refused.clone());
     if let Ok((config, _)) = &view.model.config {
         super::ignored::warn_once(&mut p, config);
     }
-    super::secret::share(&mut p, &view.model, &view.fresh)?;
+    super::secret::share(&mut p, &view.event, &view.model, &view.fresh)?;
     registry::keep_serving(&mut p, view, binary, None)?;
     p.status(Status::blocked(refused.message.clone()));
     Ok(p.finish())

@@ -1,17 +1,130 @@
-//! The registry's shared `http.secret`: one for all units (any unit behind a proxy may
-//! have to resume an upload another one started, and the secret signs that state). The
-//! leader makes it once from fresh entropy and shares it in the peer relation's app bag
-//! (relation-set reads stdin; `leader-set` would put it in a process's argv).
+//! What every unit shares: the registry's `http.secret` (any unit behind a proxy may have
+//! to resume an upload another one started, and the secret signs that state), kept in
+//! one Juju secret owned by the application (docs/juju.md#secrets).
+//!
+//! The leader makes the secret once, from fresh entropy or from the value found where
+//! earlier charms kept it (the peer app bag, the Python charm's leader settings: the same
+//! value, so clients see no change and no unit restarts), and records its URI in the
+//! peer app bag, deleting the old copy there in the same commit. Every unit reads the
+//! secret by that URI (the leader also by its label); `secret-changed` runs the same
+//! reconcile as every hook, so a new revision is rendered at once.
 
 use base64::Engine as _;
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::juju::{Event, RelationId, SecretContent, SecretKind, SecretUri};
 use crate::relations::peer::{HttpSecret, PeerApp};
+use crate::secret::Secret;
 
 use super::builder::{Builder, PlanError};
 use super::model::ModelView;
+use super::steps::Step;
 use super::view::Fresh;
 use super::Error;
+
+/// The owner label of the charm's secret (`juju show-secret registry-shared`).
+pub const LABEL: &str = "registry-shared";
+/// Its description, shown by `juju secrets`.
+pub const DESCRIPTION: &str =
+    "Shared by every docker-registry unit: the registry's http.secret (signs upload state).";
+/// Key of the http secret in the secret's content.
+pub const HTTP_SECRET: &str = "http-secret";
+
+/// The content of the charm's secret.
+///
+/// To share another value between units (the tls-auto CA key), add a field here and its
+/// key in [`Shared::parse`] and [`Shared::content`], and have [`share`] set a new
+/// revision (`secret-set`, as it does for an unusable http secret) when the latest one
+/// lacks it: every unit reads it in its next hook (`secret-changed` on the others).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shared {
+    /// The registry's `http.secret`.
+    pub http_secret: HttpSecret,
+}
+
+impl Shared {
+    /// Reads a revision's content; why it is unusable otherwise (never quoting a value).
+    pub fn parse(content: &SecretContent) -> Result<Shared, String> {
+        let raw = content
+            .get(HTTP_SECRET)
+            .ok_or_else(|| format!("it has no {HTTP_SECRET:?} key"))?;
+        let http_secret = HttpSecret::new(raw.expose())
+            .map_err(|why| format!("its {HTTP_SECRET:?} is unusable: {why}"))?;
+        Ok(Shared { http_secret })
+    }
+
+    /// The content to store.
+    pub fn content(&self) -> SecretContent {
+        SecretContent::from([(
+            HTTP_SECRET.to_string(),
+            Secret::new(self.http_secret.expose()),
+        )])
+    }
+}
+
+/// Where a value from before the move was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legacy {
+    /// The peer app bag's `http-secret` (earlier revisions of this charm).
+    PeerBag,
+    /// The leader setting `http-secret` (the Python charm).
+    LeaderSettings,
+}
+
+/// The shared values as this hook found them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SharedView {
+    /// The charm's Juju secret: its URI and content (`Err`: why the content is unusable).
+    pub juju: Option<(SecretUri, Result<Shared, String>)>,
+    /// A value from before the move: the peer app bag's whenever it has one (no call
+    /// needed), the leader setting's only when nothing else gives a value.
+    pub legacy: Option<(Legacy, HttpSecret)>,
+}
+
+impl SharedView {
+    /// The usable content of the Juju secret.
+    pub fn usable(&self) -> Option<&Shared> {
+        self.juju.as_ref().and_then(|(_, c)| c.as_ref().ok())
+    }
+
+    /// The leader will have to make a new http secret: no value is known, and it can
+    /// share one (the peer relation exists, or the secret does).
+    pub fn needs_fresh(&self, leader: bool, has_peer: bool) -> bool {
+        leader
+            && self.usable().is_none()
+            && self.legacy.is_none()
+            && (has_peer || self.juju.is_some())
+    }
+}
+
+/// A change to the charm's Juju secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretStep {
+    /// `secret-add`, then the URI Juju gives into the peer app bag (and the value from
+    /// before the move out of it): both committed with the hook, or neither.
+    Add {
+        /// The content.
+        content: Shared,
+        /// The peer relation.
+        peer: RelationId,
+        /// The peer app bag as read (to write only what changes).
+        bag: crate::juju::Databag,
+    },
+    /// `secret-set`: a new revision with this content.
+    Set {
+        /// The secret.
+        uri: SecretUri,
+        /// The content.
+        content: Shared,
+    },
+    /// `secret-remove --revision`: a revision no unit reads any more.
+    RemoveRevision {
+        /// The secret.
+        uri: SecretUri,
+        /// The revision.
+        revision: u32,
+    },
+}
 
 /// `N` bytes from the system's random source (ring's, already linked for TLS).
 pub fn random<const N: usize>() -> Result<[u8; N], Error> {
@@ -28,36 +141,119 @@ pub fn generate() -> Result<HttpSecret, Error> {
     HttpSecret::new(&text).map_err(Error::Secret)
 }
 
-/// The secret this unit renders, if it has one yet. The leader shares a new one (from
-/// the view's fresh entropy) once the peer relation exists (from the hook after install),
-/// and copies one known only from the Python charm's leader settings into the peer app
-/// bag, once: after that no hook needs `leader-get`.
+/// The http secret this unit renders, if it has one yet, and the leader's steps that
+/// keep the Juju secret and the peer app bag as they should be.
+///
+/// A value in the peer app bag is what the units serve (only a charm that knows nothing
+/// of the Juju secret writes it there: an earlier revision, or this one before the move,
+/// or after a rollback), so it wins: the leader puts it into the Juju secret and deletes
+/// it from the bag in one commit, and nobody restarts. Otherwise the Juju secret's value;
+/// otherwise the Python charm's leader setting; otherwise the leader makes a fresh one.
 pub fn share(
     p: &mut Builder,
+    event: &Event,
     model: &ModelView,
     fresh: &Fresh,
 ) -> Result<Option<HttpSecret>, PlanError> {
+    let shared = &model.shared;
+    if let Some((uri, Err(why))) = &shared.juju {
+        let next = if model.leader {
+            "setting it again"
+        } else {
+            "waiting for the leader"
+        };
+        p.warn(format!(
+            "the shared secret {uri} ({LABEL}) cannot be used ({why}); {next}"
+        ));
+    }
+    let known = match (&shared.legacy, shared.usable()) {
+        (Some((Legacy::PeerBag, v)), _) => Some((Some(Legacy::PeerBag), v.clone())),
+        (_, Some(values)) => Some((None, values.http_secret.clone())),
+        (Some((from, v)), None) => Some((Some(*from), v.clone())),
+        (None, None) => None,
+    };
+    if !model.leader {
+        return Ok(known.map(|(_, v)| v));
+    }
     let peer = model.peer.as_ref();
-    let secret = match (&model.http_secret, model.leader, peer) {
-        (Some(s), true, Some(peer)) if !peer.app.contains_key("http-secret") => {
-            p.info("shared the registry HTTP secret in the peer relation");
-            s.clone()
-        }
-        (Some(s), _, _) => return Ok(Some(s.clone())),
-        (None, true, Some(_)) => {
-            p.info("generated the shared registry HTTP secret");
-            fresh
+    let (from, value) = match known {
+        Some(k) => k,
+        // Only where it can be shared: the peer relation or the secret exists.
+        None if peer.is_none() && shared.juju.is_none() => return Ok(None),
+        None => {
+            let v = fresh
                 .http_secret
                 .clone()
-                .ok_or(PlanError::NoEntropy("http secret"))?
+                .ok_or(PlanError::NoEntropy("http secret"))?;
+            p.info(format!(
+                "generated the registry HTTP secret; sharing it in the Juju secret {LABEL}"
+            ));
+            (None, v)
         }
-        (None, _, _) => return Ok(None),
     };
-    if let Some(peer) = peer {
-        let app = PeerApp {
-            http_secret: Some(secret.clone()),
-        };
-        p.relation(&peer.id, true, &peer.app, &app.to_databag());
+    let content = Shared {
+        http_secret: value.clone(),
+    };
+    match (&shared.juju, from) {
+        (_, Some(Legacy::PeerBag)) | (None, Some(Legacy::LeaderSettings)) => {
+            p.info(format!(
+                "moving the registry HTTP secret from {} into the Juju secret {LABEL} (the same value: nothing restarts)",
+                match from {
+                    Some(Legacy::LeaderSettings) => "the Python charm's leader settings",
+                    _ => "the peer relation",
+                }
+            ));
+        }
+        _ => {}
     }
-    Ok(Some(secret))
+    match &shared.juju {
+        None => {
+            let Some(peer) = peer else {
+                // The URI would have nowhere to go; the next hook has the relation.
+                return Ok(Some(value));
+            };
+            p.step(Step::Secret(SecretStep::Add {
+                content,
+                peer: peer.id.clone(),
+                bag: peer.app.clone(),
+            }));
+            return Ok(Some(value));
+        }
+        Some((uri, current)) => {
+            if current.as_ref().ok() != Some(&content) {
+                p.step(Step::Secret(SecretStep::Set {
+                    uri: uri.clone(),
+                    content,
+                }));
+            } else {
+                remove_unread_revision(p, event, uri);
+            }
+            if let Some(peer) = peer {
+                let app = PeerApp {
+                    shared_secret: Some(uri.clone()),
+                };
+                p.relation(&peer.id, true, &peer.app, &app.to_databag());
+            }
+        }
+    }
+    Ok(Some(value))
+}
+
+/// `secret-remove` names a revision of our secret that no unit reads any more: drop it.
+fn remove_unread_revision(p: &mut Builder, event: &Event, uri: &SecretUri) {
+    if let Event::Secret {
+        kind: SecretKind::Remove,
+        id,
+        revision: Some(revision),
+        ..
+    } = event
+    {
+        let ours = id.parse::<SecretUri>().is_ok_and(|e| e.id() == uri.id());
+        if ours {
+            p.step(Step::Secret(SecretStep::RemoveRevision {
+                uri: uri.clone(),
+                revision: *revision,
+            }));
+        }
+    }
 }

@@ -137,6 +137,8 @@ pub enum Step {
     OpenPort(Port),
     /// `relation-set`.
     Relation(RelationWrite),
+    /// A change to the charm's Juju secret (see `secret`).
+    Secret(super::secret::SecretStep),
     /// A log line.
     Log(LogLine),
 }

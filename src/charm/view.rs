@@ -104,6 +104,8 @@ pub struct MachineView {
     pub files: Observed,
     /// The Python charm's container.
     pub legacy: Legacy,
+    /// A refused cache's upstream, when this hook asked it (see `upstream::due`).
+    pub upstream: Option<super::upstream::Answer>,
 }
 
 /// Entropy drawn for this hook; each only where the view saw it may be needed.

@@ -174,6 +174,9 @@ pub enum Event {
         id: String,
         /// The secret's label (`JUJU_SECRET_LABEL`), if any.
         label: Option<String>,
+        /// The revision (`JUJU_SECRET_REVISION`), set for `secret-remove` and
+        /// `secret-expired`.
+        revision: Option<u32>,
     },
     /// A hook this charm does not know; it is logged at debug and the run exits 0 so an
     /// older charm survives newer Juju hooks.
@@ -298,6 +301,13 @@ fn hook_event(hook: &str, var: &impl Fn(&str) -> Option<String>) -> Result<Event
             kind,
             id: required(var, "JUJU_SECRET_ID")?,
             label: optional(var, "JUJU_SECRET_LABEL"),
+            revision: optional(var, "JUJU_SECRET_REVISION")
+                .map(|v| {
+                    v.parse::<u32>().map_err(|_| {
+                        ContextError::invalid("JUJU_SECRET_REVISION", &v, "not a revision number")
+                    })
+                })
+                .transpose()?,
         });
     }
     // Endpoint names may contain "-relation-"-free dashes (cert-provider), so split on

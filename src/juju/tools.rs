@@ -8,6 +8,9 @@
 //! * relation and state data travel as JSON on stdin (`--file -`), never in argv, so they
 //!   appear neither in `ps` nor in error messages. `leader-set` and `action-set` have no
 //!   `--file`, so their values are in argv and are redacted from every error message;
+//! * secret values never travel in argv either: `secret-add` and `secret-set` have no
+//!   stdin form, so each value goes in a 0600 file in a private 0700 directory, passed as
+//!   `key#file=/abs/path` and removed when the tool returns (docs/juju.md#secrets);
 //! * a failed tool becomes a typed [`HookToolError`] in exactly one place, [`classify`].
 
 use std::collections::BTreeMap;
@@ -58,6 +61,16 @@ pub enum HookToolError {
         /// Juju's stderr, verbatim.
         stderr: String,
     },
+    /// The secret (or the revision, or the key) does not exist, or this unit cannot see it.
+    #[error("`{}` failed: secret not found: {}", shown(.tool, .args), .stderr.trim_end())]
+    SecretNotFound {
+        /// Tool name.
+        tool: String,
+        /// Arguments passed.
+        args: Vec<String>,
+        /// Juju's stderr, verbatim.
+        stderr: String,
+    },
     /// Any other non-zero exit.
     #[error("`{}` failed ({}): {}", shown(.tool, .args), exit_text(*.code), .stderr.trim_end())]
     Tool {
@@ -87,6 +100,14 @@ pub enum HookToolError {
         args: Vec<String>,
         /// What was wrong (never contains the output itself, which may hold secrets).
         cause: BoxError,
+    },
+    /// A secret's values could not be put in private files for the tool to read.
+    #[error("`{tool}`: cannot write the secret's values to a private file: {cause}")]
+    ValueFile {
+        /// Tool name.
+        tool: String,
+        /// The OS error.
+        cause: io::Error,
     },
     /// A key was rejected before calling the tool (Juju would reject it with exit 2).
     #[error("`{tool}` key {key:?} is invalid: {reason}")]
@@ -137,6 +158,13 @@ pub fn classify(tool: &str, args: &[String], code: Option<i32>, stderr: &str) ->
         && (stderr.contains("relation not found") || stderr.contains("unknown relation id"))
     {
         return HookToolError::RelationNotFound {
+            tool: tool_s,
+            args: args_v,
+            stderr: stderr_s,
+        };
+    }
+    if tool.starts_with("secret-") && stderr.contains("not found") {
+        return HookToolError::SecretNotFound {
             tool: tool_s,
             args: args_v,
             stderr: stderr_s,
@@ -384,7 +412,7 @@ impl HookTools<ProcessRunner> {
     }
 }
 
-fn args(list: &[&str]) -> Vec<String> {
+pub(super) fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
@@ -399,7 +427,7 @@ impl<R: ToolRunner> HookTools<R> {
         &self.runner
     }
 
-    fn run(
+    pub(super) fn run(
         &self,
         tool: &str,
         args: Vec<String>,
@@ -409,7 +437,11 @@ impl<R: ToolRunner> HookTools<R> {
     }
 
     /// Runs a `--format=json` tool and parses its output; empty output counts as `null`.
-    fn json<T: DeserializeOwned>(&self, tool: &str, args: Vec<String>) -> Result<T, HookToolError> {
+    pub(super) fn json<T: DeserializeOwned>(
+        &self,
+        tool: &str,
+        args: Vec<String>,
+    ) -> Result<T, HookToolError> {
         let out = self.runner.run(tool, &args, None)?;
         let text = if out.trim().is_empty() {
             "null"
@@ -423,7 +455,7 @@ impl<R: ToolRunner> HookTools<R> {
         })
     }
 
-    fn bad_output(tool: &str, args: Vec<String>, why: String) -> HookToolError {
+    pub(super) fn bad_output(tool: &str, args: Vec<String>, why: String) -> HookToolError {
         HookToolError::BadOutput {
             tool: tool.to_string(),
             args,

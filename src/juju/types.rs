@@ -261,6 +261,87 @@ impl fmt::Display for RelationId {
     }
 }
 
+/// A Juju secret's URI. `secret-add` prints `secret://<model uuid>/<id>`; the tools also
+/// take `secret:<id>` and the bare id. The id is 20 characters of Juju's base32
+/// alphabet (`0-9a-v`). `Display` gives back the form it was read from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SecretUri {
+    /// The model uuid of a `secret://` URI.
+    model: Option<String>,
+    /// The 20-character id.
+    id: String,
+}
+
+impl SecretUri {
+    /// The 20-character id (what `secret-ids` lists).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl FromStr for SecretUri {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        const WHAT: &str = "secret URI";
+        let (model, id) = match s.strip_prefix("secret://") {
+            Some(rest) => {
+                let (model, id) = rest.split_once('/').ok_or_else(|| {
+                    ParseError::new(WHAT, s, "expected secret://<model uuid>/<id>")
+                })?;
+                let uuid_like =
+                    !model.is_empty() && model.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+                if !uuid_like {
+                    return Err(ParseError::new(
+                        WHAT,
+                        s,
+                        format!("{model:?} is not a model uuid"),
+                    ));
+                }
+                (Some(model.to_string()), id)
+            }
+            None => (None, s.strip_prefix("secret:").unwrap_or(s)),
+        };
+        let valid = id.len() == 20
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b));
+        if !valid {
+            return Err(ParseError::new(
+                WHAT,
+                s,
+                "the id must be 20 characters of 0-9 and a-v (e.g. secret:cjc0ljh7n7b0s5h4q6b0)",
+            ));
+        }
+        Ok(SecretUri {
+            model,
+            id: id.to_string(),
+        })
+    }
+}
+
+impl TryFrom<String> for SecretUri {
+    type Error = ParseError;
+    fn try_from(s: String) -> Result<Self, ParseError> {
+        s.parse()
+    }
+}
+
+impl From<SecretUri> for String {
+    fn from(u: SecretUri) -> String {
+        u.to_string()
+    }
+}
+
+impl fmt::Display for SecretUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.model {
+            Some(m) => write!(f, "secret://{m}/{}", self.id),
+            None => write!(f, "secret:{}", self.id),
+        }
+    }
+}
+
 /// The four workload statuses a charm may set with `status-set`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -606,6 +687,31 @@ impl fmt::Display for LogLevel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_uris_in_the_three_forms_juju_takes() {
+        let id = "cjc0ljh7n7b0s5h4q6b0";
+        let full = format!("secret://6f1c7c4e-0000-4000-8000-000000000001/{id}");
+        for form in [full.as_str(), &format!("secret:{id}"), id] {
+            let u: SecretUri = form.parse().unwrap();
+            assert_eq!(u.id(), id, "{form}");
+        }
+        assert_eq!(full.parse::<SecretUri>().unwrap().to_string(), full);
+        assert_eq!(
+            id.parse::<SecretUri>().unwrap().to_string(),
+            format!("secret:{id}")
+        );
+        for bad in [
+            "",
+            "secret:short",
+            "cjc0ljh7n7b0s5h4q6bz",
+            "secret://not a uuid/cjc0ljh7n7b0s5h4q6b0",
+            "secret://6f1c7c4e",
+            "CJC0LJH7N7B0S5H4Q6B0",
+        ] {
+            assert!(bad.parse::<SecretUri>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn unit_name_parts_and_forms() {

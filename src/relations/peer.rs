@@ -14,14 +14,21 @@
 //! The APP bag, written by the leader ([`PeerApp`]):
 //!
 //! ```text
-//! http-secret       <44 chars>    base64 of 32 random bytes; rendered as http.secret
+//! shared-secret     secret://<model uuid>/<id>   the URI of the charm's Juju secret
+//!                                                (label `registry-shared`) holding the
+//!                                                registry's http.secret; not a secret
+//!                                                itself: only our units can read it
 //! ```
 //!
-//! `http-secret` replaces the Python charm's leader setting of the same name for new
-//! deployments; [`PeerApp::http_secret_or_leader`] still reads the leader setting so an
-//! upgraded deployment keeps its secret (uploads in flight across units keep working).
+//! Before the move to a Juju secret the value itself was here, as `http-secret` (base64 of
+//! 32 random bytes), and the Python charm kept it in the leader setting of the same name.
+//! [`PeerApp::legacy_http_secret`] reads either, so an upgraded deployment keeps its
+//! value (uploads in flight across units keep working); the leader's writes delete
+//! `http-secret` from this bag in the same commit that records `shared-secret`.
 
 use std::fmt;
+
+use crate::juju::SecretUri;
 
 use super::{get, Databag, Host, WireError};
 
@@ -31,7 +38,10 @@ pub const INGRESS_ADDRESS: &str = "ingress-address";
 pub const PRIVATE_ADDRESS: &str = "private-address";
 /// Key: our "registry is serving" marker.
 pub const STARTED: &str = "started";
-/// Key (app bag and legacy leader settings): the shared `http.secret`.
+/// Key (app bag): the URI of the charm's Juju secret.
+pub const SHARED_SECRET: &str = "shared-secret";
+/// Key (app bag before the move, and the Python charm's leader settings): the shared
+/// `http.secret` itself.
 pub const HTTP_SECRET: &str = "http-secret";
 
 /// One peer unit's bag.
@@ -110,37 +120,39 @@ impl fmt::Debug for HttpSecret {
 /// The peer relation's app bag (leader-written).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PeerApp {
-    /// `http-secret`.
-    pub http_secret: Option<HttpSecret>,
+    /// `shared-secret`.
+    pub shared_secret: Option<SecretUri>,
 }
 
 impl PeerApp {
     /// Read the app bag.
     pub fn parse(bag: &Databag) -> Result<Self, WireError> {
-        Ok(PeerApp {
-            http_secret: secret_from(bag, HTTP_SECRET)?,
-        })
+        let shared_secret = get(bag, SHARED_SECRET)
+            .map(|v| {
+                v.parse::<SecretUri>()
+                    .map_err(|e| WireError::invalid(SHARED_SECRET, e.reason))
+            })
+            .transpose()?;
+        Ok(PeerApp { shared_secret })
     }
 
-    /// The leader's writes.
+    /// The leader's writes: the URI, and the deletion of the value from before the move.
     pub fn to_databag(&self) -> Databag {
-        let value = self
-            .http_secret
+        let uri = self
+            .shared_secret
             .as_ref()
-            .map(|s| s.expose().to_string())
+            .map(SecretUri::to_string)
             .unwrap_or_default();
-        Databag::from([(HTTP_SECRET.to_string(), value)])
+        Databag::from([
+            (SHARED_SECRET.to_string(), uri),
+            (HTTP_SECRET.to_string(), String::new()),
+        ])
     }
 
-    /// The secret from the app bag, else from the Python charm's leader settings (upgrades).
-    pub fn http_secret_or_leader(
-        app_bag: &Databag,
-        leader_settings: &Databag,
-    ) -> Result<Option<HttpSecret>, WireError> {
-        match secret_from(app_bag, HTTP_SECRET)? {
-            Some(s) => Ok(Some(s)),
-            None => secret_from(leader_settings, HTTP_SECRET),
-        }
+    /// The `http-secret` value from before the move, in this bag or in the Python charm's
+    /// leader settings (the same key in both).
+    pub fn legacy_http_secret(bag: &Databag) -> Result<Option<HttpSecret>, WireError> {
+        secret_from(bag, HTTP_SECRET)
     }
 }
 

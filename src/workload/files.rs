@@ -238,7 +238,7 @@ impl HostFiles {
             path: &tmp,
             armed: true,
         };
-        Self::fill(&file, &tmp, contents, spec)?;
+        Self::fill(&file, path, contents, spec)?;
         drop(file);
         fs::rename(&tmp, path).map_err(io_err("rename a temporary file onto", path))?;
         guard.armed = false;
@@ -249,20 +249,23 @@ impl HostFiles {
         Ok(())
     }
 
+    /// Fills the temporary file that will replace `path`; errors name `path` (the file
+    /// the operator knows, left as it was), not the temporary name.
     fn fill(
         mut file: &File,
-        tmp: &Path,
+        path: &Path,
         contents: &[u8],
         spec: FileSpec,
     ) -> Result<(), FilesError> {
         file.set_permissions(fs::Permissions::from_mode(spec.mode & 0o7777))
-            .map_err(io_err("set the mode of", tmp))?;
+            .map_err(io_err("set the mode of the new", path))?;
         if let Some((uid, gid)) = spec.owner {
             std::os::unix::fs::fchown(file, Some(uid), Some(gid))
-                .map_err(io_err("set the owner of", tmp))?;
+                .map_err(io_err("set the owner of the new", path))?;
         }
-        file.write_all(contents).map_err(io_err("write", tmp))?;
-        file.sync_all().map_err(io_err("sync", tmp))
+        file.write_all(contents)
+            .map_err(io_err("write the new", path))?;
+        file.sync_all().map_err(io_err("sync the new", path))
     }
 }
 

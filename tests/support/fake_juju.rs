@@ -10,6 +10,12 @@
 //! [`FakeJuju::commit`] when the hook succeeds (dropped by [`FakeJuju::rollback`] when it
 //! fails), while the unit's own reads see its queued writes, as under Juju.
 //! Failures use Juju's own stderr, so they go through the charm's `classify`.
+//!
+//! Secrets are Juju 3.6's (docs/juju.md#secrets): owned by the application (managed by
+//! its leader, read by every unit of it), buffered until commit like relation data. The
+//! fake takes values only as `key#file=PATH` (the file must be 0600): a value in argv is
+//! an unexpected call. [`FakeJuju::fail_call`] makes the Nth call from now fail as a
+//! lost controller connection does.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,8 +87,42 @@ pub struct State {
     pub logs: Vec<(String, String)>,
     /// Server-side unit state (state-get/state-set).
     pub unit_state: Databag,
+    /// The model's secrets by id (shared by the units of a scenario when copied).
+    pub secrets: BTreeMap<String, FakeSecret>,
     /// Next relation number.
     next_id: u32,
+}
+
+/// The model's uuid (the one scenario contexts use).
+pub const MODEL_UUID: &str = "6f1c7c4e-0000-4000-8000-000000000001";
+
+/// A Juju secret as the controller keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeSecret {
+    /// The owning application.
+    pub owner_app: String,
+    /// The owner's label.
+    pub label: Option<String>,
+    /// The description.
+    pub description: Option<String>,
+    /// Content of each revision (plain text values; Juju stores base64).
+    pub revisions: BTreeMap<u32, Databag>,
+}
+
+impl FakeSecret {
+    /// The latest revision's number.
+    pub fn latest(&self) -> u32 {
+        self.revisions.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// The latest revision's content.
+    pub fn content(&self) -> Databag {
+        self.revisions
+            .values()
+            .next_back()
+            .cloned()
+            .unwrap_or_default()
+    }
 }
 
 impl State {
@@ -104,6 +144,7 @@ impl State {
             action_failures: Vec::new(),
             logs: Vec::new(),
             unit_state: Databag::new(),
+            secrets: BTreeMap::new(),
             next_id: 0,
         }
     }
@@ -124,6 +165,9 @@ enum Pending {
     },
     OpenPort(String),
     ClosePort(String),
+    SecretAdd(String, FakeSecret),
+    SecretSet(String, Databag),
+    SecretRemove(String, u32),
 }
 
 /// One tool call as the charm made it.
@@ -143,6 +187,8 @@ struct Inner {
     pending: Vec<Pending>,
     calls: Vec<Call>,
     defaults: Map<String, Value>,
+    /// Calls left before the injected failure (`Some(1)`: the next call fails).
+    fail_in: Option<usize>,
 }
 
 /// The fake; clones share one state (the charm's tools and its log layer both hold one).
@@ -215,6 +261,7 @@ impl FakeJuju {
                 pending: Vec::new(),
                 calls: Vec::new(),
                 defaults: config_defaults(),
+                fail_in: None,
             })),
         }
     }
@@ -334,6 +381,22 @@ impl FakeJuju {
         self.with_relation(rel, |r| r.our_app.clone())
     }
 
+    /// Makes the `n`th tool call from now (1: the next one) fail with exit 1, as a call
+    /// does when the unit agent loses its controller connection.
+    pub fn fail_call(&self, n: usize) {
+        self.lock().fail_in = Some(n);
+    }
+
+    /// The secret with owner label `label`, committed.
+    pub fn secret(&self, label: &str) -> Option<(String, FakeSecret)> {
+        self.lock()
+            .state
+            .secrets
+            .iter()
+            .find(|(_, s)| s.label.as_deref() == Some(label))
+            .map(|(id, s)| (id.clone(), s.clone()))
+    }
+
     /// Applies the hook's queued writes (the hook succeeded).
     pub fn commit(&self) {
         let mut inner = self.lock();
@@ -357,6 +420,9 @@ impl FakeJuju {
                 Pending::ClosePort(p) => {
                     st.opened_ports.remove(&p);
                 }
+                p @ (Pending::SecretAdd(..)
+                | Pending::SecretSet(..)
+                | Pending::SecretRemove(..)) => apply_secret(&mut st.secrets, &p),
             }
         }
     }
@@ -365,6 +431,68 @@ impl FakeJuju {
     pub fn rollback(&self) {
         self.lock().pending.clear();
     }
+}
+
+/// Applies one buffered secret write.
+fn apply_secret(secrets: &mut BTreeMap<String, FakeSecret>, p: &Pending) {
+    match p {
+        Pending::SecretAdd(id, secret) => {
+            secrets.insert(id.clone(), secret.clone());
+        }
+        Pending::SecretSet(id, content) => {
+            if let Some(s) = secrets.get_mut(id) {
+                // Juju makes no revision for the same content.
+                if s.content() != *content {
+                    let next = s.latest() + 1;
+                    s.revisions.insert(next, content.clone());
+                }
+            }
+        }
+        Pending::SecretRemove(id, revision) => {
+            if let Some(s) = secrets.get_mut(id) {
+                s.revisions.remove(revision);
+                if s.revisions.is_empty() {
+                    secrets.remove(id);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The id in a secret URI (any of the three forms), or None.
+fn secret_id(uri: &str) -> Option<String> {
+    let id = uri
+        .strip_prefix(&format!("secret://{MODEL_UUID}/"))
+        .or_else(|| uri.strip_prefix("secret:"))
+        .unwrap_or(uri);
+    let ok = id.len() == 20
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b));
+    ok.then(|| id.to_string())
+}
+
+/// `key#file=PATH` arguments: the content, read from files that must be private. A value
+/// in argv (`key=value`) is a call the charm must never make.
+fn secret_values(tool: &str, args: &[&str]) -> Databag {
+    use std::os::unix::fs::PermissionsExt;
+    args.iter()
+        .map(|a| {
+            let (key, path) = a
+                .split_once("#file=")
+                .unwrap_or_else(|| panic!("{tool}: {a:?} is not key#file=PATH: a value in argv"));
+            let meta = std::fs::metadata(path)
+                .unwrap_or_else(|e| panic!("{tool}: {key}'s file {path}: {e}"));
+            assert_eq!(
+                meta.permissions().mode() & 0o777,
+                0o600,
+                "{tool}: {path} not 0600"
+            );
+            let value = std::fs::read_to_string(path).unwrap();
+            (key.to_string(), value)
+        })
+        .collect()
 }
 
 /// Parses `-r <endpoint>:<id>` and finds the relation, answering like Juju when it is gone.
@@ -403,6 +531,134 @@ fn key_values(args: &[String]) -> Databag {
 }
 
 impl Inner {
+    /// The model's secrets with this hook's queued writes applied (a hook reads its own).
+    fn secrets_view(&self) -> BTreeMap<String, FakeSecret> {
+        let mut secrets = self.state.secrets.clone();
+        for p in &self.pending {
+            apply_secret(&mut secrets, p);
+        }
+        secrets
+    }
+
+    /// A secret the unit's application manages, for a write by its leader.
+    fn managed_secret(
+        &self,
+        tool: &str,
+        args: &[String],
+        uri: &str,
+    ) -> Result<String, HookToolError> {
+        let id = secret_id(uri).unwrap_or_else(|| panic!("{tool}: bad secret URI {uri:?}"));
+        let not_found = || err(tool, args, 1, &format!("ERROR secret {id:?} not found\n"));
+        let secret = self
+            .secrets_view()
+            .get(&id)
+            .cloned()
+            .ok_or_else(not_found)?;
+        if secret.owner_app != self.state.app() {
+            return Err(err(tool, args, 1, "ERROR permission denied\n"));
+        }
+        if !self.state.leader {
+            return Err(err(tool, args, 1, "ERROR this unit is not the leader\n"));
+        }
+        Ok(id)
+    }
+
+    fn answer_secret(&mut self, tool: &str, args: &[String]) -> Result<String, HookToolError> {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let unexpected = || -> ! { panic!("FakeJuju: unexpected call `{tool} {args:?}`") };
+        let app = self.state.app();
+        match (tool, a.as_slice()) {
+            ("secret-add", ["--label", label, "--description", description, values @ ..])
+                if !values.is_empty() =>
+            {
+                let content = secret_values(tool, values);
+                if !self.state.leader {
+                    return Err(err(tool, args, 1, "ERROR this unit is not the leader\n"));
+                }
+                let secrets = self.secrets_view();
+                if secrets
+                    .values()
+                    .any(|s| s.owner_app == app && s.label.as_deref() == Some(*label))
+                {
+                    return Err(err(
+                        tool,
+                        args,
+                        1,
+                        &format!("ERROR secret with label {label:?} already exists\n"),
+                    ));
+                }
+                // Ids only need to be distinct and valid (20 of 0-9a-v).
+                let id = format!("{:020}", secrets.len() + 1 + self.pending.len());
+                self.pending.push(Pending::SecretAdd(
+                    id.clone(),
+                    FakeSecret {
+                        owner_app: app,
+                        label: Some(label.to_string()),
+                        description: Some(description.to_string()),
+                        revisions: BTreeMap::from([(1, content)]),
+                    },
+                ));
+                Ok(format!("secret://{MODEL_UUID}/{id}\n"))
+            }
+            ("secret-set", [uri, values @ ..]) if !values.is_empty() => {
+                let content = secret_values(tool, values);
+                let id = self.managed_secret(tool, args, uri)?;
+                self.pending.push(Pending::SecretSet(id, content));
+                Ok(String::new())
+            }
+            ("secret-remove", ["--revision", n, uri]) => {
+                let id = self.managed_secret(tool, args, uri)?;
+                let n: u32 = n.parse().unwrap_or_else(|_| unexpected());
+                if !self.secrets_view()[&id].revisions.contains_key(&n) {
+                    let msg = format!("ERROR secret revision {id}/{n} not found\n");
+                    return Err(err(tool, args, 1, &msg));
+                }
+                self.pending.push(Pending::SecretRemove(id, n));
+                Ok(String::new())
+            }
+            ("secret-get", ["--format=json", rest @ ..]) => {
+                let uri = match rest {
+                    ["--refresh", uri] | [uri] => uri,
+                    _ => unexpected(),
+                };
+                let id = secret_id(uri).unwrap_or_else(|| panic!("bad secret URI {uri:?}"));
+                let Some(secret) = self.secrets_view().get(&id).cloned() else {
+                    return Err(err(
+                        tool,
+                        args,
+                        1,
+                        &format!("ERROR secret {id:?} not found\n"),
+                    ));
+                };
+                // No grants are modelled: only the owning application's units read.
+                if secret.owner_app != app {
+                    return Err(err(tool, args, 1, "ERROR permission denied\n"));
+                }
+                out(strings(&secret.content()))
+            }
+            ("secret-info-get", ["--format=json", "--label", label]) => {
+                let found = self.secrets_view().into_iter().find(|(_, s)| {
+                    s.owner_app == app && self.state.leader && s.label.as_deref() == Some(*label)
+                });
+                match found {
+                    Some((id, s)) => out(json!({ id: {
+                        "revision": s.latest(),
+                        "label": label,
+                        "owner": "application",
+                        "rotation": "never",
+                    }})),
+                    None => Err(err(
+                        tool,
+                        args,
+                        1,
+                        &format!("ERROR secret {label:?} not found\n"),
+                    )),
+                }
+            }
+            _ => unexpected(),
+        }
+    }
+
     /// Our unit or app bag with this hook's queued writes applied.
     fn own_bag(&self, rel: &Relation, app: bool) -> Databag {
         let mut bag = if app {
@@ -604,6 +860,7 @@ impl Inner {
                 self.state.logs.push((level.to_string(), msg.to_string()));
                 Ok(String::new())
             }
+            (t, _) if t.starts_with("secret-") => self.answer_secret(tool, args),
             _ => unexpected(),
         }
     }
@@ -622,6 +879,12 @@ impl ToolRunner for FakeJuju {
             args: args.to_vec(),
             stdin: stdin.map(<[u8]>::to_vec),
         });
+        if let Some(n) = inner.fail_in {
+            inner.fail_in = n.checked_sub(1).filter(|left| *left > 0);
+            if n == 1 {
+                return Err(err(tool, args, 1, "ERROR connection is shut down\n"));
+            }
+        }
         inner.answer(tool, args, stdin)
     }
 }

@@ -18,6 +18,16 @@ d=${0%/*}; d=${d%/*}
 n=$(cat "$d/counter" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$d/counter"
 mkdir -p "$d/calls/$n"
 printf '%s\0' "$name" "$@" > "$d/calls/$n/argv"
+# Secret values come as key#file=PATH: keep what each file held, and its mode, at call time.
+i=0
+for a in "$@"; do
+  case "$a" in *'#file='*)
+    i=$((i + 1)); f=${a#*#file=}
+    stat -c '%a' "$f" > "$d/calls/$n/file$i.mode" 2>/dev/null
+    stat -c '%a' "${f%/*}" > "$d/calls/$n/file$i.dirmode" 2>/dev/null
+    cat "$f" > "$d/calls/$n/file$i" 2>/dev/null;;
+  esac
+done
 if [ -f "$d/resp/$name.noread" ]; then : > "$d/calls/$n/stdin"; exit 0; fi
 cat > "$d/calls/$n/stdin"
 if [ -f "$d/resp/$name.out" ]; then cat "$d/resp/$name.out"; fi
@@ -48,6 +58,9 @@ pub struct Call {
     pub tool: String,
     pub args: Vec<String>,
     pub stdin: Vec<u8>,
+    /// For each `key#file=PATH` argument, in order: (file mode, its directory's mode,
+    /// contents) as the tool found them.
+    pub files: Vec<(String, String, String)>,
 }
 
 impl Call {
@@ -90,6 +103,11 @@ pub const ALL_TOOLS: &[&str] = &[
     "relation-ids",
     "relation-list",
     "relation-set",
+    "secret-add",
+    "secret-get",
+    "secret-info-get",
+    "secret-remove",
+    "secret-set",
     "state-delete",
     "state-get",
     "state-set",
@@ -182,10 +200,23 @@ impl FakeTools {
                     .collect();
                 parts.pop(); // the record ends with a NUL
                 let tool = parts.remove(0);
+                let files = (1..)
+                    .map_while(|i| {
+                        let text = |suffix: &str| {
+                            fs::read_to_string(p.join(format!("file{i}{suffix}"))).ok()
+                        };
+                        Some((
+                            text(".mode")?.trim().to_string(),
+                            text(".dirmode")?.trim().to_string(),
+                            text("")?,
+                        ))
+                    })
+                    .collect();
                 Call {
                     tool,
                     args: parts,
                     stdin: fs::read(p.join("stdin")).unwrap(),
+                    files,
                 }
             })
             .collect()
