@@ -457,6 +457,22 @@ pub struct TlsPaths {
     pub key: Option<PathBuf>,
 }
 
+/// `tls-client-ca`: which client certificates the registry demands (mutual TLS).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ClientCa {
+    /// Unset: none, unless an upgrade from the Python charm found its registry demanding
+    /// them (then they are still demanded: docs/migration.md).
+    #[default]
+    Unset,
+    /// `none`: never demand client certificates, not even after such an upgrade.
+    Off,
+    /// Demand a client certificate signed by one of these CAs (PEM).
+    Ca(crate::tls::Pem),
+}
+
+/// The value of `tls-client-ca` that turns client certificates off for good.
+pub const CLIENT_CA_OFF: &str = "none";
+
 /// An option this charm accepts and ignores, found set to something other than its
 /// default: the unit logs one warning per change, naming what replaces it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -643,6 +659,11 @@ pub struct CharmConfig {
     pub tls_blobs: TlsBlobs,
     /// `tls-*-path` values.
     pub tls_paths: TlsPaths,
+    /// `tls-auto`: with no other TLS source, serve certificates from a CA of the
+    /// application's own.
+    pub tls_auto: bool,
+    /// `tls-client-ca`.
+    pub tls_client_ca: ClientCa,
     /// `nagios_context` (layer option; default `juju`): letters, digits, `.`, `_`, `-`.
     pub nagios_context: String,
     /// `nagios_servicegroups` (layer option): comma-separated names like the context.
@@ -1124,6 +1145,8 @@ impl CharmConfig {
             key: r.path("tls-key-path", DEFAULT_TLS_KEY_PATH),
         };
         check_tls_paths(&mut r, &tls_paths);
+        let tls_auto = r.boolean("tls-auto", false);
+        let tls_client_ca = read_client_ca(&mut r);
 
         let cfg = CharmConfig {
             auth,
@@ -1145,6 +1168,8 @@ impl CharmConfig {
             storage_read_only: r.boolean("storage-read-only", false),
             tls_blobs,
             tls_paths,
+            tls_auto,
+            tls_client_ca,
             nagios_context: r.nagios("nagios_context", "juju", false),
             nagios_servicegroups: r.nagios("nagios_servicegroups", "", true),
         };
@@ -1223,6 +1248,28 @@ impl CharmConfig {
             }
             (Err(errs), Ok(_)) => Err(errs),
         }
+    }
+}
+
+/// `tls-client-ca`: unset, `none`, or base64 of a PEM CA bundle.
+fn read_client_ca(r: &mut Reader<'_>) -> ClientCa {
+    const KEY: &str = "tls-client-ca";
+    match r.opt(KEY) {
+        None => ClientCa::Unset,
+        Some(v) if v.trim().eq_ignore_ascii_case(CLIENT_CA_OFF) => ClientCa::Off,
+        Some(_) => match r.base64_text(KEY) {
+            None => ClientCa::Unset,
+            Some(text) => match crate::tls::ca_bundle(KEY, &text) {
+                Ok(pem) => ClientCa::Ca(pem),
+                Err(e) => {
+                    r.err(ConfigError::from(e).with_fix(format!(
+                        "set it to `base64 -w0 ca.crt` of the CA that signs client \
+                         certificates, or to {CLIENT_CA_OFF}"
+                    )));
+                    ClientCa::Unset
+                }
+            },
+        },
     }
 }
 

@@ -24,6 +24,9 @@ pub enum Scheme {
     Http,
     /// HTTPS (certificate not verified, see the module doc).
     Https,
+    /// HTTPS to a registry that demands client certificates (`clientcas`): the probe has
+    /// none, so the registry refusing the handshake for want of one is its answer.
+    HttpsClientCerts,
 }
 
 /// Why the registry did not answer.
@@ -63,20 +66,36 @@ pub enum ProbeError {
     },
 }
 
+/// What [`get_v2`] returns when the registry refused a client without a certificate
+/// (nginx's code for "no client certificate"; never a real reply of the registry).
+pub const CERTIFICATE_DEMANDED: u16 = 496;
+
+/// TLS alerts a server sends a client that has no certificate (TLS 1.3, then 1.2).
+fn wants_cert(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::AlertReceived(
+            rustls::AlertDescription::CertificateRequired
+                | rustls::AlertDescription::BadCertificate
+        )
+    )
+}
+
 /// The URL a probe of `addr` reads.
 pub fn url(addr: SocketAddr, scheme: Scheme) -> String {
     let s = match scheme {
         Scheme::Http => "http",
-        Scheme::Https => "https",
+        Scheme::Https | Scheme::HttpsClientCerts => "https",
     };
     format!("{s}://{addr}/v2/")
 }
 
-/// One `GET /v2/`; Ok(status) when the registry serves (200 or 401).
+/// One `GET /v2/`; Ok(status) when the registry serves (200 or 401, or
+/// [`CERTIFICATE_DEMANDED`] with [`Scheme::HttpsClientCerts`]).
 pub fn get_v2(addr: SocketAddr, scheme: Scheme, timeout: Duration) -> Result<u16, ProbeError> {
     let status = get(addr, scheme, "/v2/", None, timeout)?;
     match status {
-        200 | 401 => Ok(status),
+        200 | 401 | CERTIFICATE_DEMANDED => Ok(status),
         status => Err(ProbeError::Status {
             url: url(addr, scheme),
             status,
@@ -134,25 +153,32 @@ fn get(
     );
     let reply = match scheme {
         Scheme::Http => exchange(tcp, &request).map_err(io)?,
-        Scheme::Https => {
+        Scheme::Https | Scheme::HttpsClientCerts => {
             let name = ServerName::IpAddress(addr.ip().into());
             let conn =
                 ClientConnection::new(tls_config(), name).map_err(|cause| ProbeError::Tls {
                     url: url.clone(),
                     cause,
                 })?;
-            exchange(StreamOwned::new(conn, tcp), &request).map_err(|e| {
-                match e
-                    .get_ref()
-                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                {
-                    Some(tls) => ProbeError::Tls {
-                        url: url.clone(),
-                        cause: tls.clone(),
-                    },
-                    None => io(e),
+            match exchange(StreamOwned::new(conn, tcp), &request) {
+                Ok(reply) => reply,
+                Err(e) => {
+                    return match e
+                        .get_ref()
+                        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    {
+                        // Up, serving TLS with its certificate, and asking for ours: serving.
+                        Some(tls) if scheme == Scheme::HttpsClientCerts && wants_cert(tls) => {
+                            Ok(CERTIFICATE_DEMANDED)
+                        }
+                        Some(tls) => Err(ProbeError::Tls {
+                            url: url.clone(),
+                            cause: tls.clone(),
+                        }),
+                        None => Err(io(e)),
+                    };
                 }
-            })?
+            }
         }
     };
     parse_status(&reply).ok_or_else(|| ProbeError::NotHttp {

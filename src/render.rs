@@ -20,6 +20,8 @@ pub const CONFIG_PATH: &str = "/etc/docker/registry/config.yml";
 pub const HTPASSWD_PATH: &str = "/etc/docker/registry/htpasswd";
 /// Host path of the token auth root certificate bundle.
 pub const TOKEN_PEM_PATH: &str = "/etc/docker/registry/auth_token.pem";
+/// Host path of the CA bundle client certificates must chain to (`tls-client-ca`).
+pub const CLIENT_CA_PATH: &str = "/etc/docker/registry/client-ca.crt";
 /// Filesystem storage root: the host path the Python charm mounted, so data survives a switch.
 pub const STORAGE_ROOT: &str = "/srv/registry";
 
@@ -32,6 +34,8 @@ pub struct TlsFiles<'a> {
     pub cert: &'a Path,
     /// Private key file (`tls-key-path`).
     pub key: &'a Path,
+    /// CA bundle of client certificates, when the registry demands them (`clientcas`).
+    pub client_cas: Option<&'a Path>,
 }
 
 /// Everything `config.yml` depends on.
@@ -167,6 +171,7 @@ struct HttpView {
 struct TlsView {
     certificate: String,
     key: String,
+    clientcas: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -286,6 +291,7 @@ fn view(inputs: &RegistryConfigInputs<'_>) -> Result<View, RenderError> {
             Some(t) => Some(TlsView {
                 certificate: path_str(t.cert)?,
                 key: path_str(t.key)?,
+                clientcas: t.client_cas.map(path_str).transpose()?,
             }),
             None => None,
         },

@@ -13,6 +13,8 @@ use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificat
 
 use crate::secret::Secret;
 
+pub mod auto;
+
 /// A PEM document (one or more blocks, normalised: no text before or between blocks).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pem(String);
@@ -37,6 +39,8 @@ pub enum TlsSource {
     Config,
     /// The cert-provider (tls-certificates) relation.
     CertProvider,
+    /// The application's own CA (`tls-auto`).
+    Auto,
 }
 
 impl TlsSource {
@@ -48,6 +52,7 @@ impl TlsSource {
                 "cert-provider certificate",
                 "cert-provider key",
             ],
+            TlsSource::Auto => ["tls-auto CA", "tls-auto certificate", "tls-auto key"],
         }
     }
 }
@@ -173,6 +178,16 @@ fn parse_cert_blocks(option: &str, text: &str) -> Result<Vec<Vec<u8>>, TlsError>
             .map_err(|e| TlsError::new(option, format!("certificate does not parse ({e})")))?;
     }
     Ok(ders)
+}
+
+/// The CA certificate(s) of `option` (e.g. `tls-client-ca`), normalised to PEM; at least
+/// one certificate, each parsing.
+pub fn ca_bundle(option: &str, text: &str) -> Result<Pem, TlsError> {
+    let ders = parse_cert_blocks(option, text)?;
+    Ok(Pem(ders
+        .iter()
+        .map(|d| encode_pem("CERTIFICATE", d))
+        .collect()))
 }
 
 /// Reads a private key PEM (PKCS#8, PKCS#1 RSA or SEC1 EC) and returns PKCS#8 DER.
@@ -592,12 +607,13 @@ pub fn generate_key() -> Result<Secret, TlsError> {
     Ok(Secret::new(kp.serialize_pem()))
 }
 
-/// A PEM certificate signing request for `key` with `common_name` and `sans`.
-pub fn csr(key: &Secret, common_name: &str, sans: &[San]) -> Result<Pem, TlsError> {
-    let err = |p: String| TlsError::new("certificate request", p);
-    let der = parse_key("private key", key.expose())?;
-    let kp = rcgen::KeyPair::try_from(der.as_slice())
-        .map_err(|e| err(format!("private key cannot be loaded ({e})")))?;
+/// Certificate (or request) parameters naming `common_name` and exactly `sans`; `err`
+/// words a failure for the caller.
+fn subject_params(
+    common_name: &str,
+    sans: &[San],
+    err: &dyn Fn(String) -> TlsError,
+) -> Result<rcgen::CertificateParams, TlsError> {
     let mut params =
         rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| err(format!("{e}")))?;
     params
@@ -613,6 +629,16 @@ pub fn csr(key: &Secret, common_name: &str, sans: &[San]) -> Result<Pem, TlsErro
             ),
         });
     }
+    Ok(params)
+}
+
+/// A PEM certificate signing request for `key` with `common_name` and `sans`.
+pub fn csr(key: &Secret, common_name: &str, sans: &[San]) -> Result<Pem, TlsError> {
+    let err = |p: String| TlsError::new("certificate request", p);
+    let der = parse_key("private key", key.expose())?;
+    let kp = rcgen::KeyPair::try_from(der.as_slice())
+        .map_err(|e| err(format!("private key cannot be loaded ({e})")))?;
+    let params = subject_params(common_name, sans, &err)?;
     let req = params
         .serialize_request(&kp)
         .map_err(|e| err(format!("{e}")))?;

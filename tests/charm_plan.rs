@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use charm::charm::actions::action_registry;
+use charm::charm::auto_tls;
 use charm::charm::local::{self, LocalState};
 use charm::charm::model::{ModelView, RelationView};
 use charm::charm::plan::{self, paths_to_read};
@@ -156,6 +157,9 @@ impl World {
     /// Plans the view's event, applies the plan to the world and returns the plan.
     fn run(&mut self, event: Event) -> Plan {
         self.view.event = event;
+        // The view draws tls-auto's keys and certificates where it sees them needed.
+        let v = &mut self.view;
+        auto_tls::draw(&v.model, &v.machine, &mut v.fresh).unwrap();
         let plan = plan::plan(&self.view).unwrap_or_else(|e| panic!("no plan: {e}"));
         self.after(&plan);
         plan
@@ -334,6 +338,10 @@ fn situations() -> Vec<(&'static str, View)> {
             ),
         ),
         ("clients, haproxy and nrpe", related),
+        (
+            "tls-auto",
+            fresh(Event::ConfigChanged, json!({"tls-auto": true})),
+        ),
     ]
 }
 
@@ -642,7 +650,7 @@ fn a_tls_path_naming_a_directory_blocks_naming_the_option() {
 }
 
 #[test]
-fn operator_tls_files_the_registry_user_cannot_read_block() {
+fn operator_tls_files_the_registry_user_cannot_read_are_served_from_copies() {
     let (cert, key, _) = certificate();
     let mut view = fresh(Event::ConfigChanged, json!({}));
     let disk = BTreeMap::from([
@@ -657,10 +665,12 @@ fn operator_tls_files_the_registry_user_cannot_read_block() {
     ]);
     view.machine = machine(&view.model, &view.local, &disk);
     let plan = plan::plan(&view).unwrap();
-    let message = &plan.statuses[0].message;
+    assert_eq!(plan.statuses, []);
+    let files = written(&plan);
     assert!(
-        message.starts_with("Invalid charm config: tls-key-path: /etc/docker/registry/registry.key is not readable by the docker-registry user"),
-        "{message}"
+        files.iter().any(|p| p.ends_with("operator-tls.key"))
+            && !files.iter().any(|p| p.ends_with("registry.key")),
+        "{files:?}"
     );
 
     // Readable by the group: served as they are, https.
@@ -775,6 +785,59 @@ fn an_action_gets_the_registry_the_plan_serves() {
         plan::plan(&invalid).unwrap().serving.is_none(),
         "nothing to act on"
     );
+}
+
+/// tls-auto renews a unit's certificate 30 days before it expires (it is valid 90), not
+/// before, without a view of the clock in the plan: the view's `now` decides.
+#[test]
+fn tls_auto_renews_thirty_days_before_expiry() {
+    use std::time::Duration;
+    const AUTO_CERT: &str = "/var/lib/docker-registry-charm/tls-auto.crt";
+    let day = Duration::from_secs(86_400);
+    let mut world = World::new(fresh(Event::ConfigChanged, json!({"tls-auto": true})));
+    let start = world.view.model.now;
+    let first = world.run(Event::ConfigChanged);
+    let files = written(&first);
+    assert!(
+        files.contains(&PathBuf::from(AUTO_CERT))
+            && files.contains(&PathBuf::from("/etc/docker/registry/registry.crt")),
+        "{files:?}"
+    );
+    let peer = world.view.model.peer.as_ref().unwrap();
+    assert!(
+        peer.app.contains_key("tls-auto-ca"),
+        "{:?}",
+        peer.app.keys()
+    );
+
+    world.view.model.now = start + day * 59;
+    let quiet = world.run(Event::UpdateStatus);
+    assert_eq!(written(&quiet), Vec::<PathBuf>::new(), "31 days left: kept");
+    assert_eq!(service_calls(&quiet), []);
+
+    world.view.model.now = start + day * 61;
+    let renewal = world.run(Event::UpdateStatus);
+    let files = written(&renewal);
+    assert!(
+        files.contains(&PathBuf::from(AUTO_CERT))
+            && files.contains(&PathBuf::from("/etc/docker/registry/registry.crt")),
+        "29 days left: renewed {files:?}"
+    );
+    assert!(
+        !files.contains(&PathBuf::from(
+            "/var/lib/docker-registry-charm/tls-auto.key"
+        )),
+        "the key stays"
+    );
+    assert_eq!(service_calls(&renewal), [ServiceCall::Restart]);
+    let logs: Vec<&str> = renewal.logs().iter().map(|l| l.message.as_str()).collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("the one on disk expires soon")),
+        "{logs:?}"
+    );
+    let again = world.run(Event::UpdateStatus);
+    assert_eq!(written(&again), Vec::<PathBuf>::new());
 }
 
 /// The world's view after the machine lost `path` (an operator, a cleanup script).

@@ -924,7 +924,10 @@ fn garbage_remote_data_is_logged_and_ignored() {
         warnings.iter().any(|w| w.contains("haproxy/0")),
         "website garbage not logged: {warnings:?}"
     );
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(
+        u.status(),
+        active("Ready at 10.1.0.5:5000 (http). Waiting for a certificate from cert-provider.")
+    );
     assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
 }
 
@@ -969,9 +972,13 @@ fn website_leader_orders_servers_by_number_and_proxied_netloc_keeps_the_port() {
         "{services}"
     );
 
+    // A runtime related to plain http is told what it misses (B6).
     assert_eq!(
         u.status(),
-        active("Ready at 10.1.0.100:5000 (http, proxied).")
+        active(
+            "Ready at 10.1.0.100:5000 (http, proxied). Container runtimes pull over HTTPS \
+             only: juju config docker-registry tls-auto=true, or relate a CA."
+        )
     );
     assert_eq!(
         u.juju.our_bag(&client)["registry_netloc"],
@@ -1040,7 +1047,10 @@ fn cert_provider_request_is_published_once_and_stable() {
         vec![],
         "the key and request are not regenerated"
     );
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(
+        u.status(),
+        active("Ready at 10.1.0.5:5000 (http). Waiting for a certificate from cert-provider.")
+    );
 }
 
 /// Runs the cert-provider request and answers it like easyrsa; returns the relation.
@@ -1106,7 +1116,10 @@ fn expired_provider_certificate_is_ignored_with_a_warning() {
     assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
     assert!(!u.exists(DEFAULT_TLS_KEY_PATH));
     assert_eq!(u.service_calls(), (1, 0, 0));
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(
+        u.status(),
+        active("Ready at 10.1.0.5:5000 (http). Waiting for a certificate from cert-provider.")
+    );
 }
 
 /// B22/B8: removing the cert provider removes the charm's TLS files and falls back to
@@ -1261,12 +1274,15 @@ fn operator_tls_files_are_used_and_never_removed() {
     assert!(!u.exists(CONFIG_PATH));
 }
 
-/// Operator files the registry could not use block naming the option, instead of turning
-/// TLS on and leaving the registry dead at start: a root-only key (0600 root, what an admin
-/// or the Python charm leaves; seen on jujusim: "open registry.key: permission denied"),
-/// and empty files.
+/// Operator files the registry's user cannot read (a root-only key: 0600 root, what an
+/// admin or the Python charm's root container was content with; seen on jujusim: "open
+/// registry.key: permission denied") are served through copies the charm keeps for it,
+/// so the registry never dies at start; once the operator makes them readable, the
+/// originals serve and the copies go. Empty files block, keeping the last good config.
 #[test]
-fn operator_tls_files_the_registry_cannot_use_block() {
+fn operator_tls_files_the_registry_cannot_read_are_served_from_copies() {
+    const COPY_CERT: &str = "/etc/docker/registry/operator-tls.crt";
+    const COPY_KEY: &str = "/etc/docker/registry/operator-tls.key";
     let ca = ca();
     let (cert, key) = server_cert(&ca, &[ADDR.to_string()], 90);
     let (u, _) = Unit::serving();
@@ -1276,26 +1292,61 @@ fn operator_tls_files_the_registry_cannot_use_block() {
     u.files
         .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o600, (0, 0));
     u.ok(Event::UpdateStatus);
-    let (kind, msg) = u.status();
-    assert_eq!(kind, "blocked");
-    assert!(
-        msg.contains("tls-key-path: /etc/docker/registry/registry.key is not readable by the docker-registry user"),
-        "{msg}"
-    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(u.text(COPY_KEY), key);
+    assert_eq!(u.meta(COPY_KEY), (0o600, OWNER.0, OWNER.1));
+    assert_eq!(u.text(COPY_CERT), cert);
     assert_eq!(
-        u.text(CONFIG_PATH),
-        good,
-        "the last good config keeps serving"
+        u.meta(DEFAULT_TLS_KEY_PATH),
+        (0o600, 0, 0),
+        "the original is untouched"
     );
-    assert_eq!(u.service_calls(), (1, 0, 0));
+    let config = u.text(CONFIG_PATH);
+    assert!(config.contains(&format!("key: \"{COPY_KEY}\"")), "{config}");
+    assert!(
+        config.contains(&format!("certificate: \"{COPY_CERT}\"")),
+        "{config}"
+    );
+    assert_eq!(u.service_calls(), (1, 1, 0), "one restart onto TLS");
+    let info = u.log_lines("INFO").join("\n");
+    assert!(
+        info.contains(
+            "/etc/docker/registry/registry.key cannot be read by the docker-registry user"
+        ),
+        "{info}"
+    );
+    u.ok(Event::UpdateStatus);
+    assert_eq!(
+        u.service_calls(),
+        (1, 1, 0),
+        "a no-op hook restarts nothing"
+    );
+
+    // Made readable by the registry's group: the originals serve, the copies go.
+    u.files
+        .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o640, (0, OWNER.1));
+    u.ok(Event::UpdateStatus);
+    assert!(!u.exists(COPY_KEY) && !u.exists(COPY_CERT));
+    let config = u.text(CONFIG_PATH);
+    assert!(
+        config.contains("key: \"/etc/docker/registry/registry.key\""),
+        "{config}"
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
 
     u.files.seed_file(DEFAULT_TLS_CERT_PATH, b"", 0o644, (0, 0));
     u.files.seed_file(DEFAULT_TLS_KEY_PATH, b"", 0o644, (0, 0));
+    let serving = u.text(CONFIG_PATH);
     u.ok(Event::UpdateStatus);
     let (kind, msg) = u.status();
     assert_eq!(kind, "blocked");
     assert!(msg.contains("are empty"), "{msg}");
-    assert_eq!(u.text(CONFIG_PATH), good);
+    assert_eq!(
+        u.text(CONFIG_PATH),
+        serving,
+        "the last good config keeps serving"
+    );
+    assert_ne!(serving, good);
 }
 
 /// Team rule: secrets never in logs (password, http secret, private keys).
@@ -1342,20 +1393,11 @@ fn crash_while_blocked_keeps_the_proxy_environment() {
     assert_eq!(relaunched, good, "restarted without its proxy environment");
 }
 
-/// v4: a provider answering our CSR in its app bag turns TLS on with OUR key,
-/// which never leaves the unit.
-#[test]
-fn v4_answer_to_our_csr_turns_tls_on_with_our_own_key() {
-    let ca = ca();
-    let (u, _) = Unit::serving();
-    let cp = u
-        .juju
-        .add_relation("cert-provider", "self-signed-certificates");
-    u.juju
-        .set_unit_bag(&cp, "self-signed-certificates/0", juju_keys("10.1.0.9"));
-    u.ok(joined(&cp, "self-signed-certificates/0"));
+/// A v4 provider signing the unit's first CSR on `cp` with `ca` and answering in its app
+/// bag (then the relation-changed hook); the certificate.
+fn sign_v4(u: &Unit, cp: &RelationId, ca: &Ca) -> String {
     let csrs: Value =
-        serde_json::from_str(&u.juju.our_bag(&cp)["certificate_signing_requests"]).unwrap();
+        serde_json::from_str(&u.juju.our_bag(cp)["certificate_signing_requests"]).unwrap();
     let csr = csrs[0]["certificate_signing_request"]
         .as_str()
         .unwrap()
@@ -1372,8 +1414,24 @@ fn v4_answer_to_our_csr_turns_tls_on_with_our_own_key() {
         "chain": [cert, ca.pem],
     }]);
     u.juju
-        .set_remote_app_bag(&cp, bag(&[("certificates", &answer.to_string())]));
-    u.ok(relation_event(RelationKind::Changed, &cp, None));
+        .set_remote_app_bag(cp, bag(&[("certificates", &answer.to_string())]));
+    u.ok(relation_event(RelationKind::Changed, cp, None));
+    cert
+}
+
+/// v4: a provider answering our CSR in its app bag turns TLS on with OUR key,
+/// which never leaves the unit.
+#[test]
+fn v4_answer_to_our_csr_turns_tls_on_with_our_own_key() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let cp = u
+        .juju
+        .add_relation("cert-provider", "self-signed-certificates");
+    u.juju
+        .set_unit_bag(&cp, "self-signed-certificates/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "self-signed-certificates/0"));
+    sign_v4(&u, &cp, &ca);
 
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
     assert_eq!(u.service_calls(), (1, 1, 0));
@@ -1457,7 +1515,14 @@ fn address_change_updates_clients_and_the_certificate_request() {
         after["certificate_signing_requests"],
         before["certificate_signing_requests"]
     );
-    assert_eq!(u.status(), active("Ready at 10.1.0.6:5000 (http)."));
+    assert_eq!(
+        u.status(),
+        active(
+            "Ready at 10.1.0.6:5000 (http). Container runtimes pull over HTTPS only: juju \
+             config docker-registry tls-auto=true, or relate a CA. Waiting for a certificate \
+             from cert-provider."
+        )
+    );
 }
 
 /// B2: the proxy's address is in the certificate SANs.
@@ -2907,7 +2972,12 @@ fn the_http_secret_travels_only_in_a_juju_secret() {
     }
     let add = &u.juju.calls_of("secret-add")[0];
     assert!(add.args.last().unwrap().starts_with("http-secret#file=/"));
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
 }
 
 // ---- the shared secret (issue 17 item 8) ------------------------------------------------
@@ -3118,7 +3188,13 @@ fn assert_consistent(u: &Unit, peer: &RelationId, client: &RelationId) {
         u.juju.state().opened_ports.iter().collect::<Vec<_>>(),
         ["5000/tcp"]
     );
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    // A runtime is related over plain http: the status says what it misses.
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
 }
 
 /// A hook tool failing mid-hook leaves nothing half-applied: whichever call fails (every
@@ -3612,4 +3688,537 @@ fn a_cache_the_registry_still_refuses_is_not_retried_in_a_loop() {
     }
     assert_eq!(u.service_calls(), retried, "no loop");
     assert_eq!(u.status().0, "blocked");
+}
+
+// ---- tls-auto, renewals, the Python charm's TLS files, client certificates -------------
+
+const AUTO_KEY: &str = "/var/lib/docker-registry-charm/tls-auto.key";
+const CLIENT_CA: &str = "/etc/docker/registry/client-ca.crt";
+const RUNTIMES_NEED_TLS: &str =
+    "Container runtimes pull over HTTPS only: juju config docker-registry tls-auto=true, or relate a CA.";
+const RENEWAL_PENDING: &str = "Certificate renewal pending: cert-provider has not signed the request for the current addresses yet.";
+
+/// The SANs of the certificate served at the default path, as text.
+fn served_sans(u: &Unit) -> Vec<String> {
+    charm::tls::cert_sans(&u.text(DEFAULT_TLS_CERT_PATH))
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// The scheme of the last probe.
+fn last_probe(u: &Unit) -> Scheme {
+    u.probes.lock().unwrap().last().unwrap().1
+}
+
+/// Issue 16 item 3 (B6): tls-auto. The leader makes one CA and shares it in the peer app
+/// bag; the unit signs itself a certificate for its addresses and host name; runtimes get
+/// https and the CA (and the plain-http note goes); a no-op hook changes nothing; turning
+/// it off returns to plain http and keeps the CA, so turning it on again changes nothing
+/// clients trust.
+#[test]
+fn tls_auto_makes_one_ca_and_serves_every_address_over_https() {
+    let (u, peer) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
+
+    u.config(&[("tls-auto", json!(true))]);
+    let app = u.juju.our_app_bag(&peer);
+    let ca = app["tls-auto-ca"].clone();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{app:?}");
+    assert!(app["tls-auto-ca-key"].contains("PRIVATE KEY"));
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH), ca);
+    let sans = served_sans(&u);
+    assert!(
+        sans.contains(&ADDR.to_string()) && sans.contains(&HOSTNAME.to_string()),
+        "{sans:?}"
+    );
+    assert_eq!(u.meta(DEFAULT_TLS_KEY_PATH), (0o600, OWNER.0, OWNER.1));
+    assert_eq!(u.text(DEFAULT_TLS_KEY_PATH), u.text(AUTO_KEY));
+    assert_eq!(u.meta(AUTO_KEY).0, 0o600);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(last_probe(&u), Scheme::Https);
+    let data = u.juju.our_bag(&client);
+    assert_eq!(data["registry_url"], "\"https://10.1.0.5:5000\"");
+    assert_eq!(data["tls_ca"], serde_json::to_string(&ca).unwrap());
+    assert_eq!(u.service_calls(), (1, 1, 0), "one restart onto TLS");
+
+    u.files.clear_ops();
+    for ev in [
+        Event::UpdateStatus,
+        Event::ConfigChanged,
+        Event::UpdateStatus,
+    ] {
+        u.ok(ev);
+    }
+    assert_eq!(u.writes(), [], "a no-op hook signs and writes nothing");
+    assert_eq!(u.service_calls(), (1, 1, 0));
+    for (_, line) in u.juju.state().logs {
+        assert!(
+            !line.contains("PRIVATE KEY"),
+            "a key reached the log: {line}"
+        );
+    }
+    let info = u.log_lines("INFO").join("\n");
+    assert!(info.contains("made the tls-auto CA"), "{info}");
+    assert!(
+        info.contains("signed this unit's tls-auto certificate for"),
+        "{info}"
+    );
+
+    u.config(&[("tls-auto", json!(false))]);
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
+    assert!(!u.exists(DEFAULT_TLS_CERT_PATH) && !u.exists(DEFAULT_TLS_KEY_PATH));
+    assert_eq!(u.juju.our_bag(&client)["tls_ca"], "null");
+    assert_eq!(u.juju.our_app_bag(&peer)["tls-auto-ca"], ca, "the CA stays");
+    u.config(&[("tls-auto", json!(true))]);
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH), ca, "the same CA again");
+}
+
+/// A non-leader waits for the leader's CA (serving plain http meanwhile), then signs its
+/// own certificate with it: every unit serves a certificate clients trust with one CA.
+#[test]
+fn tls_auto_units_wait_for_the_leaders_ca_then_sign_their_own() {
+    let now = std::time::SystemTime::now();
+    let ca = charm::tls::auto::make_ca("docker-registry tls-auto CA", now, [1; 16]).unwrap();
+    let u = Unit::new("docker-registry/1", false);
+    let peer = u.juju.add_relation("peer", "docker-registry");
+    u.juju.with_relation(&peer, |r| {
+        r.our_app = bag(&[(
+            "http-secret",
+            "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==",
+        )]);
+    });
+    u.juju.update(|s| {
+        s.config.insert("tls-auto".into(), json!(true));
+    });
+    u.deploy();
+    assert_eq!(
+        u.status(),
+        (
+            "waiting".to_string(),
+            "Waiting for the leader to share the tls-auto CA.".to_string()
+        )
+    );
+    assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
+    assert!(
+        !u.text(CONFIG_PATH).contains("tls:"),
+        "plain http meanwhile"
+    );
+
+    u.juju.with_relation(&peer, |r| {
+        r.our_app
+            .insert("tls-auto-ca".into(), ca.cert.as_str().into());
+        r.our_app
+            .insert("tls-auto-ca-key".into(), ca.key.expose().into());
+    });
+    u.ok(relation_event(RelationKind::Changed, &peer, None));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH), ca.cert.as_str());
+    let bundle = charm::tls::TlsBundle::from_pems(
+        Some(ca.cert.as_str()),
+        Some(&u.text(DEFAULT_TLS_CERT_PATH)),
+        Some(&u.text(DEFAULT_TLS_KEY_PATH)),
+        now,
+        charm::tls::TlsSource::Auto,
+    );
+    assert!(
+        matches!(bundle, Ok(Some(_))),
+        "signed by the leader's CA: {bundle:?}"
+    );
+    assert!(
+        !u.juju.relation_sets().iter().any(|(_, app, _)| *app),
+        "only the leader writes the app bag"
+    );
+}
+
+/// The unit's certificate follows its addresses: a new address is signed at once (one
+/// restart), the old name is gone from it, and clients keep https throughout.
+#[test]
+fn tls_auto_signs_a_new_certificate_when_the_address_changes() {
+    let (u, _) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    u.config(&[("tls-auto", json!(true))]);
+    let before = u.text(DEFAULT_TLS_CERT_PATH);
+    assert_eq!(u.service_calls(), (1, 1, 0));
+
+    u.juju.update(|s| s.address = Some("10.1.0.6".into()));
+    u.ok(Event::ConfigChanged);
+    let sans = served_sans(&u);
+    assert!(sans.contains(&"10.1.0.6".to_string()), "{sans:?}");
+    assert!(!sans.contains(&ADDR.to_string()), "{sans:?}");
+    assert_ne!(u.text(DEFAULT_TLS_CERT_PATH), before);
+    assert_eq!(
+        u.service_calls(),
+        (1, 2, 0),
+        "one restart for the new certificate"
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.6:5000 (https)."));
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_url"],
+        "\"https://10.1.0.6:5000\""
+    );
+}
+
+/// Precedence: blobs > cert-provider > operator files > tls-auto > plain http. Blobs win
+/// over tls-auto; clearing them goes straight to tls-auto (never through http); an
+/// operator's files win over tls-auto too.
+#[test]
+fn tls_auto_comes_after_blobs_and_operator_files() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    u.config(&[("tls-auto", json!(true))]);
+    let auto_ca = u.text(DEFAULT_TLS_CA_PATH);
+    let mut blobs = tls_blobs(&ca);
+    blobs.push(("tls-auto", json!(true)));
+    u.config(&blobs);
+    assert_eq!(
+        u.text(DEFAULT_TLS_CA_PATH).trim(),
+        ca.pem.trim(),
+        "blobs win"
+    );
+    clear_tls_blobs(&u);
+    assert_eq!(
+        u.text(DEFAULT_TLS_CA_PATH),
+        auto_ca,
+        "back to tls-auto at once"
+    );
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+
+    // An operator's files at the paths (the charm's own tls-auto files were there: the
+    // operator replaced them) are used as they are.
+    let other = self::ca();
+    let (cert, key) = server_cert(&other, &[ADDR.to_string()], 90);
+    u.files
+        .seed_file(DEFAULT_TLS_CERT_PATH, cert.as_bytes(), 0o644, (0, 0));
+    u.files
+        .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o640, (0, OWNER.1));
+    u.files
+        .seed_file(DEFAULT_TLS_CA_PATH, other.pem.as_bytes(), 0o644, (0, 0));
+    u.ok(Event::UpdateStatus);
+    assert_eq!(
+        u.text(DEFAULT_TLS_CERT_PATH),
+        cert,
+        "the operator's, untouched"
+    );
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH), other.pem);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(displaced(&u), BTreeMap::new());
+}
+
+/// Issue 17 item 3, v4 protocol: an address change makes a new CSR; until the provider
+/// signs it, the certificate it issued before keeps serving (no drop to http, no
+/// restart), clients keep being told https and the status says a renewal is pending.
+#[test]
+fn v4_renewal_keeps_the_old_certificate_until_the_new_one_arrives() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    let cp = u
+        .juju
+        .add_relation("cert-provider", "self-signed-certificates");
+    u.juju
+        .set_unit_bag(&cp, "self-signed-certificates/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "self-signed-certificates/0"));
+    let sign = |u: &Unit| sign_v4(u, &cp, &ca);
+    let first = sign(&u);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(u.service_calls(), (1, 1, 0));
+
+    u.juju.update(|s| s.address = Some("10.1.0.6".into()));
+    u.files.clear_ops();
+    u.ok(Event::ConfigChanged);
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.6:5000 (https). {RENEWAL_PENDING}"
+        ))
+    );
+    assert_eq!(
+        u.text(DEFAULT_TLS_CERT_PATH).trim(),
+        first.trim(),
+        "still served"
+    );
+    assert_eq!(u.service_calls(), (1, 1, 0), "no restart, no http");
+    let written: Vec<PathBuf> = u
+        .writes()
+        .iter()
+        .map(|op| op.path().to_path_buf())
+        .collect();
+    assert!(
+        !written
+            .iter()
+            .any(|p| p.starts_with("/etc/docker/registry")),
+        "{written:?}"
+    );
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_url"],
+        "\"https://10.1.0.6:5000\""
+    );
+    u.ok(Event::UpdateStatus);
+    assert!(u.status().1.ends_with(RENEWAL_PENDING));
+
+    let second = sign(&u);
+    assert_ne!(second, first);
+    assert_eq!(u.text(DEFAULT_TLS_CERT_PATH).trim(), second.trim());
+    assert_eq!(u.status(), active("Ready at 10.1.0.6:5000 (https)."));
+    assert_eq!(
+        u.service_calls(),
+        (1, 2, 0),
+        "one restart for the new certificate"
+    );
+}
+
+/// Issue 17 item 3, legacy protocol: easyrsa's answer to the old request still serves
+/// (found by unit name) while the status says the renewal is pending.
+#[test]
+fn legacy_renewal_serves_the_old_answer_and_says_so() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let cp = easyrsa_answers(&u, &ca, 90);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    let served = u.text(DEFAULT_TLS_CERT_PATH);
+    u.juju.update(|s| s.address = Some("10.1.0.6".into()));
+    u.ok(Event::ConfigChanged);
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.6:5000 (https). {RENEWAL_PENDING}"
+        ))
+    );
+    assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), served);
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    assert!(sans.contains(&"10.1.0.6".to_string()), "{sans:?}");
+}
+
+/// The files the Python charm wrote from `tls-*-blob` (same content as the blobs; the key
+/// world-readable, B37) are the charm's own after the switch: rewritten in place (key 0600
+/// owned by the registry's user), never set aside; clearing the blobs then removes them
+/// and TLS goes off (B22 does not come back). Its registry demanded client certificates
+/// (the CA blob made it render clientcas, B23): still demanded, with the same CA, said
+/// once in the log; the leader shares that CA for units added later.
+#[test]
+fn refresh_from_the_python_charm_with_blobs_takes_its_files_as_the_charms_own() {
+    use base64::Engine;
+    let ca = ca();
+    let (u, peer) = Unit::leader();
+    python_charm_machine(&u, "registry");
+    let blobs = tls_blobs(&ca);
+    let decoded = |i: usize| {
+        base64::engine::general_purpose::STANDARD
+            .decode(blobs[i].1.as_str().unwrap())
+            .unwrap()
+    };
+    u.files
+        .seed_file(DEFAULT_TLS_CA_PATH, &decoded(0), 0o644, (0, 0));
+    u.files
+        .seed_file(DEFAULT_TLS_CERT_PATH, &decoded(1), 0o644, (0, 0));
+    u.files
+        .seed_file(DEFAULT_TLS_KEY_PATH, &decoded(2), 0o644, (0, 0));
+    u.files
+        .seed_file(CONFIG_PATH, PYTHON_TLS_CONFIG.as_bytes(), 0o600, (0, 0));
+    u.juju.update(|s| {
+        for (k, v) in &blobs {
+            s.config.insert(k.to_string(), v.clone());
+        }
+    });
+    u.ok(Event::UpgradeCharm);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(displaced(&u), BTreeMap::new(), "nothing set aside");
+    assert_eq!(u.meta(DEFAULT_TLS_KEY_PATH), (0o600, OWNER.0, OWNER.1));
+    let info = u.log_lines("INFO").join("\n");
+    assert!(info.contains("the Python charm wrote it"), "{info}");
+    // The demand for client certificates is kept.
+    assert!(u.text(CONFIG_PATH).contains("clientcas:"));
+    assert_eq!(u.text(CLIENT_CA).trim(), ca.pem.trim());
+    assert_eq!(last_probe(&u), Scheme::HttpsClientCerts);
+    assert_eq!(
+        u.juju.our_app_bag(&peer)["python-client-ca"].trim(),
+        ca.pem.trim()
+    );
+    u.ok(Event::ConfigChanged);
+    let kept = |u: &Unit| {
+        u.log_lines("WARNING")
+            .iter()
+            .filter(|w| w.contains("keeps demanding"))
+            .count()
+    };
+    assert_eq!(kept(&u), 1, "said once");
+
+    clear_tls_blobs(&u);
+    for path in [
+        DEFAULT_TLS_CA_PATH,
+        DEFAULT_TLS_CERT_PATH,
+        DEFAULT_TLS_KEY_PATH,
+    ] {
+        assert!(!u.exists(path), "{path} came back or stayed");
+    }
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert!(!u.text(CONFIG_PATH).contains("clientcas:"), "went with TLS");
+    assert_eq!(kept(&u), 1);
+}
+
+/// The Python charm's config.yml for blobs or easyrsa with a CA: PyYAML block style with
+/// `clientcas` (B23).
+const PYTHON_TLS_CONFIG: &str = "auth: {}\nhttp:\n  addr: 0.0.0.0:5000\n  headers:\n    X-Content-Type-Options:\n    - nosniff\n  relativeurls: true\n  tls:\n    certificate: /etc/docker/registry/registry.crt\n    clientcas:\n    - /etc/docker/registry/ca.crt\n    key: /etc/docker/registry/registry.key\nversion: '0.1'\n";
+
+/// The files the Python charm wrote from easyrsa's answer (its text preamble kept, the key
+/// 0600 root: unreadable by the registry's user) are the charm's own after the switch:
+/// rewritten in place, served at once; removing the relation removes them, nothing is
+/// put back. `tls-client-ca=none` stops the kept demand for client certificates.
+#[test]
+fn refresh_from_the_python_charm_with_easyrsa_takes_its_files_as_the_charms_own() {
+    let ca = ca();
+    let (u, _) = Unit::leader();
+    python_charm_machine(&u, "registry");
+    // What the Python charm asked for (CN and SANs: its address) and easyrsa answered.
+    let (cert, key) = server_cert(&ca, &[ADDR.to_string()], 90);
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    let mut answer = juju_keys("10.1.0.9");
+    answer.extend(bag(&[
+        ("ca", &ca.pem),
+        ("docker-registry_0.server.cert", &easyrsa_text(&cert)),
+        ("docker-registry_0.server.key", &key),
+    ]));
+    u.juju.set_unit_bag(&cp, "easyrsa/0", answer);
+    u.files
+        .seed_file(DEFAULT_TLS_CA_PATH, ca.pem.as_bytes(), 0o644, (0, 0));
+    u.files.seed_file(
+        DEFAULT_TLS_CERT_PATH,
+        easyrsa_text(&cert).as_bytes(),
+        0o644,
+        (0, 0),
+    );
+    u.files
+        .seed_file(DEFAULT_TLS_KEY_PATH, key.as_bytes(), 0o600, (0, 0));
+    u.files
+        .seed_file(CONFIG_PATH, PYTHON_TLS_CONFIG.as_bytes(), 0o600, (0, 0));
+
+    u.ok(Event::UpgradeCharm);
+    // This charm's request names more (the host name), so easyrsa will reissue.
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (https). {RENEWAL_PENDING}"
+        ))
+    );
+    assert_eq!(displaced(&u), BTreeMap::new(), "nothing set aside");
+    assert_eq!(u.meta(DEFAULT_TLS_KEY_PATH), (0o600, OWNER.0, OWNER.1));
+    assert!(u
+        .text(DEFAULT_TLS_CERT_PATH)
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(last_probe(&u), Scheme::HttpsClientCerts);
+
+    u.config(&[("tls-client-ca", json!("none"))]);
+    assert!(!u.text(CONFIG_PATH).contains("clientcas:"));
+    assert!(!u.exists(CLIENT_CA));
+    assert_eq!(last_probe(&u), Scheme::Https);
+
+    u.juju.remove_relation(&cp);
+    u.ok(relation_event(RelationKind::Broken, &cp, None));
+    for path in [
+        DEFAULT_TLS_CA_PATH,
+        DEFAULT_TLS_CERT_PATH,
+        DEFAULT_TLS_KEY_PATH,
+    ] {
+        assert!(!u.exists(path), "{path} came back or stayed");
+    }
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// Issue 17 item 2: `tls-client-ca` turns client certificates on (clientcas, the file, the
+/// probe that expects the refusal); without TLS it blocks naming the option, the last good
+/// config serving.
+#[test]
+fn tls_client_ca_demands_client_certificates_only_over_tls() {
+    let ca = ca();
+    let clients = self::ca();
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    u.config(&[("tls-client-ca", json!(b64(&clients.pem)))]);
+    assert_eq!(
+        u.status(),
+        (
+            "blocked".to_string(),
+            "Invalid charm config: tls-client-ca: client certificates need TLS (set \
+             tls-auto=true or the tls-*-blob options, or relate a CA)"
+                .to_string()
+        )
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+    u.config(&tls_blobs(&ca));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(u.text(CLIENT_CA).trim(), clients.pem.trim());
+    assert!(u
+        .text(CONFIG_PATH)
+        .contains("clientcas:\n      - \"/etc/docker/registry/client-ca.crt\""));
+    assert_eq!(last_probe(&u), Scheme::HttpsClientCerts);
+    u.config(&[("tls-client-ca", json!(""))]);
+    assert!(!u.exists(CLIENT_CA));
+    assert_eq!(last_probe(&u), Scheme::Https);
+}
+
+/// B9: token auth with a runtime related: the status says runtimes get no credentials.
+#[test]
+fn token_auth_with_runtimes_says_they_get_no_credentials() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let mut cfg = tls_blobs(&ca);
+    cfg.extend([
+        ("auth-token-realm", json!("https://auth.example.com/token")),
+        ("auth-token-service", json!("registry")),
+        ("auth-token-issuer", json!("issuer")),
+        ("auth-token-root-certs", json!(b64(&ca.pem))),
+    ]);
+    u.config(&cfg);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    assert_eq!(
+        u.status(),
+        active(
+            "Ready at 10.1.0.5:5000 (https). Related runtimes get no credentials for token \
+             auth: they pull anonymously."
+        )
+    );
+}
+
+/// A refused config rolled back to a last good config that demanded client certificates:
+/// the registry started again is watched as one that demands them (the probe has none, so
+/// a plain https probe would never see it answer).
+#[test]
+fn a_rollback_to_a_config_with_client_certificates_is_watched_as_one() {
+    let ca = ca();
+    let clients = self::ca();
+    let (u, _) = Unit::serving();
+    let mut cfg = tls_blobs(&ca);
+    cfg.push(("tls-client-ca", json!(b64(&clients.pem))));
+    u.config(&cfg);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    let good = u.text(CONFIG_PATH);
+    refuse_swift(&u);
+    u.config(&swift_config("wrong"));
+    assert_eq!(
+        u.status(),
+        blocked(
+            "The registry refused its config (storage-swift-username, \
+             storage-swift-password): swift authentication failed: Authorization Failed; \
+             the last good config keeps serving."
+        )
+    );
+    assert_eq!(u.text(CONFIG_PATH), good);
+    assert_eq!(last_probe(&u), Scheme::HttpsClientCerts);
 }

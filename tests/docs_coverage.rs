@@ -508,6 +508,7 @@ const INDIRECT: &[(&str, &str, &[Builder])] = &[
         &[
             ("src/charm/tls_source.rs", "path_problem"),
             ("src/charm/tls_source.rs", "operator"),
+            ("src/charm/mtls.rs", "plan"),
             ("src/charm/refusal.rs", "status_message"),
         ],
     ),
@@ -525,8 +526,8 @@ const INDIRECT: &[(&str, &str, &[Builder])] = &[
     ),
     (
         "Status::active",
-        "advertise::ready_message(advertised,tls_on)",
-        &[("", "ready_message")],
+        "advertise::ready_message(advertised,tls_on,notes)",
+        &[("", "ready_message"), ("src/charm/advertise.rs", "text")],
     ),
     // URL and base64 problems.
     (
@@ -563,6 +564,26 @@ const NOT_STATUS: &[(&str, &str, &str)] = &[
     (
         "src/tls.rs",
         "csr",
+        "a failure fails the hook (a broken machine, not an operator mistake)",
+    ),
+    (
+        "src/tls/auto.rs",
+        "parse",
+        "an unusable tls-auto CA in the peer relation is logged and ignored",
+    ),
+    (
+        "src/tls/auto.rs",
+        "offset_time",
+        "a failure fails the hook (a clock outside what certificates can carry)",
+    ),
+    (
+        "src/tls/auto.rs",
+        "make_ca",
+        "a failure fails the hook (a broken machine, not an operator mistake)",
+    ),
+    (
+        "src/tls/auto.rs",
+        "issue",
         "a failure fails the hook (a broken machine, not an operator mistake)",
     ),
 ];

@@ -5,12 +5,14 @@
 //! non-localhost address the pull fails with containerd's own "server gave HTTP response
 //! to HTTPS client" (the default flow `deploy` + `integrate containerd` cannot pull:
 //! docs/python-charm-bugs.md#b6);
-//! with TLS from the easyrsa test charm it pulls, and with basic auth too.
+//! with TLS from the easyrsa test charm it pulls, and with basic auth too; with tls-auto
+//! (the charm's own CA) and with the `tls-*-blob` options it pulls as well.
 mod support;
 
 use serde_json::Value;
 use support::clients::{build_image, http_code, ingress, push_ok, Image, Tls};
 use support::jujusim::{testcharm, Model, Output};
+use support::pki::Pki;
 
 const APP: &str = "docker-registry";
 const UNIT0: &str = "docker-registry/0";
@@ -39,6 +41,74 @@ fn expect_cri_pull(m: &Model, netloc: &str, img: &Image) {
         &format!("CRI pulled image {got:?}, not the pushed {want}"),
         &out,
     );
+}
+
+/// The status of a plain-http unit with runtimes related (B6).
+fn plain_with_runtimes(netloc: &str) -> String {
+    format!(
+        "Ready at {netloc} (http). Container runtimes pull over HTTPS only: juju config \
+         docker-registry tls-auto=true, or relate a CA."
+    )
+}
+
+/// The CA the runtime installed from the relation, copied into a scratch trust dir
+/// (`ca.crt`) for skopeo and curl; fails unless it is `want` (when given).
+fn installed_ca(m: &Model, name: &str, want: Option<&str>) -> std::path::PathBuf {
+    let installed = m.exec(CRI, &format!("cat {SYSTEM_CA}"));
+    if let Some(want) = want {
+        m.check(
+            installed.text() == want.trim_end_matches('\n'),
+            &format!("the runtime's system CA is not the {name} CA"),
+            &installed,
+        );
+    }
+    let dir = m.scratch().join(format!("installed-{name}"));
+    std::fs::create_dir_all(&dir).expect("creating the CA dir");
+    std::fs::write(dir.join("ca.crt"), &installed.stdout).expect("writing the CA");
+    dir
+}
+
+#[test]
+fn cri_pulls_with_tls_auto_and_with_tls_blobs() {
+    let m = Model::new();
+    let charm = m.registry_charm().display().to_string();
+    m.ok(&["deploy", &charm, APP]);
+    m.ok(&["deploy", &testcharm("containerd-cri")]);
+    m.ok(&["integrate", APP, "containerd-cri:docker-registry"]);
+    let addr = ingress(&m, UNIT0);
+    let netloc = format!("{addr}:5000");
+    m.expect_status(UNIT0, "active", &plain_with_runtimes(&netloc));
+
+    // The line the status gives: the charm's own CA, shared on the relation.
+    m.ok(&["config", APP, "tls-auto=true"]);
+    m.expect_status(UNIT0, "active", &format!("Ready at {netloc} (https)."));
+    m.expect_status(
+        CRI,
+        "active",
+        &format!("registry {netloc} configured (https)"),
+    );
+    // The CA the runtime got verifies what the registry serves (skopeo checks the name).
+    let auto_ca = installed_ca(&m, "auto", None);
+    let auto = build_image(&m, "cri-auto");
+    push_ok(&m, &netloc, &auto, Tls::Ca(&auto_ca), None);
+    expect_cri_pull(&m, &netloc, &auto);
+
+    // Blobs outrank tls-auto: the runtime is handed their CA instead and still pulls.
+    let pki = Pki::new(&m, "cri-blobs");
+    pki.issue(&m, "server", &addr);
+    m.ok(&[
+        "config",
+        APP,
+        &format!("tls-ca-blob={}", pki.blob("ca.crt")),
+        &format!("tls-cert-blob={}", pki.blob("server.crt")),
+        &format!("tls-key-blob={}", pki.blob("server.key")),
+    ]);
+    m.expect_status(UNIT0, "active", &format!("Ready at {netloc} (https)."));
+    let ca = std::fs::read_to_string(pki.dir.join("ca.crt")).expect("reading the blob CA");
+    installed_ca(&m, "blobs", Some(&ca));
+    let blobs = build_image(&m, "cri-blobs");
+    push_ok(&m, &netloc, &blobs, Tls::Ca(&pki.certs()), None);
+    expect_cri_pull(&m, &netloc, &blobs);
 }
 
 #[test]
@@ -71,6 +141,8 @@ fn cri_pulls_fail_over_plain_http_and_work_with_easyrsa_tls_and_basic_auth() {
         "a CRI pull from the plain-http registry did not fail as containerd fails",
         &refused,
     );
+    // The registry stays active and says why and what to do.
+    m.expect_status(UNIT0, "active", &plain_with_runtimes(&netloc));
 
     // TLS from easyrsa: the runtime installs the CA as a system CA on its own machine.
     m.ok(&["deploy", &testcharm("easyrsa")]);

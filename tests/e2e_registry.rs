@@ -10,10 +10,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
 use serde_json::Value;
 use support::clients::{self, build_image, ingress, Image, Tls};
 use support::jujusim::{related_data, testcharm, Model, Output};
+use support::pki::Pki;
 
 const APP: &str = "docker-registry";
 const UNIT0: &str = "docker-registry/0";
@@ -218,6 +218,40 @@ impl Registry {
         self.m.ok(&argv)
     }
 
+    /// `GET https://<addr>:5000/v2/` trusting `dir`'s `ca.crt`, presenting its
+    /// `client.cert`/`client.key` when `client`: curl's HTTP code, `000` when the
+    /// registry refused the TLS handshake.
+    fn code_with_client_cert(&self, dir: &Path, client: bool, creds: Option<&str>) -> String {
+        let path = |f: &str| dir.join(f).display().to_string();
+        let (ca, cert, key) = (path("ca.crt"), path("client.cert"), path("client.key"));
+        let url = self.url(Tls::Ca(dir), 5000, "");
+        let mut args = vec!["netexec", "--", "curl", "-s", "--max-time", "5"];
+        args.extend(["-o", "/dev/null", "-w", "%{http_code}", "--cacert", &ca]);
+        if client {
+            args.extend(["--cert", &cert, "--key", &key]);
+        }
+        if let Some(c) = creds {
+            args.extend(["-u", c]);
+        }
+        args.push(&url);
+        self.m.run(&args).stdout.trim().to_string()
+    }
+
+    /// Fails unless the registry refuses a client without a certificate and serves one
+    /// with the certificate in `dir`.
+    fn expect_client_certificates_demanded(&self, dir: &Path, creds: Option<&str>) {
+        let without = self.code_with_client_cert(dir, false, creds);
+        let with = self.code_with_client_cert(dir, true, creds);
+        self.m.check(
+            without == "000" && with == "200",
+            &format!(
+                "client certificates: without one got {without} (want 000: refused), with \
+                 one got {with} (want 200)"
+            ),
+            &self.m.exec(UNIT0, &format!("cat {CONFIG_YML}")),
+        );
+    }
+
     /// `stat -c FORMAT PATH` on `unit`.
     fn stat(&self, unit: &str, format: &str, path: &str) -> String {
         self.m
@@ -231,51 +265,6 @@ impl Registry {
         self.m
             .run(&["exec", unit, "--", "test", "-e", path])
             .success()
-    }
-}
-
-/// A CA and certificates from openssl, under the model's scratch dir.
-struct Pki {
-    dir: PathBuf,
-}
-
-impl Pki {
-    /// A new CA named `name`. `certs()` holds its `ca.crt` (skopeo/curl trust dir).
-    fn new(m: &Model, name: &str) -> Pki {
-        let dir = m.scratch().join(format!("pki-{name}"));
-        m.host(&format!(
-            "set -e; mkdir -p {d}/certs; cd {d}
-             openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj '/CN=e2e {name} CA' \
-               -keyout ca.key -out ca.crt \
-               -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
-             cp ca.crt certs/ca.crt",
-            d = dir.display()
-        ));
-        Pki { dir }
-    }
-
-    /// Issues `<name>.crt`/`<name>.key` for the IP `ip` (CN and the only SAN).
-    fn issue(&self, m: &Model, name: &str, ip: &str) {
-        m.host(&format!(
-            "set -e; cd {d}
-             openssl req -newkey rsa:2048 -nodes -subj '/CN={ip}' -keyout {name}.key -out {name}.csr
-             printf 'subjectAltName=IP:{ip}\\nbasicConstraints=CA:FALSE\\nkeyUsage=digitalSignature,keyEncipherment\\nextendedKeyUsage=serverAuth\\n' > {name}.ext
-             openssl x509 -req -in {name}.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
-               -extfile {name}.ext -out {name}.crt",
-            d = self.dir.display()
-        ));
-    }
-
-    /// The directory with only `ca.crt` in it.
-    fn certs(&self) -> PathBuf {
-        self.dir.join("certs")
-    }
-
-    /// `base64 -w0` of a file in the PKI dir.
-    fn blob(&self, file: &str) -> String {
-        let bytes =
-            std::fs::read(self.dir.join(file)).unwrap_or_else(|e| panic!("reading {file}: {e}"));
-        base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 }
 
@@ -421,12 +410,17 @@ fn tls_blobs_serve_https_and_clearing_them_falls_back_to_http() {
         &pulled,
     );
 
-    // Clearing the blobs: plain http again, and the charm's files are gone.
+    // Clearing the blobs: plain http again, and the charm's files are gone; the status
+    // says what the related runtime now misses (B6).
     r.config(&["--reset", "tls-ca-blob,tls-cert-blob,tls-key-blob"]);
     r.expect_status(
         UNIT0,
         "active",
-        &format!("Ready at {}:5000 (http).", r.addr),
+        &format!(
+            "Ready at {}:5000 (http). Container runtimes pull over HTTPS only: juju config \
+             docker-registry tls-auto=true, or relate a CA.",
+            r.addr
+        ),
     );
     r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "200");
     for path in [CERT, KEY, CA] {
@@ -1194,25 +1188,123 @@ case "$1 $2" in
 esac
 "#;
 
-/// The Python charm as far as a switch is concerned: on install it installs
-/// "docker" (the stand-in CLI) and runs the registry "container" `registry` — a real
-/// registry as root, serving /srv/registry on port 5000 like the container's bind mount.
+/// The Python charm as far as a switch is concerned, leaving exactly its files
+/// (docs/migration.md): on install it installs "docker" (the stand-in CLI) and runs the
+/// registry "container" `registry` — a real registry as root, serving /srv/registry on
+/// port 5000 like the container's bind mount. Every hook renders config.yml as that charm
+/// does (PyYAML block style, 0600; `clientcas` whenever a CA file exists, B23), writes
+/// htpasswd with `htpasswd -Bbc`, the `tls-*-blob` files with the umask's mode (B37),
+/// easyrsa's answer (key 0600) and its certs.d links, and restarts the container. (The
+/// system CA it installed under /usr/local/share is left out: jujusim machines share /usr
+/// with the host.)
 const PYTHON_CHARM_DISPATCH: &str = r#"#!/bin/bash
 set -euo pipefail
 D=/var/lib/e2e-docker
-case "${JUJU_DISPATCH_PATH##*/}" in
+REG=/etc/docker/registry
+HOOK="${JUJU_DISPATCH_PATH##*/}"
+NAME="${JUJU_UNIT_NAME/\//_}"
+IP="$(unit-get private-address)"
+CA="$(config-get tls-ca-path)"
+CERT="$(config-get tls-cert-path)"
+KEY="$(config-get tls-key-path)"
+
+blob() { # <option> <path>: _write_tls_blobs_to_files (write_bytes, the umask's mode)
+  local b; b="$(config-get "$1")"
+  if [[ -n "$b" ]]; then printf '%s' "$b" | base64 -d > "$2"; fi
+}
+
+request_cert() { # the legacy request: CN and SANs from the private address
+  local rid
+  for rid in $(relation-ids cert-provider); do
+    relation-set -r "$rid" "unit_name=$NAME" "common_name=$IP" \
+      "sans=[\"$IP\", \"$IP\", \"$(hostname)\"]" "certificate_name=$NAME"
+  done
+}
+
+write_certs() { # easyrsa's answer to the files, key 0600; certs.d links for the local docker
+  local rid unit ca cert key
+  for rid in $(relation-ids cert-provider); do
+    for unit in $(relation-list -r "$rid"); do
+      ca="$(relation-get -r "$rid" ca "$unit")"
+      cert="$(relation-get -r "$rid" "$NAME.server.cert" "$unit")"
+      key="$(relation-get -r "$rid" "$NAME.server.key" "$unit")"
+      if [[ -z "$cert" || -z "$key" ]]; then continue; fi
+      printf '%s' "$ca" > "$CA"
+      printf '%s' "$cert" > "$CERT"
+      (umask 077; printf '%s' "$key" > "$KEY")
+      mkdir -p "/etc/docker/certs.d/$IP:5000"
+      ln -sfn "$CERT" "/etc/docker/certs.d/$IP:5000/client.cert"
+      ln -sfn "$KEY" "/etc/docker/certs.d/$IP:5000/client.key"
+    done
+  done
+}
+
+render() { # configure_registry: yaml.safe_dump, keys sorted
+  local user pass auth tls=""
+  user="$(config-get auth-basic-user)"; pass="$(config-get auth-basic-password)"
+  auth="auth: {}"
+  if [[ -n "$user" && -n "$pass" ]]; then
+    htpasswd -Bbc "$REG/htpasswd" "$user" "$pass" 2>/dev/null
+    auth="auth:
+  htpasswd:
+    path: $REG/htpasswd
+    realm: docker-registry"
+  fi
+  if [[ -f "$CERT" && -f "$KEY" ]]; then
+    tls="
+  tls:
+    certificate: $CERT"
+    if [[ -f "$CA" ]]; then tls="$tls
+    clientcas:
+    - $CA"; fi
+    tls="$tls
+    key: $KEY"
+    echo '{"insecure-registries": []}' > /etc/docker/daemon.json
+  else
+    echo "{\"insecure-registries\": [\"$IP:5000\"]}" > /etc/docker/daemon.json
+  fi
+  cat > "$REG/config.yml" <<YML
+$auth
+http:
+  addr: 0.0.0.0:5000
+  headers:
+    X-Content-Type-Options:
+    - nosniff
+  relativeurls: true$tls
+storage:
+  filesystem:
+    rootdirectory: /srv/registry
+version: '0.1'
+YML
+  chmod 0600 "$REG/config.yml"
+}
+
+restart() { # docker container stop/rm, then run
+  local pid
+  pid="$(cat "$D/containers/registry.pid" 2>/dev/null || true)"
+  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; fi
+  for _ in $(seq 50); do if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then sleep 0.1; fi; done
+  setsid /usr/bin/docker-registry serve "$REG/config.yml" \
+    </dev/null >>/var/log/python-charm-registry.log 2>&1 &
+  echo $! > "$D/containers/registry.pid"
+  local scheme=http
+  if [[ -f "$CERT" && -f "$KEY" ]]; then scheme=https; fi
+  status-set active "Python charm stand-in: registry container started ($scheme)"
+}
+
+case "$HOOK" in
   install)
-    mkdir -p "$D/bin" "$D/containers" /etc/docker/registry /srv/registry
+    mkdir -p "$D/bin" "$D/containers" "$REG" /srv/registry /etc/docker
     install -m 0755 "$CHARM_DIR/fake-docker" "$D/bin/docker"
-    printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /srv/registry\nhttp:\n  addr: :5000\n' \
-      > /etc/docker/registry/config.yml
-    chmod 0600 /etc/docker/registry/config.yml
-    setsid /usr/bin/docker-registry serve /etc/docker/registry/config.yml \
-      </dev/null >>/var/log/python-charm-registry.log 2>&1 &
-    echo $! > "$D/containers/registry.pid"
+    render; restart
     open-port 5000/tcp
-    status-set active "Python charm stand-in: registry container started"
     ;;
+  config-changed)
+    blob tls-ca-blob "$CA"; blob tls-cert-blob "$CERT"; blob tls-key-blob "$KEY"
+    render; restart
+    ;;
+  cert-provider-relation-joined) request_cert ;;
+  cert-provider-relation-changed) request_cert; write_certs; render; restart ;;
 esac
 "#;
 
@@ -1236,6 +1328,37 @@ fn python_charm(m: &Model) -> PathBuf {
     dir
 }
 
+/// The Python-charm stand-in deployed with `config` (`key=value`), the stand-in Docker
+/// CLI first on the PATH hooks get (on a real unit docker.io puts it in /usr/bin).
+fn python_unit(config: &[&str]) -> Registry {
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let m = Model::new().with_env("PATH", &format!("{FAKE_DOCKER}/bin:{path}"));
+    let python = python_charm(&m).display().to_string();
+    let mut args = vec!["deploy", python.as_str(), APP];
+    for c in config {
+        args.extend(["--config", c]);
+    }
+    m.ok(&args);
+    let addr = ingress(&m, UNIT0);
+    Registry { m, addr }
+}
+
+/// `jujusim refresh docker-registry --path <this charm>`.
+fn refresh(r: &Registry) {
+    let charm = r.m.registry_charm();
+    r.m.ok(&["refresh", APP, "--path", &charm.display().to_string()]);
+}
+
+/// How many files the charm set aside (none when it took the Python charm's as its own).
+fn set_aside(r: &Registry) -> String {
+    r.m.exec(
+        UNIT0,
+        "ls -A /var/lib/docker-registry-charm/displaced 2>/dev/null | wc -l",
+    )
+    .text()
+    .to_string()
+}
+
 /// `juju refresh` from the Python charm stops and
 /// removes its registry container (no `--volumes`) before our registry starts, so the
 /// Ready status is our registry's answer, and every image pushed before is still served.
@@ -1245,16 +1368,11 @@ fn python_charm(m: &Model) -> PathBuf {
 /// Nothing is written outside the model: /var/lib is private to each machine.
 #[test]
 fn refresh_from_the_python_charm_replaces_its_container_and_keeps_the_images() {
-    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    let m = Model::new().with_env("PATH", &format!("{FAKE_DOCKER}/bin:{path}"));
-    let python = python_charm(&m);
-    m.ok(&["deploy", &python.display().to_string(), APP]);
-    let addr = ingress(&m, UNIT0);
-    let r = Registry { m, addr };
+    let r = python_unit(&[]);
     r.expect_status(
         UNIT0,
         "active",
-        "Python charm stand-in: registry container started",
+        "Python charm stand-in: registry container started (http)",
     );
     let old_pid =
         r.m.exec(UNIT0, &format!("cat {FAKE_DOCKER}/containers/registry.pid"))
@@ -1264,8 +1382,7 @@ fn refresh_from_the_python_charm_replaces_its_container_and_keeps_the_images() {
     r.push_ok(5000, &img, Tls::Off, None);
     assert_eq!(r.stat(UNIT0, "%U", "/srv/registry/docker"), "root");
 
-    let charm = r.m.registry_charm();
-    r.m.ok(&["refresh", APP, "--path", &charm.display().to_string()]);
+    refresh(&r);
 
     r.expect_status(
         UNIT0,
@@ -1311,4 +1428,275 @@ fn refresh_from_the_python_charm_replaces_its_container_and_keeps_the_images() {
     r.m.ok(&["update-status", UNIT0]);
     let again = r.m.exec(UNIT0, &format!("wc -l < {FAKE_DOCKER}/argv"));
     r.m.check(again.text() == "3", "update-status ran docker", &again);
+}
+
+const PY_CREDS: &str = "admin:Py-Secret1";
+
+/// Issue 17 item 1, blobs: the Python charm served TLS from `tls-*-blob` (key written
+/// world-readable, B37) with basic auth, and demanded client certificates because of the CA
+/// (B23). After the refresh the unit serves at once, the same images with the same
+/// credentials, its files taken as this charm's own (key 0600 docker-registry, nothing set
+/// aside), still demanding client certificates. Clearing the blobs turns TLS off for good:
+/// nothing comes back.
+#[test]
+fn refresh_from_the_python_charm_serving_blob_tls_keeps_serving_and_its_files_become_ours() {
+    let r = python_unit(&["auth-basic-user=admin", "auth-basic-password=Py-Secret1"]);
+    let pki = Pki::new(&r.m, "python-blobs");
+    pki.issue(&r.m, "server", &r.addr);
+    let kubelet = pki.client_dir(&r.m, "kubelet");
+    r.config(&[
+        &format!("tls-ca-blob={}", pki.blob("ca.crt")),
+        &format!("tls-cert-blob={}", pki.blob("server.crt")),
+        &format!("tls-key-blob={}", pki.blob("server.key")),
+    ]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        "Python charm stand-in: registry container started (https)",
+    );
+    let img = build_image(&r.m, "py-blobs");
+    r.push_ok(5000, &img, Tls::Ca(&kubelet), Some(PY_CREDS));
+    assert_eq!(r.stat(UNIT0, "%a %U", KEY), "644 root", "B37, as left");
+
+    refresh(&r);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    r.expect_image(5000, &img, Tls::Ca(&kubelet), Some(PY_CREDS));
+    assert_eq!(r.stat(UNIT0, "%a %U", KEY), "600 docker-registry");
+    assert_eq!(
+        set_aside(&r),
+        "0",
+        "the Python charm's files are not an operator's"
+    );
+    r.expect_client_certificates_demanded(&kubelet, Some(PY_CREDS));
+    let log = r.m.debug_log();
+    r.m.check(
+        log.matches("this charm keeps demanding it").count() == 1,
+        "the kept demand for client certificates is not said once in the log",
+        &r.m.run(&["status"]),
+    );
+
+    r.config(&["--reset", "tls-ca-blob,tls-cert-blob,tls-key-blob"]);
+    back_to_http_with_nothing_left(&r, &img, "the blobs were cleared");
+}
+
+/// After the Python charm's TLS source went (`after`): plain http, none of its TLS files
+/// back, the image still served with its credentials.
+fn back_to_http_with_nothing_left(r: &Registry, img: &Image, after: &str) {
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (http).", r.addr),
+    );
+    for path in [CERT, KEY, CA] {
+        r.m.check(
+            !r.exists(UNIT0, path),
+            &format!("{path} is back (or still there) after {after}"),
+            &r.m.exec(UNIT0, "ls -la /etc/docker/registry"),
+        );
+    }
+    r.expect_image(5000, img, Tls::Off, Some(PY_CREDS));
+}
+
+/// Issue 17 items 1 and 2, easyrsa: the Python charm related to easyrsa wrote its answer
+/// (key 0600 root) and demanded client certificates signed by easyrsa's CA (runtimes
+/// present the cluster's). After the refresh the unit serves at once with the same images
+/// and credentials, the key now the registry user's, and keeps demanding client
+/// certificates until `tls-client-ca=none`; removing the relation turns TLS off and puts
+/// nothing back.
+#[test]
+fn refresh_from_the_python_charm_related_to_easyrsa_keeps_serving_and_demanding_client_certs() {
+    let r = python_unit(&["auth-basic-user=admin", "auth-basic-password=Py-Secret1"]);
+    r.m.ok(&["deploy", &testcharm("easyrsa")]);
+    r.m.ok(&["integrate", APP, "easyrsa:client"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        "Python charm stand-in: registry container started (https)",
+    );
+    // The client certificate the Python charm's own docker presented: its server
+    // certificate (easyrsa's profile allows clientAuth).
+    let mtls = r.m.scratch().join("easyrsa-mtls");
+    std::fs::create_dir_all(&mtls).unwrap();
+    for (from_unit, path, file) in [
+        ("easyrsa/0", "/var/lib/easyrsa-sim/ca.crt", "ca.crt"),
+        (UNIT0, CERT, "client.cert"),
+        (UNIT0, KEY, "client.key"),
+    ] {
+        let out = r.m.exec(from_unit, &format!("cat {path}"));
+        std::fs::write(mtls.join(file), &out.stdout).unwrap();
+    }
+    let img = build_image(&r.m, "py-easyrsa");
+    r.push_ok(5000, &img, Tls::Ca(&mtls), Some(PY_CREDS));
+    assert_eq!(r.stat(UNIT0, "%a %U", KEY), "600 root");
+
+    refresh(&r);
+    let (current, message) = r.status(UNIT0);
+    r.m.check(
+        current == "active" && message.starts_with(&format!("Ready at {}:5000 (https).", r.addr)),
+        &format!("after the refresh: {current} {message:?}"),
+        &r.m.run(&["status"]),
+    );
+    r.expect_image(5000, &img, Tls::Ca(&mtls), Some(PY_CREDS));
+    assert_eq!(r.stat(UNIT0, "%a %U", KEY), "600 docker-registry");
+    assert_eq!(set_aside(&r), "0");
+    r.expect_client_certificates_demanded(&mtls, Some(PY_CREDS));
+
+    r.config(&["tls-client-ca=none"]);
+    let open = r.code_with_client_cert(&mtls, false, Some(PY_CREDS));
+    r.m.check(
+        open == "200",
+        &format!("tls-client-ca=none: a client without a certificate got {open}"),
+        &r.m.exec(UNIT0, &format!("cat {CONFIG_YML}")),
+    );
+
+    r.m.ok(&["remove-relation", APP, "easyrsa"]);
+    back_to_http_with_nothing_left(&r, &img, "easyrsa went");
+}
+
+/// Issue 17 item 1, operator files: the Python charm served files an operator put at the
+/// tls-*-paths (the key 0600 root, read by its root container) and demanded client
+/// certificates because of the CA. After the refresh the unit serves them at once, through
+/// copies the registry's user can read (the originals untouched), still demanding client
+/// certificates.
+#[test]
+fn refresh_from_the_python_charm_serving_operator_files_keeps_serving_them() {
+    let r = python_unit(&[]);
+    let pki = Pki::new(&r.m, "python-operator");
+    pki.issue(&r.m, "server", &r.addr);
+    let kubelet = pki.client_dir(&r.m, "kubelet");
+    let read = |f: &str| std::fs::read_to_string(pki.dir.join(f)).unwrap();
+    let place = format!(
+        "set -e; umask 077
+         cat > {CA} <<'PEM'\n{ca}PEM
+         cat > {CERT} <<'PEM'\n{cert}PEM
+         cat > {KEY} <<'PEM'\n{key}PEM
+         chmod 0644 {CA} {CERT}",
+        ca = read("ca.crt"),
+        cert = read("server.crt"),
+        key = read("server.key"),
+    );
+    r.m.exec(UNIT0, &place);
+    r.config(&["log-level=debug"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        "Python charm stand-in: registry container started (https)",
+    );
+    let img = build_image(&r.m, "py-operator");
+    r.push_ok(5000, &img, Tls::Ca(&kubelet), None);
+
+    refresh(&r);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    r.expect_image(5000, &img, Tls::Ca(&kubelet), None);
+    assert_eq!(
+        r.stat(UNIT0, "%a %U", KEY),
+        "600 root",
+        "the original is untouched"
+    );
+    assert_eq!(
+        r.stat(UNIT0, "%a %U", "/etc/docker/registry/operator-tls.key"),
+        "600 docker-registry"
+    );
+    r.expect_client_certificates_demanded(&kubelet, None);
+}
+
+// ---- certificate renewal ------------------------------------------------------------------
+
+/// Issue 17 item 3 on real files: the unit's addresses change (`http-host`) while the CA
+/// charm, speaking `protocol`, is slow to sign the new request (`hold=true`): the
+/// certificate it issued before keeps serving https (no restart to http), the status says
+/// the renewal is pending, and once the CA signs, the new certificate (naming the new
+/// host) serves and the note goes.
+fn renewal_keeps_https_until_the_new_certificate_arrives(protocol: &str) {
+    let r = Registry::deploy();
+    let easyrsa = testcharm("easyrsa");
+    let proto = format!("protocol={protocol}");
+    r.m.ok(&["deploy", &easyrsa, "--config", &proto]);
+    r.m.ok(&["integrate", APP, "easyrsa:client"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (https).", r.addr),
+    );
+    let certs = r.m.scratch().join("renewal-ca");
+    std::fs::create_dir_all(&certs).unwrap();
+    let ca = r.m.exec("easyrsa/0", "cat /var/lib/easyrsa-sim/ca.crt");
+    std::fs::write(certs.join("ca.crt"), &ca.stdout).unwrap();
+    let https = Tls::Ca(&certs);
+    let img = build_image(&r.m, &format!("renew-{protocol}"));
+    r.push_ok(5000, &img, https, None);
+    let before = r.m.exec(UNIT0, &format!("cat {CERT}")).stdout;
+    // v4 answers the unit's own CSR: the key served is the unit's, never sent anywhere.
+    let pubkeys = r.m.exec(
+        UNIT0,
+        &format!(
+            "openssl pkey -in {KEY} -pubout; \
+             openssl pkey -in /var/lib/docker-registry-charm/cert-provider.key -pubout"
+        ),
+    );
+    let keys: Vec<&str> = pubkeys.stdout.split("-----END PUBLIC KEY-----").collect();
+    r.m.check(
+        (keys[0].trim() == keys[1].trim()) == (protocol == "v4"),
+        &format!("{protocol}: the served key is not the one the protocol implies"),
+        &pubkeys,
+    );
+
+    r.m.ok(&["config", "easyrsa", "hold=true"]);
+    r.config(&["http-host=https://registry.renewal.internal:5000/"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        "Ready at registry.renewal.internal:5000 (https). Certificate renewal pending: \
+         cert-provider has not signed the request for the current addresses yet.",
+    );
+    let during = r.m.exec(UNIT0, &format!("cat {CERT}")).stdout;
+    r.m.check(
+        during == before,
+        "the certificate changed while the CA held the request",
+        &r.m.run(&["debug-log"]),
+    );
+    r.expect_image(5000, &img, https, None);
+    let cfg = r.m.exec(UNIT0, &format!("cat {CONFIG_YML}"));
+    r.m.check(cfg.stdout.contains("tls:"), "TLS went off", &cfg);
+    let pid = r.pid(UNIT0);
+
+    r.m.ok(&["config", "easyrsa", "hold=false"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        "Ready at registry.renewal.internal:5000 (https).",
+    );
+    let sans = r.m.exec(
+        UNIT0,
+        &format!("openssl x509 -in {CERT} -noout -ext subjectAltName"),
+    );
+    r.m.check(
+        sans.stdout.contains("DNS:registry.renewal.internal"),
+        "the new certificate does not name the new host",
+        &sans,
+    );
+    r.m.check(
+        r.pid(UNIT0) != pid,
+        "the registry kept the old certificate",
+        &sans,
+    );
+    r.expect_image(5000, &img, https, None);
+}
+
+#[test]
+fn a_v4_renewal_keeps_https_until_the_new_certificate_arrives() {
+    renewal_keeps_https_until_the_new_certificate_arrives("v4");
+}
+
+#[test]
+fn a_legacy_renewal_keeps_https_until_the_new_certificate_arrives() {
+    renewal_keeps_https_until_the_new_certificate_arrives("legacy");
 }

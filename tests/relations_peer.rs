@@ -58,6 +58,7 @@ const URI: &str = "secret://6f1c7c4e-0000-4000-8000-000000000001/cjc0ljh7n7b0s5h
 fn app_bag_holds_the_secret_uri_and_deletes_the_value_from_before() {
     let app = PeerApp {
         shared_secret: Some(URI.parse().unwrap()),
+        ..PeerApp::default()
     };
     let b = app.to_databag();
     assert_eq!(b, bag([("shared-secret", URI), ("http-secret", "")]));
@@ -87,4 +88,43 @@ fn bad_values_are_rejected_without_echoing_a_secret() {
     assert!(!err.to_string().contains("s3cret"), "{err}");
     let err = PeerApp::parse(&bag([("shared-secret", "secret:nope")])).unwrap_err();
     assert_eq!(err.key(), "shared-secret");
+}
+
+/// The tls-auto CA and the Python charm's client CA round-trip through the app bag; the
+/// leader's writes never delete a key; a broken CA is an error naming its key (and leaves
+/// the shared secret's URI readable on its own).
+#[test]
+fn app_bag_carries_the_tls_auto_ca_and_the_python_client_ca() {
+    let ca = charm::tls::auto::make_ca("app tls-auto CA", std::time::SystemTime::now(), [2; 16])
+        .unwrap();
+    let app = PeerApp {
+        tls_auto_ca: Some(ca.clone()),
+        python_client_ca: Some(ca.cert.clone()),
+        ..PeerApp::default()
+    };
+    let b = app.to_databag();
+    assert_eq!(
+        b.keys().collect::<Vec<_>>(),
+        ["python-client-ca", "tls-auto-ca", "tls-auto-ca-key"],
+        "no shared-secret or http-secret key: nothing is deleted"
+    );
+    assert_eq!(PeerApp::parse(&b), Ok(app));
+
+    let mut broken = b.clone();
+    broken.insert("tls-auto-ca-key".into(), "not a key".into());
+    broken.insert("shared-secret".into(), URI.into());
+    let err = PeerApp::auto_ca(&broken).unwrap_err();
+    assert!(err.to_string().contains("tls-auto CA key"), "{err}");
+    assert_eq!(
+        PeerApp::shared_secret(&broken)
+            .unwrap()
+            .map(|u| u.to_string()),
+        Some(URI.to_string())
+    );
+    let mut half = b.clone();
+    half.remove("tls-auto-ca-key");
+    assert_eq!(
+        PeerApp::auto_ca(&half).unwrap_err().key(),
+        "tls-auto-ca-key"
+    );
 }

@@ -107,6 +107,7 @@ fn tls() {
     i.tls = Some(TlsFiles {
         cert: Path::new("/etc/docker/registry/custom.crt"),
         key: Path::new("/etc/docker/registry/registry.key"),
+        client_cas: None,
     });
     let (text, y) = render(&i);
     insta::assert_snapshot!("tls", text);
@@ -116,6 +117,26 @@ fn tls() {
     );
     // B23: a CA never turns on client certificate verification.
     assert!(y["http"]["tls"].get("clientcas").is_none());
+}
+
+/// tls-client-ca (or the Python charm's demand kept, B23): the registry demands client
+/// certificates chaining to the CA file.
+#[test]
+fn tls_client_ca() {
+    let cfg = config(json!({}));
+    let secret = Secret::new("leader-http-secret");
+    let mut i = inputs(&cfg, &secret);
+    i.tls = Some(TlsFiles {
+        cert: Path::new("/etc/docker/registry/registry.crt"),
+        key: Path::new("/etc/docker/registry/registry.key"),
+        client_cas: Some(Path::new("/etc/docker/registry/client-ca.crt")),
+    });
+    let (text, y) = render(&i);
+    insta::assert_snapshot!("tls_client_ca", text);
+    assert_eq!(
+        y["http"]["tls"]["clientcas"][0].as_str(),
+        Some("/etc/docker/registry/client-ca.crt")
+    );
 }
 
 #[test]
@@ -449,6 +470,7 @@ fn real_registry_starts_with_basic_auth_and_tls() {
     i.tls = Some(TlsFiles {
         cert: &cert_path,
         key: &key_path,
+        client_cas: None,
     });
     let (text, _) = render(&i);
     let mut reg = start_registry(dir.path(), &text, port);
@@ -459,6 +481,122 @@ fn real_registry_starts_with_basic_auth_and_tls() {
     assert_eq!(status(&url, &["--cacert", ca, "-u", &creds]), 200);
     assert_eq!(status(&url, &["--cacert", ca, "-u", "admin:wrong"]), 401);
     // No mTLS (B23): a client without a certificate got through above.
+}
+
+/// A certificate for `cn` signed by `issuer`, for TLS clients (clientAuth), as PEM
+/// (certificate, key).
+fn client_certificate(issuer: &rcgen::Issuer<'_, rcgen::KeyPair>, cn: &str) -> (String, String) {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, issuer).expect("cert");
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A CA that may sign client certificates.
+fn client_ca(name: &str) -> (String, rcgen::Issuer<'static, rcgen::KeyPair>) {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let cert = params.self_signed(&key).expect("ca");
+    (cert.pem(), rcgen::Issuer::new(params, key))
+}
+
+/// `clientcas` (tls-client-ca): the real registry refuses a client without a certificate
+/// signed by that CA and serves one with it; the charm's probe, which has none, counts
+/// the refusal as an answer only when told the registry demands one. The server
+/// certificate is a tls-auto one (charm::tls::auto).
+#[test]
+fn real_registry_demands_client_certificates_with_clientcas() {
+    use charm::probe::{get_v2, Scheme, CERTIFICATE_DEMANDED};
+    let net = PrivateLoopback::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = net.port();
+    let now = std::time::SystemTime::now();
+    let server_ca = charm::tls::auto::make_ca("e2e tls-auto CA", now, [7; 16]).expect("ca");
+    let server_key = charm::tls::generate_key().expect("key");
+    let sans = ["127.0.0.1".parse().expect("san")];
+    let server_cert =
+        charm::tls::auto::issue(&server_ca, &server_key, "127.0.0.1", &sans, now, [8; 16])
+            .expect("cert");
+    let (clients_ca, clients) = client_ca("e2e client CA");
+    let (other_ca_pem, other) = client_ca("another client CA");
+    let (good_cert, good_key) = client_certificate(&clients, "kubelet");
+    let (bad_cert, bad_key) = client_certificate(&other, "stranger");
+    assert_ne!(clients_ca, other_ca_pem);
+    let path = |name: &str| dir.path().join(name);
+    for (name, text) in [
+        ("server-ca.crt", server_ca.cert.as_str()),
+        ("registry.crt", server_cert.as_str()),
+        ("registry.key", server_key.expose()),
+        ("client-ca.crt", clients_ca.as_str()),
+        ("good.crt", good_cert.as_str()),
+        ("good.key", good_key.as_str()),
+        ("bad.crt", bad_cert.as_str()),
+        ("bad.key", bad_key.as_str()),
+    ] {
+        std::fs::write(path(name), text).expect("write");
+    }
+    let cfg = config(json!({ "registry-port": port }));
+    let secret = Secret::new("leader-http-secret");
+    let data = path("data");
+    let (cert_path, key_path, cas_path) = (
+        path("registry.crt"),
+        path("registry.key"),
+        path("client-ca.crt"),
+    );
+    let mut i = inputs(&cfg, &secret);
+    i.storage_root = &data;
+    i.tls = Some(TlsFiles {
+        cert: &cert_path,
+        key: &key_path,
+        client_cas: Some(&cas_path),
+    });
+    let (text, _) = render(&i);
+    let mut reg = start_registry(dir.path(), &text, port);
+    let url = format!("https://127.0.0.1:{port}/v2/");
+    let server_ca_path = path("server-ca.crt");
+    let trust = server_ca_path.to_str().expect("utf8");
+    let with = |c: &str, k: &str| -> [String; 6] {
+        [
+            "--cacert".into(),
+            trust.into(),
+            "--cert".into(),
+            path(c).display().to_string(),
+            "--key".into(),
+            path(k).display().to_string(),
+        ]
+    };
+    let good = with("good.crt", "good.key");
+    let good: Vec<&str> = good.iter().map(String::as_str).collect();
+    assert_eq!(wait_for(&mut reg, &url, &good, &[200]), 200);
+    assert_eq!(
+        status(&url, &["--cacert", trust]),
+        0,
+        "no client certificate: refused"
+    );
+    let bad = with("bad.crt", "bad.key");
+    let bad: Vec<&str> = bad.iter().map(String::as_str).collect();
+    assert_eq!(
+        status(&url, &bad),
+        0,
+        "a certificate from another CA: refused"
+    );
+
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let timeout = Duration::from_secs(2);
+    assert_eq!(
+        get_v2(addr, Scheme::HttpsClientCerts, timeout).expect("probe"),
+        CERTIFICATE_DEMANDED
+    );
+    let plain = get_v2(addr, Scheme::Https, timeout).expect_err("a plain https probe fails");
+    assert!(plain.to_string().contains("TLS"), "{plain}");
 }
 
 #[test]

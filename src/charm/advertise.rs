@@ -99,15 +99,78 @@ pub fn advertised(
     })
 }
 
-/// `Ready at <netloc> (http|https[, proxied]).`: where and how clients connect.
-pub fn ready_message(advertised: &Advertised, tls: bool) -> String {
+/// What follows `Ready at ...`: things an operator should know or act on while the unit
+/// serves (the status stays `active`: none is a fault of the unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Note {
+    /// Plain http with runtimes related: containerd pulls over HTTPS only (B6).
+    RuntimesNeedTls,
+    /// Token auth with runtimes related: the relation carries no token credentials (B9).
+    NoTokenCredentials,
+    /// cert-provider has not signed the request for the current addresses; the last
+    /// certificate it issued still serves.
+    RenewalPending,
+    /// cert-provider has answered nothing usable yet.
+    CertificateAwaited,
+}
+
+impl Note {
+    /// The sentence shown.
+    pub fn text(self) -> &'static str {
+        match self {
+            Note::RuntimesNeedTls => {
+                "Container runtimes pull over HTTPS only: juju config docker-registry \
+                 tls-auto=true, or relate a CA."
+            }
+            Note::NoTokenCredentials => {
+                "Related runtimes get no credentials for token auth: they pull anonymously."
+            }
+            Note::RenewalPending => {
+                "Certificate renewal pending: cert-provider has not signed the request for \
+                 the current addresses yet."
+            }
+            Note::CertificateAwaited => "Waiting for a certificate from cert-provider.",
+        }
+    }
+}
+
+/// Notes about the runtimes related on `docker-registry`: they need TLS (unless clients
+/// are told https, e.g. by an `http-host` whose TLS ends in front of the unit) and get no
+/// token credentials.
+pub fn runtime_notes(
+    config: &CharmConfig,
+    advertised: &Advertised,
+    tls_on: bool,
+    clients: bool,
+) -> Vec<Note> {
+    let mut notes = Vec::new();
+    if clients && !advertised.https(tls_on) {
+        notes.push(Note::RuntimesNeedTls);
+    }
+    if clients && matches!(config.auth, crate::config::Auth::Token { .. }) {
+        notes.push(Note::NoTokenCredentials);
+    }
+    notes
+}
+
+/// `Ready at <netloc> (http|https[, proxied]).`: where and how clients connect, followed
+/// by the notes, each once.
+pub fn ready_message(advertised: &Advertised, tls: bool, notes: &[Note]) -> String {
     let scheme = if advertised.https(tls) {
         "https"
     } else {
         "http"
     };
     let proxied = if advertised.proxied { ", proxied" } else { "" };
-    format!("Ready at {} ({scheme}{proxied}).", advertised.netloc)
+    let mut message = format!("Ready at {} ({scheme}{proxied}).", advertised.netloc);
+    let mut notes = notes.to_vec();
+    notes.sort();
+    notes.dedup();
+    for note in notes {
+        message.push(' ');
+        message.push_str(note.text());
+    }
+    message
 }
 
 #[cfg(test)]
@@ -151,10 +214,13 @@ mod tests {
             proxied: false,
             scheme: None,
         };
-        assert_eq!(ready_message(&a, false), "Ready at 10.1.0.5:5000 (http).");
+        assert_eq!(
+            ready_message(&a, false, &[]),
+            "Ready at 10.1.0.5:5000 (http)."
+        );
         let p = Advertised { proxied: true, ..a };
         assert_eq!(
-            ready_message(&p, true),
+            ready_message(&p, true, &[]),
             "Ready at 10.1.0.5:5000 (https, proxied)."
         );
     }
@@ -183,13 +249,56 @@ mod tests {
     }
 
     #[test]
+    fn runtimes_are_told_what_they_miss_after_the_ready_line() {
+        let a = Advertised {
+            netloc: "10.1.0.5:5000".parse().unwrap(),
+            proxied: false,
+            scheme: None,
+        };
+        let plain = config(json!({}));
+        assert_eq!(runtime_notes(&plain, &a, false, false), []);
+        let notes = runtime_notes(&plain, &a, false, true);
+        assert_eq!(notes, [Note::RuntimesNeedTls]);
+        assert_eq!(
+            ready_message(&a, false, &notes),
+            "Ready at 10.1.0.5:5000 (http). Container runtimes pull over HTTPS only: \
+             juju config docker-registry tls-auto=true, or relate a CA."
+        );
+        assert_eq!(runtime_notes(&plain, &a, true, true), []);
+        let lb = config(json!({"http-host": "https://registry.example.com/"}));
+        let behind = advertised(&lb, None, Some("10.1.0.5".parse().unwrap())).unwrap();
+        assert_eq!(runtime_notes(&lb, &behind, false, true), []);
+        let token = config(json!({
+            "auth-token-realm": "https://auth.example.com/token",
+            "auth-token-service": "registry",
+            "auth-token-issuer": "issuer",
+            "auth-token-root-certs": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJrVENCK3dJSkFQCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K",
+        }));
+        assert_eq!(
+            runtime_notes(&token, &a, true, true),
+            [Note::NoTokenCredentials]
+        );
+        let both = [
+            Note::RenewalPending,
+            Note::RuntimesNeedTls,
+            Note::RenewalPending,
+        ];
+        let text = ready_message(&a, false, &both);
+        assert_eq!(text.matches("renewal pending").count(), 1, "{text}");
+        assert!(
+            text.starts_with("Ready at 10.1.0.5:5000 (http). Container"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn http_host_scheme_is_what_clients_and_status_are_told() {
         let ip: IpAddr = "10.1.0.5".parse().unwrap();
         let c = config(json!({"http-host": "https://registry.example.com/"}));
         let a = advertised(&c, None, Some(ip)).unwrap();
         // TLS ends at a load balancer in front of the unit: clients still use https.
         assert_eq!(
-            ready_message(&a, false),
+            ready_message(&a, false, &[]),
             "Ready at registry.example.com (https)."
         );
     }

@@ -94,6 +94,7 @@ fn secret<R: ToolRunner>(tools: &HookTools<R>, step: &SecretStep) -> Result<(), 
             let uri = tools.secret_add(LABEL, DESCRIPTION, &content.content())?;
             let app = PeerApp {
                 shared_secret: Some(uri),
+                ..PeerApp::default()
             };
             tools.relation_set(peer, true, &changes(bag, &app.to_databag()))?;
         }

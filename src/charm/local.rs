@@ -19,6 +19,25 @@ pub const STATE_FILE: &str = "/var/lib/docker-registry-charm/state.json";
 /// The private key for cert-provider requests; generated here and never sent anywhere.
 pub const CSR_KEY: &str = "/var/lib/docker-registry-charm/cert-provider.key";
 
+/// This unit's tls-auto key (0600); generated here and never sent anywhere.
+pub const AUTO_KEY: &str = "/var/lib/docker-registry-charm/tls-auto.key";
+/// This unit's tls-auto certificate, signed with the application's CA.
+pub const AUTO_CERT: &str = "/var/lib/docker-registry-charm/tls-auto.crt";
+
+/// Where the certificate and key at the tls-*-paths came from when last served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsFrom {
+    /// The `tls-*-blob` options.
+    Blobs,
+    /// The cert-provider relation.
+    CertProvider,
+    /// Files an operator put there.
+    Operator,
+    /// `tls-auto`.
+    Auto,
+}
+
 /// A copy of the last config.yml the registry served with (0600: it holds the http
 /// secret and storage keys), to go back to when the registry refuses a new one.
 pub const LAST_GOOD_CONFIG: &str = "/var/lib/docker-registry-charm/last-good-config.yml";
@@ -102,6 +121,9 @@ pub struct LastGood {
     /// Whether it served TLS.
     #[serde(default)]
     pub tls: bool,
+    /// Whether it demanded client certificates.
+    #[serde(default)]
+    pub client_certs: bool,
 }
 
 /// A configuration the registry refused (it exited, or its store failed): not tried
@@ -171,6 +193,18 @@ pub struct LocalState {
     /// hook until it is gone (see `switch`).
     #[serde(default)]
     pub legacy_container: Option<String>,
+    /// Where the served certificate came from (`None`: plain http).
+    #[serde(default)]
+    pub tls_from: Option<TlsFrom>,
+    /// The Python charm ran here, and files it wrote may still be at the tls-*-paths and
+    /// its config.yml in place: set when its container is found, cleared once this charm
+    /// serves its own configuration (see `tls_source::adopt`).
+    #[serde(default)]
+    pub python_files: bool,
+    /// The CA whose client certificates the Python charm's registry demanded (B23,
+    /// docs/python-charm-bugs.md#b23): still demanded after the switch (see `mtls`).
+    #[serde(default)]
+    pub python_client_ca: Option<String>,
 }
 
 impl LocalState {

@@ -19,6 +19,7 @@
 pub mod actions;
 pub mod advertise;
 pub mod apply;
+pub mod auto_tls;
 pub mod builder;
 pub mod cos;
 #[cfg(test)]
@@ -27,6 +28,7 @@ pub mod ignored;
 pub mod local;
 pub mod metrics;
 pub mod model;
+pub mod mtls;
 pub mod notes;
 pub mod nrpe;
 pub mod ownership;

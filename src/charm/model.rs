@@ -248,13 +248,10 @@ fn read_shared<R: ToolRunner>(
 ) -> Result<SharedView, HookToolError> {
     let empty = Databag::new();
     let app = peer.map(|p| &p.app).unwrap_or(&empty);
-    let uri = PeerApp::parse(app).map_or_else(
-        |e| {
-            tracing::warn!("ignoring the peer relation's data: {e}");
-            None
-        },
-        |a| a.shared_secret,
-    );
+    let uri = PeerApp::shared_secret(app).unwrap_or_else(|e| {
+        tracing::warn!("ignoring the peer relation's data: {e}");
+        None
+    });
     let mut juju = None;
     if let Some(uri) = uri {
         // A follower is a reader: --refresh keeps it on the latest revision.

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::CharmConfig;
 use crate::juju::Status;
+use crate::probe::Scheme;
+use crate::render::TlsFiles;
 use crate::tls::TlsBundle;
 
 use super::builder::{Builder, PlanError};
@@ -21,7 +23,7 @@ use super::ownership;
 use super::steps::{Candidate, Contents, Plan, Serving, Step};
 use super::switch::{self, Going};
 use super::view::{Observed, Version, View};
-use super::{advertise, nrpe, publish, registry, secret, tls_source, upstream};
+use super::{advertise, mtls, nrpe, publish, registry, secret, tls_source, upstream};
 
 /// The paths the plan decides from, so the view reads exactly those.
 pub fn paths_to_read(model: &ModelView, local: &LocalState) -> BTreeSet<PathBuf> {
@@ -149,20 +151,40 @@ fn serve(
     if let Some(problem) = tls_source::path_problem(&p.disk, &paths)? {
         return block(p, view, binary, config, problem);
     }
+    // Before anything of the Python charm's is replaced: did its registry demand client
+    // certificates?
+    mtls::remember_python_demand(p, &paths)?;
     let tls = match tls_source::plan(p, view, config, blob_tls, &paths, account)? {
         tls_source::Chosen::Tls(tls) => tls,
         tls_source::Chosen::Unusable(problem) => return block(p, view, binary, config, problem),
     };
+    let demand = match mtls::plan(p, &view.model, config, tls.on)? {
+        Ok(demand) => demand,
+        Err(problem) => return block(p, view, binary, config, problem),
+    };
     let mut read_at_start = tls.read_at_start.clone();
+    read_at_start.extend(demand.contents.clone());
     read_at_start.extend(registry::auth_files(p, view, config, account)?);
-    let config_yml = registry::config_yml(p, view, config, secret, tls.on, &paths)?;
+    let files = tls.on.then_some(TlsFiles {
+        cert: &tls.files.0,
+        key: &tls.files.1,
+        client_cas: demand.file.as_deref(),
+    });
+    let config_yml = registry::config_yml(p, view, config, secret, files)?;
     read_at_start.push(config_yml.clone());
     let nrpe_files = nrpe::put_files(p, view, config, tls.on)?;
     let mut managed = registry::managed_paths();
     managed.extend(paths.all().into_iter().map(|(_, path)| path.clone()));
+    managed.extend([tls.files.0.clone(), tls.files.1.clone()]);
+    managed.extend(mtls::paths());
     managed.extend(nrpe_files.iter().map(|(path, _)| path.clone()));
     ownership::drop_unmanaged(p, &managed)?;
     let wait = registry::service(p, view, binary, config, read_at_start);
+    let scheme = match (tls.on, demand.file.is_some()) {
+        (false, _) => Scheme::Http,
+        (true, false) => Scheme::Https,
+        (true, true) => Scheme::HttpsClientCerts,
+    };
     p.candidate(Candidate {
         config: Contents(config_yml),
         env: registry::env(config),
@@ -171,6 +193,7 @@ fn serve(
         options: view.model.options.clone(),
         port: config.registry_port,
         tls: tls.on,
+        client_certs: scheme == Scheme::HttpsClientCerts,
     });
     registry::ports(p, view, config);
     super::metrics::plan(p, view, config);
@@ -179,13 +202,19 @@ fn serve(
     publish::website(p, &view.model, config, tls.on);
     nrpe::announce(p, &view.model, &nrpe_files);
     super::cos::publish(p, &view.model, config);
-    let probe = registry::probe(p, config, tls.on, wait, &advertised);
+    let mut notes =
+        advertise::runtime_notes(config, &advertised, tls.on, !view.model.clients.is_empty());
+    notes.extend(tls.notes.iter().copied());
+    let probe = registry::probe(p, config, scheme, wait, &advertised, &notes);
     p.probe(probe);
     p.serving(Serving {
         advertised,
         tls: tls.on.then(|| tls.ca.clone()),
         binary: binary.to_path_buf(),
     });
+    // This charm's own files are in place now: nothing at the tls-*-paths or in
+    // config.yml is the Python charm's any more.
+    p.local.python_files = false;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use super::local::LocalState;
 use super::model::ModelView;
 use super::switch;
 use super::view::{Again, Entry, Fresh, Legacy, MachineView, Observed, Version, View};
-use super::{secret, tls_source, Effects, Error};
+use super::{auto_tls, secret, tls_source, Effects, Error};
 
 /// Reads `paths`: stat, and the contents of whatever is not a directory.
 pub fn observe(files: &dyn Files, paths: &BTreeSet<PathBuf>) -> Result<Observed, FilesError> {
@@ -157,5 +157,6 @@ fn draw(model: &ModelView, machine: &MachineView, local: &LocalState) -> Result<
             fresh.csr = Some(subject.request(&key)?);
         }
     }
+    auto_tls::draw(model, machine, &mut fresh)?;
     Ok(fresh)
 }

@@ -376,10 +376,10 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
             if good.port != 0 {
                 p.probe(Probe {
                     addr: SocketAddr::from(([127, 0, 0, 1], good.port)),
-                    scheme: if good.tls {
-                        Scheme::Https
-                    } else {
-                        Scheme::Http
+                    scheme: match (good.tls, good.client_certs) {
+                        (false, _) => Scheme::Http,
+                        (true, false) => Scheme::Https,
+                        (true, true) => Scheme::HttpsClientCerts,
                     },
                     wait: Wait::Started,
                     ready: Status::blocked(message.clone()),
@@ -395,6 +395,7 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
                 options: good.options,
                 port: good.port,
                 tls: good.tls,
+                client_certs: good.client_certs,
             });
         }
         None => {

@@ -14,12 +14,11 @@ use crate::workload::files::{fingerprint, FileSpec};
 use crate::workload::service::{ServiceCall, ServiceStatus};
 use crate::workload::users::{self, Account, DataDir};
 
-use super::advertise::{self, Advertised};
+use super::advertise::{self, Advertised, Note};
 use super::builder::{Builder, PlanError};
 use super::local;
 use super::ownership::{drop_owned, put, Wanted};
 use super::steps::{Probe, Refuse, ServiceStep, Step, StorageCheck, Wait};
-use super::tls_source::TlsPaths;
 use super::view::View;
 use super::{CONFIG_DIR, LOG_DIR};
 
@@ -145,13 +144,14 @@ pub fn config_yml(
     view: &View,
     config: &CharmConfig,
     secret: &HttpSecret,
-    tls_on: bool,
-    tls: &TlsPaths,
+    tls: Option<TlsFiles<'_>>,
 ) -> Result<Vec<u8>, PlanError> {
     let app_name = view.model.unit.app().as_str().to_string();
+    // The files config.yml names are not all options (copies of an operator's files, the
+    // client CA), so they are part of the key.
     let render_key = local::sha256(
         format!(
-            "{}\n{app_name}\n{}\n{tls_on}",
+            "{}\n{app_name}\n{}\n{tls:?}",
             view.model.config_digest,
             local::sha256(secret.expose().as_bytes()),
         )
@@ -175,10 +175,7 @@ pub fn config_yml(
                 config,
                 app_name: &app_name,
                 http_secret: Some(&Secret::new(secret.expose())),
-                tls: tls_on.then_some(TlsFiles {
-                    cert: &tls.cert,
-                    key: &tls.key,
-                }),
+                tls,
                 htpasswd_path: matches!(config.auth, Auth::Basic { .. }).then_some(htpasswd),
                 token_pem_path: matches!(config.auth, Auth::Token { .. }).then_some(token_pem),
                 storage_root: Path::new(users::DATA_DIR),
@@ -318,17 +315,19 @@ pub fn ports(p: &mut Builder, view: &View, config: &CharmConfig) {
 }
 
 /// `GET /v2/` on loopback: Ready only when the registry really answers (B25,
-/// docs/python-charm-bugs.md#b25). After a start with a config other than the last good
-/// one, a registry that exits (or, with a last good config to go back to, stays silent)
-/// has refused it, and the store is asked too unless token auth is on (the charm holds no
-/// token to ask with).
+/// docs/python-charm-bugs.md#b25), followed by the `notes`. After a start with a config
+/// other than the last good one, a registry that exits (or, with a last good config to go
+/// back to, stays silent) has refused it, and the store is asked too unless token auth is
+/// on (the charm holds no token to ask with).
 pub fn probe(
     p: &Builder,
     config: &CharmConfig,
-    tls_on: bool,
+    scheme: Scheme,
     wait: Wait,
     advertised: &Advertised,
+    notes: &[Note],
 ) -> Probe {
+    let tls_on = scheme != Scheme::Http;
     let refuse = match (wait, &p.local.last_good) {
         (Wait::Running, _) => Refuse::Never,
         (Wait::Started, None) => Refuse::Exit,
@@ -346,9 +345,9 @@ pub fn probe(
     };
     Probe {
         addr: SocketAddr::from(([127, 0, 0, 1], config.registry_port)),
-        scheme: if tls_on { Scheme::Https } else { Scheme::Http },
+        scheme,
         wait,
-        ready: Status::active(advertise::ready_message(advertised, tls_on)),
+        ready: Status::active(advertise::ready_message(advertised, tls_on, notes)),
         storage,
         refuse,
     }

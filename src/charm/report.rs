@@ -184,6 +184,7 @@ fn promote(fx: &Effects<'_>, local: &mut LocalState, candidate: &Candidate) -> R
         options: candidate.options.clone(),
         port: candidate.port,
         tls: candidate.tls,
+        client_certs: candidate.client_certs,
     };
     if local.last_good.as_ref() == Some(&good) {
         return Ok(());

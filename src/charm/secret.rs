@@ -231,6 +231,7 @@ pub fn share(
             if let Some(peer) = peer {
                 let app = PeerApp {
                     shared_secret: Some(uri.clone()),
+                    ..PeerApp::default()
                 };
                 p.relation(&peer.id, true, &peer.app, &app.to_databag());
             }

@@ -211,6 +211,9 @@ pub struct Candidate {
     pub port: u16,
     /// Whether it serves TLS.
     pub tls: bool,
+    /// Whether it demands client certificates (the probe, which has none, then counts the
+    /// refusal of its handshake as an answer).
+    pub client_certs: bool,
 }
 
 /// What follows the steps.

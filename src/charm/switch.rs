@@ -80,6 +80,9 @@ pub fn plan(p: &mut Builder, seen: &Legacy) -> Going {
         Legacy::Present(name, state) => {
             // If the removal fails, applying the step remembers the name (see Step).
             p.local.legacy_container = None;
+            // Its config.yml and TLS files are still in place: what they say is looked at
+            // before this charm replaces them (tls_source::adopt, mtls).
+            p.local.python_files = true;
             p.step(Step::RetireLegacy(name.clone()));
             p.log(LogLine::info(format!(
                 "stopped and removed the Python charm's registry container {name} (it was \

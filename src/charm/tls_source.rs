@@ -1,7 +1,10 @@
 //! Which TLS source wins, and its files: `tls-*-blob` options > a certificate from
-//! cert-provider > files an operator put at the `tls-*-path`s > plain HTTP. The charm
-//! writes the first two over the paths (setting an operator's files aside); the third is
-//! used as it is, once checked (it must be valid, and readable by the registry's user).
+//! cert-provider > files an operator put at the `tls-*-path`s > `tls-auto` > plain HTTP.
+//! The charm writes blobs, cert-provider and tls-auto material over the paths (setting an
+//! operator's files aside, taking the Python charm's copies of the same material as its
+//! own); operator files are used as they are, once checked (valid; served through copies
+//! when the registry's user cannot read them). A cert-provider renewal never drops to
+//! http: the last certificate it issued serves until the new one arrives.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -10,20 +13,21 @@ use std::time::SystemTime;
 use crate::config::{
     CharmConfig, Secret, DEFAULT_TLS_CA_PATH, DEFAULT_TLS_CERT_PATH, DEFAULT_TLS_KEY_PATH,
 };
+use crate::juju::Status;
 use crate::relations::cert_provider::{legacy_unit_name, LegacyProvider, ProvidedCerts};
 use crate::tls::{self, San, TlsBundle, TlsError, TlsSource};
 use crate::workload::files::FileSpec;
 use crate::workload::users::{Account, SERVICE_USER};
 
-use super::advertise;
+use super::advertise::{self, Note};
 use super::builder::Disk;
 use super::builder::{Builder, PlanError};
-use super::local::{self, CsrRecord, LocalState};
+use super::local::{self, CsrRecord, TlsFrom};
 use super::model::{ModelView, RelationView};
 use super::notes::{LogLine, Noted};
-use super::ownership::{drop_owned, put_over_operator, Wanted};
-use super::publish;
+use super::ownership::{drop_owned, put, put_over_operator, Wanted};
 use super::view::View;
+use super::{auto_tls, mtls, publish};
 
 /// The `tls-*-path` locations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +76,11 @@ pub fn paths(model: &ModelView, config: &CharmConfig) -> BTreeSet<PathBuf> {
     if model.cert_provider.is_some() {
         out.insert(local::CSR_KEY.into());
     }
+    if config.tls_auto {
+        out.extend(auto_tls::paths());
+    }
+    out.extend([PathBuf::from(COPY_CERT), PathBuf::from(COPY_KEY)]);
+    out.extend(mtls::paths());
     out
 }
 
@@ -172,6 +181,24 @@ pub struct Tls {
     pub ca: Option<String>,
     /// The certificate and key contents (the registry reads them at start).
     pub read_at_start: Vec<Vec<u8>>,
+    /// The certificate and key files the registry reads: the tls-*-paths, or the charm's
+    /// copies of an operator's files its user cannot read.
+    pub files: (PathBuf, PathBuf),
+    /// Said after `Ready at ...`: a certificate awaited, a renewal pending.
+    pub notes: Vec<Note>,
+}
+
+impl Tls {
+    /// Plain http, with `notes`.
+    fn off(paths: &TlsPaths, notes: Vec<Note>) -> Self {
+        Tls {
+            on: false,
+            ca: None,
+            read_at_start: Vec::new(),
+            files: (paths.cert.clone(), paths.key.clone()),
+            notes,
+        }
+    }
 }
 
 /// The outcome of choosing TLS.
@@ -183,7 +210,14 @@ pub enum Chosen {
     Unusable(String),
 }
 
+/// Copies of an operator's certificate and key that the registry's user cannot read.
+pub const COPY_CERT: &str = "/etc/docker/registry/operator-tls.crt";
+/// See [`COPY_CERT`].
+pub const COPY_KEY: &str = "/etc/docker/registry/operator-tls.key";
+
 /// Chooses the TLS source and plans its files (and, with cert-provider, our request).
+/// Precedence: blobs > cert-provider > operator files > tls-auto > plain http; a
+/// cert-provider renewal keeps the certificate it issued last until the new one arrives.
 pub fn plan(
     p: &mut Builder,
     view: &View,
@@ -192,26 +226,92 @@ pub fn plan(
     paths: &TlsPaths,
     account: &Account,
 ) -> Result<Chosen, PlanError> {
-    let relation_tls = match &view.model.cert_provider {
-        Some(rel) => cert_provider(p, view, rel, config)?,
+    let auto_ca = match config.tls_auto {
+        true => auto_tls::ca(p, &view.model, &view.fresh),
+        false => None,
+    };
+    let answer = match &view.model.cert_provider {
+        Some(rel) => Some(cert_provider(p, view, rel, config)?),
         None => {
             p.local.csr = None;
             None
         }
     };
-    let (bundle, source) = match (blob_tls, relation_tls) {
-        (Some(b), _) => (b, TlsSource::Config),
-        (None, Some(b)) => (b, TlsSource::CertProvider),
-        (None, None) => {
-            // The paths go back to the operator first: what was set aside is then an
-            // operator file again, and used as one.
+    let mut notes = Vec::new();
+    if let Some(bundle) = blob_tls {
+        return serve(p, paths, account, bundle, TlsFrom::Blobs, notes);
+    }
+    if let Some(answer) = answer {
+        match answer {
+            Answer::Issued { bundle, pending } => {
+                if pending {
+                    notes.push(Note::RenewalPending);
+                }
+                return serve(p, paths, account, bundle, TlsFrom::CertProvider, notes);
+            }
+            Answer::Awaited if p.local.tls_from == Some(TlsFrom::CertProvider) => {
+                if let Some(kept) = kept(p, paths, view.model.now)? {
+                    // Never back to http while the provider signs a new request: the last
+                    // certificate it issued still serves.
+                    notes.push(Note::RenewalPending);
+                    return Ok(Chosen::Tls(Tls { notes, ..kept }));
+                }
+                notes.push(Note::CertificateAwaited);
+            }
+            Answer::Awaited => notes.push(Note::CertificateAwaited),
+        }
+    }
+    if !config.tls_auto || operator_files(p, paths)? {
+        // The paths go back to the operator first: what was set aside is then an
+        // operator file again, and used as one.
+        for (_, path) in paths.all() {
+            drop_owned(p, path)?;
+        }
+        let chosen = operator(p, paths, view.model.now, account)?;
+        if let Chosen::Tls(tls) = &chosen {
+            p.local.tls_from = tls.on.then_some(TlsFrom::Operator);
+            if tls.on {
+                return Ok(Chosen::Tls(Tls {
+                    notes,
+                    ..tls.clone()
+                }));
+            }
+            return Ok(Chosen::Tls(Tls::off(paths, notes)));
+        }
+        return Ok(chosen);
+    }
+    let bundle = match &auto_ca {
+        Some(ca) => auto_tls::bundle(p, view, config, ca)?,
+        None => {
+            p.status(Status::waiting(
+                "Waiting for the leader to share the tls-auto CA.",
+            ));
+            None
+        }
+    };
+    match bundle {
+        Some(bundle) => serve(p, paths, account, bundle, TlsFrom::Auto, notes),
+        None => {
             for (_, path) in paths.all() {
                 drop_owned(p, path)?;
             }
-            return operator(&p.disk, &p.local, paths, view.model.now, account);
+            p.local.tls_from = None;
+            Ok(Chosen::Tls(Tls::off(paths, notes)))
         }
-    };
-    p.debug(format!("TLS from {source:?}"));
+    }
+}
+
+/// Writes a source's certificate, key and CA over the tls-*-paths (setting an operator's
+/// files aside first; taking the Python charm's copies of the same as the charm's own).
+fn serve(
+    p: &mut Builder,
+    paths: &TlsPaths,
+    account: &Account,
+    bundle: TlsBundle,
+    from: TlsFrom,
+    notes: Vec<Note>,
+) -> Result<Chosen, PlanError> {
+    p.debug(format!("TLS from {from:?}"));
     let cert = Wanted {
         path: paths.cert.clone(),
         contents: bundle.cert.as_str().as_bytes().to_vec(),
@@ -222,53 +322,137 @@ pub fn plan(
         contents: bundle.key.expose().as_bytes().to_vec(),
         spec: FileSpec::mode(0o600).owned_by(account.owner()),
     };
+    let ca = bundle.ca.as_ref().map(|ca| Wanted {
+        path: paths.ca.clone(),
+        contents: ca.as_str().as_bytes().to_vec(),
+        spec: FileSpec::mode(0o644),
+    });
+    let mut all = vec![&cert, &key];
+    all.extend(ca.as_ref());
+    adopt(p, &all, from)?;
     put_over_operator(p, &cert)?;
     put_over_operator(p, &key)?;
-    let ca = match &bundle.ca {
-        Some(ca) => {
-            let w = Wanted {
-                path: paths.ca.clone(),
-                contents: ca.as_str().as_bytes().to_vec(),
-                spec: FileSpec::mode(0o644),
-            };
-            put_over_operator(p, &w)?;
-            Some(ca.as_str().to_string())
+    match &ca {
+        Some(w) => {
+            put_over_operator(p, w)?;
         }
-        None => {
-            drop_owned(p, &paths.ca)?;
-            None
-        }
-    };
+        None => drop_owned(p, &paths.ca)?,
+    }
+    p.local.tls_from = Some(from);
     Ok(Chosen::Tls(Tls {
         on: true,
-        ca,
+        ca: bundle.ca.map(|ca| ca.as_str().to_string()),
         read_at_start: vec![cert.contents, key.contents],
+        files: (paths.cert.clone(), paths.key.clone()),
+        notes,
     }))
 }
 
+/// Issue 17 item 1: right after the switch from the Python charm, a file at a tls-*-path
+/// that holds what this source holds (the same certificate, key or CA, however written)
+/// is one the Python charm wrote from the same blobs or easyrsa answer, not an
+/// operator's: it becomes the charm's own (rewritten in place with the right owner and
+/// mode), so it is never set aside and never put back later.
+fn adopt(p: &mut Builder, wanted: &[&Wanted], from: TlsFrom) -> Result<(), PlanError> {
+    if !p.local.python_files {
+        return Ok(());
+    }
+    for w in wanted {
+        let Some(current) = p.disk.read(&w.path)?.map(<[u8]>::to_vec) else {
+            continue;
+        };
+        if p.local.owns(&w.path, &current)
+            || p.local.displaced.contains_key(&w.path)
+            || !tls::auto::same_material(&current, &w.contents)
+        {
+            continue;
+        }
+        p.local
+            .owned
+            .insert(w.path.clone(), local::sha256(&current));
+        let source = match from {
+            TlsFrom::Blobs => "the tls-*-blob options",
+            TlsFrom::CertProvider => "cert-provider's answer",
+            TlsFrom::Operator | TlsFrom::Auto => "this charm's source",
+        };
+        p.info(format!(
+            "{} holds what {source} holds: the Python charm wrote it, so it is this \
+             charm's file now (owner and mode set as this charm's; never put back)",
+            w.path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an operator's certificate and key are there: at the tls-*-paths (not written
+/// by the charm), or set aside by the charm and due back.
+fn operator_files(p: &Builder, paths: &TlsPaths) -> Result<bool, PlanError> {
+    for path in [&paths.cert, &paths.key] {
+        let theirs = match p.disk.read(path)? {
+            Some(c) => !p.local.owns(path, c),
+            None => false,
+        };
+        if !theirs && !p.local.displaced.contains_key(path) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The certificate cert-provider issued last, as the charm wrote it, while it is still
+/// valid: what serves during a renewal.
+fn kept(p: &Builder, paths: &TlsPaths, now: SystemTime) -> Result<Option<Tls>, PlanError> {
+    let ours = |path: &Path| -> Result<Option<Vec<u8>>, PlanError> {
+        Ok(p.disk
+            .read(path)?
+            .filter(|c| p.local.owns(path, c))
+            .map(<[u8]>::to_vec))
+    };
+    let (Some(cert), Some(key)) = (ours(&paths.cert)?, ours(&paths.key)?) else {
+        return Ok(None);
+    };
+    let ca = ours(&paths.ca)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match TlsBundle::from_pems(
+        ca.as_deref(),
+        Some(&text(&cert)),
+        Some(&text(&key)),
+        now,
+        TlsSource::CertProvider,
+    ) {
+        Ok(Some(_)) => Ok(Some(Tls {
+            on: true,
+            ca,
+            read_at_start: vec![cert, key],
+            files: (paths.cert.clone(), paths.key.clone()),
+            notes: Vec::new(),
+        })),
+        _ => Ok(None),
+    }
+}
+
 /// Operator-placed certificate files at the tls-*-paths that the charm did not write.
+/// When the registry's user cannot read them (a root-only key: what an admin or the
+/// Python charm's root container was content with), the registry serves copies the
+/// charm keeps for it, so a switch from the Python charm keeps serving.
 fn operator(
-    disk: &Disk,
-    local: &LocalState,
+    p: &mut Builder,
     paths: &TlsPaths,
     now: SystemTime,
     account: &Account,
 ) -> Result<Chosen, PlanError> {
-    let read = |p: &Path| -> Result<Option<Vec<u8>>, PlanError> {
-        Ok(disk
-            .read(p)?
-            .filter(|c| !local.owns(p, c))
+    let read = |p: &Builder, path: &Path| -> Result<Option<Vec<u8>>, PlanError> {
+        Ok(p.disk
+            .read(path)?
+            .filter(|c| !p.local.owns(path, c))
             .map(<[u8]>::to_vec))
     };
-    let (Some(cert_pem), Some(key_pem)) = (read(&paths.cert)?, read(&paths.key)?) else {
-        return Ok(Chosen::Tls(Tls {
-            on: false,
-            ca: None,
-            read_at_start: Vec::new(),
-        }));
+    let (Some(cert_pem), Some(key_pem)) = (read(p, &paths.cert)?, read(p, &paths.key)?) else {
+        drop_copies(p)?;
+        return Ok(Chosen::Tls(Tls::off(paths, Vec::new())));
     };
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let ca_text = read(&paths.ca)?.as_deref().map(text);
+    let ca_text = read(p, &paths.ca)?.as_deref().map(text);
     let files = format!(
         "the certificate files at {} and {}",
         paths.cert.display(),
@@ -295,25 +479,84 @@ fn operator(
             )))
         }
     }
-    // The registry runs as its own user: a root-only key (an admin's usual 0600, or what
-    // the Python charm left) would make it exit at start, leaving the unit down.
-    for (option, path) in [("tls-cert-path", &paths.cert), ("tls-key-path", &paths.key)] {
-        if disk
+    let mut unreadable = Vec::new();
+    for path in [&paths.cert, &paths.key] {
+        if p.disk
             .stat(path)?
             .is_some_and(|meta| !account.can_read(&meta))
         {
-            let p = path.display();
-            return Ok(Chosen::Unusable(format!(
-                "{option}: {p} is not readable by the {SERVICE_USER} user, which runs the \
-                 registry (e.g. chgrp {SERVICE_USER} {p} && chmod g+r {p})"
-            )));
+            unreadable.push(path.display().to_string());
         }
     }
+    let files = if unreadable.is_empty() {
+        drop_copies(p)?;
+        (paths.cert.clone(), paths.key.clone())
+    } else {
+        copies(p, &cert_pem, &key_pem, &unreadable, account)?
+    };
     Ok(Chosen::Tls(Tls {
         on: true,
         ca: ca_text,
         read_at_start: vec![cert_pem, key_pem],
+        files,
+        notes: Vec::new(),
     }))
+}
+
+/// Copies of an operator's certificate and key for the registry's user, who cannot read
+/// the files named in `unreadable`; returns their paths.
+fn copies(
+    p: &mut Builder,
+    cert: &[u8],
+    key: &[u8],
+    unreadable: &[String],
+    account: &Account,
+) -> Result<(PathBuf, PathBuf), PlanError> {
+    let copies = [
+        Wanted {
+            path: COPY_CERT.into(),
+            contents: cert.to_vec(),
+            spec: FileSpec::mode(0o644),
+        },
+        Wanted {
+            path: COPY_KEY.into(),
+            contents: key.to_vec(),
+            spec: FileSpec::mode(0o600).owned_by(account.owner()),
+        },
+    ];
+    let mut changed = false;
+    for w in &copies {
+        changed |= put(p, w)?;
+    }
+    if changed {
+        p.info(format!(
+            "{} cannot be read by the {SERVICE_USER} user, which runs the registry: it \
+             serves copies the charm keeps in {COPY_CERT} and {COPY_KEY} (renewed from the \
+             originals at every hook)",
+            unreadable.join(" and ")
+        ));
+    }
+    Ok((PathBuf::from(COPY_CERT), PathBuf::from(COPY_KEY)))
+}
+
+/// Lets go of the copies of an operator's files.
+fn drop_copies(p: &mut Builder) -> Result<(), PlanError> {
+    drop_owned(p, Path::new(COPY_CERT))?;
+    drop_owned(p, Path::new(COPY_KEY))
+}
+
+/// What cert-provider answered our current request.
+enum Answer {
+    /// A usable certificate; `pending` when it does not name every address requested
+    /// (the legacy answer to an older request, until the provider signs the new one).
+    Issued {
+        /// Certificate, key and CA.
+        bundle: TlsBundle,
+        /// A renewal is pending.
+        pending: bool,
+    },
+    /// Nothing usable for the current request yet.
+    Awaited,
 }
 
 /// Publishes our certificate request on cert-provider (the legacy keys easyrsa reads and
@@ -324,7 +567,7 @@ fn cert_provider(
     view: &View,
     rel: &RelationView,
     config: &CharmConfig,
-) -> Result<Option<TlsBundle>, PlanError> {
+) -> Result<Answer, PlanError> {
     let subject = subject(&view.model, config, &view.machine.hostname);
     p.logs(subject.notes);
     let subject = subject.value;
@@ -363,7 +606,14 @@ fn cert_provider(
         view.model.now,
     );
     p.logs(answer.notes);
-    Ok(answer.value)
+    Ok(match answer.value {
+        Some(bundle) => {
+            let issued = bundle.cert_sans();
+            let pending = !subject.sans.iter().all(|s| issued.contains(s));
+            Answer::Issued { bundle, pending }
+        }
+        None => Answer::Awaited,
+    })
 }
 
 /// The certificate cert-provider issued for us: the v4 answer to our CSR (our key)

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use crate::config::Secret;
 use crate::juju::Event;
 use crate::relations::peer::HttpSecret;
+use crate::tls::auto::AutoCa;
+use crate::tls::Pem;
 use crate::workload::files::FileMeta;
 use crate::workload::legacy::{ContainerName, ContainerState};
 use crate::workload::service::ServiceStatus;
@@ -120,6 +122,12 @@ pub struct Fresh {
     pub csr: Option<CsrRecord>,
     /// A bcrypt salt: basic auth is configured (the htpasswd entry may need rewriting).
     pub htpasswd_salt: Option<[u8; 16]>,
+    /// tls-auto: a new CA (the leader has none to share yet).
+    pub auto_ca: Option<AutoCa>,
+    /// tls-auto: a new key for this unit (there is none on disk).
+    pub auto_key: Option<Secret>,
+    /// tls-auto: a new certificate for this unit (the one on disk must be replaced).
+    pub auto_cert: Option<Pem>,
 }
 
 /// Everything one hook decides from.

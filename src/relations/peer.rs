@@ -18,7 +18,15 @@
 //!                                                (label `registry-shared`) holding the
 //!                                                registry's http.secret; not a secret
 //!                                                itself: only our units can read it
+//! tls-auto-ca       <PEM>         the tls-auto CA certificate (made once, when first needed)
+//! tls-auto-ca-key   <PEM>         its private key: every unit signs its own certificate
+//! python-client-ca  <PEM>         the CA whose client certificates the Python charm's
+//!                                 registry demanded, kept after the upgrade (B23)
 //! ```
+//!
+//! The leader writes only the keys it has values for; the tls-auto CA and the Python
+//! charm's client CA are never deleted (a CA clients trust must outlive a `tls-auto=false`
+//! that may be undone).
 //!
 //! Before the move to a Juju secret the value itself was here, as `http-secret` (base64 of
 //! 32 random bytes), and the Python charm kept it in the leader setting of the same name.
@@ -29,6 +37,8 @@
 use std::fmt;
 
 use crate::juju::SecretUri;
+use crate::tls::auto::AutoCa;
+use crate::tls::{ca_bundle, Pem};
 
 use super::{get, Databag, Host, WireError};
 
@@ -43,6 +53,12 @@ pub const SHARED_SECRET: &str = "shared-secret";
 /// Key (app bag before the move, and the Python charm's leader settings): the shared
 /// `http.secret` itself.
 pub const HTTP_SECRET: &str = "http-secret";
+/// Key (app bag): the tls-auto CA certificate.
+pub const TLS_AUTO_CA: &str = "tls-auto-ca";
+/// Key (app bag): the tls-auto CA key.
+pub const TLS_AUTO_CA_KEY: &str = "tls-auto-ca-key";
+/// Key (app bag): the client CA the Python charm's registry demanded certificates for.
+pub const PYTHON_CLIENT_CA: &str = "python-client-ca";
 
 /// One peer unit's bag.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -122,31 +138,70 @@ impl fmt::Debug for HttpSecret {
 pub struct PeerApp {
     /// `shared-secret`.
     pub shared_secret: Option<SecretUri>,
+    /// `tls-auto-ca` and `tls-auto-ca-key`.
+    pub tls_auto_ca: Option<AutoCa>,
+    /// `python-client-ca`.
+    pub python_client_ca: Option<Pem>,
 }
 
 impl PeerApp {
     /// Read the app bag.
     pub fn parse(bag: &Databag) -> Result<Self, WireError> {
-        let shared_secret = get(bag, SHARED_SECRET)
+        Ok(PeerApp {
+            shared_secret: PeerApp::shared_secret(bag)?,
+            tls_auto_ca: PeerApp::auto_ca(bag)?,
+            python_client_ca: PeerApp::python_client_ca(bag)?,
+        })
+    }
+
+    /// The URI of the charm's Juju secret alone (unusable CAs must not hide it).
+    pub fn shared_secret(bag: &Databag) -> Result<Option<SecretUri>, WireError> {
+        get(bag, SHARED_SECRET)
             .map(|v| {
                 v.parse::<SecretUri>()
                     .map_err(|e| WireError::invalid(SHARED_SECRET, e.reason))
             })
-            .transpose()?;
-        Ok(PeerApp { shared_secret })
+            .transpose()
     }
 
-    /// The leader's writes: the URI, and the deletion of the value from before the move.
+    /// The tls-auto CA alone (an unusable one must not hide the shared secret).
+    pub fn auto_ca(bag: &Databag) -> Result<Option<AutoCa>, WireError> {
+        match (get(bag, TLS_AUTO_CA), get(bag, TLS_AUTO_CA_KEY)) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(WireError::invalid(TLS_AUTO_CA_KEY, "missing")),
+            (None, Some(_)) => Err(WireError::invalid(TLS_AUTO_CA, "missing")),
+            (Some(cert), Some(key)) => AutoCa::parse(cert, key)
+                .map(Some)
+                .map_err(|e| WireError::invalid(&e.option, e.problem)),
+        }
+    }
+
+    /// The Python charm's client CA alone.
+    pub fn python_client_ca(bag: &Databag) -> Result<Option<Pem>, WireError> {
+        get(bag, PYTHON_CLIENT_CA)
+            .map(|pem| {
+                ca_bundle(PYTHON_CLIENT_CA, pem)
+                    .map_err(|e| WireError::invalid(PYTHON_CLIENT_CA, e.problem))
+            })
+            .transpose()
+    }
+
+    /// The leader's writes: the keys it has values for; with the URI, the deletion of the
+    /// value from before the move.
     pub fn to_databag(&self) -> Databag {
-        let uri = self
-            .shared_secret
-            .as_ref()
-            .map(SecretUri::to_string)
-            .unwrap_or_default();
-        Databag::from([
-            (SHARED_SECRET.to_string(), uri),
-            (HTTP_SECRET.to_string(), String::new()),
-        ])
+        let mut out = Databag::new();
+        if let Some(uri) = &self.shared_secret {
+            out.insert(SHARED_SECRET.to_string(), uri.to_string());
+            out.insert(HTTP_SECRET.to_string(), String::new());
+        }
+        if let Some(ca) = &self.tls_auto_ca {
+            out.insert(TLS_AUTO_CA.to_string(), ca.cert.as_str().to_string());
+            out.insert(TLS_AUTO_CA_KEY.to_string(), ca.key.expose().to_string());
+        }
+        if let Some(pem) = &self.python_client_ca {
+            out.insert(PYTHON_CLIENT_CA.to_string(), pem.as_str().to_string());
+        }
+        out
     }
 
     /// The `http-secret` value from before the move, in this bag or in the Python charm's

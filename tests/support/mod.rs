@@ -9,6 +9,7 @@
 //! - [`jujusim`]: the end-to-end harness over the `jujusim` CLI and its test charms.
 //! - [`clients`]: skopeo, curl and test images for end-to-end tests.
 //! - [`haproxy`]: how haproxy reads what the charm publishes on `website`.
+//! - [`pki::Pki`]: a CA and certificates from openssl for end-to-end tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod clients;
@@ -17,6 +18,7 @@ pub mod fake_tools;
 pub mod haproxy;
 pub mod jujusim;
 pub mod net;
+pub mod pki;
 pub mod supervised;
 pub mod wait;
 
