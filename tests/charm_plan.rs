@@ -6,7 +6,7 @@
 //! into the view the next hook would read (files written, bags set, ports opened, the
 //! service started, the state saved), so a property can chain plans without processes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -15,12 +15,13 @@ use charm::charm::auto_tls;
 use charm::charm::local::{self, LocalState};
 use charm::charm::model::{ModelView, RelationView};
 use charm::charm::plan::{self, paths_to_read};
+use charm::charm::record::Recorded;
 use charm::charm::secret::{SecretStep, Shared, SharedView};
 use charm::charm::steps::{FileStep, Plan, ServiceStep, Step, Then};
 use charm::charm::switch::Legacy;
 use charm::charm::view::{Entry, Fresh, MachineView, Observed, View};
 use charm::config::CharmConfig;
-use charm::juju::{Databag, Event, Port, PortRange, Status, StatusKind};
+use charm::juju::{Databag, Event, Port, PortRange, RelationId, Status, StatusKind};
 use charm::relations::peer::HttpSecret;
 use charm::render::{CONFIG_PATH, HTPASSWD_PATH};
 use charm::workload::files::FileSpec;
@@ -785,6 +786,112 @@ fn an_action_gets_the_registry_the_plan_serves() {
         plan::plan(&invalid).unwrap().serving.is_none(),
         "nothing to act on"
     );
+}
+
+/// The unit's record of the model as a hook that read `view.model` would keep it.
+fn recorded(view: &View, config: Value) -> Recorded {
+    let m = &view.model;
+    let mut relations = BTreeMap::new();
+    relations.insert("peer".to_string(), m.peer.iter().cloned().collect());
+    relations.insert("docker-registry".to_string(), m.clients.clone());
+    Recorded {
+        config: config.as_object().cloned().unwrap_or_default(),
+        address: m.address,
+        bind_addresses: m.bind_addresses.clone(),
+        relations,
+        opened_ports: m.opened_ports.clone(),
+        ..Recorded::default()
+    }
+}
+
+/// Juju commits relation-set and ports only when the hook exits 0, after every save of
+/// the unit's record: each record the plan saves, at a checkpoint or at its end, marks the
+/// writes before it unconfirmed (the next hook reads them back), and keeps what was
+/// written, so a committed write is not made twice.
+#[test]
+fn every_saved_record_marks_the_writes_before_it_unconfirmed() {
+    let (cert, key, ca) = certificate();
+    let config = tls_blobs(&cert, &key, &ca, json!({}));
+    let mut view = fresh(Event::ConfigChanged, config.clone());
+    view.model.shared = SharedView::default();
+    view.model.peer.as_mut().unwrap().app = Databag::new();
+    view.fresh.http_secret = Some(HttpSecret::new("bmV3LXNlY3JldA==").unwrap());
+    view.model.clients = vec![relation("docker-registry:3", &[])];
+    let crt = PathBuf::from("/etc/docker/registry/registry.crt");
+    let disk = BTreeMap::from([(
+        crt.clone(),
+        Some(Entry::file(b"the operator's", 0o640, (0, 7))),
+    )]);
+    view.machine = machine(&view.model, &view.local, &disk);
+    view.local.model = Some(recorded(&view, config));
+    let plan = plan::plan(&view).unwrap();
+
+    let mut written = BTreeSet::new();
+    let mut ports = false;
+    let mut saves = 0;
+    let check = |state: &LocalState, written: &BTreeSet<(RelationId, bool)>, ports: bool| {
+        let model = state.model.as_ref().expect("the record is kept");
+        assert!(model.unconfirmed.bags.is_superset(written), "{model:?}");
+        assert!(model.unconfirmed.ports || !ports);
+    };
+    for step in &plan.steps {
+        match step {
+            Step::Relation(w) => drop(written.insert((w.relation.clone(), w.app))),
+            // The URI goes into the peer app bag once secret-add answers.
+            Step::Secret(SecretStep::Add { peer, .. }) => {
+                written.insert((peer.clone(), true));
+            }
+            Step::OpenPort(_) | Step::ClosePort(_) => ports = true,
+            Step::SaveState(state) => {
+                saves += 1;
+                check(state, &written, ports);
+            }
+            _ => {}
+        }
+    }
+    assert!(saves > 0, "a checkpoint after the secret was shared");
+    assert_eq!(written.len(), 2, "the peer app bag and the client's bag");
+    assert!(ports);
+    let end = plan.local.as_ref().unwrap();
+    check(end, &written, ports);
+    let model = end.model.as_ref().unwrap();
+    let client = model
+        .relation(&"docker-registry:3".parse().unwrap())
+        .unwrap();
+    assert!(client.ours.contains_key("registry_url"), "{client:?}");
+    assert_eq!(model.opened_ports, [PortRange::from(Port::tcp(5000))]);
+}
+
+/// The htpasswd entry is a bcrypt hash, so checking it costs a few ms of CPU: a unit
+/// checks it once per file and config, and again as soon as either changes.
+#[test]
+fn the_htpasswd_entry_is_checked_again_only_when_the_file_or_the_config_changes() {
+    let config = json!({"auth-basic-user": "admin", "auth-basic-password": "pw"});
+    let mut world = serving(config.clone());
+    assert!(world.view.local.htpasswd_checked.is_some());
+    let noop = world.run(Event::UpdateStatus);
+    assert!(written(&noop).is_empty(), "{:?}", written(&noop));
+
+    // A hand edit: the file is not what was checked, so it is checked, and rewritten.
+    let htpasswd = PathBuf::from(HTPASSWD_PATH);
+    let edited = Some(Entry::file(
+        b"admin:$2y$05$not-a-real-hash\n",
+        0o640,
+        (0, OWNER.1),
+    ));
+    world.disk.insert(htpasswd.clone(), edited.clone());
+    world.view.machine.files.insert(htpasswd.clone(), edited);
+    world.view.fresh.htpasswd_salt = Some([5; 16]);
+    assert_eq!(written(&world.run(Event::UpdateStatus)), [htpasswd]);
+
+    // Another config (same credentials): checked once, and the entry still holds.
+    let mut other = config.clone();
+    other["registry-name"] = json!("renamed");
+    world.view.model = model(other);
+    let before = world.view.local.htpasswd_checked.clone();
+    assert!(written(&world.run(Event::ConfigChanged)).is_empty());
+    assert_ne!(world.view.local.htpasswd_checked, before);
+    assert!(written(&world.run(Event::UpdateStatus)).is_empty());
 }
 
 /// tls-auto renews a unit's certificate 30 days before it expires (it is valid 90), not

@@ -1575,6 +1575,11 @@ fn public_address_is_in_the_certificate_sans() {
     let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
     assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
     assert!(!sans.contains(&"203.0.113.7".to_string()), "{sans:?}");
+    // Asked with the other addresses (config-changed), never by update-status.
+    let calls = tools_called(&u, Event::ConfigChanged);
+    assert!(calls.contains(&"unit-get".to_string()), "{calls:?}");
+    let calls = tools_called(&u, Event::UpdateStatus);
+    assert!(!calls.contains(&"unit-get".to_string()), "{calls:?}");
 }
 
 /// A unit upgraded from the Python charm keeps the leader-settings secret;
@@ -2045,55 +2050,352 @@ fn fake_juju_speaks_jujus_argv_and_errors() {
     assert!(wrong.is_err(), "unexpected argv must not be answered");
 }
 
-// ---- what frequent hooks may reuse ------------------------------------------------------
+// ---- what each hook asks Juju (docs/juju.md#what-each-hook-announces) ------------------
 
 /// The charm's endpoints (metadata.yaml): a full read asks `relation-ids` for each.
 const ENDPOINTS: usize = 6;
 
-/// Hook latency: update-status (every few minutes for the unit's life) reuses the relation
-/// ids and addresses the previous hook read: they change only with hooks that announce it.
-#[test]
-fn update_status_reuses_relation_ids_and_addresses() {
-    let (u, _) = Unit::serving();
-    add_client(&u, "containerd");
-    u.juju.clear_calls();
-    u.ok(Event::UpdateStatus);
-    assert!(
-        u.juju.calls_of("relation-ids").is_empty(),
-        "{:?}",
-        u.juju.calls()
-    );
-    assert!(
-        u.juju.calls_of("network-get").is_empty(),
-        "{:?}",
-        u.juju.calls()
-    );
-    // config-changed re-reads the address (Juju runs it when addresses change).
-    u.juju.clear_calls();
-    u.ok(Event::ConfigChanged);
-    assert_eq!(u.juju.calls_of("network-get").len(), 1);
-    assert!(u.juju.calls_of("relation-ids").is_empty());
-    // Any other hook reads relations afresh: one relation-ids per endpoint.
-    u.juju.clear_calls();
-    u.ok(Event::Start);
-    assert_eq!(u.juju.calls_of("relation-ids").len(), ENDPOINTS);
+/// Runtime applications a registry serves in these scenarios.
+const RUNTIMES: [&str; 3] = ["containerd", "docker", "kubelet"];
+
+/// Relates `apps` runtime applications of `units` units each, in the order Juju runs
+/// their hooks: created, then joined and changed for each unit.
+fn add_clients(u: &Unit, apps: usize, units: usize) -> Vec<RelationId> {
+    let mut out = Vec::new();
+    for app in &RUNTIMES[..apps] {
+        let rel = u.juju.add_relation("docker-registry", app);
+        u.ok(relation_event(RelationKind::Created, &rel, None));
+        for n in 0..units {
+            let unit = format!("{app}/{n}");
+            u.juju
+                .set_unit_bag(&rel, &unit, juju_keys(&format!("10.1.1.{n}")));
+            u.ok(joined(&rel, &unit));
+            u.ok(changed(&rel, &unit));
+        }
+        out.push(rel);
+    }
+    out
 }
 
-/// A remembered relation that Juju no longer knows (its broken hook was skipped with
-/// `juju resolved --no-retry`) makes the hook read everything again, not fail.
+/// The hook tools one hook called, in order (each is a process and a round trip to the
+/// unit agent on a controller).
+fn tools_called(u: &Unit, event: Event) -> Vec<String> {
+    u.juju.clear_calls();
+    u.ok(event);
+    u.juju.calls().into_iter().map(|c| c.tool).collect()
+}
+
+/// No hook ever reads a runtime unit's bag: the charm needs nothing from them.
+fn assert_no_client_bag_read(u: &Unit) {
+    let read: Vec<_> = u
+        .juju
+        .calls_of("relation-get")
+        .into_iter()
+        .filter(|c| {
+            RUNTIMES
+                .iter()
+                .any(|app| c.args.iter().any(|a| a.starts_with(&format!("{app}/"))))
+        })
+        .collect();
+    assert!(read.is_empty(), "{read:?}");
+}
+
+/// The goal of docs/juju.md#what-each-hook-announces: a no-op update-status asks only
+/// `is-leader` and the shared secret, a no-op config-changed the config and the address
+/// too, and a runtime's relation hook nothing else, whether 0 or 30 runtime units are
+/// related.
 #[test]
-fn a_remembered_relation_that_is_gone_triggers_a_full_read() {
+fn hook_costs_do_not_grow_with_the_clients() {
+    for (apps, units) in [(0, 0), (1, 1), (3, 10)] {
+        let (u, _) = Unit::serving();
+        u.juju.clear_calls();
+        let clients = add_clients(&u, apps, units);
+        assert_no_client_bag_read(&u);
+        u.ok(Event::UpdateStatus);
+        let case = format!("{apps} runtime apps of {units} units");
+        for _ in 0..3 {
+            assert_eq!(
+                tools_called(&u, Event::UpdateStatus),
+                ["is-leader", "secret-get"],
+                "{case}"
+            );
+            assert_eq!(
+                tools_called(&u, Event::ConfigChanged),
+                ["config-get", "is-leader", "network-get", "secret-get"],
+                "{case}"
+            );
+        }
+        let Some(rel) = clients.first() else {
+            continue;
+        };
+        let app = rel_app(&u, rel);
+        assert_eq!(
+            tools_called(&u, changed(rel, &format!("{app}/0"))),
+            ["is-leader", "secret-get"],
+            "{case}"
+        );
+        // A new runtime unit joins: nothing to read, nothing to write.
+        let unit = format!("{app}/{units}");
+        u.juju.set_unit_bag(rel, &unit, juju_keys("10.1.2.1"));
+        assert_eq!(
+            tools_called(&u, joined(rel, &unit)),
+            ["is-leader", "secret-get"],
+            "{case}"
+        );
+        assert_eq!(
+            tools_called(&u, changed(rel, &unit)),
+            ["is-leader", "secret-get"],
+            "{case}"
+        );
+        // A hook after which anything may differ reads everything but runtimes' bags:
+        // one call per runtime relation (our own bag), whatever its size.
+        let start = tools_called(&u, Event::Start);
+        let ours = start.iter().filter(|t| *t == "relation-get").count();
+        assert_eq!(
+            ours,
+            1 + apps,
+            "{case}: the peer app bag and our bag per runtime"
+        );
+        assert_no_client_bag_read(&u);
+    }
+}
+
+fn rel_app(u: &Unit, rel: &RelationId) -> String {
+    u.juju.with_relation(rel, |r| r.remote_app.clone())
+}
+
+/// A new runtime relation: its id is asked once, our (empty) bag read and written; the
+/// next hook reads the write back once (it could have been dropped), then trusts it.
+#[test]
+fn a_new_client_relation_is_published_and_confirmed_once() {
+    let (u, _) = Unit::serving();
+    u.ok(Event::UpdateStatus);
+    let rel = u.juju.add_relation("docker-registry", "containerd");
+    assert_eq!(
+        tools_called(&u, relation_event(RelationKind::Created, &rel, None)),
+        [
+            "is-leader",
+            "relation-ids",
+            "relation-get",
+            "secret-get",
+            "relation-set",
+            // Runtimes are told to use HTTPS (see RUNTIMES_NEED_TLS).
+            "status-set"
+        ]
+    );
+    assert_eq!(u.juju.our_bag(&rel)["registry_netloc"], "\"10.1.0.5:5000\"");
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "relation-get", "secret-get"]
+    );
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "secret-get"]
+    );
+}
+
+/// Juju commits a hook's relation-set and ports only when it exits 0, but the unit's
+/// record is on its own disk, saved before the hook's end. A hook that fails after its
+/// writes leaves them unconfirmed, so the next hook, even an update-status after the
+/// operator skipped the failed one, reads them back and writes again.
+#[test]
+fn a_write_lost_with_a_failed_hook_is_made_again_by_the_next_hook() {
     let (u, _) = Unit::serving();
     let client = add_client(&u, "containerd");
-    u.juju.remove_relation(&client);
-    u.juju.clear_calls();
+    u.ok(joined(&client, "containerd/0"));
     u.ok(Event::UpdateStatus);
-    assert_eq!(u.juju.calls_of("relation-ids").len(), ENDPOINTS);
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
-    // Now remembered without it: the next update-status reuses again.
-    u.juju.clear_calls();
+    u.juju
+        .update(|s| drop(s.config.insert("registry-port".into(), json!(5001))));
+    // The hook's last call fails: after the writes and the save of the record.
+    u.juju.fail_next("status-set");
+    assert!(u.run(Event::ConfigChanged).is_err());
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_netloc"],
+        "\"10.1.0.5:5000\"",
+        "rolled back"
+    );
+    let saved = LocalState::load(&*u.files).unwrap().model.unwrap();
+    assert!(
+        saved.unconfirmed.bags.contains(&(client.clone(), false)) && saved.unconfirmed.ports,
+        "{:?}",
+        saved.unconfirmed
+    );
+
+    // `juju resolved --no-retry`: the failed hook is skipped; update-status comes next.
     u.ok(Event::UpdateStatus);
-    assert!(u.juju.calls_of("relation-ids").is_empty());
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_netloc"],
+        "\"10.1.0.5:5001\""
+    );
+    assert_eq!(u.juju.state().opened_ports, ["5001/tcp".to_string()].into());
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5001 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "relation-get", "opened-ports", "secret-get"],
+        "this time the writes were committed: read back once, then trusted"
+    );
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "secret-get"]
+    );
+}
+
+/// A record that cannot be read (another revision's shape, a damaged file) or is missing
+/// makes the hook read the whole model, never guess; the rest of the state is kept.
+#[test]
+fn a_damaged_or_missing_record_means_a_full_read() {
+    let (u, _) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(Event::UpdateStatus);
+    let state = charm::charm::local::STATE_FILE;
+    let good: Value = serde_json::from_str(&u.text(state)).unwrap();
+    let mut damaged = good.clone();
+    damaged["model"]["relations"] = json!("not a map");
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("model");
+    for bad in [damaged, missing] {
+        u.files
+            .seed_file(state, bad.to_string().as_bytes(), 0o600, (0, 0));
+        // Meanwhile our bag lost a key (as if a write the record claimed never landed).
+        u.juju
+            .with_relation(&client, |r| r.ours.remove("registry_url"));
+        u.files.clear_ops();
+        let calls = tools_called(&u, Event::UpdateStatus);
+        assert_eq!(
+            calls.iter().filter(|t| *t == "relation-ids").count(),
+            ENDPOINTS,
+            "{calls:?}"
+        );
+        assert!(u.juju.our_bag(&client).contains_key("registry_url"));
+        assert_eq!(
+            u.writes(),
+            vec![],
+            "the charm's own files are still its own"
+        );
+        assert_eq!(u.service.restarts(), 0);
+        assert_eq!(
+            u.status(),
+            active(&format!(
+                "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+            ))
+        );
+        assert_eq!(
+            tools_called(&u, Event::UpdateStatus),
+            ["is-leader", "relation-get", "secret-get"],
+            "the repaired bag is read back once"
+        );
+        assert_eq!(
+            tools_called(&u, Event::UpdateStatus),
+            ["is-leader", "secret-get"]
+        );
+    }
+}
+
+/// A recorded relation that Juju no longer knows (its broken hook was skipped with
+/// `juju resolved --no-retry`) is noticed at the first write to it: the write is moot and
+/// dropped, the hook finishes, and the next hook reads the whole model.
+#[test]
+fn a_recorded_relation_that_is_gone_is_noticed_at_the_next_write() {
+    let (u, _) = Unit::serving();
+    let gone = add_client(&u, "containerd");
+    let kept = add_client(&u, "docker");
+    u.ok(Event::UpdateStatus);
+    u.juju.remove_relation(&gone);
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "secret-get"]
+    );
+    u.juju.clear_calls();
+    u.config(&[
+        ("auth-basic-user", json!("admin")),
+        ("auth-basic-password", json!("pw")),
+    ]);
+    assert_eq!(u.juju.our_bag(&kept)["basic_user"], "\"admin\"");
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
+    assert_eq!(u.service.restarts(), 1, "one restart for the new config");
+    let calls = tools_called(&u, Event::UpdateStatus);
+    assert_eq!(
+        calls.iter().filter(|t| *t == "relation-ids").count(),
+        ENDPOINTS,
+        "{calls:?}"
+    );
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "secret-get"]
+    );
+    assert_eq!(u.service.restarts(), 1);
+}
+
+/// Losing leadership runs no hook on the old leader: `is-leader`, the one call of
+/// update-status, is how it learns, and it stops publishing the haproxy stanza.
+#[test]
+fn a_leader_that_lost_leadership_learns_it_at_update_status() {
+    let (u, peer) = Unit::serving();
+    u.juju
+        .set_unit_bag(&peer, "docker-registry/1", juju_keys("10.1.0.6"));
+    u.ok(joined(&peer, "docker-registry/1"));
+    let website = u.juju.add_relation("website", "haproxy");
+    u.juju
+        .set_unit_bag(&website, "haproxy/0", juju_keys("10.1.0.100"));
+    u.ok(relation_event(RelationKind::Created, &website, None));
+    u.ok(joined(&website, "haproxy/0"));
+    assert!(u.juju.our_bag(&website).contains_key("services"));
+    u.ok(Event::UpdateStatus);
+
+    u.juju.update(|s| s.leader = false);
+    let calls = tools_called(&u, Event::UpdateStatus);
+    assert_eq!(calls, ["is-leader", "secret-get", "relation-set"]);
+    assert!(!u.juju.our_bag(&website).contains_key("services"));
+}
+
+/// A follower learns the leader's secret from the peer relation-changed that Juju runs
+/// when the peer app bag changes, reading the peers only.
+#[test]
+fn a_follower_reads_the_peers_only_when_they_change() {
+    let u = Unit::new("docker-registry/1", false);
+    let peer = u.juju.add_relation("peer", "docker-registry");
+    u.juju
+        .set_unit_bag(&peer, "docker-registry/0", juju_keys("10.1.0.4"));
+    u.deploy();
+    add_clients(&u, 3, 10);
+    assert_eq!(u.status().0, "waiting", "{:?}", u.status());
+    let secret = "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==";
+    u.juju
+        .with_relation(&peer, |r| r.our_app = bag(&[("http-secret", secret)]));
+    // No shared value yet: the Python charm's leader setting is asked too.
+    assert_eq!(
+        tools_called(&u, Event::UpdateStatus),
+        ["is-leader", "leader-get"]
+    );
+    assert_eq!(u.status().0, "waiting", "update-status trusts the record");
+    let app_changed = relation_event(RelationKind::Changed, &peer, None);
+    let calls = tools_called(&u, app_changed);
+    let reads: Vec<_> = calls
+        .iter()
+        .filter(|t| t.starts_with("relation-"))
+        .collect();
+    assert_eq!(
+        reads[..3],
+        ["relation-list", "relation-get", "relation-get"],
+        "{calls:?}"
+    );
+    assert_eq!(
+        u.status(),
+        active(&format!(
+            "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+        ))
+    );
+    assert_no_client_bag_read(&u);
 }
 
 // ---- nrpe-external-master ---------------------------------------------------------------
@@ -2409,34 +2711,6 @@ fn nagios_options_name_the_host_and_the_service_groups() {
         u.juju.our_bag(&rel)["checks-sha256"],
         before["checks-sha256"]
     );
-}
-
-/// A unit upgraded from a revision that did not remember nrpe relation ids asks Juju once,
-/// at the next update-status, and reuses the answer from then on.
-#[test]
-fn update_status_learns_nrpe_ids_once_after_an_upgrade() {
-    let (u, _) = Unit::serving();
-    let state = charm::charm::local::STATE_FILE;
-    let mut v: Value = serde_json::from_str(&u.text(state)).unwrap();
-    v["known"]["relations"]
-        .as_object_mut()
-        .unwrap()
-        .remove("nrpe-external-master")
-        .expect("nrpe ids remembered");
-    u.files
-        .seed_file(state, v.to_string().as_bytes(), 0o600, (0, 0));
-    u.juju.clear_calls();
-    u.ok(Event::UpdateStatus);
-    let asked: Vec<Vec<String>> = u
-        .juju
-        .calls_of("relation-ids")
-        .into_iter()
-        .map(|c| c.args)
-        .collect();
-    assert_eq!(asked, vec![vec!["--format=json", "nrpe-external-master"]]);
-    u.juju.clear_calls();
-    u.ok(Event::UpdateStatus);
-    assert!(u.juju.calls_of("relation-ids").is_empty());
 }
 
 // ---- operator files at the paths the charm writes (B22) -----------------------------------

@@ -260,3 +260,67 @@ fn the_scanners_find_what_they_must_and_nothing_else() {
         ]
     );
 }
+
+/// Repository paths quoted in backticks in `text`: `src/…`, `tests/…`, `jujusim/…`,
+/// `xtask/…`, `scripts/…`, `templates/…`, `docs/…` (a trailing `/` names a folder).
+fn quoted_paths(text: &str) -> Vec<String> {
+    const PREFIXES: &[&str] = &[
+        "src/",
+        "tests/",
+        "jujusim/",
+        "xtask/",
+        "scripts/",
+        "templates/",
+        "docs/",
+    ];
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|quoted| PREFIXES.iter().any(|p| quoted.starts_with(p)))
+        .filter(|quoted| {
+            quoted
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_./-".contains(c))
+        })
+        .map(|quoted| quoted.split('#').next().unwrap_or(quoted).to_string())
+        .collect()
+}
+
+#[test]
+fn every_path_the_docs_quote_exists() {
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for (path, text) in files() {
+        let name = shown(&path);
+        if !(name.starts_with("docs/") || name == "README.md") {
+            continue;
+        }
+        for quoted in quoted_paths(&text) {
+            seen += 1;
+            if !repo().join(&quoted).exists() {
+                missing.push(format!("{name}: `{quoted}`"));
+            }
+        }
+    }
+    assert!(
+        seen > 30,
+        "found only {seen} quoted paths: the scanner is broken"
+    );
+    assert!(
+        missing.is_empty(),
+        "docs quote paths that are not in the repository (moved or renamed?):\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn quoted_paths_are_found_and_prose_is_not() {
+    let text = "see `src/charm/plan.rs` and `jujusim/src/engine/`, not `juju run x` or `src/a b`";
+    assert_eq!(
+        quoted_paths(text),
+        vec![
+            "src/charm/plan.rs".to_string(),
+            "jujusim/src/engine/".to_string()
+        ]
+    );
+}

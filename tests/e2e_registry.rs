@@ -1287,6 +1287,12 @@ restart() { # docker container stop/rm, then run
   setsid /usr/bin/docker-registry serve "$REG/config.yml" \
     </dev/null >>/var/log/python-charm-registry.log 2>&1 &
   echo $! > "$D/containers/registry.pid"
+  # Started means listening (the test pushes next): port 5000 (0x1388) in LISTEN (0A).
+  local i=0
+  until grep -Eqs '^ *[0-9]+: [0-9A-F]+:1388 [0-9A-F]+:0000 0A ' /proc/net/tcp /proc/net/tcp6; do
+    [[ $i -lt 300 ]] || { echo "the registry is not listening on :5000 after 30 s" >&2; exit 1; }
+    sleep 0.1; i=$((i + 1))
+  done
   local scheme=http
   if [[ -f "$CERT" && -f "$KEY" ]]; then scheme=https; fi
   status-set active "Python charm stand-in: registry container started ($scheme)"

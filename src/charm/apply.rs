@@ -2,7 +2,7 @@
 //! Nothing is decided here; a failing step fails the hook (Juju retries it), except the
 //! removal of the Python charm's container, which blocks instead (see `Step`).
 
-use crate::juju::{HookTools, Status, ToolRunner};
+use crate::juju::{HookToolError, HookTools, Status, ToolRunner};
 use crate::workload::files::Files;
 
 use crate::relations::changes;
@@ -22,6 +22,10 @@ pub enum Applied {
     /// A step that may fail did: the rest was skipped, the unit gets this status and
     /// remembers this.
     Halted(Status, Box<LocalState>),
+    /// Every step ran, but a relation written to is gone (its broken hook was skipped
+    /// with `juju resolved --no-retry`): the write was moot, and the unit remembers this,
+    /// without its record of the model, so the next hook reads the model whole.
+    Forgot(Box<LocalState>),
 }
 
 /// Runs the plan's steps, then saves what the unit remembers.
@@ -30,6 +34,7 @@ pub fn apply<R: ToolRunner>(
     tools: &HookTools<R>,
     fx: &Effects<'_>,
 ) -> Result<Applied, Error> {
+    let mut gone = false;
     for step in &plan.steps {
         match step {
             Step::RetireLegacy(name) => {
@@ -53,10 +58,25 @@ pub fn apply<R: ToolRunner>(
             Step::Metrics(m) => metrics(fx, m)?,
             Step::ClosePort(port) => tools.close_port(port)?,
             Step::OpenPort(port) => tools.open_port(port)?,
-            Step::Relation(w) => tools.relation_set(&w.relation, w.app, &w.data)?,
+            Step::Relation(w) => match tools.relation_set(&w.relation, w.app, &w.data) {
+                Err(HookToolError::RelationNotFound { .. }) => {
+                    tracing::info!(
+                        "relation {} is gone; the next hook reads the whole model",
+                        w.relation
+                    );
+                    gone = true;
+                }
+                other => other?,
+            },
             Step::Secret(s) => secret(tools, s)?,
             Step::Log(line) => log(line),
         }
+    }
+    if gone {
+        let mut local = plan.local.clone().unwrap_or_default();
+        local.model = None;
+        local.save(fx.files)?;
+        return Ok(Applied::Forgot(Box::new(local)));
     }
     if let Some(local) = &plan.local {
         local.save(fx.files)?;

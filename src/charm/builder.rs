@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::juju::{Databag, RelationId, Status};
+use crate::juju::{Databag, Port, PortRange, RelationId, Status};
 use crate::relations::changes;
 use crate::workload::files::{FileMeta, FileSpec, Owner};
 use crate::workload::users::UsersError;
@@ -132,15 +132,39 @@ impl Builder {
         }
     }
 
-    /// Writes to one of our bags only the keys of `desired` that differ from `current`.
+    /// Writes to one of our bags only the keys of `desired` that differ from `current`,
+    /// and records the write (unconfirmed until the next hook reads it back).
     pub fn relation(&mut self, id: &RelationId, app: bool, current: &Databag, desired: &Databag) {
         let data = changes(current, desired);
         if !data.is_empty() {
+            if let Some(model) = &mut self.local.model {
+                model.wrote(id, app, &data);
+            }
             self.step(Step::Relation(RelationWrite {
                 relation: id.clone(),
                 app,
                 data,
             }));
+        }
+    }
+
+    /// Closes `close` and opens `open` (ports open for this unit afterwards: `opened`),
+    /// and records them (unconfirmed until the next hook reads them back).
+    pub fn ports(&mut self, close: Vec<PortRange>, open: Vec<Port>, opened: Vec<PortRange>) {
+        if close.is_empty() && open.is_empty() {
+            return;
+        }
+        if let Some(model) = &mut self.local.model {
+            model.ports_set(opened);
+        }
+        for range in close {
+            self.step(Step::ClosePort(Port {
+                number: range.from,
+                protocol: range.protocol,
+            }));
+        }
+        for port in open {
+            self.step(Step::OpenPort(port));
         }
     }
 

@@ -1,15 +1,15 @@
 //! What this unit remembers between hooks, on its own disk (never in Juju): which files the
 //! charm wrote (so it never deletes an operator's), the operator files it set aside to write
 //! its own (so it can give them back), what the running registry was started with (so it
-//! restarts only on a real change), and the certificate request it sent.
+//! restarts only on a real change), the certificate request it sent, and the model as it
+//! last read it and wrote to it (so most hooks ask Juju almost nothing).
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::juju::RelationId;
+use super::record::Recorded;
 use crate::workload::files::{Changed, FileSpec, Files, FilesError};
 
 /// The charm's private directory on the unit (0700 root).
@@ -78,28 +78,6 @@ pub struct CsrRecord {
     pub sans: Vec<String>,
     /// The PEM CSR (signatures are random, so it is kept rather than regenerated).
     pub csr: String,
-}
-
-/// Facts about the model that change only with a hook announcing the change, so the
-/// frequent hooks can reuse them instead of asking Juju again (each question is a process,
-/// and update-status runs every few minutes for the life of the unit).
-///
-/// - Relation ids change only with `relation-created`/`-broken` (and the first hooks of a
-///   unit), so `update-status` and `config-changed` reuse them; every other hook reads
-///   them afresh, and a reused id that Juju no longer knows triggers a full read.
-/// - The unit's addresses change only with `config-changed` (Juju runs it when the
-///   machine's addresses change), so only `update-status` reuses them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Known {
-    /// Relation ids per endpoint, as `relation-ids` last answered.
-    pub relations: BTreeMap<String, Vec<RelationId>>,
-    /// The ingress address on the website binding.
-    pub address: Option<IpAddr>,
-    /// The binding's bind addresses.
-    pub bind_addresses: Vec<IpAddr>,
-    /// `unit-get public-address`, read while cert-provider is related (certificate SANs).
-    #[serde(default)]
-    pub public_address: Option<String>,
 }
 
 /// The last configuration the registry served with (its config.yml is kept at
@@ -173,9 +151,16 @@ pub struct LocalState {
     /// What the current config.yml was rendered from (see `registry::config_yml`).
     #[serde(default)]
     pub rendered_from: Option<String>,
-    /// Model facts the frequent hooks may reuse (see [`Known`]).
+    /// The htpasswd file and the config its entry was last checked against (see
+    /// `registry::auth_files`).
     #[serde(default)]
-    pub known: Option<Known>,
+    pub htpasswd_checked: Option<String>,
+    /// The model as last read, with this unit's writes since: what the next hooks take
+    /// instead of asking Juju again (see [`Recorded`]). It holds the config and the bags
+    /// this unit published, secrets included, so the file is root's alone (0600 in a 0700
+    /// directory), like the key files.
+    #[serde(default, deserialize_with = "recorded_or_none")]
+    pub model: Option<Recorded>,
     /// The metrics proxy's arguments while it runs (`metrics`).
     #[serde(default)]
     pub metrics: Option<Vec<String>>,
@@ -213,7 +198,8 @@ impl LocalState {
         match files.read(Path::new(STATE_FILE))? {
             None => Ok(LocalState::default()),
             Some(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::warn!("{STATE_FILE} is unreadable ({e}); starting from a clean state");
+                let why = unreadable(&e);
+                tracing::warn!("{STATE_FILE} is unreadable ({why}); starting from a clean state");
                 LocalState::default()
             })),
         }
@@ -229,6 +215,35 @@ impl LocalState {
     /// True when the file at `path` holds exactly what the charm last wrote there.
     pub fn owns(&self, path: &Path, contents: &[u8]) -> bool {
         self.owned.get(path) == Some(&sha256(contents))
+    }
+}
+
+/// The record, or none when it cannot be read (a revision that kept another shape, a
+/// damaged file): the next hook then reads the whole model, never a guess, and the rest of
+/// the state (the files the charm owns) is kept.
+fn recorded_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Recorded>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(value)
+        .map_err(|e| {
+            let why = unreadable(&e);
+            tracing::info!("the recorded model is unreadable ({why}); reading it whole");
+        })
+        .ok())
+}
+
+/// Why a state could not be parsed, without serde's quote of the offending value: the
+/// record holds secrets (config, published credentials).
+fn unreadable(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let kind = match e.classify() {
+        Category::Io => "read error",
+        Category::Syntax => "not JSON",
+        Category::Data => "unexpected content",
+        Category::Eof => "cut short",
+    };
+    match e.line() {
+        0 => kind.to_string(),
+        line => format!("{kind} at line {line}, column {}", e.column()),
     }
 }
 

@@ -10,8 +10,8 @@
 //! [`refusal`] (a config the registry refuses is rolled back), [`upstream`] (a refused
 //! cache's upstream, asked until it answers), [`advertise`] (where clients connect),
 //! [`publish`] (relation data), [`nrpe`] (the Nagios check), [`cos`] (grafana-agent),
-//! [`ignored`] (options accepted and ignored),
-//! [`actions`], [`local`] (what the unit remembers).
+//! [`ignored`] (options accepted and ignored), [`actions`], [`local`] (what the unit
+//! remembers), [`record`] (the model as last read: what each hook asks Juju again).
 //!
 //! Effects go through the narrow traits in `workload` (chosen once in [`handle`]) and the
 //! hook tools, so tests change the world around the charm, never flags inside it.
@@ -35,6 +35,7 @@ pub mod ownership;
 pub mod plan;
 pub mod publish;
 pub mod read;
+pub mod record;
 pub mod refusal;
 pub mod registry;
 pub mod report;
@@ -256,6 +257,7 @@ pub(crate) fn reconcile<R: ToolRunner>(
             view = View::read(ctx, tools, fx, plan.local.unwrap_or_default(), Some(again))?;
             continue;
         }
+        let forgot = matches!(applied, Applied::Forgot(_));
         let refusal = match report::report(&plan, applied, tools, fx, since)? {
             report::Reported::Done => return Ok(plan),
             report::Reported::Refused(refusal) => refusal,
@@ -266,7 +268,11 @@ pub(crate) fn reconcile<R: ToolRunner>(
             installed: false,
             model: view.model,
         };
-        let local = plan.local.unwrap_or_default();
+        let mut local = plan.local.unwrap_or_default();
+        if forgot {
+            // A relation written to is gone: the next hook reads the model whole.
+            local.model = None;
+        }
         let view = View::read(ctx, tools, fx, local, Some(again))?;
         let rollback = refusal::rollback(&view, &refusal)?;
         let applied = apply::apply(&rollback, tools, fx)?;

@@ -1,7 +1,9 @@
 //! The model as this hook sees it: the Juju half of the view, read through the hook tools.
 //!
-//! This is the only place the reconciler reads from Juju. Reads are few and fixed (about a
-//! dozen hook-tool calls for a unit with no relations) because every hook pays for them.
+//! This is the only place the reconciler reads from Juju. Each hook asks only what its
+//! event announces may have changed, plus `is-leader`, and takes the rest from what the
+//! unit recorded ([`Recorded`], see [`record::reads`]): a no-op `update-status` makes one
+//! call, whatever the number of clients, and no hook reads a client's bags.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -9,43 +11,15 @@ use std::time::SystemTime;
 
 use crate::config::{CharmConfig, ConfigErrors};
 use crate::juju::{
-    Context, Databag, Event, HookToolError, HookTools, PortRange, RelationId, ToolRunner, UnitName,
+    Context, Databag, HookToolError, HookTools, PortRange, RelationId, ToolRunner, UnitName,
 };
 use crate::relations::peer::PeerApp;
 use crate::tls::TlsBundle;
 
-use super::local::Known;
+use super::record::{self, Announced, Reads, Recorded};
 use super::secret::{self, Legacy, Shared, SharedView};
 
-/// Endpoint names from metadata.yaml.
-pub mod endpoints {
-    /// Runtimes (containerd, docker) get the registry's location, creds and CA.
-    pub const DOCKER_REGISTRY: &str = "docker-registry";
-    /// haproxy's `reverseproxy` (interface http).
-    pub const WEBSITE: &str = "website";
-    /// A CA (tls-certificates).
-    pub const CERT_PROVIDER: &str = "cert-provider";
-    /// Our own units.
-    pub const PEER: &str = "peer";
-    /// nrpe subordinate.
-    pub const NRPE: &str = "nrpe-external-master";
-    /// grafana-agent subordinate (interface `cos_agent`).
-    pub const COS_AGENT: &str = "cos-agent";
-}
-
-/// One relation as seen from this unit: our own bag and every remote unit's bag.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelationView {
-    /// `endpoint:id`.
-    pub id: RelationId,
-    /// Our unit bag, as committed so far (used to write only what changed; left empty
-    /// for the peer relation, where this charm writes no unit data).
-    pub ours: Databag,
-    /// Remote units in the relation (peers: the other units of our app), by unit number.
-    pub units: Vec<(UnitName, Databag)>,
-    /// The remote application's bag (for peers: our own app bag).
-    pub app: Databag,
-}
+pub use super::record::{endpoints, RelationView};
 
 /// Everything the reconciler decides from on Juju's side.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,7 +44,7 @@ pub struct ModelView {
     pub peer: Option<RelationView>,
     /// haproxy relations.
     pub website: Vec<RelationView>,
-    /// Container runtime relations.
+    /// Container runtime relations (our bag only: the charm never needs theirs).
     pub clients: Vec<RelationView>,
     /// The CA relation (the first one, like the Python charm).
     pub cert_provider: Option<RelationView>,
@@ -98,119 +72,219 @@ pub struct ModelView {
 }
 
 impl ModelView {
-    /// Reads the view through the hook tools, reusing `known` where the event allows it.
+    /// Reads what the event calls for and takes the rest from `recorded`; returns the view
+    /// and the record the next hooks start from. A recorded relation Juju no longer knows
+    /// (its broken hook was skipped) makes the hook read everything again.
     pub fn load<R: ToolRunner>(
         ctx: &Context,
         tools: &HookTools<R>,
-        known: Option<&Known>,
-    ) -> Result<Self, HookToolError> {
-        match Self::load_with(ctx, tools, known) {
-            Err(HookToolError::RelationNotFound { .. }) if known.is_some() => {
-                tracing::info!("a remembered relation is gone; reading all relations again");
-                Self::load_with(ctx, tools, None)
-            }
-            other => other,
-        }
+        recorded: Option<&Recorded>,
+    ) -> Result<(Self, Recorded), HookToolError> {
+        let read = match (recorded, record::reads(&ctx.event, recorded.is_some())) {
+            (Some(rec), Reads::Announced(a)) => match refresh(ctx, tools, rec.clone(), &a) {
+                Err(HookToolError::RelationNotFound { .. }) => {
+                    tracing::info!("a recorded relation is gone; reading the model again");
+                    read_all(ctx, tools)
+                }
+                other => other,
+            },
+            _ => read_all(ctx, tools),
+        };
+        let (leader, rec) = read?;
+        // Asked in every hook: a new revision of the secret is announced only to the units
+        // that track it, and the leader's own changes commit with the hook.
+        let peer = rec.relations.get(endpoints::PEER).and_then(|p| p.first());
+        let shared = read_shared(tools, leader, peer)?;
+        let mut view = ModelView::from_record(&ctx.unit, leader, shared, &rec, SystemTime::now());
+        view.model_name = ctx.model_name.clone();
+        view.model_uuid = ctx.model_uuid.clone();
+        Ok((view, rec))
     }
 
-    /// What the next hooks may reuse (see [`Known`]).
-    pub fn known(&self) -> Known {
-        let mut relations = BTreeMap::new();
-        let ids = |views: &[RelationView]| views.iter().map(|v| v.id.clone()).collect();
-        relations.insert(endpoints::PEER.to_string(), ids(self.peer.as_slice()));
-        relations.insert(endpoints::WEBSITE.to_string(), ids(&self.website));
-        relations.insert(endpoints::DOCKER_REGISTRY.to_string(), ids(&self.clients));
-        relations.insert(
-            endpoints::CERT_PROVIDER.to_string(),
-            ids(self.cert_provider.as_slice()),
-        );
-        relations.insert(endpoints::NRPE.to_string(), ids(&self.nrpe));
-        relations.insert(endpoints::COS_AGENT.to_string(), ids(&self.cos_agent));
-        Known {
-            relations,
-            address: self.address,
-            bind_addresses: self.bind_addresses.clone(),
-            public_address: self.public_address.clone(),
-        }
-    }
-
-    fn load_with<R: ToolRunner>(
-        ctx: &Context,
-        tools: &HookTools<R>,
-        known: Option<&Known>,
-    ) -> Result<Self, HookToolError> {
-        let now = SystemTime::now();
-        let relations = known
-            .filter(|_| matches!(ctx.event, Event::UpdateStatus | Event::ConfigChanged))
-            .map(|k| &k.relations);
-        let read = |endpoint: &str, want: Bags| -> Result<Vec<RelationView>, HookToolError> {
-            let ids = match relations.and_then(|r| r.get(endpoint)) {
-                Some(ids) => ids.clone(),
-                None => tools.relation_ids(endpoint)?,
-            };
-            read_relations(tools, ids, &ctx.unit, endpoint, want)
-        };
-        let raw = tools.config_get()?;
-        let leader = tools.is_leader()?;
-        let (address, bind_addresses) = read_addresses(ctx, tools, known)?;
-        let peer = read(endpoints::PEER, Bags::APP).map(|v| v.into_iter().next())?;
-        let shared = read_shared(tools, leader, peer.as_ref())?;
-        let cert_provider = read(endpoints::CERT_PROVIDER, Bags::BOTH)?
-            .into_iter()
-            .next();
-        let public_address = match cert_provider {
-            Some(_) => read_public_address(ctx, tools, known)?,
-            None => None,
-        };
-        Ok(ModelView {
-            unit: ctx.unit.clone(),
+    /// The view of a record, with leadership as `is-leader` answered, the shared values
+    /// as read, and `now` for certificate validity. Pure.
+    pub fn from_record(
+        unit: &UnitName,
+        leader: bool,
+        shared: SharedView,
+        rec: &Recorded,
+        now: SystemTime,
+    ) -> Self {
+        let relations = |endpoint: &str| rec.relations.get(endpoint).cloned().unwrap_or_default();
+        let peer = relations(endpoints::PEER).into_iter().next();
+        ModelView {
+            unit: unit.clone(),
             leader,
-            config: CharmConfig::from_json_with_tls(&raw, now),
-            address,
-            bind_addresses,
-            public_address,
+            config: CharmConfig::from_json_with_tls(&rec.config, now),
+            address: rec.address,
+            bind_addresses: rec.bind_addresses.clone(),
+            public_address: rec.public_address.clone(),
             shared,
             peer,
-            website: read(endpoints::WEBSITE, Bags::OURS)?,
-            clients: read(endpoints::DOCKER_REGISTRY, Bags::OURS)?,
-            cert_provider,
-            nrpe: read(endpoints::NRPE, Bags::OURS)?,
-            cos_agent: read(endpoints::COS_AGENT, Bags::OURS)?,
-            model_name: ctx.model_name.clone(),
-            model_uuid: ctx.model_uuid.clone(),
-            opened_ports: tools.opened_ports()?,
+            website: relations(endpoints::WEBSITE),
+            clients: relations(endpoints::DOCKER_REGISTRY),
+            cert_provider: relations(endpoints::CERT_PROVIDER).into_iter().next(),
+            nrpe: relations(endpoints::NRPE),
+            cos_agent: relations(endpoints::COS_AGENT),
+            model_name: String::new(),
+            model_uuid: String::new(),
+            opened_ports: rec.opened_ports.clone(),
             now,
             // serde_json's Map is ordered by key, so the text is canonical.
             config_digest: super::local::sha256(
-                serde_json::Value::Object(raw.clone())
+                serde_json::Value::Object(rec.config.clone())
                     .to_string()
                     .as_bytes(),
             ),
-            options: raw
+            options: rec
+                .config
                 .iter()
                 .map(|(k, v)| (k.clone(), super::local::sha256(v.to_string().as_bytes())))
                 .collect(),
-            registry_name: raw
+            registry_name: rec
+                .config
                 .get("registry-name")
                 .and_then(|v| v.as_str())
                 .unwrap_or("registry")
                 .to_string(),
-        })
+        }
     }
 }
 
-/// The ingress and bind addresses on the website binding; update-status reuses the
-/// remembered ones (Juju runs config-changed when they change).
-fn read_addresses<R: ToolRunner>(
+/// Every read a hook can make: a unit with no record, or an event after which anything
+/// may differ. Runtimes' relations cost one call each (our bag), whatever their size.
+fn read_all<R: ToolRunner>(
     ctx: &Context,
     tools: &HookTools<R>,
-    known: Option<&Known>,
-) -> Result<(Option<IpAddr>, Vec<IpAddr>), HookToolError> {
-    if let Some(k) = known.filter(|k| k.address.is_some()) {
-        if matches!(ctx.event, Event::UpdateStatus) {
-            return Ok((k.address, k.bind_addresses.clone()));
+) -> Result<(bool, Recorded), HookToolError> {
+    let config = tools.config_get()?;
+    let leader = tools.is_leader()?;
+    let (address, bind_addresses) = read_addresses(tools)?;
+    let mut relations = BTreeMap::new();
+    for endpoint in endpoints::ALL {
+        let mut views = Vec::new();
+        for id in tools.relation_ids(endpoint)? {
+            views.push(read_relation(tools, &ctx.unit, id, Bags::of(endpoint))?);
+        }
+        relations.insert(endpoint.to_string(), views);
+    }
+    let mut rec = Recorded {
+        config,
+        address,
+        bind_addresses,
+        relations,
+        ..Recorded::default()
+    };
+    rec.public_address = read_public_address(tools, &rec)?;
+    rec.opened_ports = tools.opened_ports()?;
+    Ok((leader, rec))
+}
+
+/// The record brought up to date with what `announced` says may have changed, and with
+/// the writes of earlier hooks read back where Juju may have dropped them.
+fn refresh<R: ToolRunner>(
+    ctx: &Context,
+    tools: &HookTools<R>,
+    mut rec: Recorded,
+    announced: &Announced,
+) -> Result<(bool, Recorded), HookToolError> {
+    if announced.config {
+        rec.config = tools.config_get()?;
+    }
+    let leader = tools.is_leader()?;
+    if announced.config {
+        (rec.address, rec.bind_addresses) = read_addresses(tools)?;
+    }
+    let mut read_whole = Vec::new();
+    if let Some(endpoint) = &announced.ids {
+        let ids = tools.relation_ids(endpoint)?;
+        let before = rec.relations.remove(endpoint).unwrap_or_default();
+        let mut views = Vec::new();
+        for id in ids {
+            if announced.broken.as_ref() == Some(&id) {
+                continue;
+            }
+            match before.iter().find(|v| v.id == id) {
+                Some(v) => views.push(v.clone()),
+                None => {
+                    read_whole.push(id.clone());
+                    views.push(read_relation(tools, &ctx.unit, id, Bags::of(endpoint))?);
+                }
+            }
+        }
+        rec.relations.insert(endpoint.clone(), views);
+    }
+    if let Some(gone) = &announced.broken {
+        rec.forget(gone);
+    }
+    if let Some(id) = announced
+        .relation
+        .as_ref()
+        .filter(|id| !read_whole.contains(id))
+    {
+        let bags = Bags::of(&id.endpoint);
+        match rec.relation(id) {
+            // No longer listed (a dying relation whose last member departed).
+            None if announced.ids.is_some() => {}
+            // A relation whose created hook was skipped: read it whole.
+            None => rec.insert(read_relation(tools, &ctx.unit, id.clone(), bags)?),
+            Some(_) if bags.units || bags.app => {
+                let remote = Bags {
+                    ours: false,
+                    ..bags
+                };
+                let fresh = read_relation(tools, &ctx.unit, id.clone(), remote)?;
+                if let Some(view) = rec.relation_mut(id) {
+                    view.units = fresh.units;
+                    view.app = fresh.app;
+                }
+            }
+            Some(_) => {}
         }
     }
+    // The public address changes with the machine's addresses (config-changed); a
+    // cert-provider hook may be the first to need it, or the last.
+    let cert_provider = announced.ids.as_deref() == Some(endpoints::CERT_PROVIDER)
+        || (announced.relation.as_ref()).is_some_and(|r| r.endpoint == endpoints::CERT_PROVIDER);
+    if announced.config || (cert_provider && rec.public_address.is_none()) {
+        rec.public_address = read_public_address(tools, &rec)?;
+    } else if cert_provider && !rec.related(endpoints::CERT_PROVIDER) {
+        rec.public_address = None;
+    }
+    confirm(tools, &ctx.unit, &mut rec)?;
+    Ok((leader, rec))
+}
+
+/// Reads back what earlier hooks wrote and Juju may not have committed (a failed hook's
+/// writes are dropped), so no hook skips a write because of one that was lost.
+fn confirm<R: ToolRunner>(
+    tools: &HookTools<R>,
+    unit: &UnitName,
+    rec: &mut Recorded,
+) -> Result<(), HookToolError> {
+    let unconfirmed = std::mem::take(&mut rec.unconfirmed);
+    for (id, app) in unconfirmed.bags {
+        if rec.relation(&id).is_none() {
+            continue;
+        }
+        let bag = match app {
+            true => tools.relation_get_app(&id, unit.app())?,
+            false => tools.relation_get_unit(&id, unit)?,
+        };
+        if let Some(view) = rec.relation_mut(&id) {
+            *(if app { &mut view.app } else { &mut view.ours }) = bag;
+        }
+    }
+    if unconfirmed.ports {
+        rec.opened_ports = tools.opened_ports()?;
+    }
+    Ok(())
+}
+
+/// The ingress and bind addresses on the website binding.
+fn read_addresses<R: ToolRunner>(
+    tools: &HookTools<R>,
+) -> Result<(Option<IpAddr>, Vec<IpAddr>), HookToolError> {
     let net = tools.network_get(endpoints::WEBSITE, None)?;
     let address = net.ingress_address().and_then(|a| a.parse().ok());
     let bind = net
@@ -222,19 +296,16 @@ fn read_addresses<R: ToolRunner>(
     Ok((address, bind))
 }
 
-/// The unit's public address; update-status reuses the remembered one (it changes with
-/// the machine's addresses, and Juju runs config-changed then).
+/// The unit's public address, asked only while cert-provider is related: it goes into
+/// the certificate SANs.
 fn read_public_address<R: ToolRunner>(
-    ctx: &Context,
     tools: &HookTools<R>,
-    known: Option<&Known>,
+    rec: &Recorded,
 ) -> Result<Option<String>, HookToolError> {
-    if let Some(k) = known.filter(|k| k.public_address.is_some()) {
-        if matches!(ctx.event, Event::UpdateStatus) {
-            return Ok(k.public_address.clone());
-        }
+    match rec.related(endpoints::CERT_PROVIDER) {
+        true => tools.unit_get_public_address(),
+        false => Ok(None),
     }
-    tools.unit_get_public_address()
 }
 
 /// The shared values: the Juju secret whose URI is in the peer app bag (the leader also
@@ -293,79 +364,73 @@ fn read_shared<R: ToolRunner>(
     Ok(view)
 }
 
-/// Which bags [`read_relations`] reads besides the remote units' (each is a tool call, and
-/// every hook pays for them).
+/// Which bags [`read_relation`] reads (each is a tool call).
 #[derive(Clone, Copy)]
 struct Bags {
-    /// Our own unit bag (needed where we write, to write only what changed).
+    /// Our own unit bag (where we write, to write only what changed).
     ours: bool,
+    /// The remote units' bags (where the charm decides from them).
+    units: bool,
     /// The application bag: the remote app's, or for peers our own app's.
     app: bool,
 }
 
 impl Bags {
-    /// Our unit bag (where we write).
-    const OURS: Bags = Bags {
-        ours: true,
-        app: false,
-    };
-    /// The app bag only (peers: our own app's).
-    const APP: Bags = Bags {
-        ours: false,
-        app: true,
-    };
-    /// Both.
-    const BOTH: Bags = Bags {
-        ours: true,
-        app: true,
-    };
+    /// What the charm needs of each endpoint: runtimes' bags never, only our own.
+    fn of(endpoint: &str) -> Bags {
+        let (ours, units, app) = match endpoint {
+            endpoints::PEER => (false, true, true),
+            // The charm writes to these and decides nothing from their side.
+            endpoints::DOCKER_REGISTRY | endpoints::COS_AGENT => (true, false, false),
+            endpoints::CERT_PROVIDER => (true, true, true),
+            _ => (true, true, false),
+        };
+        Bags { ours, units, app }
+    }
 }
 
-/// Reads every relation of `endpoint`: remote units' bags plus the bags `want` asks for.
-/// Remote units are ordered by unit number (not by name: /10 > /2).
-fn read_relations<R: ToolRunner>(
+/// Reads one relation: the bags `want` asks for. Remote units are ordered by unit number
+/// (not by name: /10 > /2).
+fn read_relation<R: ToolRunner>(
     tools: &HookTools<R>,
-    ids: Vec<RelationId>,
     unit: &UnitName,
-    endpoint: &str,
+    id: RelationId,
     want: Bags,
-) -> Result<Vec<RelationView>, HookToolError> {
-    let mut out = Vec::new();
-    for id in ids {
+) -> Result<RelationView, HookToolError> {
+    let mut units = Vec::new();
+    if want.units {
         let mut members = tools.relation_list(&id)?;
         members.sort_by_key(|u| (u.app().as_str().to_string(), u.number()));
-        let mut units = Vec::with_capacity(members.len());
         for member in members {
-            units.push((member.clone(), tools.relation_get_unit(&id, &member)?));
+            let bag = tools.relation_get_unit(&id, &member)?;
+            units.push((member, bag));
         }
-        let app = if want.app {
-            let app_name = if endpoint == endpoints::PEER {
-                // A peer relation's other side is our own application.
-                Some(unit.app().clone())
-            } else {
-                match units.first() {
-                    Some((u, _)) => Some(u.app().clone()),
-                    None => tools.relation_list_app(&id)?,
-                }
-            };
-            match app_name {
-                Some(app) => tools.relation_get_app(&id, &app)?,
-                None => Databag::new(),
-            }
-        } else {
-            Databag::new()
-        };
-        let ours = if want.ours {
-            tools.relation_get_unit(&id, unit)?
-        } else {
-            Databag::new()
-        };
-        out.push(RelationView {
-            id,
-            ours,
-            units,
-            app,
-        });
     }
-    Ok(out)
+    let app = if want.app {
+        let app_name = if id.endpoint == endpoints::PEER {
+            // A peer relation's other side is our own application.
+            Some(unit.app().clone())
+        } else {
+            match units.first() {
+                Some((u, _)) => Some(u.app().clone()),
+                None => tools.relation_list_app(&id)?,
+            }
+        };
+        match app_name {
+            Some(app) => tools.relation_get_app(&id, &app)?,
+            None => Databag::new(),
+        }
+    } else {
+        Databag::new()
+    };
+    let ours = match want.ours {
+        true => tools.relation_get_unit(&id, unit)?,
+        false => Databag::new(),
+    };
+    Ok(RelationView {
+        id,
+        ours,
+        units,
+        app,
+    })
 }

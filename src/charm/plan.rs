@@ -48,7 +48,6 @@ pub fn stopped_status() -> Status {
 /// What one hook does (every event but stop, remove and actions other than start).
 pub fn plan(view: &View) -> Result<Plan, PlanError> {
     let mut p = Builder::new(view.local.clone(), &view.machine.files);
-    p.local.known = Some(view.model.known());
     // Switched from the Python charm: its container holds registry-port until it is gone.
     if switch::plan(&mut p, &view.machine.legacy) == Going::Stop {
         return Ok(p.finish());

@@ -36,17 +36,22 @@ pub fn observe(files: &dyn Files, paths: &BTreeSet<PathBuf>) -> Result<Observed,
 }
 
 impl View {
-    /// Reads the view: the model (unless `again` brings it), the machine, fresh entropy.
+    /// Reads the view: the model (unless `again` brings it; its record goes into `local`),
+    /// the machine, fresh entropy.
     pub fn read<R: ToolRunner>(
         ctx: &Context,
         tools: &HookTools<R>,
         fx: &Effects<'_>,
-        local: LocalState,
+        mut local: LocalState,
         again: Option<Again>,
     ) -> Result<View, Error> {
         let (model, again_at) = match again {
             Some(a) => (a.model, Some(a.installed)),
-            None => (ModelView::load(ctx, tools, local.known.as_ref())?, None),
+            None => {
+                let (model, recorded) = ModelView::load(ctx, tools, local.model.as_ref())?;
+                local.model = Some(recorded);
+                (model, None)
+            }
         };
         let program = ctx.charm_dir.join("dispatch");
         let machine = read_machine(&ctx.event, fx, &model, &local, again_at, program)?;

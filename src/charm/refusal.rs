@@ -453,7 +453,6 @@ pub fn give_up(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
 /// last good config keeps serving (started again if it died) and the unit stays blocked.
 pub fn still_refused(view: &View, binary: &Path, refused: &Refused) -> Result<Plan, PlanError> {
     let mut p = Builder::new(view.local.clone(), &view.machine.files);
-    p.local.known = Some(view.model.known());
     p.local.refused = Some(refused.clone());
     if let Ok((config, _)) = &view.model.config {
         super::ignored::warn_once(&mut p, config);

@@ -50,8 +50,12 @@ pub fn report<R: ToolRunner>(
             all.extend(plan.statuses.iter().cloned());
             (*local, all)
         }
-        Applied::Done => {
-            let Some(mut local) = plan.local.clone() else {
+        done => {
+            let local = match done {
+                Applied::Forgot(local) => Some(*local),
+                _ => plan.local.clone(),
+            };
+            let Some(mut local) = local else {
                 return Ok(Reported::Done);
             };
             let mut all = plan.statuses.clone();

@@ -212,6 +212,11 @@ pub fn share(
                 // The URI would have nowhere to go; the next hook has the relation.
                 return Ok(Some(value));
             };
+            // The URI is known only once secret-add answers: the next hook reads the bag
+            // back rather than trusting the record.
+            if let Some(model) = &mut p.local.model {
+                model.wrote(&peer.id, true, &crate::juju::Databag::new());
+            }
             p.step(Step::Secret(SecretStep::Add {
                 content,
                 peer: peer.id.clone(),

@@ -139,7 +139,8 @@ pub struct View {
     pub model: ModelView,
     /// The machine's side.
     pub machine: MachineView,
-    /// What the unit remembered at the start of the hook.
+    /// What the unit remembered at the start of the hook, with the model's record as this
+    /// hook read it.
     pub local: LocalState,
     /// Entropy.
     pub fresh: Fresh,

@@ -187,6 +187,8 @@ struct Inner {
     pending: Vec<Pending>,
     calls: Vec<Call>,
     defaults: Map<String, Value>,
+    /// Tools whose next call fails (once each).
+    fail_next: BTreeSet<String>,
     /// Calls left before the injected failure (`Some(1)`: the next call fails).
     fail_in: Option<usize>,
 }
@@ -261,6 +263,7 @@ impl FakeJuju {
                 pending: Vec::new(),
                 calls: Vec::new(),
                 defaults: config_defaults(),
+                fail_next: BTreeSet::new(),
                 fail_in: None,
             })),
         }
@@ -289,6 +292,12 @@ impl FakeJuju {
     /// Forgets recorded calls (keeps the state), e.g. between phases of a scenario.
     pub fn clear_calls(&self) {
         self.lock().calls.clear();
+    }
+
+    /// Makes the next call of `tool` fail as a tool fails under Juju (exit 1, `ERROR ...`
+    /// on stderr), e.g. to fail a hook after its relation writes.
+    pub fn fail_next(&self, tool: &str) {
+        self.lock().fail_next.insert(tool.to_string());
     }
 
     /// Calls of one tool.
@@ -879,6 +888,9 @@ impl ToolRunner for FakeJuju {
             args: args.to_vec(),
             stdin: stdin.map(<[u8]>::to_vec),
         });
+        if inner.fail_next.remove(tool) {
+            return Err(err(tool, args, 1, "ERROR connection is shut down\n"));
+        }
         if let Some(n) = inner.fail_in {
             inner.fail_in = n.checked_sub(1).filter(|left| *left > 0);
             if n == 1 {
