@@ -49,17 +49,20 @@ fn registry() -> Result<Registry, String> {
         _ => None,
     };
     let flag = |n: &str| env(n).is_some_and(|v| v == "true");
+    let scheme = match env("REGISTRY_SCHEME").as_deref() {
+        Some("https") => Scheme::Https,
+        _ => Scheme::Http,
+    };
     Ok(Registry {
         application: "docker-registry".into(),
         unit_netloc: netloc.clone(),
         netloc,
         port,
-        scheme: match env("REGISTRY_SCHEME").as_deref() {
-            Some("https") => Scheme::Https,
-            _ => Scheme::Http,
-        },
+        scheme,
+        client_scheme: scheme,
         ca_pem,
         credentials,
+        token_realm: None,
         storage_read_only: flag("REGISTRY_READ_ONLY"),
         storage_delete: flag("REGISTRY_DELETE"),
         storage: StorageKind::Filesystem {

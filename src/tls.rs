@@ -670,3 +670,115 @@ pub fn from_blobs(
 ) -> Result<Option<TlsBundle>, TlsError> {
     TlsBundle::from_blobs(ca_b64, cert_b64, key_b64, now)
 }
+
+/// The certificates in `text` as canonical PEM, however they arrived: as PEM, as PEM
+/// whose line breaks became spaces (what `juju run key="$(cat ca.pem)"` delivers, since
+/// Juju reads each value as YAML, which folds lines), or as base64 of the PEM (like the
+/// `tls-*-blob` options). `None` when it holds no certificate.
+pub fn normalise_certificates(text: &str) -> Option<String> {
+    if !text.contains("-----BEGIN ") {
+        return decode_base64_text(text)
+            .ok()
+            .filter(|t| t.contains("-----BEGIN "))
+            .and_then(|t| normalise_certificates(&t));
+    }
+    let mut out = String::new();
+    let mut tokens = text.split_whitespace();
+    while let Some(token) = tokens.next() {
+        if token != "-----BEGIN" {
+            continue;
+        }
+        // The label ("CERTIFICATE-----"), the base64 body up to "-----END", the label.
+        let label = armour_label(&mut tokens);
+        let body: String = tokens.by_ref().take_while(|t| *t != "-----END").collect();
+        if label != "CERTIFICATE-----" || armour_label(&mut tokens) != label {
+            return None;
+        }
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body.as_bytes())
+            .ok()?;
+        X509Certificate::from_der(&der).ok()?;
+        out.push_str(&encode_pem("CERTIFICATE", &der));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The words of a PEM armour label, up to and with the one ending in `-----`.
+fn armour_label<'a>(tokens: &mut impl Iterator<Item = &'a str>) -> String {
+    let mut words = Vec::new();
+    for t in tokens.by_ref() {
+        words.push(t);
+        if t.ends_with("-----") {
+            break;
+        }
+    }
+    words.join(" ")
+}
+
+/// The SHA-256 fingerprint of each certificate in `pem`, as `openssl x509 -fingerprint
+/// -sha256` prints it (`AB:CD:...`).
+pub fn sha256_fingerprints(pem: &str) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    pem_blocks(pem)
+        .unwrap_or_default()
+        .iter()
+        .filter(|b| b.label == "CERTIFICATE")
+        .map(|b| {
+            Sha256::digest(&b.der)
+                .iter()
+                .map(|x| format!("{x:02X}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert() -> String {
+        rcgen::generate_simple_self_signed(vec!["ca.test".into()])
+            .map(|c| c.cert.pem())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn certificates_arrive_as_pem_folded_pem_or_base64() {
+        let pem = format!("{}{}", cert(), cert());
+        let canonical = normalise_certificates(&pem).unwrap();
+        assert_eq!(
+            canonical.matches("-----BEGIN CERTIFICATE-----\n").count(),
+            2
+        );
+        let folded = pem.replace('\n', " ");
+        assert_eq!(normalise_certificates(&folded).as_ref(), Some(&canonical));
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&pem);
+        assert_eq!(normalise_certificates(&b64).as_ref(), Some(&canonical));
+        for bad in [
+            "",
+            "hello",
+            "-----BEGIN CERTIFICATE----- AAAA -----END CERTIFICATE-----",
+        ] {
+            assert_eq!(normalise_certificates(bad), None, "{bad:?}");
+        }
+        let key = "-----BEGIN PRIVATE KEY----- AAAA -----END PRIVATE KEY-----";
+        assert_eq!(normalise_certificates(key), None);
+    }
+
+    #[test]
+    fn fingerprints_match_openssl() {
+        let pem = cert();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.pem");
+        std::fs::write(&file, &pem).unwrap();
+        let out = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let theirs = text.trim().rsplit('=').next().unwrap().to_string();
+        assert_eq!(sha256_fingerprints(&pem), [theirs]);
+    }
+}

@@ -785,6 +785,70 @@ fn an_action_gets_the_registry_the_plan_serves() {
     );
 }
 
+/// The gc action's read-only window is a plan like any other: the view with
+/// storage-read-only on renders `maintenance.readonly` and restarts; the next plan of the
+/// normal view (the action's own restore, or any later hook) renders the normal config
+/// and restarts again. Also when the action died before its state was saved (it saves
+/// `running: None` first), and the window touches nothing but config.yml and the service.
+#[test]
+fn the_gc_read_only_window_is_undone_by_the_next_plan() {
+    use charm::charm::gc::read_only_view;
+    const READ_ONLY: &str = "  maintenance:\n    readonly:\n      enabled: true\n";
+    let mut world = serving(json!({}));
+    let normal = String::from_utf8(config_bytes(
+        &plan::plan(&fresh(Event::Install, json!({}))).unwrap(),
+    ))
+    .unwrap();
+    assert!(!normal.contains(READ_ONLY));
+
+    world.view.event = Event::Action {
+        name: "gc".into(),
+        id: "2".into(),
+    };
+    let window = plan::plan(&read_only_view(&world.view)).unwrap();
+    assert_eq!(written(&window), [PathBuf::from(CONFIG_PATH)]);
+    let ro = String::from_utf8(config_bytes(&window)).unwrap();
+    assert!(ro.contains(READ_ONLY), "{ro}");
+    assert_eq!(
+        ro.replace(READ_ONLY, ""),
+        normal,
+        "only the maintenance block differs"
+    );
+    assert_eq!(service_calls(&window), [ServiceCall::Restart]);
+    let changes: Vec<&Step> = effects(&window)
+        .into_iter()
+        .filter(|s| !matches!(s, Step::File(_) | Step::Service(_)))
+        .collect();
+    assert_eq!(
+        changes,
+        Vec::<&Step>::new(),
+        "nothing but the file and the service"
+    );
+    world.after(&window);
+
+    let restore = world.run(Event::UpdateStatus);
+    assert_eq!(written(&restore), [PathBuf::from(CONFIG_PATH)]);
+    assert_eq!(config_bytes(&restore), normal.as_bytes());
+    assert_eq!(service_calls(&restore), [ServiceCall::Restart]);
+    assert!(
+        effects(&world.run(Event::UpdateStatus)).is_empty(),
+        "restored for good"
+    );
+
+    // Killed after the restart but before the window's state was saved: the unit
+    // remembers only `running: None` (and config.yml is not the one it recorded).
+    world.view.local.running = None;
+    world.disk.insert(
+        PathBuf::from(CONFIG_PATH),
+        Some(Entry::file(ro.as_bytes(), 0o640, (0, OWNER.1))),
+    );
+    world.view.machine = machine(&world.view.model, &world.view.local, &world.disk);
+    world.view.machine.service = ServiceStatus::Running { pid: 4243 };
+    let next = world.run(Event::UpdateStatus);
+    assert_eq!(config_bytes(&next), normal.as_bytes());
+    assert_eq!(service_calls(&next), [ServiceCall::Restart]);
+}
+
 /// The unit's record of the model as a hook that read `view.model` would keep it.
 fn recorded(view: &View, config: Value) -> Recorded {
     let m = &view.model;

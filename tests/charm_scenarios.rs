@@ -316,7 +316,12 @@ impl Unit {
 
     /// Runs an action (action tools work only while it runs).
     fn action(&self, name: &str) {
-        self.juju.update(|s| s.action_params = Some(json!({})));
+        self.action_with(name, json!({}));
+    }
+
+    /// Runs an action with these params.
+    fn action_with(&self, name: &str, params: Value) {
+        self.juju.update(|s| s.action_params = Some(params));
         self.ok(Event::Action {
             name: name.into(),
             id: "1".into(),
@@ -1149,8 +1154,15 @@ fn removing_the_cert_provider_falls_back_to_http() {
 #[test]
 fn stop_action_holds_until_start_action() {
     let (u, _) = Unit::serving();
+    let ports = |u: &Unit| u.juju.state().opened_ports.into_iter().collect::<Vec<_>>();
+    assert_eq!(ports(&u), ["5000/tcp"]);
     u.action("stop");
     assert_eq!(u.service_calls(), (1, 0, 1));
+    assert!(
+        ports(&u).is_empty(),
+        "stop closes the ports: {:?}",
+        ports(&u)
+    );
     let (kind, msg) = u.status();
     assert_eq!(kind, "blocked");
     assert!(msg.contains("`start`"), "{msg}");
@@ -1162,8 +1174,14 @@ fn stop_action_holds_until_start_action() {
     u.ok(Event::ConfigChanged);
     assert_eq!(u.service_calls(), (1, 0, 1), "stays stopped");
     assert_eq!(u.status().0, "blocked");
+    assert!(
+        ports(&u).is_empty(),
+        "hooks keep them closed: {:?}",
+        ports(&u)
+    );
     u.action("start");
     assert_eq!(u.service_calls(), (2, 0, 1));
+    assert_eq!(ports(&u), ["5000/tcp"]);
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
 }
 
@@ -1892,15 +1910,44 @@ fn the_metrics_proxy_goes_down_with_the_registry() {
     assert!(!u.metrics.status().unwrap().is_running());
 }
 
-/// An action this revision does not implement fails the action, not the hook.
+/// A registry action that fails fails the action with the library's message, not the
+/// hook, and changes nothing (rmi refuses before it connects: storage-delete is off).
 #[test]
-fn unimplemented_action_fails_the_action_only() {
+fn a_failing_registry_action_fails_the_action_only() {
     let (u, _) = Unit::serving();
-    u.action("images");
+    u.action_with("rmi", json!({"image": "demo/hello:v1"}));
+    let state = u.juju.state();
+    assert_eq!(
+        state.action_failures,
+        [
+            "rmi: deleting is disabled (storage-delete=false), nothing was deleted; run \
+          `juju config docker-registry storage-delete=true` first"
+        ]
+    );
+    assert!(
+        state.action_results.is_empty(),
+        "{:?}",
+        state.action_results
+    );
+    assert_eq!(u.service_calls(), (1, 0, 0));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
+/// While the config is invalid nothing serves a registry action: it fails naming the
+/// status, and the hook does not fail.
+#[test]
+fn a_registry_action_without_a_serving_registry_says_why() {
+    let (u, _) = Unit::serving();
+    u.config(&[("storage-cache", json!("disk"))]);
+    u.action_with("images", json!({}));
     let failures = u.juju.state().action_failures;
     assert_eq!(failures.len(), 1, "{failures:?}");
-    assert!(failures[0].starts_with("images: "), "{failures:?}");
-    assert_eq!(u.service_calls(), (1, 0, 0));
+    assert!(
+        failures[0].starts_with(
+            "images: the registry is not serving (Invalid charm config: storage-cache"
+        ),
+        "{failures:?}"
+    );
 }
 
 /// B22: clearing the TLS blobs removes the files the charm wrote and turns TLS off.

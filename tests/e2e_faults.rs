@@ -36,6 +36,14 @@ fn deploy(m: &Model, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// The index of the unit that leads (the scheduling seed says which claimed it).
+fn leader(m: &Model) -> usize {
+    [UNIT0, UNIT1]
+        .iter()
+        .position(|u| m.unit_status(u)["leader"] == true)
+        .unwrap_or_else(|| m.fail("no unit leads", &m.run(&["status"])))
+}
+
 /// The registry process on `unit`: pid and start time from the charm's pid file.
 fn registry_id(m: &Model, unit: &str) -> String {
     let out = m.exec(unit, &format!("grep -E '^(pid|start_time)=' {PID_FILE}"));
@@ -141,10 +149,11 @@ fn the_http_secret_moves_from_the_peer_bag_into_a_juju_secret_without_a_restart(
 
     // Put the model back as an earlier revision left it: the value in the peer app bag,
     // no Juju secret. (The leader may move it at once, in the relation-changed this
-    // write causes; the refresh below runs the move otherwise.)
-    let (peer, _) = peer_app_bag(&m, UNIT0);
+    // write causes; the refresh below runs the move otherwise.) Only the leader may.
+    let owner = [UNIT0, UNIT1][leader(&m)];
+    let (peer, _) = peer_app_bag(&m, owner);
     let info = m.exec(
-        UNIT0,
+        owner,
         "secret-info-get --label registry-shared --format json",
     );
     let id = serde_json::from_str::<Value>(&info.stdout)
@@ -152,7 +161,7 @@ fn the_http_secret_moves_from_the_peer_bag_into_a_juju_secret_without_a_restart(
         .and_then(|v| v.as_object().and_then(|o| o.keys().next().cloned()))
         .unwrap_or_else(|| m.fail("secret-info-get printed no id", &info));
     m.exec(
-        UNIT0,
+        owner,
         &format!(
             "secret-remove {id} && relation-set -r {peer} --app http-secret={value} shared-secret="
         ),
@@ -204,24 +213,27 @@ fn the_http_secret_moves_from_the_peer_bag_into_a_juju_secret_without_a_restart(
 fn removing_the_leader_changes_no_secret_and_costs_no_restart() {
     let m = Model::new();
     let addrs = deploy(&m, 2);
+    // Whichever unit the seed made leader goes; the other survives.
+    let (gone, kept) = if leader(&m) == 0 { (0, 1) } else { (1, 0) };
+    let (leader_unit, other) = ([UNIT0, UNIT1][gone], [UNIT0, UNIT1][kept]);
     let img = build_image(&m, "leader");
-    let survivor = format!("{}:5000", addrs[1]);
+    let survivor = format!("{}:5000", addrs[kept]);
     clients::push_ok(&m, &survivor, &img, Tls::Off, None);
     let secret = juju_secret(&m);
-    let id = registry_id(&m, UNIT1);
-    let config = config_yml(&m, UNIT1);
+    let id = registry_id(&m, other);
+    let config = config_yml(&m, other);
 
-    m.ok(&["remove-unit", UNIT0]);
-    let st = m.unit_status(UNIT1);
+    m.ok(&["remove-unit", leader_unit]);
+    let st = m.unit_status(other);
     m.check(
         st["leader"] == true,
-        "docker-registry/1 is not the leader",
+        &format!("{other} is not the leader"),
         &m.run(&["status"]),
     );
     m.expect_status(
-        UNIT1,
+        other,
         "active",
-        &format!("Ready at {}:5000 (http).", addrs[1]),
+        &format!("Ready at {}:5000 (http).", addrs[kept]),
     );
     m.check(
         juju_secret(&m) == secret,
@@ -229,7 +241,7 @@ fn removing_the_leader_changes_no_secret_and_costs_no_restart() {
         &m.run(&["secrets"]),
     );
     m.check(
-        registry_id(&m, UNIT1) == id && config_yml(&m, UNIT1) == config,
+        registry_id(&m, other) == id && config_yml(&m, other) == config,
         "the survivor restarted or rewrote its config",
         &m.run(&["debug-log", "--replay"]),
     );
@@ -286,8 +298,10 @@ fn a_full_disk_keeps_the_old_config_and_the_retry_writes_the_new_one() {
         &m.run(&["status"]),
     );
 
+    // With room again the agent's own retry (Juju retries failed hooks by default, with
+    // backoff) writes it; no `resolve` needed. The settle lets model time reach that retry.
     m.exec(UNIT0, "rm /etc/docker/registry/filler");
-    m.ok(&["resolve", UNIT0]);
+    m.ok(&["settle"]);
     m.expect_status(UNIT0, "active", &format!("Ready at {addr}:5000 (http)."));
     m.check(
         config_yml(&m, UNIT0).contains("level: \"debug\""),

@@ -8,32 +8,9 @@
 //! model (one test) instead of one Swift per test.
 mod support;
 
-use serde_json::Value;
 use support::clients::{build_image, http_code, ingress, pull_and_compare, push_ok, Image, Tls};
-use support::jujusim::{testcharm, Model};
-
-const SWIFT: &str = "swift/0";
-const USER: &str = "test:tester";
-const PASSWORD: &str = "testing";
-
-/// Deploys the swift test charm and returns its address once it says it is ready.
-fn deploy_swift(m: &Model) -> String {
-    m.ok(&["deploy", &testcharm("swift")]);
-    let addr = m.exec(SWIFT, "unit-get private-address").text().to_string();
-    m.expect_status(
-        SWIFT,
-        "active",
-        &format!("Swift ready: auth http://{addr}:8080/auth/v1.0 as {USER}, s3 location us-east-1"),
-    );
-    addr
-}
-
-/// `jujusim run swift/0 ACTION name=CONTAINER --format json`: the action's results.
-fn swift_action(m: &Model, action: &str, container: &str) -> Value {
-    let name = format!("name={container}");
-    let mut v = m.json(&["run", SWIFT, action, &name, "--format", "json"]);
-    v[SWIFT]["results"].take()
-}
+use support::jujusim::Model;
+use support::swift::{self, PASSWORD, SWIFT, USER};
 
 /// Deploys the charm as `app` with `n` units and `config`; returns the units' addresses
 /// (without looking at their status).
@@ -64,7 +41,7 @@ fn deploy_two_units(m: &Model, app: &str, config: &[String]) -> Vec<String> {
 
 /// The object names in `container` (first 1000), as Swift lists them.
 fn objects(m: &Model, container: &str) -> Vec<String> {
-    let results = swift_action(m, "list-container", container);
+    let results = swift::action(m, "list-container", container);
     results["objects"]
         .as_str()
         .unwrap_or_default()
@@ -157,7 +134,7 @@ fn two_units_share_the_store(m: &Model, app: &str, units: &[String], store: (&st
 #[test]
 fn two_units_on_swift_and_two_on_s3_serve_each_others_pushes_from_one_store() {
     let m = Model::new();
-    let swift = deploy_swift(&m);
+    let swift = swift::deploy(&m);
 
     // The swift driver with tempauth v1; the driver creates its container.
     let units = deploy_two_units(
@@ -174,24 +151,8 @@ fn two_units_on_swift_and_two_on_s3_serve_each_others_pushes_from_one_store() {
 
     // The s3 driver through s3api (plain http, v4 signing by default); its bucket must
     // exist first.
-    let made = swift_action(&m, "create-container", "registry-s3");
-    m.check(
-        made["result"] == "container registry-s3 ready",
-        &format!("create-container: {made}"),
-        &m.run(&["status"]),
-    );
-    let units = deploy_two_units(
-        &m,
-        "reg-s3",
-        &[
-            "storage-s3-region=us-east-1".into(),
-            "storage-s3-bucket=registry-s3".into(),
-            format!("storage-s3-accesskey={USER}"),
-            format!("storage-s3-secretkey={PASSWORD}"),
-            format!("storage-s3-regionendpoint=http://{swift}:8080"),
-            "storage-s3-secure=false".into(),
-        ],
-    );
+    swift::create_bucket(&m, "registry-s3");
+    let units = deploy_two_units(&m, "reg-s3", &swift::s3_config(&swift, "registry-s3"));
     two_units_share_the_store(&m, "reg-s3", &units, ("registry-s3", ""));
 }
 
@@ -239,7 +200,7 @@ fn expect_config_without(m: &Model, unit: &str, key: &str) {
 #[test]
 fn a_store_that_refuses_the_registry_blocks_naming_the_option() {
     let m = Model::new();
-    let swift = deploy_swift(&m);
+    let swift = swift::deploy(&m);
     let auth_url = format!("storage-swift-authurl=http://{swift}:8080/auth/v1.0");
     let user = format!("storage-swift-username={USER}");
 
@@ -342,7 +303,7 @@ fn a_store_that_refuses_the_registry_blocks_naming_the_option() {
     expect_config_without(&m, "bad-s3/0", "s3:");
     expect_serving(&m, &addr);
     // The bucket is made; the operator asks for another try.
-    swift_action(&m, "create-container", "no-such-bucket");
+    swift::action(&m, "create-container", "no-such-bucket");
     m.ok(&["run", "bad-s3/0", "start"]);
     m.expect_status(
         "bad-s3/0",

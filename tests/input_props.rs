@@ -376,8 +376,10 @@ fn unreachable_registry() -> Registry {
         unit_netloc: "127.0.0.1:1".into(),
         port: 1,
         scheme: Scheme::Http,
+        client_scheme: Scheme::Http,
         ca_pem: None,
         credentials: None,
+        token_realm: None,
         storage_read_only: false,
         storage_delete: true,
         storage: StorageKind::Filesystem {

@@ -428,9 +428,12 @@ fn images_rmi_gc_round_trip_frees_the_bytes() {
     let e = err_text(act("rmi", json!({"image": "test/a:v1"}), &no_delete));
     assert!(e.contains("storage-delete"), "{e}");
     let e = err_text(act("rmi", json!({"image": "test/a:v1 test/nope:v1"}), &reg));
-    assert!(
-        e.contains("test/nope:v1") && e.contains("nothing was deleted"),
-        "{e}"
+    assert_eq!(
+        e,
+        format!(
+            "rmi: test/nope:v1 not found in {}; nothing was deleted",
+            dst.host
+        )
     );
     assert_eq!(
         act("images", json!({}), &reg).unwrap().get("count"),
@@ -790,4 +793,57 @@ fn local_sources_open_without_unpacking() {
         "nothing unpacked next to the archive"
     );
     let _ = img;
+}
+
+/// `info` checks the configured credentials against the registry itself, as `docker
+/// login` does, gives the CA with openssl's fingerprint, and never the password.
+#[test]
+fn info_checks_the_login_and_shows_the_ca() {
+    let dst = Reg::start(RegOpts {
+        tls: true,
+        basic: Some(("admin".into(), "dst-pass".into())),
+        ..RegOpts::default()
+    });
+    let reg = registry_for(&dst);
+    let r = act("info", json!({}), &reg).unwrap();
+    assert_eq!(
+        r.get("login").unwrap(),
+        format!("Login Succeeded (user admin, GET https://{}/v2/)", dst.host)
+    );
+    assert_eq!(r.get("url").unwrap(), format!("https://{}", dst.host));
+    assert_eq!(
+        r.get("ca").unwrap(),
+        dst.ca_pem.as_deref().unwrap().trim_end()
+    );
+    let ca_file = dst.dir.path().join("pki/ca.crt");
+    let openssl = oci_support::run(
+        std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(&ca_file),
+    );
+    assert_eq!(
+        r.get("ca-sha256").unwrap(),
+        openssl.trim().rsplit('=').next().unwrap()
+    );
+    for (k, v) in r.iter() {
+        assert!(!v.contains("dst-pass"), "{k} shows the password");
+    }
+
+    let mut wrong = registry_for(&dst);
+    wrong.credentials = Some(charm::registry_client::Credentials {
+        username: "admin".into(),
+        password: charm::config::Secret::new("not-it"),
+    });
+    let e = act("info", json!({}), &wrong).unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with("info: the login check failed: "), "{text}");
+    assert!(text.contains("401") && !text.contains("not-it"), "{text}");
+    let partial = e.results().expect("the rest is still reported");
+    assert!(partial.get("login").unwrap().starts_with("FAILED: "));
+    assert_eq!(partial.get("netloc"), Some(dst.host.as_str()));
+
+    let mut anonymous = registry_for(&dst);
+    anonymous.credentials = None;
+    let e = act("info", json!({}), &anonymous).unwrap_err().to_string();
+    assert!(e.contains("auth-basic-user"), "{e}");
 }

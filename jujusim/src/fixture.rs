@@ -3,7 +3,8 @@
 use crate::charm::{CharmMeta, ConfigOption, EndpointMeta, OptionType, Role};
 use crate::machines::{Machine, ModelNet};
 use crate::model::{Application, MachinesKind, Model, RelEndpoint};
-use crate::resolver::{next_hook, normalize};
+use crate::resolver::{begin, next_hook, normalize, Hook};
+use crate::sched::{fire_due, Picker, Seed};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ pub fn charm(name: &str, endpoints: &[(&str, Role, &str)]) -> CharmMeta {
         options: BTreeMap::new(),
         actions: BTreeMap::new(),
         storage: BTreeMap::new(),
+        bases: vec![crate::charm::Base::ubuntu("24.04")],
     }
 }
 
@@ -48,12 +50,12 @@ pub fn empty() -> Model {
 /// Add application `name` running `charm` (revision 1, no units).
 pub fn add_app(m: &mut Model, name: &str, charm: CharmMeta) {
     let dir = PathBuf::from(format!("/nonexistent/charms/{name}/1"));
-    let app = Application::new(name, dir, charm, BTreeMap::new());
+    let app = Application::new(name, dir, charm, BTreeMap::new(), Default::default());
     m.applications.insert(name.into(), app);
 }
 
-/// Add the next unit of `app` on a new machine, in scope of the app's live relations
-/// (as `add-unit` does); the first unit becomes leader. Returns its name.
+/// Add the next unit of `app` on a new machine (as `add-unit` does: in no scope yet, not
+/// leader). Returns its name.
 pub fn add_unit(m: &mut Model, app: &str) -> String {
     let id = m.next_machine;
     m.next_machine += 1;
@@ -69,8 +71,8 @@ pub fn add_unit(m: &mut Model, app: &str) -> String {
     m.add_unit(app, machine).expect("fixture app exists")
 }
 
-/// Add a relation between these `(app, endpoint)` ends (one end: a peer relation), with
-/// every live unit of both apps in scope. Returns its id.
+/// Add a relation between these `(app, endpoint)` ends (one end: a peer relation), nobody
+/// in scope yet. Returns its id.
 pub fn relate(m: &mut Model, ends: &[(&str, &str)]) -> u32 {
     let endpoints = ends
         .iter()
@@ -108,7 +110,7 @@ pub fn set_unit_bag(m: &mut Model, id: u32, unit: &str, data: &[(&str, &str)]) {
 /// The usual world: `tiny` (peer `cluster`, provides `website`) with units tiny/0
 /// (leader) and tiny/1, `web` (requires `site`) with web/0; relation 0 is tiny's peer
 /// relation, relation 1 joins tiny:website and web:site; tiny has one option, `x` (int,
-/// default 0). No unit has run a hook yet.
+/// default 0). No unit has run a hook yet (so none is in a relation's scope).
 pub fn two_apps() -> Model {
     let mut m = empty();
     add_app(
@@ -140,21 +142,29 @@ pub fn two_apps() -> Model {
     add_unit(&mut m, "tiny");
     add_unit(&mut m, "tiny");
     add_unit(&mut m, "web");
+    for (app, leader) in [("tiny", "tiny/0"), ("web", "web/0")] {
+        if let Some(a) = m.applications.get_mut(app) {
+            a.leader = Some(leader.into());
+        }
+    }
     m
 }
 
 /// Run every due hook as if each charm did nothing and exited 0 (what the engine's
-/// settle does, minus the processes), until every unit is idle. Panics past `bound` hooks.
+/// settle does in ordered mode, minus the processes and the clock), until every unit is
+/// idle. Panics past `bound` hooks.
 pub fn settle(m: &mut Model) {
     let bound = 1000;
+    let pick = Picker::new(Seed::Ordered);
     for _ in 0..bound {
         crate::engine::cleanup(m);
+        fire_due(m, &pick);
         let units: Vec<String> = m.units.keys().cloned().collect();
         let mut ran = false;
         for u in units {
             normalize(m, &u);
             if let Some(h) = next_hook(m, &u) {
-                crate::engine::commit_hook(m, &u, &h, true, &[]);
+                run_ok(m, &u, &h);
                 ran = true;
             }
         }
@@ -163,4 +173,11 @@ pub fn settle(m: &mut Model) {
         }
     }
     panic!("fixture model did not settle within {bound} rounds");
+}
+
+/// `unit` runs `hook` and it exits 0 having changed nothing: what the agent does before
+/// (`resolver::begin`), then the commit.
+pub fn run_ok(m: &mut Model, unit: &str, hook: &Hook) {
+    begin(m, unit, hook);
+    crate::engine::commit_hook(m, unit, hook, true, &[]);
 }

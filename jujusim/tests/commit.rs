@@ -4,7 +4,8 @@ use support::{events_of, strs, Model};
 
 const META: &str = "peers:\n  cluster:\n    interface: tiny-peers\n";
 
-/// config-changed: first run writes relation data + status then fails; later runs succeed.
+/// config-changed: writes relation data + status then fails, until the file `ok` is
+/// next to the unit's charm dir.
 fn flaky(sim: &Model) -> std::path::PathBuf {
     sim.event_charm(
         "tiny",
@@ -22,9 +23,12 @@ fi"#,
 
 #[test]
 fn failed_hook_discards_buffered_changes_keeps_status_and_blocks_the_unit() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = flaky(&sim);
-    sim.deploy(&c, &[]);
+    // The error state as it stays with Juju's automatic retries off.
+    sim.deploy(&c, &["--no-settle"]);
+    sim.ok(&["model-config", "automatically-retry-hooks=false"]);
+    sim.ok(&["settle"]);
     assert_eq!(
         events_of(&sim.take_events(), "tiny/0"),
         strs(&[
@@ -81,7 +85,7 @@ fn failed_hook_discards_buffered_changes_keeps_status_and_blocks_the_unit() {
 
 #[test]
 fn resolve_no_retry_skips_the_failed_hook() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = flaky(&sim);
     sim.deploy(&c, &[]);
     sim.take_events();
@@ -94,7 +98,7 @@ fn resolve_no_retry_skips_the_failed_hook() {
 
 #[test]
 fn non_executable_dispatch_fails_the_hook() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm("tiny", META, None, None, "");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(c.join("dispatch"), std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -140,7 +144,7 @@ esac"#,
 
 #[test]
 fn run_action_prints_results_like_juju_run() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = action_charm(&sim);
     sim.deploy(&c, &[]);
     sim.take_events();
@@ -202,7 +206,7 @@ fn run_action_prints_results_like_juju_run() {
 
 #[test]
 fn action_failures_and_validation() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = action_charm(&sim);
     sim.deploy(&c, &[]);
     let o = sim.run(&["run", "tiny/0", "fail-me"]);
@@ -253,7 +257,7 @@ fn action_failures_and_validation() {
 
 #[test]
 fn actions_run_while_the_unit_is_in_error() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm(
         "tiny",
         META,
@@ -270,7 +274,7 @@ fn actions_run_while_the_unit_is_in_error() {
 
 #[test]
 fn charms_that_ping_pong_hit_the_bound_with_a_clear_error() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let body = r#"case "$H" in
   hooks/*-relation-changed) if [ -n "$JUJU_REMOTE_UNIT" ]; then n=$(relation-get n "$JUJU_REMOTE_UNIT"); relation-set n=$(( ${n:-0} + 1 )); fi ;;
   hooks/*-relation-joined) relation-set n=1 ;;
@@ -295,7 +299,7 @@ esac"#;
         &[("JUJUSIM_MAX_HOOKS", "30")],
         &["integrate", "ping", "pong"],
     );
-    let err = &o.stderr;
+    let err = &o.errors();
     assert_eq!(o.code, Some(1));
     assert!(err.starts_with("jujusim integrate: charms ping-pong: 30 hooks ran without the model settling; still changing: "), "{err}");
     assert!(
@@ -307,7 +311,7 @@ esac"#;
 
 #[test]
 fn integrate_and_deploy_errors_are_clear() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let a = sim.event_charm(
         "a",
         "provides:\n  x:\n    interface: one\n  y:\n    interface: one\n",
@@ -359,12 +363,16 @@ fn integrate_and_deploy_errors_are_clear() {
 
 #[test]
 fn deploy_from_a_packed_charm_zip() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm("tiny", META, None, None, "");
     let zip_path = sim.scratch().join("tiny.charm");
     let f = std::fs::File::create(&zip_path).unwrap();
     let mut z = zip::ZipWriter::new(f);
-    for (name, mode) in [("metadata.yaml", 0o644), ("dispatch", 0o755)] {
+    for (name, mode) in [
+        ("metadata.yaml", 0o644),
+        ("manifest.yaml", 0o644),
+        ("dispatch", 0o755),
+    ] {
         let opts = zip::write::SimpleFileOptions::default().unix_permissions(mode);
         z.start_file(name, opts).unwrap();
         std::io::Write::write_all(&mut z, &std::fs::read(c.join(name)).unwrap()).unwrap();
@@ -387,7 +395,7 @@ fn deploy_from_a_packed_charm_zip() {
 
 #[test]
 fn destroy_removes_the_model_dir() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm("tiny", META, None, None, "");
     sim.deploy(&c, &[]);
     sim.ok(&["destroy"]);
@@ -396,7 +404,7 @@ fn destroy_removes_the_model_dir() {
 
 #[test]
 fn committed_config_changed_refreshes_the_address_keys_in_relation_bags() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm(
         "tiny",
         META,
@@ -448,7 +456,7 @@ esac"#,
 
 #[test]
 fn yaml_output_quotes_ambiguous_strings_like_juju() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm("tiny", META, None, None, "");
     sim.deploy(&c, &[]);
     let st = sim.ok(&["status", "--format", "yaml"]).stdout;
@@ -464,7 +472,7 @@ fn yaml_output_quotes_ambiguous_strings_like_juju() {
 
 #[test]
 fn show_unit_takes_several_units_and_juju_s_filters() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm(
         "tiny",
         META,
@@ -503,7 +511,7 @@ fn show_unit_takes_several_units_and_juju_s_filters() {
 
 #[test]
 fn a_hook_past_jujusim_hook_timeout_is_killed_and_fails() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm(
         "tiny",
         META,
@@ -528,5 +536,76 @@ fn a_hook_past_jujusim_hook_timeout_is_killed_and_fails() {
     assert!(
         log.contains("jujusim: killed after 1s (set JUJUSIM_HOOK_TIMEOUT"),
         "{log}"
+    );
+}
+
+#[test]
+fn a_failed_hook_is_retried_with_backoff_and_a_charm_that_recovers_settles() {
+    let sim = Model::host_machines().ordered();
+    // Fails twice, then succeeds: the agent's own retries get it through.
+    let c = sim.event_charm(
+        "tiny",
+        META,
+        None,
+        None,
+        r#"if [ "$H" = hooks/config-changed ]; then
+  n=$(cat "$CHARM_DIR/../tries" 2>/dev/null || echo 0); echo $((n + 1)) > "$CHARM_DIR/../tries"
+  [ "$n" -ge 2 ] || exit 1
+fi"#,
+    );
+    sim.deploy(&c, &[]);
+    assert_eq!(
+        events_of(&sim.take_events(), "tiny/0"),
+        strs(&[
+            "hooks/install",
+            "hooks/cluster-relation-created",
+            "hooks/leader-elected",
+            "hooks/config-changed",
+            "hooks/config-changed",
+            "hooks/config-changed",
+            "hooks/start",
+        ])
+    );
+    let v = sim.status_json();
+    assert_eq!(
+        v["applications"]["tiny"]["units"]["tiny/0"]["workload-status"]["current"],
+        "unknown"
+    );
+    // The retries are on record: in the status log and the debug-log.
+    let log = sim.ok(&["show-status-log", "tiny/0", "--type", "juju-unit"]);
+    let errors = log
+        .stdout
+        .lines()
+        .filter(|l| l.contains("error") && l.contains("hook failed: \"config-changed\""))
+        .count();
+    assert_eq!(errors, 2, "{}", log.stdout);
+    let debug = sim.debug_log();
+    assert!(
+        debug.contains("retrying \"config-changed\" hook after 1 failure(s)")
+            && debug.contains("retrying \"config-changed\" hook after 2 failure(s)"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn a_hook_that_keeps_failing_is_retried_within_ten_minutes_then_left_in_error() {
+    let sim = Model::host_machines().ordered();
+    let c = flaky(&sim);
+    sim.deploy(&c, &[]);
+    let runs = events_of(&sim.take_events(), "tiny/0")
+        .iter()
+        .filter(|e| *e == "hooks/config-changed")
+        .count();
+    // Retried 5, 10, 20, 40, 80 and 160 s after each failure; the next would be 5 min
+    // later, past the ten minutes of model time one command settles for.
+    assert_eq!(runs, 7);
+    let u = sim.unit_status("tiny/0");
+    assert_eq!(u["workload-status"]["current"], "error");
+    // The next command lets time run on: more retries, until the charm recovers.
+    std::fs::write(sim.dir().join("units/unit-tiny-0/ok"), "").unwrap();
+    sim.ok(&["settle"]);
+    assert_eq!(
+        events_of(&sim.take_events(), "tiny/0"),
+        strs(&["hooks/config-changed", "hooks/start"])
     );
 }

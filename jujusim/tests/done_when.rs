@@ -1,7 +1,8 @@
 //! The README's jujusim walkthrough, end to end on real Linux machines (needs root, as on CI):
 //! deploy `trivial` with 2 units, each with its own address and the same port; integrate
-//! with a second application; relation data flows both ways; a failing hook leaves its
-//! data uncommitted and the unit in error until `resolve`; `destroy` leaves nothing.
+//! with a second application; relation data flows both ways; a failing hook (automatic
+//! retries off) leaves its data uncommitted and the unit in error until `resolve`;
+//! `destroy` leaves nothing.
 mod support;
 
 use std::collections::BTreeSet;
@@ -91,9 +92,10 @@ fn data_flows_both_ways(m: &Model) -> u64 {
 }
 
 /// friend/0's relation-changed writes, then exits 1: the unit is in error and what it
-/// wrote is not committed.
+/// wrote is not committed (with the agent's automatic retries off, it stays so).
 fn a_failed_hook_commits_nothing_and_blocks_the_unit(m: &Model, rel: u64) {
     m.ok(&["config", "friend", "fail-on=peerside-relation-changed"]);
+    m.ok(&["model-config", "automatically-retry-hooks=false"]);
     // A committed change on trivial/0 makes friend/0 run peerside-relation-changed.
     m.exec("trivial/0", &format!("relation-set -r {rel} note=ping"));
     let status = m.run(&["status", "--format", "json"]);
@@ -167,8 +169,25 @@ fn destroy_leaves_no_process_namespace_or_dir(m: &Model) {
         &format!("expected a bridge + 3 machine netns and 3 mount namespaces, got {namespaces:?} and {mounts:?}"),
         &m.run(&["status"]),
     );
+    // The processes in the model's namespaces now, by pid and start time: after destroy
+    // a freed namespace's inode may already belong to a new namespace of another model on
+    // this machine, so survivors are looked for among these, not by inode again.
+    let before = processes_in(&namespaces.values().copied().collect(), &mounts);
     let destroyed = m.destroy();
-    let left = processes_in(&namespaces.values().copied().collect(), &mounts);
+    let alive = || -> Vec<String> {
+        before
+            .iter()
+            .filter(|(pid, start, _)| start_time(*pid).as_ref() == Some(start))
+            .map(|(_, _, cmd)| cmd.clone())
+            .collect()
+    };
+    // A killed process leaves its namespaces (destroy's test for "gone") a moment before
+    // it is a zombie: give the last ones that moment.
+    let left = support::poll(secs(2), || match alive() {
+        v if v.is_empty() => Ok(v),
+        v => Err(v),
+    })
+    .unwrap_or_else(|v| v);
     m.check(
         left.is_empty(),
         &format!("processes survived destroy: {left:?}"),
@@ -228,8 +247,22 @@ fn ns_inode(path: &str) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.ino())
 }
 
-/// Live processes whose network namespace is in `nets` or mount namespace in `mounts`.
-fn processes_in(nets: &BTreeSet<u64>, mounts: &BTreeSet<u64>) -> Vec<String> {
+/// A live process's start time (field 22 of /proc/PID/stat); None when it is gone or
+/// a zombie (killed, not reaped yet).
+fn start_time(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it do not.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    fields.nth(18).map(String::from)
+}
+
+/// Live processes whose network namespace is in `nets` or mount namespace in `mounts`:
+/// (pid, start time, `pid: command line`).
+fn processes_in(nets: &BTreeSet<u64>, mounts: &BTreeSet<u64>) -> Vec<(i32, String, String)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return vec![];
     };
@@ -241,12 +274,13 @@ fn processes_in(nets: &BTreeSet<u64>, mounts: &BTreeSet<u64>) -> Vec<String> {
             let mnt = ns_inode(&format!("/proc/{pid}/ns/mnt"));
             net.is_some_and(|i| nets.contains(&i)) || mnt.is_some_and(|i| mounts.contains(&i))
         })
-        .map(|pid| {
+        .filter_map(|pid| {
             let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            format!(
+            let line = format!(
                 "{pid}: {}",
                 String::from_utf8_lossy(&cmd).replace('\0', " ")
-            )
+            );
+            Some((pid, start_time(pid)?, line))
         })
         .collect()
 }

@@ -108,7 +108,7 @@ fn relation_set_rules_and_commit_through_exec() {
 
 #[test]
 fn non_leader_cannot_read_own_app_bag_outside_peers() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let web = sim.event_charm(
         "web",
         "provides:\n  website:\n    interface: http\n",

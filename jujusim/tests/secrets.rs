@@ -47,7 +47,7 @@ fn seen(sim: &Model) -> Vec<String> {
 
 /// vault (2 units, vault/0 leads) shares a secret with client/0.
 fn shared() -> (Model, String) {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let o = sim.event_charm("vault", OWNER_META, None, None, OWNER_BODY);
     sim.deploy(&o, &["-n", "2"]);
     let c = sim.event_charm("client", CONSUMER_META, None, None, CONSUMER_BODY);
@@ -226,7 +226,7 @@ fn secret_tools_answer_as_juju_does() {
 
 #[test]
 fn secret_writes_commit_only_when_the_hook_succeeds() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let o = sim.event_charm("vault", OWNER_META, None, None, "");
     sim.deploy(&o, &[]);
     // In the same execution the new secret is readable; exit 1 discards it.

@@ -5,7 +5,7 @@ use support::{events_of, strs, Model};
 
 #[test]
 fn deploy_runs_install_created_leader_config_start_then_peers() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm("tiny", TINY_META, Some(TINY_CONFIG), None, "");
     sim.deploy(&c, &["-n", "2"]);
     let ev = sim.take_events();
@@ -48,7 +48,7 @@ fn deploy_runs_install_created_leader_config_start_then_peers() {
 
 #[test]
 fn add_unit_runs_new_unit_sequence_and_peer_joins() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm("tiny", TINY_META, None, None, "");
     sim.deploy(&c, &[]);
     sim.take_events();
@@ -104,7 +104,7 @@ esac"#,
 
 #[test]
 fn integrate_runs_created_joined_changed_on_both_sides_and_data_flows() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     two_apps(&sim);
     sim.ok(&["integrate", "web", "proxy"]);
     let ev = sim.take_events();
@@ -149,7 +149,7 @@ fn integrate_runs_created_joined_changed_on_both_sides_and_data_flows() {
 
 #[test]
 fn remove_relation_departs_then_breaks_both_sides() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     two_apps(&sim);
     sim.ok(&["integrate", "web:website", "proxy:reverseproxy"]);
     sim.take_events();
@@ -178,9 +178,15 @@ fn remove_relation_departs_then_breaks_both_sides() {
 }
 
 #[test]
-fn remove_unit_tears_down_and_moves_leadership() {
-    let sim = Model::host_machines();
-    let c = sim.event_charm("tiny", TINY_META, None, None, "");
+fn remove_unit_tears_down_and_leadership_moves_once_the_lease_lapses() {
+    let sim = Model::host_machines().ordered();
+    let c = sim.event_charm(
+        "tiny",
+        TINY_META,
+        None,
+        None,
+        r#"case "$H" in *-departed) echo "$JUJU_UNIT_NAME $(is-leader)" >> "$CHARM_DIR/../../leader.log" ;; esac"#,
+    );
     sim.deploy(&c, &["-n", "2"]);
     sim.take_events();
     sim.ok(&["remove-unit", "tiny/0"]);
@@ -193,12 +199,22 @@ fn remove_unit_tears_down_and_moves_leadership() {
             "hooks/remove"
         ])
     );
+    // tiny/1 hears its peer go while the app has no leader, then claims leadership.
     assert_eq!(
         events_of(&ev, "tiny/1"),
         strs(&[
+            "hooks/cluster-relation-departed tiny/0 departing=tiny/0",
             "hooks/leader-elected",
-            "hooks/cluster-relation-departed tiny/0 departing=tiny/0"
         ])
+    );
+    // The dying leader gave leadership up at once; the lease held it from tiny/1.
+    let seen = std::fs::read_to_string(sim.dir().join("units/leader.log")).unwrap();
+    assert_eq!(seen, "tiny/0 False\ntiny/1 False\n");
+    assert!(
+        sim.debug_log()
+            .contains("tiny/1 promoted to leadership of tiny"),
+        "{}",
+        sim.debug_log()
     );
     let st = sim.ok(&["status", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
@@ -208,7 +224,7 @@ fn remove_unit_tears_down_and_moves_leadership() {
 
 #[test]
 fn remove_unit_with_regular_relation_breaks_before_stop() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     two_apps(&sim);
     sim.ok(&["integrate", "web", "proxy"]);
     sim.take_events();
@@ -231,7 +247,7 @@ fn remove_unit_with_regular_relation_breaks_before_stop() {
 
 #[test]
 fn config_change_runs_config_changed_everywhere_and_checks_keys() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm("tiny", TINY_META, Some(TINY_CONFIG), None, r#"if [ "$H" = hooks/config-changed ]; then config-get --format=json > "$CHARM_DIR/../config.json"; fi"#);
     sim.deploy(&c, &["-n", "2", "--config", "name=x"]);
     sim.take_events();
@@ -269,7 +285,7 @@ fn config_change_runs_config_changed_everywhere_and_checks_keys() {
 
 #[test]
 fn refresh_runs_upgrade_charm_then_config_changed() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm("tiny", TINY_META, Some(TINY_CONFIG), None, "");
     sim.deploy(&c, &[]);
     sim.take_events();
@@ -282,7 +298,7 @@ fn refresh_runs_upgrade_charm_then_config_changed() {
 
 #[test]
 fn set_leader_runs_leader_elected_and_leader_set_notifies_followers() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm(
         "tiny",
         TINY_META,
@@ -309,7 +325,7 @@ fn set_leader_runs_leader_elected_and_leader_set_notifies_followers() {
 
 #[test]
 fn missing_dispatch_skips_hooks_as_success() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm("tiny", TINY_META, None, None, "");
     std::fs::remove_file(c.join("dispatch")).unwrap();
     sim.deploy(&c, &[]);
@@ -321,7 +337,7 @@ fn missing_dispatch_skips_hooks_as_success() {
 
 #[test]
 fn update_status_runs_once_per_idle_unit() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm(
         "tiny",
         TINY_META,
@@ -348,7 +364,7 @@ fn update_status_runs_once_per_idle_unit() {
 
 #[test]
 fn status_yaml_has_juju_layout() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm("tiny", TINY_META, None, None, r#"if [ "$H" = hooks/start ]; then status-set active ready; open-port 443; open-port 80; application-version-set 1.2.3; fi"#);
     sim.deploy(&c, &[]);
     let y = sim.ok(&["status", "--format", "yaml"]).stdout;

@@ -17,7 +17,7 @@ const SUB_BODY: &str = r#"case "$H" in
 esac"#;
 
 fn model_with_sub() -> Model {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let p = sim.event_charm("tiny", TINY_META, Some(TINY_CONFIG), None, "");
     sim.deploy(&p, &["-n", "2"]);
     let s = sim.event_charm("sub", SUB_META, None, None, SUB_BODY);
@@ -174,7 +174,7 @@ fn subordinates_go_with_their_principal_and_with_the_relation() {
 
 #[test]
 fn a_container_scoped_relation_needs_a_subordinate() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let p = sim.event_charm("tiny", TINY_META, None, None, "");
     sim.deploy(&p, &[]);
     let c = sim.event_charm(

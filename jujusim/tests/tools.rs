@@ -418,7 +418,7 @@ fn tool_without_context_or_with_unknown_name() {
 
 #[test]
 fn hook_environment_is_juju_s() {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm("tiny", TINY_META, None, None, r#"if [ "$H" = hooks/cluster-relation-joined ]; then env | sort > "$CHARM_DIR/../env.txt"; pwd > "$CHARM_DIR/../pwd.txt"; fi"#);
     sim.deploy(&c, &["-n", "2"]);
     let env = std::fs::read_to_string(sim.dir().join("units/unit-tiny-1/env.txt")).unwrap();

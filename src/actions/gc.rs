@@ -69,7 +69,7 @@ pub fn parse_gc_output(text: &str) -> Result<GcSummary, String> {
 }
 
 /// Why gc must not run now, if it must not.
-pub(crate) fn refusal(registry: &Registry) -> Option<String> {
+pub fn refusal(registry: &Registry) -> Option<String> {
     match &registry.storage {
         StorageKind::Shared { driver } if registry.units > 1 && !registry.storage_read_only => {
             let app = &registry.application;

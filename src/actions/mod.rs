@@ -1,4 +1,4 @@
-//! The logic of the registry actions (push, images, rmi, mirror, gc), knowing no Juju:
+//! The logic of the registry actions (push, images, rmi, mirror, gc, info), knowing no Juju:
 //! params in, registry calls, results out. The charm maps [`ActionIo::log`] to
 //! `action-log`, [`Results`] to `action-set` and [`ActionError`] to `action-fail`.
 //!
@@ -7,6 +7,7 @@
 
 mod gc;
 mod images;
+mod info;
 mod mirror;
 mod params;
 mod progress;
@@ -20,7 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::registry_client::{self, Credentials, Scheme};
 
-pub use gc::{parse_gc_output, GcSummary};
+pub use gc::{parse_gc_output, refusal as gc_refusal, GcSummary};
 pub use mirror::parse_image_list;
 
 /// What the charm knows about its registry, handed to every action.
@@ -34,12 +35,16 @@ pub struct Registry {
     pub unit_netloc: String,
     /// `registry-port` (`localhost:PORT` names this registry too).
     pub port: u16,
-    /// How the registry serves.
+    /// How the registry serves (how the actions connect to this unit).
     pub scheme: Scheme,
+    /// The scheme clients use (`http-host` may say https where TLS ends in front).
+    pub client_scheme: Scheme,
     /// The CA that signed the registry's certificate (https).
     pub ca_pem: Option<String>,
     /// Basic-auth credentials of the registry, when it has them.
     pub credentials: Option<Credentials>,
+    /// The token realm, when the registry takes tokens (`auth-token-realm`).
+    pub token_realm: Option<String>,
     /// `storage-read-only`.
     pub storage_read_only: bool,
     /// `storage-delete`.
@@ -178,7 +183,7 @@ pub enum ActionError {
     },
     /// Not an action of this module.
     #[error(
-        "{0}: unknown action (this charm's registry actions are push, images, rmi, mirror, gc)"
+        "{0}: unknown action (this charm's registry actions are push, images, rmi, mirror, gc, info)"
     )]
     Unknown(String),
 }
@@ -225,6 +230,7 @@ pub fn run(
             block_on(name, mirror::run(p, registry, io))
         }
         "gc" => gc::run(registry, io),
+        "info" => block_on(name, info::run(registry)),
         other => Err(ActionError::Unknown(other.to_string())),
     }
 }

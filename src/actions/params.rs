@@ -84,18 +84,17 @@ impl<'a> Params<'a> {
                 return Err(self.error("src-username", "missing: src-password needs src-username"))
             }
         };
-        let ca_pem = self.string("src-ca")?;
-        if let Some(pem) = &ca_pem {
-            let ok = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .map(|c| !c.is_empty())
-                .unwrap_or(false);
-            if !ok {
-                return Err(self.error(
+        // PEM, PEM folded onto one line (Juju reads CLI values as YAML), or its base64.
+        let ca_pem = match self.string("src-ca")? {
+            None => None,
+            Some(text) => Some(crate::tls::normalise_certificates(&text).ok_or_else(|| {
+                self.error(
                     "src-ca",
-                    "not a PEM certificate (expected -----BEGIN CERTIFICATE----- ... text)",
-                ));
-            }
-        }
+                    "not a PEM certificate (expected -----BEGIN CERTIFICATE----- ... text, or \
+                     its base64 as from `base64 -w0 ca.crt`)",
+                )
+            })?),
+        };
         Ok(SourceAccess {
             credentials,
             ca_pem,

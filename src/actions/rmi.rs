@@ -85,11 +85,12 @@ pub(crate) async fn run(
                 .await
                 .map_err(&err)?,
         };
-        let digest = digest.ok_or_else(|| {
-            err(Error::NotFound {
-                registry: registry.netloc.clone(),
-                what: format!("{input} (nothing was deleted)"),
-            })
+        let digest = digest.ok_or_else(|| ActionError::Failed {
+            action: ACTION.into(),
+            message: format!(
+                "{input} not found in {}; nothing was deleted",
+                registry.netloc
+            ),
         })?;
         if !resolved
             .iter()

@@ -10,8 +10,8 @@
 //! [`refusal`] (a config the registry refuses is rolled back), [`upstream`] (a refused
 //! cache's upstream, asked until it answers), [`advertise`] (where clients connect),
 //! [`publish`] (relation data), [`nrpe`] (the Nagios check), [`ignored`] (options accepted
-//! and ignored), [`actions`], [`local`] (what the unit remembers), [`record`] (the model
-//! as last read: what each hook asks Juju again).
+//! and ignored), [`actions`] and [`gc`], [`local`] (what the unit remembers), [`record`]
+//! (the model as last read: what each hook asks Juju again).
 //!
 //! Effects go through the narrow traits in `workload` (chosen once in [`handle`]) and the
 //! hook tools, so tests change the world around the charm, never flags inside it.
@@ -23,6 +23,7 @@ pub mod auto_tls;
 pub mod builder;
 #[cfg(test)]
 mod fixtures;
+pub mod gc;
 pub mod ignored;
 pub mod local;
 pub mod metrics;

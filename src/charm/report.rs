@@ -90,21 +90,27 @@ enum Answer {
     Refused(Refusal),
 }
 
+/// The registry service `plan` (re)starts, if it starts one.
+pub(super) fn started(fx: &Effects<'_>, plan: &Plan) -> Option<Box<dyn Service>> {
+    plan.candidate
+        .as_ref()
+        .map(|c| fx.registry(&c.binary, &c.env))
+}
+
+/// Whether `service` still runs (true when there is none to watch): a probe stops
+/// waiting for a registry that exited.
+pub(super) fn still_up(service: Option<&dyn Service>) -> bool {
+    service.is_none_or(|s| s.status().map_or(true, |st| st.is_running()))
+}
+
 /// Asks the registry, giving up early when it exits; after a (re)start, asks its store.
 fn watch(fx: &Effects<'_>, plan: &Plan, p: &Probe, since: SystemTime) -> Result<Answer, Error> {
     let within = match p.wait {
         Wait::Running => Duration::from_secs(2),
         Wait::Started => fx.ready_within,
     };
-    let service = plan
-        .candidate
-        .as_ref()
-        .map(|c| fx.registry(&c.binary, &c.env));
-    let alive = || match &service {
-        Some(s) => s.status().map_or(true, |st| st.is_running()),
-        None => true,
-    };
-    match (fx.probe)(p.addr, p.scheme, within, &alive) {
+    let service = started(fx, plan);
+    match (fx.probe)(p.addr, p.scheme, within, &|| still_up(service.as_deref())) {
         Ok(_) => {
             let (Some(check), Some(service)) = (&p.storage, &service) else {
                 return Ok(Answer::Ready);

@@ -650,6 +650,26 @@ impl<R: ToolRunner> HookTools<R> {
         self.json("is-leader", args(&["--format=json"]))
     }
 
+    /// `goal-state --format=json`: the units of this application Juju means to run (also
+    /// those not started yet, and dying ones), each with its goal status (`active`,
+    /// `waiting`, `dying`...).
+    pub fn goal_state_units(&self) -> Result<BTreeMap<String, String>, HookToolError> {
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            #[serde(default)]
+            status: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Goal {
+            #[serde(default)]
+            units: BTreeMap<String, Entry>,
+        }
+        let goal: Option<Goal> = self.json("goal-state", args(&["--format=json"]))?;
+        Ok(goal
+            .map(|g| g.units.into_iter().map(|(u, e)| (u, e.status)).collect())
+            .unwrap_or_default())
+    }
+
     /// `leader-get --format=json`: the application's leader settings (empty if none).
     pub fn leader_get(&self) -> Result<Databag, HookToolError> {
         let v: Option<Databag> = self.json("leader-get", args(&["--format=json"]))?;

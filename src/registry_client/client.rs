@@ -199,6 +199,19 @@ impl Client {
         self.base.scheme()
     }
 
+    /// Checks the credentials the way `docker login` does: `GET /v2/` with authorization
+    /// (Basic, or a token fetched from the realm with them first). Ok when it answers 2xx;
+    /// a registry without auth answers anonymously.
+    pub async fn login(&self) -> Result<()> {
+        let url = self.url("")?;
+        let what = "GET /v2/ (login)";
+        let resp = self.send(what, &[], || self.http.get(url.clone())).await?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        Err(self.failure(what, resp).await)
+    }
+
     /// `<scheme>://<host>/v2/<path>`
     pub(crate) fn url(&self, path: &str) -> Result<Url> {
         self.base

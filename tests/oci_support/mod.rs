@@ -288,21 +288,24 @@ impl Drop for Reg {
 
 /// The `actions::Registry` a charm would hand the actions for `reg`.
 pub fn registry_for(reg: &Reg) -> actions::Registry {
+    let scheme = if reg.opts.tls {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
     actions::Registry {
         application: "docker-registry".into(),
         netloc: reg.host.clone(),
         unit_netloc: reg.host.clone(),
         port: reg.port,
-        scheme: if reg.opts.tls {
-            Scheme::Https
-        } else {
-            Scheme::Http
-        },
+        scheme,
+        client_scheme: scheme,
         ca_pem: reg.ca_pem.clone(),
         credentials: reg.opts.basic.as_ref().map(|(u, p)| Credentials {
             username: u.clone(),
             password: Secret::new(p.clone()),
         }),
+        token_realm: reg.opts.token.as_ref().map(|(realm, _)| realm.clone()),
         storage_read_only: reg.opts.read_only,
         storage_delete: reg.opts.delete,
         storage: StorageKind::Filesystem {

@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+/// The bases `cargo xtask pack` writes into the charm's manifest.yaml.
+pub const REGISTRY_MANIFEST: &str =
+    "bases:\n- name: ubuntu\n  channel: '22.04'\n- name: ubuntu\n  channel: '24.04'\n";
+
 /// The charm binary cargo built for this package (the packed charm's `dispatch`).
 pub const CHARM_BIN: &str = env!("CARGO_BIN_EXE_docker-registry-charm");
 
@@ -112,7 +116,7 @@ impl Model {
 
     /// The charm as `jujusim deploy` takes it, built under the scratch dir: `dispatch` is a
     /// copy of [`CHARM_BIN`] (mode 0755) next to metadata.yaml, config.yaml and
-    /// actions.yaml from the repository root.
+    /// actions.yaml from the repository root, and a manifest.yaml with its bases.
     pub fn registry_charm(&self) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         let dir = self.scratch().join("charm-docker-registry");
@@ -122,6 +126,8 @@ impl Model {
             std::fs::copy(root.join(file), dir.join(file))
                 .unwrap_or_else(|e| panic!("copying {file} into the charm dir: {e}"));
         }
+        std::fs::write(dir.join("manifest.yaml"), REGISTRY_MANIFEST)
+            .expect("writing manifest.yaml");
         let dispatch = dir.join("dispatch");
         std::fs::copy(CHARM_BIN, &dispatch).expect("copying the charm binary to dispatch");
         std::fs::set_permissions(&dispatch, std::fs::Permissions::from_mode(0o755))

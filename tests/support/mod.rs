@@ -10,6 +10,7 @@
 //! - [`clients`]: skopeo, curl and test images for end-to-end tests.
 //! - [`haproxy`]: how haproxy reads what the charm publishes on `website`.
 //! - [`pki::Pki`]: a CA and certificates from openssl for end-to-end tests.
+//! - [`swift`]: the swift test charm, a real Swift (and s3api) for shared storage.
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod clients;
@@ -20,6 +21,7 @@ pub mod jujusim;
 pub mod net;
 pub mod pki;
 pub mod supervised;
+pub mod swift;
 pub mod wait;
 
 #[allow(unused_imports)] // re-exported for the tests of `juju/`

@@ -30,13 +30,21 @@ impl Pki {
 
     /// Issues `<name>.crt`/`<name>.key` for the IP `ip` (CN and the only SAN).
     pub fn issue(&self, m: &Model, name: &str, ip: &str) {
+        self.issue_with_names(m, name, ip, &[]);
+    }
+
+    /// Issues `<name>.crt`/`<name>.key` for the IP `ip` (the CN) and the DNS `names`.
+    pub fn issue_with_names(&self, m: &Model, name: &str, ip: &str, names: &[&str]) {
+        let mut sans = vec![format!("IP:{ip}")];
+        sans.extend(names.iter().map(|n| format!("DNS:{n}")));
         m.host(&format!(
             "set -e; cd {d}
              openssl req -newkey rsa:2048 -nodes -subj '/CN={ip}' -keyout {name}.key -out {name}.csr
-             printf 'subjectAltName=IP:{ip}\\nbasicConstraints=CA:FALSE\\nkeyUsage=digitalSignature,keyEncipherment\\nextendedKeyUsage=serverAuth\\n' > {name}.ext
+             printf 'subjectAltName={sans}\\nbasicConstraints=CA:FALSE\\nkeyUsage=digitalSignature,keyEncipherment\\nextendedKeyUsage=serverAuth\\n' > {name}.ext
              openssl x509 -req -in {name}.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
                -extfile {name}.ext -out {name}.crt",
-            d = self.dir.display()
+            d = self.dir.display(),
+            sans = sans.join(","),
         ));
     }
 
@@ -68,5 +76,14 @@ impl Pki {
         let bytes =
             std::fs::read(self.dir.join(file)).unwrap_or_else(|e| panic!("reading {file}: {e}"));
         base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// The `tls-*-blob` options for the certificate `name` (and this CA).
+    pub fn blob_options(&self, name: &str) -> [String; 3] {
+        [
+            format!("tls-ca-blob={}", self.blob("ca.crt")),
+            format!("tls-cert-blob={}", self.blob(&format!("{name}.crt"))),
+            format!("tls-key-blob={}", self.blob(&format!("{name}.key"))),
+        ]
     }
 }

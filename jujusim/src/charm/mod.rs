@@ -2,10 +2,12 @@
 //! `actions.rs`; parsed and checked as Juju and Scenario do (docs/juju.md#packaging,
 //! docs/juju.md#consistency-checks), with errors that name the file and what is wrong.
 mod actions;
+mod bases;
 mod config;
 mod storage;
 
 pub use actions::ActionSpec;
+pub use bases::{choose_base, Base, BaseError};
 pub use config::{ConfigOption, OptionType};
 pub use storage::StorageMeta;
 
@@ -153,6 +155,9 @@ pub struct CharmMeta {
     /// `storage:` stores.
     #[serde(default)]
     pub storage: BTreeMap<String, StorageMeta>,
+    /// manifest.yaml bases (or a legacy charm's metadata `series`), in listed order.
+    #[serde(default)]
+    pub bases: Vec<Base>,
 }
 
 /// A YAML charm file, or None when it does not exist.
@@ -262,6 +267,7 @@ impl CharmMeta {
         let storage = storage::load_storage(&meta, &meta_path)?;
         let options = config::load_options(&dir.join("config.yaml"))?;
         let actions = actions::load_actions(&dir.join("actions.yaml"))?;
+        let bases = bases::load_bases(dir, &meta)?;
         Ok(CharmMeta {
             name,
             endpoints,
@@ -270,6 +276,7 @@ impl CharmMeta {
             options,
             actions,
             storage,
+            bases,
         })
     }
 

@@ -2,8 +2,11 @@
 //! global `--model`, the command, the rest); [`Request::from_low`] checks it against the
 //! command's flags and arity (each command's parser is in `parse.rs`) and builds a
 //! typed [`Request`]. Nothing here touches the model.
+use crate::charm::{Base, BaseError};
+use crate::engine::Location;
 use crate::flags::FlagError;
-use crate::model::MachinesKind;
+use crate::model::{MachinesKind, StatusKind};
+use crate::sched::{Seed, SeedError};
 use crate::suggest::Similar;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -61,6 +64,18 @@ pub enum ArgsError {
     /// `resolve --retry --no-retry`.
     #[error("resolve: --retry and --no-retry exclude each other")]
     RetryConflict,
+    /// `--seed` or `JUJUSIM_SEED` that is neither a number nor `ordered`.
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    /// `--base` that is not `OS@CHANNEL`.
+    #[error(transparent)]
+    Base(#[from] BaseError),
+    /// `scp` with neither or both ends on a machine.
+    #[error("scp: exactly one of SOURCE and DESTINATION must be <unit or machine>:<path>")]
+    ScpEnds,
+    /// `show-status-log --type X`.
+    #[error("unexpected status type {0:?} (expected unit, workload or juju-unit)")]
+    StatusType(String),
     /// Not a jujusim command.
     #[error("unknown command {name:?}{similar}; see `jujusim help`")]
     UnknownCommand {
@@ -76,6 +91,11 @@ pub enum ArgsError {
 pub struct LowArgs {
     /// `--model DIR` / `-m DIR` (anywhere), else JUJUSIM_MODEL.
     pub model: Option<PathBuf>,
+    /// `--seed N|ordered` (anywhere), else JUJUSIM_SEED; None: a fresh seed.
+    pub seed: Option<Seed>,
+    /// `--no-settle` (anywhere): change the model and return, as Juju's CLI does, leaving
+    /// the agents' work to the next command that settles.
+    pub no_settle: bool,
     /// Subcommand.
     pub command: String,
     /// The rest, flags included.
@@ -86,6 +106,8 @@ impl LowArgs {
     /// Split out the global `--model` flag and the subcommand.
     pub fn parse(args: Vec<String>) -> Result<LowArgs, ArgsError> {
         let mut model = None;
+        let mut seed = None;
+        let mut no_settle = false;
         let mut command = None;
         let mut rest = Vec::new();
         let mut it = args.into_iter();
@@ -100,6 +122,13 @@ impl LowArgs {
                 model = Some(PathBuf::from(dir));
             } else if let Some(v) = a.strip_prefix("--model=") {
                 model = Some(PathBuf::from(v));
+            } else if a == "--seed" {
+                let v = it.next().ok_or(FlagError::NeedsValue(a))?;
+                seed = Some(Seed::parse(&v, "--seed")?);
+            } else if let Some(v) = a.strip_prefix("--seed=") {
+                seed = Some(Seed::parse(v, "--seed")?);
+            } else if a == "--no-settle" {
+                no_settle = true;
             } else if command.is_none() && !a.starts_with('-') {
                 command = Some(a);
             } else if command.is_none() && (a == "-h" || a == "--help") {
@@ -109,8 +138,15 @@ impl LowArgs {
             }
         }
         let model = model.or_else(|| std::env::var_os("JUJUSIM_MODEL").map(PathBuf::from));
+        let seed = match (seed, std::env::var("JUJUSIM_SEED")) {
+            (Some(s), _) => Some(s),
+            (None, Ok(v)) if !v.trim().is_empty() => Some(Seed::parse(&v, "JUJUSIM_SEED")?),
+            _ => None,
+        };
         Ok(LowArgs {
             model,
+            seed,
+            no_settle,
             command: command.unwrap_or_else(|| "help".into()),
             rest,
         })
@@ -151,6 +187,7 @@ pub enum Request {
         n: u32,
         config: Vec<(String, String)>,
         machines: Option<MachinesKind>,
+        base: Option<Base>,
     },
     /// config.
     Config {
@@ -178,6 +215,7 @@ pub enum Request {
         action: String,
         params: serde_json::Map<String, Value>,
         format: OutFormat,
+        background: bool,
     },
     /// show-task.
     ShowTask { id: u32, format: OutFormat },
@@ -216,6 +254,28 @@ pub enum Request {
         revision: Option<u32>,
         revisions: bool,
         format: OutFormat,
+    },
+    /// remove-application.
+    RemoveApplication { apps: Vec<String> },
+    /// show-status-log.
+    ShowStatusLog {
+        unit: String,
+        lines: usize,
+        kind: Option<StatusKind>,
+        format: OutFormat,
+    },
+    /// model-config.
+    ModelConfig {
+        get: Option<String>,
+        set: Vec<(String, String)>,
+    },
+    /// ssh.
+    Ssh { target: String, argv: Vec<String> },
+    /// scp.
+    Scp {
+        from: Location,
+        to: Location,
+        recursive: bool,
     },
 }
 

@@ -1,16 +1,18 @@
 //! What each request does: take the model's operation lock, change the model through
 //! `ops` or the engine, settle, and print what the views render. Commands that only read
 //! the model load it once and print.
-use super::args::{ArgsError, OutFormat, Request, ShowFilter};
+use super::args::{ArgsError, LowArgs, OutFormat, Request, ShowFilter};
 use super::{views, CliError, USAGE};
-use crate::engine::{machines_for, Engine};
-use crate::model::{now_secs, unit_tag, MachinesKind, Model, ModelDir};
+use crate::engine::{machines_for, Engine, Location};
+use crate::machines::Machine;
+use crate::model::{now_secs, unit_tag, MachinesKind, Model, ModelDir, StatusKind};
 use crate::ops::{self, OpError};
+use crate::sched::{Picker, Seed};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// Run a checked request against the model `low` names; returns the exit code.
-pub fn run(low: &super::LowArgs, req: Request) -> Result<i32, CliError> {
+pub fn run(low: &LowArgs, req: Request) -> Result<i32, CliError> {
     if let Request::Help = req {
         print!("{USAGE}");
         return Ok(0);
@@ -28,7 +30,16 @@ pub fn run(low: &super::LowArgs, req: Request) -> Result<i32, CliError> {
             n,
             config,
             machines,
-        } => deploy(dir, &charm, app.as_deref(), n, &config, machines),
+            base,
+        } => {
+            let args = ops::DeployArgs {
+                app: app.as_deref(),
+                n,
+                config: &config,
+                base: base.as_ref(),
+            };
+            deploy(low, dir, &charm, &args, machines)
+        }
         Request::Config {
             app,
             get,
@@ -38,28 +49,42 @@ pub fn run(low: &super::LowArgs, req: Request) -> Result<i32, CliError> {
         } if set.is_empty() && reset.is_empty() => show_config(&dir, &app, get.as_deref(), format),
         Request::Config {
             app, set, reset, ..
-        } => mutate(dir, |e| ops::set_config(&e.dir, &app, &set, &reset)),
-        Request::Integrate { a, b } => mutate(dir, |e| ops::integrate(&e.dir, &a, &b).map(drop)),
-        Request::RemoveRelation { a, b } => mutate(dir, |e| {
+        } => mutate(low, dir, |e| ops::set_config(&e.dir, &app, &set, &reset)),
+        Request::Integrate { a, b } => {
+            mutate(low, dir, |e| ops::integrate(&e.dir, &a, &b).map(drop))
+        }
+        Request::RemoveRelation { a, b } => mutate(low, dir, |e| {
             ops::remove_relation(&e.dir, &a, b.as_deref()).map(drop)
         }),
-        Request::AddUnit { app, n } => mutate(dir, |e| ops::add_units(e, &app, n).map(drop)),
-        Request::RemoveUnit { units } => mutate(dir, |e| {
+        Request::AddUnit { app, n } => mutate(low, dir, |e| ops::add_units(e, &app, n).map(drop)),
+        Request::RemoveUnit { units } => mutate(low, dir, |e| {
             units.iter().try_for_each(|u| ops::remove_unit(&e.dir, u))
         }),
-        Request::SetLeader { unit } => mutate(dir, |e| ops::set_leader(&e.dir, &unit)),
-        Request::Refresh { app, path } => mutate(dir, |e| ops::refresh(e, &app, &path).map(drop)),
-        Request::Resolve { unit, retry } => mutate(dir, |e| ops::resolve(&e.dir, &unit, retry)),
-        Request::Settle => mutate(dir, |_| Ok(())),
-        Request::UpdateStatus { target } => update_status(dir, target.as_deref()),
+        Request::SetLeader { unit } => mutate(low, dir, |e| ops::set_leader(&e.dir, &unit)),
+        Request::Refresh { app, path } => {
+            mutate(low, dir, |e| ops::refresh(e, &app, &path).map(drop))
+        }
+        Request::Resolve { unit, retry } => {
+            mutate(low, dir, |e| ops::resolve(&e.dir, &unit, retry))
+        }
+        Request::Settle => mutate(low, dir, |_| Ok(())),
+        Request::UpdateStatus { target } => update_status(low, dir, target.as_deref()),
         Request::Run {
             unit,
             action,
             params,
             format,
-        } => run_action(dir, &unit, &action, params, format),
+            background,
+        } => {
+            let how = if background {
+                RunMode::Background
+            } else {
+                RunMode::Wait(format)
+            };
+            run_action(low, dir, &unit, &action, params, how)
+        }
         Request::ShowTask { id, format } => show_task(&dir, id, format),
-        Request::Exec { unit, argv } => exec(dir, &unit, &argv),
+        Request::Exec { unit, argv } => exec(low, dir, &unit, &argv),
         Request::Netexec { argv } => netexec(dir, &argv),
         Request::Status { format, relations } => status(&dir, format, relations),
         Request::ShowUnit {
@@ -81,6 +106,22 @@ pub fn run(low: &super::LowArgs, req: Request) -> Result<i32, CliError> {
             revisions,
             format,
         } => show_secret(&dir, &secret, reveal, revision, revisions, format),
+        Request::RemoveApplication { apps } => {
+            mutate(low, dir, |e| ops::remove_application(&e.dir, &apps))
+        }
+        Request::ShowStatusLog {
+            unit,
+            lines,
+            kind,
+            format,
+        } => show_status_log(&dir, &unit, lines, kind, format),
+        Request::ModelConfig { get, set } => model_config(dir, get.as_deref(), &set),
+        Request::Ssh { target, argv } => ssh(dir, &target, &argv),
+        Request::Scp {
+            from,
+            to,
+            recursive,
+        } => scp(dir, &from, &to, recursive),
     }
 }
 
@@ -118,9 +159,120 @@ fn show_secret(
     Ok(0)
 }
 
-fn update_status(dir: ModelDir, target: Option<&str>) -> Result<i32, CliError> {
+/// `show-status-log UNIT`: the last `lines` statuses of the unit.
+fn show_status_log(
+    dir: &ModelDir,
+    unit: &str,
+    lines: usize,
+    kind: Option<StatusKind>,
+    format: OutFormat,
+) -> Result<i32, CliError> {
+    let m = dir.load()?;
+    let u = m
+        .units
+        .get(unit)
+        .ok_or_else(|| CliError::UnitNotFound(unit.into()))?;
+    let entries = views::status_log(u, lines, kind);
+    let text = match format {
+        OutFormat::Plain => views::status_log_table(&entries),
+        f => views::render(&views::status_log_view(&entries), f)?,
+    };
+    print!("{text}");
+    Ok(0)
+}
+
+/// `model-config [KEY | KEY=VALUE ...]`: the model keys jujusim acts on.
+fn model_config(
+    dir: ModelDir,
+    get: Option<&str>,
+    set: &[(String, String)],
+) -> Result<i32, CliError> {
+    const RETRY: &str = "automatically-retry-hooks";
+    let check = |key: &str| {
+        if key == RETRY {
+            Ok(())
+        } else {
+            Err(CliError::ModelConfigKey(key.to_string()))
+        }
+    };
+    if set.is_empty() {
+        let m = dir.load()?;
+        let value = m.config.automatically_retry_hooks;
+        match get {
+            Some(key) => {
+                check(key)?;
+                println!("{value}");
+            }
+            None => println!("{RETRY}: {value}"),
+        }
+        return Ok(0);
+    }
+    let mut values = Vec::new();
+    for (k, v) in set {
+        check(k)?;
+        let b = match v.as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(CliError::ModelConfigValue {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+            }
+        };
+        values.push(b);
+    }
     let _ops = dir.ops_lock()?;
-    ops::update_status(&engine_for(dir)?, target)?;
+    dir.update(|m| -> Result<(), CliError> {
+        for b in values {
+            m.config.automatically_retry_hooks = b;
+        }
+        Ok(())
+    })?;
+    Ok(0)
+}
+
+/// The machine `target` names: a unit's (`app/0`, `app/leader`) or a machine number.
+fn machine_of(m: &Model, target: &str) -> Result<Machine, CliError> {
+    if let Ok(id) = target.parse::<u32>() {
+        return m
+            .machines
+            .get(&id)
+            .cloned()
+            .ok_or(CliError::MachineNotFound(id));
+    }
+    let unit = resolve_leader_alias(m, target)?;
+    m.machine_of(&unit)
+        .cloned()
+        .ok_or(CliError::UnitNotFound(unit))
+}
+
+/// `ssh UNIT|MACHINE [CMD ...]`: the command's exit code.
+fn ssh(dir: ModelDir, target: &str, argv: &[String]) -> Result<i32, CliError> {
+    let engine = engine_for(dir)?;
+    let machine = machine_of(&engine.dir.load()?, target)?;
+    Ok(engine.ssh(&machine, argv)?)
+}
+
+/// `scp [-r] SOURCE DESTINATION`, one end on a machine.
+fn scp(dir: ModelDir, from: &Location, to: &Location, recursive: bool) -> Result<i32, CliError> {
+    let engine = engine_for(dir)?;
+    let m = engine.dir.load()?;
+    match (from, to) {
+        (Location::Local(local), Location::Remote { target, path }) => {
+            engine.copy_to(&machine_of(&m, target)?, local, path, recursive)?
+        }
+        (Location::Remote { target, path }, Location::Local(local)) => {
+            engine.copy_from(&machine_of(&m, target)?, path, local, recursive)?
+        }
+        _ => return Err(ArgsError::ScpEnds.into()),
+    }
+    Ok(0)
+}
+
+fn update_status(low: &LowArgs, dir: ModelDir, target: Option<&str>) -> Result<i32, CliError> {
+    let _ops = dir.ops_lock()?;
+    ops::update_status(&scheduling(low, engine_for(dir)?), target)?;
     Ok(0)
 }
 
@@ -193,12 +345,30 @@ fn tool_binary() -> Result<PathBuf, CliError> {
     std::env::current_exe().map_err(CliError::SelfExe)
 }
 
+/// `engine` choosing with the command's seed (`--seed`, `JUJUSIM_SEED`, else fresh).
+fn scheduling(low: &LowArgs, mut engine: Engine) -> Engine {
+    engine.picker = Picker::new(low.seed.unwrap_or_else(Seed::fresh));
+    engine
+}
+
+/// Run what the agents have due, unless the command was told not to wait for them.
+fn settle_unless_told(low: &LowArgs, engine: &Engine) -> Result<(), CliError> {
+    if !low.no_settle {
+        engine.settle()?;
+    }
+    Ok(())
+}
+
 /// Under the operation lock: change the model with `f`, then run the hooks now due.
-fn mutate(dir: ModelDir, f: impl FnOnce(&Engine) -> Result<(), OpError>) -> Result<i32, CliError> {
+fn mutate(
+    low: &LowArgs,
+    dir: ModelDir,
+    f: impl FnOnce(&Engine) -> Result<(), OpError>,
+) -> Result<i32, CliError> {
     let _ops = dir.ops_lock()?;
-    let engine = engine_for(dir)?;
+    let engine = scheduling(low, engine_for(dir)?);
     f(&engine)?;
-    engine.settle()?;
+    settle_unless_told(low, &engine)?;
     Ok(0)
 }
 
@@ -217,13 +387,13 @@ fn resolve_leader_alias(m: &Model, unit: &str) -> Result<String, CliError> {
     Ok(unit.to_string())
 }
 
-/// The first deploy creates the model, with the machines asked for (Linux by default).
+/// The first deploy creates the model, with the machines asked for (Linux by default);
+/// when that deploy fails, the model directory it made goes again.
 fn deploy(
+    low: &LowArgs,
     dir: ModelDir,
     charm: &Path,
-    app: Option<&str>,
-    n: u32,
-    config: &[(String, String)],
+    args: &ops::DeployArgs,
     machines: Option<MachinesKind>,
 ) -> Result<i32, CliError> {
     let kind = if dir.exists() {
@@ -235,6 +405,7 @@ fn deploy(
     } else {
         machines.unwrap_or(MachinesKind::Linux)
     };
+    let fresh = !dir.path.exists();
     std::fs::create_dir_all(&dir.path).map_err(|source| CliError::Io {
         what: "creating",
         path: dir.path.clone(),
@@ -242,8 +413,21 @@ fn deploy(
     })?;
     let _ops = dir.ops_lock()?;
     let engine = with_bound(Engine::new(dir, machines_for(kind), tool_binary()?));
-    let app = ops::deploy(&engine, kind, charm, app, n, config)?;
-    engine.settle()?;
+    let engine = scheduling(low, engine);
+    let app = match ops::deploy(&engine, kind, charm, args) {
+        Ok(app) => app,
+        Err(e) => {
+            // Leave no half-made model: what this deploy made goes again.
+            if fresh {
+                if engine.dir.exists() {
+                    let _ = ops::destroy(&engine);
+                }
+                let _ = std::fs::remove_dir_all(&engine.dir.path);
+            }
+            return Err(e.into());
+        }
+    };
+    settle_unless_told(low, &engine)?;
     eprintln!("Deployed {app:?} from {}", charm.display());
     Ok(0)
 }
@@ -277,29 +461,61 @@ fn show_config(
     Ok(0)
 }
 
-/// `run`: settle, run the action, settle again (the hooks its changes made due), print
-/// like `juju run`; a failed task fails the command. Juju would start the action as soon
-/// as the unit is idle, ahead of due hooks; jujusim runs one thing at a time.
+/// How `run` waits: for the task (then prints it in `--format`), or not at all.
+enum RunMode {
+    /// Wait for the result and print it.
+    Wait(OutFormat),
+    /// `--background`: queue the task and return.
+    Background,
+}
+
+/// `run`: queue the action on the unit, as Juju does; the unit's agent runs it when it
+/// gets to it (after install; ahead of config-changed and relation hooks; also while a
+/// hook is in error), interleaved with the other units' hooks. The command waits for the
+/// task and for the model to settle, then prints like `juju run`; a failed task fails
+/// the command.
 fn run_action(
+    low: &LowArgs,
     dir: ModelDir,
     unit: &str,
     action: &str,
     params: Map<String, Value>,
-    format: OutFormat,
+    how: RunMode,
 ) -> Result<i32, CliError> {
     let _ops = dir.ops_lock()?;
-    let engine = engine_for(dir)?;
+    let engine = scheduling(low, engine_for(dir)?);
     let unit = resolve_leader_alias(&engine.dir.load()?, unit)?;
-    engine.settle()?;
-    let run = engine.enqueue_action(&unit, action, params)?;
-    let id = run.task;
+    let id = engine.enqueue_action(&unit, action, params)?;
+    let format = match how {
+        RunMode::Background => {
+            eprintln!(
+                "Scheduled operation {} with task {id}\nCheck task status with 'jujusim show-task {id}'",
+                id - 1
+            );
+            return Ok(0);
+        }
+        RunMode::Wait(format) => format,
+    };
     eprintln!(
         "Running operation {} with 1 task\n  - task {id} on {}\n\nWaiting for task {id}...",
         id - 1,
         unit_tag(&unit)
     );
-    let task = engine.run_task(run)?;
     let settled = engine.settle();
+    let task = engine
+        .dir
+        .load()?
+        .tasks
+        .get(&id)
+        .cloned()
+        .ok_or(CliError::TaskNotFound(id))?;
+    if matches!(task.status.as_str(), "pending" | "running") {
+        settled?;
+        return Err(CliError::TaskWaiting {
+            id,
+            unit: unit.clone(),
+        });
+    }
     for line in views::task_log_lines(&task) {
         eprintln!("{line}");
     }
@@ -328,13 +544,13 @@ fn run_action(
 }
 
 /// `exec`: the command's own exit code; its buffered changes commit on exit 0.
-fn exec(dir: ModelDir, unit: &str, argv: &[String]) -> Result<i32, CliError> {
+fn exec(low: &LowArgs, dir: ModelDir, unit: &str, argv: &[String]) -> Result<i32, CliError> {
     let _ops = dir.ops_lock()?;
-    let engine = engine_for(dir)?;
+    let engine = scheduling(low, engine_for(dir)?);
     let unit = resolve_leader_alias(&engine.dir.load()?, unit)?;
     let code = engine.run_exec(&unit, argv)?;
     if code == 0 {
-        engine.settle()?;
+        settle_unless_told(low, &engine)?;
     }
     Ok(code)
 }

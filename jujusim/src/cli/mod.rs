@@ -23,27 +23,36 @@ use std::path::PathBuf;
 pub const USAGE: &str = "\
 jujusim: a local stand-in for a Juju controller and unit agent
 
-Usage: jujusim [--model DIR] COMMAND [ARGS]     (or set JUJUSIM_MODEL=DIR)
+Usage: jujusim [--model DIR] [--seed N|ordered] [--no-settle] COMMAND [ARGS]
+       (or set JUJUSIM_MODEL=DIR, JUJUSIM_SEED=N|ordered)
 Every command that changes the model then runs hooks until all units are idle
 (at most JUJUSIM_MAX_HOOKS hooks, default 2000; a hook or action running longer than
-JUJUSIM_HOOK_TIMEOUT seconds, default 300, is killed and fails).
+JUJUSIM_HOOK_TIMEOUT seconds, default 300, is killed and fails); --no-settle returns
+at once and leaves them to the next command. Which unit runs next, and which relation
+first, comes from a seed, printed before the first hook (`jujusim: seed N`); the same
+seed repeats a run, `ordered` takes units round-robin in name order.
 
 Commands:
-  deploy CHARM [APP] [-n N] [--config k=v ...] [--machines linux|host]
+  deploy CHARM [APP] [-n N] [--config k=v ...] [--base OS@CHANNEL] [--machines linux|host]
   config APP [KEY | k=v ... | --reset k[,k]]
   integrate A[:endpoint] B[:endpoint]
   remove-relation A[:endpoint] B[:endpoint] | remove-relation ID
   add-unit APP [-n N]
   remove-unit UNIT ...
+  remove-application APP ...
   set-leader UNIT
   refresh APP --path CHARM
-  run UNIT ACTION [k=v ...] [--format plain|yaml|json]
+  run UNIT ACTION [k=v ...] [--format plain|yaml|json] [--background]
   show-task ID
   exec UNIT -- CMD ...          (or exec --unit UNIT -- CMD ...)
+  ssh UNIT|MACHINE [-- CMD ...] (a shell on the unit's machine, no hook context)
+  scp [-r] SOURCE DESTINATION   (one of them UNIT:PATH or MACHINE:PATH)
   status [--format tabular|yaml|json] [--relations]
   show-unit UNIT... [--format yaml|json] [--endpoint E] [--related-unit U] [--app]
+  show-status-log UNIT [-n N] [--type unit|workload|juju-unit] [--format tabular|yaml|json]
   debug-log [--replay] [-n LINES] [--include UNIT|APP]
   resolve UNIT [--retry|--no-retry]
+  model-config [automatically-retry-hooks[=true|false]]
   update-status [UNIT|APP]
   settle
   destroy
@@ -98,6 +107,20 @@ pub enum CliError {
     /// `show-secret` of an unknown secret.
     #[error("secret {0:?} not found")]
     SecretNotFound(String),
+    /// No such machine.
+    #[error("machine {0} not found")]
+    MachineNotFound(u32),
+    /// A model-config key jujusim does not act on.
+    #[error("unknown model-config key {0:?}: jujusim knows automatically-retry-hooks")]
+    ModelConfigKey(String),
+    /// A model-config value of the wrong type.
+    #[error("model-config {key}: {value:?} is not a boolean (true or false)")]
+    ModelConfigValue {
+        /// The key.
+        key: String,
+        /// The value as typed.
+        value: String,
+    },
     /// No such task.
     #[error("task {0} not found")]
     TaskNotFound(u32),
@@ -111,6 +134,14 @@ pub enum CliError {
         id: u32,
         /// action-fail's message.
         message: String,
+    },
+    /// The task did not run by the time the model settled (Juju's words after `--wait`).
+    #[error("timed out waiting for results from: unit {unit} (task {id} stays queued; `jujusim show-task {id}`)")]
+    TaskWaiting {
+        /// Task id.
+        id: u32,
+        /// Its unit.
+        unit: String,
     },
     /// The action exited non-zero (Juju's words).
     #[error("the following task failed:\n - id \"{id}\" with return code {code}\n\nuse 'jujusim show-task' to inspect the failure")]

@@ -1,8 +1,10 @@
 //! One parser per command: its flags, its arity, its values checked, into a
 //! [`Request`]; and `juju run`'s `key=value` parameters.
 use super::args::{ArgsError, OutFormat, Request, ShowFilter};
+use crate::charm::Base;
+use crate::engine::Location;
 use crate::flags::{flag, parse, Parsed, Spec};
-use crate::model::MachinesKind;
+use crate::model::{MachinesKind, StatusKind};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -32,6 +34,11 @@ pub(super) const COMMANDS: &[(&str, &[&str], Parse)] = &[
     ("netexec", &[], netexec),
     ("secrets", &["list-secrets"], secrets),
     ("show-secret", &[], show_secret),
+    ("remove-application", &["remove-app"], remove_application),
+    ("show-status-log", &[], show_status_log),
+    ("model-config", &[], model_config),
+    ("ssh", &[], ssh),
+    ("scp", &[], scp),
 ];
 
 fn secrets(a: &[String]) -> Result<Request, ArgsError> {
@@ -132,13 +139,15 @@ fn split_dashdash(a: &[String]) -> (Vec<String>, Vec<String>) {
 }
 
 fn deploy(a: &[String]) -> Result<Request, ArgsError> {
-    const USAGE: &str = "deploy CHARM [APP] [-n N] [--config k=v ...] [--machines linux|host]";
+    const USAGE: &str =
+        "deploy CHARM [APP] [-n N] [--config k=v ...] [--base OS@CHANNEL] [--machines linux|host]";
     let p = parse(
         a,
         &[
             NUM_UNITS,
             flag("config", None, true),
             flag("machines", None, true),
+            flag("base", None, true),
         ],
     )?;
     // --config may repeat: collect every occurrence by hand.
@@ -174,6 +183,7 @@ fn deploy(a: &[String]) -> Result<Request, ArgsError> {
         n: count(&p)?,
         config,
         machines,
+        base: p.value("base").map(Base::parse).transpose()?,
     })
 }
 
@@ -279,16 +289,18 @@ fn run(a: &[String]) -> Result<Request, ArgsError> {
             FORMAT,
             flag("string-args", None, false),
             flag("wait", None, true),
+            flag("background", None, false),
         ],
     )?;
     if p.args.len() < 2 {
-        return Err(ArgsError::Usage("run UNIT ACTION [k=v ...]"));
+        return Err(ArgsError::Usage("run UNIT ACTION [k=v ...] [--background]"));
     }
     Ok(Request::Run {
         unit: p.args[0].clone(),
         action: p.args[1].clone(),
         params: action_params(&p.args[2..])?,
         format: out_format(&p, &["plain", "yaml", "json"])?,
+        background: p.on("background"),
     })
 }
 
@@ -424,6 +436,112 @@ fn netexec(a: &[String]) -> Result<Request, ArgsError> {
         return Err(ArgsError::Usage("netexec -- CMD ..."));
     }
     Ok(Request::Netexec { argv })
+}
+
+fn remove_application(a: &[String]) -> Result<Request, ArgsError> {
+    let p = parse(
+        a,
+        &[flag("no-prompt", None, false), flag("force", None, false)],
+    )?;
+    if p.args.is_empty() {
+        return Err(ArgsError::Usage("remove-application APP ..."));
+    }
+    Ok(Request::RemoveApplication {
+        apps: p.args.clone(),
+    })
+}
+
+fn show_status_log(a: &[String]) -> Result<Request, ArgsError> {
+    const USAGE: &str =
+        "show-status-log UNIT [-n N] [--type unit|workload|juju-unit] [--format tabular|yaml|json]";
+    let p = parse(
+        a,
+        &[
+            FORMAT,
+            flag("n", None, true),
+            flag("type", None, true),
+            flag("utc", None, false),
+        ],
+    )?;
+    want(&p, 1, USAGE)?;
+    let lines = match p.value("n") {
+        None => 20,
+        Some(n) => n.parse().map_err(|_| ArgsError::Invalid {
+            flag: "-n",
+            value: n.into(),
+            expected: "a number of entries".into(),
+        })?,
+    };
+    let kind = match p.value("type") {
+        None | Some("unit") => None,
+        Some("workload") => Some(StatusKind::Workload),
+        Some("juju-unit") => Some(StatusKind::JujuUnit),
+        Some(other) => return Err(ArgsError::StatusType(other.into())),
+    };
+    Ok(Request::ShowStatusLog {
+        unit: p.args[0].clone(),
+        lines,
+        kind,
+        format: out_format(&p, &["tabular", "yaml", "json"])?,
+    })
+}
+
+fn model_config(a: &[String]) -> Result<Request, ArgsError> {
+    let p = parse(a, &[])?;
+    let (set, get): (Vec<&String>, Vec<&String>) = p.args.iter().partition(|x| x.contains('='));
+    match (set.as_slice(), get.as_slice()) {
+        ([], []) => Ok(Request::ModelConfig {
+            get: None,
+            set: vec![],
+        }),
+        ([], [key]) => Ok(Request::ModelConfig {
+            get: Some(key.to_string()),
+            set: vec![],
+        }),
+        (set, []) => Ok(Request::ModelConfig {
+            get: None,
+            set: set.iter().map(|s| kv(s)).collect::<Result<_, _>>()?,
+        }),
+        _ => Err(ArgsError::Usage("model-config [KEY | k=v ...]")),
+    }
+}
+
+fn ssh(a: &[String]) -> Result<Request, ArgsError> {
+    let (before, after) = split_dashdash(a);
+    let p = parse(&before, &[])?;
+    let (target, rest) = p
+        .args
+        .split_first()
+        .ok_or(ArgsError::Usage("ssh UNIT|MACHINE [-- CMD ...]"))?;
+    let mut argv = rest.to_vec();
+    argv.extend(after);
+    Ok(Request::Ssh {
+        target: target.clone(),
+        argv,
+    })
+}
+
+fn scp(a: &[String]) -> Result<Request, ArgsError> {
+    const USAGE: &str = "scp [-r] SOURCE DESTINATION (one of them <unit or machine>:<path>)";
+    let (before, after) = split_dashdash(a);
+    let p = parse(&before, &[flag("r", None, false)])?;
+    // `juju scp -- -r SRC DST` passes scp's own flags after `--`.
+    let recursive = p.on("r") || after.first().is_some_and(|x| x == "-r");
+    let mut ends: Vec<String> = p.args.clone();
+    ends.extend(after.into_iter().filter(|x| x != "-r"));
+    let [from, to] = ends.as_slice() else {
+        return Err(ArgsError::Usage(USAGE));
+    };
+    let (from, to) = (Location::parse(from), Location::parse(to));
+    match (&from, &to) {
+        (Location::Local(_), Location::Remote { .. })
+        | (Location::Remote { .. }, Location::Local(_)) => Ok(Request::Scp {
+            from,
+            to,
+            recursive,
+        }),
+        _ => Err(ArgsError::ScpEnds),
+    }
 }
 
 /// Parse `k=v` action args as YAML scalars with dotted keys (like `juju run`).

@@ -1,50 +1,38 @@
-//! Actions and exec on one unit: run now, even while the unit is in error (Juju runs
-//! actions ahead of due hooks once the unit is idle); their changes commit on exit 0.
+//! Actions and exec on one unit. An action is queued as a pending task and runs when the
+//! unit's agent picks it (the resolver says when: after install, ahead of config-changed
+//! and relation hooks, even while a hook is in error); exec runs at once. Their changes
+//! commit on exit 0.
 use super::process::exit_code;
 use super::{apply_pending, new_context_id, snapshot, Engine, EngineError, RunOutcome};
 use crate::context::{Change, ContextKind, Pending, Snapshot};
 use crate::model::{app_of, now_secs, Model, ModelDir, StatusInfo, Task};
+use crate::sched::STEP_MS;
 use serde_json::{json, Map, Value};
 use std::process::Command;
 
-/// An action task enqueued and about to run: its id and the snapshot it will see.
-#[derive(Debug)]
-pub struct ActionRun {
-    /// The task id (its operation is the id before it).
-    pub task: u32,
-    snap: Snapshot,
-    action: String,
-}
-
 impl Engine {
-    /// Check `name` and its parameters against actions.yaml and record the task
-    /// (`running`); [`Engine::run_task`] then runs it.
+    /// Check `name` and its parameters against actions.yaml and record the task as
+    /// `pending`; returns its id. The unit's agent runs it when it gets to it
+    /// ([`Engine::settle`]).
     pub fn enqueue_action(
         &self,
         unit: &str,
         name: &str,
         params: Map<String, Value>,
-    ) -> Result<ActionRun, EngineError> {
-        let (task, snap) = self
-            .dir
-            .update(|m| new_task(m, &self.dir, unit, name, params))?;
-        Ok(ActionRun {
-            task,
-            snap,
-            action: name.to_string(),
-        })
+    ) -> Result<u32, EngineError> {
+        self.dir.update(|m| new_task(m, unit, name, params))
     }
 
-    /// Run an enqueued task on its unit and record how it ended.
-    pub fn run_task(&self, run: ActionRun) -> Result<Task, EngineError> {
-        let (unit, name) = (run.snap.unit.as_str(), run.action.as_str());
-        let (outcome, changes) = self.with_context(&run.snap, || {
-            self.execute(&run.snap, &format!("actions/{name}"))
-        })?;
+    /// Run pending task `id` on its unit and record how it ended.
+    pub fn run_task(&self, id: u32) -> Result<Task, EngineError> {
+        let (snap, name) = self.dir.update(|m| start_task(m, &self.dir, id))?;
+        let unit = snap.unit.as_str();
+        let (outcome, changes) =
+            self.with_context(&snap, || self.execute(&snap, &format!("actions/{name}")))?;
         let outcome = outcome?;
         self.log_outcome(unit, &format!("unit.{unit}.{name}"), &outcome);
         self.dir
-            .update(|m| finish_task(m, unit, run.task, &outcome, &changes))
+            .update(|m| finish_task(m, unit, id, &outcome, &changes))
     }
 
     /// Run `argv` in `unit`'s hook context and machine (like `juju exec`); returns its
@@ -86,15 +74,14 @@ impl Engine {
     }
 }
 
-/// Record a `running` task for `name` on `unit` (ids shared with operations, as Juju
-/// numbers them) and take the snapshot it runs with.
+/// Record a `pending` task for `name` on `unit` (ids shared with operations, as Juju
+/// numbers them).
 fn new_task(
     m: &mut Model,
-    dir: &ModelDir,
     unit: &str,
     name: &str,
     params: Map<String, Value>,
-) -> Result<(u32, Snapshot), EngineError> {
+) -> Result<u32, EngineError> {
     let app = m
         .applications
         .get(app_of(unit))
@@ -117,26 +104,39 @@ fn new_task(
             operation: op,
             unit: unit.to_string(),
             action: name.to_string(),
-            params: Value::Object(params.clone()),
-            status: "running".into(),
+            params: Value::Object(params),
+            status: "pending".into(),
             message: String::new(),
             results: json!({}),
             log: vec![],
-            timing: [now, now, 0],
+            timing: [now, 0, 0],
         },
     );
+    Ok(id)
+}
+
+/// Mark task `id` `running` and take the snapshot it runs with; returns it and the
+/// action's name.
+fn start_task(m: &mut Model, dir: &ModelDir, id: u32) -> Result<(Snapshot, String), EngineError> {
+    let t = m.tasks.get_mut(&id).ok_or(EngineError::TaskVanished(id))?;
+    t.status = "running".into();
+    t.timing[1] = now_secs();
+    let (unit, name, params) = (t.unit.clone(), t.action.clone(), t.params.clone());
     let kind = ContextKind::Action {
         id,
-        name: name.to_string(),
-        params: Value::Object(params),
+        name: name.clone(),
+        params,
     };
-    let snap = snapshot(m, dir, unit, kind, &new_context_id(unit, name))?;
-    if let Some(u) = m.units.get_mut(unit) {
+    let snap = snapshot(m, dir, &unit, kind, &new_context_id(&unit, &name))?;
+    if let Some(u) = m.units.get_mut(&unit) {
         if u.error.is_none() {
-            u.agent = StatusInfo::now("executing", &format!("running action {name}"));
+            u.set_agent(StatusInfo::now(
+                "executing",
+                &format!("running action {name}"),
+            ));
         }
     }
-    Ok((id, snap))
+    Ok((snap, name))
 }
 
 /// How the task ended: completed (or failed by action-fail) on exit 0, with its changes
@@ -170,9 +170,10 @@ fn finish_task(
     if !outcome.stderr.is_empty() {
         results.insert("stderr".into(), Value::String(outcome.stderr.clone()));
     }
+    m.clock_ms += STEP_MS;
     if let Some(u) = m.units.get_mut(unit) {
         if u.error.is_none() {
-            u.agent = StatusInfo::now("idle", "");
+            u.set_agent(StatusInfo::now("idle", ""));
         }
     }
     let t = m

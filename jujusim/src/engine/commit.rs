@@ -4,9 +4,11 @@ use crate::context::{Change, Pending};
 use crate::machines::Machine;
 use crate::model::{app_of, HookError, Life, Model, StatusInfo};
 use crate::resolver::{mark_done, secret_hook_committed, Hook, HookKind};
+use crate::sched::STEP_MS;
 
 /// Remove what no unit needs any more: dying relations nobody still tracks, dying
-/// units that never installed.
+/// units that never installed, dying applications without units (and their peer
+/// relations).
 pub(crate) fn cleanup(m: &mut Model) {
     let never_installed: Vec<String> = m
         .units
@@ -24,10 +26,22 @@ pub(crate) fn cleanup(m: &mut Model) {
         .collect();
     m.relations
         .retain(|id, r| r.life == Life::Alive || tracked.contains(id));
+    let gone: Vec<String> = m
+        .applications
+        .values()
+        .filter(|a| a.life == Life::Dying && !m.units.values().any(|u| u.app == a.name))
+        .map(|a| a.name.clone())
+        .collect();
+    for app in gone {
+        m.applications.remove(&app);
+        m.relations
+            .retain(|_, r| !r.endpoints.iter().any(|e| e.app == app));
+    }
 }
 
-/// Record how a hook ended: on failure the unit goes into error (nothing buffered is
-/// committed); on success the hook is marked done and its changes committed. Returns the
+/// Record how a hook ended, one step of the model clock later: on failure the unit goes
+/// into error (nothing buffered is committed; the scheduler sets when the agent retries
+/// it); on success the hook is marked done and its changes committed. Returns the
 /// machine to destroy when the hook was `remove`.
 pub(crate) fn commit_hook(
     m: &mut Model,
@@ -36,15 +50,18 @@ pub(crate) fn commit_hook(
     ok: bool,
     changes: &[Change],
 ) -> Option<Machine> {
+    m.clock_ms += STEP_MS;
     if !ok {
         let msg = format!("hook failed: {:?}", hook.name());
         if let Some(u) = m.units.get_mut(unit) {
             u.error = Some(HookError {
                 hook: hook.clone(),
                 message: msg.clone(),
+                retry_at_ms: None,
             });
             u.retry = None;
-            u.agent = StatusInfo::now("error", &msg);
+            u.failures += 1;
+            u.set_agent(StatusInfo::now("error", &msg));
         }
         return None;
     }
@@ -62,7 +79,8 @@ pub(crate) fn commit_hook(
     apply_pending(m, unit, &Pending::fold(changes));
     secret_hook_committed(m, hook, latest_before);
     if let Some(u) = m.units.get_mut(unit) {
-        u.agent = StatusInfo::now("idle", "");
+        u.failures = 0;
+        u.set_agent(StatusInfo::now("idle", ""));
         if hook.kind == HookKind::Start && !u.status_set_by_charm {
             u.set_workload(StatusInfo::now("unknown", ""));
         }

@@ -4,16 +4,28 @@ use super::{commit_hook, new_context_id, snapshot, Engine, EngineError, RunOutco
 use crate::context::{ContextKind, Snapshot};
 use crate::machines::Machine;
 use crate::model::{Model, ModelDir, StatusInfo};
-use crate::resolver::{normalize, Hook, HookKind};
+use crate::resolver::{begin, normalize, Hook, HookKind};
 
 /// How the uniter names what ran a hook, in its log lines.
 const VIA: &str = "hook dispatching script: dispatch";
-/// The uniter's logger, as debug-log shows it.
+/// The uniter's loggers, as debug-log shows them.
 const UNITER: &str = "juju.worker.uniter.operation";
+const UNITER_LOOP: &str = "juju.worker.uniter";
 
 impl Engine {
     /// Run one hook on `unit` and commit or fail it; returns the model as committed.
     pub fn run_hook(&self, unit: &str, hook: Hook) -> Result<Model, EngineError> {
+        self.run_hook_then(unit, hook, |_| ()).map(|(m, ())| m)
+    }
+
+    /// [`Engine::run_hook`], then `then` on the model in the same write as the commit
+    /// (the scheduler's step between hooks: one model write less per hook).
+    pub(super) fn run_hook_then<T>(
+        &self,
+        unit: &str,
+        hook: Hook,
+        then: impl FnOnce(&mut Model) -> T,
+    ) -> Result<(Model, T), EngineError> {
         let name = hook.name();
         let ctx_id = new_context_id(unit, &name);
         let snap = self
@@ -30,11 +42,12 @@ impl Engine {
         self.log_outcome(unit, &format!("unit.{unit}.{name}"), &outcome);
         // No handler at all counts as success, as on Juju.
         let ok = outcome.code == Some(0) || outcome.code.is_none();
-        let (removed, committed) =
+        let (removed, committed, after) =
             self.dir
-                .update(|m| -> Result<(Option<Machine>, Model), EngineError> {
+                .update(|m| -> Result<(Option<Machine>, Model, T), EngineError> {
                     let removed = commit_hook(m, unit, &hook, ok, &changes);
-                    Ok((removed, m.clone()))
+                    let after = then(m);
+                    Ok((removed, m.clone(), after))
                 })?;
         let line = match outcome.code {
             None => format!("skipped {name:?} hook (missing)"),
@@ -43,10 +56,14 @@ impl Engine {
         };
         let level = if ok { "INFO" } else { "ERROR" };
         self.dir.log(Some(unit), level, UNITER, &line);
+        if !ok {
+            let waiting = format!("awaiting error resolution for {name:?} hook");
+            self.dir.log(Some(unit), "INFO", UNITER_LOOP, &waiting);
+        }
         if let Some(machine) = removed {
             self.machines.destroy_machine(&committed.net, &machine)?;
         }
-        Ok(committed)
+        Ok((committed, after))
     }
 
     /// The hook's stdout (debug) and stderr (warning) into the unit's log.
@@ -73,6 +90,7 @@ fn begin_hook(
     ctx_id: &str,
 ) -> Result<Snapshot, EngineError> {
     normalize(m, unit);
+    begin(m, unit, hook);
     let snap = snapshot(m, dir, unit, ContextKind::Hook(hook.clone()), ctx_id)?;
     let u = m
         .units
@@ -90,7 +108,10 @@ fn begin_hook(
         _ => {}
     }
     if hook.kind != HookKind::UpdateStatus {
-        u.agent = StatusInfo::now("executing", &format!("running {} hook", hook.name()));
+        u.set_agent(StatusInfo::now(
+            "executing",
+            &format!("running {} hook", hook.name()),
+        ));
     }
     Ok(snap)
 }

@@ -2,27 +2,30 @@
 //! Juju's environment, and commits what they buffered only when they exit 0
 //! (docs/juju.md#dispatch, docs/juju.md#commit).
 //!
-//! `settle.rs` picks which unit runs which hook next; `hook.rs` and `action.rs` run
-//! one execution each; `process.rs` starts and bounds the processes; `snapshot.rs` is
+//! `settle.rs` picks which unit runs what next (with `sched`); `hook.rs` and
+//! `action.rs` run one execution each; `process.rs` starts and bounds the processes; `snapshot.rs` is
 //! what an execution sees; `commit.rs` is what a finished hook changes in the model.
 mod action;
 mod commit;
 mod hook;
 mod process;
 mod settle;
+mod shell;
 mod snapshot;
 mod storage;
 
-pub use action::ActionRun;
 pub use commit::apply_pending;
 pub(crate) use commit::{cleanup, commit_hook};
 pub use process::{new_context_id, RunOutcome};
+pub use shell::Location;
 pub use snapshot::snapshot;
 
 use crate::charm::CharmError;
 use crate::context::ContextError;
 use crate::machines::{HostMachines, LinuxMachines, MachineError, Machines};
 use crate::model::{MachinesKind, ModelDir, ModelError};
+use crate::sched::{Picker, Seed};
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -98,6 +101,14 @@ pub enum EngineError {
         /// Its location.
         location: String,
     },
+    /// One side of an `scp` exited non-zero (its own error is on stderr above).
+    #[error("copying {what} failed (exit status {code})")]
+    CopyFailed {
+        /// The remote end, `<machine>:<path>`.
+        what: String,
+        /// The exit code.
+        code: i32,
+    },
     /// A file the engine keeps (tool links, captured output).
     #[error("{what} {path}")]
     Io {
@@ -129,6 +140,10 @@ pub struct Engine {
     pub hook_bound: usize,
     /// A hook or action still running after this is killed and fails.
     pub hook_timeout: Duration,
+    /// Every scheduling choice of this engine's command (ordered unless set).
+    pub picker: Picker,
+    /// Whether the seed line was printed (once, before the first operation).
+    announced: Cell<bool>,
 }
 
 /// The Machines implementation for a kind.
@@ -148,6 +163,16 @@ impl Engine {
             tool_binary,
             hook_bound: DEFAULT_HOOK_BOUND,
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
+            picker: Picker::new(Seed::Ordered),
+            announced: Cell::new(false),
+        }
+    }
+
+    /// Print the seed line on stderr once per command, before its first operation, so
+    /// any run can be repeated (`JUJUSIM_SEED=N`).
+    pub fn announce_seed(&self) {
+        if !self.announced.replace(true) {
+            eprintln!("{}", self.picker.seed().banner());
         }
     }
 

@@ -1,7 +1,7 @@
 //! An application: its charm, config, leader and leader settings; and the versioned
 //! string bags relations and leader settings are made of.
-use super::StatusInfo;
-use crate::charm::CharmMeta;
+use super::{Life, StatusInfo};
+use crate::charm::{Base, CharmMeta};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -52,8 +52,18 @@ pub struct Application {
     pub config: BTreeMap<String, Value>,
     /// Next unit number.
     pub next_unit: u32,
-    /// Current leader.
+    /// Current leader: the holder of the leadership lease (None while leaderless).
     pub leader: Option<String>,
+    /// While leaderless after the leader went: when (model clock, ms) its lease lapses
+    /// and another unit can claim it. None: any unit may claim at once.
+    #[serde(default)]
+    pub lease_until_ms: Option<u64>,
+    /// The base of the application's machines (chosen at deploy).
+    #[serde(default)]
+    pub base: Base,
+    /// Dying after `remove-application`: gone once its last unit is.
+    #[serde(default)]
+    pub life: Life,
     /// leader-set data.
     pub leader_settings: Bag,
     /// Application status (status-set --application).
@@ -63,13 +73,14 @@ pub struct Application {
 }
 
 impl Application {
-    /// A newly deployed application (revision 1, no units, no leader) with `config`
-    /// set by the operator.
+    /// A newly deployed application (revision 1, no units, no leader) on `base`, with
+    /// `config` set by the operator.
     pub fn new(
         name: &str,
         charm_dir: PathBuf,
         charm: CharmMeta,
         config: BTreeMap<String, Value>,
+        base: Base,
     ) -> Application {
         Application {
             name: name.into(),
@@ -79,6 +90,9 @@ impl Application {
             config,
             next_unit: 0,
             leader: None,
+            lease_until_ms: None,
+            base,
+            life: Life::Alive,
             leader_settings: Bag::default(),
             status: None,
             workload_version: String::new(),

@@ -34,14 +34,14 @@ pub use time::{
     civil, go_time, iso_time, juju_time, now_secs, parse_go_duration, parse_rfc3339, rfc3339,
 };
 pub use unit::{
-    app_of, unit_number, unit_tag, HookError, OpenedPort, RelSeen, Seen, StatusInfo, Unit,
-    STATUS_HISTORY,
+    app_of, unit_number, unit_tag, HookError, OpenedPort, RelSeen, Seen, StatusEntry, StatusInfo,
+    StatusKind, Unit, STATUS_HISTORY,
 };
 
 use crate::machines::{Machine, ModelNet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use time::hms;
 
 /// Which `Machines` implementation the model uses.
@@ -99,6 +99,27 @@ pub struct Task {
     pub timing: [u64; 3],
 }
 
+/// Model config (`jujusim model-config`): the keys of Juju's that jujusim acts on.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ModelConfig {
+    /// `automatically-retry-hooks`: the agent retries a failed hook by itself, with a
+    /// backoff (docs/juju.md#commit). Juju's default is true.
+    #[serde(default = "yes")]
+    pub automatically_retry_hooks: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            automatically_retry_hooks: true,
+        }
+    }
+}
+
 /// The whole model.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Model {
@@ -132,6 +153,14 @@ pub struct Model {
     /// Next storage instance number (model-wide, as Juju numbers them).
     #[serde(default)]
     pub next_storage: u32,
+    /// The simulated clock, in ms: each hook or action advances it one step, and a model
+    /// with nothing else due moves it on to the next lease lapse or hook retry
+    /// (`sched::timers`).
+    #[serde(default)]
+    pub clock_ms: u64,
+    /// Model config.
+    #[serde(default)]
+    pub config: ModelConfig,
 }
 
 impl Model {
@@ -152,6 +181,8 @@ impl Model {
             tasks: BTreeMap::new(),
             secrets: BTreeMap::new(),
             next_storage: 0,
+            clock_ms: 0,
+            config: ModelConfig::default(),
         }
     }
 
@@ -198,8 +229,9 @@ impl Model {
         }
     }
 
-    /// A new live relation between `endpoints` (one endpoint: a peer relation), every
-    /// live unit of their applications in scope; returns its id.
+    /// A new live relation between `endpoints` (one endpoint: a peer relation); returns
+    /// its id. Nobody is in scope yet: each unit's agent enters it as it starts on the
+    /// relation, right before its relation-created (docs/juju.md#events).
     pub fn add_relation(&mut self, endpoints: Vec<RelEndpoint>) -> u32 {
         self.add_relation_scoped(endpoints, false)
     }
@@ -208,39 +240,22 @@ impl Model {
     pub fn add_relation_scoped(&mut self, endpoints: Vec<RelEndpoint>, container: bool) -> u32 {
         let id = self.next_relation;
         self.next_relation += 1;
-        let apps: BTreeSet<String> = endpoints.iter().map(|e| e.app.clone()).collect();
         let mut rel = Relation::new(id, endpoints);
         rel.container = container;
         self.relations.insert(id, rel);
-        let units: Vec<String> = apps
-            .iter()
-            .flat_map(|app| self.units_of(app))
-            .filter(|u| self.units.get(u).is_some_and(|x| x.life == Life::Alive))
-            .collect();
-        for u in units {
-            self.enter_scope(id, &u);
-        }
         id
     }
 
-    /// The next unit of `app`, on `machine`: allocating, in scope of the app's live
-    /// relations, and leader when the app has none. None when there is no such app.
+    /// The next unit of `app`, on `machine`: allocating, in no relation's scope (it
+    /// enters them after its install) and not leader (leadership is claimed by the
+    /// scheduler: `sched::timers`). None when there is no such app.
     pub fn add_unit(&mut self, app: &str, machine: Machine) -> Option<String> {
         let a = self.applications.get_mut(app)?;
         let name = format!("{app}/{}", a.next_unit);
         a.next_unit += 1;
-        a.leader.get_or_insert_with(|| name.clone());
         let unit = Unit::new(&name, app, machine.id, a.revision);
         self.machines.insert(machine.id, machine);
         self.units.insert(name.clone(), unit);
-        let live: Vec<u32> = self
-            .relations_of(app)
-            .filter(|r| r.life == Life::Alive)
-            .map(|r| r.id)
-            .collect();
-        for id in live {
-            self.enter_scope(id, &name);
-        }
         Some(name)
     }
 

@@ -73,29 +73,36 @@ impl Model {
         }
     }
 
-    /// A new unit of subordinate `app` in `principal`'s container and on its machine,
-    /// in scope of the app's live relations (its container-scoped ones only with the
-    /// principal's application). None when there is no such app or principal.
+    /// A new unit of subordinate `app` in `principal`'s container and on its machine.
+    /// Like any new unit it enters its relations after its install (its container-scoped
+    /// ones only with the principal's application: `relation_joins`) and does not lead
+    /// until it claims leadership. None when there is no such app or principal.
     pub fn add_subordinate(&mut self, app: &str, principal: &str) -> Option<String> {
-        let p = self.units.get(principal)?;
-        let (machine, principal_app) = (p.machine, p.app.clone());
+        let machine = self.units.get(principal)?.machine;
         let a = self.applications.get_mut(app)?;
         let name = format!("{app}/{}", a.next_unit);
         a.next_unit += 1;
-        a.leader.get_or_insert_with(|| name.clone());
         let mut unit = Unit::new(&name, app, machine, a.revision);
         unit.principal = Some(principal.to_string());
         self.units.insert(name.clone(), unit);
-        let live: Vec<u32> = self
-            .relations_of(app)
-            .filter(|r| r.life == Life::Alive)
-            .filter(|r| !r.container || r.endpoints.iter().any(|e| e.app == principal_app))
-            .map(|r| r.id)
-            .collect();
-        for id in live {
-            self.enter_scope(id, &name);
-        }
         Some(name)
+    }
+
+    /// Whether `unit` takes part in relation `id`: not a container-scoped relation of
+    /// its subordinate application with another principal application than its own.
+    pub fn relation_joins(&self, id: u32, unit: &str) -> bool {
+        let Some(r) = self.relations.get(&id) else {
+            return false;
+        };
+        let principal_app = self
+            .units
+            .get(unit)
+            .and_then(|u| u.principal.as_deref())
+            .map(app_of);
+        match principal_app {
+            Some(papp) if r.container => r.endpoints.iter().any(|e| e.app == papp),
+            _ => true,
+        }
     }
 
     /// Live subordinate units whose principal is going or gone, or that no live

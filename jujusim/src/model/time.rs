@@ -56,7 +56,8 @@ pub fn iso_time(secs: u64) -> String {
     format!("{y}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}Z")
 }
 
-/// `2024-07-23T10:00:00Z`: Go's RFC 3339 form, as secret metadata prints times.
+/// `2024-07-23T10:00:00Z`: Go's RFC 3339 form, as secret metadata and status history
+/// print times.
 pub fn rfc3339(secs: u64) -> String {
     let (y, mo, d, h, m, s) = civil(secs);
     format!("{y}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")

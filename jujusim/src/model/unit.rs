@@ -80,6 +80,42 @@ pub struct HookError {
     pub hook: Hook,
     /// `hook failed: "<name>"`.
     pub message: String,
+    /// When (model clock, ms) the agent retries it by itself; None until the scheduler
+    /// sets it, and while `automatically-retry-hooks` is off.
+    #[serde(default)]
+    pub retry_at_ms: Option<u64>,
+}
+
+/// Which status a status-log entry is about (`juju show-status-log`'s Type column).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum StatusKind {
+    /// The workload status (status-set, and the ones Juju sets around hooks).
+    #[default]
+    Workload,
+    /// The unit agent's status (`juju-unit`: allocating, executing, idle, error).
+    JujuUnit,
+}
+
+impl StatusKind {
+    /// The name Juju prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusKind::Workload => "workload",
+            StatusKind::JujuUnit => "juju-unit",
+        }
+    }
+}
+
+/// One entry of a unit's status log.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatusEntry {
+    /// Workload or agent (older models stored workload entries only).
+    #[serde(default)]
+    pub kind: StatusKind,
+    /// The status, its message and time.
+    #[serde(flatten)]
+    pub info: StatusInfo,
 }
 
 /// One opened port range.
@@ -91,8 +127,8 @@ pub struct OpenedPort {
     pub endpoints: Option<Vec<String>>,
 }
 
-/// Workload statuses kept per unit (`juju show-status-log` shows 20 by default).
-pub const STATUS_HISTORY: usize = 20;
+/// Status-log entries kept per unit (`show-status-log` shows the last 20 by default).
+pub const STATUS_HISTORY: usize = 200;
 
 /// A unit.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -109,14 +145,17 @@ pub struct Unit {
     pub workload: StatusInfo,
     /// Whether the charm ever called status-set.
     pub status_set_by_charm: bool,
-    /// Last workload statuses (oldest first, bounded).
-    pub history: Vec<StatusInfo>,
+    /// Last workload and agent statuses (oldest first, bounded): the status log.
+    pub history: Vec<StatusEntry>,
     /// Agent status (allocating, idle, executing, error).
     pub agent: StatusInfo,
     /// Set while a hook is in error.
     pub error: Option<HookError>,
-    /// A hook `resolve` asked to re-run first.
+    /// A hook to re-run first (`resolve`, or the agent's own retry).
     pub retry: Option<Hook>,
+    /// Consecutive failed runs of the hook in error (the retry backoff grows with it).
+    #[serde(default)]
+    pub failures: u32,
     /// Opened ports.
     pub ports: BTreeSet<OpenedPort>,
     /// state-set data.
@@ -135,17 +174,30 @@ impl Unit {
     /// A unit as `add-unit` makes it: alive, waiting for its machine, nothing run yet
     /// (its charm at `revision`).
     pub fn new(name: &str, app: &str, machine: u32, revision: u32) -> Unit {
+        let workload = StatusInfo::now("waiting", "waiting for machine");
+        let agent = StatusInfo::now("allocating", "");
+        let history = vec![
+            StatusEntry {
+                kind: StatusKind::Workload,
+                info: workload.clone(),
+            },
+            StatusEntry {
+                kind: StatusKind::JujuUnit,
+                info: agent.clone(),
+            },
+        ];
         Unit {
             name: name.into(),
             app: app.into(),
             machine,
             life: Life::Alive,
-            workload: StatusInfo::now("waiting", "waiting for machine"),
+            workload,
             status_set_by_charm: false,
-            history: vec![],
-            agent: StatusInfo::now("allocating", ""),
+            history,
+            agent,
             error: None,
             retry: None,
+            failures: 0,
             ports: BTreeSet::new(),
             state: BTreeMap::new(),
             seen: Seen {
@@ -157,19 +209,42 @@ impl Unit {
         }
     }
 
-    /// Record a new workload status (history is kept bounded).
+    /// Record a new workload status (logged when it differs from the current one; the log
+    /// is kept bounded).
     pub fn set_workload(&mut self, st: StatusInfo) {
-        self.history.push(st.clone());
+        if !same(&self.workload, &st) {
+            self.log_status(StatusKind::Workload, &st);
+        }
+        self.workload = st;
+    }
+
+    /// Record a new agent status (logged when it differs from the current one).
+    pub fn set_agent(&mut self, st: StatusInfo) {
+        if !same(&self.agent, &st) {
+            self.log_status(StatusKind::JujuUnit, &st);
+        }
+        self.agent = st;
+    }
+
+    fn log_status(&mut self, kind: StatusKind, st: &StatusInfo) {
+        self.history.push(StatusEntry {
+            kind,
+            info: st.clone(),
+        });
         if self.history.len() > STATUS_HISTORY {
             self.history.remove(0);
         }
-        self.workload = st;
     }
 
     /// `unit-app-0`: the unit's tag, used for its directory.
     pub fn tag(&self) -> String {
         unit_tag(&self.name)
     }
+}
+
+/// Same status and message (the time aside).
+fn same(a: &StatusInfo, b: &StatusInfo) -> bool {
+    a.status == b.status && a.message == b.message
 }
 
 /// `app/0` -> `unit-app-0`.

@@ -1,10 +1,10 @@
 //! Applications and units coming in: a new model, deploy, add-unit, refresh.
 use super::subordinate::settle_subordinates;
 use super::{copy_dir, replace_charm, unpack_charm, OpError};
-use crate::charm::{CharmMeta, Role};
+use crate::charm::{choose_base, Base, CharmMeta, Role};
 use crate::engine::Engine;
 use crate::machines::ModelNet;
-use crate::model::{fnv1a, Application, MachinesKind, Model, ModelDir, RelEndpoint};
+use crate::model::{fnv1a, Application, Life, MachinesKind, Model, ModelDir, RelEndpoint};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -47,27 +47,51 @@ pub fn create_model(dir: &ModelDir, kind: MachinesKind) -> Result<Model, OpError
     Ok(Model::new(name, uuid, net, kind))
 }
 
-/// `deploy CHARM [APP] -n N --config k=v`.
+/// What `deploy` is asked for besides the charm.
+#[derive(Debug, Default)]
+pub struct DeployArgs<'a> {
+    /// Application name (default: the charm's name).
+    pub app: Option<&'a str>,
+    /// Number of units.
+    pub n: u32,
+    /// `--config k=v` pairs.
+    pub config: &'a [(String, String)],
+    /// `--base OS@CHANNEL`.
+    pub base: Option<&'a Base>,
+}
+
+/// `deploy CHARM [APP] -n N --config k=v --base B`. The charm is read and checked (its
+/// bases against `--base`, as Juju does) before anything of the model is made, so a
+/// charm that cannot deploy leaves no model behind.
 pub fn deploy(
     engine: &Engine,
     kind: MachinesKind,
     charm: &Path,
-    app: Option<&str>,
-    n: u32,
-    config: &[(String, String)],
+    args: &DeployArgs,
 ) -> Result<String, OpError> {
     let dir = &engine.dir;
     std::fs::create_dir_all(&dir.path).map_err(OpError::io("creating model dir", &dir.path))?;
+    let staging = dir.path.join("charms").join(".staging");
+    let checked = unpack_charm(charm, &staging)
+        .and_then(|()| Ok(CharmMeta::load(&staging)?))
+        .and_then(|meta| {
+            check_storage_locations(&meta, kind)?;
+            Ok((choose_base(&meta.bases, args.base)?, meta))
+        });
+    let (base, meta) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
     if !dir.exists() {
         let m = create_model(dir, kind)?;
         engine.machines.create_model(&m.net)?;
         dir.save(&m)?;
     }
     engine.ensure_tools()?;
-    let staging = dir.path.join("charms").join(".staging");
-    unpack_charm(charm, &staging)?;
-    let meta = CharmMeta::load(&staging)?;
-    check_storage_locations(&meta, kind)?;
+    let (app, n, config) = (args.app, args.n, args.config);
     let app_name = app.map(String::from).unwrap_or_else(|| meta.name.clone());
     let charm_dir = dir.path.join("charms").join(&app_name).join("1");
     dir.update(|m| -> Result<(), OpError> {
@@ -88,7 +112,7 @@ pub fn deploy(
             .map_err(OpError::io("moving charm to", &charm_dir))?;
         m.applications.insert(
             app_name.clone(),
-            Application::new(&app_name, charm_dir.clone(), meta.clone(), values),
+            Application::new(&app_name, charm_dir.clone(), meta.clone(), values, base),
         );
         add_peer_relations(m, &app_name);
         Ok(())
@@ -135,6 +159,7 @@ pub fn add_units(engine: &Engine, app: &str, n: u32) -> Result<Vec<String>, OpEr
             let a = m
                 .applications
                 .get(app)
+                .filter(|a| a.life == Life::Alive)
                 .ok_or_else(|| OpError::AppNotFound(app.into()))?;
             if a.charm.subordinate {
                 return Err(OpError::SubordinateAddUnit(app.into()));
@@ -192,7 +217,8 @@ pub(super) fn prepare_unit_dir(
     .map_err(OpError::io("writing", &unit_dir))
 }
 
-/// `refresh APP --path CHARM`: a new charm revision for every unit.
+/// `refresh APP --path CHARM`: a new charm revision for every unit, if it runs on the
+/// application's base (Juju refuses it otherwise).
 pub fn refresh(engine: &Engine, app: &str, charm: &Path) -> Result<u32, OpError> {
     let dir = &engine.dir;
     let m = dir.load()?;
@@ -204,6 +230,19 @@ pub fn refresh(engine: &Engine, app: &str, charm: &Path) -> Result<u32, OpError>
     let charm_dir = dir.path.join("charms").join(app).join(rev.to_string());
     unpack_charm(charm, &charm_dir)?;
     let meta = CharmMeta::load(&charm_dir)?;
+    if !meta.bases.contains(&a.base) {
+        let _ = std::fs::remove_dir_all(&charm_dir);
+        return Err(OpError::RefreshBase {
+            app: app.into(),
+            base: a.base.to_string(),
+            supported: meta
+                .bases
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
     dir.update(|m| -> Result<(), OpError> {
         let units = m.units_of(app);
         let a = m

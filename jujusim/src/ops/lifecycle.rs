@@ -6,8 +6,10 @@ use crate::engine::Engine;
 use crate::model::{app_of, Life, Model, ModelDir, StatusInfo};
 use crate::resolver::{mark_done, Hook, HookKind};
 
-/// `remove-unit UNIT`: the unit (and its subordinates) dies; leadership passes on
-/// silently. A subordinate unit goes with its principal or its relation, not alone.
+/// `remove-unit UNIT`: the unit (and its subordinates) dies; a leader among them gives
+/// leadership up when its agent notices, and the lease lapses later
+/// (`sched::timers`). A subordinate unit goes with its principal or its relation, not
+/// alone.
 pub fn remove_unit(dir: &ModelDir, unit: &str) -> Result<(), OpError> {
     dir.update(|m| -> Result<(), OpError> {
         if m.units.get(unit).is_some_and(|u| u.principal.is_some()) {
@@ -18,8 +20,7 @@ pub fn remove_unit(dir: &ModelDir, unit: &str) -> Result<(), OpError> {
     })
 }
 
-/// `unit` starts dying: it leaves every relation's scope and, when it led its
-/// application, the next live unit leads.
+/// `unit` starts dying: it leaves every relation's scope.
 pub(crate) fn mark_dying(m: &mut Model, unit: &str) -> Result<(), OpError> {
     let u = m
         .units
@@ -29,20 +30,35 @@ pub(crate) fn mark_dying(m: &mut Model, unit: &str) -> Result<(), OpError> {
     for r in m.relations.values_mut() {
         r.scope.remove(unit);
     }
-    let app = app_of(unit).to_string();
-    if m.applications.get(&app).and_then(|a| a.leader.as_deref()) == Some(unit) {
-        let next = m
-            .units_of(&app)
-            .into_iter()
-            .find(|n| m.units.get(n).is_some_and(|x| x.life == Life::Alive));
-        if let Some(a) = m.applications.get_mut(&app) {
-            a.leader = next;
-        }
-    }
     Ok(())
 }
 
-/// Make `unit` the leader of its application.
+/// `remove-application APP ...`: every unit dies (as with remove-unit, subordinates
+/// with their principals) and every relation of the application dies, so the other
+/// side departs and breaks; the application goes with its last unit.
+pub fn remove_application(dir: &ModelDir, apps: &[String]) -> Result<(), OpError> {
+    dir.update(|m| -> Result<(), OpError> {
+        for app in apps {
+            let a = m
+                .applications
+                .get_mut(app)
+                .ok_or_else(|| OpError::AppNotFound(app.clone()))?;
+            a.life = Life::Dying;
+            for unit in m.units_of(app) {
+                mark_dying(m, &unit)?;
+            }
+            for r in m.relations.values_mut() {
+                if r.endpoints.iter().any(|e| &e.app == app) {
+                    r.life = Life::Dying;
+                    r.scope.clear();
+                }
+            }
+        }
+        retire_subordinates(m)
+    })
+}
+
+/// Make `unit` the leader of its application at once (no lease to wait for).
 pub fn set_leader(dir: &ModelDir, unit: &str) -> Result<(), OpError> {
     dir.update(|m| -> Result<(), OpError> {
         let alive = m.units.get(unit).is_some_and(|u| u.life == Life::Alive);
@@ -51,6 +67,7 @@ pub fn set_leader(dir: &ModelDir, unit: &str) -> Result<(), OpError> {
         }
         if let Some(a) = m.applications.get_mut(app_of(unit)) {
             a.leader = Some(unit.to_string());
+            a.lease_until_ms = None;
         }
         Ok(())
     })
@@ -98,11 +115,12 @@ pub fn resolve(dir: &ModelDir, unit: &str, retry: bool) -> Result<(), OpError> {
             .error
             .take()
             .ok_or_else(|| OpError::NotInError(unit.into()))?;
-        u.agent = StatusInfo::now("idle", "");
+        u.set_agent(StatusInfo::now("idle", ""));
         if retry {
             u.retry = Some(err.hook);
         } else {
             // Skipped: committed as if it succeeded with no changes.
+            u.failures = 0;
             mark_done(m, unit, &err.hook);
         }
         Ok(())

@@ -7,12 +7,14 @@ mod relations;
 mod subordinate;
 mod unpack;
 
-pub use deploy::{add_units, create_model, deploy, refresh};
-pub use lifecycle::{destroy, remove_unit, resolve, set_config, set_leader, update_status};
+pub use deploy::{add_units, create_model, deploy, refresh, DeployArgs};
+pub use lifecycle::{
+    destroy, remove_application, remove_unit, resolve, set_config, set_leader, update_status,
+};
 pub use relations::{integrate, remove_relation};
 pub use unpack::{copy_dir, replace_charm, unpack_charm};
 
-use crate::charm::CharmError;
+use crate::charm::{BaseError, CharmError};
 use crate::engine::EngineError;
 use crate::machines::MachineError;
 use crate::model::ModelError;
@@ -34,6 +36,9 @@ pub enum OpError {
     /// Charm files or config values.
     #[error(transparent)]
     Charm(#[from] CharmError),
+    /// No base the charm and Juju both run (Juju's words).
+    #[error(transparent)]
+    Base(#[from] BaseError),
     /// A file operation.
     #[error("{what} {path}")]
     Io {
@@ -69,6 +74,16 @@ pub enum OpError {
         path: PathBuf,
         /// Why.
         source: zip::result::ZipError,
+    },
+    /// `refresh` to a charm that does not list the application's base (Juju's words).
+    #[error("cannot upgrade application {app:?}: base {base:?} not supported by charm, the charm supported bases are: {supported}")]
+    RefreshBase {
+        /// The application.
+        app: String,
+        /// Its machines' base.
+        base: String,
+        /// The new charm's bases.
+        supported: String,
     },
     /// `deploy` under a name already taken.
     #[error("application {0:?} already exists (remove it or deploy under another name: deploy CHARM OTHER-NAME)")]

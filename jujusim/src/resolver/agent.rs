@@ -1,5 +1,6 @@
 //! The unit agent's own record of what it ran (`Unit::seen`): fixes that need no hook,
-//! what a finished hook marks as seen, and relation membership during a hook.
+//! what the agent does as a hook starts and what a finished hook marks as seen, and
+//! relation membership during a hook.
 use super::{member_version, remote_app_version, sort_units, Hook, HookKind};
 use crate::model::{app_of, Life, Model, RelSeen};
 use std::collections::BTreeMap;
@@ -42,6 +43,26 @@ pub fn normalize(model: &mut Model, unit_name: &str) {
                 && rs.members.is_empty()
                 && rs.pending_changed.is_none())
     });
+}
+
+/// What the agent does as it starts `hook`: before relation-created it enters the
+/// relation's scope (so remote units see it join only once it has installed and reached
+/// the relation: docs/juju.md#events), and Juju writes its address keys there.
+pub fn begin(model: &mut Model, unit_name: &str, hook: &Hook) {
+    let (HookKind::RelationCreated, Some(id)) = (hook.kind, hook.relation) else {
+        return;
+    };
+    let alive = model
+        .units
+        .get(unit_name)
+        .is_some_and(|u| u.life == Life::Alive);
+    let live = model
+        .relations
+        .get(&id)
+        .is_some_and(|r| r.life == Life::Alive);
+    if alive && live && model.relation_joins(id, unit_name) {
+        model.enter_scope(id, unit_name);
+    }
 }
 
 /// Record in the unit's agent state that `hook` ran (called before its changes apply,

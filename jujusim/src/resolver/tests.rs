@@ -1,8 +1,17 @@
 //! Table tests for `next_hook`: one row per situation, the model changed from a known
 //! state, the hook expected (name, remote unit, departing unit).
-use super::{next_hook, normalize, Hook, HookKind};
-use crate::fixture::{add_unit, relate, set_unit_bag, settle, two_apps};
-use crate::model::{HookError, Life, Model, Seen};
+use super::{next_hook, next_ops, normalize, Hook, HookKind, Op};
+use crate::fixture::{add_unit, relate, run_ok, set_unit_bag, settle, two_apps};
+use crate::model::{HookError, Life, Model, Seen, Task};
+
+/// `name [remote=U] [departing=U]`, `action N`, or `-` for nothing to run.
+fn describe_op(op: Option<Op>) -> String {
+    match op {
+        Some(Op::Action(id)) => format!("action {id}"),
+        Some(Op::Hook(h)) => describe(Some(h)),
+        None => "-".into(),
+    }
+}
 
 /// `name [remote=U] [departing=U]`, or `-` for no hook.
 fn describe(h: Option<Hook>) -> String {
@@ -17,10 +26,11 @@ fn describe(h: Option<Hook>) -> String {
     s
 }
 
-/// The hook `unit` runs next, after the agent's silent fixes (as the engine asks).
+/// What `unit` runs next (its first choice), after the agent's silent fixes (as the
+/// engine asks).
 fn next(m: &mut Model, unit: &str) -> String {
     normalize(m, unit);
-    describe(next_hook(m, unit))
+    describe_op(next_ops(m, unit).into_iter().next())
 }
 
 fn seen<'a>(m: &'a mut Model, unit: &str) -> &'a mut Seen {
@@ -34,6 +44,42 @@ fn created(m: &mut Model, unit: &str, ids: &[u32]) {
     for id in ids {
         s.relations.entry(*id).or_default().created = true;
     }
+}
+
+/// Everything up to `start` seen by `unit` (relations 0 and 1 created), nobody joined.
+fn started(m: &mut Model, unit: &str) {
+    created(m, unit, &[0, 1]);
+    let hash = m.applications["tiny"].config_hash();
+    let s = seen(m, unit);
+    (s.leader, s.config_hash, s.started) = (true, Some(hash), true);
+}
+
+/// Put `unit` in error on a `kind` hook.
+fn fail(m: &mut Model, unit: &str, kind: HookKind) {
+    m.units.get_mut(unit).expect("unit").error = Some(HookError {
+        hook: Hook::plain(kind),
+        message: format!("hook failed: {:?}", Hook::plain(kind).name()),
+        retry_at_ms: None,
+    });
+}
+
+/// Queue action task 7 on `unit`.
+fn queue_action(m: &mut Model, unit: &str) {
+    m.tasks.insert(
+        7,
+        Task {
+            id: 7,
+            operation: 6,
+            unit: unit.into(),
+            action: "go".into(),
+            params: serde_json::json!({}),
+            status: "pending".into(),
+            message: String::new(),
+            results: serde_json::json!({}),
+            log: vec![],
+            timing: [0, 0, 0],
+        },
+    );
 }
 
 fn kill_unit(m: &mut Model, unit: &str) {
@@ -93,12 +139,46 @@ const ROWS: &[Row] = &[
         "tiny/0", "start"),
     row("started: joined for each remote unit in scope", false,
         |m| {
-            created(m, "tiny/0", &[0, 1]);
-            let hash = m.applications["tiny"].config_hash();
-            let s = seen(m, "tiny/0");
-            (s.leader, s.config_hash, s.started) = (true, Some(hash), true);
+            started(m, "tiny/0");
+            m.enter_scope(0, "tiny/1");
         },
         "tiny/0", "cluster-relation-joined remote=tiny/1"),
+    row("started, the peer not installed yet (not in scope): nothing to join", false,
+        |m| started(m, "tiny/0"), "tiny/0", "-"),
+    row("relation-created enters the scope: the others join the unit only then", false,
+        |m| {
+            started(m, "tiny/0");
+            seen(m, "tiny/1").installed = true;
+            let h = next_hook(m, "tiny/1").expect("tiny/1 has a hook");
+            crate::fixture::run_ok(m, "tiny/1", &h);
+        },
+        "tiny/0", "cluster-relation-joined remote=tiny/1"),
+    row("actions wait for install", false, |m| { queue_action(m, "tiny/0"); }, "tiny/0", "install"),
+    row("an action runs after leadership, ahead of config-changed", false,
+        |m| {
+            created(m, "tiny/0", &[0, 1]);
+            seen(m, "tiny/0").leader = true;
+            queue_action(m, "tiny/0");
+        },
+        "tiny/0", "action 7"),
+    row("but not between config-changed and the start it queued", false,
+        |m| {
+            created(m, "tiny/0", &[0, 1]);
+            seen(m, "tiny/0").leader = true;
+            let hash = m.applications["tiny"].config_hash();
+            seen(m, "tiny/0").config_hash = Some(hash);
+            queue_action(m, "tiny/0");
+        },
+        "tiny/0", "start"),
+    row("an action runs while a hook is in error", true,
+        |m| {
+            fail(m, "tiny/0", HookKind::ConfigChanged);
+            queue_action(m, "tiny/0");
+        },
+        "tiny/0", "action 7"),
+    row("an action runs ahead of relation hooks", true,
+        |m| { set_unit_bag(m, 1, "web/0", &[("k", "v")]); queue_action(m, "tiny/0"); },
+        "tiny/0", "action 7"),
     row("joined is followed by changed for the same unit", true,
         |m| seen(m, "tiny/0").relations.get_mut(&0).expect("seen").pending_changed =
             Some("tiny/1".into()),
@@ -135,8 +215,11 @@ const ROWS: &[Row] = &[
         |m| { m.applications.get_mut("tiny").expect("app").leader_settings.apply(
             &[("k".to_string(), "v".to_string())].into()); },
         "tiny/0", "-"),
-    row("a new peer unit: existing units join it", true,
-        |m| { add_unit(m, "tiny"); }, "tiny/0", "cluster-relation-joined remote=tiny/2"),
+    row("a new peer unit not installed yet: nobody joins it", true,
+        |m| { add_unit(m, "tiny"); }, "tiny/0", "-"),
+    row("a new peer unit in scope (after its install): existing units join it", true,
+        |m| { add_unit(m, "tiny"); m.enter_scope(0, "tiny/2"); },
+        "tiny/0", "cluster-relation-joined remote=tiny/2"),
     row("a new peer unit: it installs first", true,
         |m| { add_unit(m, "tiny"); }, "tiny/2", "install"),
     row("remote unit bag written: changed for that unit", true,
@@ -151,7 +234,11 @@ const ROWS: &[Row] = &[
             .or_default().apply(&[("k".to_string(), "v".to_string())].into()); },
         "web/0", "-"),
     row("a new remote unit joins before a member's change is announced", true,
-        |m| { add_unit(m, "tiny"); set_unit_bag(m, 0, "tiny/1", &[("k", "v")]); },
+        |m| {
+            add_unit(m, "tiny");
+            m.enter_scope(0, "tiny/2");
+            set_unit_bag(m, 0, "tiny/1", &[("k", "v")]);
+        },
         "tiny/0", "cluster-relation-joined remote=tiny/2"),
     row("the remote app's changed comes before joins", true,
         |m| {
@@ -198,10 +285,7 @@ const ROWS: &[Row] = &[
     row("a unit in error runs nothing until resolved", true,
         |m| {
             m.applications.get_mut("tiny").expect("app").config.insert("x".into(), 1.into());
-            m.units.get_mut("tiny/0").expect("unit").error = Some(HookError {
-                hook: Hook::plain(HookKind::ConfigChanged),
-                message: "hook failed: \"config-changed\"".into(),
-            });
+            fail(m, "tiny/0", HookKind::ConfigChanged);
         },
         "tiny/0", "-"),
     row("resolve --retry: the failed hook runs again first", true,
@@ -236,17 +320,21 @@ fn next_hook_by_situation() {
 #[test]
 fn a_fresh_model_settles_in_juju_s_deploy_order() {
     let mut m = two_apps();
-    let mut order = Vec::new();
-    for _ in 0..20 {
-        normalize(&mut m, "tiny/1");
-        let Some(h) = next_hook(&m, "tiny/1") else {
-            break;
-        };
-        order.push(describe(Some(h.clone())));
-        crate::engine::commit_hook(&mut m, "tiny/1", &h, true, &[]);
-    }
+    let run_alone = |m: &mut Model, unit: &str| {
+        let mut order = Vec::new();
+        for _ in 0..20 {
+            normalize(m, unit);
+            let Some(h) = next_hook(m, unit) else {
+                break;
+            };
+            order.push(describe(Some(h.clone())));
+            run_ok(m, unit, &h);
+        }
+        order
+    };
+    // Alone, tiny/1 gets to start; nobody else has entered a relation to join.
     assert_eq!(
-        order,
+        run_alone(&mut m, "tiny/1"),
         [
             "install",
             "cluster-relation-created",
@@ -254,10 +342,53 @@ fn a_fresh_model_settles_in_juju_s_deploy_order() {
             "leader-settings-changed",
             "config-changed",
             "start",
+        ]
+    );
+    // Once the others have run up to their relation-created, tiny/1 joins them.
+    for u in ["tiny/0", "web/0"] {
+        run_alone(&mut m, u);
+    }
+    assert_eq!(
+        run_alone(&mut m, "tiny/1"),
+        [
             "cluster-relation-joined remote=tiny/0",
             "cluster-relation-changed remote=tiny/0",
             "website-relation-joined remote=web/0",
             "website-relation-changed remote=web/0",
+        ]
+    );
+}
+
+#[test]
+fn where_juju_leaves_the_order_open_every_choice_is_offered() {
+    let mut m = two_apps();
+    seen(&mut m, "tiny/0").installed = true;
+    let names = |m: &Model, u: &str| -> Vec<String> {
+        next_ops(m, u)
+            .into_iter()
+            .map(|op| describe_op(Some(op)))
+            .collect()
+    };
+    assert_eq!(
+        names(&m, "tiny/0"),
+        ["cluster-relation-created", "website-relation-created"]
+    );
+    settle(&mut m);
+    set_unit_bag(&mut m, 0, "tiny/1", &[("k", "v")]);
+    set_unit_bag(&mut m, 1, "web/0", &[("k", "v")]);
+    assert_eq!(
+        names(&m, "tiny/0"),
+        [
+            "cluster-relation-changed remote=tiny/1",
+            "website-relation-changed remote=web/0"
+        ]
+    );
+    m.units.get_mut("tiny/1").expect("unit").life = Life::Dying;
+    assert_eq!(
+        names(&m, "tiny/1"),
+        [
+            "cluster-relation-departed remote=tiny/0 departing=tiny/1",
+            "website-relation-departed remote=web/0 departing=tiny/1"
         ]
     );
 }

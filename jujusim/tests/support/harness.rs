@@ -4,8 +4,13 @@
 //! `testcharms_dir()`, where jujusim's test charms are.
 //!
 //! A [`Model`] owns a temp model directory, runs `jujusim --model DIR ...`, and on every
-//! failure panics with the command line, its exit status, stdout, stderr and the model's
-//! debug-log. Dropping a `Model` runs `jujusim destroy`, also when the test panicked.
+//! failure panics with the command line, its exit status, stdout, stderr, the model's
+//! debug-log and the command that repeats the test with the same scheduling seed.
+//! Dropping a `Model` runs `jujusim destroy`, also when the test panicked.
+//!
+//! Seeds: every command of one `Model` runs with one `JUJUSIM_SEED`, the one the test
+//! process was given, else a fresh one per model; so `JUJUSIM_SEED=N cargo test ...`
+//! repeats a failure exactly, and runs without it try new interleavings.
 //! [`Model::host_machines`] makes models without namespaces (no root needed, one address); its
 //! [`Model::event_charm`]s log each hook they run, for tests of event order.
 #![allow(dead_code)]
@@ -17,6 +22,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{jujusim_bin, testcharms_dir};
+
+/// The `manifest.yaml` of charms the tests write: Juju 3 deploys no charm without bases.
+pub const MANIFEST: &str =
+    "bases:\n- name: ubuntu\n  channel: \"24.04\"\n  architectures: [amd64]\n";
 
 /// How often [`poll`] tries again.
 const POLL: Duration = Duration::from_millis(50);
@@ -71,6 +80,16 @@ impl Output {
     pub fn text(&self) -> &str {
         self.stdout.trim_end_matches('\n')
     }
+
+    /// Stderr without jujusim's `jujusim: seed N (...)` line (printed before the first
+    /// hook a command runs): what the command itself said.
+    pub fn errors(&self) -> String {
+        self.stderr
+            .lines()
+            .filter(|l| !l.starts_with("jujusim: seed "))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
 }
 
 /// A jujusim model in a temp dir, destroyed on drop.
@@ -78,6 +97,10 @@ pub struct Model {
     tmp: tempfile::TempDir,
     dir: PathBuf,
     bin: PathBuf,
+    /// `JUJUSIM_SEED` of every command (see the module doc).
+    seed: String,
+    /// Whether a failure report (which names the seed) was made already.
+    reported: std::cell::Cell<bool>,
     envs: Vec<(String, String)>,
     /// `--machines` for the first deploy (None: jujusim's default, linux).
     machines: Option<&'static str>,
@@ -104,9 +127,43 @@ impl Model {
             tmp,
             dir,
             bin: jujusim_bin(),
+            seed: std::env::var("JUJUSIM_SEED")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(fresh_seed),
+            reported: std::cell::Cell::new(false),
             envs: Vec::new(),
             machines: None,
         }
+    }
+
+    /// The scheduling seed of this model's commands.
+    pub fn seed(&self) -> &str {
+        &self.seed
+    }
+
+    /// The shell command that runs this test again with this model's seed.
+    pub fn reproduce(&self) -> String {
+        let exe = std::env::args().next().unwrap_or_default();
+        let stem = Path::new(&exe)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
+        // target/debug/deps/<test target>-<16 hex digits>
+        let target = match stem.rsplit_once('-') {
+            Some((t, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => t,
+            _ => stem,
+        };
+        let test = std::thread::current()
+            .name()
+            .filter(|n| *n != "main")
+            .map(|n| format!(" -- --exact {n}"))
+            .unwrap_or_default();
+        format!(
+            "JUJUSIM_SEED={} cargo test -p {} --test {target}{test}",
+            self.seed,
+            env!("CARGO_PKG_NAME")
+        )
     }
 
     /// A model whose machines are the host itself (`--machines host`): no namespaces,
@@ -120,8 +177,18 @@ impl Model {
     /// Set an environment variable for every jujusim command (e.g.
     /// `JUJUSIM_HOOK_TIMEOUT=60` so a stuck hook fails the test quickly).
     pub fn with_env(mut self, key: &str, value: &str) -> Model {
-        self.envs.push((key.to_string(), value.to_string()));
+        if key == "JUJUSIM_SEED" {
+            self.seed = value.to_string();
+        } else {
+            self.envs.push((key.to_string(), value.to_string()));
+        }
         self
+    }
+
+    /// This model with jujusim's fixed order (`JUJUSIM_SEED=ordered`), for tests of an
+    /// exact order across units.
+    pub fn ordered(self) -> Model {
+        self.with_env("JUJUSIM_SEED", "ordered")
     }
 
     /// The model directory (`--model`).
@@ -145,10 +212,12 @@ impl Model {
         cmd.arg("--model")
             .arg(&self.dir)
             .args(args)
+            .env("JUJUSIM_SEED", &self.seed)
             .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(env.iter().copied());
         let line = format!(
-            "{} --model {} {}",
+            "JUJUSIM_SEED={} {} --model {} {}",
+            self.seed,
             self.bin.display(),
             self.dir.display(),
             shell_words(args)
@@ -261,18 +330,21 @@ impl Model {
             .unwrap_or_else(|e| format!("(no debug-log: {e})"))
     }
 
-    /// Panic with `what`, the command's output and the debug-log.
+    /// Panic with `what`, the command's output, the debug-log and how to repeat the test
+    /// with the same seed.
     pub fn fail(&self, what: &str, out: &Output) -> ! {
+        self.reported.set(true);
         panic!(
             "\n\n==========\n{what}\n\ncommand: {}\n\nstatus: {}\n\nstdout:\n{}\n\nstderr:\n{}\n\n\
-             ---------- debug-log ----------\n{}==========\n",
+             ---------- debug-log ----------\n{}----------\nreproduce (same scheduling seed): {}\n==========\n",
             out.cmd,
             out.code
                 .map(|c| format!("exit {c}"))
                 .unwrap_or_else(|| "killed by a signal".into()),
             out.stdout,
             out.stderr,
-            self.debug_log()
+            self.debug_log(),
+            self.reproduce()
         )
     }
 
@@ -312,7 +384,8 @@ impl Model {
     }
 
     /// Write a charm directory under the scratch dir: `metadata.yaml` (with `name:`),
-    /// optional `config.yaml` / `actions.yaml`, and an executable `dispatch` (bash).
+    /// [`MANIFEST`] as `manifest.yaml`, optional `config.yaml` / `actions.yaml`, and an
+    /// executable `dispatch` (bash).
     pub fn write_charm(
         &self,
         name: &str,
@@ -328,6 +401,7 @@ impl Model {
             std::fs::write(dir.join(file), text).expect("writing charm file");
         };
         write("metadata.yaml", &format!("name: {name}\n{metadata}"));
+        write("manifest.yaml", MANIFEST);
         if let Some(c) = config {
             write("config.yaml", c);
         }
@@ -397,6 +471,10 @@ impl Model {
 
 impl Drop for Model {
     fn drop(&mut self) {
+        if std::thread::panicking() && !self.reported.get() {
+            // Also after a plain assert in the test: say how to get this run again.
+            eprintln!("reproduce (same scheduling seed): {}", self.reproduce());
+        }
         if self.dir.join("model.json").exists() {
             let out = self.run(&["destroy"]);
             if !out.success() && !std::thread::panicking() {
@@ -404,6 +482,23 @@ impl Drop for Model {
             }
         }
     }
+}
+
+/// A new seed for a model whose test process got none (below 10^9, like jujusim's).
+fn fresh_seed() -> String {
+    use std::io::Read;
+    let mut b = [0u8; 8];
+    let random = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map(|()| u64::from_le_bytes(b));
+    let n = random.unwrap_or_else(|_| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        t ^ u64::from(std::process::id())
+    });
+    (n % 1_000_000_000).to_string()
 }
 
 /// The events of one unit, without its name: `hooks/install`, `hooks/x-relation-joined y/0`.

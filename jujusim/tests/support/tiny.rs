@@ -10,9 +10,22 @@ pub const TINY_META: &str =
 /// tiny's config.yaml: `port` (int, 80), `name` (string, unset), `debug` (boolean, false).
 pub const TINY_CONFIG: &str = "options:\n  port:\n    type: int\n    default: 80\n    description: port\n  name:\n    type: string\n    description: a name\n  debug:\n    type: boolean\n    default: false\n    description: d\n";
 
-/// A host-machines model with tiny/0 (leader) and tiny/1 settled, events cleared.
+/// `web`'s metadata: it requires what tiny's `website` provides.
+pub const WEB_META: &str = "requires:\n  site:\n    interface: http\n";
+
+/// Deploy `tiny` (`-n units`) and `web` as event charms on `sim` and integrate them.
+pub fn tiny_and_web(sim: &Model, units: &str) {
+    let tiny = sim.event_charm("tiny", TINY_META, Some(TINY_CONFIG), None, "");
+    let web = sim.event_charm("web", WEB_META, None, None, "");
+    sim.deploy(&tiny, &["-n", units]);
+    sim.deploy(&web, &[]);
+    sim.ok(&["integrate", "tiny", "web"]);
+}
+
+/// A host-machines model with tiny/0 (leader) and tiny/1 settled, events cleared
+/// (jujusim's fixed order, so tiny/0 leads).
 pub fn two_tiny_units() -> Model {
-    let sim = Model::host_machines();
+    let sim = Model::host_machines().ordered();
     let c = sim.event_charm("tiny", TINY_META, Some(TINY_CONFIG), None, "");
     sim.deploy(&c, &["-n", "2"]);
     sim.take_events();
@@ -22,10 +35,11 @@ pub fn two_tiny_units() -> Model {
 /// What a hook tool run gave: exit code, stdout, stderr.
 pub type ToolResult = (Option<i32>, String, String);
 
-/// Run hook tool `argv` in `unit`'s context (`jujusim exec`).
+/// Run hook tool `argv` in `unit`'s context (`jujusim exec`); stderr is the tool's
+/// (without the seed line of the hooks the exec's commit may set off).
 pub fn tool(sim: &Model, unit: &str, argv: &[&str]) -> ToolResult {
     let o = sim.exec_argv(unit, argv);
-    (o.code, o.stdout, o.stderr)
+    (o.code, o.stdout.clone(), o.errors())
 }
 
 /// Exit 0 with `out` on stdout.

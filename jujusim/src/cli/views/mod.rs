@@ -2,6 +2,7 @@
 //! and the time in, a YAML value or text out); the commands print what they return.
 //! YAML maps keep insertion order, as Juju emits keys in struct order.
 mod config;
+mod history;
 mod secret;
 mod status;
 mod tabular;
@@ -9,6 +10,7 @@ mod task;
 mod unit;
 
 pub use config::config_view;
+pub use history::{status_log, status_log_table, status_log_view};
 pub use secret::{find_secret, secrets_table, secrets_view, SecretShow};
 pub use status::status_view;
 pub use tabular::status_table;
@@ -19,6 +21,7 @@ pub use unit::show_unit_view;
 mod tests;
 
 use super::args::OutFormat;
+use crate::charm::Base;
 use crate::model::{juju_time, Model, StatusInfo};
 use serde_yaml::{Mapping, Value as Y};
 
@@ -135,6 +138,24 @@ fn ports_of(m: &Model, unit: &str) -> Vec<String> {
     p.sort();
     p.dedup();
     p.iter().map(|r| r.to_string()).collect()
+}
+
+/// The base of machine `id`: its unit's application's (chosen at deploy).
+fn machine_base(m: &Model, id: u32) -> Base {
+    m.units
+        .values()
+        .find(|u| u.machine == id)
+        .and_then(|u| m.applications.get(&u.app))
+        .map(|a| a.base.clone())
+        .unwrap_or_default()
+}
+
+/// `base: {name, channel}` as status prints it.
+fn base_map(b: &Base) -> Y {
+    map([
+        ("name", s(b.name.as_str())),
+        ("channel", s(b.channel.as_str())),
+    ])
 }
 
 /// The unit's machine address, or empty.

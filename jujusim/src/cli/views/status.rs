@@ -1,6 +1,9 @@
 //! `status --format yaml|json`: model, machines and applications with their units, in
 //! Juju's key order.
-use super::{address_of, app_status, map, non_empty, opt, ports_of, s, shown_status, status_since};
+use super::{
+    address_of, app_status, base_map, machine_base, map, non_empty, opt, ports_of, s, shown_status,
+    status_since,
+};
 use crate::engine::JUJU_VERSION;
 use crate::model::{juju_time, Application, Model};
 use serde_yaml::{Mapping, Value as Y};
@@ -51,10 +54,7 @@ fn machines(m: &Model, now: u64) -> Mapping {
                     "machine-status",
                     map([("current", s("running")), ("message", s("running"))]),
                 ),
-                (
-                    "base",
-                    map([("name", s("ubuntu")), ("channel", s("24.04"))]),
-                ),
+                ("base", base_map(&machine_base(m, *id))),
             ]),
         );
     }
@@ -72,10 +72,7 @@ fn application(m: &Model, name: &str, a: &Application) -> Y {
     let subordinate_to: Vec<Y> = principals_of(m, name).into_iter().map(Y::String).collect();
     map([
         ("charm", s(a.charm.name.as_str())),
-        (
-            "base",
-            map([("name", s("ubuntu")), ("channel", s("24.04"))]),
-        ),
+        ("base", base_map(&a.base)),
         ("charm-origin", s("local")),
         ("charm-name", s(a.charm.name.as_str())),
         ("charm-rev", Y::Number(a.revision.into())),

@@ -1,6 +1,6 @@
 //! `status` as Juju's tabular output: the model line, then apps, units, machines and
 //! (with `--relations`) integrations, each a table of left-aligned columns.
-use super::{address_of, app_status, ports_of, shown_status};
+use super::{address_of, app_status, machine_base, ports_of, shown_status};
 use crate::engine::JUJU_VERSION;
 use crate::model::{civil, Life, Model, RelEndpoint};
 
@@ -136,7 +136,7 @@ fn machines(m: &Model) -> Vec<Vec<String>> {
             "started".into(),
             mc.address.to_string(),
             format!("jujusim-{}-m{id}", m.net.tag),
-            "ubuntu@24.04".into(),
+            machine_base(m, *id).to_string(),
             String::new(),
             "running".into(),
         ]);
@@ -183,7 +183,7 @@ fn integrations(m: &Model) -> Vec<Vec<String>> {
 }
 
 /// Left-aligned columns separated by two spaces, trailing blanks trimmed.
-fn table(rows: &[Vec<String>]) -> String {
+pub(super) fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {

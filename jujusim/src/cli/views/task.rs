@@ -30,15 +30,25 @@ pub fn task_view(t: &Task) -> Y {
             ("status", s(t.status.as_str())),
             (
                 "timing",
+                // A queued task has not started, a running one not completed.
                 map([
-                    ("completed", s(go_time(t.timing[2]))),
-                    ("enqueued", s(go_time(t.timing[0]))),
-                    ("started", s(go_time(t.timing[1]))),
+                    ("completed", when(t.timing[2])),
+                    ("enqueued", when(t.timing[0])),
+                    ("started", when(t.timing[1])),
                 ]),
             ),
             ("unit", s(t.unit.as_str())),
         ]),
     )])
+}
+
+/// A task time as Go prints it; left out (`Null`) when it has not happened (0).
+fn when(secs: u64) -> Y {
+    if secs == 0 {
+        Y::Null
+    } else {
+        s(go_time(secs))
+    }
 }
 
 /// A stored action-log line: (seconds since the epoch, message).

@@ -37,6 +37,7 @@ fn world() -> Model {
     t1.error = Some(HookError {
         hook: Hook::plain(HookKind::Start),
         message: "hook failed: \"start\"".into(),
+        retry_at_ms: None,
     });
     let w0 = m.units.get_mut("web/0").expect("web/0");
     w0.workload = at("waiting", "waiting for tiny");
