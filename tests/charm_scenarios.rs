@@ -2148,8 +2148,8 @@ fn assert_no_client_bag_read(u: &Unit) {
 }
 
 /// The goal of docs/juju.md#what-each-hook-announces: a no-op update-status asks only
-/// `is-leader` and the shared secret, a no-op config-changed the config and the address
-/// too, and a runtime's relation hook nothing else, whether 0 or 30 runtime units are
+/// `is-leader`, a no-op config-changed the config and the address too (the shared secret
+/// as last read is trusted), and a runtime's relation hook nothing else, whether 0 or 30 runtime units are
 /// related.
 #[test]
 fn hook_costs_do_not_grow_with_the_clients() {
@@ -2163,12 +2163,12 @@ fn hook_costs_do_not_grow_with_the_clients() {
         for _ in 0..3 {
             assert_eq!(
                 tools_called(&u, Event::UpdateStatus),
-                ["is-leader", "secret-get"],
+                ["is-leader"],
                 "{case}"
             );
             assert_eq!(
                 tools_called(&u, Event::ConfigChanged),
-                ["config-get", "is-leader", "network-get", "secret-get"],
+                ["config-get", "is-leader", "network-get"],
                 "{case}"
             );
         }
@@ -2178,7 +2178,7 @@ fn hook_costs_do_not_grow_with_the_clients() {
         let app = rel_app(&u, rel);
         assert_eq!(
             tools_called(&u, changed(rel, &format!("{app}/0"))),
-            ["is-leader", "secret-get"],
+            ["is-leader"],
             "{case}"
         );
         // A new runtime unit joins: nothing to read, nothing to write.
@@ -2186,12 +2186,12 @@ fn hook_costs_do_not_grow_with_the_clients() {
         u.juju.set_unit_bag(rel, &unit, juju_keys("10.1.2.1"));
         assert_eq!(
             tools_called(&u, joined(rel, &unit)),
-            ["is-leader", "secret-get"],
+            ["is-leader"],
             "{case}"
         );
         assert_eq!(
             tools_called(&u, changed(rel, &unit)),
-            ["is-leader", "secret-get"],
+            ["is-leader"],
             "{case}"
         );
         // A hook after which anything may differ reads everything but runtimes' bags:
@@ -2224,7 +2224,6 @@ fn a_new_client_relation_is_published_and_confirmed_once() {
             "is-leader",
             "relation-ids",
             "relation-get",
-            "secret-get",
             "relation-set",
             // Runtimes are told to use HTTPS (see RUNTIMES_NEED_TLS).
             "status-set"
@@ -2233,12 +2232,9 @@ fn a_new_client_relation_is_published_and_confirmed_once() {
     assert_eq!(u.juju.our_bag(&rel)["registry_netloc"], "\"10.1.0.5:5000\"");
     assert_eq!(
         tools_called(&u, Event::UpdateStatus),
-        ["is-leader", "relation-get", "secret-get"]
+        ["is-leader", "relation-get"]
     );
-    assert_eq!(
-        tools_called(&u, Event::UpdateStatus),
-        ["is-leader", "secret-get"]
-    );
+    assert_eq!(tools_called(&u, Event::UpdateStatus), ["is-leader"]);
 }
 
 /// Juju commits a hook's relation-set and ports only when it exits 0, but the unit's
@@ -2283,13 +2279,10 @@ fn a_write_lost_with_a_failed_hook_is_made_again_by_the_next_hook() {
     );
     assert_eq!(
         tools_called(&u, Event::UpdateStatus),
-        ["is-leader", "relation-get", "opened-ports", "secret-get"],
+        ["is-leader", "relation-get", "opened-ports"],
         "this time the writes were committed: read back once, then trusted"
     );
-    assert_eq!(
-        tools_called(&u, Event::UpdateStatus),
-        ["is-leader", "secret-get"]
-    );
+    assert_eq!(tools_called(&u, Event::UpdateStatus), ["is-leader"]);
 }
 
 /// A record that cannot be read (another revision's shape, a damaged file) or is missing
@@ -2333,13 +2326,10 @@ fn a_damaged_or_missing_record_means_a_full_read() {
         );
         assert_eq!(
             tools_called(&u, Event::UpdateStatus),
-            ["is-leader", "relation-get", "secret-get"],
+            ["is-leader", "relation-get"],
             "the repaired bag is read back once"
         );
-        assert_eq!(
-            tools_called(&u, Event::UpdateStatus),
-            ["is-leader", "secret-get"]
-        );
+        assert_eq!(tools_called(&u, Event::UpdateStatus), ["is-leader"]);
     }
 }
 
@@ -2353,10 +2343,7 @@ fn a_recorded_relation_that_is_gone_is_noticed_at_the_next_write() {
     let kept = add_client(&u, "docker");
     u.ok(Event::UpdateStatus);
     u.juju.remove_relation(&gone);
-    assert_eq!(
-        tools_called(&u, Event::UpdateStatus),
-        ["is-leader", "secret-get"]
-    );
+    assert_eq!(tools_called(&u, Event::UpdateStatus), ["is-leader"]);
     u.juju.clear_calls();
     u.config(&[
         ("auth-basic-user", json!("admin")),
@@ -2376,10 +2363,7 @@ fn a_recorded_relation_that_is_gone_is_noticed_at_the_next_write() {
         ENDPOINTS,
         "{calls:?}"
     );
-    assert_eq!(
-        tools_called(&u, Event::UpdateStatus),
-        ["is-leader", "secret-get"]
-    );
+    assert_eq!(tools_called(&u, Event::UpdateStatus), ["is-leader"]);
     assert_eq!(u.service.restarts(), 1);
 }
 
@@ -2443,6 +2427,72 @@ fn a_follower_reads_the_peers_only_when_they_change() {
         ))
     );
     assert_no_client_bag_read(&u);
+}
+
+/// A new revision the leader makes of the shared secret reaches a follower through the
+/// hooks Juju runs: units of the owning application get no `secret-changed` for it, so
+/// the leader's write also changes the peer app bag, and the follower's peer
+/// relation-changed reads the secret again. Until then its update-status asks only
+/// `is-leader`; the leader reads its own new revision back once, then trusts it.
+#[test]
+fn a_new_revision_of_the_shared_secret_reaches_a_follower_through_the_peer_hook() {
+    let (leader, leader_peer) = Unit::serving();
+    let (f, peer) = follower_of(&leader, &leader_peer, "docker-registry/1");
+    f.deploy();
+    let (first, uri) = shared_secret(&leader);
+    assert!(f.text(CONFIG_PATH).contains(&first));
+    leader.ok(Event::UpdateStatus);
+    assert_eq!(tools_called(&leader, Event::UpdateStatus), ["is-leader"]);
+    assert_eq!(tools_called(&f, Event::UpdateStatus), ["is-leader"]);
+
+    // A revision the charm cannot use (as a faulty earlier revision of it could leave):
+    // the leader replaces it at its next hook that reads everything.
+    let (id, _) = leader.juju.secret("registry-shared").unwrap();
+    leader.juju.update(|s| {
+        let secret = s.secrets.get_mut(&id).unwrap();
+        let next = secret.latest() + 1;
+        secret
+            .revisions
+            .insert(next, bag(&[("http-secret", "not usable")]));
+    });
+    leader.ok(Event::UpgradeCharm);
+    let (second, uri_after) = shared_secret(&leader);
+    assert_eq!(uri_after, uri);
+    assert_ne!(second, first);
+    assert_eq!(second.len(), 44, "a fresh value: {second}");
+    assert_eq!(leader.juju.secret("registry-shared").unwrap().1.latest(), 3);
+    assert!(leader.text(CONFIG_PATH).contains(&second));
+    assert_eq!(
+        leader.juju.our_app_bag(&leader_peer),
+        bag(&[("shared-secret", &uri), ("shared-secret-generation", "1")])
+    );
+    assert_eq!(
+        tools_called(&leader, Event::UpdateStatus),
+        ["is-leader", "relation-get", "secret-get"],
+        "the leader's new revision and the bag committed with its hook: read back once"
+    );
+    assert_eq!(tools_called(&leader, Event::UpdateStatus), ["is-leader"]);
+
+    // Juju committed both; nothing has told the follower yet.
+    sync_model(&leader, &leader_peer, &f, &peer);
+    assert_eq!(tools_called(&f, Event::UpdateStatus), ["is-leader"]);
+    assert!(f.text(CONFIG_PATH).contains(&first));
+    // The peer app bag changed: Juju runs the follower's relation-changed for it.
+    let calls = tools_called(&f, relation_event(RelationKind::Changed, &peer, None));
+    let reads = f.juju.calls_of("secret-get");
+    assert_eq!(
+        reads.last().map(|c| c.args.clone()),
+        Some(vec![
+            "--format=json".to_string(),
+            "--refresh".to_string(),
+            uri.clone()
+        ]),
+        "{calls:?}"
+    );
+    assert!(f.text(CONFIG_PATH).contains(&second));
+    assert!(!f.text(CONFIG_PATH).contains(&first));
+    assert_eq!(f.service.restarts(), 1, "serving the new value");
+    assert_eq!(tools_called(&f, Event::UpdateStatus), ["is-leader"]);
 }
 
 // ---- nrpe-external-master ---------------------------------------------------------------
@@ -3408,14 +3458,16 @@ fn secret_changed_renders_the_new_revision_and_bad_content_is_repaired() {
     let (follower, follower_peer) = follower_of(&leader, &leader_peer, "docker-registry/1");
     follower.deploy();
     let (before, uri) = shared_secret(&leader);
-    // Something wrote content the charm cannot render (a space in the value).
+    // A faulty earlier revision of the charm wrote content it cannot render (a space in
+    // the value); only the application's leader writes its secret, so the leader reads
+    // it at the refresh back to this revision (upgrade-charm reads everything).
     leader.juju.update(|s| {
         let secret = s.secrets.values_mut().next().unwrap();
         secret
             .revisions
             .insert(2, bag(&[("http-secret", "not usable")]));
     });
-    leader.ok(Event::UpdateStatus);
+    leader.ok(Event::UpgradeCharm);
     let warnings = leader.log_lines("WARNING");
     assert!(
         warnings.iter().any(|w| w.contains("cannot be used")),
@@ -3649,7 +3701,11 @@ fn a_value_put_in_the_peer_bag_after_the_move_is_the_one_kept() {
     assert_ne!(value, before);
     assert_eq!((value.as_str(), &uri_after), (after_rollback, &uri));
     assert_eq!(u.juju.secret("registry-shared").unwrap().1.latest(), 2);
-    assert_eq!(u.juju.our_app_bag(&peer), bag(&[("shared-secret", &uri)]));
+    assert_eq!(
+        u.juju.our_app_bag(&peer),
+        bag(&[("shared-secret", &uri), ("shared-secret-generation", "1")]),
+        "the new revision is announced to the other units in the peer app bag"
+    );
     assert!(u.text(CONFIG_PATH).contains(after_rollback));
 }
 

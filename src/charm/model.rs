@@ -16,7 +16,7 @@ use crate::juju::{
 use crate::relations::peer::PeerApp;
 use crate::tls::TlsBundle;
 
-use super::record::{self, Announced, Reads, Recorded};
+use super::record::{self, Announced, Reads, Recorded, SharedRead};
 use super::secret::{self, Legacy, Shared, SharedView};
 
 pub use super::record::{endpoints, RelationView};
@@ -80,7 +80,9 @@ impl ModelView {
         tools: &HookTools<R>,
         recorded: Option<&Recorded>,
     ) -> Result<(Self, Recorded), HookToolError> {
-        let read = match (recorded, record::reads(&ctx.event, recorded.is_some())) {
+        let reads = record::reads(&ctx.event, recorded.is_some());
+        let ask_shared = reads.shared();
+        let read = match (recorded, reads) {
             (Some(rec), Reads::Announced(a)) => match refresh(ctx, tools, rec.clone(), &a) {
                 Err(HookToolError::RelationNotFound { .. }) => {
                     tracing::info!("a recorded relation is gone; reading the model again");
@@ -90,11 +92,15 @@ impl ModelView {
             },
             _ => read_all(ctx, tools),
         };
-        let (leader, rec) = read?;
-        // Asked in every hook: a new revision of the secret is announced only to the units
-        // that track it, and the leader's own changes commit with the hook.
+        let (leader, mut rec) = read?;
+        // The secret as last read, unless Juju could have told of a change since.
+        let known = rec
+            .shared
+            .take()
+            .filter(|k| !ask_shared && k.leader == leader);
         let peer = rec.relations.get(endpoints::PEER).and_then(|p| p.first());
-        let shared = read_shared(tools, leader, peer)?;
+        let (shared, read) = read_shared(tools, leader, peer, known)?;
+        rec.shared = read;
         let mut view = ModelView::from_record(&ctx.unit, leader, shared, &rec, SystemTime::now());
         view.model_name = ctx.model_name.clone();
         view.model_uuid = ctx.model_uuid.clone();
@@ -310,24 +316,32 @@ fn read_public_address<R: ToolRunner>(
 
 /// The shared values: the Juju secret whose URI is in the peer app bag (the leader also
 /// finds it by label), a value from before the move in the peer app bag, and only when
-/// neither gives one the Python charm's leader setting. Unusable data is logged and
-/// ignored.
+/// neither gives one the Python charm's leader setting. `known` is the secret as last
+/// read, taken instead of `secret-get` while the bag names the same secret. Returns the
+/// view and the read to record (only a usable one). Unusable data is logged and ignored.
 fn read_shared<R: ToolRunner>(
     tools: &HookTools<R>,
     leader: bool,
     peer: Option<&RelationView>,
-) -> Result<SharedView, HookToolError> {
+    known: Option<SharedRead>,
+) -> Result<(SharedView, Option<SharedRead>), HookToolError> {
     let empty = Databag::new();
     let app = peer.map(|p| &p.app).unwrap_or(&empty);
     let uri = PeerApp::shared_secret(app).unwrap_or_else(|e| {
         tracing::warn!("ignoring the peer relation's data: {e}");
         None
     });
-    let mut juju = None;
-    if let Some(uri) = uri {
+    let mut read = known.filter(|k| uri.as_ref() == Some(&k.uri));
+    if let (None, Some(uri)) = (&read, uri) {
         // A follower is a reader: --refresh keeps it on the latest revision.
         match tools.secret_get(&uri, !leader) {
-            Ok(content) => juju = Some((uri, Shared::parse(&content))),
+            Ok(content) => {
+                read = Some(SharedRead {
+                    uri,
+                    leader,
+                    content,
+                })
+            }
             Err(
                 e @ (HookToolError::SecretNotFound { .. } | HookToolError::PermissionDenied { .. }),
             ) => {
@@ -336,16 +350,25 @@ fn read_shared<R: ToolRunner>(
             Err(e) => return Err(e),
         }
     }
-    if juju.is_none() && leader {
+    if read.is_none() && leader {
         match tools.secret_info_get(secret::LABEL) {
             Ok(info) => {
                 let content = tools.secret_get(&info.uri, false)?;
-                juju = Some((info.uri, Shared::parse(&content)));
+                read = Some(SharedRead {
+                    uri: info.uri,
+                    leader,
+                    content,
+                });
             }
             Err(HookToolError::SecretNotFound { .. }) => {}
             Err(e) => return Err(e),
         }
     }
+    let juju = read
+        .as_ref()
+        .map(|r| (r.uri.clone(), Shared::parse(&r.content)));
+    // An unusable content is asked again in every hook until the leader replaces it.
+    let read = read.filter(|_| juju.as_ref().is_some_and(|(_, c)| c.is_ok()));
     let unusable = |e: crate::relations::WireError| {
         tracing::warn!("ignoring an unusable http-secret: {e}");
         None
@@ -361,7 +384,7 @@ fn read_shared<R: ToolRunner>(
             .unwrap_or_else(unusable)
             .map(|s| (Legacy::LeaderSettings, s));
     }
-    Ok(view)
+    Ok((view, read))
 }
 
 /// Which bags [`read_relation`] reads (each is a tool call).
