@@ -931,7 +931,7 @@ fn garbage_remote_data_is_logged_and_ignored() {
     );
     assert_eq!(
         u.status(),
-        active("Ready at 10.1.0.5:5000 (http). Waiting for a certificate from cert-provider.")
+        active(&format!("Ready at 10.1.0.5:5000 (http). {UNUSABLE}"))
     );
     assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
 }
@@ -1123,7 +1123,45 @@ fn expired_provider_certificate_is_ignored_with_a_warning() {
     assert_eq!(u.service_calls(), (1, 0, 0));
     assert_eq!(
         u.status(),
-        active("Ready at 10.1.0.5:5000 (http). Waiting for a certificate from cert-provider.")
+        active(&format!("Ready at 10.1.0.5:5000 (http). {UNUSABLE}"))
+    );
+}
+
+const UNUSABLE: &str = "The certificate from cert-provider is unusable (juju debug-log says why).";
+
+/// Garbage from the CA charm after it issued a good certificate: the issued one keeps
+/// serving, nothing restarts, and the status says the answer is unusable (not "renewal
+/// pending", which would have the operator wait for nothing).
+#[test]
+fn garbage_after_a_good_certificate_keeps_https_and_says_the_answer_is_unusable() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let cp = easyrsa_answers(&u, &ca, 90);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    let calls = u.service_calls();
+
+    let mut garbage = juju_keys("10.1.0.9");
+    garbage.extend(bag(&[
+        ("ca", "garbage"),
+        (
+            "docker-registry_0.server.cert",
+            "-----BEGIN CERTIFICATE-----xx",
+        ),
+        ("docker-registry_0.server.key", "nope"),
+    ]));
+    u.juju.set_unit_bag(&cp, "easyrsa/0", garbage);
+    u.ok(changed(&cp, "easyrsa/0"));
+
+    assert_eq!(
+        u.status(),
+        active(&format!("Ready at 10.1.0.5:5000 (https). {UNUSABLE}"))
+    );
+    assert!(u.exists(DEFAULT_TLS_CERT_PATH));
+    assert_eq!(u.service_calls(), calls, "nothing restarted");
+    let warnings = u.log_lines("WARNING");
+    assert!(
+        warnings.iter().any(|w| w.contains("easyrsa/0")),
+        "{warnings:?}"
     );
 }
 

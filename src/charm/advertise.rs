@@ -110,8 +110,10 @@ pub enum Note {
     /// cert-provider has not signed the request for the current addresses; the last
     /// certificate it issued still serves.
     RenewalPending,
-    /// cert-provider has answered nothing usable yet.
+    /// cert-provider has answered nothing yet.
     CertificateAwaited,
+    /// cert-provider's answer cannot be used (the log says why).
+    CertificateUnusable,
 }
 
 impl Note {
@@ -130,6 +132,9 @@ impl Note {
                  the current addresses yet."
             }
             Note::CertificateAwaited => "Waiting for a certificate from cert-provider.",
+            Note::CertificateUnusable => {
+                "The certificate from cert-provider is unusable (juju debug-log says why)."
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ use super::builder::Disk;
 use super::builder::{Builder, PlanError};
 use super::local::{self, CsrRecord, TlsFrom};
 use super::model::{ModelView, RelationView};
-use super::notes::{LogLine, Noted};
+use super::notes::{Level, LogLine, Noted};
 use super::ownership::{drop_owned, put, put_over_operator, Wanted};
 use super::view::View;
 use super::{auto_tls, mtls, publish};
@@ -259,6 +259,16 @@ pub fn plan(
                 notes.push(Note::CertificateAwaited);
             }
             Answer::Awaited => notes.push(Note::CertificateAwaited),
+            Answer::Unusable => {
+                notes.push(Note::CertificateUnusable);
+                if p.local.tls_from == Some(TlsFrom::CertProvider) {
+                    if let Some(kept) = kept(p, paths, view.model.now)? {
+                        // The last good certificate keeps serving; the note says why
+                        // nothing newer is used.
+                        return Ok(Chosen::Tls(Tls { notes, ..kept }));
+                    }
+                }
+            }
         }
     }
     if !config.tls_auto || operator_files(p, paths)? {
@@ -555,8 +565,11 @@ enum Answer {
         /// A renewal is pending.
         pending: bool,
     },
-    /// Nothing usable for the current request yet.
+    /// Nothing for the current request yet.
     Awaited,
+    /// An answer that cannot be used (garbage, expired, not for our key): the log says
+    /// why. Told apart from `Awaited` so the status does not ask the operator to wait.
+    Unusable,
 }
 
 /// Publishes our certificate request on cert-provider (the legacy keys easyrsa reads and
@@ -605,6 +618,7 @@ fn cert_provider(
         &key,
         view.model.now,
     );
+    let rejected = answer.notes.iter().any(|l| l.level == Level::Warn);
     p.logs(answer.notes);
     Ok(match answer.value {
         Some(bundle) => {
@@ -612,6 +626,7 @@ fn cert_provider(
             let pending = !subject.sans.iter().all(|s| issued.contains(s));
             Answer::Issued { bundle, pending }
         }
+        None if rejected => Answer::Unusable,
         None => Answer::Awaited,
     })
 }
