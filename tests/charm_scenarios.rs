@@ -2099,6 +2099,9 @@ fn fake_juju_speaks_jujus_argv_and_errors() {
 
 // ---- what each hook asks Juju (docs/juju.md#what-each-hook-announces) ------------------
 
+/// The charm's endpoints (metadata.yaml): a full read asks `relation-ids` for each.
+const ENDPOINTS: usize = 6;
+
 /// Runtime applications a registry serves in these scenarios.
 const RUNTIMES: [&str; 3] = ["containerd", "docker", "kubelet"];
 
@@ -2312,7 +2315,7 @@ fn a_damaged_or_missing_record_means_a_full_read() {
         let calls = tools_called(&u, Event::UpdateStatus);
         assert_eq!(
             calls.iter().filter(|t| *t == "relation-ids").count(),
-            5,
+            ENDPOINTS,
             "{calls:?}"
         );
         assert!(u.juju.our_bag(&client).contains_key("registry_url"));
@@ -2370,7 +2373,7 @@ fn a_recorded_relation_that_is_gone_is_noticed_at_the_next_write() {
     let calls = tools_called(&u, Event::UpdateStatus);
     assert_eq!(
         calls.iter().filter(|t| *t == "relation-ids").count(),
-        5,
+        ENDPOINTS,
         "{calls:?}"
     );
     assert_eq!(

@@ -50,6 +50,12 @@ pub struct ModelView {
     pub cert_provider: Option<RelationView>,
     /// nrpe subordinate relations (normally one).
     pub nrpe: Vec<RelationView>,
+    /// grafana-agent subordinate relations (at most one).
+    pub cos_agent: Vec<RelationView>,
+    /// The model's name (`juju_model` on every series the agent scrapes).
+    pub model_name: String,
+    /// The model's UUID (`juju_model_uuid`).
+    pub model_uuid: String,
     /// Ports Juju has opened for this unit.
     pub opened_ports: Vec<PortRange>,
     /// When the view was read (certificate validity is checked against it).
@@ -89,7 +95,9 @@ impl ModelView {
         // that track it, and the leader's own changes commit with the hook.
         let peer = rec.relations.get(endpoints::PEER).and_then(|p| p.first());
         let shared = read_shared(tools, leader, peer)?;
-        let view = ModelView::from_record(&ctx.unit, leader, shared, &rec, SystemTime::now());
+        let mut view = ModelView::from_record(&ctx.unit, leader, shared, &rec, SystemTime::now());
+        view.model_name = ctx.model_name.clone();
+        view.model_uuid = ctx.model_uuid.clone();
         Ok((view, rec))
     }
 
@@ -117,6 +125,9 @@ impl ModelView {
             clients: relations(endpoints::DOCKER_REGISTRY),
             cert_provider: relations(endpoints::CERT_PROVIDER).into_iter().next(),
             nrpe: relations(endpoints::NRPE),
+            cos_agent: relations(endpoints::COS_AGENT),
+            model_name: String::new(),
+            model_uuid: String::new(),
             opened_ports: rec.opened_ports.clone(),
             now,
             // serde_json's Map is ordered by key, so the text is canonical.
@@ -369,7 +380,8 @@ impl Bags {
     fn of(endpoint: &str) -> Bags {
         let (ours, units, app) = match endpoint {
             endpoints::PEER => (false, true, true),
-            endpoints::DOCKER_REGISTRY => (true, false, false),
+            // The charm writes to these and decides nothing from their side.
+            endpoints::DOCKER_REGISTRY | endpoints::COS_AGENT => (true, false, false),
             endpoints::CERT_PROVIDER => (true, true, true),
             _ => (true, true, false),
         };

@@ -202,6 +202,7 @@ fn serve(
     publish::clients(p, &view.model, config, &advertised, ca);
     publish::website(p, &view.model, config, tls.on);
     nrpe::announce(p, &view.model, &nrpe_files);
+    super::cos::publish(p, &view.model, config);
     let mut notes =
         advertise::runtime_notes(config, &advertised, tls.on, !view.model.clients.is_empty());
     notes.extend(tls.notes.iter().copied());

@@ -23,8 +23,17 @@ pub mod endpoints {
     pub const PEER: &str = "peer";
     /// nrpe subordinate.
     pub const NRPE: &str = "nrpe-external-master";
+    /// grafana-agent subordinate (interface `cos_agent`).
+    pub const COS_AGENT: &str = "cos-agent";
     /// Every endpoint, in the order the model is read.
-    pub const ALL: [&str; 5] = [PEER, WEBSITE, DOCKER_REGISTRY, CERT_PROVIDER, NRPE];
+    pub const ALL: [&str; 6] = [
+        PEER,
+        WEBSITE,
+        DOCKER_REGISTRY,
+        CERT_PROVIDER,
+        NRPE,
+        COS_AGENT,
+    ];
 }
 
 /// One relation as seen from this unit: our own bag and the remote side.

@@ -149,8 +149,43 @@ fn parse_time(text: &str) -> Option<SystemTime> {
 pub fn redact(line: &str, config: &CharmConfig) -> String {
     let mut out = line.to_string();
     for secret in config.secret_values() {
-        out = out.replace(secret, "<redacted>");
+        out = redact_one(&out, secret);
     }
+    out
+}
+
+/// Secrets shorter than this are replaced only where they stand alone: replacing every
+/// `a` of an access key `a` would garble the line (`s3<redacted>ws`) and tell more
+/// about the secret than it hides.
+const SHORT_SECRET: usize = 8;
+
+/// `line` with `secret` replaced: everywhere when it is long, else only where neither
+/// neighbour is a letter or digit.
+fn redact_one(line: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return line.to_string();
+    }
+    if secret.len() >= SHORT_SECRET {
+        return line.replace(secret, "<redacted>");
+    }
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find(secret) {
+        let before = rest[..at]
+            .chars()
+            .next_back()
+            .or_else(|| out.chars().next_back());
+        let after = rest[at + secret.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if word(before) || word(after) {
+            out.push_str(secret);
+        } else {
+            out.push_str("<redacted>");
+        }
+        rest = &rest[at + secret.len()..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -696,6 +731,21 @@ mod tests {
             redact("proxyconnect tcp: http://u:pw-123@proxy:3128 refused", &p),
             "proxyconnect tcp: http://<redacted>@proxy:3128 refused"
         );
+    }
+
+    #[test]
+    fn a_short_secret_is_redacted_only_where_it_stands_alone() {
+        let c = config(json!({
+            "storage-s3-accesskey": "a",
+            "storage-s3-secretkey": "pw",
+            "storage-s3-bucket": "b",
+            "storage-s3-region": "r",
+        }));
+        assert_eq!(
+            redact("s3aws: InvalidAccessKeyId: key a failed", &c),
+            "s3aws: InvalidAccessKeyId: key <redacted> failed"
+        );
+        assert_eq!(redact("pw:a;apw", &c), "<redacted>:<redacted>;apw");
     }
 
     #[test]
