@@ -4003,6 +4003,110 @@ fn a_new_config_that_never_answers_is_rolled_back_but_the_same_one_only_waits() 
     assert_eq!(u.text(CONFIG_PATH), good);
 }
 
+/// The registry exits because another process holds its port (the old registry still
+/// exiting, or any program): that is no refusal of its config. Nothing is rolled back (the
+/// last good config would meet the same port); the unit says what holds it up, and the
+/// next hook starts the registry again with the same config.
+#[test]
+fn a_port_held_by_another_process_is_no_refusal_and_nothing_is_rolled_back() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    let bind = "listen tcp :5000: bind: address already in use";
+    *u.refuses.lock().unwrap() = Some((
+        "level: \"debug\"".into(),
+        vec![format!(
+            r#"{{"level":"fatal","msg":"{bind}","time":"2099-01-01T00:00:00Z"}}"#
+        )],
+    ));
+    let before = u.service_calls();
+    u.config(&[("log-level", json!("debug"))]);
+    assert_eq!(
+        u.status(),
+        blocked(&format!(
+            "The registry could not listen: {bind}; another process holds the port (find it \
+             with: ss -ltnp); the registry is started again at the next hook."
+        ))
+    );
+    let config = u.text(CONFIG_PATH);
+    assert!(
+        config.contains("level: \"debug\""),
+        "the new config stays: {config}"
+    );
+    assert_eq!(
+        u.service_calls(),
+        (before.0, before.1 + 1, before.2),
+        "one restart, and no second one into the last good config"
+    );
+    assert_ne!(
+        u.text(charm::charm::local::LAST_GOOD_CONFIG),
+        config,
+        "not served yet, so not good yet"
+    );
+    assert_eq!(u.text(charm::charm::local::LAST_GOOD_CONFIG), good);
+
+    // The port is free again: the next hook starts the same config, which serves.
+    *u.refuses.lock().unwrap() = None;
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(
+        u.service_calls().0,
+        before.0 + 1,
+        "started again by update-status"
+    );
+    assert_eq!(u.text(charm::charm::local::LAST_GOOD_CONFIG), config);
+}
+
+/// A last good config is restored only with the files it names: a refused change that
+/// also turned TLS off removed the certificate and key the last good (https) config
+/// reads, so it is not put back (it would not start, or would start otherwise than it
+/// served); the registry is stopped and the unit says nothing serves.
+#[test]
+fn a_last_good_config_whose_files_are_gone_is_not_restored() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    u.config(&tls_blobs(&ca));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    let good = u.text(CONFIG_PATH);
+    assert!(good.contains(DEFAULT_TLS_CERT_PATH));
+    refuse_swift(&u);
+    let mut change = vec![
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ];
+    change.extend(swift_config("wrong"));
+    u.config(&change);
+    assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
+    assert_eq!(
+        u.status(),
+        blocked(
+            "The registry refused its config (storage-swift-username, \
+             storage-swift-password): swift authentication failed: Authorization Failed; \
+             nothing to serve until it is fixed."
+        )
+    );
+    assert_ne!(
+        u.text(CONFIG_PATH),
+        good,
+        "the last good config is not put back"
+    );
+    assert!(!u.service.status().unwrap().is_running());
+    assert!(
+        u.log_lines("WARNING").iter().any(|l| l
+            .contains("the last good config is not restored: what it names is gone")
+            && l.contains(DEFAULT_TLS_CERT_PATH)),
+        "{:?}",
+        u.log_lines("WARNING")
+    );
+    // No restart loop; a fixed config serves.
+    let calls = u.service_calls();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls(), calls);
+    *u.refuses.lock().unwrap() = None;
+    u.config(&swift_config("testing"));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+}
+
 // ---- a refused cache's upstream (issue 16 item 4) ----------------------------------------
 
 impl Unit {
