@@ -249,24 +249,20 @@ pub fn plan(
                 }
                 return serve(p, paths, account, bundle, TlsFrom::CertProvider, notes);
             }
-            Answer::Awaited if p.local.tls_from == Some(TlsFrom::CertProvider) => {
-                if let Some(kept) = kept(p, paths, view.model.now)? {
-                    // Never back to http while the provider signs a new request: the last
-                    // certificate it issued still serves.
-                    notes.push(Note::RenewalPending);
-                    return Ok(Chosen::Tls(Tls { notes, ..kept }));
-                }
-                notes.push(Note::CertificateAwaited);
-            }
-            Answer::Awaited => notes.push(Note::CertificateAwaited),
-            Answer::Unusable => {
-                notes.push(Note::CertificateUnusable);
-                if p.local.tls_from == Some(TlsFrom::CertProvider) {
-                    if let Some(kept) = kept(p, paths, view.model.now)? {
-                        // The last good certificate keeps serving; the note says why
-                        // nothing newer is used.
-                        return Ok(Chosen::Tls(Tls { notes, ..kept }));
-                    }
+            Answer::Awaited | Answer::Unusable => {
+                // Never back to http while the provider has nothing new to use: the last
+                // certificate it issued still serves.
+                let last = match p.local.tls_from == Some(TlsFrom::CertProvider) {
+                    true => kept(p, paths, view.model.now)?,
+                    false => None,
+                };
+                notes.push(match (&answer, &last) {
+                    (Answer::Unusable, _) => Note::CertificateUnusable,
+                    (_, Some(_)) => Note::RenewalPending,
+                    (_, None) => Note::CertificateAwaited,
+                });
+                if let Some(last) = last {
+                    return Ok(Chosen::Tls(Tls { notes, ..last }));
                 }
             }
         }
