@@ -247,7 +247,7 @@ impl HttpUrl {
             };
             return Err((
                 format!("{shown} has no scheme"),
-                "use https://host[:port]/ (or http://...)".into(),
+                "use https://host[:port]/, or http://host[:port]/ for plain http".into(),
             ));
         };
         let scheme = match scheme.to_ascii_lowercase().as_str() {

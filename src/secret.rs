@@ -4,7 +4,11 @@
 use std::fmt;
 
 /// A secret string (password, key, token material) whose Debug/Display are redacted.
-#[derive(Clone, PartialEq, Eq, Default)]
+///
+/// It serializes as the plain string: only into files that are root's alone (the unit's
+/// state file, 0600), never into logs.
+#[derive(Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {

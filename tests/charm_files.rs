@@ -165,6 +165,10 @@ const PYTHON_ENDPOINTS: &[(&str, &str, &str, &str)] = &[
     ("peer", "peers", "peer-discovery", "global"),
 ];
 
+/// Endpoints this charm adds (issue 18): a new endpoint breaks no existing integration.
+const NEW_ENDPOINTS: &[(&str, &str, &str, &str)] =
+    &[("cos-agent", "provides", "cos_agent", "global")];
+
 /// An expected action parameter: (name, JSON-schema type, default).
 type Param = (&'static str, &'static str, Def);
 
@@ -518,7 +522,7 @@ fn metadata_has_python_identity_and_endpoints() {
             }
         }
     }
-    for (name, role, interface, scope) in PYTHON_ENDPOINTS {
+    for (name, role, interface, scope) in PYTHON_ENDPOINTS.iter().chain(NEW_ENDPOINTS) {
         let Some((got_role, ep)) = declared.remove(name) else {
             problems.push(format!(
                 "endpoint `{name}` ({role}, {interface}) is missing"

@@ -76,6 +76,9 @@ fn model(config: Value) -> ModelView {
         clients: Vec::new(),
         cert_provider: None,
         nrpe: Vec::new(),
+        cos_agent: Vec::new(),
+        model_name: "lab".into(),
+        model_uuid: "00000000-0000-4000-8000-000000000000".into(),
         opened_ports: Vec::new(),
         now: SystemTime::now(),
         options: map

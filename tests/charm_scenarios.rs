@@ -938,7 +938,7 @@ fn garbage_remote_data_is_logged_and_ignored() {
     );
     assert_eq!(
         u.status(),
-        active("Ready at 10.1.0.5:5000 (http). Waiting for a certificate from cert-provider.")
+        active(&format!("Ready at 10.1.0.5:5000 (http). {UNUSABLE}"))
     );
     assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
 }
@@ -1132,7 +1132,45 @@ fn expired_provider_certificate_is_ignored_with_a_warning() {
     assert_eq!(u.service_calls(), (1, 0, 0));
     assert_eq!(
         u.status(),
-        active("Ready at 10.1.0.5:5000 (http). Waiting for a certificate from cert-provider.")
+        active(&format!("Ready at 10.1.0.5:5000 (http). {UNUSABLE}"))
+    );
+}
+
+const UNUSABLE: &str = "The certificate from cert-provider is unusable (juju debug-log says why).";
+
+/// Garbage from the CA charm after it issued a good certificate: the issued one keeps
+/// serving, nothing restarts, and the status says the answer is unusable (not "renewal
+/// pending", which would have the operator wait for nothing).
+#[test]
+fn garbage_after_a_good_certificate_keeps_https_and_says_the_answer_is_unusable() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    let cp = easyrsa_answers(&u, &ca, 90);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    let calls = u.service_calls();
+
+    let mut garbage = juju_keys("10.1.0.9");
+    garbage.extend(bag(&[
+        ("ca", "garbage"),
+        (
+            "docker-registry_0.server.cert",
+            "-----BEGIN CERTIFICATE-----xx",
+        ),
+        ("docker-registry_0.server.key", "nope"),
+    ]));
+    u.juju.set_unit_bag(&cp, "easyrsa/0", garbage);
+    u.ok(changed(&cp, "easyrsa/0"));
+
+    assert_eq!(
+        u.status(),
+        active(&format!("Ready at 10.1.0.5:5000 (https). {UNUSABLE}"))
+    );
+    assert!(u.exists(DEFAULT_TLS_CERT_PATH));
+    assert_eq!(u.service_calls(), calls, "nothing restarted");
+    let warnings = u.log_lines("WARNING");
+    assert!(
+        warnings.iter().any(|w| w.contains("easyrsa/0")),
+        "{warnings:?}"
     );
 }
 
@@ -2160,6 +2198,9 @@ fn fake_juju_speaks_jujus_argv_and_errors() {
 
 // ---- what each hook asks Juju (docs/juju.md#what-each-hook-announces) ------------------
 
+/// The charm's endpoints (metadata.yaml): a full read asks `relation-ids` for each.
+const ENDPOINTS: usize = 6;
+
 /// Runtime applications a registry serves in these scenarios.
 const RUNTIMES: [&str; 3] = ["containerd", "docker", "kubelet"];
 
@@ -2206,8 +2247,8 @@ fn assert_no_client_bag_read(u: &Unit) {
 }
 
 /// The goal of docs/juju.md#what-each-hook-announces: a no-op update-status asks only
-/// `is-leader` and the shared secret, a no-op config-changed the config and the address
-/// too, and a runtime's relation hook nothing else, whether 0 or 30 runtime units are
+/// `is-leader`, a no-op config-changed the config and the address too (the shared secret
+/// as last read is trusted), and a runtime's relation hook nothing else, whether 0 or 30 runtime units are
 /// related.
 #[test]
 fn hook_costs_do_not_grow_with_the_clients() {
@@ -2221,12 +2262,12 @@ fn hook_costs_do_not_grow_with_the_clients() {
         for _ in 0..3 {
             assert_eq!(
                 tools_called(&u, Event::UpdateStatus),
-                ["is-leader", "secret-get"],
+                ["is-leader"],
                 "{case}"
             );
             assert_eq!(
                 tools_called(&u, Event::ConfigChanged),
-                ["config-get", "is-leader", "network-get", "secret-get"],
+                ["config-get", "is-leader", "network-get"],
                 "{case}"
             );
         }
@@ -2236,7 +2277,7 @@ fn hook_costs_do_not_grow_with_the_clients() {
         let app = rel_app(&u, rel);
         assert_eq!(
             tools_called(&u, changed(rel, &format!("{app}/0"))),
-            ["is-leader", "secret-get"],
+            ["is-leader"],
             "{case}"
         );
         // A new runtime unit joins: nothing to read, nothing to write.
@@ -2244,12 +2285,12 @@ fn hook_costs_do_not_grow_with_the_clients() {
         u.juju.set_unit_bag(rel, &unit, juju_keys("10.1.2.1"));
         assert_eq!(
             tools_called(&u, joined(rel, &unit)),
-            ["is-leader", "secret-get"],
+            ["is-leader"],
             "{case}"
         );
         assert_eq!(
             tools_called(&u, changed(rel, &unit)),
-            ["is-leader", "secret-get"],
+            ["is-leader"],
             "{case}"
         );
         // A hook after which anything may differ reads everything but runtimes' bags:
@@ -2282,7 +2323,6 @@ fn a_new_client_relation_is_published_and_confirmed_once() {
             "is-leader",
             "relation-ids",
             "relation-get",
-            "secret-get",
             "relation-set",
             // Runtimes are told to use HTTPS (see RUNTIMES_NEED_TLS).
             "status-set"
@@ -2291,12 +2331,9 @@ fn a_new_client_relation_is_published_and_confirmed_once() {
     assert_eq!(u.juju.our_bag(&rel)["registry_netloc"], "\"10.1.0.5:5000\"");
     assert_eq!(
         tools_called(&u, Event::UpdateStatus),
-        ["is-leader", "relation-get", "secret-get"]
+        ["is-leader", "relation-get"]
     );
-    assert_eq!(
-        tools_called(&u, Event::UpdateStatus),
-        ["is-leader", "secret-get"]
-    );
+    assert_eq!(tools_called(&u, Event::UpdateStatus), ["is-leader"]);
 }
 
 /// Juju commits a hook's relation-set and ports only when it exits 0, but the unit's
@@ -2341,13 +2378,10 @@ fn a_write_lost_with_a_failed_hook_is_made_again_by_the_next_hook() {
     );
     assert_eq!(
         tools_called(&u, Event::UpdateStatus),
-        ["is-leader", "relation-get", "opened-ports", "secret-get"],
+        ["is-leader", "relation-get", "opened-ports"],
         "this time the writes were committed: read back once, then trusted"
     );
-    assert_eq!(
-        tools_called(&u, Event::UpdateStatus),
-        ["is-leader", "secret-get"]
-    );
+    assert_eq!(tools_called(&u, Event::UpdateStatus), ["is-leader"]);
 }
 
 /// A record that cannot be read (another revision's shape, a damaged file) or is missing
@@ -2373,7 +2407,7 @@ fn a_damaged_or_missing_record_means_a_full_read() {
         let calls = tools_called(&u, Event::UpdateStatus);
         assert_eq!(
             calls.iter().filter(|t| *t == "relation-ids").count(),
-            5,
+            ENDPOINTS,
             "{calls:?}"
         );
         assert!(u.juju.our_bag(&client).contains_key("registry_url"));
@@ -2391,13 +2425,10 @@ fn a_damaged_or_missing_record_means_a_full_read() {
         );
         assert_eq!(
             tools_called(&u, Event::UpdateStatus),
-            ["is-leader", "relation-get", "secret-get"],
+            ["is-leader", "relation-get"],
             "the repaired bag is read back once"
         );
-        assert_eq!(
-            tools_called(&u, Event::UpdateStatus),
-            ["is-leader", "secret-get"]
-        );
+        assert_eq!(tools_called(&u, Event::UpdateStatus), ["is-leader"]);
     }
 }
 
@@ -2411,10 +2442,7 @@ fn a_recorded_relation_that_is_gone_is_noticed_at_the_next_write() {
     let kept = add_client(&u, "docker");
     u.ok(Event::UpdateStatus);
     u.juju.remove_relation(&gone);
-    assert_eq!(
-        tools_called(&u, Event::UpdateStatus),
-        ["is-leader", "secret-get"]
-    );
+    assert_eq!(tools_called(&u, Event::UpdateStatus), ["is-leader"]);
     u.juju.clear_calls();
     u.config(&[
         ("auth-basic-user", json!("admin")),
@@ -2431,13 +2459,10 @@ fn a_recorded_relation_that_is_gone_is_noticed_at_the_next_write() {
     let calls = tools_called(&u, Event::UpdateStatus);
     assert_eq!(
         calls.iter().filter(|t| *t == "relation-ids").count(),
-        5,
+        ENDPOINTS,
         "{calls:?}"
     );
-    assert_eq!(
-        tools_called(&u, Event::UpdateStatus),
-        ["is-leader", "secret-get"]
-    );
+    assert_eq!(tools_called(&u, Event::UpdateStatus), ["is-leader"]);
     assert_eq!(u.service.restarts(), 1);
 }
 
@@ -2509,6 +2534,72 @@ fn a_follower_reads_the_peers_only_when_they_change() {
         ))
     );
     assert_no_client_bag_read(&u);
+}
+
+/// A new revision the leader makes of the shared secret reaches a follower through the
+/// hooks Juju runs: units of the owning application get no `secret-changed` for it, so
+/// the leader's write also changes the peer app bag, and the follower's peer
+/// relation-changed reads the secret again. Until then its update-status asks only
+/// `is-leader`; the leader reads its own new revision back once, then trusts it.
+#[test]
+fn a_new_revision_of_the_shared_secret_reaches_a_follower_through_the_peer_hook() {
+    let (leader, leader_peer) = Unit::serving();
+    let (f, peer) = follower_of(&leader, &leader_peer, "docker-registry/1");
+    f.deploy();
+    let (first, uri) = shared_secret(&leader);
+    assert!(f.text(CONFIG_PATH).contains(&first));
+    leader.ok(Event::UpdateStatus);
+    assert_eq!(tools_called(&leader, Event::UpdateStatus), ["is-leader"]);
+    assert_eq!(tools_called(&f, Event::UpdateStatus), ["is-leader"]);
+
+    // A revision the charm cannot use (as a faulty earlier revision of it could leave):
+    // the leader replaces it at its next hook that reads everything.
+    let (id, _) = leader.juju.secret("registry-shared").unwrap();
+    leader.juju.update(|s| {
+        let secret = s.secrets.get_mut(&id).unwrap();
+        let next = secret.latest() + 1;
+        secret
+            .revisions
+            .insert(next, bag(&[("http-secret", "not usable")]));
+    });
+    leader.ok(Event::UpgradeCharm);
+    let (second, uri_after) = shared_secret(&leader);
+    assert_eq!(uri_after, uri);
+    assert_ne!(second, first);
+    assert_eq!(second.len(), 44, "a fresh value: {second}");
+    assert_eq!(leader.juju.secret("registry-shared").unwrap().1.latest(), 3);
+    assert!(leader.text(CONFIG_PATH).contains(&second));
+    assert_eq!(
+        leader.juju.our_app_bag(&leader_peer),
+        bag(&[("shared-secret", &uri), ("shared-secret-generation", "1")])
+    );
+    assert_eq!(
+        tools_called(&leader, Event::UpdateStatus),
+        ["is-leader", "relation-get", "secret-get"],
+        "the leader's new revision and the bag committed with its hook: read back once"
+    );
+    assert_eq!(tools_called(&leader, Event::UpdateStatus), ["is-leader"]);
+
+    // Juju committed both; nothing has told the follower yet.
+    sync_model(&leader, &leader_peer, &f, &peer);
+    assert_eq!(tools_called(&f, Event::UpdateStatus), ["is-leader"]);
+    assert!(f.text(CONFIG_PATH).contains(&first));
+    // The peer app bag changed: Juju runs the follower's relation-changed for it.
+    let calls = tools_called(&f, relation_event(RelationKind::Changed, &peer, None));
+    let reads = f.juju.calls_of("secret-get");
+    assert_eq!(
+        reads.last().map(|c| c.args.clone()),
+        Some(vec![
+            "--format=json".to_string(),
+            "--refresh".to_string(),
+            uri.clone()
+        ]),
+        "{calls:?}"
+    );
+    assert!(f.text(CONFIG_PATH).contains(&second));
+    assert!(!f.text(CONFIG_PATH).contains(&first));
+    assert_eq!(f.service.restarts(), 1, "serving the new value");
+    assert_eq!(tools_called(&f, Event::UpdateStatus), ["is-leader"]);
 }
 
 // ---- nrpe-external-master ---------------------------------------------------------------
@@ -3474,14 +3565,16 @@ fn secret_changed_renders_the_new_revision_and_bad_content_is_repaired() {
     let (follower, follower_peer) = follower_of(&leader, &leader_peer, "docker-registry/1");
     follower.deploy();
     let (before, uri) = shared_secret(&leader);
-    // Something wrote content the charm cannot render (a space in the value).
+    // A faulty earlier revision of the charm wrote content it cannot render (a space in
+    // the value); only the application's leader writes its secret, so the leader reads
+    // it at the refresh back to this revision (upgrade-charm reads everything).
     leader.juju.update(|s| {
         let secret = s.secrets.values_mut().next().unwrap();
         secret
             .revisions
             .insert(2, bag(&[("http-secret", "not usable")]));
     });
-    leader.ok(Event::UpdateStatus);
+    leader.ok(Event::UpgradeCharm);
     let warnings = leader.log_lines("WARNING");
     assert!(
         warnings.iter().any(|w| w.contains("cannot be used")),
@@ -3715,7 +3808,11 @@ fn a_value_put_in_the_peer_bag_after_the_move_is_the_one_kept() {
     assert_ne!(value, before);
     assert_eq!((value.as_str(), &uri_after), (after_rollback, &uri));
     assert_eq!(u.juju.secret("registry-shared").unwrap().1.latest(), 2);
-    assert_eq!(u.juju.our_app_bag(&peer), bag(&[("shared-secret", &uri)]));
+    assert_eq!(
+        u.juju.our_app_bag(&peer),
+        bag(&[("shared-secret", &uri), ("shared-secret-generation", "1")]),
+        "the new revision is announced to the other units in the peer app bag"
+    );
     assert!(u.text(CONFIG_PATH).contains(after_rollback));
 }
 
@@ -3973,6 +4070,110 @@ fn a_new_config_that_never_answers_is_rolled_back_but_the_same_one_only_waits() 
         "{message}"
     );
     assert_eq!(u.text(CONFIG_PATH), good);
+}
+
+/// The registry exits because another process holds its port (the old registry still
+/// exiting, or any program): that is no refusal of its config. Nothing is rolled back (the
+/// last good config would meet the same port); the unit says what holds it up, and the
+/// next hook starts the registry again with the same config.
+#[test]
+fn a_port_held_by_another_process_is_no_refusal_and_nothing_is_rolled_back() {
+    let (u, _) = Unit::serving();
+    let good = u.text(CONFIG_PATH);
+    let bind = "listen tcp :5000: bind: address already in use";
+    *u.refuses.lock().unwrap() = Some((
+        "level: \"debug\"".into(),
+        vec![format!(
+            r#"{{"level":"fatal","msg":"{bind}","time":"2099-01-01T00:00:00Z"}}"#
+        )],
+    ));
+    let before = u.service_calls();
+    u.config(&[("log-level", json!("debug"))]);
+    assert_eq!(
+        u.status(),
+        blocked(&format!(
+            "The registry could not listen: {bind}; another process holds the port (find it \
+             with: ss -ltnp); the registry is started again at the next hook."
+        ))
+    );
+    let config = u.text(CONFIG_PATH);
+    assert!(
+        config.contains("level: \"debug\""),
+        "the new config stays: {config}"
+    );
+    assert_eq!(
+        u.service_calls(),
+        (before.0, before.1 + 1, before.2),
+        "one restart, and no second one into the last good config"
+    );
+    assert_ne!(
+        u.text(charm::charm::local::LAST_GOOD_CONFIG),
+        config,
+        "not served yet, so not good yet"
+    );
+    assert_eq!(u.text(charm::charm::local::LAST_GOOD_CONFIG), good);
+
+    // The port is free again: the next hook starts the same config, which serves.
+    *u.refuses.lock().unwrap() = None;
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    assert_eq!(
+        u.service_calls().0,
+        before.0 + 1,
+        "started again by update-status"
+    );
+    assert_eq!(u.text(charm::charm::local::LAST_GOOD_CONFIG), config);
+}
+
+/// A last good config is restored only with the files it names: a refused change that
+/// also turned TLS off removed the certificate and key the last good (https) config
+/// reads, so it is not put back (it would not start, or would start otherwise than it
+/// served); the registry is stopped and the unit says nothing serves.
+#[test]
+fn a_last_good_config_whose_files_are_gone_is_not_restored() {
+    let ca = ca();
+    let (u, _) = Unit::serving();
+    u.config(&tls_blobs(&ca));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    let good = u.text(CONFIG_PATH);
+    assert!(good.contains(DEFAULT_TLS_CERT_PATH));
+    refuse_swift(&u);
+    let mut change = vec![
+        ("tls-ca-blob", json!("")),
+        ("tls-cert-blob", json!("")),
+        ("tls-key-blob", json!("")),
+    ];
+    change.extend(swift_config("wrong"));
+    u.config(&change);
+    assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
+    assert_eq!(
+        u.status(),
+        blocked(
+            "The registry refused its config (storage-swift-username, \
+             storage-swift-password): swift authentication failed: Authorization Failed; \
+             nothing to serve until it is fixed."
+        )
+    );
+    assert_ne!(
+        u.text(CONFIG_PATH),
+        good,
+        "the last good config is not put back"
+    );
+    assert!(!u.service.status().unwrap().is_running());
+    assert!(
+        u.log_lines("WARNING").iter().any(|l| l
+            .contains("the last good config is not restored: what it names is gone")
+            && l.contains(DEFAULT_TLS_CERT_PATH)),
+        "{:?}",
+        u.log_lines("WARNING")
+    );
+    // No restart loop; a fixed config serves.
+    let calls = u.service_calls();
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.service_calls(), calls);
+    *u.refuses.lock().unwrap() = None;
+    u.config(&swift_config("testing"));
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
 }
 
 // ---- a refused cache's upstream (issue 16 item 4) ----------------------------------------

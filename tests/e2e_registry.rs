@@ -1274,16 +1274,20 @@ const FAKE_DOCKER: &str = "/var/lib/e2e-docker";
 
 /// A Docker CLI stand-in (there is no Docker engine here): a "container" is a process whose
 /// pid is in `$D/containers/<name>.pid`. It answers the three commands the charm uses the
-/// way Docker does, and records each call as `[arg][arg]...`.
+/// way Docker does (`stop` returns once every thread of it is gone, its ports free), and
+/// records each call as `[arg][arg]...`.
 const FAKE_DOCKER_CLI: &str = r#"#!/bin/sh
 D=/var/lib/e2e-docker
 printf '[%s]' "$@" >> "$D/argv"; echo >> "$D/argv"
 for name in "$@"; do :; done
 pidf="$D/containers/$name.pid"
-alive() {
+alive() { # any thread left (a Go leader shows Z while its other threads, port held, exit)
   [ -f "$pidf" ] || return 1
-  s=$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$(cat "$pidf")/stat" 2>/dev/null)
-  [ -n "$s" ] && [ "$s" != Z ]
+  for t in /proc/"$(cat "$pidf")"/task/*/stat; do
+    s=$(sed -n 's/.*) \(.\).*/\1/p' "$t" 2>/dev/null)
+    [ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ] && return 0
+  done
+  return 1
 }
 missing() { echo "Error response from daemon: No such container: $name" >&2; exit 1; }
 case "$1 $2" in

@@ -74,6 +74,27 @@ fn app_bag_holds_the_secret_uri_and_deletes_the_value_from_before() {
     assert_eq!(PeerApp::parse(&Databag::new()), Ok(PeerApp::default()));
 }
 
+/// The leader's count of the secret's revisions round-trips; a garbled one is an error
+/// naming its key, and leaves the URI readable on its own.
+#[test]
+fn app_bag_carries_the_shared_secret_generation() {
+    let app = PeerApp {
+        shared_secret: Some(URI.parse().unwrap()),
+        shared_generation: Some(2),
+        ..PeerApp::default()
+    };
+    let b = app.to_databag();
+    assert_eq!(b["shared-secret-generation"], "2");
+    assert_eq!(PeerApp::parse(&b), Ok(app));
+    let mut garbled = b.clone();
+    garbled.insert("shared-secret-generation".into(), "two".into());
+    assert_eq!(
+        PeerApp::parse(&garbled).unwrap_err().key(),
+        "shared-secret-generation"
+    );
+    assert!(PeerApp::shared_secret(&garbled).unwrap().is_some());
+}
+
 #[test]
 fn the_value_from_before_the_move_is_read_from_either_place() {
     let got = PeerApp::legacy_http_secret(&bag([("http-secret", SECRET)])).unwrap();

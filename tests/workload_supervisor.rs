@@ -444,3 +444,54 @@ fn a_registry_that_keeps_dying_is_started_again_with_a_growing_delay_until_stopp
     assert_eq!(fx.sup.status().unwrap(), ServiceStatus::Stopped);
     assert_eq!(http_get(fx.addr, "/v2/"), None);
 }
+
+/// A process whose main thread has exited (its leader shows `Z`) while another thread
+/// still holds its listening socket, as a Go registry does for a moment while it exits:
+/// `stop` must not return until the port is free, or the next start cannot bind it.
+#[test]
+fn stop_returns_only_once_every_thread_is_gone_and_the_port_is_free() {
+    let net = support::net::PrivateLoopback::new();
+    let port = net.port();
+    let dir = tempfile::tempdir().unwrap();
+    // The main thread ends with pthread_exit (through ctypes, which lets go of the
+    // interpreter lock): the process lives on in its other thread, port held.
+    let script = format!(
+        "import ctypes, socket, threading, time\n\
+         s = socket.socket()\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {port}))\n\
+         s.listen()\n\
+         threading.Thread(target=lambda: time.sleep(60)).start()\n\
+         ctypes.CDLL(None).pthread_exit(None)\n"
+    );
+    let spec = ServiceSpec {
+        name: "half-exited".into(),
+        binary: fs::canonicalize("/usr/bin/python3").unwrap(),
+        args: vec!["-c".into(), script],
+        user: None,
+        env: Vec::new(),
+        log_path: dir.path().join("half-exited.log"),
+        pid_path: dir.path().join("half-exited.pid"),
+        stop_timeout: Duration::from_secs(5),
+    };
+    let sup = Supervisor::new(spec, Path::new(WATCHER));
+    sup.start().unwrap();
+    let pid = running_pid(&sup);
+    eventually(
+        "the main thread exited, the port still held",
+        DEADLINE,
+        || {
+            let leader_gone = read_stat(pid).unwrap().is_some_and(|st| !st.is_alive());
+            let held = TcpListener::bind(("127.0.0.1", port)).is_err();
+            (leader_gone && held).then_some(())
+        },
+    );
+    assert!(
+        sup.status().unwrap().is_running(),
+        "a process with a live thread still runs"
+    );
+    sup.stop().unwrap();
+    TcpListener::bind(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("stop() returned while port {port} was still held: {e}"));
+    assert_eq!(sup.status().unwrap(), ServiceStatus::Stopped);
+}

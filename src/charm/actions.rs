@@ -137,6 +137,8 @@ fn not_serving(plan: &Plan) -> String {
         .expected_status()
         .map(|s| s.message)
         .unwrap_or_else(|| "no status yet".into());
+    // Status texts end with a full stop; inside the parentheses it would read ".)".
+    let status = status.trim_end_matches('.');
     format!("the registry is not serving ({status}); nothing was done")
 }
 

@@ -137,8 +137,10 @@ pub enum Note {
     /// cert-provider has not signed the request for the current addresses; the last
     /// certificate it issued still serves.
     RenewalPending,
-    /// cert-provider has answered nothing usable yet.
+    /// cert-provider has answered nothing yet.
     CertificateAwaited,
+    /// cert-provider's answer cannot be used (the log says why).
+    CertificateUnusable,
 }
 
 impl Note {
@@ -166,6 +168,10 @@ impl Note {
                     .to_string()
             }
             Note::CertificateAwaited => "Waiting for a certificate from cert-provider.".to_string(),
+            Note::CertificateUnusable => {
+                "The certificate from cert-provider is unusable (juju debug-log says why)."
+                    .to_string()
+            }
         }
     }
 }

@@ -93,6 +93,9 @@ pub struct LastGood {
     /// sha256 of each option's value then, to name what changed since.
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// The files it names (certificate, key, htpasswd...): it is restored only with them.
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
     /// The port it listened on.
     #[serde(default)]
     pub port: u16,

@@ -9,9 +9,9 @@
 //! service, ports, probe), [`metrics`] (`/metrics` only, on the ingress address),
 //! [`refusal`] (a config the registry refuses is rolled back), [`upstream`] (a refused
 //! cache's upstream, asked until it answers), [`advertise`] (where clients connect),
-//! [`publish`] (relation data), [`nrpe`] (the Nagios check), [`ignored`] (options accepted
-//! and ignored), [`actions`] and [`gc`], [`local`] (what the unit remembers), [`record`]
-//! (the model as last read: what each hook asks Juju again).
+//! [`publish`] (relation data), [`nrpe`] (the Nagios check), [`cos`] (grafana-agent),
+//! [`ignored`] (options accepted and ignored), [`actions`] and [`gc`], [`local`] (what the
+//! unit remembers), [`record`] (the model as last read: what each hook asks Juju again).
 //!
 //! Effects go through the narrow traits in `workload` (chosen once in [`handle`]) and the
 //! hook tools, so tests change the world around the charm, never flags inside it.
@@ -21,6 +21,7 @@ pub mod advertise;
 pub mod apply;
 pub mod auto_tls;
 pub mod builder;
+pub mod cos;
 #[cfg(test)]
 mod fixtures;
 pub mod gc;

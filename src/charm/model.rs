@@ -16,7 +16,7 @@ use crate::juju::{
 use crate::relations::peer::PeerApp;
 use crate::tls::TlsBundle;
 
-use super::record::{self, Announced, Reads, Recorded};
+use super::record::{self, Announced, Reads, Recorded, SharedRead};
 use super::secret::{self, Legacy, Shared, SharedView};
 
 pub use super::record::{endpoints, RelationView};
@@ -50,6 +50,12 @@ pub struct ModelView {
     pub cert_provider: Option<RelationView>,
     /// nrpe subordinate relations (normally one).
     pub nrpe: Vec<RelationView>,
+    /// grafana-agent subordinate relations (at most one).
+    pub cos_agent: Vec<RelationView>,
+    /// The model's name (`juju_model` on every series the agent scrapes).
+    pub model_name: String,
+    /// The model's UUID (`juju_model_uuid`).
+    pub model_uuid: String,
     /// Ports Juju has opened for this unit.
     pub opened_ports: Vec<PortRange>,
     /// When the view was read (certificate validity is checked against it).
@@ -74,7 +80,9 @@ impl ModelView {
         tools: &HookTools<R>,
         recorded: Option<&Recorded>,
     ) -> Result<(Self, Recorded), HookToolError> {
-        let read = match (recorded, record::reads(&ctx.event, recorded.is_some())) {
+        let reads = record::reads(&ctx.event, recorded.is_some());
+        let ask_shared = reads.shared();
+        let read = match (recorded, reads) {
             (Some(rec), Reads::Announced(a)) => match refresh(ctx, tools, rec.clone(), &a) {
                 Err(HookToolError::RelationNotFound { .. }) => {
                     tracing::info!("a recorded relation is gone; reading the model again");
@@ -84,12 +92,18 @@ impl ModelView {
             },
             _ => read_all(ctx, tools),
         };
-        let (leader, rec) = read?;
-        // Asked in every hook: a new revision of the secret is announced only to the units
-        // that track it, and the leader's own changes commit with the hook.
+        let (leader, mut rec) = read?;
+        // The secret as last read, unless Juju could have told of a change since.
+        let known = rec
+            .shared
+            .take()
+            .filter(|k| !ask_shared && k.leader == leader);
         let peer = rec.relations.get(endpoints::PEER).and_then(|p| p.first());
-        let shared = read_shared(tools, leader, peer)?;
-        let view = ModelView::from_record(&ctx.unit, leader, shared, &rec, SystemTime::now());
+        let (shared, read) = read_shared(tools, leader, peer, known)?;
+        rec.shared = read;
+        let mut view = ModelView::from_record(&ctx.unit, leader, shared, &rec, SystemTime::now());
+        view.model_name = ctx.model_name.clone();
+        view.model_uuid = ctx.model_uuid.clone();
         Ok((view, rec))
     }
 
@@ -117,6 +131,9 @@ impl ModelView {
             clients: relations(endpoints::DOCKER_REGISTRY),
             cert_provider: relations(endpoints::CERT_PROVIDER).into_iter().next(),
             nrpe: relations(endpoints::NRPE),
+            cos_agent: relations(endpoints::COS_AGENT),
+            model_name: String::new(),
+            model_uuid: String::new(),
             opened_ports: rec.opened_ports.clone(),
             now,
             // serde_json's Map is ordered by key, so the text is canonical.
@@ -299,24 +316,32 @@ fn read_public_address<R: ToolRunner>(
 
 /// The shared values: the Juju secret whose URI is in the peer app bag (the leader also
 /// finds it by label), a value from before the move in the peer app bag, and only when
-/// neither gives one the Python charm's leader setting. Unusable data is logged and
-/// ignored.
+/// neither gives one the Python charm's leader setting. `known` is the secret as last
+/// read, taken instead of `secret-get` while the bag names the same secret. Returns the
+/// view and the read to record (only a usable one). Unusable data is logged and ignored.
 fn read_shared<R: ToolRunner>(
     tools: &HookTools<R>,
     leader: bool,
     peer: Option<&RelationView>,
-) -> Result<SharedView, HookToolError> {
+    known: Option<SharedRead>,
+) -> Result<(SharedView, Option<SharedRead>), HookToolError> {
     let empty = Databag::new();
     let app = peer.map(|p| &p.app).unwrap_or(&empty);
     let uri = PeerApp::shared_secret(app).unwrap_or_else(|e| {
         tracing::warn!("ignoring the peer relation's data: {e}");
         None
     });
-    let mut juju = None;
-    if let Some(uri) = uri {
+    let mut read = known.filter(|k| uri.as_ref() == Some(&k.uri));
+    if let (None, Some(uri)) = (&read, uri) {
         // A follower is a reader: --refresh keeps it on the latest revision.
         match tools.secret_get(&uri, !leader) {
-            Ok(content) => juju = Some((uri, Shared::parse(&content))),
+            Ok(content) => {
+                read = Some(SharedRead {
+                    uri,
+                    leader,
+                    content,
+                })
+            }
             Err(
                 e @ (HookToolError::SecretNotFound { .. } | HookToolError::PermissionDenied { .. }),
             ) => {
@@ -325,16 +350,25 @@ fn read_shared<R: ToolRunner>(
             Err(e) => return Err(e),
         }
     }
-    if juju.is_none() && leader {
+    if read.is_none() && leader {
         match tools.secret_info_get(secret::LABEL) {
             Ok(info) => {
                 let content = tools.secret_get(&info.uri, false)?;
-                juju = Some((info.uri, Shared::parse(&content)));
+                read = Some(SharedRead {
+                    uri: info.uri,
+                    leader,
+                    content,
+                });
             }
             Err(HookToolError::SecretNotFound { .. }) => {}
             Err(e) => return Err(e),
         }
     }
+    let juju = read
+        .as_ref()
+        .map(|r| (r.uri.clone(), Shared::parse(&r.content)));
+    // An unusable content is asked again in every hook until the leader replaces it.
+    let read = read.filter(|_| juju.as_ref().is_some_and(|(_, c)| c.is_ok()));
     let unusable = |e: crate::relations::WireError| {
         tracing::warn!("ignoring an unusable http-secret: {e}");
         None
@@ -350,7 +384,7 @@ fn read_shared<R: ToolRunner>(
             .unwrap_or_else(unusable)
             .map(|s| (Legacy::LeaderSettings, s));
     }
-    Ok(view)
+    Ok((view, read))
 }
 
 /// Which bags [`read_relation`] reads (each is a tool call).
@@ -369,7 +403,8 @@ impl Bags {
     fn of(endpoint: &str) -> Bags {
         let (ours, units, app) = match endpoint {
             endpoints::PEER => (false, true, true),
-            endpoints::DOCKER_REGISTRY => (true, false, false),
+            // The charm writes to these and decides nothing from their side.
+            endpoints::DOCKER_REGISTRY | endpoints::COS_AGENT => (true, false, false),
             endpoints::CERT_PROVIDER => (true, true, true),
             _ => (true, true, false),
         };

@@ -28,8 +28,9 @@ use super::{advertise, mtls, nrpe, publish, registry, secret, tls_source, upstre
 /// The paths the plan decides from, so the view reads exactly those.
 pub fn paths_to_read(model: &ModelView, local: &LocalState) -> BTreeSet<PathBuf> {
     let mut out = registry::paths(None);
-    if local.last_good.is_some() {
+    if let Some(good) = &local.last_good {
         out.insert(super::local::LAST_GOOD_CONFIG.into());
+        out.extend(good.files.iter().cloned());
     }
     out.extend(ownership::paths(local));
     if let Ok((config, _)) = &model.config {
@@ -191,6 +192,7 @@ fn serve(
         running: p.local.running.clone().unwrap_or_default(),
         binary: binary.to_path_buf(),
         options: view.model.options.clone(),
+        files: registry::files_read(config, files),
         port: config.registry_port,
         tls: tls.on,
         client_certs: scheme == Scheme::HttpsClientCerts,
@@ -201,6 +203,7 @@ fn serve(
     publish::clients(p, &view.model, config, &advertised, ca);
     publish::website(p, &view.model, config, tls.on);
     nrpe::announce(p, &view.model, &nrpe_files);
+    super::cos::publish(p, &view.model, config);
     let peers = view.model.peer.as_ref().map_or(0, |rel| rel.units.len());
     let mut notes = advertise::layout_notes(config, peers, proxies.value.len());
     notes.extend(advertise::runtime_notes(

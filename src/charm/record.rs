@@ -9,7 +9,9 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::juju::{Databag, Event, PortRange, RelationId, RelationKind, UnitName};
+use crate::juju::{
+    Databag, Event, PortRange, RelationId, RelationKind, SecretContent, SecretUri, UnitName,
+};
 
 /// Endpoint names from metadata.yaml.
 pub mod endpoints {
@@ -23,8 +25,17 @@ pub mod endpoints {
     pub const PEER: &str = "peer";
     /// nrpe subordinate.
     pub const NRPE: &str = "nrpe-external-master";
+    /// grafana-agent subordinate (interface `cos_agent`).
+    pub const COS_AGENT: &str = "cos-agent";
     /// Every endpoint, in the order the model is read.
-    pub const ALL: [&str; 5] = [PEER, WEBSITE, DOCKER_REGISTRY, CERT_PROVIDER, NRPE];
+    pub const ALL: [&str; 6] = [
+        PEER,
+        WEBSITE,
+        DOCKER_REGISTRY,
+        CERT_PROVIDER,
+        NRPE,
+        COS_AGENT,
+    ];
 }
 
 /// One relation as seen from this unit: our own bag and the remote side.
@@ -86,6 +97,25 @@ pub struct Recorded {
     /// Writes not known to be committed yet.
     #[serde(default)]
     pub unconfirmed: Unconfirmed,
+    /// The charm's Juju secret as last read, while its content is usable.
+    #[serde(default)]
+    pub shared: Option<SharedRead>,
+}
+
+/// The charm's Juju secret as this unit last read it (`secret-get`), taken instead of
+/// asking again until Juju could have told the unit of a change: a hook that reads
+/// everything (`secret-changed`, leadership, `upgrade-charm`, `install`, `start`), a peer
+/// relation hook (the leader announces each revision it makes in the peer app bag), a
+/// change of leadership or of the URI in that bag. Only committed content is kept: it is
+/// read at the start of a hook, and dropped by a leader that writes a new revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedRead {
+    /// The secret read.
+    pub uri: SecretUri,
+    /// Read as the leader (an owner reads the latest revision; a follower `--refresh`es).
+    pub leader: bool,
+    /// Its content (the values are redacted in `Debug`).
+    pub content: SecretContent,
 }
 
 impl Recorded {
@@ -169,6 +199,16 @@ pub enum Reads {
     Announced(Announced),
 }
 
+impl Reads {
+    /// True when the shared secret is asked afresh.
+    pub fn shared(&self) -> bool {
+        match self {
+            Reads::All => true,
+            Reads::Announced(a) => a.shared,
+        }
+    }
+}
+
 /// The parts of the model an event announces may have changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Announced {
@@ -181,6 +221,10 @@ pub struct Announced {
     pub relation: Option<RelationId>,
     /// The relation going away (`relation-broken`): forgotten even while still listed.
     pub broken: Option<RelationId>,
+    /// The shared secret (`secret-get`): a peer relation hook, which is how followers
+    /// learn of a revision the leader made (they get no `secret-changed` for their own
+    /// application's secret).
+    pub shared: bool,
 }
 
 /// What a hook of `event` reads afresh, given whether a record exists. Leadership is not
@@ -213,6 +257,7 @@ pub fn reads(event: &Event, recorded: bool) -> Reads {
                 ids: ids.then(|| relation.endpoint.clone()),
                 relation: (!broken).then(|| relation.clone()),
                 broken: broken.then(|| relation.clone()),
+                shared: relation.endpoint == endpoints::PEER,
             })
         }
         // install, start (a reboot), upgrade-charm, leadership gained, leader settings,
@@ -243,6 +288,7 @@ mod tests {
             ids: ids.map(str::to_string),
             relation: relation.map(|r| r.parse().unwrap()),
             broken: None,
+            shared: relation.is_some_and(|r| r.starts_with("peer:")),
         })
     }
 
@@ -265,6 +311,10 @@ mod tests {
                 announced(false, None, Some("docker-registry:3")),
             ),
             (
+                rel(Changed, "peer:0"),
+                announced(false, None, Some("peer:0")),
+            ),
+            (
                 rel(Departed, "peer:0"),
                 announced(false, Some("peer"), Some("peer:0")),
             ),
@@ -275,6 +325,7 @@ mod tests {
                     ids: Some("cert-provider".into()),
                     relation: None,
                     broken: Some("cert-provider:4".parse().unwrap()),
+                    shared: false,
                 }),
             ),
             (rel(Changed, "juju-info:7"), announced(false, None, None)),
@@ -293,6 +344,13 @@ mod tests {
             ),
         ];
         for (event, want) in table {
+            let peer =
+                matches!(&event, Event::Relation { relation, .. } if relation.endpoint == "peer");
+            assert_eq!(
+                reads(&event, true).shared(),
+                peer || want == Reads::All,
+                "{event}: the shared secret is asked in peer hooks and full reads"
+            );
             assert_eq!(reads(&event, true), want, "{event}");
             assert_eq!(reads(&event, false), Reads::All, "{event} without a record");
         }

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -149,8 +149,43 @@ fn parse_time(text: &str) -> Option<SystemTime> {
 pub fn redact(line: &str, config: &CharmConfig) -> String {
     let mut out = line.to_string();
     for secret in config.secret_values() {
-        out = out.replace(secret, "<redacted>");
+        out = redact_one(&out, secret);
     }
+    out
+}
+
+/// Secrets shorter than this are replaced only where they stand alone: replacing every
+/// `a` of an access key `a` would garble the line (`s3<redacted>ws`) and tell more
+/// about the secret than it hides.
+const SHORT_SECRET: usize = 8;
+
+/// `line` with `secret` replaced: everywhere when it is long, else only where neither
+/// neighbour is a letter or digit.
+fn redact_one(line: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return line.to_string();
+    }
+    if secret.len() >= SHORT_SECRET {
+        return line.replace(secret, "<redacted>");
+    }
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find(secret) {
+        let before = rest[..at]
+            .chars()
+            .next_back()
+            .or_else(|| out.chars().next_back());
+        let after = rest[at + secret.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if word(before) || word(after) {
+            out.push_str(secret);
+        } else {
+            out.push_str("<redacted>");
+        }
+        rest = &rest[at + secret.len()..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -267,13 +302,6 @@ fn suspects(line: &str, config: &CharmConfig) -> Vec<&'static str> {
             };
         }
     }
-    if l.contains("address already in use") {
-        let debug = format!(":{}", config.debug_port);
-        return match config.prometheus_metrics && l.contains(&debug) {
-            true => vec!["debug-port"],
-            false => vec!["registry-port"],
-        };
-    }
     if l.contains("htpasswd") {
         return vec!["auth-basic-user", "auth-basic-password"];
     }
@@ -281,6 +309,23 @@ fn suspects(line: &str, config: &CharmConfig) -> Vec<&'static str> {
         return vec!["auth-token-root-certs"];
     }
     Vec::new()
+}
+
+/// Whether the registry's error line says another process holds the port it listens on.
+/// That is no refusal of its config (nothing in it to roll back: the holder may be a
+/// registry still exiting, or any other program), so the config stays and the registry is
+/// started again at the next hook.
+pub fn port_in_use(line: &str) -> bool {
+    line.to_ascii_lowercase().contains("address already in use")
+}
+
+/// The status while another process holds the registry's port: its own words and how to
+/// find the holder.
+pub fn port_in_use_status(line: &str) -> Status {
+    Status::blocked(format!(
+        "The registry could not listen: {line}; another process holds the port (find it \
+         with: ss -ltnp); the registry is started again at the next hook."
+    ))
 }
 
 /// The blocked status: the options, the registry's own words, and what serves meanwhile.
@@ -331,6 +376,20 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
         },
         None => None,
     };
+    // Only together with the files it names: without them it would not start (a
+    // certificate), or would start otherwise than it served (the registry makes up an
+    // htpasswd file that is missing).
+    let missing = match &last_good {
+        Some((good, _)) => missing_files(&p, &good.files)?,
+        None => Vec::new(),
+    };
+    if !missing.is_empty() {
+        p.warn(format!(
+            "the last good config is not restored: what it names is gone ({})",
+            missing.join(", ")
+        ));
+    }
+    let last_good = last_good.filter(|_| missing.is_empty());
     let line = match (&refusal.line, config) {
         (Some(line), Some(c)) => redact(line, c),
         _ => fallback_line(refusal.why),
@@ -393,6 +452,7 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
                 running: good.running,
                 binary,
                 options: good.options,
+                files: good.files,
                 port: good.port,
                 tls: good.tls,
                 client_certs: good.client_certs,
@@ -412,6 +472,17 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
     p.local.refused = Some(refused);
     p.status(Status::blocked(message));
     Ok(p.finish())
+}
+
+/// Those of `files` that are not on disk.
+fn missing_files(p: &Builder, files: &[PathBuf]) -> Result<Vec<String>, PlanError> {
+    let mut out = Vec::new();
+    for path in files {
+        if !p.disk.exists(path)? {
+            out.push(path.display().to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// The last good config was refused as well (what it needs is gone too): the registry is
@@ -598,14 +669,35 @@ mod tests {
             ["cache-remoteurl"]
         );
         let port = config(json!({"registry-port": 443}));
-        assert_eq!(
-            blame("listen tcp :443: bind: address already in use", &port, None),
-            ["registry-port"]
-        );
         // Nothing recognisable: what changed, else nothing.
         let changed = BTreeSet::from(["log-level".to_string()]);
         assert_eq!(blame("something new", &port, Some(&changed)), ["log-level"]);
         assert!(blame("something new", &port, None).is_empty());
+    }
+
+    #[test]
+    fn a_port_held_by_another_process_is_no_refusal() {
+        for line in [
+            "listen tcp :5000: bind: address already in use",
+            r#"listen tcp 127.0.0.1:5001: bind: Address already in use"#,
+        ] {
+            assert!(port_in_use(line), "{line}");
+        }
+        for line in [
+            "swift authentication failed: Authorization Failed",
+            "open /etc/docker/registry/registry.crt: no such file or directory",
+            r#"Get "http://10.1.0.12:5000/v2/": dial tcp 10.1.0.12:5000: connect: connection refused"#,
+        ] {
+            assert!(!port_in_use(line), "{line}");
+        }
+        let status = port_in_use_status("listen tcp :443: bind: address already in use");
+        assert_eq!(status.kind, crate::juju::StatusKind::Blocked);
+        assert!(
+            status.message.contains("listen tcp :443"),
+            "{}",
+            status.message
+        );
+        assert!(!status.message.contains("refused its config"));
     }
 
     #[test]
@@ -639,6 +731,21 @@ mod tests {
             redact("proxyconnect tcp: http://u:pw-123@proxy:3128 refused", &p),
             "proxyconnect tcp: http://<redacted>@proxy:3128 refused"
         );
+    }
+
+    #[test]
+    fn a_short_secret_is_redacted_only_where_it_stands_alone() {
+        let c = config(json!({
+            "storage-s3-accesskey": "a",
+            "storage-s3-secretkey": "pw",
+            "storage-s3-bucket": "b",
+            "storage-s3-region": "r",
+        }));
+        assert_eq!(
+            redact("s3aws: InvalidAccessKeyId: key a failed", &c),
+            "s3aws: InvalidAccessKeyId: key <redacted> failed"
+        );
+        assert_eq!(redact("pw:a;apw", &c), "<redacted>:<redacted>;apw");
     }
 
     #[test]

@@ -209,6 +209,22 @@ pub fn config_yml(
     Ok(rendered)
 }
 
+/// The files a config.yml rendered from `config` and `tls` names for the registry to
+/// read: a last good config is only good with them.
+pub fn files_read(config: &CharmConfig, tls: Option<TlsFiles<'_>>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(tls) = tls {
+        out.extend([tls.cert.to_path_buf(), tls.key.to_path_buf()]);
+        out.extend(tls.client_cas.map(Path::to_path_buf));
+    }
+    match config.auth {
+        Auth::Basic { .. } => out.push(render::HTPASSWD_PATH.into()),
+        Auth::Token { .. } => out.push(render::TOKEN_PEM_PATH.into()),
+        Auth::None => {}
+    }
+    out
+}
+
 /// The registry's environment from the config: HTTP_PROXY and HTTPS_PROXY when set.
 pub fn env(c: &CharmConfig) -> Vec<(String, String)> {
     [
@@ -460,6 +476,26 @@ mod tests {
             service_action(&crashed, Some("a"), "a"),
             ServiceAction::Start
         );
+    }
+
+    #[test]
+    fn the_files_the_registry_reads_are_named_for_the_last_good_config() {
+        let basic = config(json!({"auth-basic-user": "u", "auth-basic-password": "p"}));
+        let tls = TlsFiles {
+            cert: Path::new("/c.crt"),
+            key: Path::new("/c.key"),
+            client_cas: Some(Path::new("/ca.crt")),
+        };
+        assert_eq!(
+            files_read(&basic, Some(tls)),
+            [
+                PathBuf::from("/c.crt"),
+                "/c.key".into(),
+                "/ca.crt".into(),
+                render::HTPASSWD_PATH.into()
+            ]
+        );
+        assert!(files_read(&config(json!({})), None).is_empty());
     }
 
     #[test]

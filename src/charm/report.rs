@@ -146,9 +146,16 @@ fn watch(fx: &Effects<'_>, plan: &Plan, p: &Probe, since: SystemTime) -> Result<
                     .map(|s| s.log_tail(LOG_LINES))
                     .transpose()?
                     .unwrap_or_default();
+                let line = refusal::error_line(&lines, since, None);
+                // Another process holds its port: nothing to roll back; the config
+                // stays, and the next hook starts the registry again.
+                if let Some(line) = line.as_deref().filter(|l| refusal::port_in_use(l)) {
+                    tracing::warn!("the registry could not listen: {line}");
+                    return Ok(Answer::Silent(refusal::port_in_use_status(line)));
+                }
                 return Ok(Answer::Refused(Refusal {
                     why: Why::Exited,
-                    line: refusal::error_line(&lines, since, None),
+                    line,
                 }));
             }
             tracing::warn!("registry not answering: {e}");
@@ -192,6 +199,7 @@ fn promote(fx: &Effects<'_>, local: &mut LocalState, candidate: &Candidate) -> R
         env: candidate.env.clone(),
         running: candidate.running.clone(),
         options: candidate.options.clone(),
+        files: candidate.files.clone(),
         port: candidate.port,
         tls: candidate.tls,
         client_certs: candidate.client_certs,

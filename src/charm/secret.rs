@@ -6,8 +6,10 @@
 //! earlier charms kept it (the peer app bag, the Python charm's leader settings: the same
 //! value, so clients see no change and no unit restarts), and records its URI in the
 //! peer app bag, deleting the old copy there in the same commit. Every unit reads the
-//! secret by that URI (the leader also by its label); `secret-changed` runs the same
-//! reconcile as every hook, so a new revision is rendered at once.
+//! secret by that URI (the leader also by its label) and records what it read; it asks
+//! again only when Juju could have told it of a change (`secret-changed`, a peer hook:
+//! each revision the leader makes also changes the peer app bag, because the other units
+//! of the owning application get no `secret-changed`; see `record::SharedRead`).
 
 use base64::Engine as _;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -35,7 +37,8 @@ pub const HTTP_SECRET: &str = "http-secret";
 /// To share another value between units (the tls-auto CA key), add a field here and its
 /// key in [`Shared::parse`] and [`Shared::content`], and have [`share`] set a new
 /// revision (`secret-set`, as it does for an unusable http secret) when the latest one
-/// lacks it: every unit reads it in its next hook (`secret-changed` on the others).
+/// lacks it: the other units read it in the peer hook its new generation in the peer app
+/// bag runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shared {
     /// The registry's `http.secret`.
@@ -225,17 +228,30 @@ pub fn share(
             return Ok(Some(value));
         }
         Some((uri, current)) => {
-            if current.as_ref().ok() != Some(&content) {
+            let set = current.as_ref().ok() != Some(&content);
+            if set {
                 p.step(Step::Secret(SecretStep::Set {
                     uri: uri.clone(),
                     content,
                 }));
+                // The new revision commits with the hook, or not at all: the next hook
+                // reads the secret again rather than trusting what this one read.
+                if let Some(model) = &mut p.local.model {
+                    model.shared = None;
+                }
             } else {
                 remove_unread_revision(p, event, uri);
             }
             if let Some(peer) = peer {
+                // Followers get no secret-changed for their own application's secret: a
+                // new revision changes the peer app bag, which runs their peer hook.
+                let generation = set.then(|| {
+                    let before = PeerApp::shared_generation(&peer.app).ok().flatten();
+                    before.unwrap_or(0).saturating_add(1)
+                });
                 let app = PeerApp {
                     shared_secret: Some(uri.clone()),
+                    shared_generation: generation,
                     ..PeerApp::default()
                 };
                 p.relation(&peer.id, true, &peer.app, &app.to_databag());

@@ -207,6 +207,8 @@ pub struct Candidate {
     pub binary: PathBuf,
     /// sha256 of each option's value (to name what changed when a later config is refused).
     pub options: BTreeMap<String, String>,
+    /// The files it names for the registry to read (see [`super::registry::files_read`]).
+    pub files: Vec<PathBuf>,
     /// The port it listens on.
     pub port: u16,
     /// Whether it serves TLS.

@@ -24,7 +24,7 @@ use super::builder::Disk;
 use super::builder::{Builder, PlanError};
 use super::local::{self, CsrRecord, TlsFrom};
 use super::model::{ModelView, RelationView};
-use super::notes::{LogLine, Noted};
+use super::notes::{Level, LogLine, Noted};
 use super::ownership::{drop_owned, put, put_over_operator, Wanted};
 use super::view::View;
 use super::{auto_tls, mtls, publish};
@@ -251,16 +251,22 @@ pub fn plan(
                 }
                 return serve(p, paths, account, bundle, TlsFrom::CertProvider, notes);
             }
-            Answer::Awaited if p.local.tls_from == Some(TlsFrom::CertProvider) => {
-                if let Some(kept) = kept(p, paths, view.model.now)? {
-                    // Never back to http while the provider signs a new request: the last
-                    // certificate it issued still serves.
-                    notes.push(Note::RenewalPending);
-                    return Ok(Chosen::Tls(Tls { notes, ..kept }));
+            Answer::Awaited | Answer::Unusable => {
+                // Never back to http while the provider has nothing new to use: the last
+                // certificate it issued still serves.
+                let last = match p.local.tls_from == Some(TlsFrom::CertProvider) {
+                    true => kept(p, paths, view.model.now)?,
+                    false => None,
+                };
+                notes.push(match (&answer, &last) {
+                    (Answer::Unusable, _) => Note::CertificateUnusable,
+                    (_, Some(_)) => Note::RenewalPending,
+                    (_, None) => Note::CertificateAwaited,
+                });
+                if let Some(last) = last {
+                    return Ok(Chosen::Tls(Tls { notes, ..last }));
                 }
-                notes.push(Note::CertificateAwaited);
             }
-            Answer::Awaited => notes.push(Note::CertificateAwaited),
         }
     }
     if !config.tls_auto || operator_files(p, paths)? {
@@ -557,8 +563,11 @@ enum Answer {
         /// A renewal is pending.
         pending: bool,
     },
-    /// Nothing usable for the current request yet.
+    /// Nothing for the current request yet.
     Awaited,
+    /// An answer that cannot be used (garbage, expired, not for our key): the log says
+    /// why. Told apart from `Awaited` so the status does not ask the operator to wait.
+    Unusable,
 }
 
 /// Publishes our certificate request on cert-provider (the legacy keys easyrsa reads and
@@ -607,6 +616,7 @@ fn cert_provider(
         &key,
         view.model.now,
     );
+    let rejected = answer.notes.iter().any(|l| l.level == Level::Warn);
     p.logs(answer.notes);
     Ok(match answer.value {
         Some(bundle) => {
@@ -614,6 +624,7 @@ fn cert_provider(
             let pending = !subject.sans.iter().all(|s| issued.contains(s));
             Answer::Issued { bundle, pending }
         }
+        None if rejected => Answer::Unusable,
         None => Answer::Awaited,
     })
 }

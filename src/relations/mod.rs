@@ -20,8 +20,10 @@
 //! | [`cert_provider`] | `cert-provider` (requires) | `tls-certificates` (legacy + v4) |
 //! | [`peer`] | `peer` (peers) | `peer-discovery` |
 //! | [`nrpe`] | `nrpe-external-master` (provides) | `nrpe-external-master` |
+//! | [`cos_agent`] | `cos-agent` (provides) | `cos_agent` (grafana-agent) |
 
 pub mod cert_provider;
+pub mod cos_agent;
 pub mod docker_registry;
 mod json;
 pub mod netloc;

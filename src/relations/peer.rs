@@ -18,6 +18,10 @@
 //!                                                (label `registry-shared`) holding the
 //!                                                registry's http.secret; not a secret
 //!                                                itself: only our units can read it
+//! shared-secret-generation  N     counts the revisions the leader made of that secret
+//!                                 after the first: each new one changes this bag, so
+//!                                 the other units, which get no secret-changed for their
+//!                                 own application's secret, get a relation-changed
 //! tls-auto-ca       <PEM>         the tls-auto CA certificate (made once, when first needed)
 //! tls-auto-ca-key   <PEM>         its private key: every unit signs its own certificate
 //! python-client-ca  <PEM>         the CA whose client certificates the Python charm's
@@ -53,6 +57,8 @@ pub const SHARED_SECRET: &str = "shared-secret";
 /// Key (app bag before the move, and the Python charm's leader settings): the shared
 /// `http.secret` itself.
 pub const HTTP_SECRET: &str = "http-secret";
+/// Key (app bag): how many revisions the leader made of the Juju secret after the first.
+pub const SHARED_GENERATION: &str = "shared-secret-generation";
 /// Key (app bag): the tls-auto CA certificate.
 pub const TLS_AUTO_CA: &str = "tls-auto-ca";
 /// Key (app bag): the tls-auto CA key.
@@ -138,6 +144,8 @@ impl fmt::Debug for HttpSecret {
 pub struct PeerApp {
     /// `shared-secret`.
     pub shared_secret: Option<SecretUri>,
+    /// `shared-secret-generation`.
+    pub shared_generation: Option<u64>,
     /// `tls-auto-ca` and `tls-auto-ca-key`.
     pub tls_auto_ca: Option<AutoCa>,
     /// `python-client-ca`.
@@ -149,6 +157,7 @@ impl PeerApp {
     pub fn parse(bag: &Databag) -> Result<Self, WireError> {
         Ok(PeerApp {
             shared_secret: PeerApp::shared_secret(bag)?,
+            shared_generation: PeerApp::shared_generation(bag)?,
             tls_auto_ca: PeerApp::auto_ca(bag)?,
             python_client_ca: PeerApp::python_client_ca(bag)?,
         })
@@ -160,6 +169,16 @@ impl PeerApp {
             .map(|v| {
                 v.parse::<SecretUri>()
                     .map_err(|e| WireError::invalid(SHARED_SECRET, e.reason))
+            })
+            .transpose()
+    }
+
+    /// The count of the Juju secret's revisions after the first, alone.
+    pub fn shared_generation(bag: &Databag) -> Result<Option<u64>, WireError> {
+        get(bag, SHARED_GENERATION)
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| WireError::invalid(SHARED_GENERATION, "not a whole number"))
             })
             .transpose()
     }
@@ -193,6 +212,9 @@ impl PeerApp {
         if let Some(uri) = &self.shared_secret {
             out.insert(SHARED_SECRET.to_string(), uri.to_string());
             out.insert(HTTP_SECRET.to_string(), String::new());
+        }
+        if let Some(n) = self.shared_generation {
+            out.insert(SHARED_GENERATION.to_string(), n.to_string());
         }
         if let Some(ca) = &self.tls_auto_ca {
             out.insert(TLS_AUTO_CA.to_string(), ca.cert.as_str().to_string());

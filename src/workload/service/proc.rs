@@ -63,6 +63,32 @@ pub fn read_stat(pid: u32) -> io::Result<Option<ProcStat>> {
     }
 }
 
+/// Whether any thread of process `pid` has not exited yet. A thread group leader shows
+/// `Z` as soon as its own thread has exited, while the process's other threads (a Go
+/// program's) may still be running or exiting, holding its files and sockets (its
+/// listening port); only when none is alive are they closed. False when it is gone.
+pub fn threads_alive(pid: u32) -> io::Result<bool> {
+    let dir = match fs::read_dir(format!("/proc/{pid}/task")) {
+        Ok(dir) => dir,
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => {
+            return Ok(false)
+        }
+        Err(e) => return Err(e),
+    };
+    for entry in dir {
+        let tid = entry?.file_name();
+        let path = format!("/proc/{pid}/task/{}/stat", tid.to_string_lossy());
+        match fs::read_to_string(&path) {
+            Ok(text) if parse_stat(&text).is_some_and(|st| st.is_alive()) => return Ok(true),
+            Ok(_) => {}
+            // The thread was collected between the listing and the read.
+            Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
 /// The argv of a process; `None` when gone. Empty for a zombie or kernel thread.
 pub fn read_cmdline(pid: u32) -> io::Result<Option<Vec<String>>> {
     match fs::read(format!("/proc/{pid}/cmdline")) {
@@ -125,5 +151,7 @@ mod tests {
         assert!(!read_cmdline(me).unwrap().unwrap().is_empty());
         assert_eq!(read_stat(u32::MAX / 2).unwrap(), None);
         assert!(boot_id().is_some_and(|b| b.len() >= 32));
+        assert!(threads_alive(me).unwrap());
+        assert!(!threads_alive(u32::MAX / 2).unwrap());
     }
 }

@@ -24,7 +24,7 @@ use nix::sys::stat::{umask, Mode};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::{getgrouplist, setgid, setgroups, setsid, setuid, Gid, Pid, Uid, User};
 
-use super::proc::{boot_id, read_cmdline, read_stat};
+use super::proc::{boot_id, read_cmdline, read_stat, threads_alive};
 use super::{ServiceError, ServiceSpec, ServiceStatus};
 use crate::workload::files::{FileSpec, Files, HostFiles};
 use crate::workload::users::UsersError;
@@ -263,7 +263,9 @@ impl<F: Files> Supervisor<F> {
             None => return crashed(format!("process {pid} is gone")),
             Some(st) => st,
         };
-        if !stat.is_alive() {
+        // Its main thread gone but another still exiting (or running): still ours, and
+        // still holding its port.
+        if !stat.is_alive() && !Self::threads_alive(pid)? {
             return crashed(format!("process {pid} has exited (state {})", stat.state));
         }
         if stat.start_time != rec.start_time {
@@ -272,8 +274,12 @@ impl<F: Files> Supervisor<F> {
                 stat.start_time, rec.start_time
             ));
         }
-        if let Program::Other(runs) = program_of(pid, binary)? {
-            return crashed(format!("pid {pid} runs {runs}, not {}", binary.display()));
+        // With its main thread gone a process shows no program any more (the leader's
+        // `exe` and `cmdline` are empty); pid, start time and boot id say it is ours.
+        if stat.is_alive() {
+            if let Program::Other(runs) = program_of(pid, binary)? {
+                return crashed(format!("pid {pid} runs {runs}, not {}", binary.display()));
+            }
         }
         Ok(ServiceStatus::Running { pid })
     }
@@ -538,14 +544,19 @@ impl<F: Files> Supervisor<F> {
         if st.start_time != start_time {
             return Ok(false);
         }
-        if st.is_alive() {
+        // A leader that shows `Z` while its other threads exit still holds the port.
+        if st.is_alive() || Self::threads_alive(pid)? {
             return Ok(true);
         }
         if st.ppid == std::process::id() {
             return Ok(!reap(pid));
         }
-        // Someone else's zombie: nothing left for us to wait for.
+        // Someone else's zombie, every thread gone: nothing left for us to wait for.
         Ok(false)
+    }
+
+    fn threads_alive(pid: u32) -> Result<bool, ServiceError> {
+        threads_alive(pid).map_err(|cause| ServiceError::Proc { pid, cause })
     }
 
     /// Collects `pid` if it is (or is about to be) our zombie child; bounded.
