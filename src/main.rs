@@ -3,14 +3,18 @@
 //! Exit codes: 0 handled (or an unknown hook, skipped); 1 handling failed (Juju marks the
 //! hook failed and retries it); 2 not started by Juju or a broken Juju environment.
 //!
-//! `dispatch metrics-proxy ...` is the other way it runs: the long-lived service the
-//! charm starts to expose the registry's `/metrics` and nothing else of its debug server
-//! ([`charm::metrics_proxy`]).
+//! `dispatch supervise` is the built-in supervisor's watcher (machines without systemd):
+//! a hook starts it detached, the service's spec on its stdin, and it keeps the service
+//! running until it is told to stop (`workload::service::watch`).
+//!
+//! `dispatch metrics-proxy ...` is the long-lived service the charm starts to expose the
+//! registry's `/metrics` and nothing else of its debug server ([`charm::metrics_proxy`]).
 
 use std::error::Error as StdError;
 use std::process::ExitCode;
 
 use charm::juju::{self, Context, ContextError, HookTools};
+use charm::workload::service::{watch, ServiceError, WATCH_COMMAND};
 use tracing_subscriber::filter::LevelFilter;
 
 const USAGE: &str = "\
@@ -22,7 +26,8 @@ It reads the event from the environment and needs at least:
   JUJU_MODEL_NAME  JUJU_MODEL_UUID  JUJU_VERSION  JUJU_CHARM_DIR
 plus the per-event variables (JUJU_RELATION_ID, JUJU_REMOTE_APP, JUJU_ACTION_NAME, ...),
 and the Juju hook tools (juju-log, status-set, relation-get, ...) on PATH.
-JUJU_DISPATCH_PATH is not set: run this only through Juju or `jujusim`.";
+JUJU_DISPATCH_PATH is not set: run this only through Juju or `jujusim`.
+(`supervise` is the registry's watcher, which the charm starts itself.)";
 
 /// How a run ended; turned into an exit code in exactly one place.
 enum Outcome {
@@ -30,9 +35,19 @@ enum Outcome {
     NotUnderJuju,
     BadEnvironment(ContextError),
     Failed(charm::charm::Error),
+    WatcherFailed(ServiceError),
 }
 
 fn run() -> Outcome {
+    let mut args = std::env::args_os().skip(1);
+    if let (Some(command), None) = (args.next(), args.next()) {
+        if command == WATCH_COMMAND {
+            return match watch::main(std::io::stdin().lock()) {
+                Ok(()) => Outcome::Done,
+                Err(e) => Outcome::WatcherFailed(e),
+            };
+        }
+    }
     if std::env::var_os("JUJU_DISPATCH_PATH").is_none() {
         return Outcome::NotUnderJuju;
     }
@@ -99,6 +114,11 @@ fn main() -> ExitCode {
         Outcome::Failed(e) => {
             // Through tracing so it reaches both stderr and juju-log, once.
             tracing::error!("hook failed: {}", chain(&e));
+            ExitCode::from(1)
+        }
+        Outcome::WatcherFailed(e) => {
+            // stderr is the registry's log, where the watcher writes.
+            eprintln!("docker-registry-charm supervisor: error: {}", chain(&e));
             ExitCode::from(1)
         }
     }

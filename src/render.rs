@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Auth, Cache, CharmConfig, Secret, Storage};
+use crate::secret;
 
 /// Host path of the rendered registry config.
 pub const CONFIG_PATH: &str = "/etc/docker/registry/config.yml";
@@ -26,6 +27,17 @@ pub const CLIENT_CA_PATH: &str = "/etc/docker/registry/client-ca.crt";
 pub const STORAGE_ROOT: &str = "/srv/registry";
 
 const TEMPLATE: &str = include_str!("../templates/config.yml.hbs");
+
+/// How long a stopping registry lets requests in flight finish. Without it the registry
+/// dies of SIGTERM at once, cutting every request a restart catches; with it, it stops
+/// accepting (haproxy sends new requests to other units) and exits 0 once they are done.
+/// Measured under load on jujusim: blob uploads to Swift took over 5 s, and a 5 s drain
+/// cut them (haproxy answered 502). Shorter than the service's stop timeout (30 s),
+/// after which it is killed anyway; an idle registry stops at once.
+pub const DRAIN_TIMEOUT: &str = "25s";
+
+/// What the swift driver's temp-URL key is derived for (from the shared http secret).
+const SWIFT_TEMPURL_PURPOSE: &str = "docker-registry swift temp-url key";
 
 /// Server certificate and key paths, given when TLS is on.
 #[derive(Debug, Clone, Copy)]
@@ -133,6 +145,7 @@ struct SwiftView {
     username: String,
     password: String,
     container: String,
+    secretkey: Option<String>,
     region: Option<String>,
     tenant: Option<String>,
     domain: Option<String>,
@@ -161,6 +174,7 @@ struct TokenView {
 #[derive(Serialize)]
 struct HttpView {
     addr: String,
+    draintimeout: &'static str,
     host: Option<String>,
     secret: Option<String>,
     tls: Option<TlsView>,
@@ -241,6 +255,14 @@ fn view(inputs: &RegistryConfigInputs<'_>) -> Result<View, RenderError> {
                 username: s.username.clone(),
                 password: s.password.expose().to_string(),
                 container: s.container.clone(),
+                // The temp-URL key the driver sets on the container: derived from the
+                // shared secret, so every unit renders the same one. A unit with another
+                // key would overwrite it and break the others' redirect URLs.
+                secretkey: inputs.http_secret.map(|s| {
+                    secret::derive(s, SWIFT_TEMPURL_PURPOSE)
+                        .expose()
+                        .to_string()
+                }),
                 region: s.region.clone(),
                 tenant: s.tenant.clone(),
                 domain: s.domain.clone(),
@@ -285,6 +307,7 @@ fn view(inputs: &RegistryConfigInputs<'_>) -> Result<View, RenderError> {
     };
     let http = HttpView {
         addr: format!(":{}", inputs.listen_port),
+        draintimeout: DRAIN_TIMEOUT,
         host: cfg.http_host.as_ref().map(|u| u.as_str().to_string()),
         secret: inputs.http_secret.map(|s| s.expose().to_string()),
         tls: match inputs.tls {

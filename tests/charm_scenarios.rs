@@ -606,7 +606,14 @@ fn follower_without_secret_waits_then_starts_with_the_leaders_secret() {
     assert_eq!(u.service_calls(), (1, 0, 0));
     let (secret, uri) = shared_secret(&leader);
     assert!(u.text(CONFIG_PATH).contains(&secret));
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (http)."));
+    // Two units on filesystem storage: active, and says so (B30).
+    assert_eq!(
+        u.status(),
+        active(
+            "Ready at 10.1.0.5:5000 (http). Filesystem storage on 2 units: an image pushed \
+             to one is not on the others; use s3 or swift storage to share them."
+        )
+    );
     let reads = u.juju.calls_of("secret-get");
     assert_eq!(
         reads.last().unwrap().args,
@@ -936,10 +943,11 @@ fn garbage_remote_data_is_logged_and_ignored() {
     assert!(!u.exists(DEFAULT_TLS_CERT_PATH));
 }
 
-/// B4 and B1: the website leader lists servers by unit NUMBER with their ingress
-/// addresses; clients and the status get haproxy's address WITH registry-port.
+/// B4 and B1: every unit publishes itself as a server with its ingress address, a
+/// `backup` while a lower-NUMBERED unit exists (filesystem storage; /2 is lower than
+/// /10, not higher); clients and the status get haproxy's address WITH registry-port.
 #[test]
-fn website_leader_orders_servers_by_number_and_proxied_netloc_keeps_the_port() {
+fn every_unit_publishes_itself_and_the_proxied_netloc_keeps_the_port() {
     let u = Unit::new("docker-registry/5", true);
     let peer = u.juju.add_relation("peer", "docker-registry");
     u.juju
@@ -957,32 +965,28 @@ fn website_leader_orders_servers_by_number_and_proxied_netloc_keeps_the_port() {
 
     let ours = u.juju.our_bag(&website);
     assert_eq!(ours["hostname"], ADDR);
+    assert_eq!(ours["private-address"], ADDR);
     assert_eq!(ours["port"], "5000");
     let services = &ours["services"];
-    let pos = |name: &str| {
-        services
-            .find(&format!("[{name},"))
-            .unwrap_or_else(|| panic!("{name} not in {services}"))
-    };
     assert!(
-        pos("docker-registry-2") < pos("docker-registry-5"),
+        services.contains(&format!(
+            "[docker-registry-5, {ADDR}, 5000, check inter 500ms rise 2 fall 2 maxconn 4096 backup]"
+        )),
         "{services}"
     );
     assert!(
-        pos("docker-registry-5") < pos("docker-registry-10"),
-        "{services}"
-    );
-    assert!(
-        services.contains("docker-registry-10, 10.1.0.10, 5000"),
-        "{services}"
+        !services.contains("docker-registry-2") && !services.contains("docker-registry-10"),
+        "a unit speaks only for itself: {services}"
     );
 
     // A runtime related to plain http is told what it misses (B6).
     assert_eq!(
         u.status(),
         active(
-            "Ready at 10.1.0.100:5000 (http, proxied). Container runtimes pull over HTTPS \
-             only: juju config docker-registry tls-auto=true, or relate a CA."
+            "Ready at 10.1.0.100:5000 (http, proxied). Filesystem storage on 3 units: an \
+             image pushed to one is not on the others; use s3 or swift storage to share them. \
+             Container runtimes pull over HTTPS only: juju config docker-registry \
+             tls-auto=true, or relate a CA."
         )
     );
     assert_eq!(
@@ -991,10 +995,10 @@ fn website_leader_orders_servers_by_number_and_proxied_netloc_keeps_the_port() {
     );
 }
 
-/// A follower is not a standalone haproxy backend: it deletes what a leader publishes
-/// and keeps Juju's private-address.
+/// A follower publishes itself too (haproxy's backend must not depend on the leader), and
+/// a stanza it wrote as a former leader, listing other units, is replaced.
 #[test]
-fn website_follower_deletes_its_leader_keys() {
+fn a_follower_publishes_itself_and_drops_what_it_wrote_as_leader() {
     let u = Unit::new("docker-registry/1", false);
     let peer = u.juju.add_relation("peer", "docker-registry");
     u.juju.with_relation(&peer, |r| {
@@ -1008,15 +1012,20 @@ fn website_follower_deletes_its_leader_keys() {
         r.ours.extend(bag(&[
             ("hostname", ADDR),
             ("port", "5000"),
-            ("services", "- service_name: docker-registry\n"),
+            (
+                "services",
+                "- service_name: docker-registry\n  servers:\n  - [docker-registry-0, 10.1.0.4, 5000, check]\n",
+            ),
         ]))
     });
     u.deploy();
     let ours = u.juju.our_bag(&website);
-    for k in ["hostname", "port", "services", "all_services"] {
-        assert!(!ours.contains_key(k), "{k} left in {ours:?}");
-    }
+    assert_eq!(ours["hostname"], ADDR);
     assert_eq!(ours["private-address"], ADDR);
+    let services = &ours["services"];
+    assert!(services.contains("[docker-registry-1, "), "{services}");
+    assert!(!services.contains("docker-registry-0"), "{services}");
+    assert!(!ours.contains_key("all_services"));
 }
 
 // ---- cert-provider ------------------------------------------------------------------------
@@ -1598,6 +1607,55 @@ fn proxy_address_is_in_the_certificate_sans() {
     assert!(sans.contains(&ADDR.to_string()), "{sans:?}");
 }
 
+/// B34: with several haproxy units every one of them is in the certificate SANs, the
+/// status asks for `http-host` (still `active`), and once it is set clients get it and
+/// the advice goes.
+#[test]
+fn several_proxies_are_all_in_the_sans_and_the_status_asks_for_http_host() {
+    let (u, _) = Unit::serving();
+    let website = u.juju.add_relation("website", "haproxy");
+    for (unit, addr) in [("haproxy/0", "10.1.0.100"), ("haproxy/1", "10.1.0.101")] {
+        u.juju.set_unit_bag(&website, unit, juju_keys(addr));
+        u.ok(joined(&website, unit));
+    }
+    let cp = u.juju.add_relation("cert-provider", "easyrsa");
+    u.juju.set_unit_bag(&cp, "easyrsa/0", juju_keys("10.1.0.9"));
+    u.ok(joined(&cp, "easyrsa/0"));
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    for addr in ["10.1.0.100", "10.1.0.101", ADDR] {
+        assert!(sans.contains(&addr.to_string()), "{addr} not in {sans:?}");
+    }
+    // cert-provider has not answered yet: that note comes after the advice.
+    assert_eq!(
+        u.status(),
+        active(
+            "Ready at 10.1.0.100:5000 (http, proxied). 2 haproxy units, clients get only \
+             the first one's address: set http-host to a name for all of them. Waiting for \
+             a certificate from cert-provider."
+        )
+    );
+
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    u.config(&[("http-host", json!("https://registry.example.com:5000/"))]);
+    assert_eq!(
+        u.status(),
+        active(
+            "Ready at registry.example.com:5000 (https, proxied). Waiting for a certificate \
+             from cert-provider."
+        )
+    );
+    assert_eq!(
+        u.juju.our_bag(&client)["registry_netloc"],
+        "\"registry.example.com:5000\""
+    );
+    let sans: Vec<String> = serde_json::from_str(&u.juju.our_bag(&cp)["sans"]).unwrap();
+    assert!(
+        sans.contains(&"registry.example.com".to_string()),
+        "{sans:?}"
+    );
+}
+
 /// Issue 17: the unit's public address (a floating IP or a public name, when it differs
 /// from the ingress address) is in the request, as it was with the Python charm; a unit
 /// Juju knows no public address for requests without it.
@@ -2070,30 +2128,33 @@ fn website_stanza_passes_cert_provider_tls_through() {
     assert!(services.contains("check-ssl"), "{services}");
 }
 
-/// A departed peer leaves the haproxy server list at once.
+/// With filesystem storage, the next unit becomes the primary as soon as the lower one
+/// departs (its server leaves haproxy with its bag).
 #[test]
-fn departed_peer_leaves_the_server_list() {
-    let (u, peer) = Unit::leader();
+fn a_departed_lower_peer_makes_this_unit_the_primary() {
+    let u = Unit::new("docker-registry/1", true);
+    let peer = u.juju.add_relation("peer", "docker-registry");
     u.juju
-        .set_unit_bag(&peer, "docker-registry/1", juju_keys("10.1.0.6"));
+        .set_unit_bag(&peer, "docker-registry/0", juju_keys("10.1.0.4"));
     u.deploy();
     let website = u.juju.add_relation("website", "haproxy");
     u.juju
         .set_unit_bag(&website, "haproxy/0", juju_keys("10.1.0.100"));
     u.ok(joined(&website, "haproxy/0"));
-    assert!(u.juju.our_bag(&website)["services"].contains("docker-registry-1"));
+    let services = u.juju.our_bag(&website)["services"].clone();
+    assert!(services.contains("maxconn 4096 backup]"), "{services}");
     u.juju
-        .with_relation(&peer, |r| r.units.remove("docker-registry/1"));
+        .with_relation(&peer, |r| r.units.remove("docker-registry/0"));
     u.ok(Event::Relation {
         kind: RelationKind::Departed,
         relation: peer.clone(),
         remote_app: "docker-registry".parse().unwrap(),
-        remote_unit: Some("docker-registry/1".parse().unwrap()),
-        departing_unit: Some("docker-registry/1".parse().unwrap()),
+        remote_unit: Some("docker-registry/0".parse().unwrap()),
+        departing_unit: Some("docker-registry/0".parse().unwrap()),
     });
     let services = u.juju.our_bag(&website)["services"].clone();
-    assert!(!services.contains("docker-registry-1"), "{services}");
-    assert!(services.contains("docker-registry-0"), "{services}");
+    assert!(services.contains("[docker-registry-1, "), "{services}");
+    assert!(!services.contains("backup"), "{services}");
 }
 
 /// The fake answers like Juju (typed errors through the charm's own classify) and refuses
@@ -2406,7 +2467,8 @@ fn a_recorded_relation_that_is_gone_is_noticed_at_the_next_write() {
 }
 
 /// Losing leadership runs no hook on the old leader: `is-leader`, the one call of
-/// update-status, is how it learns, and it stops publishing the haproxy stanza.
+/// update-status, is how it learns. Its haproxy stanza names only itself, so it stays as
+/// it is: haproxy's backend does not depend on who leads.
 #[test]
 fn a_leader_that_lost_leadership_learns_it_at_update_status() {
     let (u, peer) = Unit::serving();
@@ -2421,10 +2483,17 @@ fn a_leader_that_lost_leadership_learns_it_at_update_status() {
     assert!(u.juju.our_bag(&website).contains_key("services"));
     u.ok(Event::UpdateStatus);
 
+    let before = u.juju.our_bag(&website);
+
     u.juju.update(|s| s.leader = false);
     let calls = tools_called(&u, Event::UpdateStatus);
-    assert_eq!(calls, ["is-leader", "secret-get", "relation-set"]);
-    assert!(!u.juju.our_bag(&website).contains_key("services"));
+    assert_eq!(calls, ["is-leader", "secret-get"]);
+    assert_eq!(u.juju.our_bag(&website), before);
+    let services = &before["services"];
+    assert!(
+        services.contains("docker-registry-0") && !services.contains("docker-registry-1"),
+        "{services}"
+    );
 }
 
 /// A follower learns the leader's secret from the peer relation-changed that Juju runs
@@ -2461,7 +2530,7 @@ fn a_follower_reads_the_peers_only_when_they_change() {
     assert_eq!(
         u.status(),
         active(&format!(
-            "Ready at 10.1.0.5:5000 (http). {RUNTIMES_NEED_TLS}"
+            "Ready at 10.1.0.5:5000 (http). {UNSHARED_2} {RUNTIMES_NEED_TLS}"
         ))
     );
     assert_no_client_bag_read(&u);
@@ -4215,6 +4284,7 @@ const AUTO_KEY: &str = "/var/lib/docker-registry-charm/tls-auto.key";
 const CLIENT_CA: &str = "/etc/docker/registry/client-ca.crt";
 const RUNTIMES_NEED_TLS: &str =
     "Container runtimes pull over HTTPS only: juju config docker-registry tls-auto=true, or relate a CA.";
+const UNSHARED_2: &str = "Filesystem storage on 2 units: an image pushed to one is not on the others; use s3 or swift storage to share them.";
 const RENEWAL_PENDING: &str = "Certificate renewal pending: cert-provider has not signed the request for the current addresses yet.";
 
 /// The SANs of the certificate served at the default path, as text.

@@ -524,6 +524,7 @@ const INDIRECT: &[(&str, &str, &[Builder])] = &[
         "message.clone()",
         &[("src/charm/refusal.rs", "status_message")],
     ),
+    // `Ready at ...`, then any notes (src/charm/advertise.rs `Note::text`).
     (
         "Status::active",
         "advertise::ready_message(advertised,tls_on,notes)",

@@ -15,8 +15,9 @@ const UNIT1: &str = "docker-registry/1";
 const CONFIG_YML: &str = "/etc/docker/registry/config.yml";
 const PID_FILE: &str = "/run/docker-registry-charm/registry.pid";
 
-/// Deploys `n` units and waits until each says `Ready at <its address>:5000 (http).`;
-/// returns their addresses.
+/// Deploys `n` units and waits until each says `Ready at <its address>:5000 (http).`
+/// (and, with several, that filesystem storage is not shared: B30); returns their
+/// addresses.
 fn deploy(m: &Model, n: usize) -> Vec<String> {
     let charm = m.registry_charm();
     m.ok(&[
@@ -30,7 +31,19 @@ fn deploy(m: &Model, n: usize) -> Vec<String> {
         .map(|i| {
             let unit = format!("{APP}/{i}");
             let addr = ingress(m, &unit);
-            m.expect_status(&unit, "active", &format!("Ready at {addr}:5000 (http)."));
+            let note = if n > 1 {
+                format!(
+                    " Filesystem storage on {n} units: an image pushed to one is not on the \
+                     others; use s3 or swift storage to share them."
+                )
+            } else {
+                String::new()
+            };
+            m.expect_status(
+                &unit,
+                "active",
+                &format!("Ready at {addr}:5000 (http).{note}"),
+            );
             addr
         })
         .collect()

@@ -699,12 +699,19 @@ fn two_units_are_ready_at_their_own_addresses_and_share_the_http_secret() {
         &format!("both units have the address {addr1}"),
         &r.m.run(&["status"]),
     );
+    // Filesystem storage on two units: both say what that means (B30), still active.
+    let advice = "Filesystem storage on 2 units: an image pushed to one is not on the \
+                  others; use s3 or swift storage to share them.";
     r.expect_status(
         UNIT0,
         "active",
-        &format!("Ready at {}:5000 (http).", r.addr),
+        &format!("Ready at {}:5000 (http). {advice}", r.addr),
     );
-    r.expect_status(unit1, "active", &format!("Ready at {addr1}:5000 (http)."));
+    r.expect_status(
+        unit1,
+        "active",
+        &format!("Ready at {addr1}:5000 (http). {advice}"),
+    );
     r.expect_code(&r.url(Tls::Off, 5000, ""), Tls::Off, None, "200");
     r.expect_code(&format!("http://{addr1}:5000/v2/"), Tls::Off, None, "200");
 
@@ -776,6 +783,109 @@ fn a_crashed_registry_is_restarted_by_update_status_and_by_a_blocked_hook() {
         "fixing the config restarted a registry already running that config",
         &r.m.run(&["debug-log", "--replay"]),
     );
+}
+
+/// Issue 16: a registry that dies is started again within seconds by its supervisor, with
+/// no hook run; the `stop` action's stop is not undone.
+#[test]
+fn a_killed_registry_serves_again_within_seconds_without_a_hook_and_stop_keeps_it_down() {
+    let r = Registry::deploy();
+    let img = build_image(&r.m, "revived");
+    r.push_ok(5000, &img, Tls::Off, None);
+    let hooks_ran = || r.m.debug_log().matches(" hook").count();
+    let hooks_before = hooks_ran();
+
+    let before = r.pid(UNIT0);
+    let t0 = std::time::Instant::now();
+    r.kill_registry(UNIT0);
+    let url = r.url(Tls::Off, 5000, "");
+    // curl's answer, `000` when nothing answers (curl then exits non-zero).
+    let code = || {
+        let w = "%{http_code}";
+        let argv = [
+            "netexec",
+            "--",
+            "curl",
+            "-s",
+            "-m",
+            "1",
+            "-o",
+            "/dev/null",
+            "-w",
+            w,
+            &url,
+        ];
+        r.m.run(&argv)
+    };
+    r.m.eventually(
+        "the registry to answer again",
+        std::time::Duration::from_secs(10),
+        || {
+            Some(code())
+                .filter(|out| out.text() == "200")
+                .ok_or_else(code)
+        },
+    );
+    eprintln!("TIMING SIGKILL to 200 again on jujusim: {:?}", t0.elapsed());
+    // The watcher records the new registry right after starting it; under load that
+    // write can land after the registry answers.
+    r.m.eventually(
+        "the pid file to name the new registry",
+        std::time::Duration::from_secs(5),
+        || {
+            let id = r.m.exec(UNIT0, &format!("cat {PID_FILE}"));
+            let old_pid = before.split_whitespace().next().unwrap_or("?");
+            if id.stdout.lines().any(|l| l == old_pid) {
+                Err(id)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    r.pid(UNIT0);
+    r.m.check(
+        hooks_ran() == hooks_before,
+        "a hook ran while the registry was revived",
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+    r.expect_image(5000, &img, Tls::Off, None);
+
+    // `stop`: down, and nothing is left on the machine that could start it again.
+    r.m.ok(&["run", UNIT0, "stop"]);
+    let (current, _) = r.status(UNIT0);
+    r.m.check(
+        current == "blocked",
+        "not blocked after stop",
+        &r.m.run(&["status"]),
+    );
+    // Processes of this machine (its network namespace; /proc shows the whole host).
+    let left = r.m.exec(
+        UNIT0,
+        r#"me=$(readlink /proc/self/ns/net)
+           for p in /proc/[0-9]*; do
+             [ "$(readlink $p/ns/net 2>/dev/null)" = "$me" ] && [ "${p#/proc/}" != $$ ] || continue
+             c=$(tr '\0' ' ' < $p/cmdline 2>/dev/null)
+             case "$c" in *"docker-registry serve"*|*"dispatch supervise"*) echo "${p#/proc/} $c";; esac
+           done"#,
+    );
+    r.m.check(
+        left.text().is_empty(),
+        "a registry or its supervisor survived the stop action",
+        &left,
+    );
+    let after = code();
+    r.m.check(
+        after.text() == "000",
+        "something answers after stop",
+        &after,
+    );
+    r.m.ok(&["run", UNIT0, "start"]);
+    r.expect_status(
+        UNIT0,
+        "active",
+        &format!("Ready at {}:5000 (http).", r.addr),
+    );
+    r.expect_image(5000, &img, Tls::Off, None);
 }
 
 #[test]

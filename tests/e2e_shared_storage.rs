@@ -29,11 +29,18 @@ fn deploy_units(m: &Model, app: &str, n: usize, config: &[String]) -> Vec<String
 /// after checking each is `Ready` at its own address.
 fn deploy_two_units(m: &Model, app: &str, config: &[String]) -> Vec<String> {
     let addrs = deploy_units(m, app, 2, config);
+    // Two units on their own disks: the status says so (B30).
+    let advice = if config.iter().any(|c| c.starts_with("storage-")) {
+        ""
+    } else {
+        " Filesystem storage on 2 units: an image pushed to one is not on the others; use \
+         s3 or swift storage to share them."
+    };
     for (n, addr) in addrs.iter().enumerate() {
         m.expect_status(
             &format!("{app}/{n}"),
             "active",
-            &format!("Ready at {addr}:5000 (http)."),
+            &format!("Ready at {addr}:5000 (http).{advice}"),
         );
     }
     addrs
@@ -140,12 +147,7 @@ fn two_units_on_swift_and_two_on_s3_serve_each_others_pushes_from_one_store() {
     let units = deploy_two_units(
         &m,
         "reg-swift",
-        &[
-            format!("storage-swift-authurl=http://{swift}:8080/auth/v1.0"),
-            format!("storage-swift-username={USER}"),
-            format!("storage-swift-password={PASSWORD}"),
-            "storage-swift-container=registry-swift".into(),
-        ],
+        &swift::swift_config(&swift, "registry-swift"),
     );
     two_units_share_the_store(&m, "reg-swift", &units, ("registry-swift", "files/"));
 

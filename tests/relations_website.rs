@@ -7,10 +7,10 @@ mod support;
 use std::process::Command;
 
 use charm::relations::website::{
-    follower_delta, render_services, Balancing, Server, Service, ServicesStanza, WebsiteLeader,
+    render_services, Balancing, Server, Service, ServicesStanza, WebsiteUnit,
 };
-use charm::relations::{bag, changes, Databag, Host};
-use support::haproxy::{parse_leader, parse_services, render_haproxy_cfg, union, HaproxyView};
+use charm::relations::{bag, Databag, Host};
+use support::haproxy::{parse_services, parse_unit, render_haproxy_cfg, union, HaproxyView};
 
 fn host(s: &str) -> Host {
     s.parse().unwrap()
@@ -31,13 +31,15 @@ const EXPECTED_HTTP: &str = "\
   service_options:
   - mode http
   - balance leastconn
-  - option httpchk GET /
+  - option httpchk GET /v2/
+  - \"http-check expect rstatus ^(200|401)$\"
   - option redispatch 1
-  - retries 2
+  - retries 3
+  - retry-on all-retryable-errors
   servers:
-  - [docker-registry-0, 10.5.0.12, 5000, check inter 2000 rise 2 fall 5 maxconn 4096]
-  - [docker-registry-2, 10.5.0.14, 5000, check inter 2000 rise 2 fall 5 maxconn 4096 backup]
-  - [docker-registry-10, 10.5.0.20, 5000, check inter 2000 rise 2 fall 5 maxconn 4096 backup]
+  - [docker-registry-0, 10.5.0.12, 5000, check inter 500ms rise 2 fall 2 maxconn 4096]
+  - [docker-registry-2, 10.5.0.14, 5000, check inter 500ms rise 2 fall 2 maxconn 4096 backup]
+  - [docker-registry-10, 10.5.0.20, 5000, check inter 500ms rise 2 fall 2 maxconn 4096 backup]
 ";
 
 #[test]
@@ -52,12 +54,21 @@ fn tls_passthrough_uses_tcp_and_ssl_checks() {
     assert_eq!(service.service_options[0], "mode tcp");
     assert_eq!(
         service.servers[0].options,
-        "check check-ssl verify none inter 2000 rise 2 fall 5 maxconn 4096"
+        "check check-ssl verify none inter 500ms rise 2 fall 2 maxconn 4096"
     );
     assert_eq!(
         service.servers[1].options,
-        "check check-ssl verify none inter 2000 rise 2 fall 5 maxconn 4096 backup"
+        "check check-ssl verify none inter 500ms rise 2 fall 2 maxconn 4096 backup"
     );
+    // The check still asks the API (over TLS); haproxy cannot replay a request it only
+    // passes through, so retry-on is HTTP mode only.
+    assert!(service
+        .service_options
+        .contains(&"option httpchk GET /v2/".to_string()));
+    assert!(!service
+        .service_options
+        .iter()
+        .any(|o| o.starts_with("retry-on")));
 }
 
 #[test]
@@ -85,7 +96,7 @@ fn duplicate_units_count_once_and_bad_unit_names_fail() {
     assert_eq!(service.servers.len(), 1);
     assert_eq!(
         service.servers[0].options,
-        "check inter 2000 rise 2 fall 5 maxconn 4096"
+        "check inter 500ms rise 2 fall 2 maxconn 4096"
     );
 
     for bad in [
@@ -143,13 +154,13 @@ fn rendered_yaml_round_trips_through_serde_yaml() {
 }
 
 #[test]
-fn leader_bag_exact_and_round_trip() {
-    let leader = WebsiteLeader {
+fn unit_bag_exact_and_round_trip() {
+    let unit = WebsiteUnit {
         address: host("10.5.0.12"),
         port: 5000,
         services: vec![three_units().build().unwrap()],
     };
-    let b = leader.to_databag();
+    let b = unit.to_databag();
     let expected: Databag = bag([
         ("hostname", "10.5.0.12"),
         ("private-address", "10.5.0.12"),
@@ -158,25 +169,34 @@ fn leader_bag_exact_and_round_trip() {
         ("all_services", ""),
     ]);
     assert_eq!(b, expected);
-    assert_eq!(parse_leader(&b), Ok(leader));
+    assert_eq!(parse_unit(&b), Ok(unit));
 }
 
+/// Each unit publishes itself; haproxy's union of their stanzas is the whole backend,
+/// with the lowest unit as the primary on filesystem storage, and haproxy accepts it.
 #[test]
-fn follower_deletes_what_a_leader_wrote_but_not_private_address() {
-    let former_leader = WebsiteLeader {
-        address: host("10.5.0.12"),
-        port: 5000,
-        services: vec![three_units().build().unwrap()],
-    }
-    .to_databag();
-    let delta = changes(&former_leader, &follower_delta());
-    assert_eq!(
-        delta,
-        bag([("hostname", ""), ("port", ""), ("services", "")])
-    );
-    assert!(!follower_delta().contains_key("private-address"));
-    // A follower that never was leader writes nothing.
-    assert!(changes(&bag([("private-address", "10.5.0.13")]), &follower_delta()).is_empty());
+fn per_unit_stanzas_union_into_one_backend() {
+    let own = |unit: &str, addr: &str, standby: bool| {
+        ServicesStanza::new("docker-registry", 5000)
+            .standby(standby)
+            .member(unit, host(addr))
+            .build()
+            .unwrap()
+    };
+    let merged = union([
+        own("docker-registry/0", "10.5.0.12", false),
+        own("docker-registry/2", "10.5.0.14", true),
+        own("docker-registry/10", "10.5.0.20", true),
+    ]);
+    assert_eq!(merged, vec![three_units().build().unwrap()]);
+    // Shared storage: nobody is a backup, whatever `standby` says.
+    let active = ServicesStanza::new("docker-registry", 5000)
+        .balancing(Balancing::ActiveActive)
+        .standby(true)
+        .member("docker-registry/3", host("10.5.0.15"))
+        .build()
+        .unwrap();
+    assert!(!active.servers[0].options.contains("backup"));
 }
 
 /// The Python charm's text, verbatim: leading newline, odd indentation, trailing space.
@@ -304,9 +324,9 @@ fn garbage_names_the_services_key() {
         assert_eq!(err.key(), key, "{raw}");
         assert!(err.to_string().contains(needle), "{raw}: {err}");
     }
-    let err = parse_leader(&bag([("hostname", "bad host"), ("port", "1")])).unwrap_err();
+    let err = parse_unit(&bag([("hostname", "bad host"), ("port", "1")])).unwrap_err();
     assert_eq!(err.key(), "hostname");
-    let err = parse_leader(&bag([("hostname", "10.0.0.1")])).unwrap_err();
+    let err = parse_unit(&bag([("hostname", "10.0.0.1")])).unwrap_err();
     assert_eq!(err.key(), "port");
 }
 

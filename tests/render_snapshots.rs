@@ -231,6 +231,24 @@ fn swift() {
         Some("docker-registry")
     );
     assert!(y["storage"].get("s3").is_none());
+    // The temp-URL key follows the shared secret: the same on every unit, never the
+    // secret itself.
+    let key = |secret: &str| {
+        let cfg = config(json!({
+            "storage-swift-authurl": "http://swift.example:8080/auth/v1.0",
+            "storage-swift-username": "test:tester",
+            "storage-swift-password": "testing",
+        }));
+        let secret = Secret::new(secret);
+        let (_, y) = render(&inputs(&cfg, &secret));
+        y["storage"]["swift"]["secretkey"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(key("shared"), key("shared"));
+    assert_ne!(key("shared"), key("another"));
+    assert!(!key("shared").contains("shared"));
 }
 
 #[test]

@@ -14,7 +14,9 @@ use std::process::{Command, Stdio};
 
 use charm::workload::service::read_stat;
 use charm::workload::{Service, Supervisor};
-use support::supervised::{http_get, running_pid, spec_for, wait_ready, Fixture, DEADLINE};
+use support::supervised::{
+    http_get, running_pid, spec_for, wait_ready, Fixture, DEADLINE, WATCHER,
+};
 
 /// Set (to the registry's config path) only in the stand-in hook process.
 const HOOK_ENV: &str = "SUPERVISOR_DETACH_HOOK_CONFIG";
@@ -22,7 +24,7 @@ const NAME: &str = "start_returns_while_the_registry_keeps_running";
 
 fn main() {
     if let Some(config) = std::env::var_os(HOOK_ENV) {
-        Supervisor::new(spec_for(Path::new(&config)))
+        Supervisor::new(spec_for(Path::new(&config)), Path::new(WATCHER))
             .start()
             .unwrap();
         println!("hook done");
@@ -53,6 +55,25 @@ fn main() {
     println!("test {NAME} ... ok");
 }
 
+/// The registry's environment is exactly PATH and the spec's (HTTP_PROXY): nothing of the
+/// hook's.
+fn assert_clean_environment(pid: u32) {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let mut names: Vec<String> = environ
+        .split(|b| *b == 0)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            String::from_utf8_lossy(v)
+                .split('=')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["HTTP_PROXY", "PATH"], "the registry's environment");
+}
+
 fn start_returns_while_the_registry_keeps_running() {
     // The hook's stdout/stderr are pipes, as a unit agent (or jujusim) would read them.
     // The reader must see EOF when the hook exits, although the registry it started
@@ -60,6 +81,8 @@ fn start_returns_while_the_registry_keeps_running() {
     let fx = Fixture::new();
     let mut hook = Command::new(std::env::current_exe().unwrap())
         .env(HOOK_ENV, fx.config())
+        // The s3 driver panics at start with this set: it must never reach the registry.
+        .env("AWS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -83,6 +106,23 @@ fn start_returns_while_the_registry_keeps_running() {
     let pid = running_pid(&fx.sup);
     let ppid = read_stat(pid).unwrap().unwrap().ppid;
     assert_ne!(ppid, std::process::id(), "adopted by init, not our child");
+    assert_clean_environment(pid);
+
+    // Started again by the watcher (no hook): the same clean environment.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    support::wait::eventually("a new registry", DEADLINE, || {
+        match fx.sup.status().unwrap() {
+            charm::workload::ServiceStatus::Running { pid: p } if p != pid => Some(()),
+            _ => None,
+        }
+    });
+    wait_ready(fx.addr);
+    let pid = running_pid(&fx.sup);
+    assert_clean_environment(pid);
     // Not our child: stop() must still see it go.
     fx.sup.stop().unwrap();
     assert!(read_stat(pid).unwrap().is_none_or(|st| !st.is_alive()));

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use charm::workload::service::{read_stat, PidRecord};
 use charm::workload::{service_user, Service, ServiceSpec, ServiceStatus, Supervisor};
-use support::supervised::{http_get, running_pid, wait_ready, Fixture, DEADLINE};
+use support::supervised::{http_get, running_pid, wait_ready, Fixture, DEADLINE, WATCHER};
 use support::wait::eventually;
 
 fn proc_status_field(pid: u32, key: &str) -> String {
@@ -265,7 +265,7 @@ fn a_process_that_ignores_sigterm_is_killed_after_the_timeout() {
         pid_path: dir.path().join("stubborn.pid"),
         stop_timeout: Duration::from_millis(300),
     };
-    let sup = Supervisor::new(spec);
+    let sup = Supervisor::new(spec, Path::new(WATCHER));
     sup.start().unwrap();
     let pid = running_pid(&sup);
     // Wait (observably) until perl ignores SIGTERM.
@@ -336,6 +336,115 @@ fn registry_that_fails_to_start_is_reported_crashed() {
     assert!(line.contains("address already in use"), "{line}");
 }
 
+/// The supervisor's watcher process, from its pid file (panics when it has none).
+fn watcher_pid(fx: &Fixture) -> u32 {
+    let path = fx.sup.spec().watcher_pid_path();
+    let text = fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no watcher pid file {}: {e}", path.display()));
+    PidRecord::parse(&text).unwrap().pid
+}
+
+fn sigkill(pid: u32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_killed_registry_answers_again_within_seconds_with_nobody_asking() {
+    let fx = Fixture::new();
+    fx.sup.start().unwrap();
+    wait_ready(fx.addr);
+    let pid = running_pid(&fx.sup);
+    let watcher = watcher_pid(&fx);
+    assert_eq!(
+        read_stat(pid).unwrap().unwrap().ppid,
+        watcher,
+        "the watcher is the registry's parent"
+    );
+
+    // Killed behind everyone's back; nothing here calls the supervisor until it answers.
+    sigkill(pid);
+    let t0 = Instant::now();
+    eventually("the killed registry to die", DEADLINE, || {
+        gone_or_zombie(pid).then_some(())
+    });
+    eventually("GET /v2/ 200 from a new registry", DEADLINE, || {
+        (http_get(fx.addr, "/v2/") == Some(200)).then_some(())
+    });
+    let back = t0.elapsed();
+    eprintln!("TIMING SIGKILL to GET /v2/ 200 again, no hook: {back:?}");
+    assert!(
+        back < Duration::from_secs(5),
+        "back after {back:?}; the watcher waits 1 s before the first restart"
+    );
+    let new_pid = running_pid(&fx.sup);
+    assert_ne!(new_pid, pid);
+    assert_eq!(watcher_pid(&fx), watcher, "the same watcher restarted it");
+    let log = fx.log();
+    assert!(
+        log.contains(&format!("(pid {pid}) was killed by SIGKILL")),
+        "the log says what happened: {log}"
+    );
+
+    // An intended stop is not undone: the watcher exits with the registry, so nothing is
+    // left that could start it again.
+    fx.sup.stop().unwrap();
+    assert!(gone_or_zombie(watcher), "the watcher outlived stop()");
+    assert!(gone_or_zombie(new_pid), "the registry outlived stop()");
+    assert_eq!(fx.sup.status().unwrap(), ServiceStatus::Stopped);
+    assert!(!fx.sup.spec().watcher_pid_path().exists());
+    assert_eq!(http_get(fx.addr, "/v2/"), None);
+    assert!(fx.log().contains("as asked"), "{}", fx.log());
+}
+
+#[test]
+fn a_registry_that_keeps_dying_is_started_again_with_a_growing_delay_until_stopped() {
+    let fx = Fixture::new();
+    // The port is taken: every start exits 1 at once ("address already in use").
+    let squatter = TcpListener::bind(fx.addr).unwrap();
+    fx.sup.start().unwrap();
+    let watcher = watcher_pid(&fx);
+    eventually(
+        "two restarts, the second after a longer wait",
+        DEADLINE,
+        || {
+            let log = fx.log();
+            (log.contains("again in 1s") && log.contains("again in 2s")).then_some(())
+        },
+    );
+    assert!(matches!(
+        fx.sup.status().unwrap(),
+        ServiceStatus::Crashed { reason, .. } if reason.contains("its supervisor")
+    ));
+
+    // A hook's start() while the watcher waits: started now, not after the backoff.
+    drop(squatter);
+    let t0 = Instant::now();
+    fx.sup.start().unwrap();
+    wait_ready(fx.addr);
+    eprintln!(
+        "TIMING start() during the backoff to GET /v2/ 200: {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(watcher_pid(&fx), watcher, "the waiting watcher started it");
+
+    // Stopped while it waits between two starts: nothing comes back.
+    let pid = running_pid(&fx.sup);
+    sigkill(pid);
+    eventually("the watcher to notice the exit", DEADLINE, || {
+        fx.log()
+            .contains(&format!("(pid {pid}) was killed by SIGKILL"))
+            .then_some(())
+    });
+    fx.sup.stop().unwrap();
+    assert!(gone_or_zombie(watcher), "the watcher outlived stop()");
+    assert_eq!(fx.sup.status().unwrap(), ServiceStatus::Stopped);
+    assert_eq!(http_get(fx.addr, "/v2/"), None);
+}
+
 /// A process whose main thread has exited (its leader shows `Z`) while another thread
 /// still holds its listening socket, as a Go registry does for a moment while it exits:
 /// `stop` must not return until the port is free, or the next start cannot bind it.
@@ -365,7 +474,7 @@ fn stop_returns_only_once_every_thread_is_gone_and_the_port_is_free() {
         pid_path: dir.path().join("half-exited.pid"),
         stop_timeout: Duration::from_secs(5),
     };
-    let sup = Supervisor::new(spec);
+    let sup = Supervisor::new(spec, Path::new(WATCHER));
     sup.start().unwrap();
     let pid = running_pid(&sup);
     eventually(

@@ -225,10 +225,12 @@ fn haproxy_fronts_trivial_servers_and_rejects_bad_config() {
     );
     let cfg = model.run(0, &fake, "haproxy", "x", "cat /etc/haproxy/haproxy.cfg");
     assert!(cfg.contains("server docker-registry-1 10.96.2.12:5000 check inter 2000 rise 2 fall 5 maxconn 4096 backup"), "{cfg}");
+    // The service's own options decide retries; only the defaults have one of their own.
     assert!(
-        cfg.contains("option redispatch 1") && cfg.contains("retries 2"),
+        cfg.contains("defaults\n") && cfg.contains("    retries 3\n"),
         "{cfg}"
     );
+    assert!(cfg.contains("option httplog"), "{cfg}");
 
     // A server option haproxy does not know: blocked, the old config keeps serving.
     let bad = serde_json::json!({"services": services.replace("backup ]", "bakup ]")});

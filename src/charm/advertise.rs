@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::config::CharmConfig;
+use crate::config::{CharmConfig, Storage};
 use crate::relations::{Host, Netloc};
 
 use super::model::RelationView;
@@ -32,31 +32,43 @@ impl Advertised {
     }
 }
 
-/// The address of the proxy in front of us: the lowest-numbered haproxy unit's
-/// `public-address`, else its `ingress-address`, else `private-address`.
-pub fn proxy_host(website: &[RelationView]) -> Noted<Option<Host>> {
-    let Some((unit, bag)) = website
-        .iter()
-        .flat_map(|rel| rel.units.iter())
-        .min_by_key(|(unit, _)| (unit.app().as_str().to_string(), unit.number()))
-    else {
-        return Noted::plain(None);
-    };
-    let Some(raw) = ["public-address", "ingress-address", "private-address"]
-        .iter()
-        .find_map(|k| bag.get(*k).filter(|v| !v.is_empty()))
-    else {
-        return Noted::plain(None);
-    };
-    match raw.parse::<Host>() {
-        Ok(host) => Noted::plain(Some(host)),
-        Err(e) => Noted {
-            value: None,
-            notes: vec![LogLine::warn(format!(
+/// Every haproxy unit's address, lowest unit first (the first is the one clients are
+/// given): its `public-address`, else its `ingress-address`, else `private-address`. A
+/// unit with an unusable address is skipped, with a note.
+pub fn proxy_hosts(website: &[RelationView]) -> Noted<Vec<Host>> {
+    let mut units: Vec<_> = website.iter().flat_map(|rel| rel.units.iter()).collect();
+    units.sort_by_key(|(unit, _)| (unit.app().as_str().to_string(), unit.number()));
+    units.dedup_by_key(|(unit, _)| unit.clone());
+    let mut out = Noted::plain(Vec::new());
+    for (unit, bag) in units {
+        let Some(raw) = ["public-address", "ingress-address", "private-address"]
+            .iter()
+            .find_map(|k| bag.get(*k).filter(|v| !v.is_empty()))
+        else {
+            continue;
+        };
+        match raw.parse::<Host>() {
+            Ok(host) if !out.value.contains(&host) => out.value.push(host),
+            Ok(_) => {}
+            Err(e) => out.notes.push(LogLine::warn(format!(
                 "ignoring {unit}'s address {raw:?} on website: {e}"
-            ))],
-        },
+            ))),
+        }
     }
+    out
+}
+
+/// The notes on how the application is laid out: `peers` other units of the application,
+/// `proxies` haproxy units in front.
+pub fn layout_notes(config: &CharmConfig, peers: usize, proxies: usize) -> Vec<Note> {
+    let mut out = Vec::new();
+    if matches!(config.storage, Storage::Filesystem) && peers > 0 {
+        out.push(Note::UnsharedStorage { units: peers + 1 });
+    }
+    if proxies > 1 && config.http_host.is_none() {
+        out.push(Note::SeveralProxies { proxies });
+    }
+    out
 }
 
 /// `http-host`'s `host[:port]` as written if set, else the proxy's address with registry-port
@@ -101,8 +113,23 @@ pub fn advertised(
 
 /// What follows `Ready at ...`: things an operator should know or act on while the unit
 /// serves (the status stays `active`: none is a fault of the unit).
+///
+/// The order of the variants is the order they are said in: how the application is laid
+/// out first, then the runtimes, then the certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Note {
+    /// Several units on filesystem storage: each holds only what was pushed to it (B30,
+    /// docs/python-charm-bugs.md#b30).
+    UnsharedStorage {
+        /// Units of the application.
+        units: usize,
+    },
+    /// Several haproxy units and no `http-host`: clients are given one proxy's address
+    /// (B34, docs/python-charm-bugs.md#b34).
+    SeveralProxies {
+        /// haproxy units with an address.
+        proxies: usize,
+    },
     /// Plain http with runtimes related: containerd pulls over HTTPS only (B6).
     RuntimesNeedTls,
     /// Token auth with runtimes related: the relation carries no token credentials (B9).
@@ -118,22 +145,32 @@ pub enum Note {
 
 impl Note {
     /// The sentence shown.
-    pub fn text(self) -> &'static str {
+    pub fn text(self) -> String {
         match self {
+            Note::UnsharedStorage { units } => format!(
+                "Filesystem storage on {units} units: an image pushed to one is not on the others; use s3 or swift storage to share them."
+            ),
+            Note::SeveralProxies { proxies } => format!(
+                "{proxies} haproxy units, clients get only the first one's address: set http-host to a name for all of them."
+            ),
             Note::RuntimesNeedTls => {
                 "Container runtimes pull over HTTPS only: juju config docker-registry \
                  tls-auto=true, or relate a CA."
+                    .to_string()
             }
             Note::NoTokenCredentials => {
                 "Related runtimes get no credentials for token auth: they pull anonymously."
+                    .to_string()
             }
             Note::RenewalPending => {
                 "Certificate renewal pending: cert-provider has not signed the request for \
                  the current addresses yet."
+                    .to_string()
             }
-            Note::CertificateAwaited => "Waiting for a certificate from cert-provider.",
+            Note::CertificateAwaited => "Waiting for a certificate from cert-provider.".to_string(),
             Note::CertificateUnusable => {
                 "The certificate from cert-provider is unusable (juju debug-log says why)."
+                    .to_string()
             }
         }
     }
@@ -173,7 +210,7 @@ pub fn ready_message(advertised: &Advertised, tls: bool, notes: &[Note]) -> Stri
     notes.dedup();
     for note in notes {
         message.push(' ');
-        message.push_str(note.text());
+        message.push_str(&note.text());
     }
     message
 }
@@ -242,15 +279,64 @@ mod tests {
                 ],
             ),
         ]);
-        assert_eq!(proxy_host(&[r]).value.unwrap().to_string(), "192.0.2.2");
-        let garbage = rel(&[("haproxy/0", &[("private-address", "not an address!")])]);
-        let skipped = proxy_host(&[garbage]);
-        assert_eq!(skipped.value, None);
+        let hosts = proxy_hosts(&[r]).value;
+        let text: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            ["192.0.2.2", "10.0.0.10"],
+            "by unit number, /2 before /10"
+        );
+        let garbage = rel(&[
+            ("haproxy/0", &[("private-address", "not an address!")]),
+            ("haproxy/1", &[("private-address", "10.0.0.11")]),
+        ]);
+        let skipped = proxy_hosts(&[garbage]);
+        assert_eq!(skipped.value, vec!["10.0.0.11".parse::<Host>().unwrap()]);
         assert!(
             skipped.notes[0].message.contains("haproxy/0"),
             "{skipped:?}"
         );
-        assert_eq!(proxy_host(&[]), Noted::plain(None));
+        assert_eq!(proxy_hosts(&[]), Noted::plain(Vec::new()));
+    }
+
+    #[test]
+    fn layout_notes_follow_the_ready_line_and_only_where_they_apply() {
+        let fs = config(json!({}));
+        assert!(
+            layout_notes(&fs, 0, 1).is_empty(),
+            "one unit, one proxy: nothing to say"
+        );
+        assert_eq!(
+            layout_notes(&fs, 2, 0),
+            [Note::UnsharedStorage { units: 3 }]
+        );
+        let s3 = config(json!({"storage-s3-region": "r", "storage-s3-bucket": "b"}));
+        assert!(
+            layout_notes(&s3, 2, 1).is_empty(),
+            "shared storage: every unit has every image"
+        );
+        assert_eq!(
+            layout_notes(&s3, 2, 2),
+            [Note::SeveralProxies { proxies: 2 }]
+        );
+        let named = config(json!({"storage-s3-region": "r", "storage-s3-bucket": "b",
+            "http-host": "https://registry.example.com/"}));
+        assert!(
+            layout_notes(&named, 2, 3).is_empty(),
+            "http-host names them all"
+        );
+        let a = Advertised {
+            netloc: "10.1.0.9:5000".parse().unwrap(),
+            proxied: true,
+            scheme: None,
+        };
+        assert_eq!(
+            ready_message(&a, false, &layout_notes(&fs, 1, 2)),
+            "Ready at 10.1.0.9:5000 (http, proxied). Filesystem storage on 2 units: an image \
+             pushed to one is not on the others; use s3 or swift storage to share them. 2 \
+             haproxy units, clients get only the first one's address: set http-host to a \
+             name for all of them."
+        );
     }
 
     #[test]

@@ -173,7 +173,10 @@ fn hostname() -> String {
 pub fn handle<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<(), Error> {
     let init = service::detect();
     let apt = Apt::host();
-    let make_service = move |spec: ServiceSpec| service::for_host(init, spec, HostFiles);
+    // The supervisor's watcher is this binary (`dispatch supervise`); /proc/self/exe
+    // resolves to it whenever current_exe cannot say.
+    let me = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+    let make_service = move |spec: ServiceSpec| service::for_host(init, spec, HostFiles, &me);
     let docker = DockerCli::host();
     let effects = Effects {
         files: &HostFiles,

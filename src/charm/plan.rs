@@ -139,9 +139,10 @@ fn serve(
 ) -> Result<(), PlanError> {
     let account = view.machine.account.as_ref().ok_or(PlanError::NoAccount)?;
     registry::prepare_dirs(p, config, account)?;
-    let proxy = advertise::proxy_host(&view.model.website);
-    p.logs(proxy.notes);
-    let Some(advertised) = advertise::advertised(config, proxy.value, view.model.address) else {
+    let proxies = advertise::proxy_hosts(&view.model.website);
+    p.logs(proxies.notes);
+    let first_proxy = proxies.value.first().cloned();
+    let Some(advertised) = advertise::advertised(config, first_proxy, view.model.address) else {
         p.status(Status::waiting(
             "Waiting for an ingress address on the website binding.",
         ));
@@ -203,8 +204,14 @@ fn serve(
     publish::website(p, &view.model, config, tls.on);
     nrpe::announce(p, &view.model, &nrpe_files);
     super::cos::publish(p, &view.model, config);
-    let mut notes =
-        advertise::runtime_notes(config, &advertised, tls.on, !view.model.clients.is_empty());
+    let peers = view.model.peer.as_ref().map_or(0, |rel| rel.units.len());
+    let mut notes = advertise::layout_notes(config, peers, proxies.value.len());
+    notes.extend(advertise::runtime_notes(
+        config,
+        &advertised,
+        tls.on,
+        !view.model.clients.is_empty(),
+    ));
     notes.extend(tls.notes.iter().copied());
     let probe = registry::probe(p, config, scheme, wait, &advertised, &notes);
     p.probe(probe);

@@ -1,13 +1,12 @@
 //! What this unit publishes: the registry's location, credentials and CA to every
-//! runtime (docker-registry), the haproxy stanza (website, leader only), and its
-//! certificate request (cert-provider). Every write is the minimal diff against our bag.
+//! runtime (docker-registry), its own haproxy server (website), and its certificate
+//! request (cert-provider). Every write is the minimal diff against our bag.
 
 use crate::config::{Auth, CharmConfig, Storage};
 use crate::juju::{Databag, UnitName};
 use crate::relations::cert_provider::{CsrRequest, CsrRequests, LegacyRequest};
 use crate::relations::docker_registry::{BasicAuth, RegistryInfo, Tls};
-use crate::relations::peer::PeerUnit;
-use crate::relations::website::{self, Balancing, ServicesStanza, WebsiteLeader};
+use crate::relations::website::{Balancing, ServicesStanza, WebsiteUnit};
 use crate::relations::Host;
 
 use super::advertise::Advertised;
@@ -31,39 +30,38 @@ pub fn clients(
     }
 }
 
-/// The haproxy stanza: the leader lists itself and every peer with an address; a
-/// follower deletes what it may have published as a former leader.
+/// The haproxy stanza: every unit with an address publishes itself, and only itself, so
+/// that haproxy's backend is the units that are there whoever leads (see
+/// `relations::website`). With filesystem storage a unit that is not the lowest-numbered
+/// of its application is a `backup`.
 pub fn website(p: &mut Builder, model: &ModelView, config: &CharmConfig, tls_on: bool) {
     if model.website.is_empty() {
         return;
     }
-    let desired = match (model.leader, model.address) {
-        (true, Some(address)) => {
-            let mut peers = Vec::new();
-            for (unit, bag) in model.peer.iter().flat_map(|p| p.units.iter()) {
-                match PeerUnit::parse(bag) {
-                    Ok(PeerUnit {
-                        address: Some(a), ..
-                    }) => peers.push((unit.to_string(), a)),
-                    Ok(_) => {}
-                    Err(e) => p.warn(format!("ignoring peer {unit}'s data: {e}")),
-                }
-            }
-            let me = model.unit.to_string();
-            let leader = (me.as_str(), Host::from(address));
-            match website_leader_bag(model.unit.app().as_str(), leader, &peers, config, tls_on) {
-                Ok(bag) => bag,
-                Err(e) => {
-                    p.warn(format!("not publishing the haproxy stanza: {e}"));
-                    return;
-                }
-            }
+    let Some(address) = model.address else {
+        return;
+    };
+    let lower_peer = model
+        .peer
+        .iter()
+        .flat_map(|rel| rel.units.iter())
+        .any(|(unit, _)| unit.number() < model.unit.number());
+    let me = model.unit.to_string();
+    let bag = match website_unit_bag(
+        model.unit.app().as_str(),
+        (&me, Host::from(address)),
+        lower_peer,
+        config,
+        tls_on,
+    ) {
+        Ok(bag) => bag,
+        Err(e) => {
+            p.warn(format!("not publishing the haproxy stanza: {e}"));
+            return;
         }
-        (true, None) => return,
-        (false, _) => website_follower_bag(),
     };
     for rel in &model.website {
-        p.relation(&rel.id, false, &rel.ours, &desired);
+        p.relation(&rel.id, false, &rel.ours, &bag);
     }
 }
 
@@ -118,15 +116,15 @@ pub fn client_info(
     info
 }
 
-/// The leader's `website` bag: our address/port and the `services` stanza listing the
-/// leader and every peer with an address, by unit number (B4, docs/python-charm-bugs.md#b4).
+/// A unit's `website` bag: its address/port and a `services` stanza with itself as the
+/// one server (B4, docs/python-charm-bugs.md#b4: haproxy unions the units' servers).
 /// Active/active only when storage is shared by all units (s3, swift); per-unit
-/// filesystem storage must stay active/passive or clients would see different content
-/// per request.
-pub fn website_leader_bag(
+/// filesystem storage stays active/passive, or clients would see different content per
+/// request: the unit is a `backup` when a lower-numbered unit exists (`lower_peer`).
+pub fn website_unit_bag(
     app: &str,
-    leader: (&str, Host),
-    peers: &[(String, Host)],
+    unit: (&str, Host),
+    lower_peer: bool,
     config: &CharmConfig,
     tls: bool,
 ) -> Result<Databag, crate::relations::WireError> {
@@ -134,25 +132,18 @@ pub fn website_leader_bag(
         Storage::Filesystem => Balancing::ActivePassive,
         Storage::S3(_) | Storage::Swift(_) => Balancing::ActiveActive,
     };
-    let mut stanza = ServicesStanza::new(app, config.registry_port)
+    let service = ServicesStanza::new(app, config.registry_port)
         .tls_passthrough(tls)
         .balancing(balancing)
-        .member(leader.0, leader.1.clone());
-    for (unit, host) in peers {
-        stanza = stanza.member(unit, host.clone());
-    }
-    let service = stanza.build()?;
-    Ok(WebsiteLeader {
-        address: leader.1,
+        .standby(lower_peer)
+        .member(unit.0, unit.1.clone())
+        .build()?;
+    Ok(WebsiteUnit {
+        address: unit.1,
         port: config.registry_port,
         services: vec![service],
     }
     .to_databag())
-}
-
-/// What a non-leader must delete from its website bag (it is not a standalone backend).
-pub fn website_follower_bag() -> Databag {
-    website::follower_delta()
 }
 
 #[cfg(test)]
@@ -192,27 +183,46 @@ mod tests {
     }
 
     #[test]
-    fn website_stanza_orders_units_numerically_and_balances_only_shared_storage() {
+    fn each_unit_publishes_itself_and_balances_only_shared_storage() {
         let c = config(json!({}));
-        let bag = website_leader_bag(
+        let primary = website_unit_bag(
             "docker-registry",
             ("docker-registry/2", "10.0.0.2".parse().unwrap()),
-            &[("docker-registry/10".into(), "10.0.0.10".parse().unwrap())],
+            false,
             &c,
             false,
         )
         .unwrap();
-        let services = bag["services"].clone();
-        let first = services.find("docker-registry-2").unwrap();
-        let second = services.find("docker-registry-10").unwrap();
-        assert!(first < second, "{services}");
-        assert!(services.contains("backup"), "{services}");
-        assert_eq!(bag["port"], "5000");
-        let s3 = config(json!({"storage-s3-region": "r", "storage-s3-bucket": "b"}));
-        let shared = website_leader_bag(
+        let services = &primary["services"];
+        assert!(
+            services.contains("[docker-registry-2, 10.0.0.2, 5000, check inter"),
+            "{services}"
+        );
+        assert_eq!(
+            services.matches("docker-registry-").count(),
+            1,
+            "{services}"
+        );
+        assert!(!services.contains("backup"), "{services}");
+        assert_eq!(primary["port"], "5000");
+        assert_eq!(primary["hostname"], "10.0.0.2");
+        let standby = website_unit_bag(
             "docker-registry",
-            ("docker-registry/0", "10.0.0.2".parse().unwrap()),
-            &[("docker-registry/1".into(), "10.0.0.3".parse().unwrap())],
+            ("docker-registry/10", "10.0.0.10".parse().unwrap()),
+            true,
+            &c,
+            false,
+        )
+        .unwrap();
+        assert!(
+            standby["services"].contains("maxconn 4096 backup]"),
+            "{standby:?}"
+        );
+        let s3 = config(json!({"storage-s3-region": "r", "storage-s3-bucket": "b"}));
+        let shared = website_unit_bag(
+            "docker-registry",
+            ("docker-registry/1", "10.0.0.3".parse().unwrap()),
+            true,
             &s3,
             false,
         )

@@ -132,15 +132,17 @@ impl Subject {
 }
 
 /// The certificate subject: ingress and bind addresses, the unit's public address,
-/// `http-host`, the proxy in front, the host name.
+/// `http-host`, every proxy in front, the host name.
 pub fn subject(model: &ModelView, config: &CharmConfig, hostname: &str) -> Noted<Subject> {
-    let proxy = advertise::proxy_host(&model.website);
-    let mut notes = proxy.notes;
+    // Every proxy: clients may reach the registry through any of them (B34,
+    // docs/python-charm-bugs.md#b34), and TLS passes through haproxy to the registry.
+    let proxies = advertise::proxy_hosts(&model.website);
+    let mut notes = proxies.notes;
     let ingress: Vec<std::net::IpAddr> = model.address.into_iter().collect();
-    let mut proxy_sans: Vec<San> = proxy
+    let mut proxy_sans: Vec<San> = proxies
         .value
-        .and_then(|h| h.to_string().parse::<San>().ok())
-        .into_iter()
+        .iter()
+        .filter_map(|h| h.to_string().parse::<San>().ok())
         .collect();
     // The Python charm had the public address in its request; clients outside the
     // unit's network may dial it (a floating IP, a public DNS name).

@@ -2,21 +2,25 @@
 //!
 //! # Format
 //!
-//! All values are RAW strings (no JSON). Only the LEADER publishes, in its own unit bag,
-//! on every website relation ([`WebsiteLeader`]):
+//! All values are RAW strings (no JSON). EVERY unit publishes, in its own unit bag, on
+//! every website relation, a stanza that lists itself, and only itself, as a server
+//! ([`WebsiteUnit`]):
 //!
 //! ```text
-//! hostname          10.5.0.12        leader's ingress address on this relation
+//! hostname          10.5.0.12        the unit's ingress address on this relation
 //! private-address   10.5.0.12        same (overwrites Juju's automatic value)
 //! port              5000             registry-port
 //! services          <YAML below>
 //! all_services      ""               deleted (early Python charm revisions used it)
 //! ```
 //!
-//! Followers delete `all_services`, `hostname`, `port` and `services` ([`follower_delta`])
-//! and keep Juju's automatic `private-address`, so haproxy does not add them as plain
-//! backends. (The Python charm left `services` in place; a former leader's stale stanza
-//! would be unioned into the backend by haproxy.)
+//! haproxy unions the `servers` of same-named services across the units of a relation
+//! (the legacy reverseproxy code keeps the first unit's options and every unit's
+//! servers), so its backend is exactly the units that are there: a unit that goes takes
+//! its bag and its server with it; a unit that comes adds itself. No unit speaks for
+//! another. (The Python charm, and this charm before, had only the leader publish every
+//! unit: removing the leader left haproxy with no server at all until a new leader
+//! published again. Measured on jujusim under load: every request failed for 12 s.)
 //!
 //! `services` is a one-element YAML list; [`render_services`] emits exactly this shape
 //! (no leading newline, unlike the Python charm's; haproxy only parses it):
@@ -28,36 +32,47 @@
 //!   service_options:
 //!   - mode http
 //!   - balance leastconn
-//!   - option httpchk GET /
+//!   - option httpchk GET /v2/
+//!   - "http-check expect rstatus ^(200|401)$"
 //!   - option redispatch 1
-//!   - retries 2
+//!   - retries 3
+//!   - retry-on all-retryable-errors
 //!   servers:
-//!   - [docker-registry-0, 10.5.0.12, 5000, check inter 2000 rise 2 fall 5 maxconn 4096]
-//!   - [docker-registry-1, 10.5.0.13, 5000, check inter 2000 rise 2 fall 5 maxconn 4096 backup]
+//!   - [docker-registry-0, 10.5.0.12, 5000, check inter 500ms rise 2 fall 2 maxconn 4096]
 //! ```
+//!
+//! and, from docker-registry/1 with filesystem storage, the same service with
+//! `- [docker-registry-1, 10.5.0.13, 5000, check inter 500ms rise 2 fall 2 maxconn 4096 backup]`.
 //!
 //! Scalars are plain when that is unambiguous for both YAML 1.1 (PyYAML in haproxy) and
 //! 1.2, otherwise double-quoted (IPv6 addresses, for example).
 //!
 //! # Decisions ([`ServicesStanza`])
 //!
-//! - Servers are named `<app>-<n>` and ordered by unit NUMBER, so `/2` comes before `/10`
-//!   (B4: the Python charm sorted names as strings; bug numbers are entries of
-//!   docs/python-charm-bugs.md). Addresses are the units' ingress addresses.
+//! - Servers are named `<app>-<n>`; a stanza of several members orders them by unit
+//!   NUMBER, so `/2` comes before `/10` (B4: the Python charm sorted names as strings; bug
+//!   numbers are entries of docs/python-charm-bugs.md). Addresses are the units' ingress
+//!   addresses.
 //! - Active/passive by default: the lowest-numbered unit is the primary, all others are
-//!   `backup`. Filesystem storage is per unit, so balancing across units would serve
-//!   different content per request. [`Balancing::ActiveActive`] (no `backup`) is for
-//!   shared storage (s3, swift), where all units see the same blobs.
-//! - `option redispatch 1` and `retries 2`: measured with haproxy 2.6 in front of two
-//!   registries, without them the first request after the primary dies is a 503 after
-//!   3 s; with them it is a 200 after about 1 s.
+//!   `backup` (a unit that is not the lowest of its application publishes itself as
+//!   [`ServicesStanza::standby`]). Filesystem storage is per unit, so balancing across
+//!   units would serve different content per request. [`Balancing::ActiveActive`] (no
+//!   `backup`) is for shared storage (s3, swift), where all units see the same blobs.
+//! - A request is never lost to a unit that dies ([`backend_options`]): checks of
+//!   `GET /v2/` every 500 ms mark a dead server down in about a second, and a request
+//!   that failed on one server is sent to another (`retries`, `option redispatch`,
+//!   `retry-on all-retryable-errors`). Measured with haproxy 2.6 in front of two
+//!   registries: without redispatch the first request after the primary dies is a 503
+//!   after 3 s; without `retry-on` a registry killed mid-request costs that request.
 //! - With TLS on from ANY source (cert-provider or config; B24) haproxy passes TLS
 //!   through: `mode tcp`, and health checks speak TLS (`check-ssl verify none`: the check
-//!   only needs the registry's `/` to answer; clients verify the certificate end to end,
+//!   only needs the registry's `/v2/` to answer; clients verify the certificate end to end,
 //!   so the registry's certificate must carry the haproxy address in its SANs, B2).
 //!   Measured with haproxy 2.6 and a TLS registry: the server stays UP under these checks
 //!   and `curl --cacert <registry CA> https://<haproxy>/v2/` returns 200. The check fails
-//!   if the registry demands client certificates (mTLS, B23).
+//!   if the registry demands client certificates (mTLS, B23). haproxy cannot replay a
+//!   request it only passes through, so no `retry-on` here: a request in flight on a
+//!   registry that dies fails, and the client's retry reaches another server.
 //!
 //! # haproxy side
 //!
@@ -80,8 +95,10 @@ pub const SERVICES: &str = "services";
 /// Key: obsolete, always deleted.
 pub const ALL_SERVICES: &str = "all_services";
 
-/// Health-check and connection limits on every server line (the Python charm's values).
-pub const CHECK_OPTIONS: &str = "check inter 2000 rise 2 fall 5 maxconn 4096";
+/// Health-check and connection limits on every server line: a check every 500 ms, two
+/// failures mark a server down (about a second after it dies), two successes up again.
+/// (The Python charm's `inter 2000 rise 2 fall 5` took 10 s to see a dead server.)
+pub const CHECK_OPTIONS: &str = "check inter 500ms rise 2 fall 2 maxconn 4096";
 /// Extra check options when haproxy passes TLS through.
 pub const TLS_CHECK_OPTIONS: &str = "check-ssl verify none";
 
@@ -113,10 +130,10 @@ pub struct Server {
     pub options: String,
 }
 
-/// What the leader publishes on a website relation.
+/// What a unit publishes on a website relation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebsiteLeader {
-    /// The leader's ingress address on this relation (`hostname` and `private-address`).
+pub struct WebsiteUnit {
+    /// The unit's ingress address on this relation (`hostname` and `private-address`).
     pub address: Host,
     /// `registry-port`.
     pub port: u16,
@@ -124,8 +141,8 @@ pub struct WebsiteLeader {
     pub services: Vec<Service>,
 }
 
-impl WebsiteLeader {
-    /// The leader's writes: the four keys, plus the deletion of `all_services`.
+impl WebsiteUnit {
+    /// The unit's writes: the four keys, plus the deletion of `all_services`.
     pub fn to_databag(&self) -> Databag {
         let address = self.address.to_string();
         [
@@ -139,15 +156,6 @@ impl WebsiteLeader {
         .map(|(k, v)| (k.to_string(), v))
         .collect()
     }
-}
-
-/// What a non-leader writes: delete everything a leader may have published, except
-/// Juju's own `private-address`.
-pub fn follower_delta() -> Databag {
-    [ALL_SERVICES, HOSTNAME, PORT, SERVICES]
-        .into_iter()
-        .map(|k| (k.to_string(), String::new()))
-        .collect()
 }
 
 /// How servers share the load.
@@ -168,6 +176,7 @@ pub struct ServicesStanza {
     members: Vec<(String, Host)>,
     tls_passthrough: bool,
     balancing: Balancing,
+    standby: bool,
 }
 
 impl ServicesStanza {
@@ -179,7 +188,15 @@ impl ServicesStanza {
             members: Vec::new(),
             tls_passthrough: false,
             balancing: Balancing::default(),
+            standby: false,
         }
+    }
+
+    /// Active/passive only: the primary is in another unit's stanza, so every member here
+    /// is a `backup`.
+    pub fn standby(mut self, yes: bool) -> Self {
+        self.standby = yes;
+        self
     }
 
     /// Add a unit (`docker-registry/3`) reachable at its ingress `address`.
@@ -237,33 +254,52 @@ impl ServicesStanza {
                 name: format!("{}-{n}", self.app),
                 address: address.to_string(),
                 port: self.port,
-                options: match (self.balancing, i) {
-                    (Balancing::ActivePassive, 1..) => format!("{check} backup"),
+                options: match (self.balancing, i, self.standby) {
+                    (Balancing::ActivePassive, 1.., _) | (Balancing::ActivePassive, _, true) => {
+                        format!("{check} backup")
+                    }
                     _ => check.clone(),
                 },
             })
             .collect();
-        let mode = if self.tls_passthrough {
-            "mode tcp"
-        } else {
-            "mode http"
-        };
         Ok(Service {
             service_name: self.app.clone(),
             service_host: "0.0.0.0".to_string(),
             service_port: self.port,
-            service_options: [
-                mode,
-                "balance leastconn",
-                "option httpchk GET /",
-                "option redispatch 1",
-                "retries 2",
-            ]
-            .map(String::from)
-            .to_vec(),
+            service_options: backend_options(self.tls_passthrough),
             servers,
         })
     }
+}
+
+/// The backend's option lines (haproxy 2.0 or later: `retry-on`).
+///
+/// - `option httpchk GET /v2/` answered 200 (open) or 401 (basic or token auth): the
+///   registry's API answers, not just its port.
+/// - `retries 3` with `option redispatch 1`: a request whose server refuses or drops the
+///   connection is tried again on another server.
+/// - `retry-on all-retryable-errors` (HTTP mode only; haproxy cannot read requests it
+///   passes through as TLS): also a request whose server died with it in flight (empty
+///   or junk response, 502-504, timeouts) is sent again, to another server. Measured on
+///   haproxy 2.6: a registry killed mid-request cost one failed pull without it, none
+///   with it.
+pub fn backend_options(tls_passthrough: bool) -> Vec<String> {
+    let mut options = vec![
+        if tls_passthrough {
+            "mode tcp"
+        } else {
+            "mode http"
+        },
+        "balance leastconn",
+        "option httpchk GET /v2/",
+        "http-check expect rstatus ^(200|401)$",
+        "option redispatch 1",
+        "retries 3",
+    ];
+    if !tls_passthrough {
+        options.push("retry-on all-retryable-errors");
+    }
+    options.into_iter().map(String::from).collect()
 }
 
 /// The `services` YAML text (see the module docs for the exact shape).

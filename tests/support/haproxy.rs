@@ -5,27 +5,27 @@
 //! and a haproxy config `haproxy -c` accepts. The charm only writes these bags.
 
 use charm::relations::website::{
-    Server, Service, WebsiteLeader, HOSTNAME, PORT, PRIVATE_ADDRESS, SERVICES,
+    Server, Service, WebsiteUnit, HOSTNAME, PORT, PRIVATE_ADDRESS, SERVICES,
 };
 use charm::relations::{get, Databag, Host, WireError};
 use serde_yaml::Value;
 
-/// Reads a leader's bag back, as haproxy finds it.
-pub fn parse_leader(bag: &Databag) -> Result<WebsiteLeader, WireError> {
+/// Reads a unit's bag back, as haproxy finds it.
+pub fn parse_unit(bag: &Databag) -> Result<WebsiteUnit, WireError> {
     let address = get(bag, HOSTNAME)
         .or_else(|| get(bag, PRIVATE_ADDRESS))
-        .ok_or_else(|| WireError::missing(HOSTNAME, "the leader publishes its address"))?;
+        .ok_or_else(|| WireError::missing(HOSTNAME, "every unit publishes its address"))?;
     let address = address
         .parse::<Host>()
         .map_err(|e| WireError::invalid(HOSTNAME, e.to_string()))?;
     let port = get(bag, PORT)
-        .ok_or_else(|| WireError::missing(PORT, "the leader publishes registry-port"))?;
+        .ok_or_else(|| WireError::missing(PORT, "every unit publishes registry-port"))?;
     let port = parse_port_text(PORT, port)?;
     let services = match get(bag, SERVICES) {
         Some(text) => parse_services(text)?,
         None => Vec::new(),
     };
-    Ok(WebsiteLeader {
+    Ok(WebsiteUnit {
         address,
         port,
         services,
@@ -200,7 +200,7 @@ pub enum HaproxyView {
         /// `port`.
         port: u16,
     },
-    /// Nothing haproxy can use (a follower, or a unit not configured yet).
+    /// Nothing haproxy can use (a unit not configured yet).
     Nothing,
 }
 

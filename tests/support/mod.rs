@@ -9,6 +9,7 @@
 //! - [`jujusim`]: the end-to-end harness over the `jujusim` CLI and its test charms.
 //! - [`clients`]: skopeo, curl and test images for end-to-end tests.
 //! - [`haproxy`]: how haproxy reads what the charm publishes on `website`.
+//! - [`load`]: `examples/ha_load.rs`, a bounded load through haproxy during a test.
 //! - [`pki::Pki`]: a CA and certificates from openssl for end-to-end tests.
 //! - [`swift`]: the swift test charm, a real Swift (and s3api) for shared storage.
 #![allow(dead_code)] // each test binary uses a different subset
@@ -18,6 +19,7 @@ pub mod fake_juju;
 pub mod fake_tools;
 pub mod haproxy;
 pub mod jujusim;
+pub mod load;
 pub mod net;
 pub mod pki;
 pub mod supervised;

@@ -16,6 +16,10 @@ use super::wait::eventually;
 /// How long anything in these tests may take.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
+/// The supervisor's watcher: the charm binary cargo built for these tests, as a unit runs
+/// it (`dispatch supervise`).
+pub const WATCHER: &str = env!("CARGO_BIN_EXE_docker-registry-charm");
+
 /// The registry's config, data, log and pid file in a temp dir; stopped on drop.
 pub struct Fixture {
     _dir: tempfile::TempDir,
@@ -52,7 +56,7 @@ impl Fixture {
         std::os::unix::fs::chown(&config, Some(uid), Some(gid)).unwrap();
         Fixture {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            sup: Supervisor::new(spec_for(&config)),
+            sup: Supervisor::new(spec_for(&config), Path::new(WATCHER)),
             net,
             _dir: dir,
         }

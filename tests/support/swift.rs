@@ -30,6 +30,17 @@ pub fn action(m: &Model, action: &str, container: &str) -> Value {
     v[SWIFT]["results"].take()
 }
 
+/// The charm's options for the swift driver (tempauth v1) on `container`; the driver
+/// creates it.
+pub fn swift_config(addr: &str, container: &str) -> Vec<String> {
+    vec![
+        format!("storage-swift-authurl=http://{addr}:8080/auth/v1.0"),
+        format!("storage-swift-username={USER}"),
+        format!("storage-swift-password={PASSWORD}"),
+        format!("storage-swift-container={container}"),
+    ]
+}
+
 /// Creates `bucket` (a container) through the swift charm's action, failing the test
 /// unless it says it is ready.
 pub fn create_bucket(m: &Model, bucket: &str) {

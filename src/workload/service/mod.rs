@@ -8,13 +8,14 @@
 mod proc;
 mod supervisor;
 mod systemd;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use proc::{parse_stat, read_cmdline, read_stat, ProcStat};
-pub use supervisor::{PidFile, PidRecord, Supervisor};
+pub use supervisor::{PidFile, PidRecord, Supervisor, WATCH_COMMAND};
 pub use systemd::{render_unit, SystemdService};
 
 use super::command::{CommandError, HostRunner};
@@ -47,8 +48,8 @@ impl ServiceStatus {
     }
 }
 
-/// How to run the service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to run the service. Serialized as JSON for the supervisor's watcher (its stdin).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceSpec {
     /// Service name (the systemd unit is `<name>.service`).
     pub name: String,
@@ -90,8 +91,16 @@ impl ServiceSpec {
             env: Vec::new(),
             log_path: REGISTRY_LOG.into(),
             pid_path: REGISTRY_PID.into(),
-            stop_timeout: Duration::from_secs(10),
+            // Longer than the registry's drain (render::DRAIN_TIMEOUT), which lets
+            // requests in flight finish before it exits.
+            stop_timeout: Duration::from_secs(30),
         }
+    }
+
+    /// Where the supervisor's watcher records its pid: beside the program's pid file,
+    /// `registry.pid` -> `registry.supervisor.pid`.
+    pub fn watcher_pid_path(&self) -> PathBuf {
+        self.pid_path.with_extension("supervisor.pid")
     }
 
     /// The charm's own `program` (its dispatch) run as `metrics-proxy` with `args` (from
@@ -159,6 +168,12 @@ pub enum ServiceError {
         pid: u32,
         /// The errno.
         cause: nix::Error,
+    },
+    /// The supervisor's watcher could not start or watch the program.
+    #[error("the registry's supervisor: {reason}")]
+    Watcher {
+        /// What went wrong.
+        reason: String,
     },
     /// The process outlived SIGTERM and SIGKILL.
     #[error("pid {pid} was still running {waited:?} after SIGTERM and SIGKILL; look at `ps -o stat,pid,cmd -p {pid}` (state D means stuck in the kernel)")]
@@ -256,11 +271,13 @@ pub fn decide_init(pid1_comm: Option<&str>, run_systemd_system: bool) -> InitSys
 }
 
 /// The real service for this machine: `SystemdService` or `Supervisor`, writing their
-/// files (unit file, pid file) through `files`.
+/// files (unit file, pid file) through `files`. `watcher` is the program the supervisor
+/// runs as `<watcher> supervise` to watch the registry: this charm's own binary.
 pub fn for_host<F: Files + 'static>(
     init: InitSystem,
     spec: ServiceSpec,
     files: F,
+    watcher: &Path,
 ) -> Box<dyn Service> {
     match init {
         InitSystem::Systemd => Box::new(SystemdService::new(
@@ -269,7 +286,7 @@ pub fn for_host<F: Files + 'static>(
             HostRunner,
             Path::new(systemd::UNIT_DIR),
         )),
-        InitSystem::None => Box::new(Supervisor::with_files(spec, files)),
+        InitSystem::None => Box::new(Supervisor::with_files(spec, watcher, files)),
     }
 }
 

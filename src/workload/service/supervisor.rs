@@ -1,22 +1,25 @@
 //! Our own service manager for machines without systemd.
 //!
-//! `start` launches the program in its own session (setsid), as the service user, with stdin
-//! from /dev/null and stdout/stderr appended to a log file, so the hook that started it never
-//! waits on its pipes and exits normally. The pid file records pid + start time + boot id;
-//! like youki's `refresh_status`, every use checks /proc first, so a recycled pid (or pid 1)
-//! is never signalled.
+//! `start` launches a watcher (this charm's binary as `dispatch supervise`, see
+//! `watch.rs`) in its own session, with stdout/stderr appended to the service log, so the
+//! hook that started it never waits on its pipes and exits normally. The watcher starts
+//! the program in a session of its own, as the service user, with stdin from /dev/null,
+//! waits for it, and starts it again with a bounded backoff whenever it exits, until it is
+//! told to stop (SIGTERM). Both write pid files recording pid + start time + boot id; like
+//! youki's `refresh_status`, every use checks /proc first, so a recycled pid (or pid 1) is
+//! never signalled.
 
 use std::ffi::CString;
 use std::fs::{self, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::stat::{umask, Mode};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::{getgrouplist, setgid, setgroups, setsid, setuid, Gid, Pid, Uid, User};
@@ -35,6 +38,15 @@ const LOG_ROTATE_BYTES: u64 = 10 * 1024 * 1024;
 
 /// How long to wait for a process after SIGKILL.
 const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a start waits for the watcher to record the program it started.
+const LAUNCH_WAIT: Duration = Duration::from_secs(5);
+
+/// What a stop grants the watcher beyond the program's own stop time.
+const WATCHER_GRACE: Duration = Duration::from_secs(2);
+
+/// The watcher's command: `<charm binary> supervise`, the spec as JSON on stdin.
+pub const WATCH_COMMAND: &str = "supervise";
 
 /// What the pid file says: which process, identified beyond its recyclable pid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,15 +153,19 @@ fn keep_only_net_bind_service() {
     }
 }
 
-/// The built-in supervisor (setsid + pid file + signals), keeping its pid file through
-/// `F` (the machine's files on a real unit).
+/// The built-in supervisor: a watcher process (this charm's own binary, run as
+/// `<watcher> supervise`) that starts the program, waits for it and starts it again when
+/// it dies, until it is told to stop. Two pid files, both kept through `F` (the machine's
+/// files on a real unit): the program's (written by the watcher at every start) and the
+/// watcher's (written by whoever started it).
 #[derive(Debug, Clone)]
 pub struct Supervisor<F: Files = HostFiles> {
     spec: ServiceSpec,
+    watcher: PathBuf,
     files: F,
 }
 
-/// What the pid file says.
+/// What a pid file says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PidFile {
     /// There is none: the service was never started, or stopped.
@@ -160,7 +176,7 @@ pub enum PidFile {
     Record(PidRecord),
 }
 
-/// Whether a process runs the spec's binary.
+/// Whether a process runs a given binary.
 enum Program {
     /// It does.
     Ours,
@@ -180,16 +196,20 @@ fn errno_to_io(e: nix::Error) -> io::Error {
 }
 
 impl Supervisor {
-    /// A supervisor for `spec` on this machine.
-    pub fn new(spec: ServiceSpec) -> Self {
-        Supervisor::with_files(spec, HostFiles)
+    /// A supervisor for `spec` on this machine, watched by `watcher` (this charm's binary).
+    pub fn new(spec: ServiceSpec, watcher: &Path) -> Self {
+        Supervisor::with_files(spec, watcher, HostFiles)
     }
 }
 
 impl<F: Files> Supervisor<F> {
-    /// A supervisor for `spec` keeping its pid file through `files`.
-    pub fn with_files(spec: ServiceSpec, files: F) -> Self {
-        Supervisor { spec, files }
+    /// A supervisor for `spec` keeping its pid files through `files`.
+    pub fn with_files(spec: ServiceSpec, watcher: &Path, files: F) -> Self {
+        Supervisor {
+            spec,
+            watcher: watcher.to_path_buf(),
+            files,
+        }
     }
 
     /// The spec it runs.
@@ -197,23 +217,36 @@ impl<F: Files> Supervisor<F> {
         &self.spec
     }
 
-    /// What the pid file says.
+    /// The watcher's program (this charm's binary).
+    pub fn watcher(&self) -> &Path {
+        &self.watcher
+    }
+
+    /// What the program's pid file says.
     pub fn pid_file(&self) -> Result<PidFile, ServiceError> {
-        let Some(bytes) = self.files.read(&self.spec.pid_path)? else {
+        self.read_pid_file(&self.spec.pid_path)
+    }
+
+    /// What the watcher's pid file says.
+    pub fn watcher_pid_file(&self) -> Result<PidFile, ServiceError> {
+        self.read_pid_file(&self.spec.watcher_pid_path())
+    }
+
+    fn read_pid_file(&self, path: &Path) -> Result<PidFile, ServiceError> {
+        let Some(bytes) = self.files.read(path)? else {
             return Ok(PidFile::Missing);
         };
         let text = String::from_utf8_lossy(&bytes);
         Ok(match PidRecord::parse(&text) {
             Some(rec) => PidFile::Record(rec),
-            None => PidFile::Unreadable(format!(
-                "unreadable pid file {}: {text:?}",
-                self.spec.pid_path.display()
-            )),
+            None => {
+                PidFile::Unreadable(format!("unreadable pid file {}: {text:?}", path.display()))
+            }
         })
     }
 
-    /// Is the recorded process still the one we started? Checked against /proc.
-    fn verify(&self, rec: &PidRecord) -> Result<ServiceStatus, ServiceError> {
+    /// Is the recorded process still the one started, running `binary`? Checked against /proc.
+    fn verify(&self, rec: &PidRecord, binary: &Path) -> Result<ServiceStatus, ServiceError> {
         let pid = rec.pid;
         let crashed = |reason: String| {
             Ok(ServiceStatus::Crashed {
@@ -244,52 +277,33 @@ impl<F: Files> Supervisor<F> {
         // With its main thread gone a process shows no program any more (the leader's
         // `exe` and `cmdline` are empty); pid, start time and boot id say it is ours.
         if stat.is_alive() {
-            if let Program::Other(runs) = self.program_of(pid)? {
-                return crashed(format!(
-                    "pid {pid} runs {runs}, not {}",
-                    self.spec.binary.display()
-                ));
+            if let Program::Other(runs) = program_of(pid, binary)? {
+                return crashed(format!("pid {pid} runs {runs}, not {}", binary.display()));
             }
         }
         Ok(ServiceStatus::Running { pid })
     }
 
-    /// Is `pid` executing the spec's binary?
-    ///
-    /// `/proc/<pid>/exe` first: it is set before exec returns to the parent, whereas
-    /// `cmdline` is briefly empty right after exec. `cmdline` is the fallback when `exe` is
-    /// not readable (no ptrace access as non-root).
-    fn program_of(&self, pid: u32) -> Result<Program, ServiceError> {
-        let binary = &self.spec.binary;
-        let canonical = fs::canonicalize(binary).unwrap_or_else(|_| binary.clone());
-        match fs::read_link(format!("/proc/{pid}/exe")) {
-            Ok(exe) => {
-                // A binary replaced by a package upgrade shows as "<path> (deleted)".
-                let text = exe.to_string_lossy();
-                let exe = Path::new(text.strip_suffix(" (deleted)").unwrap_or(&text));
-                if exe == canonical || exe == binary.as_path() {
-                    Ok(Program::Ours)
-                } else {
-                    Ok(Program::Other(exe.display().to_string()))
-                }
-            }
-            Err(e)
-                if e.kind() == io::ErrorKind::NotFound
-                    && read_stat(pid).ok().flatten().is_none() =>
-            {
-                Ok(Program::Other("nothing (it is gone)".into()))
-            }
-            Err(_) => {
-                let argv = read_cmdline(pid)
-                    .map_err(|cause| ServiceError::Proc { pid, cause })?
-                    .unwrap_or_default();
-                if argv.first().map(|a| Path::new(a).file_name()) == Some(binary.file_name()) {
-                    Ok(Program::Ours)
-                } else {
-                    Ok(Program::Other(format!("{:?}", argv.join(" "))))
-                }
-            }
+    /// The program's state as its pid file and /proc tell it.
+    fn program_status(&self) -> Result<ServiceStatus, ServiceError> {
+        match self.pid_file()? {
+            PidFile::Missing => Ok(ServiceStatus::Stopped),
+            PidFile::Unreadable(reason) => Ok(ServiceStatus::Crashed { pid: None, reason }),
+            PidFile::Record(rec) => self.verify(&rec, &self.spec.binary),
         }
+    }
+
+    /// The watcher: its record when it runs, else why not (`None`: never started, or stopped).
+    fn watcher_status(&self) -> Result<Watcher, ServiceError> {
+        Ok(match self.watcher_pid_file()? {
+            PidFile::Missing => Watcher::None,
+            PidFile::Unreadable(reason) => Watcher::Gone(None, reason),
+            PidFile::Record(rec) => match self.verify(&rec, &self.watcher)? {
+                ServiceStatus::Running { .. } => Watcher::Alive(rec),
+                ServiceStatus::Crashed { reason, .. } => Watcher::Gone(Some(rec), reason),
+                ServiceStatus::Stopped => Watcher::None,
+            },
+        })
     }
 
     fn credentials(&self) -> Result<Option<Credentials>, ServiceError> {
@@ -343,11 +357,13 @@ impl<F: Files> Supervisor<F> {
             .map_err(log_err)
     }
 
-    /// Spawns the program detached and returns its pid. The `Child` is dropped on purpose:
-    /// the hook exits long before the registry, which is then adopted by init.
+    /// Spawns the program (in its own session, as the service user) and returns its pid.
+    /// The watcher is its parent and collects it with `waitpid`, so the `Child` is dropped.
     #[allow(clippy::zombie_processes)]
-    fn spawn(&self) -> Result<u32, ServiceError> {
+    fn spawn_program(&self) -> Result<u32, ServiceError> {
         let creds = self.credentials()?;
+        // The watcher blocks the signals it waits for; the program must not inherit that.
+        let unblocked = SigSet::empty();
         let log = self.open_log()?;
         let log2 = log.try_clone().map_err(|cause| ServiceError::Log {
             path: self.spec.log_path.clone(),
@@ -363,22 +379,13 @@ impl<F: Files> Supervisor<F> {
             .stdout(log)
             .stderr(log2);
         // SAFETY: the closure runs between fork and exec; it only makes raw syscalls
-        // (close_range, setsid, umask, setgroups, setgid, setuid) on data prepared before the
-        // fork, and allocates nothing.
+        // (close_range, setsid, umask, sigprocmask, setgroups, setgid, setuid) on data
+        // prepared before the fork, and allocates nothing.
         unsafe {
             cmd.pre_exec(move || {
-                // Fds inherited from whoever ran the hook (e.g. a pipe the caller reads to
-                // EOF) must not stay open in a daemon. Failure (old kernel) is harmless.
-                let _ = nix::libc::syscall(
-                    nix::libc::SYS_close_range,
-                    3u32,
-                    u32::MAX,
-                    nix::libc::CLOSE_RANGE_CLOEXEC,
-                );
-                // Own session: no controlling terminal, not in the hook's process group.
-                setsid().map_err(errno_to_io)?;
-                // Data the registry writes is not world-readable.
-                umask(Mode::from_bits_truncate(0o027));
+                detach()?;
+                sigprocmask(SigmaskHow::SIG_SETMASK, Some(&unblocked), None)
+                    .map_err(errno_to_io)?;
                 if let Some(c) = &creds {
                     // Keep the permitted set across setuid, to hand one capability on.
                     let _ = nix::libc::prctl(nix::libc::PR_SET_KEEPCAPS, 1, 0, 0, 0);
@@ -398,22 +405,132 @@ impl<F: Files> Supervisor<F> {
         Ok(child.id())
     }
 
-    fn write_pid_file(&self, rec: &PidRecord) -> Result<(), ServiceError> {
-        if let Some(dir) = self
-            .spec
-            .pid_path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
+    /// Spawns the watcher detached (`<watcher> supervise`, the spec as JSON on its stdin,
+    /// never in argv or a file: the environment may hold proxy credentials) and returns its
+    /// pid. The `Child` is dropped on purpose: the hook exits long before the watcher,
+    /// which is then adopted by init.
+    #[allow(clippy::zombie_processes)]
+    fn spawn_watcher(&self) -> Result<u32, ServiceError> {
+        let spec = serde_json::to_vec(&self.spec).map_err(|e| ServiceError::Watcher {
+            reason: format!("the service spec does not serialize: {e}"),
+        })?;
+        let log = self.open_log()?;
+        let log2 = log.try_clone().map_err(|cause| ServiceError::Log {
+            path: self.spec.log_path.clone(),
+            cause,
+        })?;
+        let mut cmd = Command::new(&self.watcher);
+        cmd.arg(WATCH_COMMAND)
+            .env_clear()
+            .env("PATH", SERVICE_PATH)
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(log)
+            .stderr(log2);
+        // SAFETY: as in `spawn_program`: raw syscalls only, between fork and exec.
+        unsafe {
+            cmd.pre_exec(detach);
+        }
+        let mut child = cmd.spawn().map_err(|cause| ServiceError::Spawn {
+            binary: self.watcher.clone(),
+            cause,
+        })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(&spec)
+                .map_err(|cause| ServiceError::Watcher {
+                    reason: format!("could not hand it the service spec: {cause}"),
+                })?;
+        }
+        Ok(child.id())
+    }
+
+    /// Starts the program and records it in its pid file (the watcher's part of a start).
+    pub(super) fn launch(&self) -> Result<PidRecord, ServiceError> {
+        let pid = self.spawn_program()?;
+        let rec = record_of(pid)?;
+        self.write_pid_file(&self.spec.pid_path, &rec)?;
+        tracing::info!(pid, binary = %self.spec.binary.display(), "service started");
+        Ok(rec)
+    }
+
+    fn write_pid_file(&self, path: &Path, rec: &PidRecord) -> Result<(), ServiceError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !self.files.exists(dir)? {
                 self.files.ensure_dir(dir, 0o755, None)?;
             }
         }
-        self.files.write(
-            &self.spec.pid_path,
-            rec.render().as_bytes(),
-            FileSpec::mode(0o644),
-        )?;
+        self.files
+            .write(path, rec.render().as_bytes(), FileSpec::mode(0o644))?;
+        Ok(())
+    }
+
+    /// Removes the program's pid file if it still names `rec` (the watcher's part of a stop).
+    pub(super) fn forget(&self, rec: &PidRecord) -> Result<(), ServiceError> {
+        if self.pid_file()? == PidFile::Record(rec.clone()) {
+            self.files.remove(&self.spec.pid_path)?;
+        }
+        Ok(())
+    }
+
+    /// Appends one line from the watcher to the service log, where the program's own
+    /// lines go. Best effort: a log that cannot be written must not stop the watching.
+    pub(super) fn note(&self, message: &str) {
+        let line = format!(
+            "docker-registry-charm supervisor[{}]: {message}\n",
+            std::process::id()
+        );
+        match self.open_log() {
+            Ok(mut log) => {
+                let _ = log.write_all(line.as_bytes());
+            }
+            Err(_) => eprint!("{line}"),
+        }
+    }
+
+    /// Waits until the watcher `w` has recorded a program other than `before`; fails when
+    /// the watcher is gone or the time is up.
+    fn wait_launched(&self, w: &PidRecord, before: &PidFile) -> Result<(), ServiceError> {
+        let deadline = Instant::now() + LAUNCH_WAIT;
+        let failed = |what: &str| ServiceError::Watcher {
+            reason: format!(
+                "the supervisor (pid {}) {what} {}; see {}",
+                w.pid,
+                self.spec.binary.display(),
+                self.spec.log_path.display()
+            ),
+        };
+        loop {
+            let now = self.pid_file()?;
+            if matches!(now, PidFile::Record(_)) && now != *before {
+                return Ok(());
+            }
+            if !Self::still_ours(w.pid, w.start_time)? {
+                return Err(failed("exited before starting"));
+            }
+            if Instant::now() >= deadline {
+                return Err(failed(&format!("took over {LAUNCH_WAIT:?} to start")));
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Stops the program as its pid file names it, without a watcher (what a killed
+    /// watcher left, or what an older charm started), and removes the pid file.
+    fn stop_program(&self) -> Result<(), ServiceError> {
+        match self.pid_file()? {
+            PidFile::Missing => return Ok(()),
+            PidFile::Record(rec) => match self.verify(&rec, &self.spec.binary)? {
+                ServiceStatus::Running { pid } => {
+                    self.terminate(pid, rec.start_time)?;
+                    tracing::info!(pid, "service stopped");
+                }
+                // Never signal a pid we cannot prove is ours; just forget it.
+                _ => Self::reap_zombie(rec.pid),
+            },
+            PidFile::Unreadable(_) => {}
+        }
+        self.files.remove(&self.spec.pid_path)?;
         Ok(())
     }
 
@@ -483,7 +600,7 @@ impl<F: Files> Supervisor<F> {
         }
     }
 
-    fn terminate(&self, pid: u32, start_time: u64) -> Result<(), ServiceError> {
+    pub(super) fn terminate(&self, pid: u32, start_time: u64) -> Result<(), ServiceError> {
         Self::signal(pid as i32, Signal::SIGTERM)?;
         if Self::wait_gone(pid, start_time, self.spec.stop_timeout)? {
             return Ok(());
@@ -503,6 +620,42 @@ impl<F: Files> Supervisor<F> {
     }
 }
 
+/// Is `pid` executing `binary`?
+///
+/// `/proc/<pid>/exe` first: it is set before exec returns to the parent, whereas
+/// `cmdline` is briefly empty right after exec. `cmdline` is the fallback when `exe` is
+/// not readable (no ptrace access as non-root).
+fn program_of(pid: u32, binary: &Path) -> Result<Program, ServiceError> {
+    let canonical = fs::canonicalize(binary).unwrap_or_else(|_| binary.to_path_buf());
+    match fs::read_link(format!("/proc/{pid}/exe")) {
+        Ok(exe) => {
+            // A binary replaced by a package upgrade shows as "<path> (deleted)".
+            let text = exe.to_string_lossy();
+            let exe = Path::new(text.strip_suffix(" (deleted)").unwrap_or(&text));
+            if exe == canonical || exe == binary {
+                Ok(Program::Ours)
+            } else {
+                Ok(Program::Other(exe.display().to_string()))
+            }
+        }
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound && read_stat(pid).ok().flatten().is_none() =>
+        {
+            Ok(Program::Other("nothing (it is gone)".into()))
+        }
+        Err(_) => {
+            let argv = read_cmdline(pid)
+                .map_err(|cause| ServiceError::Proc { pid, cause })?
+                .unwrap_or_default();
+            if argv.first().map(|a| Path::new(a).file_name()) == Some(binary.file_name()) {
+                Ok(Program::Ours)
+            } else {
+                Ok(Program::Other(format!("{:?}", argv.join(" "))))
+            }
+        }
+    }
+}
+
 /// Collects `pid` if it is our exited child; true when it was collected.
 fn reap(pid: u32) -> bool {
     matches!(
@@ -513,49 +666,50 @@ fn reap(pid: u32) -> bool {
 
 impl<F: Files> super::Service for Supervisor<F> {
     fn start(&self) -> Result<(), ServiceError> {
-        match self.status()? {
-            ServiceStatus::Running { pid } => {
+        if let Watcher::Alive(w) = self.watcher_status()? {
+            if let ServiceStatus::Running { pid } = self.program_status()? {
                 tracing::debug!(pid, "already running");
                 return Ok(());
             }
-            // If the dead process was our child (a long-lived caller), collect it: on machines
-            // whose init does not reap orphans it would stay a zombie for good.
-            ServiceStatus::Crashed { pid: Some(pid), .. } => Self::reap_zombie(pid),
-            _ => {}
+            // Between two of the watcher's starts: ask it to start the program now.
+            let before = self.pid_file()?;
+            Self::signal(w.pid as i32, Signal::SIGUSR1)?;
+            return self.wait_launched(&w, &before);
         }
-        self.files.remove(&self.spec.pid_path)?;
-        let pid = self.spawn()?;
-        // spawn() returns after exec, so /proc shows the program (at worst as a zombie).
-        let start_time = read_stat(pid)
-            .map_err(|cause| ServiceError::Proc { pid, cause })?
-            .map(|st| st.start_time)
-            .ok_or(ServiceError::Proc {
-                pid,
-                cause: io::Error::new(io::ErrorKind::NotFound, "the new process vanished at once"),
-            })?;
-        self.write_pid_file(&PidRecord {
-            pid,
-            start_time,
-            boot_id: boot_id(),
-        })?;
-        tracing::info!(pid, binary = %self.spec.binary.display(), "service started");
+        // No watcher: whatever it left (or an older charm started) goes first, so that
+        // exactly one program runs, and it is watched.
+        if let Watcher::Gone(Some(w), _) = self.watcher_status()? {
+            Self::reap_zombie(w.pid);
+        }
+        self.stop_program()?;
+        let watcher_pid = self.spec.watcher_pid_path();
+        self.files.remove(&watcher_pid)?;
+        let pid = self.spawn_watcher()?;
+        let w = record_of(pid)?;
+        self.write_pid_file(&watcher_pid, &w)?;
+        self.wait_launched(&w, &PidFile::Missing)?;
+        tracing::info!(pid, binary = %self.spec.binary.display(), "service started under its supervisor");
         Ok(())
     }
 
     fn stop(&self) -> Result<(), ServiceError> {
-        match self.pid_file()? {
-            PidFile::Missing => return Ok(()),
-            PidFile::Record(rec) => match self.verify(&rec)? {
-                ServiceStatus::Running { pid } => {
-                    self.terminate(pid, rec.start_time)?;
-                    tracing::info!(pid, "service stopped");
+        match self.watcher_status()? {
+            Watcher::Alive(w) => {
+                // The watcher stops the program (SIGTERM, then SIGKILL after the stop
+                // timeout) and exits without starting it again.
+                Self::signal(w.pid as i32, Signal::SIGTERM)?;
+                let limit = self.spec.stop_timeout + KILL_WAIT + WATCHER_GRACE;
+                if !Self::wait_gone(w.pid, w.start_time, limit)? {
+                    tracing::warn!(pid = w.pid, "the supervisor did not exit; sending SIGKILL");
+                    Self::signal(w.pid as i32, Signal::SIGKILL)?;
+                    Self::wait_gone(w.pid, w.start_time, KILL_WAIT)?;
                 }
-                // Never signal a pid we cannot prove is ours; just forget it.
-                _ => Self::reap_zombie(rec.pid),
-            },
-            PidFile::Unreadable(_) => {}
+            }
+            Watcher::Gone(Some(w), _) => Self::reap_zombie(w.pid),
+            Watcher::Gone(None, _) | Watcher::None => {}
         }
-        self.files.remove(&self.spec.pid_path)?;
+        self.stop_program()?;
+        self.files.remove(&self.spec.watcher_pid_path())?;
         Ok(())
     }
 
@@ -565,11 +719,7 @@ impl<F: Files> super::Service for Supervisor<F> {
     }
 
     fn status(&self) -> Result<ServiceStatus, ServiceError> {
-        match self.pid_file()? {
-            PidFile::Missing => Ok(ServiceStatus::Stopped),
-            PidFile::Unreadable(reason) => Ok(ServiceStatus::Crashed { pid: None, reason }),
-            PidFile::Record(rec) => self.verify(&rec),
-        }
+        Ok(combine(self.watcher_status()?, self.program_status()?))
     }
 
     /// The end of the log file (at most its last 64 KiB).
@@ -596,6 +746,85 @@ impl<F: Files> super::Service for Supervisor<F> {
 
 /// How much of the log `log_tail` reads: the registry's refusal is in its last lines.
 const LOG_TAIL_BYTES: u64 = 64 * 1024;
+
+/// The watcher as its pid file and /proc tell it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Watcher {
+    /// No pid file: never started, or stopped.
+    None,
+    /// Running: this is its record.
+    Alive(PidRecord),
+    /// Its pid file names a process that is not it any more (or cannot be read); why.
+    Gone(Option<PidRecord>, String),
+}
+
+/// The service's state from the watcher's and the program's.
+fn combine(watcher: Watcher, program: ServiceStatus) -> ServiceStatus {
+    use ServiceStatus::{Crashed, Running, Stopped};
+    match (watcher, program) {
+        (Watcher::None, Stopped) => Stopped,
+        (Watcher::Alive(_), Running { pid }) => Running { pid },
+        (Watcher::Alive(w), Stopped) => Crashed {
+            pid: None,
+            reason: format!("its supervisor (pid {}) has not started it yet", w.pid),
+        },
+        (Watcher::Alive(w), Crashed { pid, reason }) => Crashed {
+            pid,
+            reason: format!("{reason}; its supervisor (pid {}) starts it again", w.pid),
+        },
+        (Watcher::None, Running { pid }) => Crashed {
+            pid: Some(pid),
+            reason: format!("pid {pid} runs without a supervisor (an older charm started it)"),
+        },
+        (Watcher::Gone(_, why), Running { pid }) => Crashed {
+            pid: Some(pid),
+            reason: format!("pid {pid} runs without its supervisor: {why}"),
+        },
+        (Watcher::Gone(_, why), Stopped) => Crashed {
+            pid: None,
+            reason: format!("its supervisor is gone: {why}"),
+        },
+        (Watcher::None | Watcher::Gone(..), crashed @ Crashed { .. }) => crashed,
+    }
+}
+
+/// A just-spawned process's record (spawn returns after exec, so /proc shows it, at
+/// worst as a zombie).
+fn record_of(pid: u32) -> Result<PidRecord, ServiceError> {
+    let start_time = read_stat(pid)
+        .map_err(|cause| ServiceError::Proc { pid, cause })?
+        .map(|st| st.start_time)
+        .ok_or(ServiceError::Proc {
+            pid,
+            cause: io::Error::new(io::ErrorKind::NotFound, "the new process vanished at once"),
+        })?;
+    Ok(PidRecord {
+        pid,
+        start_time,
+        boot_id: boot_id(),
+    })
+}
+
+/// In the child between fork and exec: close inherited fds on exec, leave the caller's
+/// session, and make what it writes not world-readable. Raw syscalls only.
+fn detach() -> io::Result<()> {
+    // Fds inherited from whoever ran the hook (e.g. a pipe the caller reads to EOF) must
+    // not stay open in a daemon. Failure (old kernel) is harmless.
+    // SAFETY: a plain syscall without pointers.
+    let _ = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            nix::libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    // Own session: no controlling terminal, not in the hook's process group.
+    setsid().map_err(errno_to_io)?;
+    // Data the registry writes is not world-readable.
+    umask(Mode::from_bits_truncate(0o027));
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,10 @@ const UNIT_TEMPLATE: &str = "\
 Description={description}
 Wants=network-online.target
 After=network-online.target
+# At most 10 automatic restarts a minute; past that systemd leaves it failed and the
+# charm's next hook starts it again.
+StartLimitIntervalSec=60
+StartLimitBurst=10
 
 [Service]
 Type=simple
@@ -26,8 +30,10 @@ Type=simple
 UMask=0027
 # registry-port (or debug-port) below 1024 must work for the service user too.
 AmbientCapabilities=CAP_NET_BIND_SERVICE
-Restart=on-failure
-RestartSec=5s
+# Any exit the charm did not ask for (`systemctl stop` is never restarted): the registry
+# exits 0 after draining on SIGTERM, which `on-failure` would count as clean.
+Restart=always
+RestartSec=1s
 TimeoutStopSec={stop_timeout}
 
 [Install]
@@ -185,6 +191,8 @@ pub(crate) fn parse_show(text: &str) -> ServiceStatus {
 impl<F: Files, R: CommandRunner> super::Service for SystemdService<F, R> {
     fn start(&self) -> Result<(), ServiceError> {
         self.ensure_unit()?;
+        // A unit that hit its start limit refuses `start` until its failed state is reset.
+        self.systemctl(&["reset-failed", &self.unit()])?;
         // enable --now leaves a running service alone, so a second start changes nothing.
         self.systemctl(&["enable", "--now", &self.unit()])
             .map(|_| ())
@@ -273,8 +281,19 @@ mod tests {
             unit.contains("Environment=\"NO_PROXY=a b,\\\"c\\\"\"\n"),
             "{unit}"
         );
-        assert!(unit.contains("TimeoutStopSec=10s\n"));
+        assert!(unit.contains("TimeoutStopSec=30s\n"));
         assert!(unit.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE\n"));
+        // Restarted within a second of any exit the charm did not ask for, at most 10
+        // times a minute ([Unit] keys: systemd ignores them under [Service]).
+        let (unit_section, service_section) = unit.split_once("[Service]").unwrap();
+        assert!(
+            service_section.contains("\nRestart=always\nRestartSec=1s\n"),
+            "{unit}"
+        );
+        assert!(
+            unit_section.contains("\nStartLimitIntervalSec=60\nStartLimitBurst=10\n"),
+            "{unit}"
+        );
         assert!(unit.contains("WantedBy=multi-user.target"));
     }
 
@@ -292,7 +311,9 @@ mod tests {
             svc.runner().argvs(),
             [
                 "systemctl daemon-reload",
+                "systemctl reset-failed docker-registry.service",
                 "systemctl enable --now docker-registry.service",
+                "systemctl reset-failed docker-registry.service",
                 "systemctl enable --now docker-registry.service",
             ]
         );
