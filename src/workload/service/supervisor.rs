@@ -286,7 +286,12 @@ impl<F: Files> Supervisor<F> {
 
     /// The program's state as its pid file and /proc tell it.
     fn program_status(&self) -> Result<ServiceStatus, ServiceError> {
-        match self.pid_file()? {
+        self.program_status_of(self.pid_file()?)
+    }
+
+    /// The program's state as one reading of its pid file and /proc tell it.
+    fn program_status_of(&self, file: PidFile) -> Result<ServiceStatus, ServiceError> {
+        match file {
             PidFile::Missing => Ok(ServiceStatus::Stopped),
             PidFile::Unreadable(reason) => Ok(ServiceStatus::Crashed { pid: None, reason }),
             PidFile::Record(rec) => self.verify(&rec, &self.spec.binary),
@@ -667,12 +672,14 @@ fn reap(pid: u32) -> bool {
 impl<F: Files> super::Service for Supervisor<F> {
     fn start(&self) -> Result<(), ServiceError> {
         if let Watcher::Alive(w) = self.watcher_status()? {
-            if let ServiceStatus::Running { pid } = self.program_status()? {
+            // One reading decides and is what a new start must replace: read twice, a
+            // restart by the watcher in between would be waited for in vain.
+            let before = self.pid_file()?;
+            if let ServiceStatus::Running { pid } = self.program_status_of(before.clone())? {
                 tracing::debug!(pid, "already running");
                 return Ok(());
             }
             // Between two of the watcher's starts: ask it to start the program now.
-            let before = self.pid_file()?;
             Self::signal(w.pid as i32, Signal::SIGUSR1)?;
             return self.wait_launched(&w, &before);
         }
