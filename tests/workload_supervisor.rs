@@ -593,3 +593,35 @@ fn a_start_that_races_the_watchers_own_restart_succeeds() {
     assert_ne!(running_pid(&fx.sup), pid);
     assert_eq!(watcher_pid(&fx), watcher, "the same watcher restarted it");
 }
+
+/// A registry that runs for weeks writes its access log (haproxy's checks alone: about
+/// 1 KB a second per proxy) to one file: past 10 MiB the watcher moves the content to
+/// `<log>.1` while the registry keeps writing, to the same path, from the start.
+#[test]
+fn a_long_running_registrys_log_is_rotated_while_it_writes() {
+    use std::io::Write;
+    let fx = Fixture::new();
+    fx.sup.start().unwrap();
+    wait_ready(fx.addr);
+    let pid = running_pid(&fx.sup);
+    let log = fx.sup.spec().log_path.clone();
+    let old = log.with_extension("log.1");
+    let mut file = fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let line = format!("{}\n", "x".repeat(1023));
+    for _ in 0..(10 * 1024 + 1) {
+        file.write_all(line.as_bytes()).unwrap();
+    }
+    drop(file);
+    eventually("the log to be rotated", DEADLINE, || {
+        let rotated = fs::metadata(&old).is_ok_and(|m| m.len() > 10 * 1024 * 1024);
+        let small = fs::metadata(&log).is_ok_and(|m| m.len() < 1024 * 1024);
+        (rotated && small).then_some(())
+    });
+    // The registry writes on, at the start of the same file.
+    assert_eq!(http_get(fx.addr, "/v2/rotated-probe"), Some(404));
+    eventually("the registry's next line in the log", DEADLINE, || {
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        (text.contains("/v2/rotated-probe") && !text.starts_with('\0')).then_some(())
+    });
+    assert_eq!(running_pid(&fx.sup), pid, "no restart was needed");
+}

@@ -338,6 +338,30 @@ impl<F: Files> Supervisor<F> {
         }))
     }
 
+    /// Moves a log past [`LOG_ROTATE_BYTES`] to `<log>.1` while the program writes to it
+    /// (it appends, so once the file is copied and emptied its next line lands at the
+    /// start; a line written between the copy and the emptying is lost); true when it
+    /// did. Without this only a restart rotated the log, and a
+    /// registry's access lines (haproxy's checks alone: about 1 KB a second per proxy)
+    /// filled the disk of a unit whose registry never died.
+    pub(super) fn trim_log(&self) -> Result<bool, ServiceError> {
+        let path = &self.spec.log_path;
+        let log_err = |cause| ServiceError::Log {
+            path: path.clone(),
+            cause,
+        };
+        if !fs::metadata(path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
+            return Ok(false);
+        }
+        fs::copy(path, rotated(path)).map_err(log_err)?;
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(0))
+            .map_err(log_err)?;
+        Ok(true)
+    }
+
     fn open_log(&self) -> Result<fs::File, ServiceError> {
         let path = &self.spec.log_path;
         let log_err = |cause| ServiceError::Log {
@@ -350,9 +374,7 @@ impl<F: Files> Supervisor<F> {
             }
         }
         if fs::metadata(path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
-            let mut old = path.clone().into_os_string();
-            old.push(".1");
-            fs::rename(path, old).map_err(log_err)?;
+            fs::rename(path, rotated(path)).map_err(log_err)?;
         }
         OpenOptions::new()
             .append(true)
@@ -623,6 +645,13 @@ impl<F: Files> Supervisor<F> {
             waited: self.spec.stop_timeout + KILL_WAIT,
         })
     }
+}
+
+/// Where a rotated log goes: `<log>.1`.
+fn rotated(log: &Path) -> PathBuf {
+    let mut old = log.as_os_str().to_owned();
+    old.push(".1");
+    PathBuf::from(old)
 }
 
 /// Is `pid` executing `binary`?
