@@ -573,6 +573,47 @@ fn the_python_charms_container_goes_first_and_alone() {
     );
 }
 
+/// A registry that died between hooks is started again, and the log says what was found:
+/// the operator's only clue when nothing else saw it die.
+#[test]
+fn a_registry_found_dead_is_started_and_the_log_says_how_it_was_found() {
+    let found = "process 4242 is gone; its supervisor (pid 4241) starts it again";
+    let mut world = serving(json!({}));
+    world.view.event = Event::UpdateStatus;
+    world.view.machine.service = ServiceStatus::Crashed {
+        pid: Some(4242),
+        reason: found.into(),
+    };
+    let plan = plan::plan(&world.view).unwrap();
+    assert_eq!(service_calls(&plan), [ServiceCall::Start]);
+    let logs: Vec<&str> = plan.logs().iter().map(|l| l.message.as_str()).collect();
+    assert!(
+        logs.contains(&format!("starting the registry: {found}").as_str()),
+        "{logs:?}"
+    );
+
+    // With an invalid config, the last good one is started, with the same clue.
+    world.view.model = model(json!({"storage-cache": "disk"}));
+    let plan = plan::plan(&world.view).unwrap();
+    assert_eq!(service_calls(&plan), [ServiceCall::Start]);
+    let logs: Vec<&str> = plan.logs().iter().map(|l| l.message.as_str()).collect();
+    assert!(
+        logs.contains(
+            &format!("starting the registry with its last good config: {found}").as_str()
+        ),
+        "{logs:?}"
+    );
+
+    // Never started (or stopped): no clue to give.
+    let fresh_plan = plan::plan(&fresh(Event::Install, json!({}))).unwrap();
+    let logs: Vec<&str> = fresh_plan
+        .logs()
+        .iter()
+        .map(|l| l.message.as_str())
+        .collect();
+    assert!(logs.contains(&"starting the registry"), "{logs:?}");
+}
+
 #[test]
 fn an_invalid_config_blocks_and_restarts_only_a_last_good_config_of_ours() {
     let mut world = serving(json!({}));

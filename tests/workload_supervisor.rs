@@ -15,7 +15,11 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use charm::workload::service::{read_stat, PidRecord};
-use charm::workload::{service_user, Service, ServiceSpec, ServiceStatus, Supervisor};
+use charm::workload::{
+    service_user, Changed, FileMeta, FileSpec, Files, FilesError, HostFiles, Owner, Service,
+    ServiceSpec, ServiceStatus, Supervisor,
+};
+use nix::sys::signal::Signal;
 use support::supervised::{http_get, running_pid, wait_ready, Fixture, DEADLINE, WATCHER};
 use support::wait::eventually;
 
@@ -494,4 +498,130 @@ fn stop_returns_only_once_every_thread_is_gone_and_the_port_is_free() {
     TcpListener::bind(("127.0.0.1", port))
         .unwrap_or_else(|e| panic!("stop() returned while port {port} was still held: {e}"));
     assert_eq!(sup.status().unwrap(), ServiceStatus::Stopped);
+}
+
+/// The unit's files, except that the second read of the registry's pid file returns only
+/// once the (stopped) watcher, let go at that moment, has started a new registry: the
+/// watcher's own restart falling between two reads of a hook's `start()`.
+struct RelaunchBetweenReads {
+    pid_path: std::path::PathBuf,
+    watcher: u32,
+    first: std::cell::RefCell<Option<Option<Vec<u8>>>>,
+    reads: std::cell::Cell<u32>,
+}
+
+impl Files for RelaunchBetweenReads {
+    fn write(&self, path: &Path, contents: &[u8], spec: FileSpec) -> Result<Changed, FilesError> {
+        HostFiles.write(path, contents, spec)
+    }
+    fn remove(&self, path: &Path) -> Result<Changed, FilesError> {
+        HostFiles.remove(path)
+    }
+    fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, FilesError> {
+        if path == self.pid_path {
+            self.reads.set(self.reads.get() + 1);
+            match self.reads.get() {
+                1 => {
+                    let now = HostFiles.read(path)?;
+                    *self.first.borrow_mut() = Some(now.clone());
+                    return Ok(now);
+                }
+                2 => {
+                    signal(self.watcher, Signal::SIGCONT);
+                    let first = self.first.borrow().clone().flatten();
+                    eventually("the watcher to start a new registry", DEADLINE, || {
+                        (HostFiles.read(path).unwrap() != first).then_some(())
+                    });
+                }
+                _ => {}
+            }
+        }
+        HostFiles.read(path)
+    }
+    fn ensure_dir(
+        &self,
+        path: &Path,
+        mode: u32,
+        owner: Option<Owner>,
+    ) -> Result<Changed, FilesError> {
+        HostFiles.ensure_dir(path, mode, owner)
+    }
+    fn exists(&self, path: &Path) -> Result<bool, FilesError> {
+        HostFiles.exists(path)
+    }
+    fn stat(&self, path: &Path) -> Result<Option<FileMeta>, FilesError> {
+        HostFiles.stat(path)
+    }
+    fn chown_tree(&self, path: &Path, owner: Owner) -> Result<Changed, FilesError> {
+        HostFiles.chown_tree(path, owner)
+    }
+}
+
+fn signal(pid: u32, signal: Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+}
+
+/// A hook's `start()` finds the registry dead, and the watcher starts a new one before the
+/// hook asks it to: `start()` returns at once with that registry serving (it waited 5 s
+/// and failed when it compared the new registry against itself).
+#[test]
+fn a_start_that_races_the_watchers_own_restart_succeeds() {
+    let fx = Fixture::new();
+    fx.sup.start().unwrap();
+    wait_ready(fx.addr);
+    let pid = running_pid(&fx.sup);
+    let watcher = watcher_pid(&fx);
+    // The watcher holds still until the hook has read the pid file once.
+    signal(watcher, Signal::SIGSTOP);
+    sigkill(pid);
+    eventually("the killed registry to die", DEADLINE, || {
+        gone_or_zombie(pid).then_some(())
+    });
+    let files = RelaunchBetweenReads {
+        pid_path: fx.pid_path(),
+        watcher,
+        first: Default::default(),
+        reads: Default::default(),
+    };
+    let hook = Supervisor::with_files(fx.sup.spec().clone(), Path::new(WATCHER), files);
+    let t0 = Instant::now();
+    let started = hook.start();
+    // Whatever happened, the watcher runs again (the fixture's stop needs it).
+    signal(watcher, Signal::SIGCONT);
+    started.unwrap_or_else(|e| panic!("start() failed after {:?}: {e}", t0.elapsed()));
+    wait_ready(fx.addr);
+    assert_ne!(running_pid(&fx.sup), pid);
+    assert_eq!(watcher_pid(&fx), watcher, "the same watcher restarted it");
+}
+
+/// A registry that runs for weeks writes its access log (haproxy's checks alone: about
+/// 1 KB a second per proxy) to one file: past 10 MiB the watcher moves the content to
+/// `<log>.1` while the registry keeps writing, to the same path, from the start.
+#[test]
+fn a_long_running_registrys_log_is_rotated_while_it_writes() {
+    use std::io::Write;
+    let fx = Fixture::new();
+    fx.sup.start().unwrap();
+    wait_ready(fx.addr);
+    let pid = running_pid(&fx.sup);
+    let log = fx.sup.spec().log_path.clone();
+    let old = log.with_extension("log.1");
+    let mut file = fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let line = format!("{}\n", "x".repeat(1023));
+    for _ in 0..(10 * 1024 + 1) {
+        file.write_all(line.as_bytes()).unwrap();
+    }
+    drop(file);
+    eventually("the log to be rotated", DEADLINE, || {
+        let rotated = fs::metadata(&old).is_ok_and(|m| m.len() > 10 * 1024 * 1024);
+        let small = fs::metadata(&log).is_ok_and(|m| m.len() < 1024 * 1024);
+        (rotated && small).then_some(())
+    });
+    // The registry writes on, at the start of the same file.
+    assert_eq!(http_get(fx.addr, "/v2/rotated-probe"), Some(404));
+    eventually("the registry's next line in the log", DEADLINE, || {
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        (text.contains("/v2/rotated-probe") && !text.starts_with('\0')).then_some(())
+    });
+    assert_eq!(running_pid(&fx.sup), pid, "no restart was needed");
 }

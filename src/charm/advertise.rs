@@ -59,10 +59,11 @@ pub fn proxy_hosts(website: &[RelationView]) -> Noted<Vec<Host>> {
 }
 
 /// The notes on how the application is laid out: `peers` other units of the application,
-/// `proxies` haproxy units in front.
+/// `proxies` haproxy units in front. A pull-through cache refuses pushes and every unit
+/// fetches what it lacks from upstream, so its per-unit disks need no note.
 pub fn layout_notes(config: &CharmConfig, peers: usize, proxies: usize) -> Vec<Note> {
     let mut out = Vec::new();
-    if matches!(config.storage, Storage::Filesystem) && peers > 0 {
+    if matches!(config.storage, Storage::Filesystem) && config.proxy.is_none() && peers > 0 {
         out.push(Note::UnsharedStorage { units: peers + 1 });
     }
     if proxies > 1 && config.http_host.is_none() {
@@ -309,6 +310,11 @@ mod tests {
         assert_eq!(
             layout_notes(&fs, 2, 0),
             [Note::UnsharedStorage { units: 3 }]
+        );
+        let cache = config(json!({"cache-remoteurl": "https://registry-1.docker.io"}));
+        assert!(
+            layout_notes(&cache, 2, 1).is_empty(),
+            "a pull-through cache refuses pushes: every unit serves what upstream has"
         );
         let s3 = config(json!({"storage-s3-region": "r", "storage-s3-bucket": "b"}));
         assert!(

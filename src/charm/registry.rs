@@ -263,7 +263,10 @@ pub fn service(
     let call = match action {
         ServiceAction::Keep => None,
         ServiceAction::Start => {
-            p.info("starting the registry");
+            p.info(format!(
+                "starting the registry{}",
+                why_down(&view.machine.service)
+            ));
             Some(ServiceCall::Start)
         }
         ServiceAction::Restart => {
@@ -283,6 +286,15 @@ pub fn service(
     match action {
         ServiceAction::Keep => Wait::Running,
         _ => Wait::Started,
+    }
+}
+
+/// `: <why>` for a registry found dead (the operator's only clue when it died between
+/// hooks), nothing for one never started or stopped.
+fn why_down(service: &ServiceStatus) -> String {
+    match service {
+        ServiceStatus::Crashed { reason, .. } => format!(": {reason}"),
+        _ => String::new(),
     }
 }
 
@@ -319,7 +331,10 @@ pub fn keep_serving(
         }
         _ => config.map(env).unwrap_or_else(|| p.local.env.clone()),
     };
-    p.info("starting the registry with its last good config");
+    p.info(format!(
+        "starting the registry with its last good config{}",
+        why_down(&view.machine.service)
+    ));
     p.step(Step::Service(ServiceStep {
         call: ServiceCall::Start,
         binary: binary.to_path_buf(),

@@ -286,7 +286,12 @@ impl<F: Files> Supervisor<F> {
 
     /// The program's state as its pid file and /proc tell it.
     fn program_status(&self) -> Result<ServiceStatus, ServiceError> {
-        match self.pid_file()? {
+        self.program_status_of(self.pid_file()?)
+    }
+
+    /// The program's state as one reading of its pid file and /proc tell it.
+    fn program_status_of(&self, file: PidFile) -> Result<ServiceStatus, ServiceError> {
+        match file {
             PidFile::Missing => Ok(ServiceStatus::Stopped),
             PidFile::Unreadable(reason) => Ok(ServiceStatus::Crashed { pid: None, reason }),
             PidFile::Record(rec) => self.verify(&rec, &self.spec.binary),
@@ -333,6 +338,30 @@ impl<F: Files> Supervisor<F> {
         }))
     }
 
+    /// Moves a log past [`LOG_ROTATE_BYTES`] to `<log>.1` while the program writes to it
+    /// (it appends, so once the file is copied and emptied its next line lands at the
+    /// start; a line written between the copy and the emptying is lost); true when it
+    /// did. Without this only a restart rotated the log, and a
+    /// registry's access lines (haproxy's checks alone: about 1 KB a second per proxy)
+    /// filled the disk of a unit whose registry never died.
+    pub(super) fn trim_log(&self) -> Result<bool, ServiceError> {
+        let path = &self.spec.log_path;
+        let log_err = |cause| ServiceError::Log {
+            path: path.clone(),
+            cause,
+        };
+        if !fs::metadata(path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
+            return Ok(false);
+        }
+        fs::copy(path, rotated(path)).map_err(log_err)?;
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(0))
+            .map_err(log_err)?;
+        Ok(true)
+    }
+
     fn open_log(&self) -> Result<fs::File, ServiceError> {
         let path = &self.spec.log_path;
         let log_err = |cause| ServiceError::Log {
@@ -345,9 +374,7 @@ impl<F: Files> Supervisor<F> {
             }
         }
         if fs::metadata(path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
-            let mut old = path.clone().into_os_string();
-            old.push(".1");
-            fs::rename(path, old).map_err(log_err)?;
+            fs::rename(path, rotated(path)).map_err(log_err)?;
         }
         OpenOptions::new()
             .append(true)
@@ -620,6 +647,13 @@ impl<F: Files> Supervisor<F> {
     }
 }
 
+/// Where a rotated log goes: `<log>.1`.
+fn rotated(log: &Path) -> PathBuf {
+    let mut old = log.as_os_str().to_owned();
+    old.push(".1");
+    PathBuf::from(old)
+}
+
 /// Is `pid` executing `binary`?
 ///
 /// `/proc/<pid>/exe` first: it is set before exec returns to the parent, whereas
@@ -667,12 +701,14 @@ fn reap(pid: u32) -> bool {
 impl<F: Files> super::Service for Supervisor<F> {
     fn start(&self) -> Result<(), ServiceError> {
         if let Watcher::Alive(w) = self.watcher_status()? {
-            if let ServiceStatus::Running { pid } = self.program_status()? {
+            // One reading decides and is what a new start must replace: read twice, a
+            // restart by the watcher in between would be waited for in vain.
+            let before = self.pid_file()?;
+            if let ServiceStatus::Running { pid } = self.program_status_of(before.clone())? {
                 tracing::debug!(pid, "already running");
                 return Ok(());
             }
             // Between two of the watcher's starts: ask it to start the program now.
-            let before = self.pid_file()?;
             Self::signal(w.pid as i32, Signal::SIGUSR1)?;
             return self.wait_launched(&w, &before);
         }

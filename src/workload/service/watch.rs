@@ -29,6 +29,8 @@ pub const FIRST_DELAY: Duration = Duration::from_secs(1);
 pub const MAX_DELAY: Duration = Duration::from_secs(30);
 /// A program that ran this long was healthy: its next restart waits [`FIRST_DELAY`] again.
 pub const STABLE_AFTER: Duration = Duration::from_secs(10);
+/// How often the watcher looks at the size of the program's log while it runs.
+const LOG_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// How long to wait before starting the program again, after it ran for `ran` and the
 /// previous wait (if it died young before) was `previous`.
@@ -166,7 +168,7 @@ fn wait_child(
 ) -> Result<Option<String>, ServiceError> {
     let pid = Pid::from_raw(child.pid as i32);
     loop {
-        match next_signal(signals, None) {
+        match next_signal(signals, Some(LOG_CHECK_EVERY)) {
             Woken::Stop => {
                 sup.terminate(child.pid, child.start_time)?;
                 sup.forget(child)?;
@@ -174,7 +176,15 @@ fn wait_child(
                 return Ok(None);
             }
             Woken::Hurry => *hurry = true,
-            Woken::Child | Woken::Timeout => {}
+            Woken::Child => {}
+            Woken::Timeout => match sup.trim_log() {
+                Ok(true) => sup.note(&format!(
+                    "moved the log to {}.1",
+                    sup.spec().log_path.display()
+                )),
+                Ok(false) => {}
+                Err(e) => sup.note(&format!("could not rotate the log: {e}")),
+            },
         }
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => {}
