@@ -625,3 +625,77 @@ fn a_long_running_registrys_log_is_rotated_while_it_writes() {
     });
     assert_eq!(running_pid(&fx.sup), pid, "no restart was needed");
 }
+
+/// The unit's files, except that `path` cannot be written (the disk holding /run is full).
+struct CannotWrite(std::path::PathBuf);
+
+impl Files for CannotWrite {
+    fn write(&self, path: &Path, contents: &[u8], spec: FileSpec) -> Result<Changed, FilesError> {
+        if path == self.0 {
+            return Err(FilesError::Io {
+                op: "write",
+                path: path.to_path_buf(),
+                cause: std::io::Error::from_raw_os_error(nix::libc::ENOSPC),
+            });
+        }
+        HostFiles.write(path, contents, spec)
+    }
+    fn remove(&self, path: &Path) -> Result<Changed, FilesError> {
+        HostFiles.remove(path)
+    }
+    fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, FilesError> {
+        HostFiles.read(path)
+    }
+    fn ensure_dir(
+        &self,
+        path: &Path,
+        mode: u32,
+        owner: Option<Owner>,
+    ) -> Result<Changed, FilesError> {
+        HostFiles.ensure_dir(path, mode, owner)
+    }
+    fn exists(&self, path: &Path) -> Result<bool, FilesError> {
+        HostFiles.exists(path)
+    }
+    fn stat(&self, path: &Path) -> Result<Option<FileMeta>, FilesError> {
+        HostFiles.stat(path)
+    }
+    fn chown_tree(&self, path: &Path, owner: Owner) -> Result<Changed, FilesError> {
+        HostFiles.chown_tree(path, owner)
+    }
+}
+
+/// A start whose watcher cannot be recorded fails with the cause and leaves nothing
+/// running: an unrecorded watcher could never be stopped, and the next start would run a
+/// second registry beside its one.
+#[test]
+fn a_start_that_cannot_record_its_watcher_fails_and_leaves_nothing_running() {
+    let fx = Fixture::new();
+    let spec = fx.sup.spec().clone();
+    let files = CannotWrite(spec.watcher_pid_path());
+    let hook = Supervisor::with_files(spec, Path::new(WATCHER), files);
+    let err = hook.start().unwrap_err().to_string();
+    assert!(err.contains("No space left on device"), "{err}");
+    // Nothing is left that could start a registry: no process writes to the service log
+    // (the watcher and the registry both do, from their start).
+    assert_eq!(writers_of(&fx.sup.spec().log_path), Vec::<u32>::new());
+    assert!(!fx.pid_path().exists(), "a registry was recorded");
+    assert_eq!(http_get(fx.addr, "/v2/"), None);
+    // And a start that can write its files works as before.
+    fx.sup.start().unwrap();
+    wait_ready(fx.addr);
+}
+
+/// The live processes whose stdout is `log`.
+fn writers_of(log: &Path) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if fs::read_link(entry.path().join("fd/1")).is_ok_and(|out| out == log) {
+            pids.push(pid);
+        }
+    }
+    pids
+}

@@ -475,10 +475,51 @@ impl<F: Files> Supervisor<F> {
     /// Starts the program and records it in its pid file (the watcher's part of a start).
     pub(super) fn launch(&self) -> Result<PidRecord, ServiceError> {
         let pid = self.spawn_program()?;
-        let rec = record_of(pid)?;
-        self.write_pid_file(&self.spec.pid_path, &rec)?;
+        let recorded = record_of(pid).and_then(|rec| {
+            self.write_pid_file(&self.spec.pid_path, &rec)?;
+            Ok(rec)
+        });
+        let rec = match recorded {
+            Ok(rec) => rec,
+            Err(e) => {
+                // Unrecorded, nothing could ever stop it, and the next start would run a
+                // second one beside it: it goes at once.
+                Self::abandon(pid);
+                return Err(e);
+            }
+        };
         tracing::info!(pid, binary = %self.spec.binary.display(), "service started");
         Ok(rec)
+    }
+
+    /// Stops the watcher `w`: it stops the program (SIGTERM, then SIGKILL after the stop
+    /// timeout) and exits without starting it again.
+    fn stop_watcher(&self, w: &PidRecord) -> Result<(), ServiceError> {
+        Self::signal(w.pid as i32, Signal::SIGTERM)?;
+        let limit = self.spec.stop_timeout + KILL_WAIT + WATCHER_GRACE;
+        if !Self::wait_gone(w.pid, w.start_time, limit)? {
+            tracing::warn!(pid = w.pid, "the supervisor did not exit; sending SIGKILL");
+            Self::signal(w.pid as i32, Signal::SIGKILL)?;
+            Self::wait_gone(w.pid, w.start_time, KILL_WAIT)?;
+        }
+        Ok(())
+    }
+
+    /// Stops a watcher just spawned whose pid file could not be written; best effort, the
+    /// caller reports the write's error.
+    fn dismiss_watcher(&self, pid: u32) {
+        let stopped = record_of(pid).and_then(|w| self.stop_watcher(&w));
+        if stopped.is_err() {
+            Self::abandon(pid);
+        }
+    }
+
+    /// Kills a process (and its group) this supervisor just spawned but could not record,
+    /// and collects it; bounded.
+    fn abandon(pid: u32) {
+        let _ = Self::signal(-(pid as i32), Signal::SIGKILL);
+        let _ = Self::signal(pid as i32, Signal::SIGKILL);
+        Self::reap_zombie(pid);
     }
 
     fn write_pid_file(&self, path: &Path, rec: &PidRecord) -> Result<(), ServiceError> {
@@ -721,8 +762,19 @@ impl<F: Files> super::Service for Supervisor<F> {
         let watcher_pid = self.spec.watcher_pid_path();
         self.files.remove(&watcher_pid)?;
         let pid = self.spawn_watcher()?;
-        let w = record_of(pid)?;
-        self.write_pid_file(&watcher_pid, &w)?;
+        let recorded = record_of(pid).and_then(|w| {
+            self.write_pid_file(&watcher_pid, &w)?;
+            Ok(w)
+        });
+        let w = match recorded {
+            Ok(w) => w,
+            Err(e) => {
+                // An unrecorded watcher could never be stopped and would keep its registry
+                // running beside the next start's: it stops its program and exits.
+                self.dismiss_watcher(pid);
+                return Err(e);
+            }
+        };
         self.wait_launched(&w, &PidFile::Missing)?;
         tracing::info!(pid, binary = %self.spec.binary.display(), "service started under its supervisor");
         Ok(())
@@ -730,17 +782,7 @@ impl<F: Files> super::Service for Supervisor<F> {
 
     fn stop(&self) -> Result<(), ServiceError> {
         match self.watcher_status()? {
-            Watcher::Alive(w) => {
-                // The watcher stops the program (SIGTERM, then SIGKILL after the stop
-                // timeout) and exits without starting it again.
-                Self::signal(w.pid as i32, Signal::SIGTERM)?;
-                let limit = self.spec.stop_timeout + KILL_WAIT + WATCHER_GRACE;
-                if !Self::wait_gone(w.pid, w.start_time, limit)? {
-                    tracing::warn!(pid = w.pid, "the supervisor did not exit; sending SIGKILL");
-                    Self::signal(w.pid as i32, Signal::SIGKILL)?;
-                    Self::wait_gone(w.pid, w.start_time, KILL_WAIT)?;
-                }
-            }
+            Watcher::Alive(w) => self.stop_watcher(&w)?,
             Watcher::Gone(Some(w), _) => Self::reap_zombie(w.pid),
             Watcher::Gone(None, _) | Watcher::None => {}
         }
