@@ -446,6 +446,12 @@ fn shared_secret(u: &Unit) -> (String, String) {
     (value, format!("secret://{MODEL_UUID}/{id}"))
 }
 
+/// The tls-auto CA key in the charm's Juju secret (committed), if any.
+fn shared_ca_key(u: &Unit) -> Option<String> {
+    let (_, secret) = u.juju.secret("registry-shared")?;
+    secret.content().get("tls-auto-ca-key").cloned()
+}
+
 /// A follower `name` of the leader's application: the model's secrets and the peer app
 /// bag as the leader committed them (both are the model's, not the unit's).
 fn follower_of(leader: &Unit, leader_peer: &RelationId, name: &str) -> (Unit, RelationId) {
@@ -4321,7 +4327,12 @@ fn tls_auto_makes_one_ca_and_serves_every_address_over_https() {
     let app = u.juju.our_app_bag(&peer);
     let ca = app["tls-auto-ca"].clone();
     assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{app:?}");
-    assert!(app["tls-auto-ca-key"].contains("PRIVATE KEY"));
+    assert!(
+        !app.contains_key("tls-auto-ca-key"),
+        "no key in relation data"
+    );
+    let key = shared_ca_key(&u).expect("the CA key is in the Juju secret");
+    charm::tls::auto::AutoCa::parse(&ca, &key).expect("the key belongs to the shared CA");
     assert_eq!(u.text(DEFAULT_TLS_CA_PATH), ca);
     let sans = served_sans(&u);
     assert!(
