@@ -16,7 +16,7 @@ use charm::charm::local::{self, LocalState};
 use charm::charm::model::{ModelView, RelationView};
 use charm::charm::plan::{self, paths_to_read};
 use charm::charm::record::Recorded;
-use charm::charm::secret::{SecretStep, Shared, SharedView};
+use charm::charm::secret::{SecretStep, Shared, SharedView, Unusable};
 use charm::charm::steps::{FileStep, Plan, ServiceStep, Step, Then};
 use charm::charm::switch::Legacy;
 use charm::charm::view::{Entry, Fresh, MachineView, Observed, View};
@@ -24,6 +24,7 @@ use charm::config::CharmConfig;
 use charm::juju::{Databag, Event, Port, PortRange, RelationId, Status, StatusKind};
 use charm::relations::peer::HttpSecret;
 use charm::render::{CONFIG_PATH, HTPASSWD_PATH};
+use charm::tls::auto::{make_ca, AutoCa};
 use charm::workload::files::FileSpec;
 use charm::workload::legacy::{ContainerName, ContainerState};
 use charm::workload::service::{ServiceCall, ServiceStatus};
@@ -92,13 +93,16 @@ fn model(config: Value) -> ModelView {
 
 /// The charm's Juju secret holding `http_secret`, as the view reads it.
 fn shared(http_secret: &str) -> SharedView {
+    stored(Shared {
+        http_secret: HttpSecret::new(http_secret).unwrap(),
+        tls_auto_ca_key: None,
+    })
+}
+
+/// The charm's Juju secret holding `content`, as the view reads it.
+fn stored(content: Shared) -> SharedView {
     SharedView {
-        juju: Some((
-            URI.parse().unwrap(),
-            Ok(Shared {
-                http_secret: HttpSecret::new(http_secret).unwrap(),
-            }),
-        )),
+        juju: Some((URI.parse().unwrap(), Ok(content))),
         legacy: None,
     }
 }
@@ -231,7 +235,7 @@ impl World {
             Step::Relation(w) => self.set_bag(w),
             // Juju names the secret; the URI goes into the peer app bag with it.
             Step::Secret(SecretStep::Add { content, peer, .. }) => {
-                self.view.model.shared = shared(content.http_secret.expose());
+                self.view.model.shared = stored(content.clone());
                 let write = charm::charm::steps::RelationWrite {
                     relation: peer.clone(),
                     app: true,
@@ -240,7 +244,7 @@ impl World {
                 self.set_bag(&write);
             }
             Step::Secret(SecretStep::Set { content, .. }) => {
-                self.view.model.shared = shared(content.http_secret.expose());
+                self.view.model.shared = stored(content.clone());
             }
             Step::Secret(SecretStep::RemoveRevision { .. }) => {}
             Step::Install | Step::RetireLegacy(_) => self.view.machine.legacy = Legacy::NotDue,
@@ -249,6 +253,14 @@ impl World {
     }
 
     fn set_bag(&mut self, w: &charm::charm::steps::RelationWrite) {
+        // Issue 17 item 8: no relation write, in any test that runs a world, carries a
+        // private key (the tls-auto CA key lives in the Juju secret).
+        assert!(
+            w.data.values().all(|v| !v.contains("PRIVATE KEY")),
+            "a private key in a write to {}: keys {:?}",
+            w.relation,
+            w.data.keys().collect::<Vec<_>>()
+        );
         let m = &mut self.view.model;
         let rels = m
             .peer
@@ -343,6 +355,11 @@ fn situations() -> Vec<(&'static str, View)> {
             "tls-auto",
             fresh(Event::ConfigChanged, json!({"tls-auto": true})),
         ),
+        ("tls-auto, its CA key in the peer bag", {
+            let mut view = fresh(Event::UpgradeCharm, json!({"tls-auto": true}));
+            ca_in_the_bag(&mut view);
+            view
+        }),
     ]
 }
 
@@ -1004,7 +1021,6 @@ fn the_htpasswd_entry_is_checked_again_only_when_the_file_or_the_config_changes(
 #[test]
 fn tls_auto_renews_thirty_days_before_expiry() {
     use std::time::Duration;
-    const AUTO_CERT: &str = "/var/lib/docker-registry-charm/tls-auto.crt";
     let day = Duration::from_secs(86_400);
     let mut world = World::new(fresh(Event::ConfigChanged, json!({"tls-auto": true})));
     let start = world.view.model.now;
@@ -1050,6 +1066,310 @@ fn tls_auto_renews_thirty_days_before_expiry() {
     );
     let again = world.run(Event::UpdateStatus);
     assert_eq!(written(&again), Vec::<PathBuf>::new());
+}
+
+// ---- the tls-auto CA key (issue 17 item 8) ----------------------------------------------
+
+const AUTO_CERT: &str = "/var/lib/docker-registry-charm/tls-auto.crt";
+
+/// The tls-auto CA as an earlier revision of the charm shared it: certificate and key in
+/// the peer app bag (the Juju secret holding the http secret alone).
+fn ca_in_the_bag(view: &mut View) -> AutoCa {
+    let ca = make_ca("docker-registry tls-auto CA", view.model.now, [7; 16]).unwrap();
+    let app = &mut view.model.peer.as_mut().unwrap().app;
+    app.insert("tls-auto-ca".into(), ca.cert.as_str().into());
+    app.insert("tls-auto-ca-key".into(), ca.key.expose().into());
+    ca
+}
+
+/// The secret steps of a plan.
+fn secret_steps(plan: &Plan) -> Vec<&SecretStep> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Secret(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+fn on_disk(world: &World, path: &str) -> Option<String> {
+    let entry = world.disk.get(Path::new(path)).cloned().flatten()?;
+    entry.contents.map(|c| String::from_utf8(c).unwrap())
+}
+
+/// A unit serving with tls-auto the way an earlier revision left it: its certificate
+/// signed with the CA whose certificate and key are in the peer app bag. It comes up as a
+/// follower (the only role in which this charm still signs with a key from the bag
+/// without moving it); `leader` then says what it is for the next hook.
+fn served_from_the_bag(leader: bool) -> (World, AutoCa) {
+    let mut view = fresh(Event::Install, json!({"tls-auto": true}));
+    view.model.leader = false;
+    let ca = ca_in_the_bag(&mut view);
+    let mut world = World::new(view);
+    let first = world.run(Event::Install);
+    assert!(secret_steps(&first).is_empty(), "a follower moves nothing");
+    assert!(
+        on_disk(&world, AUTO_CERT).is_some(),
+        "signed with the bag's CA"
+    );
+    assert!(config_on_disk(&world).contains("tls:"));
+    world.view.model.leader = leader;
+    (world, ca)
+}
+
+/// Issue 17 item 8: a leader upgraded from a revision that kept the tls-auto CA key in
+/// the peer app bag moves that exact value into the Juju secret and deletes it from the
+/// bag in the same hook, bumping the generation the other units notice. The certificate
+/// stays in the bag as it was, and nothing on the machine changes: no file written, no
+/// restart (the unit's certificate still chains to the same CA). Moved once.
+#[test]
+fn the_leader_moves_the_ca_key_from_the_peer_bag_into_the_secret() {
+    let (mut world, ca) = served_from_the_bag(true);
+    let cert_before = on_disk(&world, AUTO_CERT);
+    let plan = world.run(Event::UpgradeCharm);
+    match secret_steps(&plan)[..] {
+        [SecretStep::Set { content, .. }] => {
+            assert_eq!(content.http_secret.expose(), SECRET, "the http secret kept");
+            let moved = content.tls_auto_ca_key.as_ref().expect("the CA key moved");
+            assert_eq!(moved.expose(), ca.key.expose(), "the exact value");
+        }
+        ref other => panic!("{other:?}"),
+    }
+    let writes = plan.relation_writes();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0].relation.to_string(), "peer:0");
+    assert_eq!(
+        writes[0].data,
+        bag(&[("tls-auto-ca-key", ""), ("shared-secret-generation", "1")]),
+        "the key deleted, the generation bumped, the certificate untouched"
+    );
+    assert_eq!(written(&plan), Vec::<PathBuf>::new(), "nothing rewritten");
+    assert_eq!(service_calls(&plan), []);
+    let logs: Vec<&str> = plan.logs().iter().map(|l| l.message.as_str()).collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("moving the tls-auto CA key from the peer relation")),
+        "{logs:?}"
+    );
+    let app = &world.view.model.peer.as_ref().unwrap().app;
+    assert_eq!(app["tls-auto-ca"], ca.cert.as_str(), "the same certificate");
+    assert!(!app.contains_key("tls-auto-ca-key"));
+    assert_eq!(on_disk(&world, AUTO_CERT), cert_before);
+
+    let before = world.view.local.clone();
+    for event in [
+        Event::UpdateStatus,
+        Event::ConfigChanged,
+        Event::UpgradeCharm,
+    ] {
+        let again = world.run(event);
+        assert!(again.changes_nothing(&before), "{:#?}", effects(&again));
+    }
+}
+
+/// The follower's side of the move: once the bag no longer has the key, it signs with the
+/// key the secret holds, e.g. when its address changes.
+#[test]
+fn a_follower_signs_with_the_key_from_the_secret() {
+    let (mut world, ca) = served_from_the_bag(false);
+    let peer = world.view.model.peer.as_mut().unwrap();
+    peer.app.remove("tls-auto-ca-key");
+    world.view.model.shared = stored(Shared {
+        http_secret: HttpSecret::new(SECRET).unwrap(),
+        tls_auto_ca_key: Some(ca.key.clone()),
+    });
+    let quiet = world.run(Event::UpdateStatus);
+    assert!(effects(&quiet).is_empty(), "{:#?}", effects(&quiet));
+
+    world.view.model.address = Some("10.1.0.6".parse().unwrap());
+    world.view.model.bind_addresses = vec!["10.1.0.6".parse().unwrap()];
+    let moved = world.run(Event::ConfigChanged);
+    assert!(written(&moved).contains(&PathBuf::from(AUTO_CERT)));
+    assert!(secret_steps(&moved).is_empty());
+    assert!(moved.relation_writes().iter().all(|w| !w.app));
+    let cert = on_disk(&world, AUTO_CERT).unwrap();
+    let key = on_disk(&world, "/var/lib/docker-registry-charm/tls-auto.key").unwrap();
+    let bundle = charm::tls::TlsBundle::from_pems(
+        Some(ca.cert.as_str()),
+        Some(&cert),
+        Some(&key),
+        world.view.model.now,
+        charm::tls::TlsSource::Auto,
+    );
+    assert!(
+        matches!(bundle, Ok(Some(_))),
+        "signed by the CA: {bundle:?}"
+    );
+}
+
+/// Never a new CA by accident: with a CA certificate in the peer bag and its key in
+/// neither the bag nor the secret, the leader makes no CA, keeps serving the certificate
+/// it has (nothing written, no restart), and is blocked naming where the key is missing;
+/// a follower waits for the leader. A unit with no certificate yet serves plain http.
+#[test]
+fn a_ca_certificate_without_its_key_is_never_replaced() {
+    for leader in [true, false] {
+        let (mut world, ca) = served_from_the_bag(false);
+        world
+            .view
+            .model
+            .peer
+            .as_mut()
+            .unwrap()
+            .app
+            .remove("tls-auto-ca-key");
+        world.view.model.leader = leader;
+        let plan = world.run(Event::ConfigChanged);
+        assert_eq!(world.view.fresh, Fresh::default());
+        assert!(secret_steps(&plan).is_empty(), "{leader}");
+        assert!(plan.relation_writes().is_empty(), "{leader}");
+        assert_eq!(written(&plan), Vec::<PathBuf>::new(), "{leader}");
+        assert_eq!(service_calls(&plan), [], "{leader}");
+        assert!(config_on_disk(&world).contains("tls:"), "still https");
+        let status = plan.expected_status().unwrap();
+        match leader {
+            true => assert_eq!(
+                status,
+                Status::blocked(
+                    "The tls-auto CA's key is in neither the Juju secret registry-shared \
+                     nor the peer relation: no new CA is made, as clients trust this one."
+                )
+            ),
+            false => assert_eq!(
+                status,
+                Status::waiting("Waiting for the leader to share the tls-auto CA key.")
+            ),
+        }
+        let warnings: Vec<&str> = plan.logs().iter().map(|l| l.message.as_str()).collect();
+        assert!(
+            warnings
+                .iter()
+                .any(|l| l.contains("keeps serving the certificate it has")),
+            "{warnings:?}"
+        );
+        assert_eq!(
+            world.view.model.peer.as_ref().unwrap().app["tls-auto-ca"],
+            ca.cert.as_str()
+        );
+    }
+
+    let mut view = fresh(Event::ConfigChanged, json!({"tls-auto": true}));
+    ca_in_the_bag(&mut view);
+    view.model
+        .peer
+        .as_mut()
+        .unwrap()
+        .app
+        .remove("tls-auto-ca-key");
+    let mut world = World::new(view);
+    let plan = world.run(Event::ConfigChanged);
+    assert!(secret_steps(&plan).is_empty() && plan.relation_writes().is_empty());
+    assert!(!config_on_disk(&world).contains("tls:"), "plain http");
+    assert_eq!(plan.expected_status().unwrap().kind, StatusKind::Blocked);
+}
+
+/// A secret whose http secret is unusable is repaired with a new revision that keeps the
+/// tls-auto CA key it held: clients keep trusting the same CA.
+#[test]
+fn a_repaired_secret_keeps_the_ca_key() {
+    let mut view = fresh(Event::UpgradeCharm, json!({"tls-auto": true}));
+    let ca = ca_in_the_bag(&mut view);
+    view.model
+        .peer
+        .as_mut()
+        .unwrap()
+        .app
+        .remove("tls-auto-ca-key");
+    view.model.shared = SharedView {
+        juju: Some((
+            URI.parse().unwrap(),
+            Err(Unusable {
+                why: "its \"http-secret\" is unusable".into(),
+                tls_auto_ca_key: Some(ca.key.clone()),
+            }),
+        )),
+        legacy: None,
+    };
+    view.fresh.http_secret = Some(HttpSecret::new("bmV3LXNlY3JldA==").unwrap());
+    let mut world = World::new(view);
+    let plan = world.run(Event::UpgradeCharm);
+    match secret_steps(&plan)[..] {
+        [SecretStep::Set { content, .. }] => {
+            assert_eq!(content.http_secret.expose(), "bmV3LXNlY3JldA==");
+            assert_eq!(
+                content.tls_auto_ca_key.as_ref().map(|k| k.expose()),
+                Some(ca.key.expose())
+            );
+        }
+        ref other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        on_disk(&world, "/etc/docker/registry/ca.crt").unwrap(),
+        ca.cert.as_str()
+    );
+}
+
+/// No relation write carries a private key, whatever tls-auto goes through: a CA made
+/// with the secret (one hook), a CA made later, an address change, tls-auto off and on.
+#[test]
+fn no_relation_write_carries_a_private_key() {
+    let mut first = fresh(Event::LeaderElected, json!({"tls-auto": true}));
+    first.model.shared = SharedView::default();
+    first.model.peer.as_mut().unwrap().app = Databag::new();
+    first.fresh.http_secret = Some(HttpSecret::new("bmV3LXNlY3JldA==").unwrap());
+    let mut world = World::new(first);
+    let made = world.run(Event::LeaderElected);
+    match secret_steps(&made)[..] {
+        [SecretStep::Add { content, .. }] => {
+            assert!(
+                content.tls_auto_ca_key.is_some(),
+                "the CA key with the secret"
+            )
+        }
+        ref other => panic!("{other:?}"),
+    }
+    let app = &world.view.model.peer.as_ref().unwrap().app;
+    assert!(app.contains_key("tls-auto-ca") && app.contains_key("shared-secret"));
+    let mut plans = vec![made];
+    world.view.model.address = Some("10.1.0.6".parse().unwrap());
+    plans.push(world.run(Event::ConfigChanged));
+    for tls_auto in [false, true] {
+        configure(&mut world, json!({"tls-auto": tls_auto}));
+        plans.push(world.run(Event::ConfigChanged));
+        assert_eq!(config_on_disk(&world).contains("tls:"), tls_auto);
+    }
+    let mut later = World::new(fresh(Event::ConfigChanged, json!({})));
+    later.run(Event::ConfigChanged);
+    configure(&mut later, json!({"tls-auto": true}));
+    let made_later = later.run(Event::ConfigChanged);
+    match secret_steps(&made_later)[..] {
+        [SecretStep::Set { content, .. }] => assert!(content.tls_auto_ca_key.is_some()),
+        ref other => panic!("{other:?}"),
+    }
+    plans.push(made_later);
+    for plan in &plans {
+        for w in plan.relation_writes() {
+            for (k, v) in &w.data {
+                assert!(!v.contains("PRIVATE KEY"), "{} {k}", w.relation);
+            }
+        }
+    }
+}
+
+/// The world's view after `juju config` set `config`.
+fn configure(world: &mut World, config: Value) {
+    let map = config.as_object().cloned().unwrap_or_default();
+    let m = &mut world.view.model;
+    m.config = CharmConfig::from_json_with_tls(&map, m.now);
+    m.options = map
+        .iter()
+        .map(|(k, v)| (k.clone(), local::sha256(v.to_string().as_bytes())))
+        .collect();
+    m.config_digest = local::sha256(Value::Object(map).to_string().as_bytes());
+    let service = world.view.machine.service.clone();
+    world.view.machine = machine(&world.view.model, &world.view.local, &world.disk);
+    world.view.machine.service = service;
 }
 
 /// The world's view after the machine lost `path` (an operator, a cleanup script).

@@ -446,6 +446,12 @@ fn shared_secret(u: &Unit) -> (String, String) {
     (value, format!("secret://{MODEL_UUID}/{id}"))
 }
 
+/// The tls-auto CA key in the charm's Juju secret (committed), if any.
+fn shared_ca_key(u: &Unit) -> Option<String> {
+    let (_, secret) = u.juju.secret("registry-shared")?;
+    secret.content().get("tls-auto-ca-key").cloned()
+}
+
 /// A follower `name` of the leader's application: the model's secrets and the peer app
 /// bag as the leader committed them (both are the model's, not the unit's).
 fn follower_of(leader: &Unit, leader_peer: &RelationId, name: &str) -> (Unit, RelationId) {
@@ -4321,7 +4327,12 @@ fn tls_auto_makes_one_ca_and_serves_every_address_over_https() {
     let app = u.juju.our_app_bag(&peer);
     let ca = app["tls-auto-ca"].clone();
     assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{app:?}");
-    assert!(app["tls-auto-ca-key"].contains("PRIVATE KEY"));
+    assert!(
+        !app.contains_key("tls-auto-ca-key"),
+        "no key in relation data"
+    );
+    let key = shared_ca_key(&u).expect("the CA key is in the Juju secret");
+    charm::tls::auto::AutoCa::parse(&ca, &key).expect("the key belongs to the shared CA");
     assert_eq!(u.text(DEFAULT_TLS_CA_PATH), ca);
     let sans = served_sans(&u);
     assert!(
@@ -4377,18 +4388,13 @@ fn tls_auto_makes_one_ca_and_serves_every_address_over_https() {
 
 /// A non-leader waits for the leader's CA (serving plain http meanwhile), then signs its
 /// own certificate with it: every unit serves a certificate clients trust with one CA.
+/// The follower reads the CA key from the Juju secret (by the URI in the peer bag,
+/// following new revisions), like the http secret; no call either unit makes carries a
+/// private key in its arguments or input, and only the leader writes the app bag.
 #[test]
 fn tls_auto_units_wait_for_the_leaders_ca_then_sign_their_own() {
-    let now = std::time::SystemTime::now();
-    let ca = charm::tls::auto::make_ca("docker-registry tls-auto CA", now, [1; 16]).unwrap();
-    let u = Unit::new("docker-registry/1", false);
-    let peer = u.juju.add_relation("peer", "docker-registry");
-    u.juju.with_relation(&peer, |r| {
-        r.our_app = bag(&[(
-            "http-secret",
-            "c2VjcmV0LXNoYXJlZC1ieS10aGUtbGVhZGVyLTEyMzQ1Ng==",
-        )]);
-    });
+    let (leader, leader_peer) = Unit::serving();
+    let (u, peer) = follower_of(&leader, &leader_peer, "docker-registry/1");
     u.juju.update(|s| {
         s.config.insert("tls-auto".into(), json!(true));
     });
@@ -4406,30 +4412,277 @@ fn tls_auto_units_wait_for_the_leaders_ca_then_sign_their_own() {
         "plain http meanwhile"
     );
 
-    u.juju.with_relation(&peer, |r| {
-        r.our_app
-            .insert("tls-auto-ca".into(), ca.cert.as_str().into());
-        r.our_app
-            .insert("tls-auto-ca-key".into(), ca.key.expose().into());
-    });
-    u.ok(relation_event(RelationKind::Changed, &peer, None));
-    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
-    assert_eq!(u.text(DEFAULT_TLS_CA_PATH), ca.cert.as_str());
+    leader.config(&[("tls-auto", json!(true))]);
+    let ca = leader.juju.our_app_bag(&leader_peer)["tls-auto-ca"].clone();
+    sync_model(&leader, &leader_peer, &u, &peer);
+    u.ok(changed(&peer, "docker-registry/0"));
+    let (kind, message) = u.status();
+    assert!(
+        kind == "active" && message.starts_with("Ready at 10.1.0.5:5000 (https)."),
+        "{kind} {message}"
+    );
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH), ca);
     let bundle = charm::tls::TlsBundle::from_pems(
-        Some(ca.cert.as_str()),
+        Some(&ca),
         Some(&u.text(DEFAULT_TLS_CERT_PATH)),
         Some(&u.text(DEFAULT_TLS_KEY_PATH)),
-        now,
+        std::time::SystemTime::now(),
         charm::tls::TlsSource::Auto,
     );
     assert!(
         matches!(bundle, Ok(Some(_))),
         "signed by the leader's CA: {bundle:?}"
     );
+    let (_, uri) = shared_secret(&leader);
+    assert_eq!(
+        u.juju.calls_of("secret-get").last().unwrap().args,
+        ["--format=json", "--refresh", uri.as_str()],
+        "the key read from the secret, following new revisions"
+    );
     assert!(
         !u.juju.relation_sets().iter().any(|(_, app, _)| *app),
         "only the leader writes the app bag"
     );
+    for unit in [&leader, &u] {
+        for call in unit.juju.calls() {
+            let stdin =
+                String::from_utf8_lossy(call.stdin.as_deref().unwrap_or_default()).into_owned();
+            assert!(
+                call.args.iter().all(|a| !a.contains("PRIVATE KEY"))
+                    && !stdin.contains("PRIVATE KEY"),
+                "{}: {} carries a private key",
+                unit.name,
+                call.tool
+            );
+        }
+    }
+    let set = leader.juju.calls_of("secret-set");
+    assert!(
+        set.last()
+            .unwrap()
+            .args
+            .iter()
+            .any(|a| a.starts_with("tls-auto-ca-key#file=/")),
+        "{set:?}"
+    );
+}
+
+// ---- the tls-auto CA key leaves relation data (issue 17 item 8) --------------------------
+
+/// A 20-character secret id, as Juju makes them.
+const EARLIER_SECRET_ID: &str = "cjc0ljh7n7b0s5h4q6b0";
+
+/// What an earlier revision of this charm left in the model: the http secret alone in the
+/// Juju secret `registry-shared`, the tls-auto CA's certificate and key in the peer app
+/// bag with the secret's URI.
+fn earlier_revision_layout(ca: &charm::tls::auto::AutoCa, http: &str) -> (State, Databag) {
+    let mut state = State::new("docker-registry/0", false, ADDR);
+    state.secrets.insert(
+        EARLIER_SECRET_ID.to_string(),
+        support::fake_juju::FakeSecret {
+            owner_app: "docker-registry".into(),
+            label: Some("registry-shared".into()),
+            description: Some("Shared by every docker-registry unit".into()),
+            revisions: BTreeMap::from([(1, bag(&[("http-secret", http)]))]),
+        },
+    );
+    let uri = format!("secret://{MODEL_UUID}/{EARLIER_SECRET_ID}");
+    let app = bag(&[
+        ("shared-secret", &uri),
+        ("tls-auto-ca", ca.cert.as_str()),
+        ("tls-auto-ca-key", ca.key.expose()),
+    ]);
+    (state, app)
+}
+
+/// The SHA-256 fingerprint of a PEM certificate (what `openssl x509 -fingerprint` shows).
+fn fingerprint(pem: &str) -> String {
+    let der = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<String>();
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(der)
+        .unwrap();
+    charm::charm::local::sha256(&der)
+}
+
+/// Upgrade from an earlier revision that kept the tls-auto CA key in the peer app bag:
+/// the leader moves that exact value into the Juju secret and deletes it from the bag in
+/// one hook (a new revision, and the generation followers notice). The CA certificate
+/// and its fingerprint stay, no unit signs a new certificate or restarts, clients are
+/// told nothing new, and the follower then reads the key from the secret and signs its
+/// own certificate with it when its address changes.
+#[test]
+fn upgrade_from_the_peer_bag_ca_key_moves_it_and_keeps_the_ca() {
+    let http = "b2xkLXJldmlzaW9uLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm";
+    let now = std::time::SystemTime::now();
+    let ca = charm::tls::auto::make_ca("docker-registry tls-auto CA", now, [9; 16]).unwrap();
+    let (layout, app) = earlier_revision_layout(&ca, http);
+    // Both units serving what the earlier revision shared (run as followers first: the
+    // only role in which this charm signs with a key from the bag without moving it).
+    let units: Vec<(Unit, RelationId)> = ["docker-registry/0", "docker-registry/1"]
+        .into_iter()
+        .map(|name| {
+            let u = Unit::new(name, false);
+            let peer = u.juju.add_relation("peer", "docker-registry");
+            u.juju.update(|s| {
+                s.secrets = layout.secrets.clone();
+                s.config.insert("tls-auto".into(), json!(true));
+            });
+            u.juju.with_relation(&peer, |r| r.our_app = app.clone());
+            u.deploy();
+            assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+            (u, peer)
+        })
+        .collect();
+    let (leader, leader_peer) = &units[0];
+    let client = add_client(leader, "containerd");
+    leader.ok(joined(&client, "containerd/0"));
+    let told = leader.juju.our_bag(&client);
+    assert_eq!(
+        told["tls_ca"],
+        serde_json::to_string(ca.cert.as_str()).unwrap()
+    );
+    let served: Vec<(String, String)> = units
+        .iter()
+        .map(|(u, _)| (u.text(DEFAULT_TLS_CA_PATH), u.text(DEFAULT_TLS_CERT_PATH)))
+        .collect();
+
+    leader.juju.update(|s| s.leader = true);
+    leader.files.clear_ops();
+    leader.juju.clear_calls();
+    leader.ok(Event::UpgradeCharm);
+    assert_eq!(
+        shared_ca_key(leader).as_deref(),
+        Some(ca.key.expose()),
+        "the exact value moved"
+    );
+    let (value, uri) = shared_secret(leader);
+    assert_eq!(value, http, "the http secret unchanged");
+    assert_eq!(leader.juju.secret("registry-shared").unwrap().1.latest(), 2);
+    assert_eq!(
+        leader.juju.our_app_bag(leader_peer),
+        bag(&[
+            ("shared-secret", &uri),
+            ("shared-secret-generation", "1"),
+            ("tls-auto-ca", ca.cert.as_str()),
+        ]),
+        "the key gone from the bag, the certificate as it was"
+    );
+    assert_eq!(
+        leader.juju.our_bag(&client),
+        told,
+        "clients told nothing new"
+    );
+    let info = leader.log_lines("INFO");
+    assert!(
+        info.iter()
+            .any(|l| l.contains("moving the tls-auto CA key from the peer relation")),
+        "{info:?}"
+    );
+
+    let (follower, follower_peer) = &units[1];
+    sync_model(leader, leader_peer, follower, follower_peer);
+    follower.files.clear_ops();
+    follower.juju.clear_calls();
+    follower.ok(changed(follower_peer, "docker-registry/0"));
+    assert_eq!(
+        follower.juju.calls_of("secret-get").last().unwrap().args,
+        ["--format=json", "--refresh", uri.as_str()]
+    );
+    for (i, (u, _)) in units.iter().enumerate() {
+        assert_eq!(u.service_calls(), (1, 0, 0), "{}: no restart", u.name);
+        assert_eq!(u.writes(), vec![], "{}: nothing rewritten", u.name);
+        assert_eq!(u.text(DEFAULT_TLS_CA_PATH), served[i].0, "{}", u.name);
+        assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), served[i].1, "{}", u.name);
+        assert_eq!(
+            fingerprint(&u.text(DEFAULT_TLS_CA_PATH)),
+            fingerprint(ca.cert.as_str())
+        );
+        assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    }
+
+    // Moved once: later hooks neither set the secret nor write the bag.
+    leader.juju.clear_calls();
+    leader.ok(Event::UpdateStatus);
+    leader.ok(Event::ConfigChanged);
+    for tool in ["secret-add", "secret-set", "relation-set"] {
+        assert!(leader.juju.calls_of(tool).is_empty(), "{tool} called again");
+    }
+
+    // The follower signs with the key it now reads from the secret.
+    follower
+        .juju
+        .update(|s| s.address = Some("10.1.0.6".into()));
+    follower.ok(Event::ConfigChanged);
+    assert_ne!(follower.text(DEFAULT_TLS_CERT_PATH), served[1].1);
+    let bundle = charm::tls::TlsBundle::from_pems(
+        Some(ca.cert.as_str()),
+        Some(&follower.text(DEFAULT_TLS_CERT_PATH)),
+        Some(&follower.text(DEFAULT_TLS_KEY_PATH)),
+        std::time::SystemTime::now(),
+        charm::tls::TlsSource::Auto,
+    );
+    assert!(matches!(bundle, Ok(Some(_))), "{bundle:?}");
+    assert_eq!(follower.status(), active("Ready at 10.1.0.6:5000 (https)."));
+}
+
+/// Never a new CA by accident: the Juju secret is gone (`juju remove-secret`), so the
+/// CA's key is nowhere. The leader makes a new secret for the http secret but no new CA:
+/// it keeps serving its certificate, clients are told the same CA, and it is blocked
+/// naming where the key is missing. Handing the key back through the peer relation (as
+/// docs/troubleshooting.md says) and running `start` moves it into the new secret.
+#[test]
+fn a_ca_whose_key_is_lost_is_never_replaced_and_comes_back_with_its_key() {
+    let (u, peer) = Unit::serving();
+    let client = add_client(&u, "containerd");
+    u.ok(joined(&client, "containerd/0"));
+    u.config(&[("tls-auto", json!(true))]);
+    let ca = u.juju.our_app_bag(&peer)["tls-auto-ca"].clone();
+    let key = shared_ca_key(&u).unwrap();
+    let cert = u.text(DEFAULT_TLS_CERT_PATH);
+    let told = u.juju.our_bag(&client)["tls_ca"].clone();
+
+    u.juju.update(|s| s.secrets.clear());
+    u.action("start");
+    assert_eq!(u.juju.our_app_bag(&peer)["tls-auto-ca"], ca, "no new CA");
+    assert_eq!(shared_ca_key(&u), None, "a new secret, without a CA key");
+    assert_eq!(
+        u.status(),
+        (
+            "blocked".to_string(),
+            "The tls-auto CA's key is in neither the Juju secret registry-shared nor the \
+             peer relation: no new CA is made, as clients trust this one."
+                .to_string()
+        )
+    );
+    let warnings = u.log_lines("WARNING");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("keeps serving the certificate it has")),
+        "{warnings:?}"
+    );
+    assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), cert, "the certificate kept");
+    assert_eq!(u.text(DEFAULT_TLS_CA_PATH), ca);
+    assert_eq!(u.juju.our_bag(&client)["tls_ca"], told);
+    assert_eq!(last_probe(&u), Scheme::Https);
+    assert!(u.text(CONFIG_PATH).contains("tls:"));
+    // Stays so, without flapping.
+    u.ok(Event::UpdateStatus);
+    assert_eq!(u.status().0, "blocked");
+
+    u.juju.with_relation(&peer, |r| {
+        r.our_app.insert("tls-auto-ca-key".into(), key.clone())
+    });
+    u.action("start");
+    assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
+    assert_eq!(shared_ca_key(&u), Some(key));
+    assert!(!u.juju.our_app_bag(&peer).contains_key("tls-auto-ca-key"));
+    assert_eq!(u.juju.our_app_bag(&peer)["tls-auto-ca"], ca);
+    assert_eq!(u.text(DEFAULT_TLS_CERT_PATH), cert);
 }
 
 /// The unit's certificate follows its addresses: a new address is signed at once (one

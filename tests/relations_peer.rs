@@ -111,41 +111,47 @@ fn bad_values_are_rejected_without_echoing_a_secret() {
     assert_eq!(err.key(), "shared-secret");
 }
 
-/// The tls-auto CA and the Python charm's client CA round-trip through the app bag; the
-/// leader's writes never delete a key; a broken CA is an error naming its key (and leaves
-/// the shared secret's URI readable on its own).
+/// The tls-auto CA certificate and the Python charm's client CA round-trip through the
+/// app bag; the leader's writes never delete a key and never carry a private key (the CA
+/// key lives in the Juju secret); a broken certificate is an error naming its key (and
+/// leaves the shared secret's URI readable on its own); a key from before the move is
+/// read exactly as written.
 #[test]
 fn app_bag_carries_the_tls_auto_ca_and_the_python_client_ca() {
     let ca = charm::tls::auto::make_ca("app tls-auto CA", std::time::SystemTime::now(), [2; 16])
         .unwrap();
     let app = PeerApp {
-        tls_auto_ca: Some(ca.clone()),
+        tls_auto_ca: Some(ca.cert.clone()),
         python_client_ca: Some(ca.cert.clone()),
         ..PeerApp::default()
     };
     let b = app.to_databag();
     assert_eq!(
         b.keys().collect::<Vec<_>>(),
-        ["python-client-ca", "tls-auto-ca", "tls-auto-ca-key"],
-        "no shared-secret or http-secret key: nothing is deleted"
+        ["python-client-ca", "tls-auto-ca"],
+        "no shared-secret or http-secret key: nothing is deleted; no CA key"
     );
+    assert!(b.values().all(|v| !v.contains("PRIVATE KEY")), "{b:?}");
     assert_eq!(PeerApp::parse(&b), Ok(app));
 
     let mut broken = b.clone();
-    broken.insert("tls-auto-ca-key".into(), "not a key".into());
+    broken.insert("tls-auto-ca".into(), "not a certificate".into());
     broken.insert("shared-secret".into(), URI.into());
     let err = PeerApp::auto_ca(&broken).unwrap_err();
-    assert!(err.to_string().contains("tls-auto CA key"), "{err}");
+    assert_eq!(err.key(), "tls-auto-ca", "{err}");
     assert_eq!(
         PeerApp::shared_secret(&broken)
             .unwrap()
             .map(|u| u.to_string()),
         Some(URI.to_string())
     );
-    let mut half = b.clone();
-    half.remove("tls-auto-ca-key");
+
+    let mut before_the_move = b.clone();
+    before_the_move.insert("tls-auto-ca-key".into(), ca.key.expose().into());
     assert_eq!(
-        PeerApp::auto_ca(&half).unwrap_err().key(),
-        "tls-auto-ca-key"
+        PeerApp::legacy_ca_key(&before_the_move).map(|k| k.expose().to_string()),
+        Some(ca.key.expose().to_string()),
+        "exactly as written"
     );
+    assert_eq!(PeerApp::legacy_ca_key(&b), None);
 }

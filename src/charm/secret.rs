@@ -1,6 +1,7 @@
 //! What every unit shares: the registry's `http.secret` (any unit behind a proxy may have
-//! to resume an upload another one started, and the secret signs that state), kept in
-//! one Juju secret owned by the application (docs/juju.md#secrets).
+//! to resume an upload another one started, and the secret signs that state) and the
+//! tls-auto CA key (every unit signs its own certificate with it), kept in one Juju secret
+//! owned by the application (docs/juju.md#secrets).
 //!
 //! The leader makes the secret once, from fresh entropy or from the value found where
 //! earlier charms kept it (the peer app bag, the Python charm's leader settings: the same
@@ -11,6 +12,8 @@
 //! each revision the leader makes also changes the peer app bag, because the other units
 //! of the owning application get no `secret-changed`; see `record::SharedRead`).
 
+use std::fmt;
+
 use base64::Engine as _;
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -18,6 +21,7 @@ use crate::juju::{Event, RelationId, SecretContent, SecretKind, SecretUri};
 use crate::relations::peer::{HttpSecret, PeerApp};
 use crate::secret::Secret;
 
+use super::auto_tls;
 use super::builder::{Builder, PlanError};
 use super::model::ModelView;
 use super::steps::Step;
@@ -27,41 +31,74 @@ use super::Error;
 /// The owner label of the charm's secret (`juju show-secret registry-shared`).
 pub const LABEL: &str = "registry-shared";
 /// Its description, shown by `juju secrets`.
-pub const DESCRIPTION: &str =
-    "Shared by every docker-registry unit: the registry's http.secret (signs upload state).";
+pub const DESCRIPTION: &str = "Shared by every docker-registry unit: the registry's http.secret (signs upload state) and the tls-auto CA key.";
 /// Key of the http secret in the secret's content.
 pub const HTTP_SECRET: &str = "http-secret";
+/// Key of the tls-auto CA key in the secret's content (once a CA is made).
+pub const TLS_AUTO_CA_KEY: &str = "tls-auto-ca-key";
 
 /// The content of the charm's secret.
 ///
-/// To share another value between units (the tls-auto CA key), add a field here and its
-/// key in [`Shared::parse`] and [`Shared::content`], and have [`share`] set a new
-/// revision (`secret-set`, as it does for an unusable http secret) when the latest one
-/// lacks it: the other units read it in the peer hook its new generation in the peer app
-/// bag runs.
+/// To share another value between units, add a field here and its key in
+/// [`Shared::parse`] and [`Shared::content`], and have [`share`] set a new revision
+/// (`secret-set`, as it does for an unusable http secret) when the latest one lacks it:
+/// the other units read it in the peer hook its new generation in the peer app bag runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shared {
     /// The registry's `http.secret`.
     pub http_secret: HttpSecret,
+    /// The tls-auto CA's private key (PEM), once the leader made the CA or moved its key
+    /// here from the peer app bag; the certificate stays in that bag (it is public).
+    pub tls_auto_ca_key: Option<Secret>,
+}
+
+/// Content of the charm's secret that cannot be used: why (never quoting a value), and the
+/// tls-auto CA key it holds, which a repair must keep (clients trust that CA).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unusable {
+    /// Why, naming the key.
+    pub why: String,
+    /// The content's `tls-auto-ca-key`, if any.
+    pub tls_auto_ca_key: Option<Secret>,
+}
+
+impl fmt::Display for Unusable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.why)
+    }
 }
 
 impl Shared {
     /// Reads a revision's content; why it is unusable otherwise (never quoting a value).
-    pub fn parse(content: &SecretContent) -> Result<Shared, String> {
+    /// The CA key is taken as it is: whether it belongs to the CA is checked with the
+    /// certificate (`auto_tls::shared_ca`).
+    pub fn parse(content: &SecretContent) -> Result<Shared, Unusable> {
+        let tls_auto_ca_key = content.get(TLS_AUTO_CA_KEY).cloned();
+        let unusable = |why: String| Unusable {
+            why,
+            tls_auto_ca_key: tls_auto_ca_key.clone(),
+        };
         let raw = content
             .get(HTTP_SECRET)
-            .ok_or_else(|| format!("it has no {HTTP_SECRET:?} key"))?;
+            .ok_or_else(|| unusable(format!("it has no {HTTP_SECRET:?} key")))?;
         let http_secret = HttpSecret::new(raw.expose())
-            .map_err(|why| format!("its {HTTP_SECRET:?} is unusable: {why}"))?;
-        Ok(Shared { http_secret })
+            .map_err(|why| unusable(format!("its {HTTP_SECRET:?} is unusable: {why}")))?;
+        Ok(Shared {
+            http_secret,
+            tls_auto_ca_key,
+        })
     }
 
     /// The content to store.
     pub fn content(&self) -> SecretContent {
-        SecretContent::from([(
+        let mut out = SecretContent::from([(
             HTTP_SECRET.to_string(),
             Secret::new(self.http_secret.expose()),
-        )])
+        )]);
+        if let Some(key) = &self.tls_auto_ca_key {
+            out.insert(TLS_AUTO_CA_KEY.to_string(), key.clone());
+        }
+        out
     }
 }
 
@@ -78,7 +115,7 @@ pub enum Legacy {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SharedView {
     /// The charm's Juju secret: its URI and content (`Err`: why the content is unusable).
-    pub juju: Option<(SecretUri, Result<Shared, String>)>,
+    pub juju: Option<(SecretUri, Result<Shared, Unusable>)>,
     /// A value from before the move: the peer app bag's whenever it has one (no call
     /// needed), the leader setting's only when nothing else gives a value.
     pub legacy: Option<(Legacy, HttpSecret)>,
@@ -88,6 +125,16 @@ impl SharedView {
     /// The usable content of the Juju secret.
     pub fn usable(&self) -> Option<&Shared> {
         self.juju.as_ref().and_then(|(_, c)| c.as_ref().ok())
+    }
+
+    /// The tls-auto CA key in the Juju secret, even when the rest of its content is
+    /// unusable.
+    pub fn ca_key(&self) -> Option<&Secret> {
+        match &self.juju {
+            Some((_, Ok(shared))) => shared.tls_auto_ca_key.as_ref(),
+            Some((_, Err(unusable))) => unusable.tls_auto_ca_key.as_ref(),
+            None => None,
+        }
     }
 
     /// The leader will have to make a new http secret: no value is known, and it can
@@ -194,8 +241,11 @@ pub fn share(
             (None, v)
         }
     };
+    // The tls-auto CA key goes with it (moved from the peer bag, or made now).
+    let (tls_auto_ca_key, ca_writes) = auto_tls::leader_share(p, model, fresh);
     let content = Shared {
         http_secret: value.clone(),
+        tls_auto_ca_key,
     };
     match (&shared.juju, from) {
         (_, Some(Legacy::PeerBag)) | (None, Some(Legacy::LeaderSettings)) => {
@@ -225,6 +275,7 @@ pub fn share(
                 peer: peer.id.clone(),
                 bag: peer.app.clone(),
             }));
+            p.relation(&peer.id, true, &peer.app, &ca_writes);
             return Ok(Some(value));
         }
         Some((uri, current)) => {
@@ -254,7 +305,9 @@ pub fn share(
                     shared_generation: generation,
                     ..PeerApp::default()
                 };
-                p.relation(&peer.id, true, &peer.app, &app.to_databag());
+                let mut writes = app.to_databag();
+                writes.extend(ca_writes);
+                p.relation(&peer.id, true, &peer.app, &writes);
             }
         }
     }

@@ -13,7 +13,6 @@ use std::time::SystemTime;
 use crate::config::{
     CharmConfig, Secret, DEFAULT_TLS_CA_PATH, DEFAULT_TLS_CERT_PATH, DEFAULT_TLS_KEY_PATH,
 };
-use crate::juju::Status;
 use crate::relations::cert_provider::{legacy_unit_name, LegacyProvider, ProvidedCerts};
 use crate::tls::{self, San, TlsBundle, TlsError, TlsSource};
 use crate::workload::files::FileSpec;
@@ -228,10 +227,6 @@ pub fn plan(
     paths: &TlsPaths,
     account: &Account,
 ) -> Result<Chosen, PlanError> {
-    let auto_ca = match config.tls_auto {
-        true => auto_tls::ca(p, &view.model, &view.fresh),
-        false => None,
-    };
     let answer = match &view.model.cert_provider {
         Some(rel) => Some(cert_provider(p, view, rel, config)?),
         None => {
@@ -288,16 +283,7 @@ pub fn plan(
         }
         return Ok(chosen);
     }
-    let bundle = match &auto_ca {
-        Some(ca) => auto_tls::bundle(p, view, config, ca)?,
-        None => {
-            p.status(Status::waiting(
-                "Waiting for the leader to share the tls-auto CA.",
-            ));
-            None
-        }
-    };
-    match bundle {
+    match auto_tls::serve(p, view, config)? {
         Some(bundle) => serve(p, paths, account, bundle, TlsFrom::Auto, notes),
         None => {
             for (_, path) in paths.all() {

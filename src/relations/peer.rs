@@ -16,14 +16,15 @@
 //! ```text
 //! shared-secret     secret://<model uuid>/<id>   the URI of the charm's Juju secret
 //!                                                (label `registry-shared`) holding the
-//!                                                registry's http.secret; not a secret
-//!                                                itself: only our units can read it
+//!                                                registry's http.secret and the tls-auto
+//!                                                CA key; not a secret itself: only our
+//!                                                units can read it
 //! shared-secret-generation  N     counts the revisions the leader made of that secret
 //!                                 after the first: each new one changes this bag, so
 //!                                 the other units, which get no secret-changed for their
 //!                                 own application's secret, get a relation-changed
-//! tls-auto-ca       <PEM>         the tls-auto CA certificate (made once, when first needed)
-//! tls-auto-ca-key   <PEM>         its private key: every unit signs its own certificate
+//! tls-auto-ca       <PEM>         the tls-auto CA certificate (made once, when first needed);
+//!                                 its key is in the Juju secret
 //! python-client-ca  <PEM>         the CA whose client certificates the Python charm's
 //!                                 registry demanded, kept after the upgrade (B23)
 //! ```
@@ -36,12 +37,14 @@
 //! 32 random bytes), and the Python charm kept it in the leader setting of the same name.
 //! [`PeerApp::legacy_http_secret`] reads either, so an upgraded deployment keeps its
 //! value (uploads in flight across units keep working); the leader's writes delete
-//! `http-secret` from this bag in the same commit that records `shared-secret`.
+//! `http-secret` from this bag in the same commit that records `shared-secret`. Likewise
+//! the tls-auto CA key was here as `tls-auto-ca-key` ([`PeerApp::legacy_ca_key`]): the
+//! leader moves it into the Juju secret and deletes it here in one commit.
 
 use std::fmt;
 
 use crate::juju::SecretUri;
-use crate::tls::auto::AutoCa;
+use crate::secret::Secret;
 use crate::tls::{ca_bundle, Pem};
 
 use super::{get, Databag, Host, WireError};
@@ -61,7 +64,7 @@ pub const HTTP_SECRET: &str = "http-secret";
 pub const SHARED_GENERATION: &str = "shared-secret-generation";
 /// Key (app bag): the tls-auto CA certificate.
 pub const TLS_AUTO_CA: &str = "tls-auto-ca";
-/// Key (app bag): the tls-auto CA key.
+/// Key (app bag before the move into the Juju secret): the tls-auto CA key.
 pub const TLS_AUTO_CA_KEY: &str = "tls-auto-ca-key";
 /// Key (app bag): the client CA the Python charm's registry demanded certificates for.
 pub const PYTHON_CLIENT_CA: &str = "python-client-ca";
@@ -146,8 +149,8 @@ pub struct PeerApp {
     pub shared_secret: Option<SecretUri>,
     /// `shared-secret-generation`.
     pub shared_generation: Option<u64>,
-    /// `tls-auto-ca` and `tls-auto-ca-key`.
-    pub tls_auto_ca: Option<AutoCa>,
+    /// `tls-auto-ca`: the CA certificate alone (its key is in the Juju secret).
+    pub tls_auto_ca: Option<Pem>,
     /// `python-client-ca`.
     pub python_client_ca: Option<Pem>,
 }
@@ -183,16 +186,20 @@ impl PeerApp {
             .transpose()
     }
 
-    /// The tls-auto CA alone (an unusable one must not hide the shared secret).
-    pub fn auto_ca(bag: &Databag) -> Result<Option<AutoCa>, WireError> {
-        match (get(bag, TLS_AUTO_CA), get(bag, TLS_AUTO_CA_KEY)) {
-            (None, None) => Ok(None),
-            (Some(_), None) => Err(WireError::invalid(TLS_AUTO_CA_KEY, "missing")),
-            (None, Some(_)) => Err(WireError::invalid(TLS_AUTO_CA, "missing")),
-            (Some(cert), Some(key)) => AutoCa::parse(cert, key)
-                .map(Some)
-                .map_err(|e| WireError::invalid(&e.option, e.problem)),
-        }
+    /// The tls-auto CA certificate alone (an unusable one must not hide the shared
+    /// secret).
+    pub fn auto_ca(bag: &Databag) -> Result<Option<Pem>, WireError> {
+        get(bag, TLS_AUTO_CA)
+            .map(|pem| {
+                ca_bundle(TLS_AUTO_CA, pem).map_err(|e| WireError::invalid(TLS_AUTO_CA, e.problem))
+            })
+            .transpose()
+    }
+
+    /// The tls-auto CA key from before its move into the Juju secret, exactly as written
+    /// (whether it belongs to the certificate is for the caller to check).
+    pub fn legacy_ca_key(bag: &Databag) -> Option<Secret> {
+        get(bag, TLS_AUTO_CA_KEY).map(Secret::new)
     }
 
     /// The Python charm's client CA alone.
@@ -216,9 +223,8 @@ impl PeerApp {
         if let Some(n) = self.shared_generation {
             out.insert(SHARED_GENERATION.to_string(), n.to_string());
         }
-        if let Some(ca) = &self.tls_auto_ca {
-            out.insert(TLS_AUTO_CA.to_string(), ca.cert.as_str().to_string());
-            out.insert(TLS_AUTO_CA_KEY.to_string(), ca.key.expose().to_string());
+        if let Some(cert) = &self.tls_auto_ca {
+            out.insert(TLS_AUTO_CA.to_string(), cert.as_str().to_string());
         }
         if let Some(pem) = &self.python_client_ca {
             out.insert(PYTHON_CLIENT_CA.to_string(), pem.as_str().to_string());
