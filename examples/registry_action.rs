@@ -79,6 +79,7 @@ fn registry() -> Result<Registry, String> {
         config_path: env("REGISTRY_CONFIG")
             .unwrap_or_else(|| "/etc/docker/registry/config.yml".into())
             .into(),
+        client: None,
     })
 }
 

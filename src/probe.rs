@@ -7,6 +7,8 @@
 //! Over TLS it does not verify the certificate: it asks "is the registry up", not
 //! "is the certificate trusted" (that is validated when the certificate is chosen,
 //! in `tls`), and the served certificate may name no address the unit can dial.
+//! When the registry demands client certificates it presents the unit's own
+//! (`tls::client`), so both checks get the registry's real answer.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -17,6 +19,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
 
+use crate::tls::client::ClientIdentity;
+
 /// How to talk to the registry port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
@@ -24,8 +28,10 @@ pub enum Scheme {
     Http,
     /// HTTPS (certificate not verified, see the module doc).
     Https,
-    /// HTTPS to a registry that demands client certificates (`clientcas`): the probe has
-    /// none, so the registry refusing the handshake for want of one is its answer.
+    /// HTTPS to a registry that demands client certificates (`clientcas`): the probe
+    /// presents the unit's own when given one; the registry refusing the handshake for
+    /// want of an acceptable one is still its answer (a registry started before the
+    /// unit's certificate was listed).
     HttpsClientCerts,
 }
 
@@ -90,10 +96,15 @@ pub fn url(addr: SocketAddr, scheme: Scheme) -> String {
     format!("{s}://{addr}/v2/")
 }
 
-/// One `GET /v2/`; Ok(status) when the registry serves (200 or 401, or
-/// [`CERTIFICATE_DEMANDED`] with [`Scheme::HttpsClientCerts`]).
-pub fn get_v2(addr: SocketAddr, scheme: Scheme, timeout: Duration) -> Result<u16, ProbeError> {
-    let status = get(addr, scheme, "/v2/", None, timeout)?;
+/// One `GET /v2/`, presenting `client` over TLS when given; Ok(status) when the registry
+/// serves (200 or 401, or [`CERTIFICATE_DEMANDED`] with [`Scheme::HttpsClientCerts`]).
+pub fn get_v2(
+    addr: SocketAddr,
+    scheme: Scheme,
+    client: Option<&ClientIdentity>,
+    timeout: Duration,
+) -> Result<u16, ProbeError> {
+    let status = get(addr, scheme, client, "/v2/", None, timeout)?;
     match status {
         200 | 401 | CERTIFICATE_DEMANDED => Ok(status),
         status => Err(ProbeError::Status {
@@ -109,6 +120,7 @@ pub fn get_v2(addr: SocketAddr, scheme: Scheme, timeout: Duration) -> Result<u16
 pub fn get_catalog(
     addr: SocketAddr,
     scheme: Scheme,
+    client: Option<&ClientIdentity>,
     basic: Option<(&str, &str)>,
     timeout: Duration,
 ) -> Result<u16, ProbeError> {
@@ -123,6 +135,7 @@ pub fn get_catalog(
     get(
         addr,
         scheme,
+        client,
         "/v2/_catalog?n=1",
         authorization.as_deref(),
         timeout,
@@ -133,6 +146,7 @@ pub fn get_catalog(
 fn get(
     addr: SocketAddr,
     scheme: Scheme,
+    client: Option<&ClientIdentity>,
     path: &str,
     authorization: Option<&str>,
     timeout: Duration,
@@ -155,11 +169,12 @@ fn get(
         Scheme::Http => exchange(tcp, &request).map_err(io)?,
         Scheme::Https | Scheme::HttpsClientCerts => {
             let name = ServerName::IpAddress(addr.ip().into());
-            let conn =
-                ClientConnection::new(tls_config(), name).map_err(|cause| ProbeError::Tls {
-                    url: url.clone(),
-                    cause,
-                })?;
+            let tls_error = |cause| ProbeError::Tls {
+                url: url.clone(),
+                cause,
+            };
+            let conn = ClientConnection::new(tls_config(client).map_err(tls_error)?, name)
+                .map_err(tls_error)?;
             match exchange(StreamOwned::new(conn, tcp), &request) {
                 Ok(reply) => reply,
                 Err(e) => {
@@ -194,8 +209,13 @@ fn get(
 }
 
 /// Polls `get_v2` every 25 ms until it succeeds or `deadline` passes; the last error otherwise.
-pub fn wait_ready(addr: SocketAddr, scheme: Scheme, within: Duration) -> Result<u16, ProbeError> {
-    wait_ready_while(addr, scheme, within, &|| true)
+pub fn wait_ready(
+    addr: SocketAddr,
+    scheme: Scheme,
+    client: Option<&ClientIdentity>,
+    within: Duration,
+) -> Result<u16, ProbeError> {
+    wait_ready_while(addr, scheme, client, within, &|| true)
 }
 
 /// How often `wait_ready_while` asks whether waiting still makes sense (asking may run
@@ -208,6 +228,7 @@ const STILL_WAITING_EVERY: Duration = Duration::from_millis(200);
 pub fn wait_ready_while(
     addr: SocketAddr,
     scheme: Scheme,
+    client: Option<&ClientIdentity>,
     within: Duration,
     keep_waiting: &dyn Fn() -> bool,
 ) -> Result<u16, ProbeError> {
@@ -218,6 +239,7 @@ pub fn wait_ready_while(
         match get_v2(
             addr,
             scheme,
+            client,
             left.clamp(Duration::from_millis(50), Duration::from_secs(2)),
         ) {
             Ok(status) => return Ok(status),
@@ -267,28 +289,32 @@ fn parse_status(reply: &str) -> Option<u16> {
     parts.next()?.parse().ok()
 }
 
-fn tls_config() -> Arc<ClientConfig> {
+/// Any server certificate accepted; `client` presented when given (one that cannot be
+/// loaded is left out, with a warning: the registry's refusal still says it is up).
+fn tls_config(client: Option<&ClientIdentity>) -> Result<Arc<ClientConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AnyCert(provider.clone()));
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth()
-        });
-    match config {
-        Ok(config) => Arc::new(config),
-        // The ring provider always supports the default versions; keep a sane fallback anyway.
-        Err(_) => Arc::new(
-            ClientConfig::builder()
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCert(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))))
-                .with_no_client_auth(),
-        ),
-    }
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let identity = client.map(|c| {
+        c.ders().map_err(|e| e.to_string()).and_then(|(cert, key)| {
+            let key = rustls::pki_types::PrivatePkcs8KeyDer::from(key).into();
+            builder
+                .clone()
+                .with_client_auth_cert(vec![CertificateDer::from(cert)], key)
+                .map_err(|e| e.to_string())
+        })
+    });
+    Ok(Arc::new(match identity {
+        Some(Ok(config)) => config,
+        Some(Err(e)) => {
+            tracing::warn!("the probe goes without the unit's client certificate: {e}");
+            builder.with_no_client_auth()
+        }
+        None => builder.with_no_client_auth(),
+    }))
 }
 
 /// Accepts any server certificate but still checks handshake signatures.
@@ -357,7 +383,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let err = get_v2(addr, Scheme::Http, Duration::from_millis(200)).unwrap_err();
+        let err = get_v2(addr, Scheme::Http, None, Duration::from_millis(200)).unwrap_err();
         assert!(matches!(err, ProbeError::Io { .. }), "{err}");
         assert!(
             err.to_string().contains(&format!("http://{addr}/v2/")),

@@ -23,6 +23,9 @@ pub const HTPASSWD_PATH: &str = "/etc/docker/registry/htpasswd";
 pub const TOKEN_PEM_PATH: &str = "/etc/docker/registry/auth_token.pem";
 /// Host path of the CA bundle client certificates must chain to (`tls-client-ca`).
 pub const CLIENT_CA_PATH: &str = "/etc/docker/registry/client-ca.crt";
+/// Host path of this unit's own client certificate, listed in `clientcas` next to the
+/// client CA so the charm's probe and actions are let in (see `tls::client`).
+pub const CHARM_CLIENT_CERT_PATH: &str = "/etc/docker/registry/charm-client.crt";
 /// Filesystem storage root: the host path the Python charm mounted, so data survives a switch.
 pub const STORAGE_ROOT: &str = "/srv/registry";
 
@@ -46,8 +49,9 @@ pub struct TlsFiles<'a> {
     pub cert: &'a Path,
     /// Private key file (`tls-key-path`).
     pub key: &'a Path,
-    /// CA bundle of client certificates, when the registry demands them (`clientcas`).
-    pub client_cas: Option<&'a Path>,
+    /// The files of `clientcas` (CA bundles, or certificates trusted as they are), when
+    /// the registry demands client certificates; empty otherwise.
+    pub client_cas: &'a [PathBuf],
 }
 
 /// Everything `config.yml` depends on.
@@ -185,7 +189,7 @@ struct HttpView {
 struct TlsView {
     certificate: String,
     key: String,
-    clientcas: Option<String>,
+    clientcas: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -314,7 +318,11 @@ fn view(inputs: &RegistryConfigInputs<'_>) -> Result<View, RenderError> {
             Some(t) => Some(TlsView {
                 certificate: path_str(t.cert)?,
                 key: path_str(t.key)?,
-                clientcas: t.client_cas.map(path_str).transpose()?,
+                clientcas: t
+                    .client_cas
+                    .iter()
+                    .map(|p| path_str(p))
+                    .collect::<Result<_, _>>()?,
             }),
             None => None,
         },

@@ -14,6 +14,7 @@ use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificat
 use crate::secret::Secret;
 
 pub mod auto;
+pub mod client;
 
 /// A PEM document (one or more blocks, normalised: no text before or between blocks).
 #[derive(Debug, Clone, PartialEq, Eq)]

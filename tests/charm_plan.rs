@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use charm::charm::actions::action_registry;
-use charm::charm::auto_tls;
 use charm::charm::local::{self, LocalState};
 use charm::charm::model::{ModelView, RelationView};
 use charm::charm::plan::{self, paths_to_read};
@@ -20,6 +19,7 @@ use charm::charm::secret::{SecretStep, Shared, SharedView, Unusable};
 use charm::charm::steps::{FileStep, Plan, ServiceStep, Step, Then};
 use charm::charm::switch::Legacy;
 use charm::charm::view::{Entry, Fresh, MachineView, Observed, View};
+use charm::charm::{auto_tls, mtls};
 use charm::config::CharmConfig;
 use charm::juju::{Databag, Event, Port, PortRange, RelationId, Status, StatusKind};
 use charm::relations::peer::HttpSecret;
@@ -162,9 +162,11 @@ impl World {
     /// Plans the view's event, applies the plan to the world and returns the plan.
     fn run(&mut self, event: Event) -> Plan {
         self.view.event = event;
-        // The view draws tls-auto's keys and certificates where it sees them needed.
+        // The view draws tls-auto's and the client certificate's keys and certificates
+        // where it sees them needed.
         let v = &mut self.view;
         auto_tls::draw(&v.model, &v.machine, &mut v.fresh).unwrap();
+        mtls::draw(&v.model, &v.machine, &v.local, &mut v.fresh).unwrap();
         let plan = plan::plan(&self.view).unwrap_or_else(|e| panic!("no plan: {e}"));
         self.after(&plan);
         plan
@@ -351,6 +353,14 @@ fn situations() -> Vec<(&'static str, View)> {
             ),
         ),
         ("clients, haproxy and nrpe", related),
+        (
+            // The client CA and this unit's own client certificate (made once).
+            "tls blobs and tls-client-ca",
+            fresh(
+                Event::ConfigChanged,
+                tls_blobs(&cert, &key, &ca, json!({"tls-client-ca": b64(&ca)})),
+            ),
+        ),
         (
             "tls-auto",
             fresh(Event::ConfigChanged, json!({"tls-auto": true})),

@@ -18,6 +18,7 @@ use charm::juju::log::JujuLogLayer;
 use charm::juju::{AppName, Context, Databag, Event, HookTools, RelationId, RelationKind};
 use charm::probe::{ProbeError, Scheme};
 use charm::render::{CONFIG_PATH, HTPASSWD_PATH};
+use charm::tls::client::ClientIdentity;
 use charm::workload::files::{FileOp, Files, RecordingFiles};
 use charm::workload::legacy::{ContainerState, RecordingLegacy};
 use charm::workload::packages::{Packages, PackagesError, RecordingPackages};
@@ -145,6 +146,8 @@ struct Unit {
     /// `None`: the registry answers 200; `Some(why)`: it does not answer.
     probe_fails: Mutex<Option<String>>,
     probes: Mutex<Vec<(SocketAddr, Scheme)>>,
+    /// The client certificate the last probe presented.
+    probe_client: Mutex<Option<ClientIdentity>>,
     /// What the storage check (`GET /v2/_catalog`) answers.
     catalog_status: Mutex<u16>,
     /// Docker on the machine: the Python charm's container, if any (none by default).
@@ -171,6 +174,7 @@ impl Unit {
             launches: Launches::default(),
             probe_fails: Mutex::new(None),
             probes: Mutex::new(Vec::new()),
+            probe_client: Mutex::new(None),
             catalog_status: Mutex::new(200),
             legacy: Arc::new(RecordingLegacy::new()),
             refuses: Refuses::default(),
@@ -245,9 +249,11 @@ impl Unit {
         };
         let probe = |addr: SocketAddr,
                      scheme: Scheme,
+                     client: Option<&ClientIdentity>,
                      _within: Duration,
                      _keep_waiting: &dyn Fn() -> bool| {
             self.probes.lock().unwrap().push((addr, scheme));
+            *self.probe_client.lock().unwrap() = client.cloned();
             let refused = self.service.status().is_ok_and(|s| !s.is_running());
             match self.probe_fails.lock().unwrap().clone() {
                 None if !refused => Ok(200),
@@ -264,9 +270,10 @@ impl Unit {
                 }),
             }
         };
-        let catalog = |_: SocketAddr, _: Scheme, _: Option<(&str, &str)>| {
-            Ok(*self.catalog_status.lock().unwrap())
-        };
+        let catalog =
+            |_: SocketAddr, _: Scheme, _: Option<&ClientIdentity>, _: Option<(&str, &str)>| {
+                Ok(*self.catalog_status.lock().unwrap())
+            };
         let account = || -> Result<Account, UsersError> {
             Ok(Account {
                 uid: OWNER.0,
@@ -4288,6 +4295,8 @@ fn a_cache_the_registry_still_refuses_is_not_retried_in_a_loop() {
 
 const AUTO_KEY: &str = "/var/lib/docker-registry-charm/tls-auto.key";
 const CLIENT_CA: &str = "/etc/docker/registry/client-ca.crt";
+const CHARM_CLIENT_CERT: &str = charm::render::CHARM_CLIENT_CERT_PATH;
+const CHARM_CLIENT_KEY: &str = charm::charm::local::CLIENT_KEY;
 const RUNTIMES_NEED_TLS: &str =
     "Container runtimes pull over HTTPS only: juju config docker-registry tls-auto=true, or relate a CA.";
 const UNSHARED_2: &str = "Filesystem storage on 2 units: an image pushed to one is not on the others; use s3 or swift storage to share them.";
@@ -4982,8 +4991,10 @@ fn refresh_from_the_python_charm_with_easyrsa_takes_its_files_as_the_charms_own(
 }
 
 /// Issue 17 item 2: `tls-client-ca` turns client certificates on (clientcas, the file, the
-/// probe that expects the refusal); without TLS it blocks naming the option, the last good
-/// config serving.
+/// probe that presents the unit's own client certificate); without TLS it blocks naming
+/// the option, the last good config serving. The unit's own certificate is listed in
+/// clientcas after the CA, made once (a no-op hook writes and restarts nothing), its key
+/// 0600 in the charm's directory and never logged; both go when mTLS is turned off.
 #[test]
 fn tls_client_ca_demands_client_certificates_only_over_tls() {
     let ca = ca();
@@ -5004,13 +5015,55 @@ fn tls_client_ca_demands_client_certificates_only_over_tls() {
     u.config(&tls_blobs(&ca));
     assert_eq!(u.status(), active("Ready at 10.1.0.5:5000 (https)."));
     assert_eq!(u.text(CLIENT_CA).trim(), clients.pem.trim());
-    assert!(u
-        .text(CONFIG_PATH)
-        .contains("clientcas:\n      - \"/etc/docker/registry/client-ca.crt\""));
+    assert!(
+        u.text(CONFIG_PATH).contains(&format!(
+            "clientcas:\n      - \"{CLIENT_CA}\"\n      - \"{CHARM_CLIENT_CERT}\"\n"
+        )),
+        "{}",
+        u.text(CONFIG_PATH)
+    );
     assert_eq!(last_probe(&u), Scheme::HttpsClientCerts);
+    let presented = u.probe_client.lock().unwrap().clone();
+    let presented = presented.expect("the probe presents the unit's client certificate");
+    assert_eq!(presented.cert.as_str(), u.text(CHARM_CLIENT_CERT));
+    assert_eq!(presented.key.expose(), u.text(CHARM_CLIENT_KEY));
+    assert_eq!(u.meta(CHARM_CLIENT_KEY), (0o600, 0, 0));
+    assert_eq!(u.meta(CHARM_CLIENT_CERT).0, 0o644);
+    assert!(!charm::tls::client::remake(
+        Some(&u.text(CHARM_CLIENT_CERT)),
+        &presented.key,
+        std::time::SystemTime::now()
+    ));
+    let info = u.log_lines("INFO").join("\n");
+    assert!(
+        info.contains("made this unit's own client certificate \"docker-registry/0 charm client\""),
+        "{info}"
+    );
+
+    let calls = u.service_calls();
+    u.files.clear_ops();
+    for ev in [Event::UpdateStatus, Event::ConfigChanged] {
+        u.ok(ev);
+    }
+    assert_eq!(u.writes(), [], "a no-op hook makes and writes nothing");
+    assert_eq!(u.service_calls(), calls, "and restarts nothing");
+    for (_, line) in u.juju.state().logs {
+        assert!(
+            !line.contains("PRIVATE KEY"),
+            "a key reached the log: {line}"
+        );
+    }
+
     u.config(&[("tls-client-ca", json!(""))]);
     assert!(!u.exists(CLIENT_CA));
+    assert!(
+        !u.exists(CHARM_CLIENT_CERT),
+        "the unit's certificate goes too"
+    );
+    assert!(!u.exists(CHARM_CLIENT_KEY), "and its key");
+    assert!(!u.text(CONFIG_PATH).contains("clientcas:"));
     assert_eq!(last_probe(&u), Scheme::Https);
+    assert!(u.probe_client.lock().unwrap().is_none());
 }
 
 /// B9: token auth with a runtime related: the status says runtimes get no credentials.

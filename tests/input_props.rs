@@ -435,6 +435,7 @@ fn unreachable_registry() -> Registry {
         https_proxy: Some("http://127.0.0.1:1".into()),
         binary: PathBuf::from("/nonexistent/docker-registry"),
         config_path: PathBuf::from("/nonexistent/config.yml"),
+        client: None,
     }
 }
 

@@ -107,7 +107,7 @@ fn tls() {
     i.tls = Some(TlsFiles {
         cert: Path::new("/etc/docker/registry/custom.crt"),
         key: Path::new("/etc/docker/registry/registry.key"),
-        client_cas: None,
+        client_cas: &[],
     });
     let (text, y) = render(&i);
     insta::assert_snapshot!("tls", text);
@@ -120,16 +120,20 @@ fn tls() {
 }
 
 /// tls-client-ca (or the Python charm's demand kept, B23): the registry demands client
-/// certificates chaining to the CA file.
+/// certificates chaining to the CA file, or being the unit's own client certificate.
 #[test]
 fn tls_client_ca() {
     let cfg = config(json!({}));
     let secret = Secret::new("leader-http-secret");
     let mut i = inputs(&cfg, &secret);
+    let client_cas = [
+        PathBuf::from("/etc/docker/registry/client-ca.crt"),
+        PathBuf::from("/etc/docker/registry/charm-client.crt"),
+    ];
     i.tls = Some(TlsFiles {
         cert: Path::new("/etc/docker/registry/registry.crt"),
         key: Path::new("/etc/docker/registry/registry.key"),
-        client_cas: Some(Path::new("/etc/docker/registry/client-ca.crt")),
+        client_cas: &client_cas,
     });
     let (text, y) = render(&i);
     insta::assert_snapshot!("tls_client_ca", text);
@@ -488,7 +492,7 @@ fn real_registry_starts_with_basic_auth_and_tls() {
     i.tls = Some(TlsFiles {
         cert: &cert_path,
         key: &key_path,
-        client_cas: None,
+        client_cas: &[],
     });
     let (text, _) = render(&i);
     let mut reg = start_registry(dir.path(), &text, port);
@@ -527,12 +531,16 @@ fn client_ca(name: &str) -> (String, rcgen::Issuer<'static, rcgen::KeyPair>) {
 }
 
 /// `clientcas` (tls-client-ca): the real registry refuses a client without a certificate
-/// signed by that CA and serves one with it; the charm's probe, which has none, counts
-/// the refusal as an answer only when told the registry demands one. The server
-/// certificate is a tls-auto one (charm::tls::auto).
+/// signed by that CA and serves one with it; it also serves the holder of the unit's own
+/// client certificate listed next to the CA (`charm::tls::client`), and nobody else with a
+/// look-alike. The charm's probe and action client present that certificate and get the
+/// registry's real answer; without it, the probe counts the refusal as an answer only when
+/// told the registry demands one. The server certificate is a tls-auto one.
 #[test]
 fn real_registry_demands_client_certificates_with_clientcas() {
-    use charm::probe::{get_v2, Scheme, CERTIFICATE_DEMANDED};
+    use charm::probe::{get_catalog, get_v2, Scheme, CERTIFICATE_DEMANDED};
+    use charm::registry_client::{Client, ClientOptions};
+    use charm::tls::client::{self, ClientIdentity};
     let net = PrivateLoopback::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let port = net.port();
@@ -548,12 +556,31 @@ fn real_registry_demands_client_certificates_with_clientcas() {
     let (good_cert, good_key) = client_certificate(&clients, "kubelet");
     let (bad_cert, bad_key) = client_certificate(&other, "stranger");
     assert_ne!(clients_ca, other_ca_pem);
+    let own_key = charm::tls::generate_key().expect("key");
+    let own = ClientIdentity {
+        cert: client::make("docker-registry/0 charm client", &own_key, now, [9; 16])
+            .expect("own cert"),
+        key: own_key,
+    };
+    // Same name, another key: what someone copying the certificate (not the key) could make.
+    let look_alike_key = charm::tls::generate_key().expect("key");
+    let look_alike = client::make(
+        "docker-registry/0 charm client",
+        &look_alike_key,
+        now,
+        [9; 16],
+    )
+    .expect("look-alike");
     let path = |name: &str| dir.path().join(name);
     for (name, text) in [
         ("server-ca.crt", server_ca.cert.as_str()),
         ("registry.crt", server_cert.as_str()),
         ("registry.key", server_key.expose()),
         ("client-ca.crt", clients_ca.as_str()),
+        ("charm-client.crt", own.cert.as_str()),
+        ("charm-client.key", own.key.expose()),
+        ("look-alike.crt", look_alike.as_str()),
+        ("look-alike.key", look_alike_key.expose()),
         ("good.crt", good_cert.as_str()),
         ("good.key", good_key.as_str()),
         ("bad.crt", bad_cert.as_str()),
@@ -564,32 +591,31 @@ fn real_registry_demands_client_certificates_with_clientcas() {
     let cfg = config(json!({ "registry-port": port }));
     let secret = Secret::new("leader-http-secret");
     let data = path("data");
-    let (cert_path, key_path, cas_path) = (
-        path("registry.crt"),
-        path("registry.key"),
-        path("client-ca.crt"),
-    );
+    let (cert_path, key_path) = (path("registry.crt"), path("registry.key"));
+    let client_cas = [path("client-ca.crt"), path("charm-client.crt")];
     let mut i = inputs(&cfg, &secret);
     i.storage_root = &data;
     i.tls = Some(TlsFiles {
         cert: &cert_path,
         key: &key_path,
-        client_cas: Some(&cas_path),
+        client_cas: &client_cas,
     });
     let (text, _) = render(&i);
     let mut reg = start_registry(dir.path(), &text, port);
     let url = format!("https://127.0.0.1:{port}/v2/");
     let server_ca_path = path("server-ca.crt");
     let trust = server_ca_path.to_str().expect("utf8");
-    let with = |c: &str, k: &str| -> [String; 6] {
+    let with = |c: &str, k: &str| -> Vec<String> {
         [
-            "--cacert".into(),
-            trust.into(),
-            "--cert".into(),
-            path(c).display().to_string(),
-            "--key".into(),
-            path(k).display().to_string(),
+            "--cacert",
+            trust,
+            "--cert",
+            &path(c).display().to_string(),
+            "--key",
+            &path(k).display().to_string(),
         ]
+        .map(String::from)
+        .to_vec()
     };
     let good = with("good.crt", "good.key");
     let good: Vec<&str> = good.iter().map(String::as_str).collect();
@@ -599,22 +625,69 @@ fn real_registry_demands_client_certificates_with_clientcas() {
         0,
         "no client certificate: refused"
     );
-    let bad = with("bad.crt", "bad.key");
-    let bad: Vec<&str> = bad.iter().map(String::as_str).collect();
+    for (cert, key, what) in [
+        ("bad.crt", "bad.key", "a certificate from another CA"),
+        (
+            "look-alike.crt",
+            "look-alike.key",
+            "a look-alike of the unit's own certificate",
+        ),
+    ] {
+        let args = with(cert, key);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(status(&url, &args), 0, "{what}: refused");
+    }
+    let own_args = with("charm-client.crt", "charm-client.key");
+    let own_args: Vec<&str> = own_args.iter().map(String::as_str).collect();
     assert_eq!(
-        status(&url, &bad),
-        0,
-        "a certificate from another CA: refused"
+        status(&url, &own_args),
+        200,
+        "the unit's own certificate: served"
     );
 
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let timeout = Duration::from_secs(2);
     assert_eq!(
-        get_v2(addr, Scheme::HttpsClientCerts, timeout).expect("probe"),
+        get_v2(addr, Scheme::HttpsClientCerts, Some(&own), timeout).expect("probe"),
+        200,
+        "with the unit's certificate the probe gets the registry's real answer"
+    );
+    assert_eq!(
+        get_catalog(addr, Scheme::HttpsClientCerts, Some(&own), None, timeout)
+            .expect("storage check"),
+        200,
+        "and so does the storage check"
+    );
+    assert_eq!(
+        get_v2(addr, Scheme::HttpsClientCerts, None, timeout).expect("probe"),
         CERTIFICATE_DEMANDED
     );
-    let plain = get_v2(addr, Scheme::Https, timeout).expect_err("a plain https probe fails");
+    let plain = get_v2(addr, Scheme::Https, None, timeout).expect_err("a plain https probe fails");
     assert!(plain.to_string().contains("TLS"), "{plain}");
+
+    // The actions' client: in with the unit's certificate, out without.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let host = format!("127.0.0.1:{port}");
+    let opts = |identity: Option<&ClientIdentity>| ClientOptions {
+        scheme: Some(charm::config::Scheme::Https),
+        ca_pem: Some(server_ca.cert.as_str().to_string()),
+        client_identity: identity.map(ClientIdentity::pem),
+        ..ClientOptions::new()
+    };
+    rt.block_on(async {
+        let client = Client::connect(&host, opts(Some(&own)))
+            .await
+            .expect("the action client with the unit's certificate");
+        client.login().await.expect("login");
+        let refused = Client::connect(&host, opts(None))
+            .await
+            .err()
+            .expect("the action client without a certificate is refused");
+        assert!(
+            refused.to_string().contains("certificate"),
+            "the refusal says why: {refused}"
+        );
+    });
 }
 
 #[test]

@@ -237,6 +237,7 @@ mod tests {
             https_proxy: None,
             binary: "docker-registry".into(),
             config_path: "/etc/docker/registry/config.yml".into(),
+            client: None,
         }
     }
 

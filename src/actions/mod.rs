@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 
 use crate::registry_client::{self, Credentials, Scheme};
+use crate::tls::client::ClientIdentity;
 
 pub use gc::{parse_gc_output, refusal as gc_refusal, GcSummary};
 pub use mirror::parse_image_list;
@@ -61,6 +62,8 @@ pub struct Registry {
     pub binary: PathBuf,
     /// The registry's config.yml.
     pub config_path: PathBuf,
+    /// This unit's client certificate, presented while the registry demands them.
+    pub client: Option<ClientIdentity>,
 }
 
 /// The registry's storage backend.

@@ -128,6 +128,7 @@ pub(crate) async fn connect_dest(registry: &Registry, action: &str) -> Result<Cl
         credentials: registry.credentials.clone(),
         push: true,
         credentials_hint: "set auth-basic-user and auth-basic-password on the charm".into(),
+        client_identity: registry.client.as_ref().map(|c| c.pem()),
         ..ClientOptions::new()
     };
     Client::connect(&registry.unit_netloc, opts)
@@ -152,6 +153,8 @@ pub(crate) async fn connect_source(
         https_proxy: registry.https_proxy.clone(),
         push: false,
         credentials_hint: "give src-username and src-password".into(),
+        // This unit's certificate is for this registry only.
+        client_identity: None,
     };
     Client::connect(host, opts)
         .await

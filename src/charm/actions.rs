@@ -297,6 +297,7 @@ pub fn action_registry(view: &View, serving: &Serving) -> Option<Registry> {
         https_proxy: config.registry_https_proxy.clone(),
         binary: serving.binary.clone(),
         config_path: crate::render::CONFIG_PATH.into(),
+        client: serving.client.clone(),
     })
 }
 

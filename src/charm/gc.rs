@@ -125,7 +125,8 @@ fn enter_read_only<R: ToolRunner>(
     if let Some(probe) = &plan.probe {
         let service = report::started(fx, &plan);
         let alive = || report::still_up(service.as_deref());
-        if let Err(e) = (fx.probe)(probe.addr, probe.scheme, fx.ready_within, &alive) {
+        let client = probe.client.as_ref();
+        if let Err(e) = (fx.probe)(probe.addr, probe.scheme, client, fx.ready_within, &alive) {
             // garbage-collect reads the storage, not the server: carry on.
             io.log(&format!(
                 "gc: the read-only registry is not answering yet: {e}"

@@ -24,6 +24,10 @@ pub const AUTO_KEY: &str = "/var/lib/docker-registry-charm/tls-auto.key";
 /// This unit's tls-auto certificate, signed with the application's CA.
 pub const AUTO_CERT: &str = "/var/lib/docker-registry-charm/tls-auto.crt";
 
+/// The key of this unit's own client certificate (0600), presented by the probe and the
+/// actions when the registry demands client certificates; made here, never sent anywhere.
+pub const CLIENT_KEY: &str = "/var/lib/docker-registry-charm/charm-client.key";
+
 /// Where the certificate and key at the tls-*-paths came from when last served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -54,6 +54,7 @@ use std::time::{Duration, SystemTime};
 use crate::juju::{Context, Event, HookToolError, HookTools, ToolRunner};
 use crate::probe::{self, Scheme};
 use crate::render;
+use crate::tls::client::ClientIdentity;
 use crate::workload::files::{Files, FilesError, HostFiles};
 use crate::workload::legacy::{DockerCli, LegacyContainer};
 use crate::workload::packages::{self, Apt, Packages, PackagesError};
@@ -112,13 +113,26 @@ impl From<crate::tls::TlsError> for Error {
     }
 }
 
-/// `GET /v2/` until it answers, `within` passes, or `keep_waiting` says no.
-pub type ProbeFn<'a> =
-    dyn Fn(SocketAddr, Scheme, Duration, &dyn Fn() -> bool) -> Result<u16, probe::ProbeError> + 'a;
+/// `GET /v2/` (presenting the client certificate, if any) until it answers, `within`
+/// passes, or `keep_waiting` says no.
+pub type ProbeFn<'a> = dyn Fn(
+        SocketAddr,
+        Scheme,
+        Option<&ClientIdentity>,
+        Duration,
+        &dyn Fn() -> bool,
+    ) -> Result<u16, probe::ProbeError>
+    + 'a;
 
-/// `GET /v2/_catalog?n=1`, with optional basic-auth credentials: the HTTP status.
-pub type CatalogFn<'a> =
-    dyn Fn(SocketAddr, Scheme, Option<(&str, &str)>) -> Result<u16, probe::ProbeError> + 'a;
+/// `GET /v2/_catalog?n=1` (presenting the client certificate, if any), with optional
+/// basic-auth credentials: the HTTP status.
+pub type CatalogFn<'a> = dyn Fn(
+        SocketAddr,
+        Scheme,
+        Option<&ClientIdentity>,
+        Option<(&str, &str)>,
+    ) -> Result<u16, probe::ProbeError>
+    + 'a;
 
 /// The machine-facing effects and reads, chosen once per process.
 pub struct Effects<'a> {
@@ -187,8 +201,8 @@ pub fn handle<R: ToolRunner>(ctx: &Context, tools: &HookTools<R>) -> Result<(), 
         account: &users::service_account,
         hostname: &hostname,
         probe: &probe::wait_ready_while,
-        catalog: &|addr, scheme, basic| {
-            probe::get_catalog(addr, scheme, basic, Duration::from_secs(10))
+        catalog: &|addr, scheme, client, basic| {
+            probe::get_catalog(addr, scheme, client, basic, Duration::from_secs(10))
         },
         ready_within: Duration::from_secs(10),
         legacy: &docker,

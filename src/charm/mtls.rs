@@ -3,23 +3,144 @@
 //! `tls-ca-path` (B23, docs/python-charm-bugs.md#b23); a deployment upgraded from it may
 //! rely on that as its only access control, so the switch keeps demanding them with the
 //! same CA (logged once, docs/migration.md) until `tls-client-ca` says otherwise.
+//!
+//! While client certificates are demanded, `clientcas` also lists this unit's own client
+//! certificate ([`crate::tls::client`]: self-signed, its key 0600 in the charm's private
+//! directory), which the probe and the actions present: they connect to the registry too.
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{CharmConfig, ClientCa, CLIENT_CA_OFF};
+use crate::config::{CharmConfig, ClientCa, Secret, CLIENT_CA_OFF};
 use crate::relations::peer::PeerApp;
-use crate::render::{CLIENT_CA_PATH, CONFIG_PATH};
+use crate::render::{CHARM_CLIENT_CERT_PATH, CLIENT_CA_PATH, CONFIG_PATH};
+use crate::tls::client::{self, ClientIdentity};
 use crate::tls::{ca_bundle, Pem};
 use crate::workload::files::FileSpec;
 
 use super::builder::{Builder, PlanError};
+use super::local::{self, LocalState, CLIENT_KEY};
 use super::model::ModelView;
 use super::ownership::{drop_owned, put, Wanted};
 use super::tls_source::TlsPaths;
+use super::view::{Fresh, MachineView};
+use super::{secret, Error};
 
-/// The file decided from here.
-pub fn paths() -> [PathBuf; 1] {
-    [PathBuf::from(CLIENT_CA_PATH)]
+/// The files decided from here.
+pub fn paths() -> [PathBuf; 3] {
+    [CLIENT_CA_PATH, CHARM_CLIENT_CERT_PATH, CLIENT_KEY].map(PathBuf::from)
+}
+
+/// The common name of this unit's client certificate (shown in the registry's log).
+fn client_name(model: &ModelView) -> String {
+    format!("{} charm client", model.unit)
+}
+
+/// Entropy for this unit's client certificate, drawn when client certificates may be
+/// demanded (a client CA in force, or the Python charm's config.yml still to be read):
+/// a key (none on disk) and a certificate (the one on disk must be made again).
+pub fn draw(
+    model: &ModelView,
+    machine: &MachineView,
+    local: &LocalState,
+    fresh: &mut Fresh,
+) -> Result<(), Error> {
+    let Ok((config, _)) = &model.config else {
+        return Ok(());
+    };
+    let python_unread = local.python_files && matches!(config.tls_client_ca, ClientCa::Unset);
+    if in_force(config, model, local.python_client_ca.as_deref()).is_none() && !python_unread {
+        return Ok(());
+    }
+    let on_disk = |path: &str| {
+        machine
+            .files
+            .get(Path::new(path))
+            .and_then(|e| e.as_ref())
+            .and_then(|e| e.contents.as_deref())
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    };
+    let key = match on_disk(CLIENT_KEY) {
+        Some(k) => Secret::new(k),
+        None => {
+            let k = crate::tls::generate_key()?;
+            fresh.client_key = Some(k.clone());
+            k
+        }
+    };
+    let cert = on_disk(CHARM_CLIENT_CERT_PATH);
+    if fresh.client_key.is_some() || client::remake(cert.as_deref(), &key, model.now) {
+        fresh.client_cert = Some(client::make(
+            &client_name(model),
+            &key,
+            model.now,
+            secret::random()?,
+        )?);
+    }
+    Ok(())
+}
+
+/// This unit's client certificate and key, made when missing (or due again) from the
+/// entropy the view drew, and the certificate put where the registry reads it.
+fn own_identity(
+    p: &mut Builder,
+    model: &ModelView,
+    fresh: &Fresh,
+) -> Result<ClientIdentity, PlanError> {
+    let key_path = Path::new(CLIENT_KEY);
+    let key = match p.disk.read(key_path)? {
+        Some(k) => Secret::new(String::from_utf8_lossy(k).into_owned()),
+        None => fresh
+            .client_key
+            .clone()
+            .ok_or(PlanError::NoEntropy("charm client key"))?,
+    };
+    p.ensure_dir(Path::new(local::STATE_DIR), 0o700, None);
+    p.write(key_path, key.expose().as_bytes(), FileSpec::mode(0o600));
+    let current = p
+        .disk
+        .read(Path::new(CHARM_CLIENT_CERT_PATH))?
+        .map(|b| String::from_utf8_lossy(b).into_owned());
+    let current = current
+        .filter(|c| !client::remake(Some(c), &key, model.now))
+        .and_then(|c| ca_bundle("charm client certificate", &c).ok());
+    let cert = match current {
+        Some(cert) => cert,
+        None => {
+            let cert = fresh
+                .client_cert
+                .clone()
+                .ok_or(PlanError::NoEntropy("charm client certificate"))?;
+            p.info(format!(
+                "made this unit's own client certificate {:?} (valid until {}): the registry \
+                 lets the charm's probe and actions in with it while it demands client \
+                 certificates",
+                client_name(model),
+                crate::tls::auto::not_after(cert.as_str())
+                    .map(crate::tls::auto::date)
+                    .unwrap_or_default()
+            ));
+            cert
+        }
+    };
+    put(
+        p,
+        &Wanted {
+            path: CHARM_CLIENT_CERT_PATH.into(),
+            contents: cert.as_str().as_bytes().to_vec(),
+            spec: FileSpec::mode(0o644),
+        },
+    )?;
+    Ok(ClientIdentity { cert, key })
+}
+
+/// No client certificates demanded: this unit's own goes with the client CA file.
+fn drop_own_identity(p: &mut Builder) -> Result<(), PlanError> {
+    drop_owned(p, Path::new(CHARM_CLIENT_CERT_PATH))?;
+    let key_path = Path::new(CLIENT_KEY);
+    if p.disk.exists(key_path)? {
+        p.remove(key_path);
+    }
+    Ok(())
 }
 
 /// Whether a registry config.yml demands client certificates (`http.tls.clientcas`). The
@@ -131,19 +252,23 @@ pub fn share(p: &mut Builder, model: &ModelView) {
     p.relation(&peer.id, true, &peer.app, &app.to_databag());
 }
 
-/// What the registry gets: the client CA file when client certificates are demanded.
+/// What the registry gets when client certificates are demanded (all empty otherwise).
 pub struct Demand {
-    /// The file for `clientcas`, when demanded.
-    pub file: Option<PathBuf>,
-    /// Its contents (read by the registry at start).
-    pub contents: Option<Vec<u8>>,
+    /// The files for `clientcas`: the client CA, then this unit's own certificate.
+    pub files: Vec<PathBuf>,
+    /// Their contents (read by the registry at start).
+    pub contents: Vec<Vec<u8>>,
+    /// What the charm's own probe and actions present.
+    pub client: Option<ClientIdentity>,
 }
 
-/// Writes the client CA file when client certificates are demanded over TLS, else lets
-/// it go. `Err(problem)`: `tls-client-ca` is set but there is no TLS to demand them over.
+/// Writes the client CA file and this unit's client certificate when client certificates
+/// are demanded over TLS, else lets them go. `Err(problem)`: `tls-client-ca` is set but
+/// there is no TLS to demand them over.
 pub fn plan(
     p: &mut Builder,
     model: &ModelView,
+    fresh: &Fresh,
     config: &CharmConfig,
     tls_on: bool,
 ) -> Result<Result<Demand, String>, PlanError> {
@@ -158,9 +283,11 @@ pub fn plan(
                 spec: FileSpec::mode(0o644),
             };
             put(p, &w)?;
+            let own = own_identity(p, model, fresh)?;
             Ok(Ok(Demand {
-                file: Some(w.path),
-                contents: Some(w.contents),
+                files: vec![w.path, CHARM_CLIENT_CERT_PATH.into()],
+                contents: vec![w.contents, own.cert.as_str().as_bytes().to_vec()],
+                client: Some(own),
             }))
         }
         (Some((_, Origin::Option)), false) => Ok(Err(
@@ -172,9 +299,11 @@ pub fn plan(
         // as it did there.
         (Some((_, Origin::PythonCharm)), false) | (None, _) => {
             drop_owned(p, path)?;
+            drop_own_identity(p)?;
             Ok(Ok(Demand {
-                file: None,
-                contents: None,
+                files: Vec::new(),
+                contents: Vec::new(),
+                client: None,
             }))
         }
     }

@@ -37,6 +37,7 @@ pub fn paths_to_read(model: &ModelView, local: &LocalState) -> BTreeSet<PathBuf>
         out.extend(registry::paths(Some(config)));
         out.extend(tls_source::paths(model, config));
         out.extend(nrpe::paths(model, config));
+        out.extend(mtls::paths());
     }
     out
 }
@@ -159,7 +160,7 @@ fn serve(
         tls_source::Chosen::Tls(tls) => tls,
         tls_source::Chosen::Unusable(problem) => return block(p, view, binary, config, problem),
     };
-    let demand = match mtls::plan(p, &view.model, config, tls.on)? {
+    let demand = match mtls::plan(p, &view.model, &view.fresh, config, tls.on)? {
         Ok(demand) => demand,
         Err(problem) => return block(p, view, binary, config, problem),
     };
@@ -169,7 +170,7 @@ fn serve(
     let files = tls.on.then_some(TlsFiles {
         cert: &tls.files.0,
         key: &tls.files.1,
-        client_cas: demand.file.as_deref(),
+        client_cas: &demand.files,
     });
     let config_yml = registry::config_yml(p, view, config, secret, files)?;
     read_at_start.push(config_yml.clone());
@@ -181,7 +182,7 @@ fn serve(
     managed.extend(nrpe_files.iter().map(|(path, _)| path.clone()));
     ownership::drop_unmanaged(p, &managed)?;
     let wait = registry::service(p, view, binary, config, read_at_start);
-    let scheme = match (tls.on, demand.file.is_some()) {
+    let scheme = match (tls.on, demand.client.is_some()) {
         (false, _) => Scheme::Http,
         (true, false) => Scheme::Https,
         (true, true) => Scheme::HttpsClientCerts,
@@ -213,12 +214,14 @@ fn serve(
         !view.model.clients.is_empty(),
     ));
     notes.extend(tls.notes.iter().copied());
-    let probe = registry::probe(p, config, scheme, wait, &advertised, &notes);
+    let probe = registry::probe(p, config, scheme, wait, &advertised, &notes)
+        .with_client(demand.client.clone());
     p.probe(probe);
     p.serving(Serving {
         advertised,
         tls: tls.on.then(|| tls.ca.clone()),
         binary: binary.to_path_buf(),
+        client: demand.client,
     });
     // This charm's own files are in place now: nothing at the tls-*-paths or in
     // config.yml is the Python charm's any more.

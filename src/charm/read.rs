@@ -163,5 +163,6 @@ fn draw(model: &ModelView, machine: &MachineView, local: &LocalState) -> Result<
         }
     }
     auto_tls::draw(model, machine, &mut fresh)?;
+    super::mtls::draw(model, machine, local, &mut fresh)?;
     Ok(fresh)
 }

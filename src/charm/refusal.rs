@@ -444,6 +444,9 @@ pub fn rollback(view: &View, refusal: &Refusal) -> Result<Plan, PlanError> {
                     ready: Status::blocked(message.clone()),
                     storage: None,
                     refuse: Refuse::Exit,
+                    // The last good config's clientcas may not list this unit's
+                    // certificate: the probe counts a refusal for want of one as an answer.
+                    client: None,
                 });
             }
             p.candidate(Candidate {

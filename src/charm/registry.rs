@@ -215,7 +215,7 @@ pub fn files_read(config: &CharmConfig, tls: Option<TlsFiles<'_>>) -> Vec<PathBu
     let mut out = Vec::new();
     if let Some(tls) = tls {
         out.extend([tls.cert.to_path_buf(), tls.key.to_path_buf()]);
-        out.extend(tls.client_cas.map(Path::to_path_buf));
+        out.extend(tls.client_cas.iter().cloned());
     }
     match config.auth {
         Auth::Basic { .. } => out.push(render::HTPASSWD_PATH.into()),
@@ -390,6 +390,7 @@ pub fn probe(
         ready: Status::active(advertise::ready_message(advertised, tls_on, notes)),
         storage,
         refuse,
+        client: None,
     }
 }
 
@@ -496,10 +497,11 @@ mod tests {
     #[test]
     fn the_files_the_registry_reads_are_named_for_the_last_good_config() {
         let basic = config(json!({"auth-basic-user": "u", "auth-basic-password": "p"}));
+        let cas = [PathBuf::from("/ca.crt")];
         let tls = TlsFiles {
             cert: Path::new("/c.crt"),
             key: Path::new("/c.key"),
-            client_cas: Some(Path::new("/ca.crt")),
+            client_cas: &cas,
         };
         assert_eq!(
             files_read(&basic, Some(tls)),

@@ -110,7 +110,10 @@ fn watch(fx: &Effects<'_>, plan: &Plan, p: &Probe, since: SystemTime) -> Result<
         Wait::Started => fx.ready_within,
     };
     let service = started(fx, plan);
-    match (fx.probe)(p.addr, p.scheme, within, &|| still_up(service.as_deref())) {
+    let client = p.client.as_ref();
+    match (fx.probe)(p.addr, p.scheme, client, within, &|| {
+        still_up(service.as_deref())
+    }) {
         Ok(_) => {
             let (Some(check), Some(service)) = (&p.storage, &service) else {
                 return Ok(Answer::Ready);
@@ -119,7 +122,7 @@ fn watch(fx: &Effects<'_>, plan: &Plan, p: &Probe, since: SystemTime) -> Result<
                 .basic
                 .as_ref()
                 .map(|(user, password)| (user.as_str(), password.expose()));
-            match (fx.catalog)(p.addr, p.scheme, basic) {
+            match (fx.catalog)(p.addr, p.scheme, client, basic) {
                 Ok(status) if status >= 500 => {
                     let line = storage_error(service.as_ref(), since);
                     Ok(Answer::Refused(Refusal {

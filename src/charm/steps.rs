@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::config::Secret;
 use crate::juju::{Databag, Port, RelationId, Status, StatusKind};
 use crate::probe::Scheme;
+use crate::tls::client::ClientIdentity;
 use crate::workload::files::{FileSpec, Owner};
 use crate::workload::legacy::ContainerName;
 use crate::workload::service::ServiceCall;
@@ -169,6 +170,15 @@ pub struct Probe {
     pub storage: Option<StorageCheck>,
     /// Which failures mean the registry refused the config it was started with.
     pub refuse: Refuse,
+    /// This unit's client certificate, presented when the registry demands them.
+    pub client: Option<ClientIdentity>,
+}
+
+impl Probe {
+    /// The same probe, presenting `client` (this unit's client certificate).
+    pub fn with_client(self, client: Option<ClientIdentity>) -> Probe {
+        Probe { client, ..self }
+    }
 }
 
 /// Which failures after a (re)start count as the registry refusing its config (and so
@@ -237,6 +247,8 @@ pub struct Serving {
     pub tls: Option<Option<String>>,
     /// The registry binary.
     pub binary: PathBuf,
+    /// This unit's client certificate, while the registry demands client certificates.
+    pub client: Option<ClientIdentity>,
 }
 
 /// Everything one hook does. `Debug` hides file contents but not relation data: never

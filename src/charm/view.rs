@@ -128,6 +128,12 @@ pub struct Fresh {
     pub auto_key: Option<Secret>,
     /// tls-auto: a new certificate for this unit (the one on disk must be replaced).
     pub auto_cert: Option<Pem>,
+    /// Client certificates may be demanded: a new key for this unit's own client
+    /// certificate (there is none on disk).
+    pub client_key: Option<Secret>,
+    /// Client certificates may be demanded: a new client certificate for this unit (the
+    /// one on disk must be replaced).
+    pub client_cert: Option<Pem>,
 }
 
 /// Everything one hook decides from.

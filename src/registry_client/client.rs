@@ -13,6 +13,7 @@ use super::auth::{Challenge, Credentials, Scope, TokenResponse};
 use super::error::{error_body_text, transport, Error, Result};
 /// http or https (the charm config's type: the registry serves one of them).
 pub use crate::config::Scheme;
+use crate::secret::Secret;
 
 /// How to reach a registry.
 #[derive(Clone, Debug, Default)]
@@ -36,6 +37,9 @@ pub struct ClientOptions {
     pub push: bool,
     /// What to tell the user when the registry wants credentials we do not have.
     pub credentials_hint: String,
+    /// A client certificate and its key (one PEM text), presented when the registry
+    /// demands client certificates.
+    pub client_identity: Option<Secret>,
 }
 
 impl ClientOptions {
@@ -102,6 +106,12 @@ fn build_http(host: &str, opts: &ClientOptions) -> Result<reqwest::Client> {
     }
     if !opts.tls_verify {
         b = b.tls_danger_accept_invalid_certs(true);
+    }
+    if let Some(pem) = &opts.client_identity {
+        // The error names no key material (it only says what did not parse).
+        let identity = reqwest::Identity::from_pem(pem.expose().as_bytes())
+            .map_err(|e| setup(format!("the client certificate cannot be used: {e}")))?;
+        b = b.identity(identity);
     }
     let no_proxy = reqwest::NoProxy::from_string("localhost,127.0.0.1,::1");
     for (url, is_https) in [(&opts.http_proxy, false), (&opts.https_proxy, true)] {

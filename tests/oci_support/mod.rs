@@ -316,6 +316,7 @@ pub fn registry_for(reg: &Reg) -> actions::Registry {
         https_proxy: None,
         binary: "docker-registry".into(),
         config_path: reg.config.clone(),
+        client: None,
     }
 }
 
