@@ -64,13 +64,14 @@ impl AutoCa {
     }
 }
 
-fn offset_time(seconds: i64) -> Result<time::OffsetDateTime, TlsError> {
+/// A certificate validity bound, `seconds` after the Unix epoch.
+pub(super) fn offset_time(seconds: i64) -> Result<time::OffsetDateTime, TlsError> {
     time::OffsetDateTime::from_unix_timestamp(seconds)
         .map_err(|e| TlsError::new("certificate validity", format!("{e}")))
 }
 
 /// A serial number from 16 random bytes, positive (top bit clear) as X.509 wants.
-fn serial(random: [u8; 16]) -> rcgen::SerialNumber {
+pub(super) fn serial(random: [u8; 16]) -> rcgen::SerialNumber {
     let mut bytes = random;
     bytes[0] &= 0x7f;
     rcgen::SerialNumber::from_slice(&bytes)

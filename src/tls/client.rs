@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use crate::secret::Secret;
 
+use super::auto::{offset_time, serial};
 use super::{encode_pem, parse_cert_blocks, parse_der, parse_key, unix_seconds, Pem, TlsError};
 
 /// How long the charm's client certificate is valid: it is never given to anyone, and a
@@ -69,18 +70,11 @@ pub fn make(
     let now = unix_seconds(now);
     params.not_before = offset_time(now - BACKDATE_SECONDS)?;
     params.not_after = offset_time(now + CLIENT_DAYS * DAY)?;
-    let mut serial = random;
-    serial[0] &= 0x7f;
-    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+    params.serial_number = Some(serial(random));
     let cert = params
         .self_signed(&kp)
         .map_err(|e| err(format!("signing failed ({e})")))?;
     Ok(Pem(encode_pem("CERTIFICATE", cert.der())))
-}
-
-fn offset_time(seconds: i64) -> Result<time::OffsetDateTime, TlsError> {
-    time::OffsetDateTime::from_unix_timestamp(seconds)
-        .map_err(|e| TlsError::new("certificate validity", format!("{e}")))
 }
 
 /// Whether `cert` must be made again for `key` at `now`: missing, unreadable, for another
