@@ -541,6 +541,52 @@ fn push_with_auth_and_tls_on_either_side() {
     assert!(!results.contains("dst-pass"), "info shows the password");
 }
 
+/// With client certificates demanded (`tls-client-ca`), the charm's own actions still
+/// work (each unit presents a client certificate of its own), the status is `Ready`, and
+/// everyone else still needs a certificate from the operator's CA.
+#[test]
+fn actions_work_while_the_registry_demands_client_certificates() {
+    let w = World::new();
+    let pki = Pki::new(&w.m, "mtls");
+    pki.issue(&w.m, "dst", &w.addr);
+    let mut cfg = pki.blob_options("dst").to_vec();
+    cfg.push(format!("tls-client-ca={}", pki.blob("ca.crt")));
+    w.config(APP, &cfg.iter().map(String::as_str).collect::<Vec<_>>());
+    let netloc = format!("{}:5000", w.addr);
+    w.m.expect_status(UNIT0, "active", &format!("Ready at {netloc} (https)."));
+
+    let mut l = Layout::new(&w.m.scratch().join("mtls"));
+    let img = l.image("amd64", &[kb(30, 200)]);
+    l.name("one", &img);
+    let up = format!("{}:5000", w.up);
+    w.load(&l, "one", &up, "test/one:v1", &["--dest-tls-verify=false"]);
+
+    let r = w.ok(
+        "push",
+        &[&format!("image={up}/test/one:v1"), "src-tls-verify=false"],
+    );
+    assert_eq!(r.get("raw"), format!("pushed {netloc}/test/one:v1"));
+    let listed = w.ok("images", &[]);
+    let results = serde_json::to_string(&listed.results).unwrap();
+    assert!(results.contains("test/one"), "images: {results}");
+
+    // The operator's clients: in with a certificate from their CA, refused without one.
+    let client = pki.client_dir(&w.m, "operator");
+    let with = w.raw(
+        &format!("{netloc}/test/one:v1"),
+        &[&format!("--cert-dir={}", client.display())],
+    );
+    assert!(
+        with.is_some(),
+        "a client with the operator's certificate pulls"
+    );
+    let without = w.raw(
+        &format!("{netloc}/test/one:v1"),
+        &[&format!("--cert-dir={}", pki.certs().display())],
+    );
+    assert!(without.is_none(), "a client without a certificate got in");
+}
+
 // ---- archives on the unit ----------------------------------------------------------------
 
 /// An oci-archive and a docker-archive written by skopeo, pushed from where they lie.
