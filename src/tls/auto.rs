@@ -64,7 +64,7 @@ impl AutoCa {
     }
 }
 
-fn offset_time(seconds: i64) -> Result<time::OffsetDateTime, TlsError> {
+pub(super) fn offset_time(seconds: i64) -> Result<time::OffsetDateTime, TlsError> {
     time::OffsetDateTime::from_unix_timestamp(seconds)
         .map_err(|e| TlsError::new("certificate validity", format!("{e}")))
 }

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use crate::secret::Secret;
 
+use super::auto::offset_time;
 use super::{encode_pem, parse_cert_blocks, parse_der, parse_key, unix_seconds, Pem, TlsError};
 
 /// How long the charm's client certificate is valid: it is never given to anyone, and a
@@ -76,11 +77,6 @@ pub fn make(
         .self_signed(&kp)
         .map_err(|e| err(format!("signing failed ({e})")))?;
     Ok(Pem(encode_pem("CERTIFICATE", cert.der())))
-}
-
-fn offset_time(seconds: i64) -> Result<time::OffsetDateTime, TlsError> {
-    time::OffsetDateTime::from_unix_timestamp(seconds)
-        .map_err(|e| TlsError::new("certificate validity", format!("{e}")))
 }
 
 /// Whether `cert` must be made again for `key` at `now`: missing, unreadable, for another
