@@ -212,14 +212,7 @@ pub fn draw(model: &ModelView, machine: &MachineView, fresh: &mut Fresh) -> Resu
         // Nothing to sign with: no CA yet, or one without its key (never a new one then).
         SharedCa::Absent | SharedCa::Unusable { .. } => return Ok(()),
     };
-    let on_disk = |path: &str| {
-        machine
-            .files
-            .get(Path::new(path))
-            .and_then(|e| e.as_ref())
-            .and_then(|e| e.contents.as_deref())
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-    };
+    let on_disk = |path: &str| machine.text(path);
     let key = match on_disk(AUTO_KEY) {
         Some(k) => Secret::new(k),
         None => {

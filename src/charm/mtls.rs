@@ -51,14 +51,7 @@ pub fn draw(
     if in_force(config, model, local.python_client_ca.as_deref()).is_none() && !python_unread {
         return Ok(());
     }
-    let on_disk = |path: &str| {
-        machine
-            .files
-            .get(Path::new(path))
-            .and_then(|e| e.as_ref())
-            .and_then(|e| e.contents.as_deref())
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-    };
+    let on_disk = |path: &str| machine.text(path);
     let key = match on_disk(CLIENT_KEY) {
         Some(k) => Secret::new(k),
         None => {

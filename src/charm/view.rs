@@ -110,6 +110,17 @@ pub struct MachineView {
     pub upstream: Option<super::upstream::Answer>,
 }
 
+impl MachineView {
+    /// The text of a file the view read (`None`: nothing readable there, or not read).
+    pub fn text(&self, path: &str) -> Option<String> {
+        self.files
+            .get(std::path::Path::new(path))
+            .and_then(|e| e.as_ref())
+            .and_then(|e| e.contents.as_deref())
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+}
+
 /// Entropy drawn for this hook; each only where the view saw it may be needed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fresh {
