@@ -500,6 +500,32 @@ fn stop_returns_only_once_every_thread_is_gone_and_the_port_is_free() {
     assert_eq!(sup.status().unwrap(), ServiceStatus::Stopped);
 }
 
+/// The `Files` methods a test wrapper leaves to the host as they are (all but read/write).
+macro_rules! host_files_for_the_rest {
+    () => {
+        fn remove(&self, path: &Path) -> Result<Changed, FilesError> {
+            HostFiles.remove(path)
+        }
+        fn ensure_dir(
+            &self,
+            path: &Path,
+            mode: u32,
+            owner: Option<Owner>,
+        ) -> Result<Changed, FilesError> {
+            HostFiles.ensure_dir(path, mode, owner)
+        }
+        fn exists(&self, path: &Path) -> Result<bool, FilesError> {
+            HostFiles.exists(path)
+        }
+        fn stat(&self, path: &Path) -> Result<Option<FileMeta>, FilesError> {
+            HostFiles.stat(path)
+        }
+        fn chown_tree(&self, path: &Path, owner: Owner) -> Result<Changed, FilesError> {
+            HostFiles.chown_tree(path, owner)
+        }
+    };
+}
+
 /// The unit's files, except that the second read of the registry's pid file returns only
 /// once the (stopped) watcher, let go at that moment, has started a new registry: the
 /// watcher's own restart falling between two reads of a hook's `start()`.
@@ -513,9 +539,6 @@ struct RelaunchBetweenReads {
 impl Files for RelaunchBetweenReads {
     fn write(&self, path: &Path, contents: &[u8], spec: FileSpec) -> Result<Changed, FilesError> {
         HostFiles.write(path, contents, spec)
-    }
-    fn remove(&self, path: &Path) -> Result<Changed, FilesError> {
-        HostFiles.remove(path)
     }
     fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, FilesError> {
         if path == self.pid_path {
@@ -538,23 +561,7 @@ impl Files for RelaunchBetweenReads {
         }
         HostFiles.read(path)
     }
-    fn ensure_dir(
-        &self,
-        path: &Path,
-        mode: u32,
-        owner: Option<Owner>,
-    ) -> Result<Changed, FilesError> {
-        HostFiles.ensure_dir(path, mode, owner)
-    }
-    fn exists(&self, path: &Path) -> Result<bool, FilesError> {
-        HostFiles.exists(path)
-    }
-    fn stat(&self, path: &Path) -> Result<Option<FileMeta>, FilesError> {
-        HostFiles.stat(path)
-    }
-    fn chown_tree(&self, path: &Path, owner: Owner) -> Result<Changed, FilesError> {
-        HostFiles.chown_tree(path, owner)
-    }
+    host_files_for_the_rest!();
 }
 
 fn signal(pid: u32, signal: Signal) {
@@ -640,29 +647,10 @@ impl Files for CannotWrite {
         }
         HostFiles.write(path, contents, spec)
     }
-    fn remove(&self, path: &Path) -> Result<Changed, FilesError> {
-        HostFiles.remove(path)
-    }
     fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, FilesError> {
         HostFiles.read(path)
     }
-    fn ensure_dir(
-        &self,
-        path: &Path,
-        mode: u32,
-        owner: Option<Owner>,
-    ) -> Result<Changed, FilesError> {
-        HostFiles.ensure_dir(path, mode, owner)
-    }
-    fn exists(&self, path: &Path) -> Result<bool, FilesError> {
-        HostFiles.exists(path)
-    }
-    fn stat(&self, path: &Path) -> Result<Option<FileMeta>, FilesError> {
-        HostFiles.stat(path)
-    }
-    fn chown_tree(&self, path: &Path, owner: Owner) -> Result<Changed, FilesError> {
-        HostFiles.chown_tree(path, owner)
-    }
+    host_files_for_the_rest!();
 }
 
 /// A start whose watcher cannot be recorded fails with the cause and leaves nothing
