@@ -2149,6 +2149,9 @@ fn a_departed_lower_peer_makes_this_unit_the_primary() {
     let peer = u.juju.add_relation("peer", "docker-registry");
     u.juju
         .set_unit_bag(&peer, "docker-registry/0", juju_keys("10.1.0.4"));
+    // A higher peer too: a unit left alone stays a `backup` (haproxy serves it anyway).
+    u.juju
+        .set_unit_bag(&peer, "docker-registry/2", juju_keys("10.1.0.6"));
     u.deploy();
     let website = u.juju.add_relation("website", "haproxy");
     u.juju

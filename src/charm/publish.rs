@@ -41,16 +41,19 @@ pub fn website(p: &mut Builder, model: &ModelView, config: &CharmConfig, tls_on:
     let Some(address) = model.address else {
         return;
     };
-    let lower_peer = model
-        .peer
-        .iter()
-        .flat_map(|rel| rel.units.iter())
-        .any(|(unit, _)| unit.number() < model.unit.number());
+    let standby = website_standby(
+        model.unit.number(),
+        model
+            .peer
+            .iter()
+            .flat_map(|rel| rel.units.iter())
+            .map(|(unit, _)| unit.number()),
+    );
     let me = model.unit.to_string();
     let bag = match website_unit_bag(
         model.unit.app().as_str(),
         (&me, Host::from(address)),
-        lower_peer,
+        standby,
         config,
         tls_on,
     ) {
@@ -116,15 +119,29 @@ pub fn client_info(
     info
 }
 
+/// Whether a unit with per-unit (filesystem) storage publishes itself as a haproxy
+/// `backup`: yes unless it can see it is the primary, i.e. it sees a higher-numbered peer
+/// and no lower-numbered one. A new unit sees no peers before its peer-joined hooks, so it
+/// must not claim primary then or haproxy balances onto its empty registry (B30); a lone
+/// unit is a `backup` too, which haproxy still serves when every server is a backup.
+pub fn website_standby(own: u32, peers: impl IntoIterator<Item = u32>) -> bool {
+    let (mut lower, mut higher) = (false, false);
+    for n in peers {
+        lower |= n < own;
+        higher |= n > own;
+    }
+    lower || !higher
+}
+
 /// A unit's `website` bag: its address/port and a `services` stanza with itself as the
 /// one server (B4, docs/python-charm-bugs.md#b4: haproxy unions the units' servers).
 /// Active/active only when storage is shared by all units (s3, swift); per-unit
 /// filesystem storage stays active/passive, or clients would see different content per
-/// request: the unit is a `backup` when a lower-numbered unit exists (`lower_peer`).
+/// request: the unit is a `backup` per [`website_standby`] (`standby`).
 pub fn website_unit_bag(
     app: &str,
     unit: (&str, Host),
-    lower_peer: bool,
+    standby: bool,
     config: &CharmConfig,
     tls: bool,
 ) -> Result<Databag, crate::relations::WireError> {
@@ -135,7 +152,7 @@ pub fn website_unit_bag(
     let service = ServicesStanza::new(app, config.registry_port)
         .tls_passthrough(tls)
         .balancing(balancing)
-        .standby(lower_peer)
+        .standby(standby)
         .member(unit.0, unit.1.clone())
         .build()?;
     Ok(WebsiteUnit {
@@ -151,6 +168,29 @@ mod tests {
     use super::*;
     use crate::charm::fixtures::config;
     use serde_json::json;
+
+    #[test]
+    fn a_unit_is_primary_only_when_it_sees_it_is_lowest_with_a_higher_peer() {
+        // (own number, visible peers, standby)
+        let table: &[(u32, &[u32], bool)] = &[
+            (0, &[], true),   // lone unit, or a new unit before peer-joined
+            (3, &[], true),   // new unit 3 that has seen nobody yet
+            (0, &[1], false), // lowest, sees a higher peer: primary
+            (0, &[1, 2], false),
+            (1, &[0], true), // a lower peer exists
+            (1, &[0, 2], true),
+            (1, &[2], false), // unit 0 removed: 1 is lowest with a higher peer
+            (2, &[0, 1], true),
+            (2, &[1], true),
+        ];
+        for (own, peers, standby) in table {
+            assert_eq!(
+                website_standby(*own, peers.iter().copied()),
+                *standby,
+                "unit {own} seeing {peers:?}"
+            );
+        }
+    }
 
     #[test]
     fn clients_get_https_and_the_ca_for_any_tls_source() {
