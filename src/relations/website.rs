@@ -54,8 +54,8 @@
 //!   numbers are entries of docs/python-charm-bugs.md). Addresses are the units' ingress
 //!   addresses.
 //! - Active/passive by default: the lowest-numbered unit is the primary, all others are
-//!   `backup` (a unit that is not the lowest of its application publishes itself as
-//!   [`ServicesStanza::standby`]). Filesystem storage is per unit, so balancing across
+//!   `backup` (a unit publishes itself as [`ServicesStanza::standby`] unless it sees it is
+//!   the lowest with a higher peer: `charm::publish::website_standby`). Filesystem storage is per unit, so balancing across
 //!   units would serve different content per request. [`Balancing::ActiveActive`] (no
 //!   `backup`) is for shared storage (s3, swift), where all units see the same blobs.
 //! - A request is never lost to a unit that dies ([`backend_options`]): checks of
