@@ -738,6 +738,190 @@ fn two_units_are_ready_at_their_own_addresses_and_share_the_http_secret() {
     );
 }
 
+/// The revealed content of the Juju secret `registry-shared`, and its id.
+fn shared_secret_content(m: &Model) -> (String, serde_json::Map<String, Value>) {
+    let v = m.json(&[
+        "show-secret",
+        "registry-shared",
+        "--reveal",
+        "--format",
+        "json",
+    ]);
+    let (id, entry) = v
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .unwrap_or_else(|| m.fail("no secret registry-shared", &m.run(&["secrets"])));
+    let content = entry["content"].as_object().cloned().unwrap_or_default();
+    (id.clone(), content)
+}
+
+/// `juju show-unit` of every unit, as text (what anyone with read access sees).
+fn show_units(m: &Model, units: &[&str]) -> String {
+    let mut args = vec!["show-unit"];
+    args.extend_from_slice(units);
+    m.ok(&args).stdout
+}
+
+/// Issue 17 item 8 on a live model, with the real registry and skopeo as the client. Two
+/// units with tls-auto: the CA key is in the Juju secret, never in what `show-unit`
+/// shows. With the key gone from the secret, the leader makes no new CA: it is blocked
+/// and keeps serving. Handed back through the peer bag (docs/troubleshooting.md), the
+/// exact key moves into the secret; the rollback command of docs/migration.md puts every
+/// value back in the peer bag, as an earlier revision kept them, and a refresh moves them
+/// back. Throughout: the same CA and certificates, no restart, and a client trusting the
+/// CA it was given first pulls from both units.
+#[test]
+fn tls_auto_ca_key_leaves_relation_data_and_clients_keep_trusting_the_ca() {
+    let r = Registry::deploy();
+    r.m.ok(&["add-unit", APP]);
+    r.m.ok(&["config", APP, "tls-auto=true"]);
+    let unit1 = "docker-registry/1";
+    let units = [(UNIT0, r.addr.clone()), (unit1, ingress(&r.m, unit1))];
+    let names = [UNIT0, unit1];
+    let https = |unit: &str, addr: &str| {
+        let (current, message) = r.status(unit);
+        r.m.check(
+            current == "active" && message.starts_with(&format!("Ready at {addr}:5000 (https).")),
+            &format!("{unit}: {current} {message:?}"),
+            &r.m.run(&["status"]),
+        );
+    };
+    for (unit, addr) in &units {
+        https(unit, addr);
+    }
+    // The CA a client was given, and an image on each unit (filesystem storage).
+    let ca = r.m.exec(UNIT0, &format!("cat {CA}")).stdout;
+    let trusted = r.m.scratch().join("trusted-ca");
+    std::fs::create_dir_all(&trusted).unwrap();
+    std::fs::write(trusted.join("ca.crt"), &ca).unwrap();
+    let img = build_image(&r.m, "ca-key-move");
+    for (_, addr) in &units {
+        clients::push_ok(&r.m, &format!("{addr}:5000"), &img, Tls::Ca(&trusted), None);
+    }
+    let shown = show_units(&r.m, &names);
+    r.m.check(
+        shown.contains("tls-auto-ca") && !shown.contains("PRIVATE KEY"),
+        "show-unit shows the CA certificate and no private key",
+        &r.m.run(&["show-unit", UNIT0]),
+    );
+    let (id, content) = shared_secret_content(&r.m);
+    let text = |k: &str| {
+        content
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (key, http) = (text("tls-auto-ca-key"), text("http-secret"));
+    r.m.check(
+        key.contains("PRIVATE KEY") && !http.is_empty(),
+        "the secret holds the http secret and the CA key",
+        &r.m.run(&["secrets"]),
+    );
+    let before: Vec<(String, String)> = names
+        .iter()
+        .map(|u| (r.pid(u), r.m.exec(u, &format!("cat {CERT}")).stdout))
+        .collect();
+    // Every unit serves what it served, unrestarted, to a client trusting the first CA.
+    let unchanged = |why: &str| {
+        for (i, (unit, addr)) in units.iter().enumerate() {
+            r.m.check(
+                r.m.exec(unit, &format!("cat {CA}")).stdout == ca
+                    && r.m.exec(unit, &format!("cat {CERT}")).stdout == before[i].1,
+                &format!("{why}: {unit} serves another CA or certificate"),
+                &r.m.run(&["debug-log", "--replay"]),
+            );
+            let pid = r.pid(unit);
+            r.m.check(
+                pid == before[i].0,
+                &format!("{why}: {unit} restarted: {} -> {pid}", before[i].0),
+                &r.m.run(&["debug-log", "--replay"]),
+            );
+            clients::pull_and_compare(&r.m, &format!("{addr}:5000"), &img, Tls::Ca(&trusted), None);
+        }
+    };
+    // The key in the secret, as it was, and no secret value in relation data.
+    let in_the_secret = |why: &str| {
+        let shown = show_units(&r.m, &names);
+        r.m.check(
+            !shown.contains("PRIVATE KEY") && !shown.contains("http-secret"),
+            &format!("{why}: a secret value is in relation data"),
+            &r.m.run(&["show-unit", UNIT0]),
+        );
+        let (_, content) = shared_secret_content(&r.m);
+        r.m.check(
+            content.get("tls-auto-ca-key").and_then(Value::as_str) == Some(key.as_str())
+                && content.get("http-secret").and_then(Value::as_str) == Some(http.as_str()),
+            &format!("{why}: the secret does not hold the same key and http secret"),
+            &r.m.run(&["debug-log", "--replay"]),
+        );
+        for (unit, addr) in &units {
+            https(unit, addr);
+        }
+    };
+
+    // The key lost from the secret: no new CA, the leader blocked, the same certificates.
+    let dir = r.m.scratch().join("values");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("http"), &http).unwrap();
+    r.m.exec(
+        UNIT0,
+        &format!(
+            "secret-set {id} http-secret#file={}",
+            dir.join("http").display()
+        ),
+    );
+    r.m.ok(&["run", UNIT0, "start"]);
+    r.expect_status(
+        UNIT0,
+        "blocked",
+        "The tls-auto CA's key is in neither the Juju secret registry-shared nor the peer \
+         relation: no new CA is made, as clients trust this one.",
+    );
+    r.m.check(
+        show_units(&r.m, &[UNIT0]).contains(ca.trim_end().lines().nth(1).unwrap_or("-")),
+        "the CA certificate in the peer bag is the first one",
+        &r.m.run(&["show-unit", UNIT0]),
+    );
+    unchanged("the key lost");
+
+    // docs/troubleshooting.md: the key handed back through the peer bag, then `start`.
+    std::fs::write(dir.join("tls-auto-ca.key"), &key).unwrap();
+    r.m.exec(
+        "docker-registry/leader",
+        &format!(
+            r#"umask 077; f=$(mktemp)
+               {{ echo "tls-auto-ca-key: |"; sed "s/^/  /" {key}; }} > "$f"
+               relation-set -r "$(relation-ids peer)" --app --file "$f"; rm -f "$f" {key}"#,
+            key = dir.join("tls-auto-ca.key").display()
+        ),
+    );
+    r.m.ok(&["run", UNIT0, "start"]);
+    in_the_secret("the key handed back");
+    unchanged("the key handed back");
+
+    // docs/migration.md, rolling back past the move: every value of the secret back in the
+    // peer bag, where an earlier revision kept them; refreshing forward moves them back.
+    r.m.exec(
+        "docker-registry/leader",
+        r#"umask 077; f=$(mktemp)
+           secret-get --label registry-shared --format=json > "$f"
+           relation-set -r "$(relation-ids peer)" --app --file "$f"; rm -f "$f""#,
+    );
+    refresh(&r);
+    in_the_secret("after the refresh");
+    unchanged("after the refresh");
+    let log = r.m.debug_log();
+    r.m.check(
+        log.matches("moving the tls-auto CA key from the peer relation into the Juju secret")
+            .count()
+            == 2
+            && log.contains("moving the registry HTTP secret from the peer relation"),
+        "each value moved from the peer bag (the key twice, the http secret once)",
+        &r.m.run(&["debug-log", "--replay"]),
+    );
+}
+
 #[test]
 fn a_crashed_registry_is_restarted_by_update_status_and_by_a_blocked_hook() {
     let r = Registry::deploy();
