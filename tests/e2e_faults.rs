@@ -84,17 +84,7 @@ fn rendered_secret(m: &Model, unit: &str) -> String {
 
 /// `show-secret registry-shared --reveal`: (revision, the http secret).
 fn juju_secret(m: &Model) -> (u64, String) {
-    let v = m.json(&[
-        "show-secret",
-        "registry-shared",
-        "--reveal",
-        "--format",
-        "json",
-    ]);
-    let (_, entry) = v
-        .as_object()
-        .and_then(|o| o.iter().next())
-        .unwrap_or_else(|| m.fail("show-secret printed no secret", &m.run(&["secrets"])));
+    let (_, entry) = m.shared_secret();
     let revision = entry["revision"].as_u64().unwrap_or_default();
     let value = entry["content"]["http-secret"]
         .as_str()

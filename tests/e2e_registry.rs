@@ -740,19 +740,9 @@ fn two_units_are_ready_at_their_own_addresses_and_share_the_http_secret() {
 
 /// The revealed content of the Juju secret `registry-shared`, and its id.
 fn shared_secret_content(m: &Model) -> (String, serde_json::Map<String, Value>) {
-    let v = m.json(&[
-        "show-secret",
-        "registry-shared",
-        "--reveal",
-        "--format",
-        "json",
-    ]);
-    let (id, entry) = v
-        .as_object()
-        .and_then(|o| o.iter().next())
-        .unwrap_or_else(|| m.fail("no secret registry-shared", &m.run(&["secrets"])));
+    let (id, entry) = m.shared_secret();
     let content = entry["content"].as_object().cloned().unwrap_or_default();
-    (id.clone(), content)
+    (id, content)
 }
 
 /// `juju show-unit` of every unit, as text (what anyone with read access sees).

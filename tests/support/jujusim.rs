@@ -114,6 +114,22 @@ impl Model {
         }
     }
 
+    /// `show-secret registry-shared --reveal`: the charm's Juju secret, as its id and its
+    /// entry (`revision`, `content`, ...).
+    pub fn shared_secret(&self) -> (String, serde_json::Value) {
+        let v = self.json(&[
+            "show-secret",
+            "registry-shared",
+            "--reveal",
+            "--format",
+            "json",
+        ]);
+        let entry = v.as_object().and_then(|o| o.iter().next());
+        let (id, entry) = entry
+            .unwrap_or_else(|| self.fail("show-secret printed no secret", &self.run(&["secrets"])));
+        (id.clone(), entry.clone())
+    }
+
     /// The charm as `jujusim deploy` takes it, built under the scratch dir: `dispatch` is a
     /// copy of [`CHARM_BIN`] (mode 0755) next to metadata.yaml, config.yaml and
     /// actions.yaml from the repository root, and a manifest.yaml with its bases.
