@@ -212,17 +212,9 @@ pub fn draw(model: &ModelView, machine: &MachineView, fresh: &mut Fresh) -> Resu
         // Nothing to sign with: no CA yet, or one without its key (never a new one then).
         SharedCa::Absent | SharedCa::Unusable { .. } => return Ok(()),
     };
-    let on_disk = |path: &str| machine.text(path);
-    let key = match on_disk(AUTO_KEY) {
-        Some(k) => Secret::new(k),
-        None => {
-            let k = crate::tls::generate_key()?;
-            fresh.auto_key = Some(k.clone());
-            k
-        }
-    };
+    let key = machine.key_or_new(AUTO_KEY, &mut fresh.auto_key)?;
     let subject = subject(model, config, &machine.hostname).value;
-    let cert = on_disk(AUTO_CERT);
+    let cert = machine.text(AUTO_CERT);
     if fresh.auto_key.is_some()
         || reissue(cert.as_deref(), &ca, &key, &subject.sans, model.now).is_some()
     {

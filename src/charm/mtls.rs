@@ -51,16 +51,8 @@ pub fn draw(
     if in_force(config, model, local.python_client_ca.as_deref()).is_none() && !python_unread {
         return Ok(());
     }
-    let on_disk = |path: &str| machine.text(path);
-    let key = match on_disk(CLIENT_KEY) {
-        Some(k) => Secret::new(k),
-        None => {
-            let k = crate::tls::generate_key()?;
-            fresh.client_key = Some(k.clone());
-            k
-        }
-    };
-    let cert = on_disk(CHARM_CLIENT_CERT_PATH);
+    let key = machine.key_or_new(CLIENT_KEY, &mut fresh.client_key)?;
+    let cert = machine.text(CHARM_CLIENT_CERT_PATH);
     if fresh.client_key.is_some() || client::remake(cert.as_deref(), &key, model.now) {
         fresh.client_cert = Some(client::make(
             &client_name(model),

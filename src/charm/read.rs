@@ -2,9 +2,8 @@
 //! traits, and fresh entropy where the model and machine say it may be needed.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::config::Secret;
 use crate::juju::{Context, Event, HookTools, ToolRunner};
 use crate::workload::files::{Files, FilesError};
 use crate::workload::service::{ServiceSpec, ServiceStatus};
@@ -144,19 +143,7 @@ fn draw(model: &ModelView, machine: &MachineView, local: &LocalState) -> Result<
     }
     if model.cert_provider.is_some() {
         let subject = tls_source::subject(model, config, &machine.hostname).value;
-        let on_disk = machine
-            .files
-            .get(Path::new(super::local::CSR_KEY))
-            .and_then(|e| e.as_ref())
-            .and_then(|e| e.contents.as_deref());
-        let key = match on_disk {
-            Some(k) => Secret::new(String::from_utf8_lossy(k).into_owned()),
-            None => {
-                let k = crate::tls::generate_key()?;
-                fresh.csr_key = Some(k.clone());
-                k
-            }
-        };
+        let key = machine.key_or_new(super::local::CSR_KEY, &mut fresh.csr_key)?;
         let current = local.csr.as_ref().filter(|r| subject.matches(r));
         if current.is_none() || fresh.csr_key.is_some() {
             fresh.csr = Some(subject.request(&key)?);

@@ -119,6 +119,21 @@ impl MachineView {
             .and_then(|e| e.contents.as_deref())
             .map(|b| String::from_utf8_lossy(b).into_owned())
     }
+
+    /// The private key at `path` as the view read it, else a new one, also kept in
+    /// `drawn` for the plan to write: a key is made only where there is none.
+    pub fn key_or_new(
+        &self,
+        path: &str,
+        drawn: &mut Option<Secret>,
+    ) -> Result<Secret, crate::tls::TlsError> {
+        if let Some(key) = self.text(path) {
+            return Ok(Secret::new(key));
+        }
+        let key = crate::tls::generate_key()?;
+        *drawn = Some(key.clone());
+        Ok(key)
+    }
 }
 
 /// Entropy drawn for this hook; each only where the view saw it may be needed.
