@@ -1092,6 +1092,12 @@ fn ca_in_the_bag(view: &mut View) -> AutoCa {
     ca
 }
 
+/// The layout after the move: the CA certificate alone in the peer app bag.
+fn key_out_of_the_bag(view: &mut View) {
+    let app = &mut view.model.peer.as_mut().unwrap().app;
+    app.remove("tls-auto-ca-key");
+}
+
 /// The secret steps of a plan.
 fn secret_steps(plan: &Plan) -> Vec<&SecretStep> {
     plan.steps
@@ -1183,8 +1189,7 @@ fn the_leader_moves_the_ca_key_from_the_peer_bag_into_the_secret() {
 #[test]
 fn a_follower_signs_with_the_key_from_the_secret() {
     let (mut world, ca) = served_from_the_bag(false);
-    let peer = world.view.model.peer.as_mut().unwrap();
-    peer.app.remove("tls-auto-ca-key");
+    key_out_of_the_bag(&mut world.view);
     world.view.model.shared = stored(Shared {
         http_secret: HttpSecret::new(SECRET).unwrap(),
         tls_auto_ca_key: Some(ca.key.clone()),
@@ -1221,14 +1226,7 @@ fn a_follower_signs_with_the_key_from_the_secret() {
 fn a_ca_certificate_without_its_key_is_never_replaced() {
     for leader in [true, false] {
         let (mut world, ca) = served_from_the_bag(false);
-        world
-            .view
-            .model
-            .peer
-            .as_mut()
-            .unwrap()
-            .app
-            .remove("tls-auto-ca-key");
+        key_out_of_the_bag(&mut world.view);
         world.view.model.leader = leader;
         let plan = world.run(Event::ConfigChanged);
         assert_eq!(world.view.fresh, Fresh::default());
@@ -1266,12 +1264,7 @@ fn a_ca_certificate_without_its_key_is_never_replaced() {
 
     let mut view = fresh(Event::ConfigChanged, json!({"tls-auto": true}));
     ca_in_the_bag(&mut view);
-    view.model
-        .peer
-        .as_mut()
-        .unwrap()
-        .app
-        .remove("tls-auto-ca-key");
+    key_out_of_the_bag(&mut view);
     let mut world = World::new(view);
     let plan = world.run(Event::ConfigChanged);
     assert!(secret_steps(&plan).is_empty() && plan.relation_writes().is_empty());
@@ -1285,12 +1278,7 @@ fn a_ca_certificate_without_its_key_is_never_replaced() {
 fn a_repaired_secret_keeps_the_ca_key() {
     let mut view = fresh(Event::UpgradeCharm, json!({"tls-auto": true}));
     let ca = ca_in_the_bag(&mut view);
-    view.model
-        .peer
-        .as_mut()
-        .unwrap()
-        .app
-        .remove("tls-auto-ca-key");
+    key_out_of_the_bag(&mut view);
     view.model.shared = SharedView {
         juju: Some((
             URI.parse().unwrap(),
